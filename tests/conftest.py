@@ -1,0 +1,5 @@
+from pathlib import Path
+
+_PLUGINS = Path(__file__).parent / "plugins"
+
+pytest_plugins = ["tests.plugins.stack"] + (["tests.plugins.target"] if (_PLUGINS / "target.py").exists() else [])

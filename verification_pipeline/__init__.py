@@ -1,0 +1,1 @@
+"""Release-candidate verification as a Dagster code location."""

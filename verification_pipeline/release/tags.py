@@ -1,0 +1,56 @@
+"""Release-candidate tags: `v24.1.0-rc1` -> version `v24.1`, release tag `v24.1.0`, sort order.
+
+Order is semantic, not lexical: rc10 comes after rc9, and v24.10 after v24.9.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from verification_pipeline.errors import InputError
+
+_RC = re.compile(r"^v(?P<major>\d+)\.(?P<minor>\d+)\.(?P<patch>\d+)-rc(?P<rc>\d+)$")
+
+
+@dataclass(frozen=True, order=True)
+class ReleaseCandidate:
+    sort_key: tuple[int, int, int, int]
+    tag: str
+
+    @property
+    def version(self) -> str:
+        """The seed's short version, used in bundle paths and document names (`v24.1`)."""
+        major, minor, _, _ = self.sort_key
+        return f"v{major}.{minor}"
+
+    @property
+    def release_tag(self) -> str:
+        """The tag promotion creates (`v24.1.0` for `v24.1.0-rc1`)."""
+        major, minor, patch, _ = self.sort_key
+        return f"v{major}.{minor}.{patch}"
+
+    @property
+    def rc_number(self) -> int:
+        return self.sort_key[3]
+
+
+def parse_rc(tag: str) -> ReleaseCandidate:
+    match = _RC.match(tag.strip())
+    if not match:
+        raise InputError(
+            f"{tag!r} is not a release-candidate tag",
+            field="rc",
+            hint="use the form vMAJOR.MINOR.PATCH-rcN, e.g. v24.1.0-rc1",
+        )
+    parts = tuple(int(match[g]) for g in ("major", "minor", "patch", "rc"))
+    return ReleaseCandidate(sort_key=parts, tag=tag.strip())  # type: ignore[arg-type]
+
+
+def is_rc(tag: str) -> bool:
+    return bool(_RC.match(tag))
+
+
+def newest(tags: list[str]) -> str | None:
+    candidates = sorted(parse_rc(t) for t in tags if is_rc(t))
+    return candidates[-1].tag if candidates else None

@@ -1,0 +1,1 @@
+"""Object storage: an S3 client with checksums, and the serialization the IO manager uses."""
