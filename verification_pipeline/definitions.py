@@ -7,6 +7,9 @@ import os
 import dagster as dg
 
 from verification_pipeline.defs.release.assets import release_candidate
+from verification_pipeline.defs.release.schedules import nightly_reverification
+from verification_pipeline.defs.release.sensors import release_candidate_sensor
+from verification_pipeline.defs.scans.assets import policy_report, sbom, scan_summary, vulnerability_report
 from verification_pipeline.defs.release.resources import GitRepoResource
 from verification_pipeline.defs.storage.resources import S3IOManager, s3_resource_from_env
 
@@ -19,8 +22,10 @@ verify_release_candidate = dg.define_asset_job(
 )
 
 defs = dg.Definitions(
-    assets=[release_candidate],
+    assets=[release_candidate, sbom, vulnerability_report, policy_report, scan_summary],
     jobs=[verify_release_candidate],
+    sensors=[release_candidate_sensor],
+    schedules=[nightly_reverification],
     resources={
         "s3": s3,
         "io_manager": S3IOManager(s3=s3),

@@ -22,10 +22,12 @@ app = typer.Typer(
 
 
 def _mount() -> None:
-    from verification_pipeline.cli import scan, stack
+    from verification_pipeline.cli import evidence, scan, stack
 
     app.add_typer(stack.app, name="stack")
     app.add_typer(scan.app, name="scan")
+    for command in ("keygen", "verify", "audit"):
+        app.command(command)(getattr(evidence, command))
     app.command("demo")(stack.demo)
 
 

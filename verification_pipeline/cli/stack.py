@@ -58,6 +58,10 @@ def demo(
     try:
         os.environ.update(stack.env())
         os.environ.setdefault("VP_DEMO_DURATION", duration)
+        from verification_pipeline.defs.scans.assets import DEMO_REPORTS
+
+        for name, path in DEMO_REPORTS.items():
+            os.environ.setdefault(name, path)
         ensure_dagster_home()
         from verification_pipeline.definitions import defs
 

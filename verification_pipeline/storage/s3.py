@@ -200,8 +200,19 @@ class ObjectStore:
             uri=self.uri(key), key=key, sha256=sha256_hex(data), size=len(data), version_id=resp.get("VersionId")
         )
 
-    def get_bytes(self, key: str, *, expected_sha256: str | None = None, version_id: str | None = None) -> bytes:
-        """Download and check the digest: ours if given, else the one the store recorded at upload."""
+    def get_bytes(
+        self,
+        key: str,
+        *,
+        expected_sha256: str | None = None,
+        version_id: str | None = None,
+        require_checksum: bool = True,
+    ) -> bytes:
+        """Download and check the digest: ours if given, else the one the store recorded at upload.
+
+        `require_checksum=False` is for inputs others uploaded (CI artifacts) without a checksum:
+        they are read as they are, and the caller records the digest it saw.
+        """
         args = {"Bucket": self.bucket, "Key": key, "ChecksumMode": "ENABLED"}
         if version_id:
             args["VersionId"] = version_id
@@ -217,6 +228,8 @@ class ObjectStore:
         actual = sha256_hex(data)
         stored = resp.get("ChecksumSHA256")
         expected = expected_sha256 or (_hex_from_b64(stored) if stored else None)
+        if expected is None and not require_checksum:
+            return data
         if expected is None:
             raise StorageError(
                 f"{self.uri(key)} has no SHA-256 checksum to check against",

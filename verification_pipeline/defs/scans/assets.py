@@ -1,0 +1,211 @@
+"""SBOM, vulnerability and policy reports: normalized tables, originals kept, gates judged."""
+
+import os
+import tempfile
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from verification_pipeline.defs.partitions import release_candidates
+from verification_pipeline.defs.storage.resources import S3Resource
+from verification_pipeline.defs.storage.sources import original_metadata, read_source, store_original
+from verification_pipeline.errors import ConfigError
+from verification_pipeline.paths import PACKAGE_DIR
+from verification_pipeline.scans import (
+    component_counts,
+    load_vulnerability_policy,
+    parse_policy_report,
+    parse_sbom,
+    parse_vulnerability_report,
+    policy_counts,
+    run_syft,
+    summarize_scans,
+    syft_version,
+    vulnerability_counts,
+)
+from verification_pipeline.scans.environment import stage_environment
+
+DEMO_INPUTS = PACKAGE_DIR / "demo_inputs"
+
+
+class SbomConfig(dg.Config):
+    source: str = "run"
+    """`run`: syft over `scan_dir`; `import`: read `path` (syft JSON, CycloneDX JSON or SPDX 2.3 JSON)."""
+    scan_dir: str = ""
+    """Directory syft catalogs; default VP_SBOM_SCAN_DIR, else the reference target's source plus the installed environment."""
+    path: str = ""
+    """Path or s3:// URI to import; default VP_SBOM_REPORT."""
+
+
+class ReportImportConfig(dg.Config):
+    path: str = ""
+    """A path or s3:// URI of the report CI produced; default VP_VULN_REPORT / VP_POLICY_REPORT."""
+
+
+def _configured(value: str, env: str, what: str) -> str:
+    resolved = value or os.environ.get(env, "")
+    if not resolved:
+        raise ConfigError(
+            f"no {what} configured", field=env, hint=f"set {env} or the asset's `path` run config to a file or s3:// URI"
+        )
+    return resolved
+
+
+def _markdown_counts(title: str, counts: dict) -> str:
+    rows = "\n".join(f"| {k} | {v} |" for k, v in counts.items() if not isinstance(v, dict))
+    return f"**{title}**\n\n| field | count |\n| --- | --- |\n{rows}"
+
+
+@dg.asset(
+    partitions_def=release_candidates,
+    code_version="1",
+    group_name="security",
+    kinds={"syft", "polars"},
+    description="Software bill of materials: components (name, version, type, purl, licenses); the original file is kept for the bundle.",
+)
+def sbom(context: dg.AssetExecutionContext, config: SbomConfig, s3: S3Resource) -> dg.Output[pl.DataFrame]:
+    if config.source == "run":
+        scan_dir = config.scan_dir or os.environ.get("VP_SBOM_SCAN_DIR", "")
+        with tempfile.TemporaryDirectory(prefix="vp-sbom-") as staging:
+            if not scan_dir:
+                scan_dir = str(stage_environment(PACKAGE_DIR / "target", Path(staging)))
+                label = "syft: reference target source + installed Python distributions"
+            else:
+                label = f"syft dir:{scan_dir}"
+            context.log.info(f"running syft over {scan_dir}")
+            data = run_syft(Path(scan_dir))
+    elif config.source == "import":
+        label = _configured(config.path, "VP_SBOM_REPORT", "SBOM file")
+        data = read_source(label, s3)
+    else:
+        raise ConfigError(f"unknown source {config.source!r}", field="sbom.config.source", hint="use run or import")
+    report = parse_sbom(data, label)
+    ref = store_original(context, s3, "sbom.json", data)
+    counts = component_counts(report.components)
+    return dg.Output(
+        report.components,
+        data_version=dg.DataVersion(report.sha256),
+        metadata={
+            **original_metadata(ref),
+            "format": report.format.value,
+            "tool": f"{report.tool} {report.tool_version or ''}".strip(),
+            "source": label,
+            "syft_version": syft_version() if config.source == "run" else "",
+            "summary": dg.MetadataValue.md(_markdown_counts("SBOM components", counts)),
+        },
+    )
+
+
+def _import_report(context, s3: S3Resource, path: str, parse, filename: str):
+    data = read_source(path, s3)
+    context.log.info(f"importing {path}")
+    report = parse(data, path)
+    ref = store_original(context, s3, filename, data)
+    return report, ref
+
+
+@dg.asset(
+    partitions_def=release_candidates,
+    code_version="1",
+    group_name="security",
+    kinds={"polars"},
+    description="Vulnerabilities from grype JSON, trivy JSON or SARIF, one table: id, severity, package, version, fix state.",
+)
+def vulnerability_report(
+    context: dg.AssetExecutionContext, config: ReportImportConfig, s3: S3Resource
+) -> dg.Output[pl.DataFrame]:
+    path = _configured(config.path, "VP_VULN_REPORT", "vulnerability report")
+    report, ref = _import_report(context, s3, path, parse_vulnerability_report, "vulns.json")
+    counts = vulnerability_counts(report.vulnerabilities)
+    return dg.Output(
+        report.vulnerabilities,
+        data_version=dg.DataVersion(report.sha256),
+        metadata={
+            **original_metadata(ref),
+            "format": report.format.value,
+            "tool": f"{report.tool} {report.tool_version or ''}".strip(),
+            "source": path,
+            "summary": dg.MetadataValue.md(_markdown_counts("Vulnerabilities by severity", {"total": counts["total"], **counts["by_severity"]})),
+        },
+    )
+
+
+@dg.asset(
+    partitions_def=release_candidates,
+    code_version="1",
+    group_name="security",
+    kinds={"opa", "polars"},
+    description="Policy results from `opa eval`, `opa test` or conftest: passed, failed, warnings, errors per policy.",
+)
+def policy_report(context: dg.AssetExecutionContext, config: ReportImportConfig, s3: S3Resource) -> dg.Output[pl.DataFrame]:
+    path = _configured(config.path, "VP_POLICY_REPORT", "policy report")
+    report, ref = _import_report(context, s3, path, parse_policy_report, "opa_report.json")
+    counts = policy_counts(report.policies)
+    return dg.Output(
+        report.policies,
+        data_version=dg.DataVersion(report.sha256),
+        metadata={
+            **original_metadata(ref),
+            "format": report.format.value,
+            "tool": f"{report.tool} {report.tool_version or ''}".strip(),
+            "source": path,
+            "summary": dg.MetadataValue.md(_markdown_counts("Policy results", counts)),
+        },
+    )
+
+
+class VulnerabilityPolicyConfig(dg.Config):
+    policy_path: str = ""
+    """YAML vulnerability policy (fail_on, allowlist with id, reason, expires); default VP_VULN_POLICY, else the built-in policy."""
+
+
+SCAN_GATES = ("sbom_present", "vulnerability_policy_met", "policies_pass")
+
+
+@dg.asset(
+    partitions_def=release_candidates,
+    code_version="1",
+    group_name="security",
+    kinds={"python"},
+    description="Verdicts of the scan gates: SBOM present, vulnerability policy met, all policies pass.",
+    check_specs=[dg.AssetCheckSpec(name, asset="scan_summary") for name in SCAN_GATES],
+)
+def scan_summary(
+    context: dg.AssetExecutionContext,
+    config: VulnerabilityPolicyConfig,
+    s3: S3Resource,
+    sbom: pl.DataFrame,
+    vulnerability_report: pl.DataFrame,
+    policy_report: pl.DataFrame,
+):
+    policy_path = config.policy_path or os.environ.get("VP_VULN_POLICY", "")
+    policy = load_vulnerability_policy(read_source(policy_path, s3), policy_path) if policy_path else None
+    summary = summarize_scans(
+        components=sbom,
+        vulnerabilities=vulnerability_report,
+        policies=policy_report,
+        vulnerability_policy=policy,
+        today=date.today(),
+    )
+    value = summary.to_dict()
+    table = "\n".join(f"| {g.name} | {g.verdict.value} | {g.reason} |" for g in summary.gates)
+    yield dg.Output(
+        value,
+        metadata={
+            "verdict": summary.verdict.value,
+            "summary": dg.MetadataValue.md(f"**Scan gates: {summary.verdict.value}**\n\n| gate | verdict | reason |\n| --- | --- | --- |\n{table}"),
+        },
+    )
+    for gate in summary.gates:
+        yield dg.AssetCheckResult(
+            check_name=gate.name,
+            passed=gate.verdict.value == "PASS",
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={"verdict": gate.verdict.value, "reason": gate.reason},
+            description=gate.reason,
+        )
+
+
+DEMO_REPORTS = {"VP_VULN_REPORT": str(DEMO_INPUTS / "vulns.grype.json"), "VP_POLICY_REPORT": str(DEMO_INPUTS / "opa_report.json")}

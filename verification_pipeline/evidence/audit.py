@@ -1,0 +1,195 @@
+"""Audit a bundle: recompute slo/metrics.json from raw/*.parquet and show where every figure came from.
+
+Verification proves the files are the ones that were signed; the audit proves the signed
+figures follow from the signed raw measurements, with the same SLO code the pipeline runs.
+It does not need the public key: run `verify` for that.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import math
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from verification_pipeline.errors import ConfigError, FormatError, InputError, VerificationFailed
+from verification_pipeline.evidence.bundle_io import DEFAULT_LIMITS, ReadLimits, read_bundle
+from verification_pipeline.evidence.layout import ATTESTATIONS, LINEAGE, MANIFEST, sha256_hex
+
+METRICS_FILE = "slo/metrics.json"
+RAW_PREFIX = "raw/"
+SLO_METRICS_MODULE = "verification_pipeline.slo.metrics"
+SLO_RECOMPUTE_FUNCTION = "recompute_bundle_metrics"
+
+Recompute = Callable[[dict[str, pl.DataFrame]], dict[str, Any]]
+"""raw frames keyed by stem ("read", "write", "fanout") -> the slo/metrics.json document."""
+
+
+@dataclass(frozen=True)
+class MetricDifference:
+    field: str
+    recorded: Any
+    recomputed: Any
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    source: str
+    raw_rows: Mapping[str, int]
+    differences: tuple[MetricDifference, ...]
+    lineage: Mapping[str, Any]
+
+    @property
+    def matches(self) -> bool:
+        return not self.differences
+
+
+def audit_path(
+    path: Path,
+    *,
+    recompute: Recompute | None = None,
+    rel_tol: float = 1e-9,
+    abs_tol: float = 1e-6,
+    limits: ReadLimits = DEFAULT_LIMITS,
+) -> AuditReport:
+    return audit_files(
+        read_bundle(path, limits), source=str(path), recompute=recompute, rel_tol=rel_tol, abs_tol=abs_tol
+    )
+
+
+def audit_files(
+    files: Mapping[str, bytes],
+    *,
+    source: str = "bundle",
+    recompute: Recompute | None = None,
+    rel_tol: float = 1e-9,
+    abs_tol: float = 1e-6,
+) -> AuditReport:
+    """Recompute and compare. Numbers match within `abs_tol` (ms) or `rel_tol`; anything else exactly."""
+    _check_against_manifest(files)
+    if METRICS_FILE not in files:
+        raise InputError("the bundle has no slo/metrics.json to audit", source=source)
+    recorded = _json(files[METRICS_FILE], METRICS_FILE)
+    frames = {
+        name.removeprefix(RAW_PREFIX).removesuffix(".parquet"): _parquet(files[name], name)
+        for name in sorted(files)
+        if name.startswith(RAW_PREFIX) and name.endswith(".parquet")
+    }
+    if not frames:
+        raise InputError("the bundle has no raw/*.parquet measurements to recompute from", source=source)
+    recomputed = (recompute or _default_recompute())(frames)
+    # Through JSON once, so tuples, numpy scalars and dates compare as the file stores them.
+    recomputed = json.loads(json.dumps(recomputed, default=str))
+    differences = tuple(_differences(recorded, recomputed, "", rel_tol, abs_tol))
+    lineage = _json(files[LINEAGE], LINEAGE) if LINEAGE in files else {}
+    return AuditReport(
+        source=source,
+        raw_rows={name: frame.height for name, frame in frames.items()},
+        differences=differences,
+        lineage=lineage,
+    )
+
+
+def lineage_lines(lineage: Mapping[str, Any]) -> list[str]:
+    """inputs -> outputs, with digests and the run that made each; for people, not machines."""
+    rc = lineage.get("releaseCandidate") or {}
+    lines = [
+        f"lineage of {rc.get('tag', '?')} (commit {rc.get('commit', '?')}), run {lineage.get('runId', '?')}"
+    ]
+    lines.append("inputs:")
+    for item in lineage.get("inputs", []):
+        digest = (item.get("digest") or {}).get("sha256", "")
+        where = item.get("uri", "")
+        lines.append(f"  {item.get('name')}  {('sha256:' + digest[:16]) if digest else where}")
+    lines.append("outputs:")
+    for item in lineage.get("outputs", []):
+        origin = " <- " + ", ".join(item["derivedFrom"]) if item.get("derivedFrom") else ""
+        run = f"  [run {item['runId']}]" if item.get("runId") else ""
+        lines.append(f"  {item.get('name')}  sha256:{str(item.get('sha256', ''))[:16]}{origin}{run}")
+    return lines
+
+
+def _check_against_manifest(files: Mapping[str, bytes]) -> None:
+    # Auditing files that are not the ones the manifest lists would prove nothing.
+    if MANIFEST not in files:
+        raise InputError("the bundle has no manifest.json", source=MANIFEST)
+    manifest = _json(files[MANIFEST], MANIFEST)
+    entries = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(entries, list):
+        raise FormatError("no 'files' list", source=MANIFEST)
+    listed = {e.get("name"): e.get("sha256") for e in entries if isinstance(e, Mapping)}
+    for name in sorted(files):
+        if name in (MANIFEST, ATTESTATIONS):
+            continue
+        if name not in listed:
+            raise VerificationFailed(f"{name}: not listed in manifest.json", hint="run `verify` first")
+        if sha256_hex(files[name]) != listed[name]:
+            raise VerificationFailed(
+                f"{name}: does not match its sha256 in manifest.json", hint="run `verify` first"
+            )
+
+
+def _default_recompute() -> Recompute:
+    try:
+        module = importlib.import_module(SLO_METRICS_MODULE)
+    except ImportError:
+        module = None
+    function = getattr(module, SLO_RECOMPUTE_FUNCTION, None)
+    if function is None:
+        raise ConfigError(
+            f"{SLO_METRICS_MODULE}.{SLO_RECOMPUTE_FUNCTION} is not available to recompute the metrics",
+            field="recompute",
+        )
+    return function
+
+
+def _differences(
+    recorded: Any, recomputed: Any, path: str, rel_tol: float, abs_tol: float
+) -> Iterator[MetricDifference]:
+    if isinstance(recorded, dict) and isinstance(recomputed, dict):
+        for key in sorted(set(recorded) | set(recomputed)):
+            here = f"{path}.{key}" if path else str(key)
+            if key not in recorded or key not in recomputed:
+                yield MetricDifference(here, recorded.get(key), recomputed.get(key))
+            else:
+                yield from _differences(recorded[key], recomputed[key], here, rel_tol, abs_tol)
+    elif isinstance(recorded, list) and isinstance(recomputed, list):
+        if len(recorded) != len(recomputed):
+            yield MetricDifference(f"{path} (length)", len(recorded), len(recomputed))
+        for index, (a, b) in enumerate(zip(recorded, recomputed)):
+            yield from _differences(a, b, f"{path}[{index}]", rel_tol, abs_tol)
+    elif _is_number(recorded) and _is_number(recomputed):
+        if not _close(float(recorded), float(recomputed), rel_tol, abs_tol):
+            yield MetricDifference(path, recorded, recomputed)
+    elif recorded != recomputed:
+        yield MetricDifference(path, recorded, recomputed)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _close(a: float, b: float, rel_tol: float, abs_tol: float) -> bool:
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    return math.isclose(a, b, rel_tol=rel_tol, abs_tol=abs_tol)
+
+
+def _parquet(data: bytes, name: str) -> pl.DataFrame:
+    try:
+        return pl.read_parquet(io.BytesIO(data))
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise FormatError(f"not a readable Parquet file ({type(exc).__name__})", source=name) from None
+
+
+def _json(data: bytes, name: str) -> Any:
+    try:
+        return json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise FormatError(f"not valid JSON ({exc})", source=name) from None

@@ -1,0 +1,214 @@
+"""Ed25519 signing keys: generate, load from a file or an environment variable, fingerprint.
+
+Ed25519 because its signatures are deterministic (the same bundle signs to the same bytes) and
+every verifier an auditor might use supports it. The private key is only ever held by a
+`SigningKey`, whose repr and errors never show key material; a bundle carries the public key's
+fingerprint and whether it is a dev key, nothing more.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from verification_pipeline.errors import InputError, SigningError
+
+log = logging.getLogger(__name__)
+
+SIGNING_KEY_ENV = "VP_EVIDENCE_SIGNING_KEY"
+"""Environment variable that may hold the signing key's PEM text (e.g. from a secret store)."""
+
+PRIVATE_KEY_FILE = "evidence-signing.key"
+PUBLIC_KEY_FILE = "evidence-signing.pub"
+
+DEV_KEY_MARKER = "# verification-pipeline DEV signing key: evidence signed with it proves nothing to others"
+"""First line of a dev key's PEM file. PEM readers skip text before the BEGIN line, so the key
+still loads everywhere, and the marker travels with the key when someone copies it."""
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """A loaded private key, where it came from, and whether it is a throwaway dev key."""
+
+    private_key: Ed25519PrivateKey = field(repr=False)
+    source: str
+    is_dev_key: bool
+
+    @property
+    def public_key(self) -> Ed25519PublicKey:
+        return self.private_key.public_key()
+
+    @property
+    def fingerprint(self) -> str:
+        return public_key_fingerprint(self.public_key)
+
+    def public_pem(self) -> bytes:
+        return public_key_pem(self.public_key)
+
+    def sign(self, message: bytes) -> bytes:
+        return self.private_key.sign(message)
+
+
+@dataclass(frozen=True)
+class KeyPairFiles:
+    """What `generate_key_pair` wrote."""
+
+    private_key: Path
+    public_key: Path
+    fingerprint: str
+    is_dev_key: bool
+
+
+def public_key_fingerprint(public_key: Ed25519PublicKey) -> str:
+    """`SHA256:<hex>` of the raw 32-byte public key: short, stable, and the envelopes' keyid."""
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return "SHA256:" + hashlib.sha256(raw).hexdigest()
+
+
+def public_key_pem(public_key: Ed25519PublicKey) -> bytes:
+    return public_key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def generate_key_pair(out_dir: Path, *, dev: bool = False) -> KeyPairFiles:
+    """Write a new key pair into `out_dir`: the private key 0600, the public key beside it.
+
+    Existing key files are never replaced: a replaced key would orphan every bundle it signed.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_path = out_dir / PRIVATE_KEY_FILE
+    public_path = out_dir / PUBLIC_KEY_FILE
+    for path in (private_path, public_path):
+        if path.exists():
+            raise InputError(
+                "a key file is already there; keys are never overwritten",
+                source=str(path),
+                hint="choose another --out directory, or move the old key pair away first",
+            )
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    if dev:
+        pem = DEV_KEY_MARKER.encode() + b"\n" + pem
+    _write_private(private_path, pem)
+    public_path.write_bytes(public_key_pem(key.public_key()))
+    return KeyPairFiles(private_path, public_path, public_key_fingerprint(key.public_key()), dev)
+
+
+def _write_private(path: Path, pem: bytes) -> None:
+    # O_EXCL with mode 0600: the key is never readable by others, not even for a moment.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, pem)
+    finally:
+        os.close(fd)
+
+
+def load_signing_key_pem(pem: bytes, *, source: str, is_dev_key: bool = False) -> SigningKey:
+    """Parse PEM text into a SigningKey; `source` names where it came from in errors (never its bytes)."""
+    if b"-----BEGIN" not in pem:
+        raise SigningError(
+            f"{source} does not hold a PEM private key",
+            hint="put the PEM text written by `verification-pipeline keygen` there",
+        )
+    try:
+        key = serialization.load_pem_private_key(pem, password=None)
+    except TypeError:
+        raise SigningError(
+            f"{source} holds a password-protected key",
+            hint="keep the key unencrypted in a secret store and pass it by file or environment variable",
+        ) from None
+    except (ValueError, UnsupportedAlgorithm):
+        raise SigningError(
+            f"{source} is not a readable private key",
+            hint="use a PKCS#8 PEM file written by `verification-pipeline keygen`",
+        ) from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise SigningError(
+            f"{source} holds an {type(key).__name__}, not an Ed25519 private key",
+            hint="generate an Ed25519 key with `verification-pipeline keygen`",
+        )
+    return SigningKey(key, source, is_dev_key or pem.lstrip().startswith(DEV_KEY_MARKER.encode()))
+
+
+def load_signing_key_file(path: Path, *, is_dev_key: bool = False) -> SigningKey:
+    try:
+        pem = path.read_bytes()
+    except FileNotFoundError:
+        raise SigningError(
+            f"signing key {path} does not exist",
+            hint="create one with `verification-pipeline keygen --out DIR`",
+        ) from None
+    except OSError as exc:
+        raise SigningError(f"signing key {path} cannot be read: {exc.strerror}") from None
+    if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        log.warning("signing key %s is readable by other users; chmod 600 it", path)
+    return load_signing_key_pem(pem, source=f"signing key {path}", is_dev_key=is_dev_key)
+
+
+def ensure_dev_key(key_dir: Path) -> SigningKey:
+    """The embedded default: a dev key under `key_dir`, created on first use, always marked dev."""
+    if not (key_dir / PRIVATE_KEY_FILE).exists():
+        generate_key_pair(key_dir, dev=True)
+        log.warning("created a DEV signing key in %s: bundles it signs say so", key_dir)
+    return load_signing_key_file(key_dir / PRIVATE_KEY_FILE, is_dev_key=True)
+
+
+def resolve_signing_key(
+    *,
+    path: Path | None = None,
+    env_var: str = SIGNING_KEY_ENV,
+    environ: Mapping[str, str] | None = None,
+    dev_key_dir: Path | None = None,
+) -> SigningKey:
+    """The key to sign with: an explicit file, else the environment variable, else a dev key.
+
+    Without `dev_key_dir` there is no silent fallback: a production run without a key fails.
+    """
+    environ = os.environ if environ is None else environ
+    if path is not None:
+        return load_signing_key_file(path)
+    pem = environ.get(env_var, "")
+    if pem.strip():
+        return load_signing_key_pem(pem.encode(), source=f"environment variable {env_var}")
+    if dev_key_dir is not None:
+        return ensure_dev_key(dev_key_dir)
+    raise SigningError(
+        f"no signing key: neither a key file nor {env_var} was given",
+        hint=f"run `verification-pipeline keygen --out DIR` and pass DIR/{PRIVATE_KEY_FILE}, or set {env_var}",
+    )
+
+
+def load_public_key_pem(pem: bytes, *, source: str) -> Ed25519PublicKey:
+    """The verifier's trusted key. A wrong file here is bad input (exit 2), not a failed bundle."""
+    try:
+        key = serialization.load_pem_public_key(pem)
+    except (ValueError, UnsupportedAlgorithm):
+        raise InputError(
+            "not a PEM public key",
+            source=source,
+            hint=f"pass the {PUBLIC_KEY_FILE} written by `verification-pipeline keygen`, not the private key",
+        ) from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise InputError(f"holds an {type(key).__name__}, not an Ed25519 public key", source=source)
+    return key
+
+
+def load_public_key_file(path: Path) -> Ed25519PublicKey:
+    try:
+        pem = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read the public key: {exc.strerror}", source=str(path)) from None
+    return load_public_key_pem(pem, source=str(path))

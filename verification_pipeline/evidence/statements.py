@@ -1,0 +1,262 @@
+"""The two in-toto Statements (v1) a bundle signs: the test result and the SLSA provenance.
+
+Both name every bundle file as a subject (name + sha256), so a changed, missing or extra file
+breaks them. Both carry the release candidate inside the signed payload, so a bundle cannot be
+passed off as evidence for another RC. Fields beyond the predicate schemas are in-toto
+extension fields (consumers that do not know them ignore them; they never turn a FAIL into a
+PASS).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from verification_pipeline.errors import ConfigError
+from verification_pipeline.evidence.layout import sha256_hex
+
+STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
+TEST_RESULT_PREDICATE = "https://in-toto.io/attestation/test-result/v0.1"
+SLSA_PROVENANCE_PREDICATE = "https://slsa.dev/provenance/v1"
+PREDICATE_TYPES = (TEST_RESULT_PREDICATE, SLSA_PROVENANCE_PREDICATE)
+
+EVIDENCE_BUILD_TYPE = "urn:verification-pipeline:buildtype:evidence-bundle:v1"
+"""How to read externalParameters: `releaseCandidate` {tag, commit, version} plus the run's
+allow-listed, non-secret settings (source modes, load profile, target URL)."""
+DEFAULT_BUILDER_ID = "urn:verification-pipeline:builder:dagster"
+
+COMPLETENESS_TEST = "evidence:complete"
+"""The test that fails when an expected bundle file is missing."""
+
+Verdict = Literal["PASS", "FAIL", "INCONCLUSIVE"]
+BundleVerdict = Literal["PASS", "FAIL", "INCONCLUSIVE", "INCOMPLETE"]
+
+# A parameter whose name or value looks like a credential never enters a signed, published payload.
+_SECRET_NAME = re.compile(
+    r"token|secret|passw(?:or)?d|passphrase|credential|jwt|bearer|authorization|cookie|private|key(?!_?id)",
+    re.IGNORECASE,
+)
+_SECRET_VALUE = re.compile(
+    r"^eyJ[\w-]+\.[\w-]+\.[\w-]*$"  # a JWT
+    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----"
+    r"|^(?:AKIA|ASIA)[A-Z0-9]{16}$"  # an AWS access key id
+    r"|://[^/\s:@]+:[^/\s@]+@"  # a URL with user:password
+)
+
+
+@dataclass(frozen=True)
+class ReleaseCandidate:
+    tag: str
+    commit: str
+    version: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"tag": self.tag, "commit": self.commit, "version": self.version}
+
+
+@dataclass(frozen=True)
+class GateOutcome:
+    """One gate's result: an SLO ("slo:read_p95") or a scan gate ("scan:vulnerability-policy").
+
+    `detail` is JSON-able: value, threshold, unit, n, confidence interval, reason.
+    """
+
+    name: str
+    verdict: Verdict
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProvenanceInputs:
+    """What the SLSA provenance records about one pipeline run (the Dagster run)."""
+
+    run_id: str
+    started_on: dt.datetime
+    finished_on: dt.datetime
+    external_parameters: Mapping[str, Any]
+    resolved_dependencies: Sequence[Mapping[str, Any]]
+    internal_parameters: Mapping[str, Any] = field(default_factory=dict)
+    builder_id: str = DEFAULT_BUILDER_ID
+    builder_version: Mapping[str, str] = field(default_factory=dict)
+    build_type: str = EVIDENCE_BUILD_TYPE
+
+
+def resource_descriptor(
+    name: str,
+    *,
+    data: bytes | None = None,
+    uri: str | None = None,
+    digest: Mapping[str, str] | None = None,
+    media_type: str | None = None,
+    annotations: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An in-toto ResourceDescriptor; give the bytes (hashed here) or a digest, and/or a URI."""
+    if data is not None:
+        digest = {"sha256": sha256_hex(data)}
+    if not digest and not uri:
+        raise ConfigError(f"resource {name!r} needs its bytes, a digest or a uri", field="resourceDescriptor")
+    descriptor: dict[str, Any] = {"name": name}
+    if uri:
+        descriptor["uri"] = uri
+    if digest:
+        descriptor["digest"] = dict(digest)
+    if media_type:
+        descriptor["mediaType"] = media_type
+    if annotations:
+        descriptor["annotations"] = dict(annotations)
+    return descriptor
+
+
+def tool_descriptor(name: str, version: str, *, uri: str | None = None) -> dict[str, Any]:
+    """A tool that produced evidence (k6, syft), by version: its binary is not in the bundle."""
+    return resource_descriptor(
+        name, uri=uri or f"pkg:generic/{name}@{version}", annotations={"version": version}
+    )
+
+
+def subjects(file_digests: Mapping[str, str]) -> list[dict[str, Any]]:
+    """One subject per bundle file, sorted by name so the payload is the same on every run."""
+    return [{"name": name, "digest": {"sha256": file_digests[name]}} for name in sorted(file_digests)]
+
+
+def bundle_verdict(outcomes: Sequence[GateOutcome], missing_files: Sequence[str]) -> BundleVerdict:
+    """FAIL beats INCOMPLETE beats INCONCLUSIVE beats PASS: missing evidence is never a pass."""
+    verdicts = {o.verdict for o in outcomes}
+    if "FAIL" in verdicts:
+        return "FAIL"
+    if missing_files or not outcomes:
+        return "INCOMPLETE"
+    if "INCONCLUSIVE" in verdicts:
+        return "INCONCLUSIVE"
+    return "PASS"
+
+
+def build_test_result_statement(
+    file_subjects: list[dict[str, Any]],
+    rc: ReleaseCandidate,
+    outcomes: Sequence[GateOutcome],
+    *,
+    missing_files: Sequence[str],
+    configuration: Sequence[Mapping[str, Any]],
+    url: str | None = None,
+) -> dict[str, Any]:
+    """test-result v0.1: PASSED only for PASS; INCONCLUSIVE gates are WARNED; failures or gaps FAILED."""
+    passed = [o.name for o in outcomes if o.verdict == "PASS"]
+    warned = [o.name for o in outcomes if o.verdict == "INCONCLUSIVE"]
+    failed = [o.name for o in outcomes if o.verdict == "FAIL"]
+    if missing_files or not outcomes:
+        failed.append(COMPLETENESS_TEST)
+    result = "FAILED" if failed else "WARNED" if warned else "PASSED"
+    predicate: dict[str, Any] = {
+        "result": result,
+        "configuration": [dict(c) for c in configuration],
+        "passedTests": passed,
+        "warnedTests": warned,
+        "failedTests": failed,
+        # extension fields
+        "releaseCandidate": rc.as_json(),
+        "verdict": bundle_verdict(outcomes, missing_files),
+        "gates": [{**o.detail, "name": o.name, "verdict": o.verdict} for o in outcomes],
+        "missingFiles": list(missing_files),
+    }
+    if url:
+        predicate["url"] = url
+    return _statement(file_subjects, TEST_RESULT_PREDICATE, predicate)
+
+
+def build_provenance_statement(
+    file_subjects: list[dict[str, Any]], rc: ReleaseCandidate, inputs: ProvenanceInputs
+) -> dict[str, Any]:
+    """SLSA provenance v1 for the run that produced the bundle; refuses parameters that look secret."""
+    check_no_secrets(inputs.external_parameters, "externalParameters")
+    check_no_secrets(inputs.internal_parameters, "internalParameters")
+    if "releaseCandidate" in inputs.external_parameters:
+        raise ConfigError("set by the bundle from the RC itself", field="externalParameters.releaseCandidate")
+    builder: dict[str, Any] = {"id": inputs.builder_id}
+    if inputs.builder_version:
+        builder["version"] = dict(inputs.builder_version)
+    predicate = {
+        "buildDefinition": {
+            "buildType": inputs.build_type,
+            "externalParameters": {"releaseCandidate": rc.as_json(), **inputs.external_parameters},
+            "internalParameters": dict(inputs.internal_parameters),
+            "resolvedDependencies": [dict(d) for d in inputs.resolved_dependencies],
+        },
+        "runDetails": {
+            "builder": builder,
+            "metadata": {
+                "invocationId": inputs.run_id,
+                "startedOn": rfc3339(inputs.started_on, "runDetails.metadata.startedOn"),
+                "finishedOn": rfc3339(inputs.finished_on, "runDetails.metadata.finishedOn"),
+            },
+        },
+    }
+    return _statement(file_subjects, SLSA_PROVENANCE_PREDICATE, predicate)
+
+
+def signed_release_candidate(statement: Mapping[str, Any]) -> Any:
+    """Where each predicate carries the RC; None when the statement does not say."""
+    predicate = statement.get("predicate")
+    if not isinstance(predicate, Mapping):
+        return None
+    if statement.get("predicateType") == TEST_RESULT_PREDICATE:
+        return predicate.get("releaseCandidate")
+    build = predicate.get("buildDefinition")
+    params = build.get("externalParameters") if isinstance(build, Mapping) else None
+    return params.get("releaseCandidate") if isinstance(params, Mapping) else None
+
+
+def check_no_secrets(params: Mapping[str, Any], field_path: str) -> None:
+    """Refuse (never redact silently) a parameter whose name or value looks like a credential.
+
+    The error names the field, never the value.
+    """
+    for name, value in params.items():
+        where = f"{field_path}.{name}"
+        if _SECRET_NAME.search(str(name)):
+            raise ConfigError(
+                "looks like a secret; provenance is published with the bundle",
+                field=where,
+                hint="pass only allow-listed, non-secret parameters; leave credentials out entirely",
+            )
+        _check_value(value, where)
+
+
+def _check_value(value: Any, where: str) -> None:
+    if isinstance(value, Mapping):
+        check_no_secrets(value, where)
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _check_value(item, f"{where}[{index}]")
+    elif isinstance(value, str) and _SECRET_VALUE.search(value):
+        raise ConfigError(
+            "the value looks like a credential (JWT, private key, access key or URL password)",
+            field=where,
+            hint="provenance parameters must not hold secrets; leave it out",
+        )
+
+
+def rfc3339(moment: dt.datetime, field_name: str) -> str:
+    if moment.tzinfo is None:
+        raise ConfigError("needs a timezone (UTC)", field=field_name)
+    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def canonical_json(document: Any) -> bytes:
+    """Sorted keys, no spaces, UTF-8: the same document always serializes to the same bytes."""
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _statement(
+    file_subjects: list[dict[str, Any]], predicate_type: str, predicate: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "_type": STATEMENT_TYPE,
+        "subject": file_subjects,
+        "predicateType": predicate_type,
+        "predicate": predicate,
+    }
