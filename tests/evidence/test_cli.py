@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import stat
-import sys
-import types
 from pathlib import Path
 
 import pytest
@@ -13,7 +11,6 @@ from typer.testing import CliRunner
 from tests.evidence.conftest import RC, BuildBundle, evidence_files, raw_frames, recompute_for_tests
 from verification_pipeline.cli.evidence import app
 from verification_pipeline.errors import PipelineError
-from verification_pipeline.evidence.audit import SLO_METRICS_MODULE, SLO_RECOMPUTE_FUNCTION
 from verification_pipeline.evidence.bundle_io import write_directory
 from verification_pipeline.evidence.keys import KeyPairFiles, resolve_signing_key
 
@@ -66,10 +63,8 @@ def test_verify_warns_about_a_dev_key(build_bundle: BuildBundle, tmp_path: Path)
 
 @pytest.fixture
 def slo_metrics_module(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Stand-in for `verification_pipeline.slo.metrics`, which `audit` imports lazily."""
-    stub = types.ModuleType(SLO_METRICS_MODULE)
-    setattr(stub, SLO_RECOMPUTE_FUNCTION, recompute_for_tests)
-    monkeypatch.setitem(sys.modules, SLO_METRICS_MODULE, stub)
+    """The CLI's audit on these synthetic bundles recomputes with the tests' small stand-in."""
+    monkeypatch.setattr("verification_pipeline.evidence.audit.recompute_bundle_metrics", recompute_for_tests)
 
 
 @pytest.mark.usefixtures("slo_metrics_module")

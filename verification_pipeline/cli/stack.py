@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
+from pathlib import Path
 
 import typer
 
@@ -43,11 +45,13 @@ def demo(
     duration: str = typer.Option("20s", help="Load phase length per load test (k6 duration)."),
     port_base: int | None = PortBase,
     keep_stack: bool = typer.Option(False, help="Leave the stack running afterwards."),
+    output: Path = typer.Option(Path("demo-output"), help="Where a local copy of the bundle and the public key go."),
 ) -> None:
-    """The main job: start the embedded stack, verify the RC end to end, print where everything is."""
+    """The main job: start the embedded stack, verify the RC end to end, print the verdicts and the bundle."""
     import dagster as dg
 
     from verification_pipeline.defs.runner import verify_in_process
+    from verification_pipeline.defs.scans.assets import DEMO_REPORTS
     from verification_pipeline.release.tags import parse_rc
 
     parse_rc(rc)
@@ -57,23 +61,70 @@ def demo(
     stack.up(progress=typer.echo)
     try:
         os.environ.update(stack.env())
-        os.environ.setdefault("VP_DEMO_DURATION", duration)
-        from verification_pipeline.defs.scans.assets import DEMO_REPORTS
-
+        os.environ["VP_LOAD_DURATION"] = duration
         for name, path in DEMO_REPORTS.items():
             os.environ.setdefault(name, path)
         ensure_dagster_home()
         from verification_pipeline.definitions import defs
 
         with dg.DagsterInstance.get() as instance:
-            run = verify_in_process(defs, rc, instance)
-        typer.echo("")
-        typer.echo(f"run {run.run_id}: {'succeeded' if run.success else 'FAILED'} in {time.monotonic() - started:.1f}s")
-        for item in run.materialized:
-            rows = f" ({item.rows} rows)" if item.rows is not None else ""
-            typer.echo(f"  {item.asset:<24} {item.uri or ''}{rows}")
-        typer.echo(f"Dagster instance: {os.environ['DAGSTER_HOME']} (open it with `make dev`)")
+            run = verify_in_process(defs, rc, instance, raise_on_error=False)
+        elapsed = time.monotonic() - started
+        _print_outcome(run, rc, output, stack, elapsed)
     finally:
         if not was_running and not keep_stack:
             stack.down()
             typer.echo("stack stopped (it was not running before the demo)")
+    if "release_decision" not in run.values:
+        raise typer.Exit(1)
+
+
+def _print_outcome(run, rc: str, output: Path, stack: Stack, elapsed: float) -> None:
+    from verification_pipeline.evidence.keys import load_public_key_pem
+    from verification_pipeline.evidence.verify import verify_path
+    from verification_pipeline.storage.bundles import read_bundle_uri
+
+    typer.echo("")
+    slo = run.values.get("slo_metrics")
+    if slo:
+        typer.echo(f"{'SLO':<22}{'n':>8}  {'value':>12}  {'threshold':>14}  {'95% CI':<24}verdict")
+        for r in slo["slos"]:
+            ci = "n/a" if r["ci_low"] is None else f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
+            value = "n/a" if r["value"] is None else f"{r['value']:.3f}"
+            typer.echo(f"{r['name']:<22}{r['n']:>8}  {value:>12}  {'<= ' + format(r['threshold'], 'g') + ' ' + r['unit']:>14}  {ci:<24}{r['verdict']}")
+        fanout = slo.get("fanout") or {}
+        if fanout:
+            typer.echo(f"fan-out delivery: {fanout.get('delivered')} delivered, {fanout.get('lost')} lost, "
+                       f"{fanout.get('duplicates')} duplicates (ratio {fanout.get('delivery_ratio')})")
+    scans = run.values.get("scan_summary")
+    if scans:
+        typer.echo("scan gates: " + ", ".join(f"{g['name']} {g['verdict']}" for g in scans["gates"]))
+    bundle = run.values.get("evidence_bundle")
+    decision = run.values.get("release_decision")
+    if decision:
+        typer.secho(f"release decision for {rc}: {decision['verdict']}" + (f" ({'; '.join(decision['reasons'])})" if decision["reasons"] else ""),
+                    fg=typer.colors.GREEN if decision["verdict"] == "PASS" else typer.colors.RED, bold=True)
+    typer.echo(f"Dagster run {run.run_id} ({'succeeded' if run.success else 'failed'}) in {elapsed:.1f}s; "
+               f"instance at {os.environ['DAGSTER_HOME']} (browse it with `make dev`)")
+    if not bundle:
+        typer.secho("no evidence bundle was produced: see the run's errors above", fg=typer.colors.RED)
+        return
+    local = output / rc
+    files = read_bundle_uri(bundle["uri"], stack.settings())
+    if local.exists():
+        shutil.rmtree(local)
+    for name, data in files.items():
+        target = local / "bundle" / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    public_key = local / "evidence-signing.pub"
+    public_key.write_text(bundle["public_key_pem"])
+    report = verify_path(local / "bundle", load_public_key_pem(public_key.read_bytes(), source=str(public_key)), expected_rc=rc)
+    typer.echo(f"bundle:     {bundle['uri']}  ({len(files)} files, verdict {bundle['verdict']})")
+    typer.echo(f"archive:    {bundle['archive_uri']}  sha256 {bundle['archive_sha256']}")
+    if bundle.get("dev_key"):
+        typer.secho("signed with the embedded stack's DEV key: fine for a demo, not release evidence", fg=typer.colors.YELLOW)
+    typer.echo(f"local copy: {local / 'bundle'} (public key {public_key})")
+    command = f"uv run verification-pipeline verify {local / 'bundle'} --public-key {public_key} --rc {rc}"
+    typer.echo(f"verify it:  {command}")
+    typer.echo(f"            -> {report.files} files verified, verdict {report.verdict}")

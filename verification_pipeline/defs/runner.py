@@ -22,6 +22,11 @@ class VerificationRun:
     run_id: str
     success: bool
     materialized: list[Materialized]
+    values: dict[str, object]
+    """Values of the assets a person reads first (slo_metrics, scan_summary, evidence_bundle, release_decision)."""
+
+
+SUMMARY_ASSETS = ("slo_metrics", "scan_summary", "evidence_bundle", "release_decision")
 
 
 def verify_in_process(
@@ -33,7 +38,7 @@ def verify_in_process(
     raise_on_error: bool = True,
 ) -> VerificationRun:
     instance.add_dynamic_partitions(release_candidates.name, [rc])
-    job = defs.get_job_def(job_name)
+    job = defs.resolve_job_def(job_name)
     result = job.execute_in_process(
         partition_key=rc, instance=instance, run_config=run_config or {}, raise_on_error=raise_on_error
     )
@@ -49,4 +54,6 @@ def verify_in_process(
                 rows=int(md["dagster/row_count"].value) if "dagster/row_count" in md else None,
             )
         )
-    return VerificationRun(run_id=result.run_id, success=result.success, materialized=materialized)
+    done = {m.asset for m in materialized}
+    values = {name: result.asset_value(name) for name in SUMMARY_ASSETS if name in done}
+    return VerificationRun(run_id=result.run_id, success=result.success, materialized=materialized, values=values)

@@ -1,5 +1,7 @@
 """The service under test: its GraphQL URL and how we authenticate to it."""
 
+import os
+
 import dagster as dg
 
 from verification_pipeline.errors import ConfigError
@@ -7,16 +9,20 @@ from verification_pipeline.stack.tokens import mint_token
 
 
 class TargetResource(dg.ConfigurableResource):
-    """Either a token handed to us (a real service), or the embedded target's secret to mint one."""
+    """Either a token handed to us (a real service), or the embedded target's secret to mint one.
+
+    The token is read from the environment variable named by `jwt_env` when it is needed, so
+    it never becomes resource config, which the UI would display.
+    """
 
     graphql_url: str
-    jwt: str = ""
+    jwt_env: str = "VP_TARGET_JWT"
     jwt_secret_file: str = ""
     tenant: str = "tenant-123"
 
     def token(self) -> str:
-        if self.jwt:
-            return self.jwt
+        if os.environ.get(self.jwt_env):
+            return os.environ[self.jwt_env]
         if self.jwt_secret_file:
             return mint_token(self.jwt_secret_file, self.tenant)
         raise ConfigError(

@@ -7,7 +7,6 @@ It does not need the public key: run `verify` for that.
 
 from __future__ import annotations
 
-import importlib
 import io
 import json
 import math
@@ -18,17 +17,15 @@ from typing import Any
 
 import polars as pl
 
-from verification_pipeline.errors import ConfigError, FormatError, InputError, VerificationFailed
+from verification_pipeline.errors import FormatError, InputError, VerificationFailed
 from verification_pipeline.evidence.bundle_io import DEFAULT_LIMITS, ReadLimits, read_bundle
 from verification_pipeline.evidence.layout import ATTESTATIONS, LINEAGE, MANIFEST, sha256_hex
+from verification_pipeline.slo.document import recompute_bundle_metrics
 
 METRICS_FILE = "slo/metrics.json"
 RAW_PREFIX = "raw/"
-SLO_METRICS_MODULE = "verification_pipeline.slo.metrics"
-SLO_RECOMPUTE_FUNCTION = "recompute_bundle_metrics"
-
-Recompute = Callable[[dict[str, pl.DataFrame]], dict[str, Any]]
-"""raw frames keyed by stem ("read", "write", "fanout") -> the slo/metrics.json document."""
+Recompute = Callable[[dict[str, pl.DataFrame], dict[str, Any]], dict[str, Any]]
+"""(raw frames keyed by stem ("read", "write", "fanout"), the recorded document) -> the document again."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +80,7 @@ def audit_files(
     }
     if not frames:
         raise InputError("the bundle has no raw/*.parquet measurements to recompute from", source=source)
-    recomputed = (recompute or _default_recompute())(frames)
+    recomputed = (recompute or recompute_bundle_metrics)(frames, recorded)
     # Through JSON once, so tuples, numpy scalars and dates compare as the file stores them.
     recomputed = json.loads(json.dumps(recomputed, default=str))
     differences = tuple(_differences(recorded, recomputed, "", rel_tol, abs_tol))
@@ -134,19 +131,6 @@ def _check_against_manifest(files: Mapping[str, bytes]) -> None:
                 f"{name}: does not match its sha256 in manifest.json", hint="run `verify` first"
             )
 
-
-def _default_recompute() -> Recompute:
-    try:
-        module = importlib.import_module(SLO_METRICS_MODULE)
-    except ImportError:
-        module = None
-    function = getattr(module, SLO_RECOMPUTE_FUNCTION, None)
-    if function is None:
-        raise ConfigError(
-            f"{SLO_METRICS_MODULE}.{SLO_RECOMPUTE_FUNCTION} is not available to recompute the metrics",
-            field="recompute",
-        )
-    return function
 
 
 def _differences(

@@ -169,6 +169,7 @@ class Stack:
             "VP_TARGET_GRAPHQL_URL": f"http://{HOST}:{self.ports.target}/graphql",
             "VP_TARGET_JWT_SECRET_FILE": str(self.layout.jwt_secret),
             "VP_TARGET_ADMIN_TOKEN_FILE": str(self.layout.admin_token),
+            "VP_EVIDENCE_DEV_KEY_DIR": str(self.layout.home / "dev-signing-key"),
         }
         _write_secret(self.layout.env_file, "".join(f"export {k}={v}\n" for k, v in env.items()))
 

@@ -1,0 +1,87 @@
+"""`verification-pipeline k6 summarize | gate`: exit 0 pass, 1 breach, 2 bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from tests.loadtest.conftest import k6_summary
+from verification_pipeline.cli.k6 import app
+from verification_pipeline.errors import PipelineError
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    """Run the sub-app under a root as the project's CLI does: our errors become exit codes."""
+    root = typer.Typer()
+    root.add_typer(app, name="k6")
+    result = CliRunner().invoke(root, ["k6", *args])
+    if isinstance(result.exception, PipelineError):
+        return result.exception.exit_code, f"error: {result.exception}"
+    return result.exit_code, result.output
+
+
+def test_summarize_json_is_k6_shaped(mixed_run) -> None:
+    code, output = invoke("summarize", "--json", str(mixed_run.out_path))
+    assert code == 0
+    summary = json.loads(output)
+    k6 = k6_summary(mixed_run)
+    assert set(summary) == {"all", "read", "write"}
+    assert set(summary["read"]["http_req_duration"]) == {
+        "avg",
+        "min",
+        "med",
+        "max",
+        "p(90)",
+        "p(95)",
+        "p(99)",
+        "count",
+    }
+    assert summary["all"]["http_req_duration"]["p(95)"] == pytest.approx(
+        k6["http_req_duration"]["p(95)"], abs=1e-6
+    )
+    assert summary["all"]["http_reqs"]["count"] == k6["http_reqs"]["count"]
+
+
+def test_summarize_table_merges_files(segment_runs) -> None:
+    code, output = invoke("summarize", *(str(run.out_path) for run in segment_runs))
+    total = sum(k6_summary(run)["http_reqs"]["count"] for run in segment_runs)
+    assert code == 0 and "read" in output and str(total) in output
+
+
+def test_gate_passes_on_clean_run(clean_read_run: Path) -> None:
+    code, output = invoke("gate", str(clean_read_run / "clean.json"), "--p95", "350", "--errorRate", "0.1")
+    assert code == 0, output
+    assert "gate passed" in output
+
+
+def test_gate_breach_exits_1_naming_what_failed(closed_read_run) -> None:
+    code, output = invoke(
+        "gate", str(closed_read_run.out_path), "--p95", "0.001", "--error-rate", "0.1", "--op", "read"
+    )
+    assert code == 1
+    assert "read gate breached: p95" in output and "exceeds 0.001 ms" in output and "error rate" in output
+
+
+def test_gate_for_an_op_that_is_not_there(closed_read_run) -> None:
+    code, output = invoke(
+        "gate", str(closed_read_run.out_path), "--p95", "350", "--error-rate", "0.1", "--op", "write"
+    )
+    assert code == 2 and "no write requests" in output and "ops present: read" in output
+
+
+@pytest.mark.parametrize("content", [b"", b"not k6\n", b'{"metric":"vus","type":"Point","data":{"time":"x"'])
+def test_bad_input_exits_2_naming_the_file(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "read.json"
+    path.write_bytes(content)
+    for command in (["summarize", str(path)], ["gate", str(path), "--p95", "350", "--error-rate", "0.1"]):
+        code, output = invoke(*command)
+        assert code == 2 and "read.json:1" in output
+
+
+def test_missing_file_is_a_usage_error(tmp_path: Path) -> None:
+    code, _ = invoke("summarize", str(tmp_path / "absent.json"))
+    assert code == 2

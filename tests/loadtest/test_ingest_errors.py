@@ -1,0 +1,190 @@
+"""Bad input: every broken file is our typed error naming the file and line, never a silent zero."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.loadtest.lines import TAGS, k6_lines, metric_line, point, write
+from verification_pipeline.errors import FormatError, InputError, NoDataError
+from verification_pipeline.loadtest import ingest as ingest_module
+from verification_pipeline.loadtest.ingest import CSV_DEFAULT_HEADER, ingest
+
+
+def test_a_well_formed_file_reads(tmp_path: Path) -> None:
+    samples = ingest(write(tmp_path / "read.json", k6_lines()))
+    assert samples["latency_ms"].to_list() == [10.5, 11.5, 12.5, 13.5, 14.5]
+    assert samples["failure"].to_list() == [None, None, None, "graphql", None]
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    path = tmp_path / "read.json"
+    path.write_bytes(b"")
+    with pytest.raises(NoDataError, match=r"read\.json:1: the file is empty"):
+        ingest(path)
+
+
+def test_truncated_last_line(tmp_path: Path) -> None:
+    lines = k6_lines()
+    path = tmp_path / "read.json"
+    path.write_text("\n".join(lines)[:-25])
+    with pytest.raises(FormatError, match=rf"read\.json:{len(lines)}: the last line is truncated"):
+        ingest(path)
+
+
+def test_last_line_without_newline_but_whole_is_read(tmp_path: Path) -> None:
+    assert ingest(write(tmp_path / "read.json", k6_lines(), end="")).height == 5
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ("this is not json", "is not a line of k6"),
+        ("", "is blank"),
+        ('{"type":"Point","metric":"http_req_duration","data":{}}', "is not a line of k6"),
+        ('{"metric":"http_req_duration","type":"Point","data":{"time":"x"', "is not a line of k6"),
+    ],
+)
+def test_a_line_that_is_not_k6_json_is_named(tmp_path: Path, bad: str, message: str) -> None:
+    lines = k6_lines()
+    lines.insert(6, bad)
+    with pytest.raises(FormatError, match=rf"read\.json:7: {message}"):
+        ingest(write(tmp_path / "read.json", lines))
+
+
+def test_no_request_points(tmp_path: Path) -> None:
+    lines = [metric_line("vus", "gauge"), point("vus", 1, tags={}, request_id=None)]
+    with pytest.raises(NoDataError, match="no http_req_duration or dropped_iterations points"):
+        ingest(write(tmp_path / "read.json", lines))
+
+
+def test_corrupt_gzip_names_where_it_broke(tmp_path: Path) -> None:
+    lines = k6_lines(2000)
+    packed = gzip.compress(("\n".join(lines) + "\n").encode())
+    truncated = tmp_path / "read.json.gz"
+    truncated.write_bytes(packed[: len(packed) // 2])
+    with pytest.raises(FormatError, match="corrupt or truncated gzip data"):
+        ingest(truncated)
+    garbage = tmp_path / "write.json.gz"
+    garbage.write_bytes(b"\x1f\x8b" + bytes(range(256)) * 4)
+    with pytest.raises(FormatError, match=r"write\.json\.gz:1: corrupt or truncated gzip"):
+        ingest(garbage)
+
+
+def test_gzip_reads_like_plain(tmp_path: Path) -> None:
+    text = "\n".join(k6_lines()) + "\n"
+    plain = ingest(text.encode(), name="read.json")
+    packed = ingest(gzip.compress(text.encode()), name="read.json.gz")
+    assert packed.drop("segment").equals(plain.drop("segment"))
+
+
+def test_unknown_csv_header(tmp_path: Path) -> None:
+    path = tmp_path / "read.csv"
+    path.write_text("metric_name,timestamp,metric_value,colour\nhttp_req_duration,1,2,red\n")
+    with pytest.raises(FormatError, match=r"read\.csv:1: unknown CSV header") as failure:
+        ingest(path)
+    assert "metric_name,timestamp,metric_value,check" in str(failure.value)
+
+
+def test_truncated_csv_last_line(tmp_path: Path) -> None:
+    row = (
+        "http_req_duration,1795797799,1.732614,,,,true,,POST,u,HTTP/1.1,read,,200,,,u,op=read,request_id=1-0"
+    )
+    path = tmp_path / "read.csv"
+    path.write_text(f"{CSV_DEFAULT_HEADER}\n{row}\n{row[:40]}")
+    with pytest.raises(FormatError, match=r"read\.csv:3: the last line is truncated"):
+        ingest(path)
+    path.write_text(f"{CSV_DEFAULT_HEADER}\n{row}\n{row}")
+    assert ingest(path).height == 2
+
+
+def test_not_k6_output(tmp_path: Path) -> None:
+    path = tmp_path / "report.html"
+    path.write_text("<html><body>k6 report</body></html>")
+    with pytest.raises(FormatError, match=r"report\.html:1: not k6 output"):
+        ingest(path)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(FormatError, match="cannot read the file"):
+        ingest(tmp_path / "absent.json")
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (point("graphql_errors", 1, request_id=None), "graphql_errors point has no request_id metadata"),
+        (
+            point("http_req_duration", 3.0, tags={**TAGS, "status": "abc"}),
+            "http_req_duration point has no numeric status",
+        ),
+        (point("http_req_duration", 3.0, time="yesterday"), "http_req_duration point has no readable time"),
+        (
+            point("dropped_iterations", 0.5, tags={"scenario": "read"}, request_id=None),
+            "dropped_iterations point is not a whole count",
+        ),
+    ],
+)
+def test_a_point_missing_what_it_needs_is_named(tmp_path: Path, line: str, message: str) -> None:
+    lines = k6_lines()
+    lines.insert(9, line)
+    with pytest.raises(FormatError, match=rf"read\.json:10: {message}"):
+        ingest(write(tmp_path / "read.json", lines))
+
+
+def test_a_custom_metric_twice_for_one_request(tmp_path: Path) -> None:
+    lines = k6_lines()
+    lines.append(lines[6])  # the graphql_errors point of request 1-0 again
+    with pytest.raises(FormatError, match="graphql_errors was recorded twice for request_id '1-0'"):
+        ingest(write(tmp_path / "read.json", lines))
+
+
+def test_block_boundaries_do_not_change_rows_or_line_numbers(tmp_path: Path, monkeypatch) -> None:
+    """Blocks far smaller than a line exercise every split; the answer must not change."""
+    lines = k6_lines(40)
+    path = write(tmp_path / "read.json", lines)
+    whole = ingest(path)
+    lines[150] = "garbage"
+    broken = write(tmp_path / "broken.json", lines)
+    # A bad point, and a line that is not JSON in the next block: the first one is reported.
+    lines[40] = point("http_req_duration", 1.0, tags={**TAGS, "status": "x"})
+    lines[42] = "garbage"
+    twice_broken = write(tmp_path / "twice.json", lines)
+    monkeypatch.setattr(ingest_module, "BLOCK_BYTES", 97)
+    assert ingest(path).equals(whole)
+    with pytest.raises(FormatError, match=r"broken\.json:151: is not a line"):
+        ingest(broken)
+    with pytest.raises(FormatError, match=r"twice\.json:41: http_req_duration point has no numeric status"):
+        ingest(twice_broken)  # the first problem in the file, though blocks are worked on in parallel
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_mutated_files_either_read_or_fail_with_our_error(data) -> None:
+    original = ("\n".join(k6_lines(3)) + "\n").encode()
+    mutated = bytearray(original)
+    for _ in range(data.draw(st.integers(1, 4))):
+        position = data.draw(st.integers(0, len(mutated) - 1))
+        action = data.draw(st.sampled_from(["flip", "delete", "insert", "cut"]))
+        if action == "flip":
+            mutated[position] = data.draw(st.integers(0, 255))
+        elif action == "delete":
+            del mutated[position]
+        elif action == "insert":
+            mutated.insert(position, data.draw(st.sampled_from(b'\n{}",:\\x0')))
+        else:
+            del mutated[position:]
+        if not mutated:
+            break
+    packed = data.draw(st.booleans())
+    payload = gzip.compress(bytes(mutated)) if packed else bytes(mutated)
+    try:
+        samples = ingest(payload, name="read.json")
+    except InputError as error:
+        assert "read.json" in str(error)
+    else:
+        assert samples.height >= 1

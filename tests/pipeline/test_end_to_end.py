@@ -1,0 +1,94 @@
+"""One RC verified end to end: figures, checks, a signed bundle in S3 that verifies offline."""
+
+import json
+
+import dagster as dg
+import pytest
+
+from tests.pipeline.conftest import RC, definitions, short_run_config
+from verification_pipeline.defs.runner import verify_in_process
+from verification_pipeline.evidence.audit import audit_files
+from verification_pipeline.evidence.keys import load_public_key_file
+from verification_pipeline.evidence.verify import verify_files
+from verification_pipeline.errors import VerificationFailed
+from verification_pipeline.storage.bundles import read_bundle_uri
+from verification_pipeline.storage.s3 import S3Settings
+
+pytestmark = pytest.mark.slow
+
+
+def _check_results(instance, run_id):
+    records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records
+    return {
+        r.event_log_entry.dagster_event.event_specific_data.check_name: r.event_log_entry.dagster_event.event_specific_data
+        for r in records
+    }
+
+
+def test_a_passing_rc_gets_a_verified_bundle_and_a_pass_decision(pipeline_env, instance):
+    run = verify_in_process(definitions(), RC, instance, run_config=short_run_config(), raise_on_error=False)
+    assert run.success, "the run failed"
+    metrics = run.values["slo_metrics"]
+    assert {r["name"]: r["verdict"] for r in metrics["slos"]} == dict.fromkeys(
+        ["read_latency_p95", "write_latency_p95", "error_rate", "fanout_latency_p95", "ingest_latency_p95"], "PASS"
+    )
+    read = next(r for r in metrics["slos"] if r["name"] == "read_latency_p95")
+    assert read["ci_low"] <= read["value"] <= read["ci_high"]
+    assert metrics["fanout"]["delivered"] == 4 * 25 and metrics["fanout"]["lost"] == 0
+
+    checks = _check_results(instance, run.run_id)
+    assert {name for name, c in checks.items() if c.passed} >= {
+        "read_latency_p95", "error_rate", "fanout_delivery_ratio", "sbom_present", "promotable",
+    }
+
+    bundle = run.values["evidence_bundle"]
+    assert bundle["verdict"] == "PASS" and bundle["missing_files"] == [] and not bundle["dev_key"]
+    assert f"/{RC}/{run.run_id}/evidence/v24.1/" in bundle["uri"]
+    files = read_bundle_uri(bundle["uri"], S3Settings.from_env())
+    report = verify_files(files, load_public_key_file(pipeline_env.signing_public_key), expected_rc=RC)
+    assert report.verdict == "PASS" and report.run_id == run.run_id
+    # the raw rows in the bundle recompute to the recorded figures
+    assert audit_files(files).matches
+    # the release notes carry the measured read p95, not a blank
+    notes = files["release/RELEASE_NOTES_v24.1.md"].decode()
+    assert f"{read['value']:.1f}" in notes or f"{read['value']:.0f}" in notes
+    assert bundle["uri"] in notes
+    # lineage names the run that produced each raw input
+    lineage = json.loads(files["lineage.json"])
+    assert any(o.get("runId") == run.run_id for o in lineage["outputs"])
+
+    decision = run.values["release_decision"]
+    assert decision["verdict"] == "PASS" and decision["bundle_sha256"] == bundle["archive_sha256"]
+
+
+def test_a_failing_rc_still_gets_a_complete_signed_bundle_that_says_failed(pipeline_env, instance, target):
+    with target.faults(write_latency_ms="900"):
+        run = verify_in_process(definitions(), RC, instance, run_config=short_run_config(), raise_on_error=False)
+    assert not run.success, "the blocking promotable check fails the run"
+    write = next(r for r in run.values["slo_metrics"]["slos"] if r["name"] == "write_latency_p95")
+    assert write["verdict"] == "FAIL" and write["value"] > 700
+    bundle = run.values["evidence_bundle"]
+    assert bundle["verdict"] == "FAIL" and bundle["missing_files"] == []
+    files = read_bundle_uri(bundle["uri"], S3Settings.from_env())
+    report = verify_files(files, load_public_key_file(pipeline_env.signing_public_key), expected_rc=RC)
+    assert report.verdict == "FAIL" and report.result == "FAILED"
+    assert files["release/PR_BODY_v24.1.md"].decode().lstrip().startswith(">") or "FAILED" in files[
+        "release/PR_BODY_v24.1.md"
+    ].decode().split("\n\n")[0]
+    assert run.values["release_decision"]["verdict"] == "FAIL"
+    checks = _check_results(instance, run.run_id)
+    assert checks["write_latency_p95"].passed is False and checks["promotable"].passed is False
+
+
+def test_rerunning_an_rc_makes_a_second_bundle_and_leaves_the_first_alone(pipeline_env, instance):
+    config = short_run_config(duration="2s", subscribers=2, events=10)
+    first = verify_in_process(definitions(), RC, instance, run_config=config, raise_on_error=False)
+    second = verify_in_process(definitions(), RC, instance, run_config=config, raise_on_error=False)
+    uris = {first.values["evidence_bundle"]["uri"], second.values["evidence_bundle"]["uri"]}
+    assert len(uris) == 2
+    key = load_public_key_file(pipeline_env.signing_public_key)
+    for run in (first, second):
+        files = read_bundle_uri(run.values["evidence_bundle"]["uri"], S3Settings.from_env())
+        assert verify_files(files, key, expected_rc=RC).run_id == run.run_id
+    with pytest.raises(VerificationFailed):
+        verify_files(read_bundle_uri(first.values["evidence_bundle"]["uri"], S3Settings.from_env()), key, expected_rc="v24.1.0-rc2")

@@ -1,0 +1,166 @@
+"""Verdicts at their edges: just above, just below, too few samples, an interval across the line."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+
+import polars as pl
+import pytest
+
+from verification_pipeline.loadtest.ingest import SAMPLE_SCHEMA
+from verification_pipeline.slo.metrics import (
+    FAIL,
+    INCONCLUSIVE,
+    PASS,
+    SLO_METRICS_SCHEMA,
+    compute_slo_metrics,
+    evaluate_quantile,
+    evaluate_rate,
+)
+from verification_pipeline.slo.spec import Slo, SloSpec, default_slo_spec
+
+READ_P95 = Slo(
+    name="read_p95",
+    metric="quantile",
+    source="read",
+    quantile=0.95,
+    threshold=350,
+    unit="ms",
+    min_samples=200,
+)
+ERRORS = Slo(name="errors", metric="rate", source="all", threshold=0.1, unit="percent", min_samples=1000)
+
+
+def requests(
+    latencies: list[float | None], failures: list[str | None] | None = None, op: str = "read"
+) -> pl.DataFrame:
+    failure = pl.col("failure")
+    return (
+        pl.DataFrame(
+            {
+                "latency_ms": pl.Series(latencies, dtype=pl.Float64),
+                "failure": pl.Series(failures or [None] * len(latencies), dtype=pl.String),
+            }
+        )
+        .with_columns(
+            timestamp=pl.lit(datetime(2025, 11, 27, tzinfo=UTC)),
+            op=pl.lit(op),
+            status=pl.when(failure == "dropped").then(0).when(failure == "http").then(500).otherwise(200),
+            ok=failure.is_null(),
+            scenario=pl.lit(op),
+            segment=pl.lit("0:1"),
+            ingest_ms=pl.lit(None),
+        )
+        .select(list(SAMPLE_SCHEMA))
+        .cast(SAMPLE_SCHEMA)
+    )
+
+
+def verdict(row: tuple) -> str:
+    return row[list(SLO_METRICS_SCHEMA).index("verdict")]
+
+
+def field(row: tuple, name: str):
+    return row[list(SLO_METRICS_SCHEMA).index(name)]
+
+
+@pytest.mark.parametrize(("latency", "expected"), [(350.001, FAIL), (349.999, PASS), (350.0, PASS)])
+def test_latency_just_above_fails_just_below_passes(latency: float, expected: str) -> None:
+    rng = random.Random(1)
+    # 90 % fast requests; the slowest 10 % sit at `latency`, so p95 and its whole CI are there.
+    values = [rng.uniform(10, 100) for _ in range(9000)] + [latency] * 1000
+    row = evaluate_quantile(READ_P95, pl.Series(values), 0.95)
+    assert verdict(row) == expected
+    assert field(row, "value") == latency and field(row, "ci_low") == field(row, "ci_high") == latency
+
+
+def test_quantile_interval_across_the_threshold_is_inconclusive() -> None:
+    rng = random.Random(2)
+    values = [rng.uniform(300, 400) for _ in range(1000)]
+    # The threshold at the 951st value sits inside the p95 interval.
+    slo = READ_P95.model_copy(update={"threshold": sorted(values)[950]})
+    row = evaluate_quantile(slo, pl.Series(values), 0.95)
+    assert verdict(row) == INCONCLUSIVE
+    assert field(row, "ci_low") <= slo.threshold < field(row, "ci_high")
+    assert "interval includes the" in field(row, "reason")
+
+
+def test_too_few_latencies() -> None:
+    row = evaluate_quantile(READ_P95, pl.Series([12.0] * 50), 0.95)
+    assert verdict(row) == INCONCLUSIVE
+    assert field(row, "ci_high") is None and "only 50 samples" in field(row, "reason")
+    no_bound = evaluate_quantile(
+        READ_P95.model_copy(update={"min_samples": 10}), pl.Series([12.0] * 50), 0.95
+    )
+    assert verdict(no_bound) == INCONCLUSIVE and "at least 72 are needed" in field(no_bound, "reason")
+
+
+def test_a_few_very_slow_samples_already_fail() -> None:
+    """Evidence of failure needs no minimum: 30 samples all at 1 s cannot have p95 <= 350 ms."""
+    row = evaluate_quantile(READ_P95, pl.Series([1000.0] * 30), 0.95)
+    assert verdict(row) == FAIL and field(row, "ci_low") == 1000.0
+
+
+@pytest.mark.parametrize(
+    ("n", "expected"),
+    [(1000, INCONCLUSIVE), (3000, INCONCLUSIVE), (3687, INCONCLUSIVE), (3688, PASS), (10_000, PASS)],
+)
+def test_zero_errors_need_enough_requests(n: int, expected: str) -> None:
+    row = evaluate_rate(ERRORS, requests([20.0] * n), 0.95)
+    assert verdict(row) == expected
+    assert field(row, "value") == 0 and field(row, "failures") == 0
+    if expected == INCONCLUSIVE:
+        assert "3688 requests without a failure would be needed" in field(row, "reason")
+
+
+def test_error_rate_just_above_fails_just_below_passes() -> None:
+    n = 1_000_000
+    above = evaluate_rate(ERRORS, requests([20.0] * n, [None] * (n - 1300) + ["http"] * 1300), 0.95)
+    below = evaluate_rate(ERRORS, requests([20.0] * n, [None] * (n - 800) + ["graphql"] * 800), 0.95)
+    assert verdict(above) == FAIL and field(above, "ci_low") > 0.1
+    assert verdict(below) == PASS and field(below, "ci_high") <= 0.1
+    assert field(above, "value") == pytest.approx(0.13) and "1300 http" in field(above, "reason")
+
+
+def test_every_failure_kind_counts() -> None:
+    kinds = ["http", "graphql", "timeout", "dropped"] * 10
+    frame = requests([20.0] * 30 + [None] * 10, kinds)
+    row = evaluate_rate(ERRORS, frame, 0.95)
+    assert field(row, "failures") == 40 and verdict(row) == FAIL
+    assert "10 http, 10 graphql, 10 timeout, 10 dropped" in field(row, "reason")
+
+
+def test_compute_slo_metrics_for_the_seeds_spec() -> None:
+    rng = random.Random(4)
+    read = requests([rng.uniform(5, 200) for _ in range(5000)])
+    write = requests([rng.uniform(5, 400) for _ in range(3000)], op="write").with_columns(
+        ingest_ms=pl.Series([rng.uniform(1, 30) for _ in range(3000)])
+    )
+    fanout = pl.DataFrame(
+        {
+            "latency_ms": [10.0] * 300 + [900.0, None, 950.0],
+            "status": ["delivered"] * 300 + ["lost", "lost", "duplicate"],
+        }
+    )
+    metrics = compute_slo_metrics(default_slo_spec(), read=read, write=write, fanout=fanout)
+
+    assert metrics.schema == pl.Schema(SLO_METRICS_SCHEMA)
+    by_name = {row["name"]: row for row in metrics.iter_rows(named=True)}
+    assert {name: row["verdict"] for name, row in by_name.items()} == {
+        "read_latency_p95": PASS,
+        "write_latency_p95": PASS,
+        "error_rate": PASS,
+        "fanout_latency_p95": PASS,
+        "ingest_latency_p95": PASS,
+    }
+    assert by_name["error_rate"]["n"] == 8000
+    assert by_name["fanout_latency_p95"]["n"] == 300  # lost and duplicate arrivals are not latencies
+    assert by_name["ingest_latency_p95"]["n"] == 3000
+
+
+def test_missing_sources_are_inconclusive_not_zero() -> None:
+    metrics = compute_slo_metrics(SloSpec(slos=[READ_P95, ERRORS]), read=None, write=None)
+    assert metrics["verdict"].to_list() == [INCONCLUSIVE, INCONCLUSIVE]
+    assert metrics["value"].to_list() == [None, None]
+    assert metrics["reason"].to_list() == ["no read latencies were measured", "no requests were measured"]

@@ -1,0 +1,102 @@
+"""The statistics: k6's percentile exactly, binomial tails, and intervals that keep their coverage."""
+
+from __future__ import annotations
+
+import math
+import random
+import statistics
+
+import pytest
+
+from verification_pipeline.slo.stats import (
+    binomial_cdf,
+    clopper_pearson,
+    quantile_ci,
+    quantile_type7,
+    quantile_upper_sample_size,
+    zero_failure_sample_size,
+)
+
+
+def k6_percentile(values: list[float], pct: float) -> float:
+    """k6's TrendSink.P transcribed from metrics/sink.go (v1.1), as the reference."""
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    i = pct * (len(ordered) - 1.0)
+    j, k = ordered[math.floor(i)], ordered[math.ceil(i)]
+    return j + (k - j) * (i - math.floor(i))
+
+
+def test_quantile_is_k6s_and_hyndman_fan_type7() -> None:
+    rng = random.Random(3)
+    for size in (1, 2, 3, 10, 101, 1000):
+        values = [rng.lognormvariate(3, 1) for _ in range(size)]
+        ordered = sorted(values)
+        for q in (0.5, 0.9, 0.95, 0.99):
+            assert quantile_type7(ordered, q) == k6_percentile(values, q)
+        if size > 1:
+            inclusive = statistics.quantiles(values, n=100, method="inclusive")
+            assert quantile_type7(ordered, 0.95) == pytest.approx(inclusive[94], rel=1e-12)
+
+
+def test_binomial_cdf_against_direct_sums() -> None:
+    for n in (1, 7, 60, 400):
+        for p in (0.001, 0.05, 0.5, 0.95):
+            for k in range(-1, n + 1, max(1, n // 13)):
+                direct = sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k + 1))
+                assert binomial_cdf(k, n, p) == pytest.approx(direct, abs=1e-12)
+
+
+def test_clopper_pearson_known_values() -> None:
+    r_binom_test = (0.0164318792, 0.1128349111)  # R: binom.test(5, 100)$conf.int
+    assert clopper_pearson(5, 100, 0.95) == pytest.approx(r_binom_test, abs=1e-9)
+    low, high = clopper_pearson(0, 3000, 0.95)
+    assert low == 0 and high == pytest.approx(1 - 0.025 ** (1 / 3000), rel=1e-9)
+    low, high = clopper_pearson(40, 40, 0.95)
+    assert high == 1 and low == pytest.approx(0.025 ** (1 / 40), rel=1e-9)
+    low, high = clopper_pearson(1234, 1_000_000, 0.95)
+    assert low < 0.001234 < high and high - low < 0.0002
+
+
+def test_quantile_ci_ranks() -> None:
+    assert quantile_ci(20, 0.95, 0.95) == (17, None)  # 20 samples cannot bound p95 from above
+    assert quantile_upper_sample_size(0.95, 0.95) == 72
+    assert quantile_ci(71, 0.95, 0.95)[1] is None
+    assert quantile_ci(72, 0.95, 0.95)[1] == 72
+    low, high = quantile_ci(1_000_000, 0.95, 0.95)
+    assert low < 950_000 < high and high - low < 1000
+
+
+def test_zero_failure_sample_size() -> None:
+    needed = zero_failure_sample_size(0.001, 0.95)
+    assert needed == 3688
+    assert clopper_pearson(0, needed, 0.95)[1] <= 0.001 < clopper_pearson(0, needed - 1, 0.95)[1]
+
+
+def test_quantile_ci_coverage_by_simulation() -> None:
+    """2000 samples of 300 lognormal latencies: the p95 interval holds the true p95 >= 93 %."""
+    rng = random.Random(11)
+    mu, sigma, n = 4.0, 0.6, 300
+    true_p95 = math.exp(mu + sigma * statistics.NormalDist().inv_cdf(0.95))
+    low_rank, high_rank = quantile_ci(n, 0.95, 0.95)
+    covered = 0
+    for _ in range(2000):
+        ordered = sorted(rng.lognormvariate(mu, sigma) for _ in range(n))
+        covered += ordered[low_rank - 1] <= true_p95 <= ordered[high_rank - 1]
+    assert covered / 2000 >= 0.93
+
+
+def test_rate_ci_coverage_by_simulation() -> None:
+    """2000 runs of 5000 requests failing at 0.1 %: the interval holds 0.1 % >= 93 % of the time."""
+    rng = random.Random(5)
+    n, p = 5000, 0.001
+    intervals: dict[int, tuple[float, float]] = {}
+    covered = 0
+    for _ in range(2000):
+        failures = sum(rng.random() < p for _ in range(n))
+        if failures not in intervals:
+            intervals[failures] = clopper_pearson(failures, n, 0.95)
+        low, high = intervals[failures]
+        covered += low <= p <= high
+    assert covered / 2000 >= 0.93

@@ -1,0 +1,97 @@
+"""`fanout run`: the fan-out probe on its own, writing the seed's `fanout.json` shape plus ours."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from verification_pipeline.errors import GateFailed
+from verification_pipeline.fanout.metrics import gate_breaches
+from verification_pipeline.fanout.probe import ProbeConfig, run_probe
+
+app = typer.Typer(
+    help="Subscription fan-out latency: many subscribers, every delivery accounted for.", no_args_is_help=True
+)
+
+DEFAULT_OUT = Path("fanout.json")
+PHASES = {"subscribe": "subscribers ready", "publish": "events published", "drain": "processes reported"}
+
+
+@app.command()
+def run(
+    url: Annotated[
+        str,
+        typer.Option(
+            envvar="VP_TARGET_GRAPHQL_URL", help="GraphQL endpoint, e.g. http://127.0.0.1:4000/graphql."
+        ),
+    ],
+    token: Annotated[
+        str,
+        typer.Option(envvar="VP_TARGET_JWT", show_default=False, help="JWT with coherence:read and :write."),
+    ],
+    tenant: Annotated[str, typer.Option(help="Tenant whose room the subscribers join.")] = "tenant-123",
+    subscribers: Annotated[int, typer.Option(min=1, help="Socket.IO subscribers to hold.")] = 50,
+    events: Annotated[int, typer.Option(min=1, help="Signals to publish.")] = 200,
+    out: Annotated[Path, typer.Option(help="Where to write the seed's shape plus our fields.")] = DEFAULT_OUT,
+    rate: Annotated[
+        float | None, typer.Option(help="Events per second (open model); default: the seed's cadence.")
+    ] = None,
+    grace_ms: Annotated[
+        float, typer.Option(help="An event not seen this long after its publish is lost.")
+    ] = 5000.0,
+    late_ms: Annotated[float, typer.Option(help="An arrival later than this is counted as late.")] = 250.0,
+    processes: Annotated[
+        int | None, typer.Option(min=1, help="Subscriber processes; default: one per 200 subscribers.")
+    ] = None,
+    subscribe_url: Annotated[
+        str | None, typer.Option(help="Socket.IO base URL; default: --url without /graphql.")
+    ] = None,
+    max_p95_ms: Annotated[float, typer.Option(help="Gate: fan-out p95 must not exceed this.")] = 250.0,
+    min_delivery_ratio: Annotated[
+        float,
+        typer.Option(min=0.0, max=1.0, help="Gate: least share of (subscriber, event) pairs delivered."),
+    ] = 1.0,
+) -> None:
+    """Probe fan-out latency; exit 1 when p95 or the delivery ratio breaches its gate."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    config = ProbeConfig(
+        url=url,
+        token=token,
+        tenant=tenant,
+        subscribers=subscribers,
+        events=events,
+        rate=rate,
+        grace_ms=grace_ms,
+        late_ms=late_ms,
+        processes=processes,
+        subscribe_url=subscribe_url,
+    )
+    console = Console(stderr=True)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(PHASES.get(phase, phase), total=total)
+            bar.update(tasks[phase], completed=done)
+
+        result = run_probe(config, progress=progress)
+    metrics = result.metrics()
+    out.write_text(json.dumps(metrics, indent=2) + "\n")
+    typer.echo(
+        f"fan-out: {metrics['subscribers']} subscribers x {metrics['events']} events, "
+        f"p50 {metrics['p50_ms']} ms, p95 {metrics['p95_ms']} ms, p99 {metrics['p99_ms']} ms; "
+        f"delivered {metrics['delivered']}, late {metrics['late']}, lost {metrics['lost']}, "
+        f"duplicates {metrics['duplicates']}, ratio {metrics['delivery_ratio']:.4%}; "
+        f"probe loop lag p99 {metrics['loop_lag_p99_ms']} ms -> {out}"
+    )
+    breaches = gate_breaches(metrics, max_p95_ms=max_p95_ms, min_delivery_ratio=min_delivery_ratio)
+    if breaches:
+        raise GateFailed("; ".join(breaches))

@@ -1,0 +1,54 @@
+"""`ops render`: the Prometheus burn-rate rules and the Grafana SLO dashboard, outside Dagster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from verification_pipeline.errors import InputError
+from verification_pipeline.ops.artifacts import render_ops_artifacts, write_ops_artifacts
+from verification_pipeline.ops.model import MetricsConfig, from_spec, load_metrics_config
+from verification_pipeline.slo.spec import default_slo_spec, load_slo_spec
+
+app = typer.Typer(
+    help="Ops artifacts generated from slos.yaml: Prometheus burn-rate rules and a Grafana dashboard.",
+    no_args_is_help=True,
+)
+
+
+@app.callback()
+def _group() -> None:
+    """Ops artifacts (burn-rate alerts, SLO dashboard)."""
+    # a callback keeps `render` a named sub-command while it is the only one
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read the file: {exc.strerror or exc}", source=str(path)) from None
+
+
+@app.command()
+def render(
+    out: Annotated[
+        Path, typer.Option("--out", help="Directory for slo-burn-rate.yaml and grafana-v24-slos.json.")
+    ],
+    slos: Annotated[
+        Path | None,
+        typer.Option("--slos", help="slos.yaml to generate from (default: the seed's five SLOs)."),
+    ] = None,
+    metrics: Annotated[
+        Path | None,
+        typer.Option(
+            "--metrics", help="YAML overriding metric names and labels (default: the reference target's)."
+        ),
+    ] = None,
+) -> None:
+    """Write the burn-rate rules and the dashboard for the SLOs into --out."""
+    spec = load_slo_spec(_read(slos), source=str(slos)) if slos else default_slo_spec()
+    config = load_metrics_config(_read(metrics), source=str(metrics)) if metrics else MetricsConfig()
+    for path in write_ops_artifacts(out, render_ops_artifacts(from_spec(spec), config)):
+        typer.echo(f"wrote {path}")

@@ -1,0 +1,84 @@
+"""Fan-out latencies: many Socket.IO subscribers, every (subscriber, event) pair accounted for."""
+
+import dagster as dg
+import polars as pl
+
+from verification_pipeline.defs.partitions import release_candidates
+from verification_pipeline.defs.storage.resources import S3Resource
+from verification_pipeline.defs.storage.sources import original_metadata, read_source, store_original
+from verification_pipeline.defs.target import TargetResource
+from verification_pipeline.errors import ConfigError
+from verification_pipeline.fanout.accounting import DELIVERY_SCHEMA
+from verification_pipeline.fanout.probe import ProbeConfig, run_probe
+from verification_pipeline.fanout.seed_import import import_seed_fanout
+from verification_pipeline.storage.serialize import encode
+
+
+class FanoutConfig(dg.Config):
+    source: str = "run"
+    """`run`: the probe against the target; `import`: a seed-shaped fanout.json from CI (summary only)."""
+    subscribers: int = 50
+    events: int = 200
+    rate: float = 0.0
+    """Events per second; 0 publishes at the seed's cadence (publish, then 10 ms)."""
+    grace_ms: float = 5000.0
+    path: str = ""
+    """Import: path or s3:// URI of the fanout.json."""
+
+
+@dg.asset(
+    partitions_def=release_candidates,
+    code_version="1",
+    group_name="load",
+    kinds={"socketio", "polars"},
+    description="One row per (subscriber, event): delivered, late, lost or duplicate, with latency = receive - _t0.",
+)
+def fanout_latencies(
+    context: dg.AssetExecutionContext, config: FanoutConfig, target: TargetResource, s3: S3Resource
+) -> dg.Output[pl.DataFrame]:
+    if config.source == "import":
+        if not config.path:
+            raise ConfigError("import needs the fanout.json path", field="fanout_latencies.config.path")
+        data = read_source(config.path, s3)
+        summary = import_seed_fanout(data, config.path)
+        ref = store_original(context, s3, "fanout.json", data)
+        deliveries = pl.DataFrame(schema=DELIVERY_SCHEMA)
+        metadata = {**original_metadata(ref), "evidence": "summary-only", "p95_ms": summary["p95_ms"], "count": summary["count"]}
+        return dg.Output(deliveries, data_version=dg.DataVersion(ref.sha256), metadata=metadata)
+    if config.source != "run":
+        raise ConfigError(f"unknown source {config.source!r}", field="fanout_latencies.config.source", hint="use run or import")
+    probe = ProbeConfig(
+        url=target.graphql_url,
+        token=target.token(),
+        tenant=target.tenant,
+        subscribers=config.subscribers,
+        events=config.events,
+        rate=config.rate or None,
+        grace_ms=config.grace_ms,
+    )
+
+    logged: dict[str, int] = {}
+
+    def progress(phase: str, done: int, total: int) -> None:
+        # one line per phase per tenth of the way, not one per publish
+        step = max(total // 10, 1)
+        if done == total or done // step != logged.get(phase, -1):
+            logged[phase] = done // step
+            context.log.info(f"fan-out probe: {phase} {done}/{total}")
+
+    result = run_probe(probe, progress=progress)
+    metrics = result.metrics()
+    return dg.Output(
+        result.deliveries,
+        data_version=dg.DataVersion(encode(result.deliveries).sha256),
+        metadata={
+            "evidence": "raw",
+            "subscribers": config.subscribers,
+            "events": config.events,
+            "p95_ms": metrics["p95_ms"],
+            "delivery_ratio": metrics["delivery_ratio"],
+            "lost": metrics["lost"],
+            "duplicates": metrics["duplicates"],
+            "loop_lag_p99_ms": metrics["loop_lag_p99_ms"],
+        },
+    )

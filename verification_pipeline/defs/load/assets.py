@@ -1,0 +1,197 @@
+"""Load samples: k6 against the target (in parallel execution segments) or CI's k6 output.
+
+One graph-backed multi-asset, so a split test is N steps (N pods on Kubernetes), each running
+the read and write scripts for its execution segment; the merge step joins the raw rows
+before anything is summarized, because percentiles of a split test come from merged points.
+"""
+
+import os
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+from pydantic import Field
+
+from verification_pipeline.defs.partitions import release_candidates
+from verification_pipeline.defs.storage.resources import S3Resource
+from verification_pipeline.defs.storage.sources import read_source
+from verification_pipeline.defs.target import TargetResource
+from verification_pipeline.errors import ConfigError
+from verification_pipeline.loadtest.ingest import ingest, merge_segments
+from verification_pipeline.loadtest.runner import ROLES, execution_segments, run_k6, script_path
+from verification_pipeline.loadtest.summary import summarize
+from verification_pipeline.storage.serialize import encode
+
+SEED_VUS = {"read": 50, "write": 20}
+
+
+class LoadConfig(dg.Config):
+    source: str = "run"
+    """`run`: drive k6 against the target; `import`: read k6 `--out json` / `--out csv` files CI produced."""
+    duration: str = ""
+    """k6 duration per script (default VP_LOAD_DURATION, else the seed's 3m)."""
+    executor: str = "vus"
+    """`vus` (closed model, the seed's) or `arrival` (open model, constant-arrival-rate)."""
+    read_vus: int = SEED_VUS["read"]
+    write_vus: int = SEED_VUS["write"]
+    read_rate: float = 0.0
+    write_rate: float = 0.0
+    segments: int = 1
+    """Split the test into N k6 processes (execution segments), each its own step."""
+    read_files: list[str] = Field(default_factory=list)
+    """Import: k6 outputs of the read test (paths or s3:// URIs); several files are segments."""
+    write_files: list[str] = Field(default_factory=list)
+
+
+def _duration(config: LoadConfig) -> str:
+    return config.duration or os.environ.get("VP_LOAD_DURATION", "3m")
+
+
+@dg.op(out=dg.DynamicOut(dict), description="One plan per execution segment (or one import).")
+def plan_load_segments(context: dg.OpExecutionContext, config: LoadConfig):
+    if config.source == "import":
+        if not config.read_files and not config.write_files:
+            raise ConfigError("import needs read_files and/or write_files", field="read_files")
+        yield dg.DynamicOutput({"mode": "import", "read": config.read_files, "write": config.write_files}, mapping_key="import")
+        return
+    if config.source != "run":
+        raise ConfigError(f"unknown source {config.source!r}", field="source", hint="use run or import")
+    for index, segment in enumerate(execution_segments(config.segments)):
+        plan = {
+            "mode": "run",
+            "index": index,
+            "segment": segment.segment,
+            "sequence": segment.sequence,
+            "duration": _duration(config),
+            "executor": config.executor,
+            "vus": {"read": config.read_vus, "write": config.write_vus},
+            "rate": {"read": config.read_rate, "write": config.write_rate},
+            "segments": config.segments,
+        }
+        yield dg.DynamicOutput(plan, mapping_key=f"segment_{index}")
+    context.log.info(f"load test: {config.segments} segment(s) of {_duration(config)}, executor {config.executor}")
+
+
+def _run_role(context, target: TargetResource, token: str, plan: dict, role: str, workdir: Path) -> pl.DataFrame:
+    env = {
+        "GRAPHQL_URL": target.graphql_url,
+        "JWT": token,
+        "TENANT": target.tenant,
+        "EXECUTOR": plan["executor"],
+        "VUS": str(plan["vus"][role]),
+        "DURATION": plan["duration"],
+    }
+    if plan["executor"] == "arrival":
+        env["RATE"] = str(plan["rate"][role])
+    last = [0.0]
+
+    def on_line(line: str) -> None:
+        # k6 reports progress about once a second; keep the Dagster log readable
+        if time.monotonic() - last[0] > 5 or "level=error" in line or "level=warn" in line:
+            last[0] = time.monotonic()
+            context.log.info(f"k6 {role}: {line.strip()}")
+
+    segment = None
+    if plan["segments"] > 1:
+        from verification_pipeline.loadtest.runner import ExecutionSegment
+
+        segment = ExecutionSegment(plan["segment"], plan["sequence"])
+    out = workdir / f"{role}.json"
+    run = run_k6(script_path(role), out, env=env, segment=segment, on_line=on_line)
+    if run.thresholds_crossed:
+        context.log.warning(f"k6 {role}: a threshold in the script was crossed (exit 99); the SLO verdict decides")
+    return ingest(out, role=role, segment=plan["segment"])
+
+
+@dg.op(
+    out={"read": dg.Out(pl.DataFrame), "write": dg.Out(pl.DataFrame)},
+    tags={"vp/step": "load"},
+    description="Runs the read and write k6 scripts at once for one execution segment (or ingests CI files).",
+)
+def run_load_segment(context: dg.OpExecutionContext, target: TargetResource, s3: S3Resource, plan: dict):
+    if plan["mode"] == "import":
+        frames = {}
+        for role in ROLES:
+            parts = [ingest(read_source(ref, s3), role=role, name=ref, segment=ref) for ref in plan[role]]
+            frames[role] = merge_segments(parts)
+            context.log.info(f"imported {len(parts)} {role} file(s): {frames[role].height} requests")
+        return frames["read"], frames["write"]
+    token = target.token()
+    results: dict[str, pl.DataFrame] = {}
+    errors: list[Exception] = []
+    with tempfile.TemporaryDirectory(prefix="vp-k6-") as workdir:
+
+        def work(role: str) -> None:
+            try:
+                results[role] = _run_role(context, target, token, plan, role, Path(workdir))
+            except Exception as exc:  # re-raised below, in the step's own thread
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(role,)) for role in ROLES]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    if errors:
+        raise errors[0]
+    for role in ROLES:
+        context.log.info(f"segment {plan['segment']}: {results[role].height} {role} requests")
+    return results["read"], results["write"]
+
+
+def _merged_output(frames: list[pl.DataFrame], role: str) -> dg.Output:
+    samples = merge_segments(frames)
+    summary = summarize(samples).get(role) or summarize(samples)["all"]
+    duration = summary.get("http_req_duration", {})
+    failures = summary.get("request_failures", {})
+    encoded = encode(samples)
+    table = "\n".join(
+        f"| {k} | {v:.3f} |" if isinstance(v, float) else f"| {k} | {v} |"
+        for k, v in duration.items()
+        if v is not None
+    )
+    return dg.Output(
+        samples,
+        data_version=dg.DataVersion(encoded.sha256),
+        metadata={
+            "requests": samples.height,
+            "segments": samples["segment"].n_unique() if samples.height else 0,
+            "failures": int(failures.get("count", 0) or 0),
+            "summary": dg.MetadataValue.md(f"**{role} latency (ms), k6 summary shape**\n\n| stat | value |\n| --- | --- |\n{table}"),
+        },
+    )
+
+
+@dg.op(out=dg.Out(pl.DataFrame, io_manager_key="io_manager"))
+def merge_read_samples(frames: list[pl.DataFrame]):
+    return _merged_output(frames, "read")
+
+
+@dg.op(out=dg.Out(pl.DataFrame, io_manager_key="io_manager"))
+def merge_write_samples(frames: list[pl.DataFrame]):
+    return _merged_output(frames, "write")
+
+
+@dg.graph_multi_asset(
+    outs={
+        "read_load_samples": dg.AssetOut(
+            code_version="1", group_name="load", kinds={"k6", "polars"},
+            description="One row per read request: UTC timestamp, op, latency ms, status, ok, failure kind, scenario, segment.",
+        ),
+        "write_load_samples": dg.AssetOut(
+            code_version="1", group_name="load", kinds={"k6", "polars"},
+            description="One row per write request, with the Server-Timing ingest ms the target reported.",
+        ),
+    },
+    partitions_def=release_candidates,
+)
+def load_samples():
+    plans = plan_load_segments()
+    read, write = plans.map(run_load_segment)
+    return {
+        "read_load_samples": merge_read_samples(read.collect()),
+        "write_load_samples": merge_write_samples(write.collect()),
+    }

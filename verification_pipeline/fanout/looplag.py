@@ -1,0 +1,38 @@
+"""How late the probe's own event loop runs its tasks.
+
+A subscriber stamps an event's arrival when its handler runs, not when the bytes reached the
+socket; if the loop is busy, that gap is added to every latency. A ticker that asks to wake up
+every `interval_s` and records how much later it actually woke measures exactly that gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+
+class LoopLagMonitor:
+    """Samples the running loop's scheduling delay, in milliseconds, until stopped."""
+
+    def __init__(self, interval_s: float = 0.01) -> None:
+        self.interval_s = interval_s
+        self.samples_ms: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._tick())
+
+    async def stop(self) -> list[float]:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        return self.samples_ms
+
+    async def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            asked = loop.time() + self.interval_s
+            await asyncio.sleep(self.interval_s)
+            self.samples_ms.append(max(0.0, (loop.time() - asked) * 1000.0))

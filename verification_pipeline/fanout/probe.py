@@ -1,0 +1,332 @@
+"""The fan-out probe: S Socket.IO subscribers, one GraphQL publisher, every delivery accounted.
+
+Subscribers are held by worker processes (see `subscribers`), each with its own event loop,
+so that stamping thousands of arrivals never queues behind one loop; the publisher runs in the
+calling process. The run has three phases: every subscriber connects and has its `subscribe`
+acknowledged before the first publish (so a late join is never mistaken for a loss); the
+publisher sends M signals; the workers then wait until every subscriber has seen every event
+or the grace period after the last publish has passed. All timestamps come from this
+machine's wall clock, so the target's clock never enters a latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import multiprocessing
+import socket
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from typing import Self
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import polars as pl
+
+from verification_pipeline.errors import ConfigError, TargetError
+from verification_pipeline.fanout.accounting import Receipt, account_deliveries
+from verification_pipeline.fanout.looplag import LoopLagMonitor
+from verification_pipeline.fanout.metrics import fanout_metrics, worst_loop_lag_p99
+from verification_pipeline.fanout.publisher import PublishOutcome, publish_signals, warm_up
+from verification_pipeline.fanout.subscribers import CONNECTS_IN_FLIGHT, SubscriberGroup, run_group
+
+log = logging.getLogger(__name__)
+
+# Spawning a worker and importing socketio takes a few seconds on a busy machine.
+WORKER_START_S = 30.0
+# After the grace period, how long a worker may take to stop and hand its receipts over.
+WORKER_REPORT_S = 30.0
+
+# Progress callback: (phase, done, total), phases "subscribe", "publish", "drain".
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProbeConfig:
+    """One probe run. `rate` None publishes at the seed's cadence (publish, then 10 ms pause)."""
+
+    url: str
+    token: str = field(repr=False)
+    tenant: str = "tenant-123"
+    subscribers: int = 50
+    events: int = 200
+    rate: float | None = None
+    late_ms: float = 250.0
+    grace_ms: float = 5000.0
+    subscribe_url: str | None = None
+    socketio_path: str = "socket.io"
+    processes: int | None = None
+    subscribers_per_process: int = 200
+    connect_timeout_s: float = 10.0
+    request_timeout_s: float = 10.0
+    max_loop_lag_ms: float = 20.0
+
+    def __post_init__(self) -> None:
+        if urlsplit(self.url).scheme not in ("http", "https") or not urlsplit(self.url).hostname:
+            raise ConfigError(
+                f"{self.url!r} is not an http(s) URL", field="url", hint="e.g. http://127.0.0.1:4000/graphql"
+            )
+        if not self.token:
+            raise ConfigError("a JWT is required", field="token", hint="set VP_TARGET_JWT or pass --token")
+        if not self.tenant:
+            raise ConfigError("a tenant id is required", field="tenant")
+        for name in ("subscribers", "events", "subscribers_per_process"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"must be at least 1, got {getattr(self, name)}", field=name)
+        if self.processes is not None and not 1 <= self.processes <= self.subscribers:
+            raise ConfigError(
+                f"must lie between 1 and the number of subscribers ({self.subscribers})", field="processes"
+            )
+        if self.rate is not None and not self.rate > 0:
+            raise ConfigError(
+                f"must be a positive number of events per second, got {self.rate}", field="rate"
+            )
+        if not 0 < self.grace_ms:
+            raise ConfigError(f"must be positive, got {self.grace_ms}", field="grace_ms")
+        if not 0 <= self.late_ms <= self.grace_ms:
+            raise ConfigError(
+                f"must lie between 0 and grace_ms ({self.grace_ms:g}), got {self.late_ms}", field="late_ms"
+            )
+
+    @property
+    def socketio_url(self) -> str:
+        """The Socket.IO base URL: given, or the GraphQL URL without `/graphql`, as the seed does."""
+        if self.subscribe_url:
+            return self.subscribe_url
+        parts = urlsplit(self.url)
+        path = parts.path.removesuffix("/").removesuffix("/graphql")
+        return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """Everything a run measured; `deliveries` is the `fanout_latencies` table."""
+
+    deliveries: pl.DataFrame
+    loop_lag: pl.DataFrame
+    publish_failures: list[str]
+    foreign_events: int
+    disconnects: int
+    processes: int
+
+    def metrics(self) -> dict:
+        return fanout_metrics(
+            self.deliveries, loop_lag=self.loop_lag, publish_errors=len(self.publish_failures)
+        )
+
+
+def plan_groups(config: ProbeConfig) -> list[SubscriberGroup]:
+    """Split the subscribers evenly over as many processes as the per-process bound needs."""
+    processes = config.processes or math.ceil(config.subscribers / config.subscribers_per_process)
+    base, extra = divmod(config.subscribers, processes)
+    groups, first = [], 0
+    for index in range(processes):
+        count = base + (1 if index < extra else 0)
+        groups.append(
+            SubscriberGroup(
+                index=index,
+                first=first,
+                count=count,
+                url=config.socketio_url,
+                socketio_path=config.socketio_path,
+                tenant=config.tenant,
+                connect_timeout_s=config.connect_timeout_s,
+                token=config.token,
+            )
+        )
+        first += count
+    return groups
+
+
+def run_probe(config: ProbeConfig, *, progress: Progress | None = None) -> ProbeResult:
+    """Run the probe against a live target; raises TargetError naming the URL and the cause.
+
+    Synchronous (it runs its own event loops): call it from plain code, not from a running loop.
+    """
+    report = progress or (lambda phase, done, total: None)
+    for url in (config.url, config.socketio_url):
+        _check_reachable(url, config.connect_timeout_s)
+    groups = plan_groups(config)
+    log.info(
+        "fan-out probe: %d subscribers in %d processes, %d events",
+        config.subscribers,
+        len(groups),
+        config.events,
+    )
+    with _SubscriberProcesses(groups, config.socketio_url) as subscribers:
+        subscribers.wait_until_subscribed(config, report)
+        outcome, publisher_lag_ms = asyncio.run(_publish(config, report))
+        if not outcome.publishes:
+            raise TargetError(
+                f"{config.url}: none of the {config.events} publishes was accepted; first failure: {outcome.failures[0]}"
+            )
+        if outcome.failures:
+            log.warning(
+                "%d of %d publishes failed; first: %s",
+                len(outcome.failures),
+                config.events,
+                outcome.failures[0],
+            )
+        # Every event gets its full grace period, so the last one's ends the wait.
+        deadline = max(p.published_at_ms for p in outcome.publishes) / 1000.0 + config.grace_ms / 1000.0
+        harvest = subscribers.drain([publish.event_id for publish in outcome.publishes], deadline, report)
+
+    known = {publish.event_id for publish in outcome.publishes}
+    loop_lag = pl.DataFrame(
+        [("publisher", lag) for lag in publisher_lag_ms] + harvest.loop_lag,
+        schema={"process": pl.String, "lag_ms": pl.Float64},
+        orient="row",
+    )
+    _warn_about_probe_health(loop_lag, harvest.disconnects, config.max_loop_lag_ms)
+    return ProbeResult(
+        deliveries=account_deliveries(
+            outcome.publishes,
+            [receipt for receipt in harvest.receipts if receipt.event_id in known],
+            config.subscribers,
+            late_ms=config.late_ms,
+            grace_ms=config.grace_ms,
+        ),
+        loop_lag=loop_lag,
+        publish_failures=outcome.failures,
+        foreign_events=sum(1 for receipt in harvest.receipts if receipt.event_id not in known),
+        disconnects=harvest.disconnects,
+        processes=len(groups),
+    )
+
+
+@dataclass
+class _Harvest:
+    """What the subscriber processes hand back after the grace period."""
+
+    receipts: list[Receipt] = field(default_factory=list)
+    loop_lag: list[tuple[str, float]] = field(default_factory=list)
+    disconnects: int = 0
+
+
+class _SubscriberProcesses:
+    """The worker processes of one run; leaving the block stops exactly those, whatever happened."""
+
+    def __init__(self, groups: list[SubscriberGroup], url: str) -> None:
+        self.groups = groups
+        self.url = url
+        self.links: dict[int, Connection] = {}
+        self.workers: list[multiprocessing.process.BaseProcess] = []
+
+    def __enter__(self) -> Self:
+        # spawn, not fork: the caller may hold threads (Dagster, uvicorn) that fork would copy mid-state.
+        context = multiprocessing.get_context("spawn")
+        try:
+            for group in self.groups:
+                ours, theirs = context.Pipe()
+                worker = context.Process(
+                    target=run_group, args=(group, theirs), name=f"fanout-subscribers-{group.index}"
+                )
+                worker.daemon = True
+                worker.start()
+                theirs.close()
+                self.links[group.index] = ours
+                self.workers.append(worker)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def wait_until_subscribed(self, config: ProbeConfig, report: Progress) -> None:
+        largest = max(group.count for group in self.groups)
+        within_s = WORKER_START_S + config.connect_timeout_s * math.ceil(largest / CONNECTS_IN_FLIGHT)
+        connected = 0
+        for _index, message in self._one_message_from_each(within_s):
+            if message[0] == "error":
+                raise TargetError(f"{self.url}: {message[1]}")
+            connected += message[1]
+            report("subscribe", connected, config.subscribers)
+
+    def drain(self, event_ids: list[str], deadline: float, report: Progress) -> _Harvest:
+        for link in self.links.values():
+            link.send(("drain", event_ids, deadline))
+        harvest = _Harvest()
+        within_s = max(0.0, deadline - time.time()) + WORKER_REPORT_S
+        for done, (index, message) in enumerate(self._one_message_from_each(within_s), 1):
+            _, receipts, loop_lag_ms, disconnects = message
+            harvest.receipts.extend(Receipt(*receipt) for receipt in receipts)
+            harvest.loop_lag.extend((f"subscribers-{index}", lag) for lag in loop_lag_ms)
+            harvest.disconnects += disconnects
+            report("drain", done, len(self.groups))
+        return harvest
+
+    def _one_message_from_each(self, within_s: float) -> Iterator[tuple[int, tuple]]:
+        """Yield (group index, message) once per worker; fail when one dies or is too slow."""
+        waiting = {self.links[group.index]: group.index for group in self.groups}
+        deadline = time.monotonic() + within_s
+        while waiting:
+            ready = wait(list(waiting), timeout=max(0.0, deadline - time.monotonic()))
+            if not ready:
+                raise TargetError(
+                    f"{self.url}: {len(waiting)} subscriber process(es) did not report within {within_s:.0f} s",
+                    hint="the target may be overloaded; try fewer subscribers or a longer connect timeout",
+                )
+            for link in ready:
+                index = waiting.pop(link)
+                try:
+                    yield index, link.recv()
+                except EOFError:
+                    raise RuntimeError(f"subscriber process {index} exited without reporting") from None
+
+    def __exit__(self, *_exc: object) -> None:
+        for link in self.links.values():
+            try:
+                link.send(("abort",))
+            except OSError:
+                pass  # that worker has already finished
+        for worker in self.workers:
+            worker.join(timeout=10)
+            if worker.is_alive():
+                worker.terminate()
+                worker.join(timeout=5)
+        for link in self.links.values():
+            link.close()
+
+
+async def _publish(config: ProbeConfig, report: Progress) -> tuple[PublishOutcome, list[float]]:
+    monitor = LoopLagMonitor()
+    monitor.start()
+    timeout = httpx.Timeout(config.request_timeout_s, connect=config.connect_timeout_s)
+    async with httpx.AsyncClient(timeout=timeout) as client:
+        await warm_up(client, config.url, config.token)
+        outcome = await publish_signals(
+            client,
+            config.url,
+            config.token,
+            config.tenant,
+            config.events,
+            rate=config.rate,
+            on_published=lambda done: report("publish", done, config.events),
+        )
+    return outcome, await monitor.stop()
+
+
+def _warn_about_probe_health(loop_lag: pl.DataFrame, disconnects: int, max_loop_lag_ms: float) -> None:
+    worst_lag = worst_loop_lag_p99(loop_lag)
+    if worst_lag is not None and worst_lag > max_loop_lag_ms:
+        log.warning(
+            "the probe's event loops lagged up to %.1f ms (p99) > %.1f ms, so latencies may include the "
+            "probe's own delay: the machine is busy, or a loop holds too many subscribers (--processes)",
+            worst_lag,
+            max_loop_lag_ms,
+        )
+    if disconnects:
+        log.warning("%d subscribers were disconnected by the target during the run", disconnects)
+
+
+def _check_reachable(url: str, timeout_s: float) -> None:
+    """Fail fast with the cause the OS gave (refused, unknown host) instead of a generic error."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname, port), timeout=timeout_s).close()
+    except OSError as exc:
+        cause = exc.strerror or type(exc).__name__
+        raise TargetError(f"{url}: cannot connect to {parts.hostname}:{port}: {cause}") from None

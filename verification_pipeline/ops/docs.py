@@ -1,0 +1,290 @@
+"""The PR body and release notes, in the seed's shape, with the measured figures filled in.
+
+The seed's documents have blanks where the figures go; these carry every SLO's measured value,
+its target, confidence interval, sample size and verdict, the RC, the date and the bundle
+location. A verdict other than PASS opens both documents, naming what failed and why, so
+nobody ships a failed candidate because the bad news sat in a table further down. The prose
+(title, highlights, rollback) comes from a narrative file beside the templates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import polars as pl
+import yaml
+
+from verification_pipeline.errors import ConfigError, InputError
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+NARRATIVE_FILE = TEMPLATES_DIR / "release_narrative.yaml"
+SLO_METRICS_COLUMNS = ("name", "n", "value", "threshold", "unit", "ci_low", "ci_high", "verdict", "reason")
+ROW_VERDICTS = ("PASS", "FAIL", "INCONCLUSIVE")
+VERDICT_WORDS = {
+    "PASS": "PASSED",
+    "FAIL": "FAILED",
+    "INCONCLUSIVE": "INCONCLUSIVE",
+    "INCOMPLETE": "INCOMPLETE",
+}
+
+
+@dataclass(frozen=True)
+class ReleaseNarrative:
+    """The words a person writes for a release; the pipeline fills in the numbers."""
+
+    title: str
+    release_title: str
+    what: tuple[str, ...]
+    why: tuple[str, ...]
+    highlights: tuple[str, ...]
+    rollback: tuple[str, ...]
+    ops_notes: tuple[str, ...]
+
+
+def release_doc_names(version: str) -> tuple[str, str]:
+    """`PR_BODY_<version>.md`, `RELEASE_NOTES_<version>.md`, as the seed names them."""
+    return f"PR_BODY_{version}.md", f"RELEASE_NOTES_{version}.md"
+
+
+def load_narrative(data: bytes | None = None, *, source: str = str(NARRATIVE_FILE)) -> ReleaseNarrative:
+    """Read a narrative YAML (the seed's v24.1 text when `data` is None)."""
+    raw = NARRATIVE_FILE.read_bytes() if data is None else data
+    try:
+        loaded = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise InputError(
+            f"not valid YAML: {exc}", source=source, line=mark.line + 1 if mark else None
+        ) from exc
+    if not isinstance(loaded, dict):
+        raise ConfigError("expected a mapping of narrative fields", source=source)
+    fields: dict[str, Any] = {}
+    for name in ReleaseNarrative.__dataclass_fields__:
+        if name not in loaded:
+            raise ConfigError("missing narrative field", source=source, field=name)
+        value = loaded[name]
+        if name in ("title", "release_title"):
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigError("expected a non-empty string", source=source, field=name)
+            fields[name] = value.strip()
+        else:
+            if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+                raise ConfigError("expected a list of strings", source=source, field=name)
+            fields[name] = tuple(value)
+    return ReleaseNarrative(**fields)
+
+
+def render_release_docs(
+    slo_metrics: pl.DataFrame,
+    *,
+    version: str,
+    rc: str,
+    date: dt.date,
+    bundle_uri: str,
+    verdict: str,
+    labels: Mapping[str, str] | None = None,
+    findings: Sequence[str] = (),
+    narrative: ReleaseNarrative | None = None,
+) -> dict[str, str]:
+    """`{file name: markdown}` for the PR body and the release notes of one verified RC.
+
+    `slo_metrics` is the `slo_metrics` asset (one row per SLO, "value <= threshold", at least
+    the columns `SLO_METRICS_COLUMNS`; `confidence` names the CI level when present);
+    `verdict` is the RC's overall verdict (PASS, FAIL, INCONCLUSIVE or INCOMPLETE); `labels`
+    maps SLO names to display names (`ops.model.from_spec` titles: "Read p95");
+    `findings` are further reasons for a non-PASS verdict (a failed scan gate, a missing file).
+    """
+    records = _records(slo_metrics)
+    rows = [_row(record, labels or {}) for record in records]
+    doc = _document(
+        rows,
+        version=version,
+        rc=rc,
+        date=date,
+        bundle_uri=bundle_uri,
+        verdict=verdict,
+        findings=findings,
+        confidence=records[0].get("confidence") or 0.95,
+    )
+    context = {"doc": doc, "narrative": narrative or load_narrative()}
+    pr_name, notes_name = release_doc_names(version)
+    environment = _environment()
+    return {
+        pr_name: environment.get_template("PR_BODY.md.j2").render(context),
+        notes_name: environment.get_template("RELEASE_NOTES.md.j2").render(context),
+    }
+
+
+@dataclass(frozen=True)
+class _Row:
+    name: str
+    label: str
+    target: str
+    measured: str
+    ci: str
+    n: str
+    verdict: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class _Document:
+    version: str
+    rc: str
+    date: str
+    bundle_uri: str
+    verdict: str
+    verdict_word: str
+    headline: str
+    ci_header: str
+    rows: list[_Row]
+    not_passed: list[_Row]
+    findings: list[str]
+    targets_line: str
+    figures_line: str
+
+
+def _records(slo_metrics: pl.DataFrame) -> list[dict[str, Any]]:
+    missing = [column for column in SLO_METRICS_COLUMNS if column not in slo_metrics.columns]
+    if missing:
+        raise InputError(
+            f"slo_metrics lacks column(s) {', '.join(missing)}; it has {', '.join(slo_metrics.columns)}",
+            source="slo_metrics",
+            field=missing[0],
+        )
+    if slo_metrics.height == 0:
+        raise InputError("slo_metrics has no rows: there are no figures to report", source="slo_metrics")
+    return list(slo_metrics.iter_rows(named=True))
+
+
+def _row(record: Mapping[str, Any], labels: Mapping[str, str]) -> _Row:
+    name = str(record["name"])
+    verdict = str(record["verdict"]).upper()
+    if verdict not in ROW_VERDICTS:
+        raise InputError(
+            f"verdict {record['verdict']!r} of SLO {name!r} is not one of {', '.join(ROW_VERDICTS)}",
+            source="slo_metrics",
+            field="verdict",
+        )
+    unit = str(record["unit"] or "")
+    low, high = record["ci_low"], record["ci_high"]
+    return _Row(
+        name=name,
+        label=labels.get(name) or name.replace("_", " ").capitalize(),
+        target=f"≤ {_figure(record['threshold'], unit, exact=True)}",
+        measured=_figure(record["value"], unit) if record["value"] is not None else "no data",
+        ci=_interval(low, high, unit),
+        n=f"{int(record['n']):,}" if record["n"] is not None else "—",
+        verdict=verdict,
+        reason=str(record["reason"] or "").strip(),
+    )
+
+
+def _document(
+    rows: list[_Row],
+    *,
+    version: str,
+    rc: str,
+    date: dt.date,
+    bundle_uri: str,
+    verdict: str,
+    findings: Sequence[str],
+    confidence: float,
+) -> _Document:
+    verdict = verdict.upper()
+    if verdict not in VERDICT_WORDS:
+        raise InputError(
+            f"overall verdict {verdict!r} is not one of {', '.join(VERDICT_WORDS)}", field="verdict"
+        )
+    not_passed = [row for row in rows if row.verdict != "PASS"]
+    failed = [row for row in rows if row.verdict == "FAIL"]
+    if verdict == "PASS" and not_passed:
+        raise InputError(
+            f"overall verdict PASS contradicts SLO {not_passed[0].name} ({not_passed[0].verdict})",
+            field="verdict",
+        )
+    if verdict == "INCONCLUSIVE" and failed:
+        raise InputError(
+            f"overall verdict INCONCLUSIVE hides SLO {failed[0].name} which FAILED", field="verdict"
+        )
+    return _Document(
+        version=version,
+        rc=rc,
+        date=date.isoformat(),
+        bundle_uri=bundle_uri,
+        verdict=verdict,
+        verdict_word=VERDICT_WORDS[verdict],
+        headline=_headline(verdict, rc, rows, failed, not_passed),
+        ci_header=f"{confidence * 100:g} % CI",
+        rows=rows,
+        not_passed=not_passed,
+        findings=list(findings),
+        targets_line="; ".join(f"{row.label} {row.target}" for row in rows) + ".",
+        figures_line=" · ".join(f"{row.label}: {row.measured} ({row.verdict})" for row in rows),
+    )
+
+
+def _headline(verdict: str, rc: str, rows: list[_Row], failed: list[_Row], not_passed: list[_Row]) -> str:
+    total = len(rows)
+    if verdict == "FAIL":
+        if failed:
+            return f"{rc} missed {len(failed)} of {total} SLOs. Do not release it."
+        return f"{rc} met its SLOs but failed another release gate. Do not release it."
+    if verdict == "INCONCLUSIVE":
+        return (
+            f"the evidence cannot show that {rc} meets its SLOs ({len(not_passed)} of {total} inconclusive). "
+            "Do not release on this evidence."
+        )
+    return f"the evidence for {rc} is incomplete. Do not release on this evidence."
+
+
+def _figure(value: float, unit: str, *, exact: bool = False, bare: bool = False) -> str:
+    """A measurement as people read it: ms to 0.1, rates in percent to 0.001."""
+    unit = _symbol(unit)
+    if exact:
+        number = f"{value:g}"
+    elif unit == "ms":
+        number = f"{value:.1f}"
+    elif unit == "%":
+        number = f"{value:.3f}"
+    else:
+        number = f"{value:g}"
+    if bare or not unit:
+        return number
+    return f"{number} {unit}"
+
+
+def _symbol(unit: str) -> str:
+    return "%" if unit == "percent" else unit
+
+
+def _interval(low: float | None, high: float | None, unit: str) -> str:
+    """A CI, open-ended where the sample could not bound a side (too few points for it)."""
+    if low is None and high is None:
+        return "—"
+    lower = "−∞" if low is None else _figure(low, unit, bare=True)
+    upper = "+∞" if high is None else _figure(high, unit, bare=True)
+    return f"{lower} – {upper} {_symbol(unit)}".rstrip()
+
+
+def _cell(text: str) -> str:
+    """Keep a value inside its markdown table cell."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _environment() -> jinja2.Environment:
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,  # markdown, not HTML
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.filters["cell"] = _cell
+    return environment

@@ -1,0 +1,94 @@
+"""`slo/metrics.json`: the SLO table, the k6-shaped summaries and the fan-out figures, in one document.
+
+The `slo_metrics` asset and `audit` both build it with `metrics_document`, so an auditor who
+recomputes from the bundle's raw Parquet runs exactly the code that produced the figures.
+The document carries the slos.yaml it was computed with, so the audit needs nothing else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from verification_pipeline.fanout.accounting import DELIVERY_SCHEMA
+from verification_pipeline.fanout.metrics import fanout_metrics
+from verification_pipeline.loadtest.ingest import SAMPLE_SCHEMA
+from verification_pipeline.loadtest.summary import summarize
+from verification_pipeline.slo.metrics import FAIL, INCONCLUSIVE, PASS, compute_slo_metrics
+from verification_pipeline.slo.spec import load_slo_spec
+
+DEFAULT_MIN_DELIVERY_RATIO = 1.0
+
+
+def metrics_document(
+    *,
+    spec_yaml: str,
+    spec_source: str,
+    read: pl.DataFrame,
+    write: pl.DataFrame,
+    fanout: pl.DataFrame,
+    fanout_summary_only: dict | None = None,
+    min_delivery_ratio: float = DEFAULT_MIN_DELIVERY_RATIO,
+) -> dict[str, Any]:
+    """Everything `slo/metrics.json` holds. `fanout_summary_only`: a seed fanout.json, when no raw rows exist."""
+    spec = load_slo_spec(spec_yaml.encode(), source=spec_source)
+    has_fanout_rows = fanout.height > 0
+    rows = compute_slo_metrics(
+        spec, read=read, write=write, fanout=fanout if has_fanout_rows else None
+    ).to_dicts()
+    fanout_figures = fanout_metrics(fanout) if has_fanout_rows else fanout_summary_only
+    if fanout_figures is not None and not has_fanout_rows:
+        rows = [_summary_only_fanout(r, fanout_figures) if r["source"] == "fanout" else r for r in rows]
+    verdicts = {r["verdict"] for r in rows}
+    verdict = FAIL if FAIL in verdicts else INCONCLUSIVE if INCONCLUSIVE in verdicts else PASS
+    ratio = (fanout_figures or {}).get("delivery_ratio")
+    if ratio is not None and ratio < min_delivery_ratio:
+        verdict = FAIL
+    return {
+        "slos": rows,
+        "summaries": summarize(pl.concat([read, write], how="vertical")),
+        "fanout": fanout_figures,
+        "min_delivery_ratio": min_delivery_ratio,
+        "verdict": verdict,
+        "spec": {"source": spec_source, "yaml": spec_yaml},
+    }
+
+
+def _summary_only_fanout(row: dict, fanout: dict) -> dict:
+    """A seed fanout.json has a p95 but no raw points: a breach is a breach, a pass cannot be shown."""
+    value = fanout["p95_ms"]
+    verdict = FAIL if value > row["threshold"] else INCONCLUSIVE
+    reason = (
+        f"summary-only evidence (a seed fanout.json, no raw deliveries): p95 {value:g} ms over {fanout['count']} events; "
+        + (
+            "above the threshold"
+            if verdict == FAIL
+            else "no confidence interval can be computed, so a PASS cannot be shown"
+        )
+    )
+    return {
+        **row,
+        "n": fanout["count"],
+        "value": value,
+        "ci_low": None,
+        "ci_high": None,
+        "verdict": verdict,
+        "reason": reason,
+    }
+
+
+def recompute_bundle_metrics(frames: dict[str, pl.DataFrame], recorded: dict[str, Any]) -> dict[str, Any]:
+    """The document again, from a bundle's raw/*.parquet and the slos.yaml recorded in it."""
+    spec = recorded.get("spec") or {}
+    fanout = frames.get("fanout", pl.DataFrame(schema=DELIVERY_SCHEMA))
+    summary_only = recorded.get("fanout") if fanout.height == 0 else None
+    return metrics_document(
+        spec_yaml=spec.get("yaml", ""),
+        spec_source=spec.get("source", "slos.yaml"),
+        read=frames.get("read", pl.DataFrame(schema=SAMPLE_SCHEMA)),
+        write=frames.get("write", pl.DataFrame(schema=SAMPLE_SCHEMA)),
+        fanout=fanout,
+        fanout_summary_only=summary_only,
+        min_delivery_ratio=recorded.get("min_delivery_ratio", DEFAULT_MIN_DELIVERY_RATIO),
+    )

@@ -1,0 +1,114 @@
+"""`slos.yaml`: which figures must hold for a release, validated before anything is measured.
+
+Every SLO reads "value <= threshold". A `quantile` SLO bounds a latency quantile in ms; a
+`rate` SLO bounds the share of failed requests in percent. `min_samples` is the smallest
+sample on which a PASS may be claimed. The packaged default (`slos.yaml` beside this module)
+holds the seed's five SLOs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import pydantic
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from verification_pipeline.errors import ConfigError
+
+DEFAULT_SLOS_PATH = Path(__file__).resolve().parent / "slos.yaml"
+
+Source = Literal["read", "write", "all", "ingest", "fanout"]
+# Sources that are requests with an outcome; `ingest` and `fanout` only carry latencies.
+REQUEST_SOURCES = ("read", "write", "all")
+
+
+class Slo(BaseModel):
+    """One objective: `metric` of `source` must be <= `threshold` `unit`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)
+    description: str = ""
+    metric: Literal["quantile", "rate"]
+    source: Source
+    quantile: float | None = Field(default=None, gt=0, lt=1)
+    threshold: float = Field(ge=0)
+    unit: Literal["ms", "percent"]
+    min_samples: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _metric_fits(self) -> Slo:
+        if self.metric == "quantile":
+            if self.quantile is None:
+                raise ValueError("a quantile SLO needs `quantile`, e.g. 0.95 for p95")
+            if self.unit != "ms":
+                raise ValueError("a quantile SLO bounds a latency: unit must be ms")
+        else:
+            if self.quantile is not None:
+                raise ValueError("a rate SLO takes no `quantile`")
+            if self.unit != "percent":
+                raise ValueError("a rate SLO is a share of requests: unit must be percent")
+            if self.source not in REQUEST_SOURCES:
+                raise ValueError(
+                    f"a rate SLO counts failed requests: source must be one of {REQUEST_SOURCES}"
+                )
+            if self.threshold > 100:
+                raise ValueError("a rate threshold is a percentage, at most 100")
+        return self
+
+
+class SloSpec(BaseModel):
+    """The whole file: a version, the confidence of every interval, and the SLOs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: Literal[1] = 1
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)
+    slos: list[Slo] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _names_unique(self) -> SloSpec:
+        names = [slo.name for slo in self.slos]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"SLO names must be unique; repeated: {', '.join(duplicates)}")
+        return self
+
+
+def load_slo_spec(text: str | bytes, *, source: str = "slos.yaml") -> SloSpec:
+    """Parse and validate; a ConfigError names the file and the field (e.g. `slos[2].threshold`)."""
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ConfigError(
+            f"not valid YAML: {getattr(exc, 'problem', None) or exc}",
+            source=source,
+            line=mark.line + 1 if mark else None,
+        ) from exc
+    if not isinstance(document, dict):
+        raise ConfigError("expected a mapping with `slos:` at the top", source=source)
+    try:
+        return SloSpec.model_validate(document)
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        raise ConfigError(
+            first["msg"].removeprefix("Value error, "),
+            source=source,
+            field=_field_path(first["loc"]) or None,
+            hint=f"{exc.error_count()} problem(s) in all" if exc.error_count() > 1 else None,
+        ) from exc
+
+
+def default_slo_spec() -> SloSpec:
+    """The seed's five SLOs, from the packaged `slos.yaml`."""
+    return load_slo_spec(DEFAULT_SLOS_PATH.read_bytes(), source=str(DEFAULT_SLOS_PATH))
+
+
+def _field_path(location: tuple) -> str:
+    path = ""
+    for part in location:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path

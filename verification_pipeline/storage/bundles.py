@@ -1,0 +1,14 @@
+"""Evidence bundles in the object store: read one back by its URI, checksum-verified per object."""
+
+from __future__ import annotations
+
+from verification_pipeline.evidence.bundle_io import read_object_prefix
+from verification_pipeline.storage.s3 import ObjectStore, S3Settings, parse_s3_uri
+
+
+def read_bundle_uri(uri: str, settings: S3Settings) -> dict[str, bytes]:
+    """Bundle-relative name -> bytes for `s3://bucket/<prefix>/<rc>/<run-id>/evidence/<version>/`."""
+    bucket, prefix = parse_s3_uri(uri)
+    store = ObjectStore(settings, bucket=bucket)
+    prefix = prefix.rstrip("/")
+    return read_object_prefix(store.list(prefix + "/"), prefix, store.get_bytes, source=uri)

@@ -1,0 +1,166 @@
+"""Fault injection, so tests can make every SLO fail on purpose.
+
+Faults come from startup flags (the baseline) and can be changed while running through
+`POST /admin/faults` (a partial update; `null` switches a fault off) and reset to the baseline
+with `DELETE /admin/faults`. Latencies are distributions written as text:
+
+- `"50"`: always 50 ms;
+- `"uniform:10:80"`: uniform between 10 and 80 ms;
+- `"normal:50:10"`: normal with mean 50 ms and standard deviation 10 ms, clamped at 0.
+
+`write_latency_ms` is added before the signal is stored, so it shows in the write latency
+and in the ingest pre-storage time (`Server-Timing: ingest`); `read_latency_ms` before the
+read resolves; `fanout_delay_ms` before an event is emitted.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, ValidationError
+
+from verification_pipeline.errors import ConfigError
+
+Operation = Literal["read", "write"]
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyDistribution:
+    """An added delay in milliseconds drawn from a constant, uniform or normal distribution."""
+
+    kind: Literal["constant", "uniform", "normal"]
+    a: float
+    b: float = 0.0
+
+    def sample(self, rng: random.Random) -> float:
+        if self.kind == "constant":
+            return self.a
+        if self.kind == "uniform":
+            return rng.uniform(self.a, self.b)
+        return max(0.0, rng.gauss(self.a, self.b))
+
+    def __str__(self) -> str:
+        if self.kind == "constant":
+            return f"{self.a:g}"
+        return f"{self.kind}:{self.a:g}:{self.b:g}"
+
+
+def parse_latency(spec: object) -> LatencyDistribution | None:
+    """`"50"`, `"uniform:10:80"` or `"normal:mean:sd"` (ms) as a distribution; `"0"`/None: no delay."""
+    if spec is None or isinstance(spec, LatencyDistribution):
+        return spec
+    if isinstance(spec, bool) or not isinstance(spec, (str, int, float)):
+        # ValueError, not TypeError: pydantic turns only ValueError into a field error.
+        raise ValueError("a latency is a number of ms, 'uniform:LOW:HIGH' or 'normal:MEAN:SD'")  # noqa: TRY004
+    parts = str(spec).strip().split(":")
+    try:
+        numbers = [float(part) for part in parts[1:]] if len(parts) > 1 else [float(parts[0])]
+    except ValueError:
+        raise ValueError(
+            f"{spec!r} is not a latency; write ms as '50', 'uniform:10:80' or 'normal:50:10'"
+        ) from None
+    if not all(math.isfinite(number) and number >= 0 for number in numbers):
+        raise ValueError(f"{spec!r}: latencies are finite, non-negative milliseconds")
+    if len(parts) == 1:
+        return LatencyDistribution("constant", numbers[0]) if numbers[0] > 0 else None
+    kind = parts[0].strip().lower()
+    if kind not in ("uniform", "normal") or len(numbers) != 2:
+        raise ValueError(f"{spec!r} is not a latency; write 'uniform:LOW:HIGH' or 'normal:MEAN:SD'")
+    if kind == "uniform" and numbers[0] > numbers[1]:
+        raise ValueError(f"{spec!r}: uniform needs LOW <= HIGH")
+    return LatencyDistribution(kind, numbers[0], numbers[1])  # type: ignore[arg-type]
+
+
+def _zero_when_null(value: object) -> object:
+    return 0.0 if value is None else value
+
+
+Latency = Annotated[
+    LatencyDistribution | None,
+    BeforeValidator(parse_latency),
+    PlainSerializer(lambda value: None if value is None else str(value)),
+]
+Rate = Annotated[float, BeforeValidator(_zero_when_null), Field(ge=0.0, le=1.0)]
+
+
+class FaultSettings(BaseModel):
+    """The faults in force. Defaults: none, and no RPS limit."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    read_latency_ms: Latency = None
+    write_latency_ms: Latency = None
+    error_rate: Rate = 0.0
+    graphql_error_rate: Rate = 0.0
+    fanout_delay_ms: Latency = None
+    drop_event_rate: Rate = 0.0
+    rps_limit: Annotated[float | None, Field(gt=0)] = None
+
+    @classmethod
+    def parse(cls, values: dict[str, Any], *, source: str) -> FaultSettings:
+        """Validated settings; a bad value is a ConfigError naming the field and what it accepts."""
+        try:
+            return cls.model_validate(values)
+        except ValidationError as error:
+            first = error.errors()[0]
+            field = ".".join(str(part) for part in first["loc"]) or None
+            message = first["msg"].removeprefix("Value error, ")
+            raise ConfigError(message, source=source, field=field) from None
+
+    def updated(self, changes: dict[str, Any], *, source: str) -> FaultSettings:
+        """These settings with `changes` applied; keys not named keep their value."""
+        return FaultSettings.parse({**self.model_dump(mode="json"), **changes}, source=source)
+
+    @property
+    def active(self) -> bool:
+        """True when a fault other than the RPS limit is on (the limiter enforces that one)."""
+        return any(getattr(self, name) for name in _INJECTED)
+
+
+_INJECTED = (
+    "read_latency_ms",
+    "write_latency_ms",
+    "error_rate",
+    "graphql_error_rate",
+    "fanout_delay_ms",
+    "drop_event_rate",
+)
+
+
+class FaultInjector:
+    """The target's current faults and the dice it rolls for them."""
+
+    def __init__(self, baseline: FaultSettings, *, seed: int | None = None) -> None:
+        self.baseline = baseline
+        self.settings = baseline
+        self._rng = random.Random(seed)
+        self._active = baseline.active
+
+    def replace(self, settings: FaultSettings) -> None:
+        self.settings = settings
+        self._active = settings.active
+
+    def reset(self) -> None:
+        self.replace(self.baseline)
+
+    def added_latency_ms(self, operation: Operation) -> float:
+        if not self._active:
+            return 0.0
+        spec = self.settings.read_latency_ms if operation == "read" else self.settings.write_latency_ms
+        return spec.sample(self._rng) if spec else 0.0
+
+    def http_error(self) -> bool:
+        return self._active and self._rng.random() < self.settings.error_rate
+
+    def graphql_error(self) -> bool:
+        return self._active and self._rng.random() < self.settings.graphql_error_rate
+
+    def fanout_delay_ms(self) -> float:
+        spec = self.settings.fanout_delay_ms if self._active else None
+        return spec.sample(self._rng) if spec else 0.0
+
+    def drop_event(self) -> bool:
+        return self._active and self._rng.random() < self.settings.drop_event_rate
