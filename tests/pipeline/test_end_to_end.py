@@ -6,6 +6,7 @@ import dagster as dg
 import pytest
 
 from tests.pipeline.conftest import RC, definitions, short_run_config
+from verification_pipeline.cli import main
 from verification_pipeline.defs.runner import verify_in_process
 from verification_pipeline.evidence.audit import audit_files
 from verification_pipeline.evidence.keys import load_public_key_file
@@ -25,7 +26,7 @@ def _check_results(instance, run_id):
     }
 
 
-def test_a_passing_rc_gets_a_verified_bundle_and_a_pass_decision(pipeline_env, instance):
+def test_a_passing_rc_gets_a_verified_bundle_and_a_pass_decision(pipeline_env, instance, capsys):
     run = verify_in_process(definitions(), RC, instance, run_config=short_run_config(), raise_on_error=False)
     assert run.success, "the run failed"
     metrics = run.values["slo_metrics"]
@@ -59,6 +60,14 @@ def test_a_passing_rc_gets_a_verified_bundle_and_a_pass_decision(pipeline_env, i
 
     decision = run.values["release_decision"]
     assert decision["verdict"] == "PASS" and decision["bundle_sha256"] == bundle["archive_sha256"]
+
+    # `lineage RC` reads the same instance: raw measurements first, the bundle and decision last
+    capsys.readouterr()
+    assert main(["lineage", RC]) == 0
+    out = capsys.readouterr().out
+    order = [out.index(f"\n{name}") for name in ("read_load_samples", "slo_metrics", "evidence_bundle", "release_decision")]
+    assert order == sorted(order)
+    assert f"run {run.run_id}" in out and bundle["archive_sha256"] in out and "slo_metrics  [PASS]" in out
 
 
 def test_a_failing_rc_still_gets_a_complete_signed_bundle_that_says_failed(pipeline_env, instance, target):

@@ -22,15 +22,18 @@ app = typer.Typer(
 
 
 def _mount() -> None:
-    from verification_pipeline.cli import evidence, fanout, ops, scan, stack, target
+    from verification_pipeline.cli import evidence, fanout, k6, ops, release, scan, stack, target
 
     app.add_typer(stack.app, name="stack")
+    app.add_typer(k6.app, name="k6")
     app.add_typer(scan.app, name="scan")
     app.add_typer(fanout.app, name="fanout")
     app.add_typer(ops.app, name="ops")
     app.add_typer(target.app, name="target")
     for command in ("keygen", "verify", "audit"):
         app.command(command)(getattr(evidence, command))
+    app.command("lineage")(release.lineage)
+    app.command("promote")(release.promote)
     app.command("demo")(stack.demo)
 
 

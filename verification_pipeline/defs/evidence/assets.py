@@ -330,6 +330,9 @@ def release_decision(
         value,
         metadata={
             "verdict": verdict,
+            "rc": release_candidate["tag"],
+            "commit": release_candidate.get("commit") or "",
+            "dev_key": bool(evidence_bundle.get("dev_key")),
             "bundle_uri": dg.MetadataValue.url(evidence_bundle["uri"]),
             "bundle_sha256": evidence_bundle["archive_sha256"],
             "summary": dg.MetadataValue.md(f"# {release_candidate['tag']}: {verdict}\n\n{why}"),

@@ -1,0 +1,240 @@
+"""Ingestion speed and memory of k6 `--out json` files: ours beside `pl.scan_ndjson` and `grep -F`.
+
+Generates a k6-shaped NDJSON file (Metric declarations, ~16 Point lines per request as k6 v1 writes
+them, vus/vus_max gauges every second, some failures, timeouts and dropped iterations), then runs
+each contender in its own subprocess so that its peak RSS (ru_maxrss of that child) is its own.
+
+    uv run python benchmarks/ingest_k6.py                 # 650 MB, the issue's figure
+    uv run python benchmarks/ingest_k6.py --size-mb 100   # smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+URL = "http://127.0.0.1:4000/graphql"
+HTTP_TRENDS = (
+    "http_req_blocked",
+    "http_req_connecting",
+    "http_req_tls_handshaking",
+    "http_req_sending",
+    "http_req_waiting",
+    "http_req_receiving",
+)
+METRIC_TYPES = {
+    "vus": ("gauge", "default"),
+    "vus_max": ("gauge", "default"),
+    "http_reqs": ("counter", "default"),
+    "http_req_duration": ("trend", "time"),
+    **{name: ("trend", "time") for name in HTTP_TRENDS},
+    "http_req_failed": ("rate", "default"),
+    "checks": ("rate", "default"),
+    "graphql_errors": ("rate", "default"),
+    "ingest_duration": ("trend", "time"),
+    "data_sent": ("counter", "data"),
+    "data_received": ("counter", "data"),
+    "iteration_duration": ("trend", "time"),
+    "iterations": ("counter", "default"),
+    "dropped_iterations": ("counter", "default"),
+}
+
+
+class _Writer:
+    """Writes Point lines the way k6's JSON output does: Metric line before a metric's first Point."""
+
+    def __init__(self, out) -> None:
+        self.out = out
+        self.declared: set[str] = set()
+
+    def point(
+        self, metric: str, at: datetime, value: float, tags: dict, metadata: dict | None = None
+    ) -> None:
+        if metric not in self.declared:
+            self.declared.add(metric)
+            kind, contains = METRIC_TYPES[metric]
+            self.out.write(
+                f'{{"type":"Metric","data":{{"name":"{metric}","type":"{kind}","contains":"{contains}",'
+                f'"thresholds":[],"submetrics":null}},"metric":"{metric}"}}\n'
+            )
+        data = {
+            "time": at.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+            "value": value,
+            "tags": tags,
+        }
+        if metadata:
+            data["metadata"] = metadata
+        self.out.write(
+            f'{{"metric":"{metric}","type":"Point","data":{json.dumps(data, separators=(",", ":"))}}}\n'
+        )
+
+
+def generate(path: Path, size_mb: int, seed: int = 7) -> int:
+    """Write a k6-shaped NDJSON file of about `size_mb` MB; return the number of requests in it."""
+    rng = random.Random(seed)
+    target = size_mb * 1024 * 1024
+    clock = datetime(2025, 11, 27, 12, 0, tzinfo=UTC)
+    requests = 0
+    next_gauge = clock
+    with path.open("w", encoding="utf-8", buffering=1 << 20) as out:
+        writer = _Writer(out)
+        while out.tell() < target:
+            clock += timedelta(microseconds=rng.randint(50, 400))
+            if clock >= next_gauge:
+                writer.point("vus", clock, 30, {})
+                writer.point("vus_max", clock, 30, {})
+                next_gauge += timedelta(seconds=1)
+            op = "write" if rng.random() < 0.3 else "read"
+            if op == "write" and rng.random() < 0.002:
+                writer.point("dropped_iterations", clock, 1, {"scenario": op})
+                continue
+            requests += 1
+            vu = rng.randint(1, 30)
+            meta = {"request_id": f"{vu}-{requests}"}
+            roll = rng.random()
+            status, error = (
+                ("500", None) if roll < 0.002 else ("0", "1050") if roll < 0.0025 else ("200", None)
+            )
+            failed = status != "200"
+            tags = {
+                "expected_response": "false" if failed else "true",
+                "group": "",
+                "method": "POST",
+                "name": URL,
+                "op": op,
+                "proto": "HTTP/1.1",
+                "scenario": op,
+                "status": status,
+                "url": URL,
+            }
+            if error:
+                tags = {"error": "request timeout", "error_code": error, **tags}
+            duration = rng.lognormvariate(3.0, 0.6)
+            writer.point("http_reqs", clock, 1, tags, meta)
+            writer.point("http_req_duration", clock, round(duration, 6), tags, meta)
+            for name in HTTP_TRENDS:
+                writer.point(name, clock, round(rng.random() * duration / 4, 6), tags, meta)
+            writer.point("http_req_failed", clock, int(failed), tags, meta)
+            script_tags = {"group": "", "op": op, "scenario": op}
+            writer.point("checks", clock, int(not failed), {"check": "200", **script_tags}, meta)
+            writer.point("graphql_errors", clock, int(roll > 0.999), script_tags, meta)
+            if op == "write":
+                writer.point("ingest_duration", clock, round(rng.random() * 20, 3), script_tags, meta)
+            writer.point("data_sent", clock, 350, script_tags)
+            writer.point("data_received", clock, 210, script_tags)
+            writer.point("iteration_duration", clock, round(duration + 0.5, 6), script_tags)
+            writer.point("iterations", clock, 1, script_tags)
+    return requests
+
+
+def _measure(contender: tuple[str, str], path: Path) -> tuple[float, int, str]:
+    """Run a contender in a fresh interpreter; return seconds, peak RSS bytes and its `result`.
+
+    A contender is (imports, work): only the work is timed. The work sets `result` (a short
+    description) and may set `measured` to `resource.RUSAGE_CHILDREN` when it happens in its
+    own child processes (grep, wc).
+    """
+    imports, work = contender
+    script = (
+        "import resource, sys, time\n"
+        f"{imports}\n"
+        f"path = {str(path)!r}\n"
+        "measured = resource.RUSAGE_SELF\n"
+        "t0 = time.perf_counter()\n"
+        f"{work}\n"
+        "elapsed = time.perf_counter() - t0\n"
+        "print(elapsed, resource.getrusage(measured).ru_maxrss * 1024, result)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=False
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"benchmark step failed:\n{done.stderr[-2000:]}")
+    seconds, rss, result = done.stdout.split(maxsplit=2)
+    return float(seconds), int(rss), result.strip()
+
+
+OURS = (
+    "from verification_pipeline.loadtest.ingest import ingest",
+    """
+frame = ingest(path, role="read")
+result = f"{frame.height} rows (requests and dropped iterations)"
+""",
+)
+SCAN_NDJSON = (
+    "import polars as pl",
+    """
+frame = pl.scan_ndjson(path).collect()
+result = f"{frame.height} lines"
+""",
+)
+GREP = (
+    "import subprocess",
+    """
+grep = subprocess.Popen(["grep", "-F", '"type":"Point"', path], stdout=subprocess.PIPE)
+count = subprocess.run(["wc", "-l"], stdin=grep.stdout, capture_output=True, text=True, check=True)
+grep.wait()
+measured = resource.RUSAGE_CHILDREN
+result = f"{int(count.stdout)} point lines"
+""",
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--size-mb", type=int, default=650, help="size of the generated file (default 650)")
+    parser.add_argument("--keep", action="store_true", help="keep the generated file and print its path")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="ingest_k6_"))
+    try:
+        path = workdir / "read.json"
+        t0 = time.perf_counter()
+        requests = generate(path, args.size_mb)
+        size = path.stat().st_size
+        print(
+            f"generated {size / 1e6:.0f} MB, {requests} requests in {time.perf_counter() - t0:.1f} s: {path}"
+        )
+        _measure(GREP, path)  # warm the page cache so every contender reads from memory
+
+        rows = [
+            ("verification_pipeline ingest", *_measure(OURS, path)),
+            ("pl.scan_ndjson(...).collect()", *_measure(SCAN_NDJSON, path)),
+            ('grep -F \'"type":"Point"\' | wc -l', *_measure(GREP, path)),
+        ]
+        ours, ndjson, grep = rows[0][1], rows[1][1], rows[2][1]
+        print()
+        print(f"k6 NDJSON file: {size / 1e6:.0f} MB, {requests} requests, {os.cpu_count()} CPUs")
+        print()
+        print("| reader | seconds | MB/s | peak RSS MB | RSS / file size | result |")
+        print("| --- | ---: | ---: | ---: | ---: | --- |")
+        for name, seconds, rss, result in rows:
+            print(
+                f"| {name} | {seconds:.2f} | {size / 1e6 / seconds:.0f} | {rss / 1e6:.0f} | "
+                f"{rss / size:.2f} | {result} |"
+            )
+        print()
+        print(f"ours vs scan_ndjson: {ndjson / ours:.1f}x faster (goal >= 5x)")
+        print(f"ours vs grep -F: {ours / grep:.1f}x grep's time (goal <= 5x)")
+        print(f"ours peak RSS / file size: {rows[0][2] / size:.2f} (goal < 1)")
+    finally:
+        if args.keep:
+            print(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
