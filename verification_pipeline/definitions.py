@@ -19,7 +19,7 @@ from verification_pipeline.defs.load.assets import load_samples
 from verification_pipeline.defs.ops.assets import ops_artifacts, release_docs
 from verification_pipeline.defs.release.assets import release_candidate
 from verification_pipeline.defs.release.schedules import nightly_reverification
-from verification_pipeline.defs.release.sensors import release_candidate_sensor
+from verification_pipeline.defs.release.sensors import incoming_artifacts_sensor, release_candidate_sensor
 from verification_pipeline.defs.scans.assets import policy_report, sbom, scan_summary, vulnerability_report
 from verification_pipeline.defs.release.resources import GitRepoResource
 from verification_pipeline.defs.slo.assets import slo_metrics, slo_spec
@@ -51,7 +51,7 @@ defs = dg.Definitions(
         release_decision,
     ],
     jobs=[verify_release_candidate],
-    sensors=[release_candidate_sensor],
+    sensors=[release_candidate_sensor, incoming_artifacts_sensor],
     schedules=[nightly_reverification],
     resources={
         "s3": s3,

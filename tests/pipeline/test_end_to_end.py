@@ -61,6 +61,9 @@ def test_a_passing_rc_gets_a_verified_bundle_and_a_pass_decision(pipeline_env, i
     decision = run.values["release_decision"]
     assert decision["verdict"] == "PASS" and decision["bundle_sha256"] == bundle["archive_sha256"]
 
+    # the same bundle verifies from S3 through the command line
+    assert main(["verify", bundle["uri"], "--public-key", str(pipeline_env.signing_public_key), "--rc", RC]) == 0
+
     # `lineage RC` reads the same instance: raw measurements first, the bundle and decision last
     capsys.readouterr()
     assert main(["lineage", RC]) == 0

@@ -96,3 +96,48 @@ def test_nightly_reverifies_the_newest_rc_in_semantic_order():
         instance.add_dynamic_partitions(release_candidates.name, ["v24.1.0-rc9", "v24.1.0-rc10", "v24.1.0-rc2"])
         request = nightly_reverification(dg.build_schedule_context(instance=instance))
         assert request.partition_key == "v24.1.0-rc10"
+
+
+def test_ci_uploads_under_incoming_start_one_import_run_per_complete_rc(s3_stack, tmp_path):
+    from verification_pipeline.defs.release.sensors import incoming_artifacts_sensor
+    from verification_pipeline.defs.storage.resources import S3Resource
+
+    settings = s3_stack.settings
+    s3 = S3Resource(
+        endpoint_url=settings.endpoint_url, region=settings.region, access_key_id=settings.access_key_id,
+        secret_access_key=settings.secret_access_key, bucket=settings.bucket, prefix=f"incoming-test-{tmp_path.name}",
+    )
+    store = s3.store()
+    store.put_bytes(store.key("incoming", "v24.1.0-rc1", "slo", "read.json"), b"{}")
+    store.put_bytes(store.key("incoming", "v24.1.0-rc1", "policy", "opa_report.json"), b"{}")
+    store.put_bytes(store.key("incoming", "v24.1.0-rc2", "slo", "read.json"), b"{}")  # incomplete: no write.json
+    store.put_bytes(store.key("incoming", "notes", "slo", "read.json"), b"{}")  # not an RC
+
+    with dg.instance_for_test() as instance:
+        cursor = None
+
+        def tick():
+            nonlocal cursor
+            result = incoming_artifacts_sensor(dg.build_sensor_context(instance=instance, cursor=cursor, resources={"s3": s3}))
+            if isinstance(result, dg.SkipReason):
+                return []
+            cursor = result.cursor
+            for request in result.dynamic_partitions_requests:
+                instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+            return result.run_requests
+
+        assert tick() == []  # nothing complete yet
+        store.put_bytes(store.key("incoming", "v24.1.0-rc1", "slo", "write.json"), b"{}")
+        (request,) = tick()
+        assert request.partition_key == "v24.1.0-rc1" and request.tags["vp/trigger"] == "incoming"
+        ops = request.run_config["ops"]
+        load = ops["load_samples"]["ops"]["plan_load_segments"]["config"]
+        assert load["source"] == "import"
+        assert load["read_files"] == [store.uri(store.key("incoming", "v24.1.0-rc1", "slo", "read.json"))]
+        assert ops["policy_report"]["config"]["path"].endswith("/incoming/v24.1.0-rc1/policy/opa_report.json")
+        assert "fanout_latencies" not in ops  # no fanout.json uploaded: measured as usual
+        assert "v24.1.0-rc1" in instance.get_dynamic_partitions(release_candidates.name)
+        assert tick() == []  # same upload: no second run
+        store.put_bytes(store.key("incoming", "v24.1.0-rc1", "slo", "fanout.json"), b"{}")
+        (again,) = tick()  # a new artifact for the RC: imported again
+        assert again.run_config["ops"]["fanout_latencies"]["config"]["source"] == "import"

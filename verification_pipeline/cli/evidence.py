@@ -13,7 +13,7 @@ import typer
 from verification_pipeline.errors import VerificationFailed
 from verification_pipeline.evidence.audit import audit_path, lineage_lines
 from verification_pipeline.evidence.keys import generate_key_pair, load_public_key_file
-from verification_pipeline.evidence.verify import verify_path
+from verification_pipeline.evidence.verify import verify_files, verify_path
 
 app = typer.Typer(help="Evidence bundles: signing keys, offline verification, audit.", no_args_is_help=True)
 
@@ -31,14 +31,23 @@ def keygen(
 
 @app.command()
 def verify(
-    bundle: Annotated[str, typer.Argument(help="Bundle directory or bundle.tar.gz.")],
+    bundle: Annotated[
+        str, typer.Argument(help="Bundle directory, bundle.tar.gz, or s3://bucket/.../evidence/<version>/ (VP_S3_* credentials).")
+    ],
     public_key: Annotated[Path, typer.Option("--public-key", help="Trusted Ed25519 public key (PEM).")],
     rc: Annotated[
         str | None, typer.Option("--rc", help="Fail unless the bundle was signed for this RC tag.")
     ] = None,
 ) -> None:
     """Check every signature, the RC, every file's digest, and that no file is missing or extra."""
-    report = verify_path(Path(bundle), load_public_key_file(public_key), expected_rc=rc)
+    key = load_public_key_file(public_key)
+    if bundle.startswith("s3://"):
+        from verification_pipeline.storage.bundles import read_bundle_uri
+        from verification_pipeline.storage.s3 import S3Settings
+
+        report = verify_files(read_bundle_uri(bundle, S3Settings.from_env()), key, expected_rc=rc, source=bundle)
+    else:
+        report = verify_path(Path(bundle), key, expected_rc=rc)
     for line in report.summary_lines():
         typer.secho(line, fg=typer.colors.YELLOW if line.lstrip().startswith("WARNING") else None)
 
