@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from verification_pipeline.defs.scans.assets import DEMO_REPORTS
+from verification_pipeline.stack.control import DEMO_REPORTS
 from verification_pipeline.evidence.keys import generate_key_pair
 
 RC = "v24.1.0-rc1"

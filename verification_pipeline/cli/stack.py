@@ -51,7 +51,6 @@ def demo(
     import dagster as dg
 
     from verification_pipeline.defs.runner import verify_in_process
-    from verification_pipeline.defs.scans.assets import DEMO_REPORTS
     from verification_pipeline.release.tags import parse_rc
 
     parse_rc(rc)
@@ -62,8 +61,6 @@ def demo(
     try:
         os.environ.update(stack.env())
         os.environ["VP_LOAD_DURATION"] = duration
-        for name, path in DEMO_REPORTS.items():
-            os.environ.setdefault(name, path)
         ensure_dagster_home()
         from verification_pipeline.definitions import defs
 
@@ -104,8 +101,11 @@ def _print_outcome(run, rc: str, output: Path, stack: Stack, elapsed: float) -> 
     if decision:
         typer.secho(f"release decision for {rc}: {decision['verdict']}" + (f" ({'; '.join(decision['reasons'])})" if decision["reasons"] else ""),
                     fg=typer.colors.GREEN if decision["verdict"] == "PASS" else typer.colors.RED, bold=True)
-    typer.echo(f"Dagster run {run.run_id} ({'succeeded' if run.success else 'failed'}) in {elapsed:.1f}s; "
+    typer.echo(f"Dagster run {run.run_id} ({'succeeded' if run.success else 'failed'}); demo took {elapsed:.1f}s; "
                f"instance at {os.environ['DAGSTER_HOME']} (browse it with `make dev`)")
+    overhead = run.load_to_bundle_s()
+    if overhead is not None:
+        typer.echo(f"end of load phase -> verified bundle in S3: {overhead:.1f}s")
     if not bundle:
         typer.secho("no evidence bundle was produced: see the run's errors above", fg=typer.colors.RED)
         return

@@ -24,6 +24,14 @@ class VerificationRun:
     materialized: list[Materialized]
     values: dict[str, object]
     """Values of the assets a person reads first (slo_metrics, scan_summary, evidence_bundle, release_decision)."""
+    step_windows: dict[str, tuple[float, float]]
+    """Step key -> (start, end) epoch seconds, from the instance's event log."""
+
+    def load_to_bundle_s(self) -> float | None:
+        """Seconds from the end of the last load segment to the verified bundle: the pipeline's own overhead."""
+        load_end = max((end for step, (_, end) in self.step_windows.items() if "run_load_segment" in step), default=None)
+        bundle = self.step_windows.get("evidence_bundle")
+        return bundle[1] - load_end if load_end is not None and bundle else None
 
 
 SUMMARY_ASSETS = ("slo_metrics", "scan_summary", "evidence_bundle", "release_decision")
@@ -56,4 +64,24 @@ def verify_in_process(
         )
     done = {m.asset for m in materialized}
     values = {name: result.asset_value(name) for name in SUMMARY_ASSETS if name in done}
-    return VerificationRun(run_id=result.run_id, success=result.success, materialized=materialized, values=values)
+    return VerificationRun(
+        run_id=result.run_id,
+        success=result.success,
+        materialized=materialized,
+        values=values,
+        step_windows=_step_windows(instance, result.run_id),
+    )
+
+
+def _step_windows(instance: dg.DagsterInstance, run_id: str) -> dict[str, tuple[float, float]]:
+    starts: dict[str, float] = {}
+    windows: dict[str, tuple[float, float]] = {}
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        if event is None or event.step_key is None:
+            continue
+        if event.event_type == dg.DagsterEventType.STEP_START:
+            starts[event.step_key] = entry.timestamp
+        elif event.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
+            windows[event.step_key] = (starts.get(event.step_key, entry.timestamp), entry.timestamp)
+    return windows

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 
 from verification_pipeline.errors import StackError
-from verification_pipeline.paths import tool_path, vp_home
+from verification_pipeline.paths import PACKAGE_DIR, tool_path, vp_home
 from verification_pipeline.stack import processes
 from verification_pipeline.stack.processes import ProcessRecord
 from verification_pipeline.storage.s3 import ObjectStore, S3Settings
@@ -30,6 +30,12 @@ DEFAULT_PORT_BASE = 18300
 DEFAULT_BUCKET = "verification-evidence"
 DEFAULT_PREFIX = "verification"
 START_TIMEOUT_S = 60.0
+# grype, trivy and OPA cannot run offline: the embedded stack imports sample CI reports
+# (verification_pipeline/demo_inputs/README.md says what they are).
+DEMO_REPORTS = {
+    "VP_VULN_REPORT": str(PACKAGE_DIR / "demo_inputs" / "vulns.grype.json"),
+    "VP_POLICY_REPORT": str(PACKAGE_DIR / "demo_inputs" / "opa_report.json"),
+}
 
 
 @dataclass(frozen=True)
@@ -170,6 +176,7 @@ class Stack:
             "VP_TARGET_JWT_SECRET_FILE": str(self.layout.jwt_secret),
             "VP_TARGET_ADMIN_TOKEN_FILE": str(self.layout.admin_token),
             "VP_EVIDENCE_DEV_KEY_DIR": str(self.layout.home / "dev-signing-key"),
+            **DEMO_REPORTS,
         }
         _write_secret(self.layout.env_file, "".join(f"export {k}={v}\n" for k, v in env.items()))
 

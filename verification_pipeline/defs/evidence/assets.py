@@ -285,7 +285,7 @@ def evidence_bundle(
     group_name="release",
     kinds={"python"},
     description="PASS only when every SLO and scan gate passed and the bundle verifies from the store.",
-    check_specs=[dg.AssetCheckSpec("promotable", asset="release_decision", blocking=True,
+    check_specs=[dg.AssetCheckSpec("promotable", asset="release_decision", blocking=True, partitions_def=release_candidates,
                                    description="The RC may be promoted: decision PASS on a verified bundle.")],
 )
 def release_decision(

@@ -178,15 +178,16 @@ def merge_write_samples(frames: list[pl.DataFrame]):
 @dg.graph_multi_asset(
     outs={
         "read_load_samples": dg.AssetOut(
-            code_version="1", group_name="load", kinds={"k6", "polars"},
+            code_version="1", kinds={"k6", "polars"},
             description="One row per read request: UTC timestamp, op, latency ms, status, ok, failure kind, scenario, segment.",
         ),
         "write_load_samples": dg.AssetOut(
-            code_version="1", group_name="load", kinds={"k6", "polars"},
+            code_version="1", kinds={"k6", "polars"},
             description="One row per write request, with the Server-Timing ingest ms the target reported.",
         ),
     },
     partitions_def=release_candidates,
+    group_name="load",
 )
 def load_samples():
     plans = plan_load_segments()

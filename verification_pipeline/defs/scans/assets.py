@@ -27,7 +27,6 @@ from verification_pipeline.scans import (
 )
 from verification_pipeline.scans.environment import stage_environment
 
-DEMO_INPUTS = PACKAGE_DIR / "demo_inputs"
 
 
 class SbomConfig(dg.Config):
@@ -170,7 +169,7 @@ SCAN_GATES = ("sbom_present", "vulnerability_policy_met", "policies_pass")
     group_name="security",
     kinds={"python"},
     description="Verdicts of the scan gates: SBOM present, vulnerability policy met, all policies pass.",
-    check_specs=[dg.AssetCheckSpec(name, asset="scan_summary") for name in SCAN_GATES],
+    check_specs=[dg.AssetCheckSpec(name, asset="scan_summary", partitions_def=release_candidates) for name in SCAN_GATES],
 )
 def scan_summary(
     context: dg.AssetExecutionContext,
@@ -207,5 +206,3 @@ def scan_summary(
             description=gate.reason,
         )
 
-
-DEMO_REPORTS = {"VP_VULN_REPORT": str(DEMO_INPUTS / "vulns.grype.json"), "VP_POLICY_REPORT": str(DEMO_INPUTS / "opa_report.json")}

@@ -54,9 +54,14 @@ def _seed_fanout(context, s3: S3Resource) -> dict | None:
     return import_seed_fanout(original[1], original[0]) if original else None
 
 
-CHECKS = [dg.AssetCheckSpec(slo.name, asset="slo_metrics", description=slo.description) for slo in _spec_at_load().slos]
+CHECKS = [dg.AssetCheckSpec(slo.name, asset="slo_metrics", description=slo.description, partitions_def=release_candidates) for slo in _spec_at_load().slos]
 CHECKS.append(
-    dg.AssetCheckSpec("fanout_delivery_ratio", asset="slo_metrics", description="Every (subscriber, event) pair delivered.")
+    dg.AssetCheckSpec(
+        "fanout_delivery_ratio",
+        asset="slo_metrics",
+        description="Every (subscriber, event) pair delivered.",
+        partitions_def=release_candidates,
+    )
 )
 
 
