@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import os
 
-import warnings
-
 import dagster as dg
-
-# Data versions from content digests are what make lineage trustworthy; Dagster labels the
-# parameter beta, and the warning would repeat on every materialization.
-warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
 from verification_pipeline.defs.evidence.assets import evidence_bundle, release_decision
 from verification_pipeline.defs.evidence.resources import SigningKeyResource
@@ -18,10 +12,10 @@ from verification_pipeline.defs.fanout.assets import fanout_latencies
 from verification_pipeline.defs.load.assets import load_samples
 from verification_pipeline.defs.ops.assets import ops_artifacts, release_docs
 from verification_pipeline.defs.release.assets import release_candidate
+from verification_pipeline.defs.release.resources import GitRepoResource
 from verification_pipeline.defs.release.schedules import nightly_reverification
 from verification_pipeline.defs.release.sensors import incoming_artifacts_sensor, release_candidate_sensor
 from verification_pipeline.defs.scans.assets import policy_report, sbom, scan_summary, vulnerability_report
-from verification_pipeline.defs.release.resources import GitRepoResource
 from verification_pipeline.defs.slo.assets import slo_metrics, slo_spec
 from verification_pipeline.defs.storage.resources import S3IOManager, s3_resource_from_env
 from verification_pipeline.defs.target import TargetResource

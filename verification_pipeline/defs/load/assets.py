@@ -109,6 +109,7 @@ def _run_role(context, target: TargetResource, token: str, plan: dict, role: str
 @dg.op(
     out={"read": dg.Out(pl.DataFrame), "write": dg.Out(pl.DataFrame)},
     tags={"vp/step": "load"},
+    pool="load_target",
     description="Runs the read and write k6 scripts at once for one execution segment (or ingests CI files).",
 )
 def run_load_segment(context: dg.OpExecutionContext, target: TargetResource, s3: S3Resource, plan: dict):
