@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from verification_pipeline.errors import InputError
+from verification_pipeline.cli.files import read_input
 from verification_pipeline.ops.artifacts import render_ops_artifacts, write_ops_artifacts
 from verification_pipeline.ops.model import MetricsConfig, from_spec, load_metrics_config
 from verification_pipeline.slo.spec import default_slo_spec, load_slo_spec
@@ -23,12 +23,6 @@ def _group() -> None:
     """Ops artifacts (burn-rate alerts, SLO dashboard)."""
     # a callback keeps `render` a named sub-command while it is the only one
 
-
-def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read the file: {exc.strerror or exc}", source=str(path)) from None
 
 
 @app.command()
@@ -48,7 +42,7 @@ def render(
     ] = None,
 ) -> None:
     """Write the burn-rate rules and the dashboard for the SLOs into --out."""
-    spec = load_slo_spec(_read(slos), source=str(slos)) if slos else default_slo_spec()
-    config = load_metrics_config(_read(metrics), source=str(metrics)) if metrics else MetricsConfig()
+    spec = load_slo_spec(read_input(slos), source=str(slos)) if slos else default_slo_spec()
+    config = load_metrics_config(read_input(metrics), source=str(metrics)) if metrics else MetricsConfig()
     for path in write_ops_artifacts(out, render_ops_artifacts(from_spec(spec), config)):
         typer.echo(f"wrote {path}")

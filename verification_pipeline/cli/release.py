@@ -48,7 +48,8 @@ def promote(
     from verification_pipeline.defs.lineage import latest_decision
     from verification_pipeline.evidence.keys import load_public_key_file
     from verification_pipeline.evidence.verify import verify_files
-    from verification_pipeline.release.promote import Decision, promote as create_tag
+    from verification_pipeline.release.promote import Decision
+    from verification_pipeline.release.promote import promote as create_tag
     from verification_pipeline.storage.bundles import read_bundle_uri
     from verification_pipeline.storage.s3 import S3Settings
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from verification_pipeline.errors import InputError
+from verification_pipeline.cli.files import read_input
 from verification_pipeline.scans import parse_report, report_summary
 
 app = typer.Typer(
@@ -22,12 +22,6 @@ def _group() -> None:
     """Scan reports (SBOM, vulnerabilities, policy)."""
     # a callback keeps `summarize` a named sub-command while it is the only one
 
-
-def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read the report: {exc.strerror or exc}", source=str(path)) from None
 
 
 def _lines(summary: dict[str, Any]) -> list[str]:
@@ -61,7 +55,7 @@ def summarize(
     Every file is parsed before anything is printed, so a bad file (exit 2) leaves no partial
     summary behind.
     """
-    summaries = [report_summary(parse_report(_read(path), str(path))) for path in files]
+    summaries = [report_summary(parse_report(read_input(path), str(path))) for path in files]
     if as_json:
         typer.echo(json.dumps({"reports": summaries}, indent=2))
         return

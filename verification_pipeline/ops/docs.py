@@ -17,8 +17,8 @@ from typing import Any
 
 import jinja2
 import polars as pl
-import yaml
 
+from verification_pipeline.config_files import load_yaml
 from verification_pipeline.errors import ConfigError, InputError
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -54,13 +54,7 @@ def release_doc_names(version: str) -> tuple[str, str]:
 def load_narrative(data: bytes | None = None, *, source: str = str(NARRATIVE_FILE)) -> ReleaseNarrative:
     """Read a narrative YAML (the seed's v24.1 text when `data` is None)."""
     raw = NARRATIVE_FILE.read_bytes() if data is None else data
-    try:
-        loaded = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputError(
-            f"not valid YAML: {exc}", source=source, line=mark.line + 1 if mark else None
-        ) from exc
+    loaded = load_yaml(raw, source=source)
     if not isinstance(loaded, dict):
         raise ConfigError("expected a mapping of narrative fields", source=source)
     fields: dict[str, Any] = {}

@@ -12,11 +12,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-import pydantic
-import yaml
 from prometheus_client.utils import floatToGoString
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from verification_pipeline.config_files import load_yaml, validate
 from verification_pipeline.errors import ConfigError
 from verification_pipeline.slo.spec import SloSpec
 
@@ -123,24 +122,10 @@ class MetricsConfig(BaseModel):
 
 def load_metrics_config(data: bytes, *, source: str) -> MetricsConfig:
     """Read a YAML mapping of `MetricsConfig` fields; unknown keys and bad matchers are refused."""
-    try:
-        document = yaml.safe_load(data) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ConfigError(
-            f"not valid YAML: {exc}", source=source, line=mark.line + 1 if mark else None
-        ) from exc
+    document = load_yaml(data, source=source) or {}
     if not isinstance(document, dict):
         raise ConfigError("expected a mapping of metric names and labels", source=source)
-    try:
-        return MetricsConfig.model_validate(document)
-    except pydantic.ValidationError as exc:
-        first = exc.errors()[0]
-        raise ConfigError(
-            first["msg"].removeprefix("Value error, "),
-            source=source,
-            field=".".join(str(part) for part in first["loc"]) or None,
-        ) from exc
+    return validate(MetricsConfig, document, source=source)
 
 
 def bucket_label(seconds: float) -> str:

@@ -14,9 +14,9 @@ from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 import polars as pl
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from verification_pipeline.config_files import load_yaml, validate
 from verification_pipeline.errors import ConfigError
 from verification_pipeline.scans.schemas import SEVERITIES, VULNERABILITY_SCHEMA, frame, normalize_severity
 
@@ -99,15 +99,7 @@ def load_vulnerability_policy(config: bytes | Mapping[str, Any] | None, source: 
     if config is None:
         return VulnerabilityPolicy()
     if isinstance(config, bytes):
-        try:
-            config = yaml.safe_load(config) or {}
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            raise ConfigError(
-                f"not valid YAML: {getattr(exc, 'problem', None) or exc}",
-                source=source,
-                line=mark.line + 1 if mark else None,
-            ) from None
+        config = load_yaml(config, source=source) or {}
     if not isinstance(config, Mapping):
         raise ConfigError("a vulnerability policy must be a mapping", source=source)
     if "vulnerability_policy" in config:
@@ -116,18 +108,10 @@ def load_vulnerability_policy(config: bytes | Mapping[str, Any] | None, source: 
         return VulnerabilityPolicy.model_validate(config)
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in first["loc"]).lstrip(
-            "."
-        )
-        what = {"missing": "required field is missing", "extra_forbidden": "unknown key"}.get(
-            first["type"], first["msg"].removeprefix("Value error, ")
-        )
-        hint = (
-            "every allowlist entry needs id, reason and expires: YYYY-MM-DD" if "allowlist" in field else None
-        )
+        hint = "every allowlist entry needs id, reason and expires: YYYY-MM-DD" if "allowlist" in first["loc"] else None
         if first["type"] == "extra_forbidden":
             hint = f"known keys: {', '.join(_model_keys(first['loc']))}"
-        raise ConfigError(what, source=source, field=field, hint=hint) from None
+        return validate(VulnerabilityPolicy, config, source=source, hint=hint)
 
 
 def _model_keys(loc: tuple[Any, ...]) -> list[str]:

@@ -11,10 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import pydantic
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from verification_pipeline.config_files import load_yaml, validate
 from verification_pipeline.errors import ConfigError
 
 DEFAULT_SLOS_PATH = Path(__file__).resolve().parent / "slos.yaml"
@@ -79,36 +78,13 @@ class SloSpec(BaseModel):
 
 def load_slo_spec(text: str | bytes, *, source: str = "slos.yaml") -> SloSpec:
     """Parse and validate; a ConfigError names the file and the field (e.g. `slos[2].threshold`)."""
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ConfigError(
-            f"not valid YAML: {getattr(exc, 'problem', None) or exc}",
-            source=source,
-            line=mark.line + 1 if mark else None,
-        ) from exc
+    document = load_yaml(text, source=source)
     if not isinstance(document, dict):
         raise ConfigError("expected a mapping with `slos:` at the top", source=source)
-    try:
-        return SloSpec.model_validate(document)
-    except pydantic.ValidationError as exc:
-        first = exc.errors()[0]
-        raise ConfigError(
-            first["msg"].removeprefix("Value error, "),
-            source=source,
-            field=_field_path(first["loc"]) or None,
-            hint=f"{exc.error_count()} problem(s) in all" if exc.error_count() > 1 else None,
-        ) from exc
+    return validate(SloSpec, document, source=source)
 
 
 def default_slo_spec() -> SloSpec:
     """The seed's five SLOs, from the packaged `slos.yaml`."""
     return load_slo_spec(DEFAULT_SLOS_PATH.read_bytes(), source=str(DEFAULT_SLOS_PATH))
 
-
-def _field_path(location: tuple) -> str:
-    path = ""
-    for part in location:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path

@@ -82,27 +82,31 @@ def sbom(context: dg.AssetExecutionContext, config: SbomConfig, s3: S3Resource) 
         raise ConfigError(f"unknown source {config.source!r}", field="sbom.config.source", hint="use run or import")
     report = parse_sbom(data, label)
     ref = store_original(context, s3, "sbom.json", data)
-    counts = component_counts(report.components)
+    extra = {"syft_version": syft_version()} if config.source == "run" else {}
+    return _report_output(report, ref, label, report.components, "SBOM components", component_counts(report.components), **extra)
+
+
+def _report_output(report, ref, label: str, table: pl.DataFrame, title: str, counts: dict, **extra) -> dg.Output:
+    """The normalized table, versioned by the original file's digest, with the original's URI beside it."""
     return dg.Output(
-        report.components,
+        table,
         data_version=dg.DataVersion(report.sha256),
         metadata={
             **original_metadata(ref),
             "format": report.format.value,
             "tool": f"{report.tool} {report.tool_version or ''}".strip(),
             "source": label,
-            "syft_version": syft_version() if config.source == "run" else "",
-            "summary": dg.MetadataValue.md(_markdown_counts("SBOM components", counts)),
+            "summary": dg.MetadataValue.md(_markdown_counts(title, counts)),
+            **extra,
         },
     )
 
 
-def _import_report(context, s3: S3Resource, path: str, parse, filename: str):
-    data = read_source(path, s3)
+def _imported(context, s3: S3Resource, path: str, parse, filename: str):
     context.log.info(f"importing {path}")
+    data = read_source(path, s3)
     report = parse(data, path)
-    ref = store_original(context, s3, filename, data)
-    return report, ref
+    return report, store_original(context, s3, filename, data)
 
 
 @dg.asset(
@@ -116,19 +120,10 @@ def vulnerability_report(
     context: dg.AssetExecutionContext, config: ReportImportConfig, s3: S3Resource
 ) -> dg.Output[pl.DataFrame]:
     path = _configured(config.path, "VP_VULN_REPORT", "vulnerability report")
-    report, ref = _import_report(context, s3, path, parse_vulnerability_report, "vulns.json")
+    report, ref = _imported(context, s3, path, parse_vulnerability_report, "vulns.json")
     counts = vulnerability_counts(report.vulnerabilities)
-    return dg.Output(
-        report.vulnerabilities,
-        data_version=dg.DataVersion(report.sha256),
-        metadata={
-            **original_metadata(ref),
-            "format": report.format.value,
-            "tool": f"{report.tool} {report.tool_version or ''}".strip(),
-            "source": path,
-            "summary": dg.MetadataValue.md(_markdown_counts("Vulnerabilities by severity", {"total": counts["total"], **counts["by_severity"]})),
-        },
-    )
+    by_severity = {"total": counts["total"], **counts["by_severity"]}
+    return _report_output(report, ref, path, report.vulnerabilities, "Vulnerabilities by severity", by_severity)
 
 
 @dg.asset(
@@ -140,19 +135,8 @@ def vulnerability_report(
 )
 def policy_report(context: dg.AssetExecutionContext, config: ReportImportConfig, s3: S3Resource) -> dg.Output[pl.DataFrame]:
     path = _configured(config.path, "VP_POLICY_REPORT", "policy report")
-    report, ref = _import_report(context, s3, path, parse_policy_report, "opa_report.json")
-    counts = policy_counts(report.policies)
-    return dg.Output(
-        report.policies,
-        data_version=dg.DataVersion(report.sha256),
-        metadata={
-            **original_metadata(ref),
-            "format": report.format.value,
-            "tool": f"{report.tool} {report.tool_version or ''}".strip(),
-            "source": path,
-            "summary": dg.MetadataValue.md(_markdown_counts("Policy results", counts)),
-        },
-    )
+    report, ref = _imported(context, s3, path, parse_policy_report, "opa_report.json")
+    return _report_output(report, ref, path, report.policies, "Policy results", policy_counts(report.policies))
 
 
 class VulnerabilityPolicyConfig(dg.Config):
