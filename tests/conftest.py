@@ -1,1 +1,1 @@
-pytest_plugins = ["tests.plugins.stack", "tests.plugins.target"]
+pytest_plugins = ["tests.plugins.stack", "tests.plugins.target", "tests.plugins.postgres"]

@@ -41,6 +41,9 @@ class LoadConfig(dg.Config):
     write_rate: float = 0.0
     segments: int = 1
     """Split the test into N k6 processes (execution segments), each its own step."""
+    start_delay_s: float = 15.0
+    """Split load only: segments start together this long after planning, so step (pod) start-up
+    does not spread them out; a segment whose step starts later begins at once and says so."""
     read_files: list[str] = Field(default_factory=list)
     """Import: k6 outputs of the read test (paths or s3:// URIs); several files are segments."""
     write_files: list[str] = Field(default_factory=list)
@@ -59,6 +62,14 @@ def plan_load_segments(context: dg.OpExecutionContext, config: LoadConfig):
         return
     if config.source != "run":
         raise ConfigError(f"unknown source {config.source!r}", field="source", hint="use run or import")
+    for role, vus in (("read_vus", config.read_vus), ("write_vus", config.write_vus)):
+        if config.executor == "vus" and vus < config.segments:
+            raise ConfigError(
+                f"{vus} VUs cannot be split into {config.segments} segments: a segment would get none",
+                field=role,
+                hint="give every segment at least one VU, or use fewer segments",
+            )
+    start_at = time.time() + config.start_delay_s if config.segments > 1 else None
     for index, segment in enumerate(execution_segments(config.segments)):
         plan = {
             "mode": "run",
@@ -70,6 +81,7 @@ def plan_load_segments(context: dg.OpExecutionContext, config: LoadConfig):
             "vus": {"read": config.read_vus, "write": config.write_vus},
             "rate": {"read": config.read_rate, "write": config.write_rate},
             "segments": config.segments,
+            "start_at": start_at,
         }
         yield dg.DynamicOutput(plan, mapping_key=f"segment_{index}")
     context.log.info(f"load test: {config.segments} segment(s) of {_duration(config)}, executor {config.executor}")
@@ -121,6 +133,7 @@ def run_load_segment(context: dg.OpExecutionContext, target: TargetResource, s3:
             context.log.info(f"imported {len(parts)} {role} file(s): {frames[role].height} requests")
         return frames["read"], frames["write"]
     token = target.token()
+    _wait_for_start(context, plan)
     results: dict[str, pl.DataFrame] = {}
     errors: list[Exception] = []
     with tempfile.TemporaryDirectory(prefix="vp-k6-") as workdir:
@@ -141,6 +154,22 @@ def run_load_segment(context: dg.OpExecutionContext, target: TargetResource, s3:
     for role in ROLES:
         context.log.info(f"segment {plan['segment']}: {results[role].height} {role} requests")
     return results["read"], results["write"]
+
+
+def _wait_for_start(context: dg.OpExecutionContext, plan: dict) -> None:
+    """Split load is only split load if the segments overlap: start at the planned moment."""
+    start_at = plan.get("start_at")
+    if start_at is None:
+        return
+    delay = start_at - time.time()
+    if delay > 0:
+        context.log.info(f"segment {plan['segment']}: starting with the other segments in {delay:.1f}s")
+        time.sleep(delay)
+    else:
+        context.log.warning(
+            f"segment {plan['segment']}: its step started {-delay:.1f}s after the planned start; "
+            "raise start_delay_s so the segments overlap"
+        )
 
 
 def _merged_output(frames: list[pl.DataFrame], role: str) -> dg.Output:

@@ -1,0 +1,32 @@
+"""Planning split load: every segment gets VUs, and all segments share one start moment."""
+
+import time
+
+import dagster as dg
+import pytest
+
+from verification_pipeline.defs.load.assets import LoadConfig, plan_load_segments
+from verification_pipeline.errors import ConfigError
+
+
+def plans(**config):
+    return list(plan_load_segments(dg.build_op_context(), LoadConfig(**config)))
+
+
+def test_segments_share_a_start_moment_in_the_future():
+    before = time.time()
+    outputs = plans(segments=3, read_vus=6, write_vus=3, start_delay_s=12)
+    assert [o.mapping_key for o in outputs] == ["segment_0", "segment_1", "segment_2"]
+    starts = {o.value["start_at"] for o in outputs}
+    assert len(starts) == 1 and before + 12 <= starts.pop() <= time.time() + 12
+    assert [o.value["segment"] for o in outputs] == ["0:1/3", "1/3:2/3", "2/3:1"]
+
+
+def test_one_segment_starts_at_once():
+    (only,) = plans(segments=1)
+    assert only.value["start_at"] is None
+
+
+def test_fewer_vus_than_segments_is_refused_naming_the_field():
+    with pytest.raises(ConfigError, match=r"\[write_vus\]: 1 VUs cannot be split into 2 segments"):
+        plans(segments=2, read_vus=4, write_vus=1)
