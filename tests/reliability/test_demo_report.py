@@ -13,11 +13,6 @@ from verification_pipeline.cli.stack import _print_outcome
 from verification_pipeline.defs.runner import VerificationRun
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: cli/stack.py _print_outcome formats r['ci_high'] with :.3f whenever ci_low is set, so a "
-    "one-sided interval (ci_high None, small sample) ends `demo` in a TypeError traceback after the run",
-)
 def test_demo_prints_a_one_sided_interval_instead_of_crashing(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     row = {

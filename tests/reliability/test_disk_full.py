@@ -15,14 +15,6 @@ from tests.reliability.conftest import LOAD_ASSETS, load_config, materialization
 SEGMENT_STEP = "load_samples.run_load_segment[segment_0]"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: k6 logs 'write <path>: no space left on device' (level=error, output=json) but exits 0; "
-    "loadtest/runner.py run_k6 returns normally, and ingesting the cut file gives a misleading "
-    "error: NoDataError 'the file is empty: k6 wrote no output (did the run start?)' when the other k6 "
-    "took all the space, FormatError 'the last line is truncated ... k6 was stopped while writing' when "
-    "the file is cut mid-line, and, when the cut falls on a line end, partial rows stored as complete samples",
-)
 def test_raw_output_disk_full_is_a_clear_error_naming_the_path(pipeline_env, instance, tiny_disk, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(tiny_disk))
     monkeypatch.setenv("TMPDIR", str(tiny_disk))

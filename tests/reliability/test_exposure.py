@@ -38,12 +38,6 @@ def test_every_socket_of_the_store_is_on_loopback_and_one_it_was_given(s3_stack)
     assert not unexpected, f"ports the stack did not configure: {sorted(unexpected)}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: stack/control.py _start_seaweedfs leaves the filer's HTTP API open without "
-    "authentication on loopback: anyone on the machine can list the bucket, read every object and "
-    "DELETE them (bypassing S3 keys and Object Lock) at http://127.0.0.1:<base+2>/buckets/<bucket>/...",
-)
 def test_the_store_internal_http_api_refuses_anonymous_reads_and_deletes(s3_stack):
     store = s3_stack.store()
     key = f"reliability-exposure/{secrets.token_hex(6)}/evidence.json"

@@ -58,12 +58,6 @@ def test_k6_killed_mid_run_fails_the_load_assets_clearly_and_stores_no_samples(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: defs/load/assets.py run_load_segment joins both k6 threads before raising, so when "
-    "one k6 dies the other keeps loading the target for its whole duration (3 min by default) "
-    "before the step fails; it should stop the sibling k6 at once",
-)
 def test_one_k6_dying_stops_its_sibling_at_once(pipeline_env, instance, k6_killer, tmp_path, monkeypatch):
     scratch = tmp_path / "scratch"
     scratch.mkdir()

@@ -64,13 +64,6 @@ def test_fanout_against_a_closed_port_fails_fast_naming_the_url_and_cause(pipeli
     assert elapsed < 30, f"took {elapsed:.1f} s to notice a closed port"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: defs/load/assets.py run_load_segment starts k6 without checking the target answers; "
-    "against a closed port k6 runs its whole duration (3 min by default) sending thousands of refused "
-    "requests a second, and the asset then succeeds with 100 % failed samples instead of failing fast "
-    "with a TargetError naming the URL and the cause",
-)
 def test_load_against_a_closed_port_fails_fast_naming_the_url_and_cause(
     pipeline_env, instance, k6_killer, monkeypatch
 ):
@@ -135,12 +128,6 @@ def test_fanout_against_a_slow_target_times_out_with_a_clear_error(
 # --- dies mid-run -----------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: defs/load/assets.py _run_role.on_line forwards every k6 line holding 'level=warn' to "
-    "context.log.info, and k6 logs one 'Request Failed' warning per failed request, so a target that "
-    "goes away floods the Dagster event log with thousands of entries a second",
-)
 def test_a_target_dying_mid_run_does_not_flood_the_event_log(pipeline_env, instance, start_target, monkeypatch):
     doomed = start_target()
     _point_at(monkeypatch, doomed)

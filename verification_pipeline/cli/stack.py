@@ -76,6 +76,11 @@ def demo(
         raise typer.Exit(1)
 
 
+def _num(value: float | None) -> str:
+    """A figure for the table; a bound that the sample cannot give is n/a, not 0."""
+    return "n/a" if value is None else f"{value:.3f}"
+
+
 def _print_outcome(run, rc: str, output: Path, stack: Stack, elapsed: float) -> None:
     from verification_pipeline.evidence.keys import load_public_key_pem
     from verification_pipeline.evidence.verify import verify_path
@@ -86,8 +91,8 @@ def _print_outcome(run, rc: str, output: Path, stack: Stack, elapsed: float) -> 
     if slo:
         typer.echo(f"{'SLO':<22}{'n':>8}  {'value':>12}  {'threshold':>14}  {'95% CI':<24}verdict")
         for r in slo["slos"]:
-            ci = "n/a" if r["ci_low"] is None else f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
-            value = "n/a" if r["value"] is None else f"{r['value']:.3f}"
+            ci = "n/a" if r["ci_low"] is None and r["ci_high"] is None else f"[{_num(r['ci_low'])}, {_num(r['ci_high'])}]"
+            value = _num(r["value"])
             typer.echo(f"{r['name']:<22}{r['n']:>8}  {value:>12}  {'<= ' + format(r['threshold'], 'g') + ' ' + r['unit']:>14}  {ci:<24}{r['verdict']}")
         fanout = slo.get("fanout") or {}
         if fanout:

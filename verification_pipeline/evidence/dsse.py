@@ -57,7 +57,10 @@ def verify_envelope(
     claimed_type = _field(envelope, "payloadType", str, where)
     signatures = _field(envelope, "signatures", list, where)
     body = _b64decode(payload_text, f"{where} [payload]")
-    message = pae(claimed_type, body)
+    try:
+        message = pae(claimed_type, body)
+    except UnicodeEncodeError:  # a lone surrogate: no signer could have encoded this type
+        raise VerificationFailed(f"{where} [payloadType]: not encodable as UTF-8 text") from None
     if not any(_signature_verifies(entry, message, public_key, where) for entry in signatures):
         raise VerificationFailed(
             f"{where}: no signature verifies with the trusted public key {public_key_fingerprint(public_key)}",

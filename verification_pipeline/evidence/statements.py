@@ -123,6 +123,16 @@ def subjects(file_digests: Mapping[str, str]) -> list[dict[str, Any]]:
     return [{"name": name, "digest": {"sha256": file_digests[name]}} for name in sorted(file_digests)]
 
 
+# The test-result v0.1 `result` each bundle verdict is signed with: anything short of PASS is
+# not PASSED, and missing evidence is a failure.
+RESULT_OF_VERDICT: dict[str, str] = {
+    "PASS": "PASSED",
+    "INCONCLUSIVE": "WARNED",
+    "FAIL": "FAILED",
+    "INCOMPLETE": "FAILED",
+}
+
+
 def bundle_verdict(outcomes: Sequence[GateOutcome], missing_files: Sequence[str]) -> BundleVerdict:
     """FAIL beats INCOMPLETE beats INCONCLUSIVE beats PASS: missing evidence is never a pass."""
     verdicts = {o.verdict for o in outcomes}
@@ -150,16 +160,16 @@ def build_test_result_statement(
     failed = [o.name for o in outcomes if o.verdict == "FAIL"]
     if missing_files or not outcomes:
         failed.append(COMPLETENESS_TEST)
-    result = "FAILED" if failed else "WARNED" if warned else "PASSED"
+    verdict = bundle_verdict(outcomes, missing_files)
     predicate: dict[str, Any] = {
-        "result": result,
+        "result": RESULT_OF_VERDICT[verdict],
         "configuration": [dict(c) for c in configuration],
         "passedTests": passed,
         "warnedTests": warned,
         "failedTests": failed,
         # extension fields
         "releaseCandidate": rc.as_json(),
-        "verdict": bundle_verdict(outcomes, missing_files),
+        "verdict": verdict,
         "gates": [{**o.detail, "name": o.name, "verdict": o.verdict} for o in outcomes],
         "missingFiles": list(missing_files),
     }

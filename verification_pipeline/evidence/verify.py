@@ -12,7 +12,6 @@ Checked in this order, stopping at the first failure and naming the file or fiel
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from verification_pipeline.errors import VerificationFailed
+from verification_pipeline.errors import PipelineError, VerificationFailed
 from verification_pipeline.evidence.bundle_io import DEFAULT_LIMITS, ReadLimits, read_bundle
 from verification_pipeline.evidence.dsse import verify_envelope
 from verification_pipeline.evidence.keys import public_key_fingerprint
@@ -34,11 +33,13 @@ from verification_pipeline.evidence.layout import (
 )
 from verification_pipeline.evidence.statements import (
     PREDICATE_TYPES,
+    RESULT_OF_VERDICT,
     SLSA_PROVENANCE_PREDICATE,
     STATEMENT_TYPE,
     TEST_RESULT_PREDICATE,
     signed_release_candidate,
 )
+from verification_pipeline.jsonio import decode_json, shown
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -106,6 +107,7 @@ def verify_files(
         raise VerificationFailed(f"{ATTESTATIONS}: the two statements list different subjects")
     _check_files_against_subjects(files, signed)
     predicate = test_result["predicate"]
+    _check_result(predicate)
     manifest = _check_manifest(files, signed, rc, predicate)
     key = manifest.get("signingKey") if isinstance(manifest.get("signingKey"), Mapping) else {}
     return VerificationReport(
@@ -133,8 +135,10 @@ def _verified_statements(
     statements: dict[str, dict[str, Any]] = {}
     for number, line in enumerate(data.splitlines(), start=1):
         where = f"{ATTESTATIONS} line {number}"
-        envelope = _json(line, where)
-        statement = _json(verify_envelope(envelope, public_key, where=where), f"{where} [payload]")
+        envelope = _json(line, where, "a DSSE envelope")
+        statement = _json(
+            verify_envelope(envelope, public_key, where=where), f"{where} [payload]", "an in-toto Statement"
+        )
         if not isinstance(statement, dict) or statement.get("_type") != STATEMENT_TYPE:
             raise VerificationFailed(f"{where} [_type]: not an in-toto Statement v1 ({STATEMENT_TYPE})")
         predicate_type = statement.get("predicateType")
@@ -211,16 +215,37 @@ def _check_files_against_subjects(files: Mapping[str, bytes], signed: Mapping[st
         raise VerificationFailed(f"{name}: extra file, not a subject of the signed statements")
 
 
+def _check_result(predicate: Mapping[str, Any]) -> None:
+    """The signed test-result `result` says what the signed verdict says (as the builder writes them)."""
+    verdict, result = predicate.get("verdict"), predicate.get("result")
+    expected = RESULT_OF_VERDICT.get(verdict) if isinstance(verdict, str) else None
+    if expected is None:
+        raise VerificationFailed(
+            f"{ATTESTATIONS} [test-result predicate.verdict]: {shown(verdict)} is not one of "
+            f"{', '.join(RESULT_OF_VERDICT)}"
+        )
+    if result != expected:
+        raise VerificationFailed(
+            f"{ATTESTATIONS} [test-result predicate.result]: {shown(result)} contradicts the verdict "
+            f"{verdict}, which is signed as {expected!r}",
+            hint="the producer contradicts itself; do not trust this bundle's verdict",
+        )
+
+
 def _check_manifest(
     files: Mapping[str, bytes], signed: Mapping[str, str], rc: Mapping[str, str], predicate: Mapping[str, Any]
 ) -> dict[str, Any]:
     """The manifest is covered by its digest; these checks catch a producer that contradicts itself."""
     if MANIFEST not in signed:
         raise VerificationFailed(f"{MANIFEST}: not a signed subject")
-    manifest = _json(files[MANIFEST], MANIFEST)
+    manifest = _json(files[MANIFEST], MANIFEST, "the bundle manifest")
     if not isinstance(manifest, dict):
         raise VerificationFailed(f"{MANIFEST}: not a JSON object")
-    listed = {e.get("name"): e.get("sha256") for e in manifest.get("files", []) if isinstance(e, Mapping)}
+    listed = _listed_files(manifest.get("files"))
+    if listed is None:
+        raise VerificationFailed(
+            f"{MANIFEST} [files]: not a list of {{name, sha256}} objects with string values and unique names"
+        )
     if listed != {n: d for n, d in signed.items() if n != MANIFEST}:
         raise VerificationFailed(f"{MANIFEST} [files]: does not list exactly the signed subjects")
     if manifest.get("releaseCandidate") != rc:
@@ -242,10 +267,27 @@ def _check_manifest(
     return manifest
 
 
-def _json(data: bytes, where: str) -> Any:
-    try:
-        return json.loads(data)
-    except UnicodeDecodeError:
-        raise VerificationFailed(f"{where}: not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise VerificationFailed(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+def _listed_files(entries: object) -> dict[str, str] | None:
+    """manifest.json's `files` as name -> sha256; None unless it is a list of {name, sha256} strings."""
+    if not isinstance(entries, list):
+        return None
+    listed: dict[str, str] = {}
+    for entry in entries:
+        name = entry.get("name") if isinstance(entry, Mapping) else None
+        sha = entry.get("sha256") if isinstance(entry, Mapping) else None
+        if not isinstance(name, str) or not isinstance(sha, str) or name in listed:
+            return None
+        listed[name] = sha
+    return listed
+
+
+def _json(data: bytes, where: str, expected: str) -> Any:
+    def fail(
+        message: str, *, line: int | None = None, field: str | None = None, hint: str | None = None
+    ) -> PipelineError:
+        at_line = f" (line {line})" if line is not None and b"\n" in data.strip() else ""
+        return VerificationFailed(f"{where}{f' [{field}]' if field else ''}: {message}{at_line}", hint=hint)
+
+    if not data.strip():
+        raise VerificationFailed(f"{where}: empty; expected {expected}")
+    return decode_json(data, where, expected=expected, fail=fail)

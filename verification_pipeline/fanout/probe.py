@@ -15,7 +15,6 @@ import asyncio
 import logging
 import math
 import multiprocessing
-import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from verification_pipeline.fanout.looplag import LoopLagMonitor
 from verification_pipeline.fanout.metrics import fanout_metrics, worst_loop_lag_p99
 from verification_pipeline.fanout.publisher import PublishOutcome, publish_signals, warm_up
 from verification_pipeline.fanout.subscribers import CONNECTS_IN_FLIGHT, SubscriberGroup, run_group
+from verification_pipeline.reachability import check_reachable
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ def run_probe(config: ProbeConfig, *, progress: Progress | None = None) -> Probe
     """
     report = progress or (lambda phase, done, total: None)
     for url in (config.url, config.socketio_url):
-        _check_reachable(url, config.connect_timeout_s)
+        check_reachable(url, config.connect_timeout_s)
     groups = plan_groups(config)
     log.info(
         "fan-out probe: %d subscribers in %d processes, %d events",
@@ -320,13 +320,3 @@ def _warn_about_probe_health(loop_lag: pl.DataFrame, disconnects: int, max_loop_
     if disconnects:
         log.warning("%d subscribers were disconnected by the target during the run", disconnects)
 
-
-def _check_reachable(url: str, timeout_s: float) -> None:
-    """Fail fast with the cause the OS gave (refused, unknown host) instead of a generic error."""
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        socket.create_connection((parts.hostname, port), timeout=timeout_s).close()
-    except OSError as exc:
-        cause = exc.strerror or type(exc).__name__
-        raise TargetError(f"{url}: cannot connect to {parts.hostname}:{port}: {cause}") from None

@@ -7,23 +7,16 @@ guessed zero, so nothing downstream mistakes "not measured" for "no losses".
 
 from __future__ import annotations
 
-import json
 import math
 
 from verification_pipeline.errors import FormatError, InputError
 from verification_pipeline.fanout.metrics import EVIDENCE_SUMMARY_ONLY
+from verification_pipeline.jsonio import decode_json, shown
 
 
 def import_seed_fanout(data: bytes, source: str) -> dict:
     """Validate a seed-shaped `fanout.json` and return it in `fanout_metrics`' shape."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise FormatError(f"not UTF-8 text (byte {exc.start})", source=source) from None
-    try:
-        summary = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise FormatError(f"not JSON: {exc.msg}", source=source, line=exc.lineno) from None
+    summary = decode_json(data, source, expected="the seed's fanout.json {count, p95_ms, p99_ms}")
     if not isinstance(summary, dict):
         raise FormatError(
             f"expected a JSON object like the seed's {{count, p95_ms, p99_ms}}, got {type(summary).__name__}",
@@ -32,7 +25,7 @@ def import_seed_fanout(data: bytes, source: str) -> dict:
     count = summary.get("count")
     if "count" not in summary or isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise InputError(
-            f"must be a whole number of latencies >= 1, got {count!r}",
+            f"must be a whole number of latencies >= 1, got {shown(count)}",
             source=source,
             field="count",
             hint="the seed's script writes fanout.json only after receiving RUNS events",
@@ -65,11 +58,27 @@ def import_seed_fanout(data: bytes, source: str) -> dict:
 
 
 def _latency(summary: dict, field: str, source: str) -> float:
-    value = summary.get(field)
     if field not in summary:
         raise InputError(
             "is missing", source=source, field=field, hint="the seed's fanout.json has count, p95_ms, p99_ms"
         )
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise InputError(f"must be a number of milliseconds, got {value!r}", source=source, field=field)
-    return float(value)
+    value = summary[field]
+    milliseconds = _finite_float(value)
+    if milliseconds is None or milliseconds < 0:
+        raise InputError(
+            f"must be a finite, non-negative number of milliseconds, got {shown(value)}",
+            source=source,
+            field=field,
+        )
+    return milliseconds
+
+
+def _finite_float(value: object) -> float | None:
+    """A JSON number as a finite float; None for anything else (a string, a boolean, NaN, 1e400)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an integer too large for a float
+        return None
+    return number if math.isfinite(number) else None

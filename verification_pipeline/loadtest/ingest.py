@@ -23,7 +23,6 @@ failed rows over rows; latency figures use the rows that have a latency.
 
 from __future__ import annotations
 
-import csv
 import gzip
 import io
 import json
@@ -65,6 +64,11 @@ TIMEOUT_ERROR_CODES = ("1050", "1211")
 # k6's name for the scenario of a script without `scenarios`: it says nothing about the op.
 IMPLICIT_SCENARIO = "default"
 
+# Dropped iterations become one row each. k6 writes a count per Point (1 for an arrival-rate
+# drop, the unstarted rest for an iteration-based executor); more than this in one file is no
+# real run, and expanding it into rows would exhaust memory instead of failing.
+MAX_DROPPED_ITERATIONS = 10_000_000
+
 BLOCK_BYTES = 8 * 1024 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
 CSV_FIXED = ("metric_name", "timestamp", "metric_value")
@@ -87,6 +91,8 @@ _POINT_START = b'}\n{"metric":"'
 _METRIC_START = b'}\n{"type":"Metric"'
 _LINE_STARTS = (b'{"metric":"', b'{"type":"Metric"')
 _K6_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%#z"
+# Wanted lines become one-column CSV: a separator byte that never occurs in JSON text.
+_SEPARATOR = b"\x1f"
 
 Progress = Callable[[int, int | None], None]
 
@@ -275,7 +281,7 @@ def _check_last_line(block: _Block, label: str) -> None:
     """A last line with no newline is complete only if it is a whole JSON object."""
     try:
         json.loads(block.buffer[: block.end])
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than any k6 line
         raise FormatError(
             f"the last line is truncated ({block.end - 1} bytes, not a whole JSON object): k6 was "
             "stopped while writing, or the file was cut",
@@ -314,11 +320,19 @@ def _ndjson_fields(block: _Block, wanted: list[bytes], label: str) -> pl.DataFra
         return block.first_line + block.buffer.count(b"\n", 0, block.buffer.find(wanted[row], 0, block.end))
 
     line = pl.col("line")
+    joined = b"".join(wanted)[1:]
+    if _SEPARATOR in joined:  # JSON escapes control characters, so no k6 line holds this byte raw
+        row = next(row for row, raw in enumerate(wanted) if _SEPARATOR in raw)
+        raise FormatError(
+            "holds a raw control byte (0x1f), which JSON text never does: not a line k6 wrote",
+            source=label,
+            line=line_of(row),
+        )
     try:
         text = pl.read_csv(
-            b"".join(wanted)[1:],
+            joined,
             has_header=False,
-            separator="\x1f",
+            separator=_SEPARATOR.decode(),
             quote_char=None,
             schema={"line": pl.String},
         )
@@ -384,9 +398,10 @@ def _csv_points(blocks: Iterator[_Block], label: str) -> pl.DataFrame:
             header = data[1:header_end].decode("utf-8", "replace").strip().split(",")
             _check_csv_header(header, label)
             data, first_line = data[header_end:], first_line + 1
-        if not block.complete and data and len(_csv_fields_of(data[1:])) != len(header):
+        if not block.complete and data:
+            # Its last field (metadata, the request_id) may have lost bytes with no sign of it.
             raise FormatError(
-                f"the last line is truncated: it has fewer than the header's {len(header)} fields",
+                "the last line is truncated: it does not end with a newline, and k6 ends every CSV line",
                 source=label,
                 line=first_line,
                 hint="rerun k6, or delete the partial last line to use the rest",
@@ -406,10 +421,6 @@ def _csv_points(blocks: Iterator[_Block], label: str) -> pl.DataFrame:
             "the file ends inside a quoted field (truncated file)", source=label, line=carry_line
         )
     return pl.concat(frames) if frames else _empty_points()
-
-
-def _csv_fields_of(line: bytes) -> list[str]:
-    return next(csv.reader([line.decode("utf-8", "replace")]), [])
 
 
 def _check_csv_header(header: list[str], label: str) -> None:
@@ -524,7 +535,15 @@ def _checked_points(
                 "(use the scripts in verification_pipeline/loadtest/scripts, or drop this metric)"
             ),
         ),
+        (
+            metric.is_in([REQUEST_METRIC, INGEST_METRIC]) & ((value < 0) | value.is_infinite()),
+            "is not a duration: negative or infinite milliseconds",
+        ),
         ((metric == DROPPED_METRIC) & ((value < 1) | (value != value.floor())), "is not a whole count"),
+        (
+            (metric == DROPPED_METRIC) & (value > MAX_DROPPED_ITERATIONS),
+            f"is an implausible count (over {MAX_DROPPED_ITERATIONS:,} dropped iterations in one point)",
+        ),
     ]
     for condition, what in problems:
         bad = points.filter(condition).sort("row").head(1)
@@ -543,6 +562,12 @@ def _requests(points: pl.DataFrame, label: str, *, role: str | None, segment: st
             f"no {REQUEST_METRIC} or {DROPPED_METRIC} points: the file holds no HTTP requests",
             source=label,
             hint="is this the output of an HTTP load test that ran for a while?",
+        )
+    if (total_dropped := dropped["value"].sum()) > MAX_DROPPED_ITERATIONS:
+        raise FormatError(
+            f"the {DROPPED_METRIC} points add up to {total_dropped:,.0f}, an implausible count "
+            f"(over {MAX_DROPPED_ITERATIONS:,} dropped iterations in one file)",
+            source=label,
         )
     graphql_errors = _by_request(points.filter(metric == GRAPHQL_ERRORS_METRIC), "graphql_error", label)
     ingest = _by_request(points.filter(metric == INGEST_METRIC), "ingest_ms", label)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -92,12 +93,15 @@ def run_k6(
     summary_path: Path | None = None,
     on_line: Callable[[str], None] | None = None,
     timeout_s: float | None = None,
+    stop: threading.Event | None = None,
 ) -> K6Run:
     """Run k6 to completion, passing each output line (secrets masked) to `on_line`.
 
     `env` adds to this process's environment; the values of `secret_env` keys never leave
-    unmasked. Exit 0 and 99 (a threshold crossed) return a K6Run; anything else, a kill or
-    `timeout_s` passing raises ToolError with the tail of k6's stderr.
+    unmasked. Exit 0 and 99 (a threshold crossed) return a K6Run; anything else, a kill,
+    `timeout_s` passing or `stop` being set raises ToolError with the tail of k6's stderr.
+    k6 exits 0 even when it could not write its output (a full disk): that is an error too,
+    because the raw points on disk would be incomplete.
     """
     k6 = tool_path("k6")
     secrets = [env[name] for name in secret_env if env.get(name)]
@@ -131,14 +135,17 @@ def run_k6(
         )
     except OSError as exc:
         raise ToolError(f"cannot start k6 ({k6}): {exc.strerror or exc}") from exc
+    output_errors: list[str] = []
     readers = [
-        threading.Thread(target=_pump, args=(process.stdout, secrets, on_line, None), daemon=True),
-        threading.Thread(target=_pump, args=(process.stderr, secrets, on_line, stderr_tail), daemon=True),
+        threading.Thread(target=_pump, args=(process.stdout, secrets, on_line, None, output_errors), daemon=True),
+        threading.Thread(
+            target=_pump, args=(process.stderr, secrets, on_line, stderr_tail, output_errors), daemon=True
+        ),
     ]
     for reader in readers:
         reader.start()
     try:
-        exit_code = process.wait(timeout=timeout_s)
+        exit_code = _wait(process, timeout_s, stop)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
@@ -149,6 +156,13 @@ def run_k6(
     finally:
         for reader in readers:
             reader.join()
+    if stop is not None and stop.is_set() and exit_code != 0:
+        raise ToolError(f"k6 running {script.name} was stopped because another part of the load test failed")
+    if output_errors:
+        raise ToolError(
+            f"k6 could not write its raw points to {out_path}: {output_errors[0]}",
+            hint="free space on that disk (or point TMPDIR elsewhere) and run again; the partial file is not used",
+        )
 
     if exit_code not in (0, THRESHOLDS_CROSSED):
         what = f"was killed by signal {-exit_code}" if exit_code < 0 else f"exited with code {exit_code}"
@@ -164,7 +178,37 @@ def _fraction(value: Fraction) -> str:
     return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
 
 
-def _pump(stream, secrets: list[str], on_line: Callable[[str], None] | None, tail: deque[str] | None) -> None:
+def _wait(process: subprocess.Popen, timeout_s: float | None, stop: threading.Event | None) -> int:
+    """Wait for k6; end it early (SIGTERM, then SIGKILL) when `stop` is set."""
+    if stop is None:
+        return process.wait(timeout=timeout_s)
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    while True:
+        try:
+            return process.wait(timeout=0.2)
+        except subprocess.TimeoutExpired:
+            if deadline is not None and time.monotonic() > deadline:
+                raise
+            if stop.is_set():
+                process.terminate()
+                try:
+                    return process.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    return process.wait()
+
+
+# k6 logs a failed write of its --out json file and carries on; these words mark it.
+_OUTPUT_WRITE_ERROR = ("no space left on device", "output=json", "disk quota exceeded")
+
+
+def _pump(
+    stream,
+    secrets: list[str],
+    on_line: Callable[[str], None] | None,
+    tail: deque[str] | None,
+    output_errors: list[str],
+) -> None:
     """Forward a pipe line by line until k6 closes it; keeping the pipe drained keeps k6 running."""
     for raw in stream:
         line = raw.rstrip()
@@ -172,6 +216,9 @@ def _pump(stream, secrets: list[str], on_line: Callable[[str], None] | None, tai
             line = line.replace(secret, "***")
         if not line.strip():
             continue
+        lowered = line.lower()
+        if "level=error" in lowered and any(marker in lowered for marker in _OUTPUT_WRITE_ERROR):
+            output_errors.append(line)
         if tail is not None:
             tail.append(line)
         if on_line is not None:

@@ -1,70 +1,20 @@
-"""Decoding report bytes into JSON, and reading fields with their path in every error.
+"""Reading fields of a decoded report with their path in every error.
 
 Scanner output is read from CI artifacts we do not control, so a wrong type anywhere must become
 a FormatError that names the file and the field (``matches[3].vulnerability.fix``), never a
-KeyError or TypeError from deep inside a parser.
+KeyError or TypeError from deep inside a parser. (Decoding the bytes is `jsonio.decode_json`.)
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
 from verification_pipeline.errors import FormatError
 
-_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")  # PowerShell's `>` writes UTF-16 with a BOM
-
-
-def decode_json(data: bytes, source: str) -> Any:
-    """Parse report bytes as JSON; empty, undecodable or malformed input names the position."""
-    text = _decode_text(data, source)
-    if not text.strip():
-        raise FormatError(
-            "the file is empty; expected a JSON scan report",
-            source=source,
-            hint="check that the scanner ran and wrote its report to this file",
-        )
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        # an unterminated string runs to the end of the input by definition
-        truncated = exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string")
-        what = "the file ends early (truncated?)" if truncated else "malformed JSON"
-        where = f"column {exc.colno}"
-        detail = f"{exc.msg} {where}" if exc.msg.endswith(" at") else f"{exc.msg} at {where}"
-        raise FormatError(
-            f"{what}: {detail}",
-            source=source,
-            line=exc.lineno,
-            hint=_hint_for(text),
-        ) from None
-    except RecursionError:
-        raise FormatError("JSON nested too deeply to be a scan report", source=source) from None
-
-
-def _hint_for(text: str) -> str:
-    start = text.lstrip()
-    if start.startswith("<"):
-        return "this looks like XML; have the scanner write JSON (e.g. syft -o cyclonedx-json)"
-    if start.startswith(("SPDXVersion:", "##")):
-        return "this looks like SPDX tag-value; have the scanner write SPDX JSON (e.g. syft -o spdx-json)"
-    return "re-run the scanner or re-download the report"
-
-
-def _decode_text(data: bytes, source: str) -> str:
-    encoding = "utf-16" if data[:2] in _UTF16_BOMS else "utf-8-sig"
-    try:
-        return data.decode(encoding)
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise FormatError(
-            f"not valid {encoding.removesuffix('-sig').upper()} text: byte offset {exc.start}",
-            source=source,
-            line=line,
-            hint="scan reports are JSON text; is this a binary or compressed file?",
-        ) from None
-
+# Counts land in Int64 columns of the policy table and are summed over its rows; no scanner
+# counts a trillion checks, and sums of millions of such rows stay far from Int64's limit.
+_MAX_COUNT = 10**12
 
 _TYPE_NAMES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
 
@@ -166,14 +116,19 @@ class Node:
                 raise self.error(f"expected a number, got {self.value!r}") from None
         if isinstance(self.value, bool) or not isinstance(self.value, int | float):
             raise self.error(f"expected a number, got {_json_type(self.value)}")
-        return float(self.value)
+        try:
+            return float(self.value)
+        except OverflowError:  # an integer too large for a float
+            raise self.error(f"expected a number, got an integer of {len(str(self.value))} digits") from None
 
     def count(self) -> int:
-        """A non-negative integer count (0 when missing)."""
+        """A non-negative integer count (0 when missing), at most `_MAX_COUNT`."""
         if self.value is None:
             return 0
         if isinstance(self.value, bool) or not isinstance(self.value, int) or self.value < 0:
             raise self.error(f"expected a non-negative integer, got {self.value!r}")
+        if self.value > _MAX_COUNT:
+            raise self.error(f"a count above {_MAX_COUNT:,} is beyond any real count")
         return self.value
 
     def flag(self) -> bool:

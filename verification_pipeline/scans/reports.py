@@ -15,9 +15,10 @@ from enum import StrEnum
 import polars as pl
 
 from verification_pipeline.errors import FormatError
+from verification_pipeline.jsonio import decode_json
 from verification_pipeline.scans.conftest_json import parse_conftest_json
 from verification_pipeline.scans.detect import ReportFormat, detect_format
-from verification_pipeline.scans.document import Node, decode_json
+from verification_pipeline.scans.document import Node
 from verification_pipeline.scans.grype import parse_grype_json
 from verification_pipeline.scans.opa import parse_opa_eval, parse_opa_test
 from verification_pipeline.scans.parsed import Parsed
@@ -95,7 +96,7 @@ def parse_report(data: bytes, source: str) -> ScanReport:
     Raises FormatError (empty, not JSON, truncated, unknown format, wrong field types) or
     NoDataError (a report that holds nothing to judge), naming `source` and the position.
     """
-    doc = decode_json(data, source)
+    doc = decode_json(data, source, expected="a JSON scan report", hint=_hint_for, utf16=True)
     fmt = detect_format(doc, source)
     parsed = _PARSERS[fmt](Node.root(doc, source))
     return ScanReport(
@@ -108,6 +109,17 @@ def parse_report(data: bytes, source: str) -> ScanReport:
         vulnerabilities=parsed.vulnerabilities,
         policies=parsed.policies,
     )
+
+
+def _hint_for(text: str) -> str:
+    start = text.lstrip()
+    if not start:
+        return "check that the scanner ran and wrote its report to this file"
+    if start.startswith("<"):
+        return "this looks like XML; have the scanner write JSON (e.g. syft -o cyclonedx-json)"
+    if start.startswith(("SPDXVersion:", "##")):
+        return "this looks like SPDX tag-value; have the scanner write SPDX JSON (e.g. syft -o spdx-json)"
+    return "re-run the scanner or re-download the report"
 
 
 def _require(data: bytes, source: str, kind: ReportKind) -> ScanReport:

@@ -26,7 +26,8 @@ REQUEST_SOURCES = ("read", "write", "all")
 class Slo(BaseModel):
     """One objective: `metric` of `source` must be <= `threshold` `unit`."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # An infinite threshold is an SLO that can never fail; NaN compares false either way.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)
     description: str = ""
@@ -61,7 +62,7 @@ class Slo(BaseModel):
 class SloSpec(BaseModel):
     """The whole file: a version, the confidence of every interval, and the SLOs."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     version: Literal[1] = 1
     confidence: float = Field(default=0.95, gt=0.5, lt=1)

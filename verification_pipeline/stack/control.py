@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from verification_pipeline.errors import StackError
+from verification_pipeline.errors import StackError, StorageError
 from verification_pipeline.paths import PACKAGE_DIR, tool_path, vp_home
 from verification_pipeline.stack import processes
 from verification_pipeline.stack.processes import ProcessRecord
@@ -85,6 +85,10 @@ class StackLayout:
     @property
     def admin_token(self) -> Path:
         return self.home / "target-admin.token"
+
+    @property
+    def weed_jwt_keys(self) -> Path:
+        return self.home / "seaweedfs-jwt.env"
 
     @property
     def logs(self) -> Path:
@@ -163,6 +167,11 @@ class Stack:
             _write_secret(self.layout.jwt_secret, secrets.token_urlsafe(48))
         if not self.layout.admin_token.exists():
             _write_secret(self.layout.admin_token, secrets.token_urlsafe(24))
+        if not self.layout.weed_jwt_keys.exists():
+            # The volume servers then accept reads and writes only with a token the master
+            # signs for the S3 gateway: the store's internal HTTP API is closed to everyone else.
+            keys = {"WEED_JWT_SIGNING_KEY": secrets.token_hex(32), "WEED_JWT_SIGNING_READ_KEY": secrets.token_hex(32)}
+            _write_secret(self.layout.weed_jwt_keys, "".join(f"{k}={v}\n" for k, v in keys.items()))
         identity = json.loads(self.layout.s3_identities.read_text())["identities"][0]["credentials"][0]
         env = {
             "VP_S3_ENDPOINT_URL": f"http://{HOST}:{self.ports.s3}",
@@ -239,6 +248,7 @@ class Stack:
             progress(f"seaweedfs: started (pid {records['seaweedfs'].pid}), waiting for S3 on {settings.endpoint_url}")
         self._wait_for_s3(settings, records["seaweedfs"])
         ObjectStore(settings).ensure_bucket(object_lock=True)
+        self._wait_until_readable(settings)
         progress(f"s3: bucket {settings.bucket} ready (versioning and Object Lock enabled)")
         if self.with_target and "target" not in records:
             processes.ensure_ports_free(HOST, {"target": self.ports.target})
@@ -289,8 +299,11 @@ class Stack:
             "-volume.max=0",
             "-iam=false",
             "-debug=false",
+            # S3 is the only way in: the filer's own HTTP API would bypass keys and Object Lock
+            "-filer.disableHttp",
         ]
-        return processes.spawn("seaweedfs", argv, self.layout.logs / "seaweedfs.log")
+        env = {**os.environ, **read_env_file(self.layout.weed_jwt_keys)}
+        return processes.spawn("seaweedfs", argv, self.layout.logs / "seaweedfs.log", env=env)
 
     def _start_target(self) -> ProcessRecord:
         argv = [
@@ -321,6 +334,21 @@ class Stack:
                 return
             time.sleep(0.25)
         raise StackError(f"S3 did not answer on {settings.endpoint_url} within {START_TIMEOUT_S:.0f}s", hint=f"see {record.log}")
+
+    def _wait_until_readable(self, settings: S3Settings) -> None:
+        """After a restart the listing answers about a second before objects can be read back."""
+        store = ObjectStore(settings)
+        key = "_stack/ready"
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            try:
+                store.put_bytes(key, b"ready", overwrite=True)
+                if store.get_bytes(key) == b"ready":
+                    return
+            except StorageError:
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(0.25)
 
     def _wait_for_target(self, record: ProcessRecord) -> None:
         url = f"http://{HOST}:{self.ports.target}/healthz"

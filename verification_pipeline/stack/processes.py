@@ -93,7 +93,16 @@ def stop(record: ProcessRecord, timeout_s: float = 15.0) -> bool:
         except ProcessLookupError:
             pass
     _reap(record.pid)
+    _wait_gone(record)
     return True
+
+
+def _wait_gone(record: ProcessRecord, timeout_s: float = 5.0) -> None:
+    """Return only once the process is gone, so its ports are free for the next `up`."""
+    try:
+        psutil.Process(record.pid).wait(timeout_s)
+    except (psutil.NoSuchProcess, psutil.TimeoutExpired, ChildProcessError):
+        pass
 
 
 def _reap(pid: int) -> None:

@@ -23,6 +23,7 @@ from verification_pipeline.errors import ConfigError
 from verification_pipeline.loadtest.ingest import ingest, merge_segments
 from verification_pipeline.loadtest.runner import ROLES, execution_segments, run_k6, script_path
 from verification_pipeline.loadtest.summary import summarize
+from verification_pipeline.reachability import check_reachable
 from verification_pipeline.storage.serialize import encode
 
 SEED_VUS = {"read": 50, "write": 20}
@@ -87,7 +88,9 @@ def plan_load_segments(context: dg.OpExecutionContext, config: LoadConfig):
     context.log.info(f"load test: {config.segments} segment(s) of {_duration(config)}, executor {config.executor}")
 
 
-def _run_role(context, target: TargetResource, token: str, plan: dict, role: str, workdir: Path) -> pl.DataFrame:
+def _run_role(
+    context, target: TargetResource, token: str, plan: dict, role: str, workdir: Path, stop: threading.Event
+) -> pl.DataFrame:
     env = {
         "GRAPHQL_URL": target.graphql_url,
         "JWT": token,
@@ -99,12 +102,18 @@ def _run_role(context, target: TargetResource, token: str, plan: dict, role: str
     if plan["executor"] == "arrival":
         env["RATE"] = str(plan["rate"][role])
     last = [0.0]
+    warnings = [0]
 
     def on_line(line: str) -> None:
-        # k6 reports progress about once a second; keep the Dagster log readable
-        if time.monotonic() - last[0] > 5 or "level=error" in line or "level=warn" in line:
+        # k6 reports progress about once a second and warns once per failed request: keep the
+        # Dagster log readable with one line per 5 s, saying how many warnings it stands for
+        if "level=warn" in line:
+            warnings[0] += 1
+        if time.monotonic() - last[0] > 5 or "level=error" in line:
             last[0] = time.monotonic()
-            context.log.info(f"k6 {role}: {line.strip()}")
+            suffix = f" ({warnings[0]} k6 warnings since the last line)" if warnings[0] else ""
+            warnings[0] = 0
+            context.log.info(f"k6 {role}: {line.strip()}{suffix}")
 
     segment = None
     if plan["segments"] > 1:
@@ -112,7 +121,7 @@ def _run_role(context, target: TargetResource, token: str, plan: dict, role: str
 
         segment = ExecutionSegment(plan["segment"], plan["sequence"])
     out = workdir / f"{role}.json"
-    run = run_k6(script_path(role), out, env=env, segment=segment, on_line=on_line)
+    run = run_k6(script_path(role), out, env=env, segment=segment, on_line=on_line, stop=stop)
     if run.thresholds_crossed:
         context.log.warning(f"k6 {role}: a threshold in the script was crossed (exit 99); the SLO verdict decides")
     return ingest(out, role=role, segment=plan["segment"])
@@ -133,16 +142,19 @@ def run_load_segment(context: dg.OpExecutionContext, target: TargetResource, s3:
             context.log.info(f"imported {len(parts)} {role} file(s): {frames[role].height} requests")
         return frames["read"], frames["write"]
     token = target.token()
+    check_reachable(target.graphql_url)
     _wait_for_start(context, plan)
     results: dict[str, pl.DataFrame] = {}
     errors: list[Exception] = []
+    stop = threading.Event()  # one k6 failing stops the other: no load without a measurement
     with tempfile.TemporaryDirectory(prefix="vp-k6-") as workdir:
 
         def work(role: str) -> None:
             try:
-                results[role] = _run_role(context, target, token, plan, role, Path(workdir))
+                results[role] = _run_role(context, target, token, plan, role, Path(workdir), stop)
             except Exception as exc:  # re-raised below, in the step's own thread
                 errors.append(exc)
+                stop.set()
 
         threads = [threading.Thread(target=work, args=(role,)) for role in ROLES]
         for thread in threads:
