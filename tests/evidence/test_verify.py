@@ -173,6 +173,57 @@ def test_an_extra_signed_statement_fails(
         verify_files(files, trusted)
 
 
+def _resigned(
+    bundle: EvidenceBundle, signing_key: SigningKey, edit: Callable[[dict], None]
+) -> dict[str, bytes]:
+    """The bundle with its test-result statement edited and signed again by the trusted key."""
+    files = dict(bundle.files)
+    lines = files["attestations.intoto.jsonl"].splitlines()
+    statement = json.loads(base64.b64decode(json.loads(lines[0])["payload"]))
+    edit(statement["predicate"])
+    lines[0] = canonical_json(sign_envelope(canonical_json(statement), signing_key))
+    files["attestations.intoto.jsonl"] = b"\n".join(lines) + b"\n"
+    return files
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda p: p.update(result="FAILED"),
+            r"\[test-result predicate\.result\]: 'FAILED' contradicts the verdict PASS",
+        ),
+        (lambda p: p.pop("result"), r"\[test-result predicate\.result\]: None contradicts"),
+        (lambda p: p.update(result="OK"), r"\[test-result predicate\.result\]: 'OK' contradicts"),
+        (lambda p: p.update(verdict="MAYBE"), r"\[test-result predicate\.verdict\]: 'MAYBE' is not one of"),
+    ],
+    ids=["contradicting", "missing", "unknown-result", "unknown-verdict"],
+)
+def test_a_signed_result_that_contradicts_the_verdict_fails(
+    edit: Callable[[dict], None],
+    message: str,
+    bundle: EvidenceBundle,
+    signing_key: SigningKey,
+    trusted: Ed25519PublicKey,
+) -> None:
+    with pytest.raises(VerificationFailed, match=message):
+        verify_files(_resigned(bundle, signing_key, edit), trusted)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [b"1" * 4301, b"[" * 100_000, b'{"payloadType": "\\ud800"}', b"", b"\xff"],
+    ids=["huge-int", "deep", "lone-surrogate", "blank", "not-utf8"],
+)
+def test_an_undecodable_attestation_line_fails_naming_it(
+    line: bytes, bundle: EvidenceBundle, trusted: Ed25519PublicKey
+) -> None:
+    files = dict(bundle.files)
+    files["attestations.intoto.jsonl"] = line + b"\n" + files["attestations.intoto.jsonl"]
+    with pytest.raises(VerificationFailed, match=r"^attestations\.intoto\.jsonl line 1"):
+        verify_files(files, trusted)
+
+
 def test_a_dropped_statement_fails(bundle: EvidenceBundle, trusted: Ed25519PublicKey) -> None:
     files = dict(bundle.files)
     files["attestations.intoto.jsonl"] = files["attestations.intoto.jsonl"].splitlines(keepends=True)[0]

@@ -33,8 +33,12 @@ def test_a_seed_file_is_read_as_summary_only_evidence():
         (b'{"count": 3, "p95_ms": NaN, "p99_ms": 9}', InputError, "[p95_ms]"),
         (b'{"count": 3, "p95_ms": 9, "p99_ms": 7}', InputError, "[p99_ms]"),
         (b"[200, 7, 9]", FormatError, "got list"),
-        (b'{"count": 200,\n "p95_ms": }', FormatError, "fanout.json:2: not JSON"),
-        (b"\xff\xfe", FormatError, "not UTF-8"),
+        (b'{"count": 3, "p95_ms": -5, "p99_ms": -1}', InputError, "[p95_ms]: must be a finite, non-negative"),
+        (b'{"count": 3, "p95_ms": 1, "p99_ms": ' + b"9" * 400 + b"}", InputError, "[p99_ms]"),
+        (b'{"count": 200,\n "p95_ms": }', FormatError, "fanout.json:2: malformed JSON"),
+        (b'{"count": 1,\n "p95_ms": ' + b"1" * 4301 + b"}", FormatError, "fanout.json:2: holds an integer"),
+        (b"[" * 100_000, FormatError, "nested too deeply"),
+        (b"\xff\xfe", FormatError, "not valid UTF-8"),
     ],
 )
 def test_a_bad_file_is_refused_naming_the_field(payload, error, named):

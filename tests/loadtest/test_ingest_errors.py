@@ -98,7 +98,12 @@ def test_truncated_csv_last_line(tmp_path: Path) -> None:
     path.write_text(f"{CSV_DEFAULT_HEADER}\n{row}\n{row[:40]}")
     with pytest.raises(FormatError, match=r"read\.csv:3: the last line is truncated"):
         ingest(path)
+    # Cut inside its last field, a line still has every field (request_id=1-0 -> request_id=1-):
+    # without the newline k6 ends every line with, no last line can be told whole.
     path.write_text(f"{CSV_DEFAULT_HEADER}\n{row}\n{row}")
+    with pytest.raises(FormatError, match=r"read\.csv:3: the last line is truncated"):
+        ingest(path)
+    path.write_text(f"{CSV_DEFAULT_HEADER}\n{row}\n{row}\n")
     assert ingest(path).height == 2
 
 
@@ -127,6 +132,18 @@ def test_missing_file(tmp_path: Path) -> None:
             point("dropped_iterations", 0.5, tags={"scenario": "read"}, request_id=None),
             "dropped_iterations point is not a whole count",
         ),
+        (
+            point("dropped_iterations", 2e9, tags={"scenario": "read"}, request_id=None),
+            "dropped_iterations point is an implausible count",
+        ),
+        (point("http_req_duration", -5.0, request_id="9-0"), "http_req_duration point is not a duration"),
+        (point("ingest_duration", float("inf"), request_id="1-1"), "ingest_duration point is not a duration"),
+        (
+            point("http_req_duration", 3.0, tags={**TAGS, "op": "a\x1fb"}, request_id="9-0").replace(
+                "\\u001f", "\x1f"
+            ),
+            "holds a raw control byte",
+        ),
     ],
 )
 def test_a_point_missing_what_it_needs_is_named(tmp_path: Path, line: str, message: str) -> None:
@@ -134,6 +151,12 @@ def test_a_point_missing_what_it_needs_is_named(tmp_path: Path, line: str, messa
     lines.insert(9, line)
     with pytest.raises(FormatError, match=rf"read\.json:10: {message}"):
         ingest(write(tmp_path / "read.json", lines))
+
+
+def test_dropped_iterations_past_any_real_run_are_refused_not_expanded(tmp_path: Path) -> None:
+    dropped = point("dropped_iterations", 4_000_000, tags={"scenario": "read"}, request_id=None)
+    with pytest.raises(FormatError, match=r"read\.json: the dropped_iterations points add up to 12,000,000"):
+        ingest(write(tmp_path / "read.json", [*k6_lines(), dropped, dropped, dropped]))
 
 
 def test_a_custom_metric_twice_for_one_request(tmp_path: Path) -> None:

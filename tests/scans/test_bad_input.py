@@ -90,6 +90,30 @@ def test_utf16_report_from_powershell_is_read():
     assert report.vulnerabilities.height == 0
 
 
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            b'{"matches":[],"source":{},\n"n":' + b"1" * 4301 + b"}",
+            r"^g\.json:2: holds an integer of more than 4300 digits",
+        ),
+        (
+            b'{"matches":[{"vulnerability":{"id":"\\ud800"},"artifact":{"name":"openssl"}}],"source":{}}',
+            r"^g\.json \[matches\[0\]\.vulnerability\.id\]: holds an unpaired UTF-16 surrogate",
+        ),
+        (b"[" * 100_000, r"^g\.json: nested too deeply to be a JSON scan report"),
+        (
+            b'[{"filename": "svc.yaml", "successes": 9223372036854775808}]',
+            r"^g\.json \[\[0\]\.successes\]: a count above 1,000,000,000,000 is beyond any real count",
+        ),
+    ],
+    ids=["huge-int", "lone-surrogate", "deep", "count-past-int64"],
+)
+def test_json_that_decodes_to_no_usable_value_names_file_and_place(data: bytes, message: str):
+    with pytest.raises(FormatError, match=message):
+        parse_report(data, "g.json")
+
+
 def test_empty_array_and_undefined_opa_result_hold_no_data():
     with pytest.raises(NoDataError, match="empty JSON array"):
         parse_report(b"[]", "opa.json")

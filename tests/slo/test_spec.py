@@ -53,3 +53,27 @@ def test_yaml_errors_name_the_line() -> None:
         load_slo_spec("version: 1\nslos:\n  - name: a: b\n", source="team.yaml")
     with pytest.raises(ConfigError, match="expected a mapping"):
         load_slo_spec("- just a list\n")
+
+
+SLO = "slos:\n  - {name: read_p95, metric: quantile, source: read, quantile: 0.95, threshold: %s, unit: ms, min_samples: 1}\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (SLO % ".inf", r"slos\.yaml \[slos\[0\]\.threshold\]: Input should be a finite number"),
+        (SLO % "1e400", r"slos\.yaml \[slos\[0\]\.threshold\]: Input should be a finite number"),
+        (SLO % ".nan", r"slos\.yaml \[slos\[0\]\.threshold\]: Input should be a finite number"),
+        (SLO % ("1" * 4301), r"slos\.yaml:2: holds an integer of more than 4300 digits"),
+        ("slos: " + "[" * 10_000, r"slos\.yaml: not a configuration file: nested too deeply"),
+        (
+            SLO.replace("name: read_p95", 'name: read_p95, description: "\\ud800"') % 5,
+            r"\[slos\[0\]\.description\]: holds an unpaired",
+        ),
+        (SLO % "2026-13-45", r"slos\.yaml: holds a value that cannot be read: month must be in 1\.\.12"),
+    ],
+    ids=["inf", "overflow", "nan", "huge-int", "deep", "lone-surrogate", "impossible-date"],
+)
+def test_values_no_slo_can_hold_are_refused(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_slo_spec(text, source="slos.yaml")

@@ -7,7 +7,8 @@ Checked in this order, stopping at the first failure and naming the file or fiel
 2. both statements name the same release candidate, and it is the expected one when given;
 3. both statements list the same subjects, and every subject is in the bundle with its digest,
    with no file left over;
-4. manifest.json (itself a signed subject) agrees with the signed statements.
+4. the test result's `result` is the one its verdict is signed with (PASS -> PASSED, ...);
+5. manifest.json (itself a signed subject) agrees with the signed statements.
 """
 
 from __future__ import annotations
