@@ -1,6 +1,7 @@
 """One RC verified end to end: figures, checks, a signed bundle in S3 that verifies offline."""
 
 import json
+import subprocess
 
 import dagster as dg
 import pytest
@@ -26,7 +27,7 @@ def _check_results(instance, run_id):
     }
 
 
-def test_a_passing_rc_gets_a_verified_bundle_and_a_pass_decision(pipeline_env, instance, capsys):
+def test_a_passing_rc_gets_a_verified_bundle_and_a_pass_decision(pipeline_env, instance, capsys, tmp_path):
     run = verify_in_process(definitions(), RC, instance, run_config=short_run_config(), raise_on_error=False)
     assert run.success, "the run failed"
     metrics = run.values["slo_metrics"]
@@ -71,6 +72,18 @@ def test_a_passing_rc_gets_a_verified_bundle_and_a_pass_decision(pipeline_env, i
     order = [out.index(f"\n{name}") for name in ("read_load_samples", "slo_metrics", "evidence_bundle", "release_decision")]
     assert order == sorted(order)
     assert f"run {run.run_id}" in out and bundle["archive_sha256"] in out and "slo_metrics  [PASS]" in out
+
+    # `promote RC` reads the decision from the instance, verifies the bundle in S3, tags the RC's commit
+    repo = tmp_path / "service"
+    repo.mkdir()
+    for args in (["init", "-q", "-b", "main"], ["-c", "user.name=t", "-c", "user.email=t@x.invalid", "commit",
+                 "-q", "--allow-empty", "-m", "rc"], ["tag", RC]):
+        subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
+    assert main(["promote", RC, "--public-key", str(pipeline_env.signing_public_key), "--repo", str(repo)]) == 0
+    tagged = subprocess.run(["git", "-C", str(repo), "tag", "-l", "--format=%(contents)", "v24.1.0"],
+                            check=True, capture_output=True, text=True).stdout
+    assert bundle["uri"] in tagged and bundle["archive_sha256"] in tagged
+    assert main(["promote", RC, "--public-key", str(pipeline_env.signing_public_key), "--repo", str(repo)]) == 1
 
 
 def test_a_failing_rc_still_gets_a_complete_signed_bundle_that_says_failed(pipeline_env, instance, target):
