@@ -8,8 +8,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from verification_pipeline.stack.control import DEMO_REPORTS
 from verification_pipeline.evidence.keys import generate_key_pair
+from verification_pipeline.stack.control import DEMO_REPORTS
 
 RC = "v24.1.0-rc1"
 

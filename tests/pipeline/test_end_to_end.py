@@ -1,18 +1,18 @@
 """One RC verified end to end: figures, checks, a signed bundle in S3 that verifies offline."""
 
 import json
-import subprocess
 
 import dagster as dg
 import pytest
 
+from tests.gitrepo import git, new_repo
 from tests.pipeline.conftest import RC, definitions, short_run_config
 from verification_pipeline.cli import main
 from verification_pipeline.defs.runner import verify_in_process
+from verification_pipeline.errors import VerificationFailed
 from verification_pipeline.evidence.audit import audit_files
 from verification_pipeline.evidence.keys import load_public_key_file
 from verification_pipeline.evidence.verify import verify_files
-from verification_pipeline.errors import VerificationFailed
 from verification_pipeline.storage.bundles import read_bundle_uri
 from verification_pipeline.storage.s3 import S3Settings
 
@@ -74,14 +74,10 @@ def test_a_passing_rc_gets_a_verified_bundle_and_a_pass_decision(pipeline_env, i
     assert f"run {run.run_id}" in out and bundle["archive_sha256"] in out and "slo_metrics  [PASS]" in out
 
     # `promote RC` reads the decision from the instance, verifies the bundle in S3, tags the RC's commit
-    repo = tmp_path / "service"
-    repo.mkdir()
-    for args in (["init", "-q", "-b", "main"], ["-c", "user.name=t", "-c", "user.email=t@x.invalid", "commit",
-                 "-q", "--allow-empty", "-m", "rc"], ["tag", RC]):
-        subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
+    repo = new_repo(tmp_path / "service")
+    git(repo, "tag", RC)
     assert main(["promote", RC, "--public-key", str(pipeline_env.signing_public_key), "--repo", str(repo)]) == 0
-    tagged = subprocess.run(["git", "-C", str(repo), "tag", "-l", "--format=%(contents)", "v24.1.0"],
-                            check=True, capture_output=True, text=True).stdout
+    tagged = git(repo, "tag", "-l", "--format=%(contents)", "v24.1.0")
     assert bundle["uri"] in tagged and bundle["archive_sha256"] in tagged
     assert main(["promote", RC, "--public-key", str(pipeline_env.signing_public_key), "--repo", str(repo)]) == 1
 

@@ -1,10 +1,9 @@
 """Promotion: the release tag only on a PASS decision whose bundle verifies, on the verified commit."""
 
-import subprocess
-
 import pytest
 
 from tests.evidence.conftest import LINEAGE, RC, evidence_files, outcomes, provenance
+from tests.gitrepo import git, new_repo
 from verification_pipeline.errors import PromotionRefused
 from verification_pipeline.evidence.bundle import assemble_bundle
 from verification_pipeline.evidence.keys import generate_key_pair, load_signing_key_file
@@ -13,20 +12,9 @@ from verification_pipeline.evidence.verify import verify_files
 from verification_pipeline.release.promote import Decision, promote
 
 
-def git(repo, *args):
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout.strip()
-
-
 @pytest.fixture
 def repo(tmp_path):
-    path = tmp_path / "service"
-    path.mkdir()
-    git(path, "init", "-q", "-b", "main")
-    git(path, "config", "user.email", "t@example.invalid")
-    git(path, "config", "user.name", "t")
-    (path / "a.txt").write_text("1")
-    git(path, "add", ".")
-    git(path, "commit", "-qm", "one")
+    path = new_repo(tmp_path / "service")
     git(path, "tag", "-a", RC.tag, "-m", "rc1")
     (path / "a.txt").write_text("2")
     git(path, "commit", "-qam", "two, after the RC")

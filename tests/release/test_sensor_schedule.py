@@ -1,29 +1,17 @@
 """The RC sensor against a real git repository made in the test, and the nightly schedule."""
 
-import subprocess
-
 import dagster as dg
 import pytest
 
+from tests.gitrepo import git, new_repo
 from verification_pipeline.defs.partitions import release_candidates
 from verification_pipeline.defs.release.schedules import nightly_reverification
 from verification_pipeline.defs.release.sensors import release_candidate_sensor
 
 
-def git(repo, *args):
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout.strip()
-
-
 @pytest.fixture
 def repo(tmp_path):
-    path = tmp_path / "service"
-    path.mkdir()
-    git(path, "init", "-q", "-b", "main")
-    git(path, "config", "user.email", "t@example.invalid")
-    git(path, "config", "user.name", "t")
-    (path / "a.txt").write_text("1")
-    git(path, "add", ".")
-    git(path, "commit", "-qm", "one")
+    path = new_repo(tmp_path / "service")
     git(path, "tag", "-a", "v24.1.0-rc1", "-m", "rc1")
     git(path, "tag", "v24.1.0-rc2")  # lightweight tags count too
     git(path, "tag", "v24.0.0")  # a release, not an RC
