@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
+from verification_pipeline.defs.records import latest_record
 from verification_pipeline.errors import InputError
 
 
@@ -25,12 +26,10 @@ def lineage(defs: dg.Definitions, instance: dg.DagsterInstance, rc: str) -> list
     keys = list(graph.toposorted_asset_keys)
     steps = []
     for key in keys:
-        records = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[rc]), limit=1
-        ).records
-        if not records:
+        record = latest_record(instance, key, rc)
+        if record is None:
             continue
-        mat = records[0].asset_materialization
+        mat = record.asset_materialization
         md, tags = mat.metadata, mat.tags or {}
 
         def text(name: str, md=md) -> str:
@@ -40,7 +39,7 @@ def lineage(defs: dg.Definitions, instance: dg.DagsterInstance, rc: str) -> list
             Step(
                 asset=key.to_user_string(),
                 upstream=tuple(sorted(k.to_user_string() for k in graph.get(key).parent_keys)),
-                run_id=records[0].run_id,
+                run_id=record.run_id,
                 code_version=tags.get("dagster/code_version", ""),
                 data_version=tags.get("dagster/data_version", ""),
                 uri=text("bundle_uri") or text("uri"),
@@ -56,10 +55,8 @@ def lineage(defs: dg.Definitions, instance: dg.DagsterInstance, rc: str) -> list
 
 def latest_decision(instance: dg.DagsterInstance, rc: str) -> dict:
     """The latest release_decision for `rc`, as its materialization metadata recorded it."""
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey("release_decision"), asset_partitions=[rc]), limit=1
-    ).records
-    if not records:
+    record = latest_record(instance, dg.AssetKey("release_decision"), rc)
+    if record is None:
         raise InputError(f"no release decision has been recorded for {rc}", field="rc", hint="verify the RC first")
-    md = records[0].asset_materialization.metadata
-    return {key: value.value for key, value in md.items()} | {"run_id": records[0].run_id}
+    md = record.asset_materialization.metadata
+    return {key: value.value for key, value in md.items()} | {"run_id": record.run_id}

@@ -17,6 +17,7 @@ from verification_pipeline.defs.evidence.location import bundle_uri_for
 from verification_pipeline.defs.evidence.resources import SigningKeyResource
 from verification_pipeline.defs.ops.assets import docs_files, overall_verdict
 from verification_pipeline.defs.partitions import release_candidates
+from verification_pipeline.defs.records import latest_record
 from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.defs.storage.sources import load_original
 from verification_pipeline.defs.target import TargetResource
@@ -68,16 +69,10 @@ def _k6_version() -> str:
     return out.split()[1] if out.startswith("k6 ") else out.strip()
 
 
-def _latest_record(context: dg.AssetExecutionContext, asset: str):
-    records = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[context.partition_key]), limit=1
-    ).records
-    return records[0] if records else None
-
 
 def _upstream(context: dg.AssetExecutionContext, asset: str) -> dict:
     """Run id, code version, URI and digest of the materialization this bundle was built from."""
-    record = _latest_record(context, asset)
+    record = latest_record(context.instance, dg.AssetKey(asset), context.partition_key)
     if record is None:
         return {}
     mat = record.asset_materialization

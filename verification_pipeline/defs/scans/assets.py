@@ -28,7 +28,6 @@ from verification_pipeline.scans import (
 from verification_pipeline.scans.environment import stage_environment
 
 
-
 class SbomConfig(dg.Config):
     source: str = "run"
     """`run`: syft over `scan_dir`; `import`: read `path` (syft JSON, CycloneDX JSON or SPDX 2.3 JSON)."""

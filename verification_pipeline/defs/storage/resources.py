@@ -3,6 +3,7 @@
 
 import dagster as dg
 
+from verification_pipeline.defs.records import latest_record
 from verification_pipeline.errors import StorageError
 from verification_pipeline.storage.s3 import ObjectStore, S3Settings
 from verification_pipeline.storage.serialize import EXTENSIONS, decode, encode
@@ -105,13 +106,12 @@ class S3IOManager(dg.ConfigurableIOManager):
         """URI and sha256 from the latest materialization of this asset partition, if Dagster has one."""
         if context.instance is None or not context.has_asset_key:
             return None
-        partitions = [context.partition_key] if context.has_partition_key else None
-        result = context.instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=context.asset_key, asset_partitions=partitions), limit=1
+        record = latest_record(
+            context.instance, context.asset_key, context.partition_key if context.has_partition_key else None
         )
-        if not result.records:
+        if record is None:
             return None
-        metadata = result.records[0].asset_materialization.metadata
+        metadata = record.asset_materialization.metadata
         if "uri" not in metadata or "sha256" not in metadata:
             return None
         return str(metadata["uri"].value), str(metadata["sha256"].value)

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from verification_pipeline.defs.records import latest_record
 from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.errors import InputError
 from verification_pipeline.storage.s3 import ObjectRef, ObjectStore, parse_s3_uri
@@ -36,12 +37,10 @@ def original_metadata(ref: ObjectRef) -> dict:
 
 def load_original(context: dg.AssetExecutionContext, s3: S3Resource, asset: dg.AssetKey) -> tuple[str, bytes] | None:
     """The original file behind the latest materialization of `asset` for this partition, checked."""
-    records = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=asset, asset_partitions=[context.partition_key]), limit=1
-    ).records
-    if not records:
+    record = latest_record(context.instance, asset, context.partition_key)
+    if record is None:
         return None
-    metadata = records[0].asset_materialization.metadata
+    metadata = record.asset_materialization.metadata
     if "original_uri" not in metadata:
         return None
     uri = str(metadata["original_uri"].value)
