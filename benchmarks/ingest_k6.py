@@ -3,6 +3,8 @@
 Generates a k6-shaped NDJSON file (Metric declarations, ~16 Point lines per request as k6 v1 writes
 them, vus/vus_max gauges every second, some failures, timeouts and dropped iterations), then runs
 each contender in its own subprocess so that its peak RSS (ru_maxrss of that child) is its own.
+The contenders take turns, `--repeat` rounds (default 3); the table gives each one's median
+time and its largest peak RSS, and the ratios compare medians.
 
     uv run python benchmarks/ingest_k6.py                 # 650 MB, the figure
     uv run python benchmarks/ingest_k6.py --size-mb 100   # smoke run
@@ -15,6 +17,7 @@ import json
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -196,6 +199,7 @@ def main() -> None:
     )
     parser.add_argument("--size-mb", type=int, default=650, help="size of the generated file (default 650)")
     parser.add_argument("--keep", action="store_true", help="keep the generated file and print its path")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of all contenders (default 3)")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="ingest_k6_"))
@@ -209,10 +213,25 @@ def main() -> None:
         )
         _measure(GREP, path)  # warm the page cache so every contender reads from memory
 
+        contenders = [
+            ("verification_pipeline ingest", OURS),
+            ("pl.scan_ndjson(...).collect()", SCAN_NDJSON),
+            ('grep -F \'"type":"Point"\' | wc -l', GREP),
+        ]
+        runs: dict[str, list[tuple[float, int, str]]] = {name: [] for name, _ in contenders}
+        for round_ in range(1, max(1, args.repeat) + 1):
+            for name, contender in contenders:
+                runs[name].append(_measure(contender, path))
+            times = ", ".join(f"{name.split()[0]} {runs[name][-1][0]:.2f} s" for name, _ in contenders)
+            print(f"round {round_}: {times}", flush=True)
         rows = [
-            ("verification_pipeline ingest", *_measure(OURS, path)),
-            ("pl.scan_ndjson(...).collect()", *_measure(SCAN_NDJSON, path)),
-            ('grep -F \'"type":"Point"\' | wc -l', *_measure(GREP, path)),
+            (
+                name,
+                statistics.median(seconds for seconds, _, _ in runs[name]),
+                max(rss for _, rss, _ in runs[name]),
+                runs[name][-1][2],
+            )
+            for name, _ in contenders
         ]
         ours, ndjson, grep = rows[0][1], rows[1][1], rows[2][1]
         print()

@@ -185,6 +185,56 @@ def test_block_boundaries_do_not_change_rows_or_line_numbers(tmp_path: Path, mon
         ingest(twice_broken)  # the first problem in the file, though blocks are worked on in parallel
 
 
+@pytest.mark.parametrize(
+    ("later", "message"),
+    [
+        (b"garbage", r"is not a line of k6"),
+        (b'{"metric":"vus","type":"Point","data":{"value":"\x1f"}}', r"holds a raw control byte \(0x1f\)"),
+        (b'{"metric":"vus","type":"Point","data":{"value":"\xff"}}', r"is not valid UTF-8"),
+    ],
+)
+def test_the_first_problem_is_reported_when_one_chunk_holds_two(
+    tmp_path: Path, later: bytes, message: str
+) -> None:
+    """Points are checked after the lines are read, in parallel chunks: a bad point above a
+    broken line, in the same chunk, is still the error reported; alone, the broken line is."""
+    lines = [line.encode() for line in k6_lines(40)]
+    lines[60] = later
+    only_later = tmp_path / "later.json"
+    only_later.write_bytes(b"\n".join(lines) + b"\n")
+    with pytest.raises(FormatError, match=rf"later\.json:61: {message}"):
+        ingest(only_later)
+    lines[40] = point("http_req_duration", 1.0, tags={**TAGS, "status": "x"}).encode()
+    both = tmp_path / "both.json"
+    both.write_bytes(b"\n".join(lines) + b"\n")
+    with pytest.raises(FormatError, match=r"both\.json:41: http_req_duration point has no numeric status"):
+        ingest(both)
+
+
+def test_a_bad_point_before_a_corrupt_gzip_end_is_reported_first(tmp_path: Path) -> None:
+    lines = k6_lines(2000)
+    lines[40] = point("http_req_duration", 1.0, tags={**TAGS, "status": "x"})
+    packed = gzip.compress(("\n".join(lines) + "\n").encode())
+    truncated = tmp_path / "read.json.gz"
+    truncated.write_bytes(packed[: len(packed) // 2])
+    with pytest.raises(FormatError, match=r"read\.json\.gz:41: http_req_duration point has no numeric status"):
+        ingest(truncated)
+
+
+def test_csv_time_unit_is_one_for_the_file(tmp_path: Path, monkeypatch) -> None:
+    """k6's CSV timeFormat is a file-wide setting: a time with other digits is refused, in
+    whichever block it falls."""
+    row = "http_req_duration,{time},1.5,,,,true,,POST,u,HTTP/1.1,read,,200,,,u,op=read,request_id={id}"
+    rows = [row.format(time=1795797799, id=f"{i}-0") for i in range(30)]
+    rows[20] = row.format(time=17957977990, id="20-0")
+    path = tmp_path / "read.csv"
+    path.write_text(CSV_DEFAULT_HEADER + "\n" + "\n".join(rows) + "\n")
+    for block in (97, 4096, ingest_module.BLOCK_BYTES):
+        monkeypatch.setattr(ingest_module, "BLOCK_BYTES", block)
+        with pytest.raises(FormatError, match=r"read\.csv:22: http_req_duration point has no readable time"):
+            ingest(path)
+
+
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_mutated_files_either_read_or_fail_with_our_error(data) -> None:

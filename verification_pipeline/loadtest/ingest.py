@@ -2,10 +2,12 @@
 
 Speed is the point here: a 3-minute seed run at full load writes hundreds of MB, about 16
 Point lines per request, and we need four metrics out of them. So no line is parsed as JSON.
-The file is read in blocks; per block a few byte-level passes (`bytes.count`, one regex)
-check that every line has k6's layout and pick out the lines of the metrics we read; only
-those (about one line in six) become a polars column, and polars string kernels cut the
-fields out. Memory stays at a few blocks whatever the file size.
+The file is read in chunks of whole lines, and one thread per core works on a chunk, all of
+it in polars (the GIL released, so the threads run in parallel): the chunk becomes a column
+of lines, every line is checked for k6's layout, the lines of the metrics we read (about one
+in six) are picked by prefix, and string kernels cut their fields out. The fields are typed
+and checked once, for the whole file. Memory stays at a few chunks plus the points we keep,
+whatever the file size.
 
 How the Point lines of one request are joined: k6 writes each metric of a request as its own
 line with the same tags and time, and lines of concurrent VUs interleave, so order tells
@@ -26,8 +28,10 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 import re
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -83,13 +87,11 @@ CSV_DEFAULT_HEADER = (
     "proto,scenario,service,status,subproto,tls_version,url,extra_tags,metadata"
 )
 
-# Points wanted, at a line start, in k6's (v0.3x and later) layout: metric, then type, then data.
-_WANTED_LINE = re.compile(
-    rb'\n\{"metric":"(?:' + b"|".join(m.encode() for m in METRICS) + rb')","type":"Point".*'
-)
-_POINT_START = b'}\n{"metric":"'
-_METRIC_START = b'}\n{"type":"Metric"'
-_LINE_STARTS = (b'{"metric":"', b'{"type":"Metric"')
+# Points wanted start so, in k6's (v0.3x and later) layout: metric, then type, then data.
+_WANTED_PREFIXES = tuple(f'{{"metric":"{metric}","type":"Point"' for metric in METRICS)
+_LINE_STARTS = ('{"metric":"', '{"type":"Metric"')
+# Threads working on NDJSON chunks at once (one per core, up to this).
+MAX_WORKERS = 8
 _K6_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%#z"
 # Wanted lines become one-column CSV: a separator byte that never occurs in JSON text.
 _SEPARATOR = b"\x1f"
@@ -122,11 +124,10 @@ def ingest(
             raise NoDataError(
                 "the file is empty: k6 wrote no output (did the run start?)", source=label, line=1
             )
-        blocks = _blocks(_decompressed(raw), label, raw, total, on_progress)
         if head.lstrip().startswith(b"{"):
-            points = _ndjson_points(blocks, label)
+            points = _ndjson_points(_decompressed(raw), label, raw, total, on_progress)
         elif head.startswith(CSV_FIXED[0].encode()):
-            points = _csv_points(blocks, label)
+            points = _csv_points(_blocks(_decompressed(raw), label, raw, total, on_progress), label)
         else:
             raise FormatError(
                 "not k6 output: expected `--out json` lines ({...}) or `--out csv` "
@@ -253,103 +254,215 @@ def _blocks(
 # --- NDJSON ---------------------------------------------------------------------------------
 
 
-def _ndjson_points(blocks: Iterator[_Block], label: str) -> pl.DataFrame:
-    """Points of the wanted metrics. The byte scanning of a block (Python, holding the GIL)
-    overlaps with polars cutting fields out of the block before it (Rust, GIL released)."""
-    frames = []
-    with ThreadPoolExecutor(max_workers=1) as fields_worker:
-        previous: Future[pl.DataFrame] | None = None
-        for block in blocks:
+class _LineError(Exception):
+    """A problem at `row`, a line's position within its chunk; the reader adds the line number.
+
+    `before` holds the wanted points of the chunk's lines above it: a bad point there is an
+    earlier problem, and the first problem in the file is the one reported.
+    """
+
+    def __init__(
+        self, row: int, message: str, hint: str | None = None, before: pl.DataFrame | None = None
+    ) -> None:
+        super().__init__(message)
+        self.row, self.message, self.hint, self.before = row, message, hint, before
+
+
+class _ReadError(Exception):
+    """The stream broke (corrupt gzip); raised once every line before it has been counted."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def _ndjson_points(
+    stream: BinaryIO, label: str, raw: BinaryIO, total: int | None, on_progress: Progress | None
+) -> pl.DataFrame:
+    """Points of the wanted metrics, from chunks of whole lines worked on by one thread per core.
+
+    All the work on a chunk is polars (Rust, the GIL released), so the threads really run in
+    parallel; this thread only reads. At most one chunk per worker waits, which bounds memory.
+    Results are taken in file order, so line numbers add up and the first problem reported is
+    the first in the file. Points are typed and checked once, for the whole file (per chunk,
+    polars' fixed cost per call would be most of that work), or for the lines above a problem
+    found while reading.
+    """
+    workers = max(1, min(os.cpu_count() or 1, MAX_WORKERS))
+    frames: list[pl.DataFrame] = []  # raw points; `row` is the line number once taken
+    first_line = 1
+
+    def fail(line: int, what: str) -> None:
+        raise FormatError(what, source=label, line=line)
+
+    def numbered(points: pl.DataFrame) -> pl.DataFrame:
+        return points.with_columns(pl.col("row").cast(pl.Int64) + first_line)
+
+    def checked(more: pl.DataFrame | None = None) -> pl.DataFrame:
+        """The points read so far, typed; raises for the first bad one."""
+        parts = frames + ([numbered(more)] if more is not None else [])
+        return _checked_points(pl.concat(parts) if parts else _raw_points(), _k6_times, fail)
+
+    def take(future: Future[tuple[pl.DataFrame | None, int]]) -> None:
+        nonlocal first_line
+        try:
+            points, lines = future.result()
+        except _LineError as problem:
+            checked(problem.before)
+            raise FormatError(
+                problem.message, source=label, line=first_line + problem.row, hint=problem.hint
+            ) from None
+        if points is not None:
+            frames.append(numbered(points))
+        first_line += lines
+
+    pending: deque[Future[tuple[pl.DataFrame | None, int]]] = deque()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="k6-ingest") as pool:
+        try:
             try:
-                if not block.complete:
-                    _check_last_line(block, label)
-                _check_layout(block, label)
-                wanted = _WANTED_LINE.findall(block.buffer, 0, block.end)
-            finally:
-                # Done with the block before (its buffer is read next); its error, if any, comes first.
-                if previous is not None:
-                    frames.append(previous.result())
-                    previous = None
-            if wanted:
-                previous = fields_worker.submit(_ndjson_fields, block, wanted, label)
-        if previous is not None:
-            frames.append(previous.result())
-    return pl.concat(frames) if frames else _empty_points()
+                for chunk, complete in _line_chunks(stream, raw, total, on_progress):
+                    # Handed over in a list the worker empties: its bytes are freed once read.
+                    pending.append(pool.submit(_ndjson_chunk, [chunk], complete))
+                    del chunk
+                    while len(pending) > workers:
+                        take(pending.popleft())
+            except _ReadError as broken:
+                while pending:
+                    take(pending.popleft())
+                checked()
+                raise FormatError(
+                    f"corrupt or truncated gzip data after line {first_line - 1} ({broken.cause})",
+                    source=label,
+                    line=first_line,
+                    hint="copy the file again, or rerun k6",
+                ) from broken.cause
+            while pending:
+                take(pending.popleft())
+        finally:
+            for future in pending:
+                future.cancel()
+    return checked()
 
 
-def _check_last_line(block: _Block, label: str) -> None:
+def _line_chunks(
+    stream: BinaryIO, raw: BinaryIO, total: int | None, on_progress: Progress | None
+) -> Iterator[tuple[bytes, bool]]:
+    """The stream as chunks of whole lines (each ending with its newline), about a block each.
+
+    A last line without its newline comes alone with complete=False: k6 ends every line, so
+    it may have been cut.
+    """
+    # Small inputs get small reads; a gzip stream's size is unknown, so reads grow to a block.
+    read_size = min(BLOCK_BYTES, max(1 << 16, total or BLOCK_BYTES))
+    carry = b""
+    while True:
+        try:
+            data = stream.read(read_size)
+        except (gzip.BadGzipFile, zlib.error, EOFError) as exc:
+            raise _ReadError(exc) from exc
+        read_size = min(BLOCK_BYTES, 2 * read_size)
+        if on_progress:
+            on_progress(raw.tell(), total)
+        if not data:
+            if carry:
+                yield carry, False
+            return
+        cut = data.rfind(b"\n") + 1
+        if cut:
+            yield b"".join((carry, memoryview(data)[:cut])), True  # one copy, not two
+            carry = data[cut:]
+        else:  # a line longer than a read
+            carry += data
+
+
+def _ndjson_chunk(handed: list[bytes], complete: bool) -> tuple[pl.DataFrame | None, int]:
+    """The wanted points of a chunk of whole lines, and how many lines it holds."""
+    data = handed.pop()
+    if not complete:
+        _check_last_line(data)
+    if (separator := data.find(_SEPARATOR)) >= 0:  # JSON escapes control characters: no k6 line holds it raw
+        raise _line_error(
+            data,
+            data.count(b"\n", 0, separator),
+            "holds a raw control byte (0x1f), which JSON text never does: not a line k6 wrote",
+        )
+    try:
+        text = pl.read_csv(
+            data, has_header=False, separator=_SEPARATOR.decode(), quote_char=None, schema={"line": pl.String}
+        )
+    except pl.exceptions.ComputeError as exc:
+        row = next((row for row, raw in enumerate(data.split(b"\n")) if not _is_utf8(raw)), None)
+        if row is None:
+            raise _LineError(0, f"cannot read the lines of this part of the file: {exc}") from exc
+        raise _line_error(data, row, "is not valid UTF-8 text") from None
+    del data  # polars holds its own copy now
+    line = pl.col("line")
+    lines = text.with_row_index("row")
+    metric = pl.lit(None, pl.String)
+    for name, prefix in zip(METRICS, _WANTED_PREFIXES, strict=True):
+        metric = pl.when(line.str.starts_with(prefix)).then(pl.lit(name)).otherwise(metric)
+    wanted = pl.any_horizontal([line.str.starts_with(prefix) for prefix in _WANTED_PREFIXES])
+    # Every line is a k6 Point or Metric object, or we say which line is not. (A line ending
+    # in \r\n reads as the line without its \r: JSON allows the whitespace.)
+    layout = (
+        line.str.starts_with(_LINE_STARTS[0]) | line.str.starts_with(_LINE_STARTS[1])
+    ) & line.str.ends_with("}")
+    bad, points = pl.collect_all(
+        [
+            lines.lazy().filter(~layout.fill_null(False)).head(1),
+            lines.lazy().filter(wanted).with_columns(metric=metric),
+        ]
+    )
+    if bad.height:
+        text_of_bad = bad["line"][0] or ""
+        what = (
+            "is blank"
+            if not text_of_bad.strip()
+            else f"is not a line of k6 `--out json` output: {text_of_bad.encode()[:80]!r}"
+        )
+        row = bad["row"][0]
+        above = points.filter(pl.col("row") < row)
+        raise _LineError(
+            row,
+            what,
+            hint='k6 writes one object per line, {"metric":...,"type":"Point",...} or {"type":"Metric",...}',
+            before=_ndjson_fields(above) if above.height else None,
+        )
+    return (_ndjson_fields(points) if points.height else None), text.height
+
+
+def _line_error(data: bytes, row: int, message: str) -> _LineError:
+    """The problem at line `row` of a chunk, with the points of the lines above it (which may
+    raise the error of an earlier line instead)."""
+    start = 0
+    for _ in range(row):
+        start = data.index(b"\n", start) + 1
+    before = _ndjson_chunk([data[:start]], True)[0] if start else None
+    return _LineError(row, message, before=before)
+
+
+def _check_last_line(data: bytes) -> None:
     """A last line with no newline is complete only if it is a whole JSON object."""
     try:
-        json.loads(block.buffer[: block.end])
+        json.loads(data)
     except (ValueError, RecursionError):  # RecursionError: nested deeper than any k6 line
-        raise FormatError(
-            f"the last line is truncated ({block.end - 1} bytes, not a whole JSON object): k6 was "
+        raise _LineError(
+            0,
+            f"the last line is truncated ({len(data)} bytes, not a whole JSON object): k6 was "
             "stopped while writing, or the file was cut",
-            source=label,
-            line=block.first_line,
             hint="rerun k6, or delete the partial last line to use the rest",
         ) from None
 
 
-def _check_layout(block: _Block, label: str) -> None:
-    """Every line is a k6 Point or Metric object, or we say which line is not.
-
-    Counting the line boundaries `}\\n{"metric":"` and `}\\n{"type":"Metric"` against the
-    newlines takes a few memchr-speed passes; only a mismatch pays for a line-by-line search.
-    """
-    buffer, end = block.buffer, block.end
-    inner = buffer.count(_POINT_START, 0, end) + buffer.count(_METRIC_START, 0, end)
-    if buffer.startswith(_LINE_STARTS, 1, end) and buffer.endswith(b"}", 0, end) and inner == block.lines - 1:
-        return
-    for offset, text in enumerate(bytes(buffer[1:end]).split(b"\n")):
-        if not (text.startswith(_LINE_STARTS) and text.endswith(b"}")):
-            line = block.first_line + offset
-            what = (
-                "is blank" if not text.strip() else f"is not a line of k6 `--out json` output: {text[:80]!r}"
-            )
-            raise FormatError(
-                what,
-                source=label,
-                line=line,
-                hint='k6 writes one object per line, {"metric":...,"type":"Point",...} or {"type":"Metric",...}',
-            )
-
-
-def _ndjson_fields(block: _Block, wanted: list[bytes], label: str) -> pl.DataFrame:
-    def line_of(row: int) -> int:  # only for an error message: where the row-th wanted line is
-        return block.first_line + block.buffer.count(b"\n", 0, block.buffer.find(wanted[row], 0, block.end))
-
+def _ndjson_fields(lines: pl.DataFrame) -> pl.DataFrame:
+    """Fields of the wanted Point lines (`row`, `line`, `metric`), cut out by polars string kernels."""
     line = pl.col("line")
-    joined = b"".join(wanted)[1:]
-    if _SEPARATOR in joined:  # JSON escapes control characters, so no k6 line holds this byte raw
-        row = next(row for row, raw in enumerate(wanted) if _SEPARATOR in raw)
-        raise FormatError(
-            "holds a raw control byte (0x1f), which JSON text never does: not a line k6 wrote",
-            source=label,
-            line=line_of(row),
-        )
-    try:
-        text = pl.read_csv(
-            joined,
-            has_header=False,
-            separator=_SEPARATOR.decode(),
-            quote_char=None,
-            schema={"line": pl.String},
-        )
-    except pl.exceptions.ComputeError as exc:
-        row = next((row for row, raw in enumerate(wanted) if not _is_utf8(raw)), None)
-        if row is None:
-            raise FormatError(
-                f"cannot read the points of this block: {exc}", source=label, line=block.first_line
-            ) from exc
-        raise FormatError("is not valid UTF-8 text", source=label, line=line_of(row)) from None
-    lines = text.with_row_index("row").with_columns(metric=line.str.extract(r'^\{"metric":"([^"]+)"'))
     # Regex work is most of the cost: each metric gets only the fields it needs. Tags come
     # before metadata in k6's lines, so the first match of a tag key is the tag.
     per_request = pl.col("metric").is_in([GRAPHQL_ERRORS_METRIC, INGEST_METRIC])
     value = line.str.extract(r'"value":([^,}]+)')
     request_id = line.str.extract(r'"request_id":"((?:[^"\\]|\\.)*)"')
-    raw = pl.concat(
+    return pl.concat(
         [
             lines.filter(~per_request).select(
                 "row",
@@ -366,8 +479,6 @@ def _ndjson_fields(block: _Block, wanted: list[bytes], label: str) -> pl.DataFra
         ],
         how="diagonal",
     )
-
-    return _checked_points(raw, _k6_times, line_of, label)
 
 
 def _is_utf8(raw: bytes) -> bool:
@@ -390,6 +501,7 @@ def _csv_points(blocks: Iterator[_Block], label: str) -> pl.DataFrame:
     header: list[str] | None = None
     frames = []
     carry, carry_line = b"", 0
+    times = _CsvTimes()
     for block in blocks:
         data, first_line = bytes(block.buffer[: block.end]), block.first_line
         if header is None:
@@ -415,7 +527,7 @@ def _csv_points(blocks: Iterator[_Block], label: str) -> pl.DataFrame:
         cut = max(cut, 0)
         carry, carry_line = data[cut:], first_line + data.count(b"\n", 0, cut)
         if cut:
-            frames.append(_csv_fields(data[1:cut], header, label, first_line))
+            frames.append(_csv_fields(data[1:cut], header, label, first_line, times))
     if carry:
         raise FormatError(
             "the file ends inside a quoted field (truncated file)", source=label, line=carry_line
@@ -440,7 +552,9 @@ def _check_csv_header(header: list[str], label: str) -> None:
         )
 
 
-def _csv_fields(data: bytes, header: list[str], label: str, first_line: int) -> pl.DataFrame:
+def _csv_fields(
+    data: bytes, header: list[str], label: str, first_line: int, times: _CsvTimes
+) -> pl.DataFrame:
     try:
         table = pl.read_csv(
             data,
@@ -471,22 +585,53 @@ def _csv_fields(data: bytes, header: list[str], label: str, first_line: int) -> 
             request_id=pl.col("metadata").str.extract(r"(?:^|&)request_id=([^&]*)"),
         )
     )
-    return _checked_points(raw, _csv_times, lambda row: first_line + row, label)
+
+    def fail(row: int, what: str) -> None:
+        raise FormatError(what, source=label, line=first_line + row)
+
+    return _checked_points(raw, times, fail)
 
 
-def _csv_times(times: pl.Series) -> pl.Series:
-    """k6's CSV `timeFormat`: unix seconds (default), milli/micro/nano, or RFC 3339."""
-    sample = times.drop_nulls().head(1).to_list()
-    if sample and not sample[0].isdigit():
-        return _k6_times(times)
-    digits = len(sample[0]) if sample else 10
-    unit = "s" if digits <= 10 else "ms" if digits <= 13 else "us" if digits <= 16 else "ns"
-    epoch = times.cast(pl.Int64, strict=False)
-    scaled = {"s": epoch * 1_000_000, "ms": epoch * 1_000, "us": epoch, "ns": epoch // 1_000}[unit]
-    return scaled.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+class _CsvTimes:
+    """k6's CSV `timeFormat`: unix seconds (default), milli/micro/nano, or RFC 3339.
+
+    The format is one setting for the whole file, so the first time read fixes it for every
+    block after; a time that does not fit it (another number of digits) is unreadable.
+    """
+
+    def __init__(self) -> None:
+        self.digits: int | None = None  # None: RFC 3339, once fixed
+        self.fixed = False
+
+    def __call__(self, times: pl.Series) -> pl.Series:
+        if not self.fixed:
+            sample = times.drop_nulls().head(1).to_list()
+            if not sample:
+                return times.cast(pl.Datetime("us", "UTC"), strict=False)
+            self.digits = len(sample[0]) if sample[0].isdigit() else None
+            self.fixed = True
+        if self.digits is None:
+            return _k6_times(times)
+        digits = self.digits
+        unit = "s" if digits <= 10 else "ms" if digits <= 13 else "us" if digits <= 16 else "ns"
+        text = pl.col(times.name)
+        epoch = pl.when(text.str.len_bytes() == digits).then(text).cast(pl.Int64, strict=False)
+        scaled = {"s": epoch * 1_000_000, "ms": epoch * 1_000, "us": epoch, "ns": epoch // 1_000}[unit]
+        return times.to_frame().select(scaled.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")).to_series()
 
 
 # --- from points to requests ----------------------------------------------------------------
+
+
+def _raw_points() -> pl.DataFrame:
+    """No points yet, as text fields the way `_ndjson_fields` cuts them out."""
+    return pl.DataFrame(
+        schema={"row": pl.Int64, "metric": pl.String}
+        | {
+            column: pl.String
+            for column in ("time", "value", "status", "error_code", "scenario", "op", "request_id")
+        }
+    )
 
 
 def _empty_points() -> pl.DataFrame:
@@ -507,13 +652,12 @@ def _empty_points() -> pl.DataFrame:
 def _checked_points(
     raw: pl.DataFrame,
     parse_times: Callable[[pl.Series], pl.Series],
-    line_of: Callable[[int], int],
-    label: str,
+    fail: Callable[[int, str], None],
 ) -> pl.DataFrame:
     """Typed points; the first point missing what its metric needs is an error naming its line.
 
     `raw` holds text fields and `row`, the point's position among the block's rows, which
-    `line_of` turns into a line number.
+    `fail(row, what)` raises the error for.
     """
     points = raw.with_columns(
         timestamp=parse_times(raw["time"]),
@@ -545,11 +689,13 @@ def _checked_points(
             f"is an implausible count (over {MAX_DROPPED_ITERATIONS:,} dropped iterations in one point)",
         ),
     ]
-    for condition, what in problems:
-        bad = points.filter(condition).sort("row").head(1)
-        if bad.height:
-            line = line_of(bad["row"][0])
-            raise FormatError(f"{bad['metric'][0]} point {what}", source=label, line=line)
+    # One pass for all of them: per row the first problem it has; the earliest row is reported.
+    chain = pl.when(problems[0][0]).then(0)
+    for index, (condition, _) in enumerate(problems[1:], start=1):
+        chain = chain.when(condition).then(index)
+    bad = points.filter(chain.is_not_null()).select("row", "metric", problem=chain).sort("row").head(1)
+    if bad.height:
+        fail(bad["row"][0], f"{bad['metric'][0]} point {problems[bad['problem'][0]][1]}")
     return points.select(_empty_points().columns)
 
 
