@@ -9,7 +9,7 @@ import typer
 from typer.testing import CliRunner
 
 from verification_pipeline.cli import fanout
-from verification_pipeline.errors import GateFailed, TargetError
+from verification_pipeline.errors import ConfigError, GateFailed, TargetError
 from verification_pipeline.fanout.seed_import import import_seed_fanout
 
 
@@ -40,6 +40,20 @@ def test_run_writes_the_seed_shape_plus_our_fields(target, tmp_path):
     # a file we wrote can be read back the way a CI-produced seed file is
     assert import_seed_fanout(out.read_bytes(), str(out))["p95_ms"] == written["p95_ms"]
     assert token not in result.output and token not in out.read_text()
+
+
+def test_t0_echoes_write_the_seed_method_figures(target, tmp_path):
+    out = tmp_path / "fanout.json"
+    token = target.token("fanout-cli-echoes")
+    args = ["--url", target.graphql_url, "--tenant", "fanout-cli-echoes", "--subscribers", "1", "--events", "6"]
+    result = invoke([*args, "--out", str(out), "--t0-echoes"], token)
+    assert result.exit_code == 0, result.output
+    seed_method = json.loads(out.read_text())["seed_method"]
+    assert seed_method["count"] == 6 and seed_method["echoes"] > 0
+    assert f"p95 {seed_method['p95_ms']} ms" in result.output
+    refused = invoke([*args, "--out", str(out), "--t0-echoes", "--rate", "20"], token)
+    assert isinstance(refused.exception, ConfigError) and refused.exception.exit_code == 2
+    assert "[t0_echoes]" in str(refused.exception)
 
 
 def test_a_breached_gate_is_gate_failed_and_the_evidence_is_still_written(target, tmp_path):

@@ -13,7 +13,12 @@ import pytest
 
 from verification_pipeline.errors import NoDataError
 from verification_pipeline.fanout.accounting import Publish, Receipt, account_deliveries
-from verification_pipeline.fanout.metrics import fanout_metrics, gate_breaches, seed_quantile
+from verification_pipeline.fanout.metrics import (
+    fanout_metrics,
+    gate_breaches,
+    seed_method_figures,
+    seed_quantile,
+)
 
 T0 = 1_700_000_000_000.0
 
@@ -99,3 +104,25 @@ def test_gates_name_what_breached():
         "no event reached"
     )
     assert gate_breaches({"p95_ms": 3.0, "delivery_ratio": None}) == []  # summary-only evidence
+
+
+def test_seed_method_figures_time_publishes_and_echoes_as_the_seed_script_does():
+    """Whole ms at both ends (Date.now()), arrival order, the first RUNS per subscriber, pooled;
+    events that are neither our publishes nor our echoes are not counted."""
+    publishes = [Publish("p0", T0 + 0.9), Publish("p1", T0 + 20.2)]
+    echoes = [Publish("t0", T0 + 5.0), Publish("t1", T0 + 25.0)]
+    receipts = [
+        Receipt(0, "p0", 1, T0 + 3.1),  # floor(3.1) - floor(0.9) = 3
+        Receipt(0, "t0", 2, T0 + 6.99),  # 1
+        Receipt(0, "foreign", 3, T0 + 7.0),  # someone else's event: not counted
+        Receipt(0, "t1", 5, T0 + 26.0),  # arrives before p1 here: 1
+        Receipt(0, "p1", 4, T0 + 29.0),  # 9, but past RUNS=3 for subscriber 0
+        Receipt(1, "p1", 4, T0 + 24.5),  # subscriber 1: 4
+        Receipt(1, "p0", 1, T0 + 2.0),  # 2, and first in arrival order
+    ]
+    figures = seed_method_figures(publishes, echoes, receipts, runs=3)
+    assert (figures["count"], figures["publishes"], figures["echoes"]) == (5, 3, 2)
+    assert figures["p95_ms"] == seed_quantile([3, 1, 1, 2, 4], 0.95)
+    assert figures["p99_ms"] == seed_quantile([3, 1, 1, 2, 4], 0.99)
+    everything = seed_method_figures(publishes, echoes, receipts, runs=10)
+    assert (everything["count"], everything["p95_ms"]) == (6, seed_quantile([3, 1, 1, 9, 2, 4], 0.95))

@@ -24,6 +24,7 @@ def config(**changes) -> ProbeConfig:
         ({"late_ms": 6000.0}, "late_ms"),
         ({"processes": 3, "subscribers": 2}, "processes"),
         ({"tenant": ""}, "tenant"),
+        ({"t0_echoes": True, "rate": 50.0}, "t0_echoes"),
     ],
 )
 def test_bad_settings_name_their_field(changes, field):

@@ -51,6 +51,24 @@ def test_a_normal_run_accounts_for_every_subscriber_and_event(target):
     assert phases == {"subscribe": (20, 20), "publish": (50, 50), "drain": (1, 1)}
 
 
+def test_t0_echoes_give_the_seed_method_figure_beside_ours(target):
+    """As the seed's script: a t0 message after each publish, echoed to the room; the echoes are
+    timed for the seed-method figure and never enter the delivery table or its counts."""
+    events = 30
+    result = run_probe(probe(target, "fanout-echoes", subscribers=2, events=events, t0_echoes=True))
+    metrics = result.metrics()
+    seed_method = metrics["seed_method"]
+    # RUNS latencies per subscriber, as the script stops at RUNS: publishes and echoes both.
+    assert seed_method["count"] == 2 * events
+    assert seed_method["publishes"] + seed_method["echoes"] == 2 * events
+    assert seed_method["echoes"] > 0 and seed_method["publishes"] > 0
+    assert seed_method["p95_ms"] <= seed_method["p99_ms"]
+    assert len(result.deliveries) == 2 * events and metrics["lost"] == 0
+    assert result.foreign_events == 0
+    without = run_probe(probe(target, "fanout-no-echoes", subscribers=1, events=5)).metrics()
+    assert "seed_method" not in without
+
+
 def test_dropped_events_are_counted_as_losses_exactly(target):
     subscribers, events = 8, 40
     before = dropped_so_far(target)

@@ -52,6 +52,14 @@ def run(
     subscribe_url: Annotated[
         str | None, typer.Option(help="Socket.IO base URL; default: --url without /graphql.")
     ] = None,
+    t0_echoes: Annotated[
+        bool,
+        typer.Option(
+            help="Also emit the seed's t0 message after each publish, as the seed's script does, and "
+            "write `seed_method` figures (measured the script's way: publishes and t0 echoes, whole ms, "
+            "first EVENTS arrivals) beside ours. Seed cadence only."
+        ),
+    ] = False,
     max_p95_ms: Annotated[float, typer.Option(help="Gate: fan-out p95 must not exceed this.")] = 250.0,
     min_delivery_ratio: Annotated[
         float,
@@ -71,6 +79,7 @@ def run(
         late_ms=late_ms,
         processes=processes,
         subscribe_url=subscribe_url,
+        t0_echoes=t0_echoes,
     )
     console = Console(stderr=True)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -92,6 +101,11 @@ def run(
         f"duplicates {metrics['duplicates']}, ratio {metrics['delivery_ratio']:.4%}; "
         f"probe loop lag p99 {metrics['loop_lag_p99_ms']} ms -> {out}"
     )
+    if (seed_method := metrics.get("seed_method")) is not None:
+        typer.echo(
+            f"seed's method: {seed_method['count']} latencies ({seed_method['publishes']} publishes, "
+            f"{seed_method['echoes']} t0 echoes), p95 {seed_method['p95_ms']} ms, p99 {seed_method['p99_ms']} ms"
+        )
     breaches = gate_breaches(metrics, max_p95_ms=max_p95_ms, min_delivery_ratio=min_delivery_ratio)
     if breaches:
         raise GateFailed("; ".join(breaches))

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from verification_pipeline.errors import NoDataError
-from verification_pipeline.fanout.accounting import DELIVERED, DUPLICATE, LATE, LOST
+from verification_pipeline.fanout.accounting import DELIVERED, DUPLICATE, LATE, LOST, Publish, Receipt
 
 # Where the figures came from: raw per-delivery rows, or only a summary file from CI.
 EVIDENCE_RAW = "raw"
@@ -68,6 +68,43 @@ def fanout_metrics(
         "publish_errors": publish_errors,
         "loop_lag_p99_ms": worst_loop_lag_p99(loop_lag),
         "evidence": EVIDENCE_RAW,
+    }
+
+
+def seed_method_figures(
+    publishes: Sequence[Publish], echoes: Sequence[Publish], receipts: Sequence[Receipt], runs: int
+) -> dict:
+    """The figures the seed's script would print, measured the seed's way, for comparison.
+
+    The script times every event that carries a `_t0`: its publishes (from the signal's `ts`,
+    whole ms) and the echoes of the `t0` messages it emits after each one (from `Date.now()` at
+    emit), as `Date.now()` at arrival minus `_t0`, in arrival order, and stops at `runs`
+    latencies. Here: per subscriber, arrivals of our publishes and echoes in arrival order,
+    whole ms at both ends, the first `runs`; the subscribers pooled; the seed's quantile.
+    """
+    origin = {publish.event_id: publish.published_at_ms for publish in publishes}
+    kind = dict.fromkeys(origin, "publish")
+    for echo in echoes:
+        origin[echo.event_id], kind[echo.event_id] = echo.published_at_ms, "echo"
+    per_subscriber: dict[int, list[tuple[float, str, float]]] = {}
+    for receipt in receipts:
+        if receipt.event_id in origin:
+            latency = math.floor(receipt.received_at_ms) - math.floor(origin[receipt.event_id])
+            per_subscriber.setdefault(receipt.subscriber, []).append(
+                (receipt.received_at_ms, kind[receipt.event_id], latency)
+            )
+    counted = [
+        (what, latency)
+        for arrivals in per_subscriber.values()
+        for _, what, latency in sorted(arrivals)[:runs]
+    ]
+    latencies = [latency for _, latency in counted]
+    return {
+        "count": len(latencies),
+        "p95_ms": seed_quantile(latencies, 0.95),
+        "p99_ms": seed_quantile(latencies, 0.99),
+        "publishes": sum(1 for what, _ in counted if what == "publish"),
+        "echoes": sum(1 for what, _ in counted if what == "echo"),
     }
 
 

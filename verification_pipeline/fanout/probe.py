@@ -17,6 +17,7 @@ import math
 import multiprocessing
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Self
@@ -26,10 +27,10 @@ import httpx
 import polars as pl
 
 from verification_pipeline.errors import ConfigError, TargetError
-from verification_pipeline.fanout.accounting import Receipt, account_deliveries
+from verification_pipeline.fanout.accounting import Publish, Receipt, account_deliveries
 from verification_pipeline.fanout.looplag import LoopLagMonitor
-from verification_pipeline.fanout.metrics import fanout_metrics, worst_loop_lag_p99
-from verification_pipeline.fanout.publisher import PublishOutcome, publish_signals, warm_up
+from verification_pipeline.fanout.metrics import fanout_metrics, seed_method_figures, worst_loop_lag_p99
+from verification_pipeline.fanout.publisher import PublishOutcome, T0Emitter, publish_signals, warm_up
 from verification_pipeline.fanout.subscribers import CONNECTS_IN_FLIGHT, SubscriberGroup, run_group
 from verification_pipeline.reachability import check_reachable
 
@@ -63,6 +64,9 @@ class ProbeConfig:
     connect_timeout_s: float = 10.0
     request_timeout_s: float = 10.0
     max_loop_lag_ms: float = 20.0
+    t0_echoes: bool = False
+    """Also emit the seed's `t0` message after each publish (seed cadence only), so that
+    `seed_method` figures, measured as the seed's script measures, come beside ours."""
 
     def __post_init__(self) -> None:
         if urlsplit(self.url).scheme not in ("http", "https") or not urlsplit(self.url).hostname:
@@ -83,6 +87,11 @@ class ProbeConfig:
         if self.rate is not None and not self.rate > 0:
             raise ConfigError(
                 f"must be a positive number of events per second, got {self.rate}", field="rate"
+            )
+        if self.t0_echoes and self.rate is not None:
+            raise ConfigError(
+                "t0 echoes follow the seed's cadence (publish, t0, 10 ms pause); they cannot go with a fixed rate",
+                field="t0_echoes",
             )
         if not 0 < self.grace_ms:
             raise ConfigError(f"must be positive, got {self.grace_ms}", field="grace_ms")
@@ -111,11 +120,13 @@ class ProbeResult:
     foreign_events: int
     disconnects: int
     processes: int
+    seed_method: dict | None = None
 
     def metrics(self) -> dict:
-        return fanout_metrics(
+        figures = fanout_metrics(
             self.deliveries, loop_lag=self.loop_lag, publish_errors=len(self.publish_failures)
         )
+        return figures | ({"seed_method": self.seed_method} if self.seed_method is not None else {})
 
 
 def plan_groups(config: ProbeConfig) -> list[SubscriberGroup]:
@@ -158,7 +169,7 @@ def run_probe(config: ProbeConfig, *, progress: Progress | None = None) -> Probe
     )
     with _SubscriberProcesses(groups, config.socketio_url) as subscribers:
         subscribers.wait_until_subscribed(config, report)
-        outcome, publisher_lag_ms = asyncio.run(_publish(config, report))
+        outcome, echoes, publisher_lag_ms = asyncio.run(_publish(config, report))
         if not outcome.publishes:
             raise TargetError(
                 f"{config.url}: none of the {config.events} publishes was accepted; first failure: {outcome.failures[0]}"
@@ -172,9 +183,11 @@ def run_probe(config: ProbeConfig, *, progress: Progress | None = None) -> Probe
             )
         # Every event gets its full grace period, so the last one's ends the wait.
         deadline = max(p.published_at_ms for p in outcome.publishes) / 1000.0 + config.grace_ms / 1000.0
-        harvest = subscribers.drain([publish.event_id for publish in outcome.publishes], deadline, report)
+        awaited = [publish.event_id for publish in (*outcome.publishes, *echoes)]
+        harvest = subscribers.drain(awaited, deadline, report)
 
     known = {publish.event_id for publish in outcome.publishes}
+    echoed = {echo.event_id for echo in echoes}
     loop_lag = pl.DataFrame(
         [("publisher", lag) for lag in publisher_lag_ms] + harvest.loop_lag,
         schema={"process": pl.String, "lag_ms": pl.Float64},
@@ -191,9 +204,14 @@ def run_probe(config: ProbeConfig, *, progress: Progress | None = None) -> Probe
         ),
         loop_lag=loop_lag,
         publish_failures=outcome.failures,
-        foreign_events=sum(1 for receipt in harvest.receipts if receipt.event_id not in known),
+        foreign_events=sum(1 for receipt in harvest.receipts if receipt.event_id not in known | echoed),
         disconnects=harvest.disconnects,
         processes=len(groups),
+        seed_method=(
+            seed_method_figures(outcome.publishes, echoes, harvest.receipts, config.events)
+            if config.t0_echoes
+            else None
+        ),
     )
 
 
@@ -290,11 +308,28 @@ class _SubscriberProcesses:
             link.close()
 
 
-async def _publish(config: ProbeConfig, report: Progress) -> tuple[PublishOutcome, list[float]]:
+async def _publish(
+    config: ProbeConfig, report: Progress
+) -> tuple[PublishOutcome, list[Publish], list[float]]:
+    """The publishes, the echoes of the t0 messages (when asked for), and the loop's lag."""
     monitor = LoopLagMonitor()
     monitor.start()
     timeout = httpx.Timeout(config.request_timeout_s, connect=config.connect_timeout_s)
-    async with httpx.AsyncClient(timeout=timeout) as client:
+    async with AsyncExitStack() as stack:
+        client = await stack.enter_async_context(httpx.AsyncClient(timeout=timeout))
+        emitter = (
+            await stack.enter_async_context(
+                T0Emitter(
+                    config.socketio_url,
+                    config.socketio_path,
+                    config.token,
+                    config.tenant,
+                    config.request_timeout_s,
+                )
+            )
+            if config.t0_echoes
+            else None
+        )
         await warm_up(client, config.url, config.token)
         outcome = await publish_signals(
             client,
@@ -304,8 +339,11 @@ async def _publish(config: ProbeConfig, report: Progress) -> tuple[PublishOutcom
             config.events,
             rate=config.rate,
             on_published=lambda done: report("publish", done, config.events),
+            after_publish=emitter.emit if emitter is not None else None,
         )
-    return outcome, await monitor.stop()
+    if emitter is not None and emitter.refusals:
+        log.warning("%d t0 messages were refused; first: %s", len(emitter.refusals), emitter.refusals[0])
+    return outcome, (emitter.echoes if emitter is not None else []), await monitor.stop()
 
 
 def _warn_about_probe_health(loop_lag: pl.DataFrame, disconnects: int, max_loop_lag_ms: float) -> None:
@@ -319,4 +357,3 @@ def _warn_about_probe_health(loop_lag: pl.DataFrame, disconnects: int, max_loop_
         )
     if disconnects:
         log.warning("%d subscribers were disconnected by the target during the run", disconnects)
-

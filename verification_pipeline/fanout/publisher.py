@@ -1,20 +1,30 @@
 """Publish coherence signals through the GraphQL mutation, as the seed's script does.
 
 Each signal's `ts` is the publish's `_t0`: the target parses it and echoes it on the event, and
-latency is measured from it. It is taken just before the request leaves, as in the seed, so
-the figure covers the whole path from publish to arrival.
+latency is measured from it. It is the moment the request starts going out on the wire (after
+the client has built it), so the figure covers the whole path from publish to arrival and
+none of the client's own request building.
+
+At the seed's cadence the seed's script also emits `t0 {"_t0": now}` on its socket after each
+publish, and the target echoes that to the room; the script's p95 mixes those echoes with the
+publishes. `T0Emitter` does the same, so the probe can give the figure the seed's method gives
+(see `metrics.seed_method_figures`) beside its own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
-from collections.abc import Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Self
 
 import httpx
+import socketio
 
 from verification_pipeline.errors import TargetError
 from verification_pipeline.fanout.accounting import Publish
@@ -29,6 +39,9 @@ SEED_PAUSE_S = 0.010
 # carrying on would only fill the report with the same refusal.
 REFUSAL_CODES = {"UNAUTHENTICATED", "FORBIDDEN"}
 REFUSAL_STATUSES = {401, 403}
+# A signal's `ts`: RFC 3339 UTC with microseconds, always the same length.
+_TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+_TS_LENGTH = len("2026-01-01T00:00:00.000000Z")
 
 
 @dataclass
@@ -48,8 +61,12 @@ async def publish_signals(
     *,
     rate: float | None,
     on_published: Callable[[int], None] | None = None,
+    after_publish: Callable[[], Awaitable[None]] | None = None,
 ) -> PublishOutcome:
     """Send `events` signals, at the seed's cadence (`rate` None) or `rate` per second.
+
+    At the seed's cadence, `after_publish` runs after each publish and before the pause, where
+    the seed's script emits its `t0` message.
 
     A fixed rate is an open model: publishes start on schedule whether or not earlier ones
     have answered, so a slow target cannot slow the offered load down.
@@ -71,6 +88,8 @@ async def publish_signals(
     if rate is None:
         for _ in range(events):
             await publish_one()
+            if after_publish is not None:
+                await after_publish()
             await asyncio.sleep(SEED_PAUSE_S)
     else:
         loop = asyncio.get_running_loop()
@@ -114,7 +133,6 @@ async def _publish(client: httpx.AsyncClient, url: str, token: str, tenant: str)
     Raises TargetError when the target cannot be reached or refuses the token, since no
     later publish can succeed either.
     """
-    sent_at = datetime.now(UTC)
     body = {
         "query": PUBLISH_MUTATION,
         "variables": {
@@ -123,12 +141,37 @@ async def _publish(client: httpx.AsyncClient, url: str, token: str, tenant: str)
                 "type": "subtest",
                 "value": random.random(),
                 "source": "fanout-probe",
-                "ts": sent_at.isoformat(timespec="microseconds").replace("+00:00", "Z"),
             }
         },
     }
+    # `ts` goes last in `input`: the encoded body ends with the three braces that close it.
+    head, tail = json.dumps(body, separators=(",", ":")).encode()[:-3] + b',"ts":"', b'"}}}'
+    stamped: list[datetime] = []
+
+    # `ts` is the moment the request starts going out: httpx reports it (its `trace` extension)
+    # just before writing the headers, after building the request, which costs it about half a
+    # millisecond that is no part of the fan-out (the seed's Node client pays far less). The
+    # body, written after the headers, carries that moment. The target's work on the request,
+    # from its first byte on, stays inside the figure.
+    async def trace(event: str, _info: dict) -> None:
+        if event.endswith("send_request_headers.started") and not stamped:
+            stamped.append(datetime.now(UTC))
+
+    async def stamped_body() -> AsyncIterator[bytes]:
+        if not stamped:  # a transport that reports no trace events
+            stamped.append(datetime.now(UTC))
+        yield head + stamped[0].strftime(_TS_FORMAT).encode() + tail
+
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Content-Type": "application/json",
+        # A fixed-length `ts` keeps the length known: a plain body, not chunked encoding.
+        "Content-Length": str(len(head) + _TS_LENGTH + len(tail)),
+    }
     try:
-        response = await client.post(url, json=body, headers={"Authorization": f"Bearer {token}"})
+        response = await client.post(
+            url, content=stamped_body(), headers=headers, extensions={"trace": trace}
+        )
     except httpx.TimeoutException:
         return f"publish timed out after {client.timeout.read} s"
     except httpx.TransportError as exc:
@@ -158,7 +201,7 @@ async def _publish(client: httpx.AsyncClient, url: str, token: str, tenant: str)
     event_id = ((answer.get("data") or {}) if isinstance(answer, dict) else {}).get("publishCoherenceSignal")
     if not isinstance(event_id, str) or not event_id:
         return f"publishCoherenceSignal returned {event_id!r}, not an event id"
-    return Publish(event_id, sent_at.timestamp() * 1000.0)
+    return Publish(event_id, stamped[0].timestamp() * 1000.0)
 
 
 def _reason(response: httpx.Response, token: str) -> str:
@@ -175,3 +218,64 @@ def _reason(response: httpx.Response, token: str) -> str:
         if answer.get("error") or answer.get("detail"):
             return redact_token(str(answer.get("error") or answer.get("detail"))[:200], token)
     return response.reason_phrase
+
+
+class T0Emitter:
+    """A Socket.IO connection of the publisher's that emits the seed's `t0` message.
+
+    `emit()` sends `t0 {"_t0": epoch ms, "tenantId": T}` without waiting (the seed's script does
+    not wait either); the target's acknowledgement names the echo event, which becomes a
+    `Publish` in `echoes`, so echo arrivals are matched by id like publishes. It is not a
+    subscriber: it never joins the room.
+    """
+
+    def __init__(self, url: str, socketio_path: str, token: str, tenant: str, timeout_s: float) -> None:
+        self.url, self.socketio_path, self.tenant, self.timeout_s = url, socketio_path, tenant, timeout_s
+        self._token = token
+        self._client = socketio.AsyncClient(reconnection=False, handle_sigint=False)
+        self._sent = 0
+        self._acked = asyncio.Event()
+        self.echoes: list[Publish] = []
+        self.refusals: list[str] = []
+
+    async def __aenter__(self) -> Self:
+        try:
+            await self._client.connect(
+                self.url,
+                auth={"token": self._token},
+                transports=["websocket"],
+                socketio_path=self.socketio_path,
+                wait_timeout=self.timeout_s,
+            )
+        except socketio.exceptions.ConnectionError as exc:
+            raise TargetError(
+                f"{self.url}: the Socket.IO connection for t0 messages was refused: "
+                f"{redact_token(str(exc), self._token)}"
+            ) from None
+        return self
+
+    async def emit(self) -> None:
+        t0_ms = float(int(time.time() * 1000.0))  # whole ms, as `Date.now()` in the seed's script
+        self._sent += 1
+
+        def acknowledged(answer: object = None) -> None:
+            if isinstance(answer, dict) and answer.get("ok") is True and isinstance(answer.get("id"), str):
+                self.echoes.append(Publish(answer["id"], t0_ms))
+            else:
+                reason = answer.get("error") if isinstance(answer, dict) else answer
+                self.refusals.append(redact_token(f"t0 refused: {reason}", self._token))
+            if len(self.echoes) + len(self.refusals) == self._sent:
+                self._acked.set()
+
+        self._acked.clear()
+        await self._client.emit("t0", {"_t0": t0_ms, "tenantId": self.tenant}, callback=acknowledged)
+
+    async def __aexit__(self, *_exc: object) -> None:
+        """Wait (bounded) for the last acknowledgements, then disconnect."""
+        if len(self.echoes) + len(self.refusals) < self._sent:
+            try:
+                await asyncio.wait_for(self._acked.wait(), self.timeout_s)
+            except TimeoutError:
+                missing = self._sent - len(self.echoes) - len(self.refusals)
+                log.warning("%d t0 messages were not acknowledged within %g s", missing, self.timeout_s)
+        await self._client.disconnect()
