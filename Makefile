@@ -24,8 +24,8 @@ dev: install dagster-home
 	$(UV) run verification-pipeline stack up
 	set -a && . $(VP_HOME)/stack/env && set +a && $(UV) run dagster dev -w workspace.yaml
 
-## The whole suite, with every real component it uses (installed when missing).
-test: install system-deps
+## The whole suite, with every real component it uses (installed when missing); lint first.
+test: install system-deps lint
 	$(UV) run pytest $(PYTEST_ARGS)
 
 ## The quick loop: leaves out the slow scenarios (CI runs them all).

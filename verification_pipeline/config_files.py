@@ -67,4 +67,6 @@ def validate(model: type[Model], document: Any, *, source: str, hint: str | None
             first["type"], first["msg"].removeprefix("Value error, ")
         )
         more = f"{exc.error_count()} problem(s) in all" if exc.error_count() > 1 else None
-        raise ConfigError(what, source=source, field=field_path(first["loc"]) or None, hint=hint or more) from None
+        raise ConfigError(
+            what, source=source, field=field_path(first["loc"]) or None, hint=hint or more
+        ) from None

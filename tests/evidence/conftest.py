@@ -54,7 +54,9 @@ def raw_frames() -> dict[str, pl.DataFrame]:
     }
 
 
-def recompute_for_tests(frames: dict[str, pl.DataFrame], recorded: dict[str, Any] | None = None) -> dict[str, Any]:
+def recompute_for_tests(
+    frames: dict[str, pl.DataFrame], recorded: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Stands in for the SLO module in these tests: count and linear-interpolated p95 per op."""
     return {
         name: {"count": frame.height, "p95_ms": frame["latency_ms"].quantile(0.95, "linear")}

@@ -45,7 +45,16 @@ def test_run_writes_the_seed_shape_plus_our_fields(target, tmp_path):
 def test_t0_echoes_write_the_seed_method_figures(target, tmp_path):
     out = tmp_path / "fanout.json"
     token = target.token("fanout-cli-echoes")
-    args = ["--url", target.graphql_url, "--tenant", "fanout-cli-echoes", "--subscribers", "1", "--events", "6"]
+    args = [
+        "--url",
+        target.graphql_url,
+        "--tenant",
+        "fanout-cli-echoes",
+        "--subscribers",
+        "1",
+        "--events",
+        "6",
+    ]
     result = invoke([*args, "--out", str(out), "--t0-echoes"], token)
     assert result.exit_code == 0, result.output
     seed_method = json.loads(out.read_text())["seed_method"]

@@ -25,6 +25,8 @@ def config(**changes) -> ProbeConfig:
         ({"processes": 3, "subscribers": 2}, "processes"),
         ({"tenant": ""}, "tenant"),
         ({"t0_echoes": True, "rate": 50.0}, "t0_echoes"),
+        ({"request_timeout_s": 0.0}, "request_timeout_s"),
+        ({"connect_timeout_s": -1.0}, "connect_timeout_s"),
     ],
 )
 def test_bad_settings_name_their_field(changes, field):

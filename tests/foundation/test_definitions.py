@@ -4,15 +4,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-import dagster as dg
-
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_definitions_validate_with_the_dagster_cli(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "dagster", "definitions", "validate", "-w", str(ROOT / "workspace.yaml")],
-        cwd=ROOT, capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "DAGSTER_HOME": str(tmp_path)},
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "DAGSTER_HOME": str(tmp_path)},
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -69,7 +69,9 @@ def test_taken_port_is_a_clear_error_not_a_hang(tmp_path):
         holder.listen()
         started = time.monotonic()
         with pytest.raises(StackError, match=f"s3 port 127.0.0.1:{base + 33} is already in use"):
-            Stack(StackLayout(home=tmp_path / "stack"), port_base=base, with_target=False).up(progress=lambda _: None)
+            Stack(StackLayout(home=tmp_path / "stack"), port_base=base, with_target=False).up(
+                progress=lambda _: None
+            )
         assert time.monotonic() - started < 5
 
 
@@ -79,8 +81,9 @@ def test_down_never_kills_a_stranger_with_a_recycled_pid(tmp_path):
     me = psutil.Process()
     # a record whose pid is alive but whose start time is not the one we recorded
     layout.state_file.write_text(
-        '{"port_base": 1, "processes": {"seaweedfs": {"name": "seaweedfs", "pid": %d, "create_time": 1.0, "log": "x"}}}'
-        % me.pid
+        '{"port_base": 1, "processes": {"seaweedfs": {"name": "seaweedfs", "pid": '
+        + str(me.pid)
+        + ', "create_time": 1.0, "log": "x"}}}'
     )
     assert Stack(layout).down() == []
     assert me.is_running()

@@ -102,9 +102,19 @@ def test_corrupted_object_is_refused_naming_the_key(s3_stack, instance):
     )
     # Behind the IO manager's back, with a checksum that matches the new bytes: only our own
     # record of the digest can catch this.
-    raw.put_object(Bucket=s3_stack.settings.bucket, Key=key, Body=b'{"p95_ms": 1.0, "count": 200}', ChecksumAlgorithm="SHA256")
+    raw.put_object(
+        Bucket=s3_stack.settings.bucket,
+        Key=key,
+        Body=b'{"p95_ms": 1.0, "count": 200}',
+        ChecksumAlgorithm="SHA256",
+    )
     result = dg.materialize(
-        ALL, partition_key=RC, instance=instance, resources=resources, selection=["reader"], raise_on_error=False
+        ALL,
+        partition_key=RC,
+        instance=instance,
+        resources=resources,
+        selection=["reader"],
+        raise_on_error=False,
     )
     assert not result.success
     failure = result.get_step_failure_events()[0].step_failure_data.error
@@ -116,7 +126,10 @@ def test_corrupted_object_is_refused_naming_the_key(s3_stack, instance):
 def test_store_refuses_anonymous_and_wrong_key(s3_stack):
     endpoint = s3_stack.settings.endpoint_url
     anonymous = boto3.client(
-        "s3", endpoint_url=endpoint, region_name="us-east-1", config=Config(signature_version=botocore.UNSIGNED)
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        config=Config(signature_version=botocore.UNSIGNED),
     )
     with pytest.raises(botocore.exceptions.ClientError) as anon:
         anonymous.list_objects_v2(Bucket=s3_stack.settings.bucket)
@@ -132,7 +145,11 @@ def test_store_refuses_anonymous_and_wrong_key(s3_stack):
     )
     with pytest.raises(botocore.exceptions.ClientError) as bad:
         wrong.list_objects_v2(Bucket=s3_stack.settings.bucket)
-    assert bad.value.response["Error"]["Code"] in ("SignatureDoesNotMatch", "AccessDenied", "InvalidAccessKeyId")
+    assert bad.value.response["Error"]["Code"] in (
+        "SignatureDoesNotMatch",
+        "AccessDenied",
+        "InvalidAccessKeyId",
+    )
 
 
 def test_put_is_write_once_and_checksummed(s3_stack):

@@ -217,7 +217,9 @@ def test_a_bad_point_before_a_corrupt_gzip_end_is_reported_first(tmp_path: Path)
     packed = gzip.compress(("\n".join(lines) + "\n").encode())
     truncated = tmp_path / "read.json.gz"
     truncated.write_bytes(packed[: len(packed) // 2])
-    with pytest.raises(FormatError, match=r"read\.json\.gz:41: http_req_duration point has no numeric status"):
+    with pytest.raises(
+        FormatError, match=r"read\.json\.gz:41: http_req_duration point has no numeric status"
+    ):
         ingest(truncated)
 
 

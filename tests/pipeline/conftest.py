@@ -31,7 +31,9 @@ def short_run_config(duration: str = "3s", subscribers: int = 4, events: int = 2
     return {
         "ops": {
             "load_samples": {
-                "ops": {"plan_load_segments": {"config": {"duration": duration, "read_vus": 4, "write_vus": 2}}}
+                "ops": {
+                    "plan_load_segments": {"config": {"duration": duration, "read_vus": 4, "write_vus": 2}}
+                }
             },
             "fanout_latencies": {"config": {"subscribers": subscribers, "events": events}},
         }

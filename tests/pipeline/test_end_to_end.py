@@ -32,7 +32,8 @@ def test_a_passing_rc_gets_a_verified_bundle_and_a_pass_decision(pipeline_env, i
     assert run.success, "the run failed"
     metrics = run.values["slo_metrics"]
     assert {r["name"]: r["verdict"] for r in metrics["slos"]} == dict.fromkeys(
-        ["read_latency_p95", "write_latency_p95", "error_rate", "fanout_latency_p95", "ingest_latency_p95"], "PASS"
+        ["read_latency_p95", "write_latency_p95", "error_rate", "fanout_latency_p95", "ingest_latency_p95"],
+        "PASS",
     )
     read = next(r for r in metrics["slos"] if r["name"] == "read_latency_p95")
     assert read["ci_low"] <= read["value"] <= read["ci_high"]
@@ -40,7 +41,11 @@ def test_a_passing_rc_gets_a_verified_bundle_and_a_pass_decision(pipeline_env, i
 
     checks = _check_results(instance, run.run_id)
     assert {name for name, c in checks.items() if c.passed} >= {
-        "read_latency_p95", "error_rate", "fanout_delivery_ratio", "sbom_present", "promotable",
+        "read_latency_p95",
+        "error_rate",
+        "fanout_delivery_ratio",
+        "sbom_present",
+        "promotable",
     }
 
     bundle = run.values["evidence_bundle"]
@@ -63,28 +68,39 @@ def test_a_passing_rc_gets_a_verified_bundle_and_a_pass_decision(pipeline_env, i
     assert decision["verdict"] == "PASS" and decision["bundle_sha256"] == bundle["archive_sha256"]
 
     # the same bundle verifies from S3 through the command line
-    assert main(["verify", bundle["uri"], "--public-key", str(pipeline_env.signing_public_key), "--rc", RC]) == 0
+    assert (
+        main(["verify", bundle["uri"], "--public-key", str(pipeline_env.signing_public_key), "--rc", RC]) == 0
+    )
 
     # `lineage RC` reads the same instance: raw measurements first, the bundle and decision last
     capsys.readouterr()
     assert main(["lineage", RC]) == 0
     out = capsys.readouterr().out
-    order = [out.index(f"\n{name}") for name in ("read_load_samples", "slo_metrics", "evidence_bundle", "release_decision")]
+    order = [
+        out.index(f"\n{name}")
+        for name in ("read_load_samples", "slo_metrics", "evidence_bundle", "release_decision")
+    ]
     assert order == sorted(order)
     assert f"run {run.run_id}" in out and bundle["archive_sha256"] in out and "slo_metrics  [PASS]" in out
 
     # `promote RC` reads the decision from the instance, verifies the bundle in S3, tags the RC's commit
     repo = new_repo(tmp_path / "service")
     git(repo, "tag", RC)
-    assert main(["promote", RC, "--public-key", str(pipeline_env.signing_public_key), "--repo", str(repo)]) == 0
+    assert (
+        main(["promote", RC, "--public-key", str(pipeline_env.signing_public_key), "--repo", str(repo)]) == 0
+    )
     tagged = git(repo, "tag", "-l", "--format=%(contents)", "v24.1.0")
     assert bundle["uri"] in tagged and bundle["archive_sha256"] in tagged
-    assert main(["promote", RC, "--public-key", str(pipeline_env.signing_public_key), "--repo", str(repo)]) == 1
+    assert (
+        main(["promote", RC, "--public-key", str(pipeline_env.signing_public_key), "--repo", str(repo)]) == 1
+    )
 
 
 def test_a_failing_rc_still_gets_a_complete_signed_bundle_that_says_failed(pipeline_env, instance, target):
     with target.faults(write_latency_ms="900"):
-        run = verify_in_process(definitions(), RC, instance, run_config=short_run_config(), raise_on_error=False)
+        run = verify_in_process(
+            definitions(), RC, instance, run_config=short_run_config(), raise_on_error=False
+        )
     assert not run.success, "the blocking promotable check fails the run"
     write = next(r for r in run.values["slo_metrics"]["slos"] if r["name"] == "write_latency_p95")
     assert write["verdict"] == "FAIL" and write["value"] > 700
@@ -93,9 +109,10 @@ def test_a_failing_rc_still_gets_a_complete_signed_bundle_that_says_failed(pipel
     files = read_bundle_uri(bundle["uri"], S3Settings.from_env())
     report = verify_files(files, load_public_key_file(pipeline_env.signing_public_key), expected_rc=RC)
     assert report.verdict == "FAIL" and report.result == "FAILED"
-    assert files["release/PR_BODY_v24.1.md"].decode().lstrip().startswith(">") or "FAILED" in files[
-        "release/PR_BODY_v24.1.md"
-    ].decode().split("\n\n")[0]
+    assert (
+        files["release/PR_BODY_v24.1.md"].decode().lstrip().startswith(">")
+        or "FAILED" in files["release/PR_BODY_v24.1.md"].decode().split("\n\n")[0]
+    )
     assert run.values["release_decision"]["verdict"] == "FAIL"
     checks = _check_results(instance, run.run_id)
     assert checks["write_latency_p95"].passed is False and checks["promotable"].passed is False
@@ -112,4 +129,8 @@ def test_rerunning_an_rc_makes_a_second_bundle_and_leaves_the_first_alone(pipeli
         files = read_bundle_uri(run.values["evidence_bundle"]["uri"], S3Settings.from_env())
         assert verify_files(files, key, expected_rc=RC).run_id == run.run_id
     with pytest.raises(VerificationFailed):
-        verify_files(read_bundle_uri(first.values["evidence_bundle"]["uri"], S3Settings.from_env()), key, expected_rc="v24.1.0-rc2")
+        verify_files(
+            read_bundle_uri(first.values["evidence_bundle"]["uri"], S3Settings.from_env()),
+            key,
+            expected_rc="v24.1.0-rc2",
+        )

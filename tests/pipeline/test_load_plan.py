@@ -30,3 +30,11 @@ def test_one_segment_starts_at_once():
 def test_fewer_vus_than_segments_is_refused_naming_the_field():
     with pytest.raises(ConfigError, match=r"\[write_vus\]: 1 VUs cannot be split into 2 segments"):
         plans(segments=2, read_vus=4, write_vus=1)
+
+
+def test_the_request_timeout_goes_to_every_segment_and_a_bad_one_is_refused():
+    assert {
+        o.value["timeout"] for o in plans(segments=2, read_vus=4, write_vus=2, request_timeout="1m30s")
+    } == {"1m30s"}
+    with pytest.raises(ConfigError, match=r"\[request_timeout\]: '30' is not a k6 duration"):
+        plans(request_timeout="30")

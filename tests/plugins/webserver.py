@@ -76,8 +76,9 @@ class DagsterUI:
 
     def graphql(self, query: str, variables: dict | None = None, timeout: float = 60.0) -> dict:
         """POST to /graphql as the UI does; the `data` of the answer."""
-        response = httpx.post(f"{self.url}/graphql", json={"query": query, "variables": variables or {}},
-                              timeout=timeout)
+        response = httpx.post(
+            f"{self.url}/graphql", json={"query": query, "variables": variables or {}}, timeout=timeout
+        )
         response.raise_for_status()
         body = response.json()
         if body.get("errors"):
@@ -103,8 +104,15 @@ def _environment(extra: dict[str, str], dagster_home: Path, vp_home: Path) -> di
 def _start(name: str, argv: list[str], env: dict[str, str], log_dir: Path) -> tuple[subprocess.Popen, Path]:
     log = log_dir / f"{name}.log"
     with log.open("wb") as out:
-        process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
+        process = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     return process, log
 
 

@@ -29,20 +29,32 @@ def signed(tmp_path, repo):
     commit = git(repo, "rev-parse", f"{RC.tag}^{{commit}}")
     rc = ReleaseCandidate(tag=RC.tag, commit=commit, version=RC.version)
     bundle = assemble_bundle(
-        evidence_files(rc.version), release_candidate=rc, signing_key=key, provenance=provenance(),
-        outcomes=outcomes(), lineage=LINEAGE,
+        evidence_files(rc.version),
+        release_candidate=rc,
+        signing_key=key,
+        provenance=provenance(),
+        outcomes=outcomes(),
+        lineage=LINEAGE,
     )
     return commit, bundle, key
 
 
 def decision(commit, verdict="PASS"):
-    return Decision(rc=RC.tag, verdict=verdict, commit=commit, bundle_uri="s3://b/p/v24.1.0-rc1/run/evidence/v24.1/",
-                    bundle_sha256="ab" * 32, run_id="run-1")
+    return Decision(
+        rc=RC.tag,
+        verdict=verdict,
+        commit=commit,
+        bundle_uri="s3://b/p/v24.1.0-rc1/run/evidence/v24.1/",
+        bundle_sha256="ab" * 32,
+        run_id="run-1",
+    )
 
 
 def test_pass_creates_the_annotated_release_tag_on_the_rc_commit(repo, signed):
     commit, bundle, key = signed
-    tag = promote(str(repo), decision(commit), lambda: verify_files(bundle.files, key.public_key, expected_rc=RC.tag))
+    tag = promote(
+        str(repo), decision(commit), lambda: verify_files(bundle.files, key.public_key, expected_rc=RC.tag)
+    )
     assert tag == "v24.1.0"
     assert git(repo, "rev-parse", "v24.1.0^{commit}") == commit != git(repo, "rev-parse", "HEAD")
     assert git(repo, "cat-file", "-t", "v24.1.0") == "tag"

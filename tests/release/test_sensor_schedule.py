@@ -46,7 +46,10 @@ def test_ticks_request_new_and_moved_tags_once(repo, monkeypatch):
             ("v24.1.0-rc1", f"v24.1.0-rc1@{head}"),
             ("v24.1.0-rc2", f"v24.1.0-rc2@{head}"),
         ]
-        assert sorted(instance.get_dynamic_partitions(release_candidates.name)) == ["v24.1.0-rc1", "v24.1.0-rc2"]
+        assert sorted(instance.get_dynamic_partitions(release_candidates.name)) == [
+            "v24.1.0-rc1",
+            "v24.1.0-rc2",
+        ]
 
         second, skip = ticker.tick()
         assert second == [] and "no new or moved tags" in skip
@@ -81,7 +84,9 @@ def test_nightly_reverifies_the_newest_rc_in_semantic_order():
     with dg.instance_for_test() as instance:
         ctx = dg.build_schedule_context(instance=instance)
         assert isinstance(nightly_reverification(ctx), dg.SkipReason)
-        instance.add_dynamic_partitions(release_candidates.name, ["v24.1.0-rc9", "v24.1.0-rc10", "v24.1.0-rc2"])
+        instance.add_dynamic_partitions(
+            release_candidates.name, ["v24.1.0-rc9", "v24.1.0-rc10", "v24.1.0-rc2"]
+        )
         request = nightly_reverification(dg.build_schedule_context(instance=instance))
         assert request.partition_key == "v24.1.0-rc10"
 
@@ -92,13 +97,19 @@ def test_ci_uploads_under_incoming_start_one_import_run_per_complete_rc(s3_stack
 
     settings = s3_stack.settings
     s3 = S3Resource(
-        endpoint_url=settings.endpoint_url, region=settings.region, access_key_id=settings.access_key_id,
-        secret_access_key=settings.secret_access_key, bucket=settings.bucket, prefix=f"incoming-test-{tmp_path.name}",
+        endpoint_url=settings.endpoint_url,
+        region=settings.region,
+        access_key_id=settings.access_key_id,
+        secret_access_key=settings.secret_access_key,
+        bucket=settings.bucket,
+        prefix=f"incoming-test-{tmp_path.name}",
     )
     store = s3.store()
     store.put_bytes(store.key("incoming", "v24.1.0-rc1", "slo", "read.json"), b"{}")
     store.put_bytes(store.key("incoming", "v24.1.0-rc1", "policy", "opa_report.json"), b"{}")
-    store.put_bytes(store.key("incoming", "v24.1.0-rc2", "slo", "read.json"), b"{}")  # incomplete: no write.json
+    store.put_bytes(
+        store.key("incoming", "v24.1.0-rc2", "slo", "read.json"), b"{}"
+    )  # incomplete: no write.json
     store.put_bytes(store.key("incoming", "notes", "slo", "read.json"), b"{}")  # not an RC
 
     with dg.instance_for_test() as instance:
@@ -106,7 +117,9 @@ def test_ci_uploads_under_incoming_start_one_import_run_per_complete_rc(s3_stack
 
         def tick():
             nonlocal cursor
-            result = incoming_artifacts_sensor(dg.build_sensor_context(instance=instance, cursor=cursor, resources={"s3": s3}))
+            result = incoming_artifacts_sensor(
+                dg.build_sensor_context(instance=instance, cursor=cursor, resources={"s3": s3})
+            )
             if isinstance(result, dg.SkipReason):
                 return []
             cursor = result.cursor

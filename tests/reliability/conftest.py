@@ -40,8 +40,17 @@ LOAD_ASSETS = (dg.AssetKey("read_load_samples"), dg.AssetKey("write_load_samples
 UPSTREAM_OF_BUNDLE = tuple(
     dg.AssetKey(name)
     for name in (
-        "release_candidate", "slo_spec", "read_load_samples", "write_load_samples", "fanout_latencies",
-        "sbom", "vulnerability_report", "policy_report", "scan_summary", "slo_metrics", "ops_artifacts",
+        "release_candidate",
+        "slo_spec",
+        "read_load_samples",
+        "write_load_samples",
+        "fanout_latencies",
+        "sbom",
+        "vulnerability_report",
+        "policy_report",
+        "scan_summary",
+        "slo_metrics",
+        "ops_artifacts",
         "release_docs",
     )
 )
@@ -55,9 +64,9 @@ def _family(cls: type) -> set[str]:
 PIPELINE_ERRORS = _family(PipelineError)
 
 
-def load_config(duration: str, read_vus: int = 2, write_vus: int = 1) -> dict:
+def load_config(duration: str, read_vus: int = 2, write_vus: int = 1, **settings: object) -> dict:
     """Run config for the load assets alone."""
-    plan = {"config": {"duration": duration, "read_vus": read_vus, "write_vus": write_vus}}
+    plan = {"config": {"duration": duration, "read_vus": read_vus, "write_vus": write_vus, **settings}}
     return {"ops": {"load_samples": {"ops": {"plan_load_segments": plan}}}}
 
 
@@ -142,7 +151,9 @@ def our_k6(script_names: Iterable[str] = ("read.js", "write.js")) -> list[psutil
     for child in psutil.Process().children(recursive=True):
         try:
             cmdline = child.cmdline()
-            if child.name() == "k6" and any(arg.endswith(f"/scripts/{s}") for arg in cmdline for s in script_names):
+            if child.name() == "k6" and any(
+                arg.endswith(f"/scripts/{s}") for arg in cmdline for s in script_names
+            ):
                 found.append(child)
         except psutil.Error:
             continue
@@ -250,7 +261,9 @@ def tiny_disk(tmp_path: Path) -> Iterator[Path]:
     """A 64 KiB tmpfs: writes past that fail with ENOSPC, as on a full disk."""
     mount_point = tmp_path / "tiny-disk"
     mount_point.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", str(mount_point)], check=True)
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", str(mount_point)], check=True
+    )
     try:
         yield mount_point
     finally:

@@ -6,8 +6,6 @@ A quantile from fewer than ~59 values has no upper confidence bound at 95 % (slo
 
 from __future__ import annotations
 
-import pytest
-
 from tests.pipeline.conftest import RC
 from verification_pipeline.cli.stack import _print_outcome
 from verification_pipeline.defs.runner import VerificationRun
@@ -16,11 +14,21 @@ from verification_pipeline.defs.runner import VerificationRun
 def test_demo_prints_a_one_sided_interval_instead_of_crashing(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     row = {
-        "name": "fanout_latency_p95", "n": 20, "value": 12.5, "threshold": 250.0, "unit": "ms",
-        "ci_low": 11.0, "ci_high": None, "verdict": "INCONCLUSIVE",
+        "name": "fanout_latency_p95",
+        "n": 20,
+        "value": 12.5,
+        "threshold": 250.0,
+        "unit": "ms",
+        "ci_low": 11.0,
+        "ci_high": None,
+        "verdict": "INCONCLUSIVE",
     }
     run = VerificationRun(
-        run_id="run-1", success=False, materialized=[], values={"slo_metrics": {"slos": [row]}}, step_windows={}
+        run_id="run-1",
+        success=False,
+        materialized=[],
+        values={"slo_metrics": {"slos": [row]}},
+        step_windows={},
     )
     _print_outcome(run, RC, tmp_path / "out", stack=None, elapsed=1.0)
     printed = capsys.readouterr().out

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import tempfile
 
-import pytest
-
 from tests.reliability.conftest import LOAD_ASSETS, load_config, materializations, run_assets, step_failures
 
 SEGMENT_STEP = "load_samples.run_load_segment[segment_0]"
 
 
-def test_raw_output_disk_full_is_a_clear_error_naming_the_path(pipeline_env, instance, tiny_disk, monkeypatch):
+def test_raw_output_disk_full_is_a_clear_error_naming_the_path(
+    pipeline_env, instance, tiny_disk, monkeypatch
+):
     monkeypatch.setattr(tempfile, "tempdir", str(tiny_disk))
     monkeypatch.setenv("TMPDIR", str(tiny_disk))
     result = run_assets(instance, LOAD_ASSETS, load_config("3s", read_vus=2, write_vus=1))

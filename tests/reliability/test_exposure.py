@@ -14,7 +14,6 @@ import socket
 import dagster as dg
 import httpx
 import psutil
-import pytest
 
 from tests.reliability.conftest import LOAD_ASSETS, load_config, materializations, run_assets, step_failures
 from tests.target.helpers import read
@@ -28,7 +27,8 @@ def test_every_socket_of_the_store_is_on_loopback_and_one_it_was_given(s3_stack)
     """TCP and UDP, IPv4 and IPv6: no wildcard, no port the stack did not choose (pprof, metrics)."""
     process = psutil.Process(s3_stack.stack.status().running["seaweedfs"].pid)
     sockets = [
-        c for c in process.net_connections(kind="inet")
+        c
+        for c in process.net_connections(kind="inet")
         if c.status == psutil.CONN_LISTEN or c.type == socket.SOCK_DGRAM
     ]
     assert sockets, "the store listens nowhere?"
@@ -52,7 +52,9 @@ def test_the_store_internal_http_api_refuses_anonymous_reads_and_deletes(s3_stac
                 continue
             base = f"http://127.0.0.1:{port}"
             candidates = [f"{base}/buckets/{bucket}/{key}"]
-            listing = anonymous.get(f"{base}/buckets/{bucket}/{key}.versions/", headers={"Accept": "application/json"})
+            listing = anonymous.get(
+                f"{base}/buckets/{bucket}/{key}.versions/", headers={"Accept": "application/json"}
+            )
             if listing.status_code == 200 and "json" in listing.headers.get("content-type", ""):
                 candidates += [base + entry["FullPath"] for entry in listing.json().get("Entries") or []]
             for url in candidates:

@@ -38,7 +38,9 @@ pytestmark = pytest.mark.slow
 
 def _signing_key_forms(pem: str) -> dict[str, str]:
     key = serialization.load_pem_private_key(pem.encode(), password=None)
-    seed = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
+    seed = key.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
     forms = {"signing key PEM": pem.strip(), "signing key seed (hex)": seed.hex()}
     forms["signing key seed (base64)"] = base64.b64encode(seed).decode().rstrip("=")
     for number, line in enumerate(pem.strip().splitlines()[1:-1], 1):
@@ -97,7 +99,10 @@ def test_no_secret_in_logs_metadata_outputs_bundles_printed_output_or_errors(
             {"ops": {"fanout_latencies": {"config": {"subscribers": 2, "events": 3}}}},
         )
     failures = step_failures(instance, refused.run_id)
-    assert failures["fanout_latencies"].cls_name == "TargetError" and "refused" in failures["fanout_latencies"].message
+    assert (
+        failures["fanout_latencies"].cls_name == "TargetError"
+        and "refused" in failures["fanout_latencies"].message
+    )
     assert failures["vulnerability_report"].cls_name == "InputError"
     run_ids.append(refused.run_id)
 
@@ -110,9 +115,7 @@ def test_no_secret_in_logs_metadata_outputs_bundles_printed_output_or_errors(
 
     # The demo path: the whole job, then what `demo` prints and copies locally.
     started = time.monotonic()
-    run = verify_in_process(
-        definitions(), RC, instance, run_config=short_run_config(), raise_on_error=False
-    )
+    run = verify_in_process(definitions(), RC, instance, run_config=short_run_config(), raise_on_error=False)
     assert "evidence_bundle" in run.values, step_failures(instance, run.run_id)
     demo_output = tmp_path / "demo-output"
     _print_outcome(run, RC, demo_output, s3_stack.stack, time.monotonic() - started)
@@ -125,7 +128,9 @@ def test_no_secret_in_logs_metadata_outputs_bundles_printed_output_or_errors(
         haystacks[f"run record {run_id}"] = dg.serialize_value(instance.get_run_by_id(run_id)).encode()
     for asset_key in instance.get_asset_keys():
         for record in instance.fetch_materializations(asset_key, limit=100).records:
-            haystacks[f"materialization of {asset_key.to_user_string()}"] = dg.serialize_value(record).encode()
+            haystacks[f"materialization of {asset_key.to_user_string()}"] = dg.serialize_value(
+                record
+            ).encode()
     haystacks.update(_instance_files(Path(instance.root_directory)))
     store = pipeline_store()
     objects = store.list(store.key() + "/")

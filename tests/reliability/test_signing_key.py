@@ -111,8 +111,12 @@ BROKEN_KEYS = [
 ]
 
 
-def test_a_missing_or_unusable_signing_key_fails_before_any_upload(pipeline_env, instance, tmp_path, monkeypatch):
-    measured = run_assets(instance, UPSTREAM_OF_BUNDLE, short_run_config(duration="2s", subscribers=2, events=10))
+def test_a_missing_or_unusable_signing_key_fails_before_any_upload(
+    pipeline_env, instance, tmp_path, monkeypatch
+):
+    measured = run_assets(
+        instance, UPSTREAM_OF_BUNDLE, short_run_config(duration="2s", subscribers=2, events=10)
+    )
     assert measured.success, step_failures(instance, measured.run_id)
     # pipeline_env's valid key was unset for every case; its lines must not show up either.
     valid_private_lines = pipeline_env.signing_private_pem.splitlines()[1:-1]
@@ -136,7 +140,9 @@ def test_a_missing_or_unusable_signing_key_fails_before_any_upload(pipeline_env,
         if failure.cls_name != "SigningError":
             problems.append(f"{case.name}: {failure.cls_name}, not SigningError: {failure.message}")
         if named not in failure.message or case.says not in failure.message:
-            problems.append(f"{case.name}: the message does not name {named!r} and say {case.says!r}: {failure.message}")
+            problems.append(
+                f"{case.name}: the message does not name {named!r} and say {case.says!r}: {failure.message}"
+            )
         for secret in filter(None, [case.material, *valid_private_lines]):
             if secret in failure.full_text:
                 problems.append(f"{case.name}: key material in the error")

@@ -104,9 +104,13 @@ def test_store_crash_mid_bundle_leaves_nothing_verifiable_and_reexecution_comple
     # heartbeat later, and reads answer InternalError until then. Wait for that, bounded.
     wait_until_readable(store, evidence_puts[0], within_s=30)
     written = store.list(store.key(RC, first.run_id) + "/")
-    assert written == sorted(evidence_puts[:EVIDENCE_PUTS_BEFORE_CRASH]), "the store kept exactly the puts it answered"
+    assert written == sorted(evidence_puts[:EVIDENCE_PUTS_BEFORE_CRASH]), (
+        "the store kept exactly the puts it answered"
+    )
     assert not any(k.endswith((ATTESTATIONS, ARCHIVE_NAME)) for k in written)
-    assert not store.exists(store.key(RC, LATEST_POINTER)), "latest.json must not point at a half-written bundle"
+    assert not store.exists(store.key(RC, LATEST_POINTER)), (
+        "latest.json must not point at a half-written bundle"
+    )
     half_bundle = store.uri(store.key(RC, first.run_id, "evidence", "v24.1")) + "/"
     with pytest.raises((VerificationFailed, InputError)) as refused:
         verify_files(read_bundle_uri(half_bundle, S3Settings.from_env()), public_key, expected_rc=RC)
@@ -127,7 +131,9 @@ def test_store_crash_mid_bundle_leaves_nothing_verifiable_and_reexecution_comple
     assert instance.get_run_by_id(resumed_run_id).parent_run_id == first.run_id
     started = started_steps(instance, resumed_run_id)
     assert not started & MEASURING_STEPS, f"a resumed run measured again: {sorted(started & MEASURING_STEPS)}"
-    assert "evidence_bundle" in succeeded_steps(instance, resumed_run_id), step_failures(instance, resumed_run_id)
+    assert "evidence_bundle" in succeeded_steps(instance, resumed_run_id), step_failures(
+        instance, resumed_run_id
+    )
 
     bundle = instance.fetch_materializations(dg.AssetKey("evidence_bundle"), limit=1).records[0]
     assert bundle.run_id == resumed_run_id

@@ -38,7 +38,8 @@ def _point_at(monkeypatch, target) -> None:
 
 def _stored_samples(result, asset: str) -> pl.DataFrame:
     event = next(
-        e for e in result.get_asset_materialization_events()
+        e
+        for e in result.get_asset_materialization_events()
         if e.step_materialization_data.materialization.asset_key.to_user_string() == asset
     )
     uri = str(event.step_materialization_data.materialization.metadata["uri"].value)
@@ -50,7 +51,9 @@ def _stored_samples(result, asset: str) -> pl.DataFrame:
 # --- down -------------------------------------------------------------------------------------
 
 
-def test_fanout_against_a_closed_port_fails_fast_naming_the_url_and_cause(pipeline_env, instance, monkeypatch):
+def test_fanout_against_a_closed_port_fails_fast_naming_the_url_and_cause(
+    pipeline_env, instance, monkeypatch
+):
     url = f"http://127.0.0.1:{closed_loopback_port()}/graphql"
     monkeypatch.setenv("VP_TARGET_GRAPHQL_URL", url)
     started = time.monotonic()
@@ -91,10 +94,10 @@ def test_a_slow_target_gives_timeouts_counted_as_failures_not_a_hang(
 ):
     slow = start_target(read_latency_ms=VERY_SLOW_MS)
     _point_at(monkeypatch, slow)
-    # common.js reads TIMEOUT (default 60s); the runner passes this process's environment on to k6.
-    monkeypatch.setenv("TIMEOUT", "2s")
     started = time.monotonic()
-    result = run_assets(instance, LOAD_ASSETS, load_config("3s", read_vus=2, write_vus=1))
+    result = run_assets(
+        instance, LOAD_ASSETS, load_config("3s", read_vus=2, write_vus=1, request_timeout="2s")
+    )
     elapsed = time.monotonic() - started
 
     assert result.success, step_failures(instance, result.run_id)
@@ -128,7 +131,9 @@ def test_fanout_against_a_slow_target_times_out_with_a_clear_error(
 # --- dies mid-run -----------------------------------------------------------------------------
 
 
-def test_a_target_dying_mid_run_does_not_flood_the_event_log(pipeline_env, instance, start_target, monkeypatch):
+def test_a_target_dying_mid_run_does_not_flood_the_event_log(
+    pipeline_env, instance, start_target, monkeypatch
+):
     doomed = start_target()
     _point_at(monkeypatch, doomed)
 

@@ -36,7 +36,11 @@ def edited(change) -> str:
         (lambda d: d["slos"][0].pop("quantile"), r"\[slos\[0\]\]", "needs `quantile`"),
         (lambda d: d["slos"][2].update(source="ingest"), r"\[slos\[2\]\]", "rate SLO counts failed requests"),
         (lambda d: d["slos"][2].update(unit="ms"), r"\[slos\[2\]\]", "unit must be percent"),
-        (lambda d: d["slos"][3].pop("min_samples"), r"\[slos\[3\]\.min_samples\]", "required field is missing"),
+        (
+            lambda d: d["slos"][3].pop("min_samples"),
+            r"\[slos\[3\]\.min_samples\]",
+            "required field is missing",
+        ),
         (lambda d: d["slos"][4].update(colour="red"), r"\[slos\[4\]\.colour\]", "unknown key"),
         (lambda d: d["slos"][4].update(name="read_latency_p95"), ":", "repeated: read_latency_p95"),
         (lambda d: d.update(confidence=1.5), r"\[confidence\]", "less than 1"),

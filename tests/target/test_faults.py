@@ -63,7 +63,9 @@ def test_graphql_error_rate_answers_200_with_errors(target):
 
 
 def _dropped_by_fault(target) -> float:
-    match = re.search(r'^coherence_events_dropped_total\{reason="fault"\} (\S+)', target.metrics_text(), re.MULTILINE)
+    match = re.search(
+        r'^coherence_events_dropped_total\{reason="fault"\} (\S+)', target.metrics_text(), re.MULTILINE
+    )
     return float(match.group(1)) if match else 0.0
 
 

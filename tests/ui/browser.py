@@ -28,9 +28,17 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 START_TIMEOUT_S = 30.0
 # Headless, and quiet on the network: nothing but the page under test is fetched.
 FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-default-apps", "--disable-extensions", "--mute-audio",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--mute-audio",
 )
 
 
@@ -49,9 +57,19 @@ class Chromium:
         self.profile_dir.mkdir(parents=True, exist_ok=True)
         log = (self.profile_dir.parent / "chromium.log").open("wb")
         self._process = subprocess.Popen(
-            [CHROMIUM, *FLAGS, f"--user-data-dir={self.profile_dir}", "--remote-debugging-address=127.0.0.1",
-             "--remote-debugging-port=0", f"--window-size={self.window[0]},{self.window[1]}", "about:blank"],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            [
+                CHROMIUM,
+                *FLAGS,
+                f"--user-data-dir={self.profile_dir}",
+                "--remote-debugging-address=127.0.0.1",
+                "--remote-debugging-port=0",
+                f"--window-size={self.window[0]},{self.window[1]}",
+                "about:blank",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
         log.close()
         try:
@@ -73,7 +91,9 @@ class Chromium:
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                raise RuntimeError(f"chromium exited with {self._process.returncode}; see {self.profile_dir.parent}")
+                raise RuntimeError(
+                    f"chromium exited with {self._process.returncode}; see {self.profile_dir.parent}"
+                )
             if active_port.exists() and active_port.read_text().strip():
                 port = int(active_port.read_text().split()[0])
                 targets = httpx.get(f"http://127.0.0.1:{port}/json/list", timeout=5.0).json()
@@ -107,8 +127,10 @@ class Chromium:
 
     def rendered_text(self) -> str:
         """The page's text as laid out (`innerText`: what is rendered, not what is hidden)."""
-        result = self.call("Runtime.evaluate", {"expression": "document.body ? document.body.innerText : ''",
-                                                "returnByValue": True})
+        result = self.call(
+            "Runtime.evaluate",
+            {"expression": "document.body ? document.body.innerText : ''", "returnByValue": True},
+        )
         return result["result"].get("value", "")
 
     def wait_for_words(self, words: set[str], timeout: float = 60.0) -> set[str]:

@@ -171,7 +171,9 @@ def _step_failures(ui: DagsterUI, run_id: str) -> list[dict]:
     """Each failed step of the run: its key and the error (class name, message, cause)."""
     failures, cursor, more = [], None, True
     while more:
-        page = ui.graphql(RUN_EVENTS, {"runId": run_id, "afterCursor": cursor})["runOrError"]["eventConnection"]
+        page = ui.graphql(RUN_EVENTS, {"runId": run_id, "afterCursor": cursor})["runOrError"][
+            "eventConnection"
+        ]
         failures += [e for e in page["events"] if e["__typename"] == "ExecutionStepFailureEvent"]
         cursor, more = page["cursor"], page["hasMore"]
     return failures
@@ -187,17 +189,30 @@ def _describe(failures: list[dict]) -> str:
 
 def launch_and_wait(ui: DagsterUI, rc: str, run_config: dict) -> tuple[str, str]:
     """Add the partition, launch the job for it, and wait until the run ends: (run id, status)."""
-    added = ui.graphql(ADD_PARTITION, {
-        "partitionsDefName": PARTITIONS_DEF_NAME, "partitionKey": rc, "repositorySelector": ui.repository_selector,
-    })["addDynamicPartition"]
-    assert added == {"__typename": "AddDynamicPartitionSuccess", "partitionsDefName": PARTITIONS_DEF_NAME,
-                     "partitionKey": rc}
+    added = ui.graphql(
+        ADD_PARTITION,
+        {
+            "partitionsDefName": PARTITIONS_DEF_NAME,
+            "partitionKey": rc,
+            "repositorySelector": ui.repository_selector,
+        },
+    )["addDynamicPartition"]
+    assert added == {
+        "__typename": "AddDynamicPartitionSuccess",
+        "partitionsDefName": PARTITIONS_DEF_NAME,
+        "partitionKey": rc,
+    }
 
-    launched = ui.graphql(LAUNCH, {"executionParams": {
-        "selector": {**ui.repository_selector, "jobName": JOB_NAME},
-        "executionMetadata": {"tags": [{"key": "dagster/partition", "value": rc}]},
-        "runConfigData": run_config,
-    }})["launchPipelineExecution"]
+    launched = ui.graphql(
+        LAUNCH,
+        {
+            "executionParams": {
+                "selector": {**ui.repository_selector, "jobName": JOB_NAME},
+                "executionMetadata": {"tags": [{"key": "dagster/partition", "value": rc}]},
+                "runConfigData": run_config,
+            }
+        },
+    )["launchPipelineExecution"]
     assert launched["__typename"] == "LaunchRunSuccess", launched
     run = launched["run"]
     assert {"key": "dagster/partition", "value": rc} in run["tags"]
@@ -235,12 +250,16 @@ def _asset_key_input(asset: str) -> dict:
 
 def _materialization_problems(ui: DagsterUI, store: ObjectStore, asset: str, run_id: str) -> list[str]:
     """What is wrong with the UI's latest materialization of `asset` for the RC (nothing: [])."""
-    answer = ui.graphql(MATERIALIZATIONS, {"assetKey": _asset_key_input(asset), "partition": RC})["assetOrError"]
+    answer = ui.graphql(MATERIALIZATIONS, {"assetKey": _asset_key_input(asset), "partition": RC})[
+        "assetOrError"
+    ]
     if answer["__typename"] != "Asset" or not answer["assetMaterializations"]:
         return [f"{asset}: no materialization for {RC}"]
     (materialization,) = answer["assetMaterializations"]
     if materialization["runId"] != run_id or materialization["partition"] != RC:
-        return [f"{asset}: latest materialization is run {materialization['runId']} partition {materialization['partition']}"]
+        return [
+            f"{asset}: latest materialization is run {materialization['runId']} partition {materialization['partition']}"
+        ]
     entries = {e["label"]: e for e in materialization["metadataEntries"]}
     if entries.get("uri", {}).get("__typename") != "UrlMetadataEntry" or "sha256" not in entries:
         return [f"{asset}: metadata has no uri (url) and sha256, only {sorted(entries)}"]
@@ -261,26 +280,39 @@ def test_every_asset_of_the_partition_is_materialized_with_uri_and_digest(
     expected = expected_graph()
     assert expected.materialized, "the job materializes no asset"
     store = s3_stack.store()
-    problems = [p for asset in sorted(expected.materialized)
-                for p in _materialization_problems(dagster_ui, store, asset, materialized_run)]
+    problems = [
+        p
+        for asset in sorted(expected.materialized)
+        for p in _materialization_problems(dagster_ui, store, asset, materialized_run)
+    ]
     assert not problems, "\n".join(problems)
 
 
-def test_asset_checks_are_listed_and_evaluated_for_the_partition(dagster_ui: DagsterUI, materialized_run: str):
+def test_asset_checks_are_listed_and_evaluated_for_the_partition(
+    dagster_ui: DagsterUI, materialized_run: str
+):
     expected = expected_graph()
     listed = {}
     for node in dagster_ui.graphql(ASSET_NODES)["assetNodes"]:
         checks = node["assetChecksOrError"]
         assert checks["__typename"] == "AssetChecks", f"{_key(node['assetKey']['path'])}: {checks}"
-        listed |= {(_key(node["assetKey"]["path"]), c["name"]): c["blocking"]
-                   for c in checks["checks"] if JOB_NAME in c["jobNames"]}
+        listed |= {
+            (_key(node["assetKey"]["path"]), c["name"]): c["blocking"]
+            for c in checks["checks"]
+            if JOB_NAME in c["jobNames"]
+        }
     assert listed == expected.checks
 
     problems = []
     for asset, check in sorted(expected.checks):
-        executions = dagster_ui.graphql(CHECK_EXECUTIONS, {
-            "assetKey": _asset_key_input(asset), "checkName": check, "partition": RC,
-        })["assetCheckExecutions"]
+        executions = dagster_ui.graphql(
+            CHECK_EXECUTIONS,
+            {
+                "assetKey": _asset_key_input(asset),
+                "checkName": check,
+                "partition": RC,
+            },
+        )["assetCheckExecutions"]
         if not executions:
             problems.append(f"{asset}:{check}: no execution recorded for partition {RC}")
             continue
@@ -290,18 +322,25 @@ def test_asset_checks_are_listed_and_evaluated_for_the_partition(dagster_ui: Dag
         if execution["runId"] != materialized_run or execution["status"] not in ("SUCCEEDED", "FAILED"):
             problems.append(f"{asset}:{check}: run {execution['runId']} status {execution['status']}")
         elif evaluation.get("success") != (execution["status"] == "SUCCEEDED"):
-            problems.append(f"{asset}:{check}: evaluation {evaluation} does not match status {execution['status']}")
+            problems.append(
+                f"{asset}:{check}: evaluation {evaluation} does not match status {execution['status']}"
+            )
     assert not problems, "\n".join(problems)
 
 
-def test_dependencies_shown_are_the_asset_graph_of_the_definitions(dagster_ui: DagsterUI, materialized_run: str):
+def test_dependencies_shown_are_the_asset_graph_of_the_definitions(
+    dagster_ui: DagsterUI, materialized_run: str
+):
     expected = expected_graph()
     nodes = dagster_ui.graphql(ASSET_NODES)["assetNodes"]
     shown = {
         _key(n["assetKey"]["path"]): frozenset(_key(d["path"]) for d in n["dependencyKeys"]) for n in nodes
     }
-    differing = {k: (sorted(shown.get(k, ())), sorted(expected.dependencies.get(k, ())))
-                 for k in shown.keys() | expected.dependencies.keys() if shown.get(k) != expected.dependencies.get(k)}
+    differing = {
+        k: (sorted(shown.get(k, ())), sorted(expected.dependencies.get(k, ())))
+        for k in shown.keys() | expected.dependencies.keys()
+        if shown.get(k) != expected.dependencies.get(k)
+    }
     assert differing == {}, "asset: (dependencies in the UI, dependencies in the Definitions)"
     for node in nodes:
         if _key(node["assetKey"]["path"]) in expected.materialized:

@@ -32,7 +32,10 @@ def keygen(
 @app.command()
 def verify(
     bundle: Annotated[
-        str, typer.Argument(help="Bundle directory, bundle.tar.gz, or s3://bucket/.../evidence/<version>/ (VP_S3_* credentials).")
+        str,
+        typer.Argument(
+            help="Bundle directory, bundle.tar.gz, or s3://bucket/.../evidence/<version>/ (VP_S3_* credentials)."
+        ),
     ],
     public_key: Annotated[Path, typer.Option("--public-key", help="Trusted Ed25519 public key (PEM).")],
     rc: Annotated[
@@ -45,7 +48,9 @@ def verify(
         from verification_pipeline.storage.bundles import read_bundle_uri
         from verification_pipeline.storage.s3 import S3Settings
 
-        report = verify_files(read_bundle_uri(bundle, S3Settings.from_env()), key, expected_rc=rc, source=bundle)
+        report = verify_files(
+            read_bundle_uri(bundle, S3Settings.from_env()), key, expected_rc=rc, source=bundle
+        )
     else:
         report = verify_path(Path(bundle), key, expected_rc=rc)
     for line in report.summary_lines():

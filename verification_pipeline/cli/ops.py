@@ -24,7 +24,6 @@ def _group() -> None:
     # a callback keeps `render` a named sub-command while it is the only one
 
 
-
 @app.command()
 def render(
     out: Annotated[

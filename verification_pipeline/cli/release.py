@@ -33,16 +33,24 @@ def lineage(rc: Annotated[str, typer.Argument(help="Release-candidate tag, e.g. 
         inputs = f"  <- {', '.join(step.upstream)}" if step.upstream else ""
         verdict = f"  [{step.verdict}]" if step.verdict else ""
         typer.echo(f"{step.asset}{verdict}{inputs}")
-        typer.echo(f"    run {step.run_id}  code v{step.code_version or '?'}  sha256 {step.sha256 or step.data_version or '-'}")
+        typer.echo(
+            f"    run {step.run_id}  code v{step.code_version or '?'}  sha256 {step.sha256 or step.data_version or '-'}"
+        )
         if step.uri:
             typer.echo(f"    {step.uri}")
 
 
 def promote(
     rc: Annotated[str, typer.Argument(help="Release-candidate tag to promote, e.g. v24.1.0-rc1.")],
-    public_key: Annotated[Path, typer.Option("--public-key", help="Trusted Ed25519 public key (PEM) of the signer.")],
-    repo: Annotated[str, typer.Option("--repo", envvar="VP_GIT_REPO", help="Local repository holding the RC tag.")] = ".",
-    allow_dev_key: Annotated[bool, typer.Option(help="Accept a bundle signed with the embedded DEV key (demos only).")] = False,
+    public_key: Annotated[
+        Path, typer.Option("--public-key", help="Trusted Ed25519 public key (PEM) of the signer.")
+    ],
+    repo: Annotated[
+        str, typer.Option("--repo", envvar="VP_GIT_REPO", help="Local repository holding the RC tag.")
+    ] = ".",
+    allow_dev_key: Annotated[
+        bool, typer.Option(help="Accept a bundle signed with the embedded DEV key (demos only).")
+    ] = False,
 ) -> None:
     """Create the release tag (v24.1.0 for v24.1.0-rc1) on the RC's commit, only on a verified PASS."""
     from verification_pipeline.defs.lineage import latest_decision
@@ -57,7 +65,9 @@ def promote(
     with _instance() as instance:
         recorded = latest_decision(instance, rc)
     if recorded.get("dev_key") and not allow_dev_key:
-        raise PromotionRefused(f"{rc} is not promotable: its bundle is signed with a DEV key", hint="sign with a real key")
+        raise PromotionRefused(
+            f"{rc} is not promotable: its bundle is signed with a DEV key", hint="sign with a real key"
+        )
     decision = Decision(
         rc=rc,
         verdict=str(recorded.get("verdict")),
@@ -68,7 +78,12 @@ def promote(
     )
 
     def verify_bundle() -> None:
-        verify_files(read_bundle_uri(decision.bundle_uri, S3Settings.from_env()), key, expected_rc=rc, source=decision.bundle_uri)
+        verify_files(
+            read_bundle_uri(decision.bundle_uri, S3Settings.from_env()),
+            key,
+            expected_rc=rc,
+            source=decision.bundle_uri,
+        )
 
     tag = create_tag(repo, decision, verify_bundle)
     typer.echo(f"created annotated tag {tag} on {rc}'s commit in {repo}; push it with: git push origin {tag}")

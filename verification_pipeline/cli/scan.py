@@ -23,7 +23,6 @@ def _group() -> None:
     # a callback keeps `summarize` a named sub-command while it is the only one
 
 
-
 def _lines(summary: dict[str, Any]) -> list[str]:
     tool = " ".join(filter(None, (summary["tool"], summary["tool_version"])))
     lines = [f"{summary['source']}  [{summary['format']}, {tool}]"]

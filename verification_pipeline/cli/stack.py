@@ -12,13 +12,20 @@ import typer
 from verification_pipeline.paths import ensure_dagster_home
 from verification_pipeline.stack.control import Stack
 
-app = typer.Typer(help="The embedded stack: SeaweedFS (S3) and the reference target, loopback only.", no_args_is_help=True)
+app = typer.Typer(
+    help="The embedded stack: SeaweedFS (S3) and the reference target, loopback only.", no_args_is_help=True
+)
 
-PortBase = typer.Option(None, "--port-base", envvar="VP_STACK_PORT_BASE", help="First of the stack's ports (default 18300).")
+PortBase = typer.Option(
+    None, "--port-base", envvar="VP_STACK_PORT_BASE", help="First of the stack's ports (default 18300)."
+)
 
 
 @app.command()
-def up(port_base: int | None = PortBase, no_target: bool = typer.Option(False, help="Start only the object store.")) -> None:
+def up(
+    port_base: int | None = PortBase,
+    no_target: bool = typer.Option(False, help="Start only the object store."),
+) -> None:
     """Start the store (and the reference target); wait until they answer. Safe to repeat."""
     status = Stack(port_base=port_base, with_target=not no_target).up(progress=typer.echo)
     for line in status.lines():
@@ -45,7 +52,9 @@ def demo(
     duration: str = typer.Option("20s", help="Load phase length per load test (k6 duration)."),
     port_base: int | None = PortBase,
     keep_stack: bool = typer.Option(False, help="Leave the stack running afterwards."),
-    output: Path = typer.Option(Path("demo-output"), help="Where a local copy of the bundle and the public key go."),
+    output: Path = typer.Option(  # noqa: B008 - typer reads its options from the defaults
+        Path("demo-output"), help="Where a local copy of the bundle and the public key go."
+    ),
 ) -> None:
     """The main job: start the embedded stack, verify the RC end to end, print the verdicts and the bundle."""
     import dagster as dg
@@ -91,23 +100,37 @@ def _print_outcome(run, rc: str, output: Path, stack: Stack, elapsed: float) -> 
     if slo:
         typer.echo(f"{'SLO':<22}{'n':>8}  {'value':>12}  {'threshold':>14}  {'95% CI':<24}verdict")
         for r in slo["slos"]:
-            ci = "n/a" if r["ci_low"] is None and r["ci_high"] is None else f"[{_num(r['ci_low'])}, {_num(r['ci_high'])}]"
+            ci = (
+                "n/a"
+                if r["ci_low"] is None and r["ci_high"] is None
+                else f"[{_num(r['ci_low'])}, {_num(r['ci_high'])}]"
+            )
             value = _num(r["value"])
-            typer.echo(f"{r['name']:<22}{r['n']:>8}  {value:>12}  {'<= ' + format(r['threshold'], 'g') + ' ' + r['unit']:>14}  {ci:<24}{r['verdict']}")
+            typer.echo(
+                f"{r['name']:<22}{r['n']:>8}  {value:>12}  {'<= ' + format(r['threshold'], 'g') + ' ' + r['unit']:>14}  {ci:<24}{r['verdict']}"
+            )
         fanout = slo.get("fanout") or {}
         if fanout:
-            typer.echo(f"fan-out delivery: {fanout.get('delivered')} delivered, {fanout.get('lost')} lost, "
-                       f"{fanout.get('duplicates')} duplicates (ratio {fanout.get('delivery_ratio')})")
+            typer.echo(
+                f"fan-out delivery: {fanout.get('delivered')} delivered, {fanout.get('lost')} lost, "
+                f"{fanout.get('duplicates')} duplicates (ratio {fanout.get('delivery_ratio')})"
+            )
     scans = run.values.get("scan_summary")
     if scans:
         typer.echo("scan gates: " + ", ".join(f"{g['name']} {g['verdict']}" for g in scans["gates"]))
     bundle = run.values.get("evidence_bundle")
     decision = run.values.get("release_decision")
     if decision:
-        typer.secho(f"release decision for {rc}: {decision['verdict']}" + (f" ({'; '.join(decision['reasons'])})" if decision["reasons"] else ""),
-                    fg=typer.colors.GREEN if decision["verdict"] == "PASS" else typer.colors.RED, bold=True)
-    typer.echo(f"Dagster run {run.run_id} ({'succeeded' if run.success else 'failed'}); demo took {elapsed:.1f}s; "
-               f"instance at {os.environ['DAGSTER_HOME']} (browse it with `make dev`)")
+        typer.secho(
+            f"release decision for {rc}: {decision['verdict']}"
+            + (f" ({'; '.join(decision['reasons'])})" if decision["reasons"] else ""),
+            fg=typer.colors.GREEN if decision["verdict"] == "PASS" else typer.colors.RED,
+            bold=True,
+        )
+    typer.echo(
+        f"Dagster run {run.run_id} ({'succeeded' if run.success else 'failed'}); demo took {elapsed:.1f}s; "
+        f"instance at {os.environ['DAGSTER_HOME']} (browse it with `make dev`)"
+    )
     overhead = run.load_to_bundle_s()
     if overhead is not None:
         typer.echo(f"end of load phase -> verified bundle in S3: {overhead:.1f}s")
@@ -124,11 +147,16 @@ def _print_outcome(run, rc: str, output: Path, stack: Stack, elapsed: float) -> 
         target.write_bytes(data)
     public_key = local / "evidence-signing.pub"
     public_key.write_text(bundle["public_key_pem"])
-    report = verify_path(local / "bundle", load_public_key_pem(public_key.read_bytes(), source=str(public_key)), expected_rc=rc)
+    report = verify_path(
+        local / "bundle", load_public_key_pem(public_key.read_bytes(), source=str(public_key)), expected_rc=rc
+    )
     typer.echo(f"bundle:     {bundle['uri']}  ({len(files)} files, verdict {bundle['verdict']})")
     typer.echo(f"archive:    {bundle['archive_uri']}  sha256 {bundle['archive_sha256']}")
     if bundle.get("dev_key"):
-        typer.secho("signed with the embedded stack's DEV key: fine for a demo, not release evidence", fg=typer.colors.YELLOW)
+        typer.secho(
+            "signed with the embedded stack's DEV key: fine for a demo, not release evidence",
+            fg=typer.colors.YELLOW,
+        )
     typer.echo(f"local copy: {local / 'bundle'} (public key {public_key})")
     command = f"uv run verification-pipeline verify {local / 'bundle'} --public-key {public_key} --rc {rc}"
     typer.echo(f"verify it:  {command}")

@@ -48,8 +48,11 @@ def lineage(defs: dg.Definitions, instance: dg.DagsterInstance, rc: str) -> list
             )
         )
     if not steps:
-        raise InputError(f"the Dagster instance has no materializations for {rc}", field="rc",
-                         hint="verify it first (`make demo` or the UI), or point DAGSTER_HOME at the instance that did")
+        raise InputError(
+            f"the Dagster instance has no materializations for {rc}",
+            field="rc",
+            hint="verify it first (`make demo` or the UI), or point DAGSTER_HOME at the instance that did",
+        )
     return steps
 
 
@@ -57,6 +60,8 @@ def latest_decision(instance: dg.DagsterInstance, rc: str) -> dict:
     """The latest release_decision for `rc`, as its materialization metadata recorded it."""
     record = latest_record(instance, dg.AssetKey("release_decision"), rc)
     if record is None:
-        raise InputError(f"no release decision has been recorded for {rc}", field="rc", hint="verify the RC first")
+        raise InputError(
+            f"no release decision has been recorded for {rc}", field="rc", hint="verify the RC first"
+        )
     md = record.asset_materialization.metadata
     return {key: value.value for key, value in md.items()} | {"run_id": record.run_id}

@@ -3,10 +3,14 @@
 import dagster as dg
 
 
-def latest_record(instance: dg.DagsterInstance, asset: dg.AssetKey, partition: str | None) -> dg.EventLogRecord | None:
+def latest_record(
+    instance: dg.DagsterInstance, asset: dg.AssetKey, partition: str | None
+) -> dg.EventLogRecord | None:
     """The newest materialization record of `asset` (for `partition`, when the asset is partitioned)."""
     records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=asset, asset_partitions=[partition] if partition is not None else None),
+        dg.AssetRecordsFilter(
+            asset_key=asset, asset_partitions=[partition] if partition is not None else None
+        ),
         limit=1,
     ).records
     return records[0] if records else None

@@ -29,7 +29,9 @@ class VerificationRun:
 
     def load_to_bundle_s(self) -> float | None:
         """Seconds from the end of the last load segment to the verified bundle: the pipeline's own overhead."""
-        load_end = max((end for step, (_, end) in self.step_windows.items() if "run_load_segment" in step), default=None)
+        load_end = max(
+            (end for step, (_, end) in self.step_windows.items() if "run_load_segment" in step), default=None
+        )
         bundle = self.step_windows.get("evidence_bundle")
         return bundle[1] - load_end if load_end is not None and bundle else None
 

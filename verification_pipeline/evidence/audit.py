@@ -132,7 +132,6 @@ def _check_against_manifest(files: Mapping[str, bytes]) -> None:
             )
 
 
-
 def _differences(
     recorded: Any, recomputed: Any, path: str, rel_tol: float, abs_tol: float
 ) -> Iterator[MetricDifference]:

@@ -93,6 +93,11 @@ class ProbeConfig:
                 "t0 echoes follow the seed's cadence (publish, t0, 10 ms pause); they cannot go with a fixed rate",
                 field="t0_echoes",
             )
+        for name in ("connect_timeout_s", "request_timeout_s"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(
+                    f"must be a positive number of seconds, got {getattr(self, name)}", field=name
+                )
         if not 0 < self.grace_ms:
             raise ConfigError(f"must be positive, got {self.grace_ms}", field="grace_ms")
         if not 0 <= self.late_ms <= self.grace_ms:

@@ -28,7 +28,6 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import os
 import re
 import zlib
 from collections import deque
@@ -288,7 +287,8 @@ def _ndjson_points(
     polars' fixed cost per call would be most of that work), or for the lines above a problem
     found while reading.
     """
-    workers = max(1, min(os.cpu_count() or 1, MAX_WORKERS))
+    # polars' own pool size: the cores this process may use (cgroup quota, POLARS_MAX_THREADS).
+    workers = max(1, min(pl.thread_pool_size(), MAX_WORKERS))
     frames: list[pl.DataFrame] = []  # raw points; `row` is the line number once taken
     first_line = 1
 

@@ -137,7 +137,9 @@ def run_k6(
         raise ToolError(f"cannot start k6 ({k6}): {exc.strerror or exc}") from exc
     output_errors: list[str] = []
     readers = [
-        threading.Thread(target=_pump, args=(process.stdout, secrets, on_line, None, output_errors), daemon=True),
+        threading.Thread(
+            target=_pump, args=(process.stdout, secrets, on_line, None, output_errors), daemon=True
+        ),
         threading.Thread(
             target=_pump, args=(process.stderr, secrets, on_line, stderr_tail, output_errors), daemon=True
         ),

@@ -15,7 +15,12 @@ GIT_TIMEOUT_S = 30
 def _git(args: list[str], cwd: str | None = None) -> str:
     try:
         proc = subprocess.run(
-            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=GIT_TIMEOUT_S,
+            ["git", *args],
+            check=False,
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT_S,
             env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
         )
     except FileNotFoundError:
@@ -24,7 +29,9 @@ def _git(args: list[str], cwd: str | None = None) -> str:
         raise ToolError(f"git {' '.join(args[:2])} timed out after {GIT_TIMEOUT_S}s") from None
     if proc.returncode != 0:
         lines = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip()]
-        cause = next((ln for ln in lines if ln.startswith("fatal:")), lines[0] if lines else f"exit {proc.returncode}")
+        cause = next(
+            (ln for ln in lines if ln.startswith("fatal:")), lines[0] if lines else f"exit {proc.returncode}"
+        )
         raise ToolError(f"git {' '.join(args[:2])} failed: {cause}")
     return proc.stdout
 
@@ -52,7 +59,9 @@ def remote_tags(repo: str, pattern: str = "v*.*.*-rc*") -> dict[str, str]:
 def tag_commit(repo: str, tag: str) -> str:
     commit = remote_tags(repo, pattern=tag).get(tag)
     if commit is None:
-        raise InputError(f"tag {tag} not found in {repo}", field="rc", hint="push the tag, or check VP_GIT_REPO")
+        raise InputError(
+            f"tag {tag} not found in {repo}", field="rc", hint="push the tag, or check VP_GIT_REPO"
+        )
     return commit
 
 

@@ -8,8 +8,8 @@ Pushing the tag stays with the person.
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from verification_pipeline.errors import PromotionRefused, ToolError, VerificationFailed
 from verification_pipeline.release.git import remote_tags
@@ -30,14 +30,20 @@ def promote(repo: str, decision: Decision, verify_bundle: Callable[[], None]) ->
     """Create the release tag and return its name, or raise PromotionRefused saying why."""
     rc = parse_rc(decision.rc)
     if decision.verdict != "PASS":
-        raise PromotionRefused(f"{rc.tag} is not promotable: its release decision is {decision.verdict}, not PASS")
+        raise PromotionRefused(
+            f"{rc.tag} is not promotable: its release decision is {decision.verdict}, not PASS"
+        )
     try:
         verify_bundle()
     except VerificationFailed as exc:
-        raise PromotionRefused(f"{rc.tag} is not promotable: its evidence bundle does not verify: {exc.message}") from None
+        raise PromotionRefused(
+            f"{rc.tag} is not promotable: its evidence bundle does not verify: {exc.message}"
+        ) from None
     tags = remote_tags(repo, pattern="v*")
     if rc.release_tag in tags:
-        raise PromotionRefused(f"tag {rc.release_tag} already exists in {repo} (on {tags[rc.release_tag][:12]})")
+        raise PromotionRefused(
+            f"tag {rc.release_tag} already exists in {repo} (on {tags[rc.release_tag][:12]})"
+        )
     current = tags.get(rc.tag)
     if current is None:
         raise PromotionRefused(f"{rc.tag} is not a tag in {repo}")
@@ -53,7 +59,11 @@ def promote(repo: str, decision: Decision, verify_bundle: Callable[[], None]) ->
     )
     proc = subprocess.run(
         ["git", "-C", repo, "tag", "-a", rc.release_tag, current, "-F", "-"],
-        input=message, capture_output=True, text=True, timeout=30,
+        check=False,
+        input=message,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     if proc.returncode != 0:
         raise ToolError(f"git tag {rc.release_tag} failed: {proc.stderr.strip()}")

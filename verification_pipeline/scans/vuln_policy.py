@@ -108,7 +108,11 @@ def load_vulnerability_policy(config: bytes | Mapping[str, Any] | None, source: 
         return VulnerabilityPolicy.model_validate(config)
     except ValidationError as exc:
         first = exc.errors()[0]
-        hint = "every allowlist entry needs id, reason and expires: YYYY-MM-DD" if "allowlist" in first["loc"] else None
+        hint = (
+            "every allowlist entry needs id, reason and expires: YYYY-MM-DD"
+            if "allowlist" in first["loc"]
+            else None
+        )
         if first["type"] == "extra_forbidden":
             hint = f"known keys: {', '.join(_model_keys(first['loc']))}"
         return validate(VulnerabilityPolicy, config, source=source, hint=hint)

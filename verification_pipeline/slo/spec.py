@@ -88,4 +88,3 @@ def load_slo_spec(text: str | bytes, *, source: str = "slos.yaml") -> SloSpec:
 def default_slo_spec() -> SloSpec:
     """The seed's five SLOs, from the packaged `slos.yaml`."""
     return load_slo_spec(DEFAULT_SLOS_PATH.read_bytes(), source=str(DEFAULT_SLOS_PATH))
-

@@ -110,7 +110,9 @@ class StackStatus:
         if not self.running and not self.stale:
             out.append("stack: not running")
         if self.settings:
-            out.append(f"s3: {self.settings.endpoint_url} bucket {self.settings.bucket} key {self.settings.masked_key()}")
+            out.append(
+                f"s3: {self.settings.endpoint_url} bucket {self.settings.bucket} key {self.settings.masked_key()}"
+            )
         if self.target_url:
             out.append(f"target: {self.target_url}graphql")
         return out
@@ -141,7 +143,9 @@ def read_env_file(path: Path) -> dict[str, str]:
 class Stack:
     """The embedded stack under one home directory."""
 
-    def __init__(self, layout: StackLayout | None = None, port_base: int | None = None, with_target: bool = True):
+    def __init__(
+        self, layout: StackLayout | None = None, port_base: int | None = None, with_target: bool = True
+    ):
         self.layout = layout or StackLayout()
         self.ports = StackPorts(port_base or int(os.environ.get("VP_STACK_PORT_BASE", DEFAULT_PORT_BASE)))
         self.with_target = with_target
@@ -170,7 +174,10 @@ class Stack:
         if not self.layout.weed_jwt_keys.exists():
             # The volume servers then accept reads and writes only with a token the master
             # signs for the S3 gateway: the store's internal HTTP API is closed to everyone else.
-            keys = {"WEED_JWT_SIGNING_KEY": secrets.token_hex(32), "WEED_JWT_SIGNING_READ_KEY": secrets.token_hex(32)}
+            keys = {
+                "WEED_JWT_SIGNING_KEY": secrets.token_hex(32),
+                "WEED_JWT_SIGNING_READ_KEY": secrets.token_hex(32),
+            }
             _write_secret(self.layout.weed_jwt_keys, "".join(f"{k}={v}\n" for k, v in keys.items()))
         identity = json.loads(self.layout.s3_identities.read_text())["identities"][0]["credentials"][0]
         env = {
@@ -192,7 +199,9 @@ class Stack:
     def env(self) -> dict[str, str]:
         """The variables that point a process at this stack (S3 settings, target URL)."""
         if not self.layout.env_file.exists():
-            raise StackError("the embedded stack has no credentials yet", hint="run `verification-pipeline stack up`")
+            raise StackError(
+                "the embedded stack has no credentials yet", hint="run `verification-pipeline stack up`"
+            )
         return read_env_file(self.layout.env_file)
 
     def settings(self) -> S3Settings:
@@ -245,7 +254,9 @@ class Stack:
             processes.ensure_ports_free(HOST, self.ports.seaweedfs())
             records["seaweedfs"] = self._start_seaweedfs()
             self._save(records)
-            progress(f"seaweedfs: started (pid {records['seaweedfs'].pid}), waiting for S3 on {settings.endpoint_url}")
+            progress(
+                f"seaweedfs: started (pid {records['seaweedfs'].pid}), waiting for S3 on {settings.endpoint_url}"
+            )
         self._wait_for_s3(settings, records["seaweedfs"])
         ObjectStore(settings).ensure_bucket(object_lock=True)
         self._wait_until_readable(settings)
@@ -333,7 +344,10 @@ class Stack:
             if store.answers():
                 return
             time.sleep(0.25)
-        raise StackError(f"S3 did not answer on {settings.endpoint_url} within {START_TIMEOUT_S:.0f}s", hint=f"see {record.log}")
+        raise StackError(
+            f"S3 did not answer on {settings.endpoint_url} within {START_TIMEOUT_S:.0f}s",
+            hint=f"see {record.log}",
+        )
 
     def _wait_until_readable(self, settings: S3Settings) -> None:
         """After a restart the listing answers about a second before objects can be read back."""
@@ -355,7 +369,9 @@ class Stack:
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if not processes.is_alive(record):
-                raise StackError("the reference target exited during start-up:\n" + processes.log_tail(record.log))
+                raise StackError(
+                    "the reference target exited during start-up:\n" + processes.log_tail(record.log)
+                )
             try:
                 if httpx.get(url, timeout=1.0).status_code == 200:
                     return

@@ -32,7 +32,9 @@ class ProcessRecord:
 
     @classmethod
     def from_dict(cls, raw: dict) -> ProcessRecord:
-        return cls(name=raw["name"], pid=int(raw["pid"]), create_time=float(raw["create_time"]), log=raw["log"])
+        return cls(
+            name=raw["name"], pid=int(raw["pid"]), create_time=float(raw["create_time"]), log=raw["log"]
+        )
 
 
 def ensure_ports_free(host: str, ports: dict[str, int]) -> None:
@@ -63,7 +65,9 @@ def spawn(name: str, argv: list[str], log_path: Path, env: dict[str, str] | None
             start_new_session=True,
             env=env,
         )
-    return ProcessRecord(name=name, pid=proc.pid, create_time=psutil.Process(proc.pid).create_time(), log=str(log_path))
+    return ProcessRecord(
+        name=name, pid=proc.pid, create_time=psutil.Process(proc.pid).create_time(), log=str(log_path)
+    )
 
 
 def is_alive(record: ProcessRecord) -> bool:

@@ -12,8 +12,8 @@ import base64
 import datetime as dt
 import hashlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import boto3
 import botocore.exceptions
@@ -55,7 +55,9 @@ class S3Settings:
         return f"{key[:4]}…({len(key)} chars)" if key else "(from the default AWS chain)"
 
     def __repr__(self) -> str:  # never show credentials in logs or tracebacks
-        return f"S3Settings(endpoint_url={self.endpoint_url!r}, bucket={self.bucket!r}, prefix={self.prefix!r})"
+        return (
+            f"S3Settings(endpoint_url={self.endpoint_url!r}, bucket={self.bucket!r}, prefix={self.prefix!r})"
+        )
 
 
 @dataclass(frozen=True)
@@ -153,7 +155,9 @@ class ObjectStore:
             raise self._fail("head bucket", "", exc) from None
         try:
             self._client.create_bucket(Bucket=self.bucket, ObjectLockEnabledForBucket=object_lock)
-            self._client.put_bucket_versioning(Bucket=self.bucket, VersioningConfiguration={"Status": "Enabled"})
+            self._client.put_bucket_versioning(
+                Bucket=self.bucket, VersioningConfiguration={"Status": "Enabled"}
+            )
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
             raise self._fail("create bucket", "", exc) from None
 
@@ -197,7 +201,11 @@ class ObjectStore:
         except botocore.exceptions.BotoCoreError as exc:
             raise self._fail("put", key, exc) from None
         return ObjectRef(
-            uri=self.uri(key), key=key, sha256=sha256_hex(data), size=len(data), version_id=resp.get("VersionId")
+            uri=self.uri(key),
+            key=key,
+            sha256=sha256_hex(data),
+            size=len(data),
+            version_id=resp.get("VersionId"),
         )
 
     def get_bytes(
@@ -256,7 +264,9 @@ class ObjectStore:
     def list(self, prefix: str) -> list[str]:
         keys: list[str] = []
         try:
-            for page in self._client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            for page in self._client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=prefix
+            ):
                 keys.extend(obj["Key"] for obj in page.get("Contents", []))
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
             raise self._fail("list", prefix, exc) from None

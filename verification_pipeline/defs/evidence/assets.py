@@ -69,7 +69,6 @@ def _k6_version() -> str:
     return out.split()[1] if out.startswith("k6 ") else out.strip()
 
 
-
 def _upstream(context: dg.AssetExecutionContext, asset: str) -> dict:
     """Run id, code version, URI and digest of the materialization this bundle was built from."""
     record = latest_record(context.instance, dg.AssetKey(asset), context.partition_key)
@@ -94,7 +93,11 @@ def _outcomes(slo_metrics: dict, scan_summary: dict) -> list[GateOutcome]:
         GateOutcome(
             f"slo:{r['name']}",
             r["verdict"],
-            {k: r[k] for k in ("n", "value", "threshold", "unit", "ci_low", "ci_high", "reason") if r.get(k) is not None},
+            {
+                k: r[k]
+                for k in ("n", "value", "threshold", "unit", "ci_low", "ci_high", "reason")
+                if r.get(k) is not None
+            },
         )
         for r in slo_metrics["slos"]
     ]
@@ -114,7 +117,13 @@ def _outcomes(slo_metrics: dict, scan_summary: dict) -> list[GateOutcome]:
 
 
 def _evidence_files(
-    context, s3: S3Resource, slo_metrics: dict, read: pl.DataFrame, write: pl.DataFrame, fanout: pl.DataFrame, ops: dict
+    context,
+    s3: S3Resource,
+    slo_metrics: dict,
+    read: pl.DataFrame,
+    write: pl.DataFrame,
+    fanout: pl.DataFrame,
+    ops: dict,
 ) -> dict[str, bytes]:
     files: dict[str, bytes] = {
         "slo/metrics.json": _json(slo_metrics),
@@ -166,7 +175,9 @@ def evidence_bundle(
 ) -> dg.Output[dict]:
     key = signing_key.load()  # before anything is uploaded: a missing key fails here, cleanly
     if key.is_dev_key:
-        context.log.warning("signing with the embedded stack's DEV key: this bundle says so and is not release evidence")
+        context.log.warning(
+            "signing with the embedded stack's DEV key: this bundle says so and is not release evidence"
+        )
     run_id = context.run.run_id
     uri = bundle_uri_for(s3, release_candidate, run_id)
     files = _evidence_files(
@@ -174,7 +185,12 @@ def evidence_bundle(
     )
     verdict = overall_verdict(slo_metrics, scan_summary)
     files.update(
-        {f"release/{name}": text.encode() for name, text in docs_files(release_candidate, slo_spec, slo_metrics, scan_summary, uri, verdict).items()}
+        {
+            f"release/{name}": text.encode()
+            for name, text in docs_files(
+                release_candidate, slo_spec, slo_metrics, scan_summary, uri, verdict
+            ).items()
+        }
     )
 
     upstream = {
@@ -200,17 +216,27 @@ def evidence_bundle(
         if info.get("uri"):
             dependencies.append(
                 resource_descriptor(
-                    info["asset"], uri=info["uri"], digest={"sha256": info["sha256"]},
+                    info["asset"],
+                    uri=info["uri"],
+                    digest={"sha256": info["sha256"]},
                     annotations={"dagsterRunId": info["run_id"], "codeVersion": info["code_version"]},
                 )
             )
         if info.get("original_uri"):
             dependencies.append(
-                resource_descriptor(f"{info['asset']} (original)", uri=info["original_uri"], digest={"sha256": info["original_sha256"]})
+                resource_descriptor(
+                    f"{info['asset']} (original)",
+                    uri=info["original_uri"],
+                    digest={"sha256": info["original_sha256"]},
+                )
             )
     dependencies += [tool_descriptor("k6", _k6_version()), tool_descriptor("syft", syft_version())]
     run_stats = context.instance.get_run_stats(run_id)
-    started = dt.datetime.fromtimestamp(run_stats.start_time, dt.UTC) if run_stats.start_time else dt.datetime.now(dt.UTC)
+    started = (
+        dt.datetime.fromtimestamp(run_stats.start_time, dt.UTC)
+        if run_stats.start_time
+        else dt.datetime.now(dt.UTC)
+    )
     provenance = ProvenanceInputs(
         run_id=run_id,
         started_on=started,
@@ -219,14 +245,18 @@ def evidence_bundle(
             "commit": release_candidate.get("commit") or "",
             "targetUrl": target.label(),
             "slosSha256": slo_spec["sha256"],
-            "runTags": {k: v for k, v in context.run.tags.items() if k.startswith("vp/") or k == "dagster/partition"},
+            "runTags": {
+                k: v for k, v in context.run.tags.items() if k.startswith("vp/") or k == "dagster/partition"
+            },
         },
         resolved_dependencies=dependencies,
     )
     bundle = assemble_bundle(
         files,
         release_candidate=ReleaseCandidate(
-            tag=release_candidate["tag"], commit=release_candidate.get("commit") or "", version=release_candidate["version"]
+            tag=release_candidate["tag"],
+            commit=release_candidate.get("commit") or "",
+            version=release_candidate["version"],
         ),
         signing_key=key,
         provenance=provenance,
@@ -239,11 +269,16 @@ def evidence_bundle(
     context.log.info(f"uploading {len(bundle.files)} files to {uri} (attestations last)")
     retention = {}
     if store.object_lock_enabled():
-        retention = {"retain_until": dt.datetime.now(dt.UTC) + dt.timedelta(days=RETENTION_DAYS), "lock_mode": s3.object_lock_mode}
+        retention = {
+            "retain_until": dt.datetime.now(dt.UTC) + dt.timedelta(days=RETENTION_DAYS),
+            "lock_mode": s3.object_lock_mode,
+        }
     refs = upload_bundle(bundle, store, prefix=store.key(), write_once_options=retention)
     archive = next(r for r in refs if r.key.endswith("bundle.tar.gz"))
 
-    report = verify_files(read_bundle_uri(uri, s3.settings()), key.public_key, expected_rc=release_candidate["tag"], source=uri)
+    report = verify_files(
+        read_bundle_uri(uri, s3.settings()), key.public_key, expected_rc=release_candidate["tag"], source=uri
+    )
     context.log.info(f"bundle verified from the store: {report.files} files, verdict {report.verdict}")
     value = {
         "uri": uri,
@@ -269,7 +304,9 @@ def evidence_bundle(
             "files": len(bundle.files),
             "missing_files": dg.MetadataValue.json(list(bundle.missing_files)),
             "signing_key": f"{key.fingerprint}{' (DEV KEY)' if key.is_dev_key else ''}",
-            "retention_until": retention["retain_until"].isoformat() if retention else "none (no Object Lock on bucket)",
+            "retention_until": retention["retain_until"].isoformat()
+            if retention
+            else "none (no Object Lock on bucket)",
         },
     )
 
@@ -280,8 +317,15 @@ def evidence_bundle(
     group_name="release",
     kinds={"python"},
     description="PASS only when every SLO and scan gate passed and the bundle verifies from the store.",
-    check_specs=[dg.AssetCheckSpec("promotable", asset="release_decision", blocking=True, partitions_def=release_candidates,
-                                   description="The RC may be promoted: decision PASS on a verified bundle.")],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "promotable",
+            asset="release_decision",
+            blocking=True,
+            partitions_def=release_candidates,
+            description="The RC may be promoted: decision PASS on a verified bundle.",
+        )
+    ],
 )
 def release_decision(
     context: dg.AssetExecutionContext,
@@ -309,7 +353,11 @@ def release_decision(
         )
     except VerificationFailed as exc:
         reasons.append(f"the bundle does not verify: {exc.message}")
-    verdict = "PASS" if not reasons else ("FAIL" if any("FAIL" in r or "verify" in r for r in reasons) else "NOT PROMOTABLE")
+    verdict = (
+        "PASS"
+        if not reasons
+        else ("FAIL" if any("FAIL" in r or "verify" in r for r in reasons) else "NOT PROMOTABLE")
+    )
     value = {
         "rc": release_candidate["tag"],
         "commit": release_candidate.get("commit"),
@@ -334,5 +382,8 @@ def release_decision(
         },
     )
     yield dg.AssetCheckResult(
-        check_name="promotable", passed=verdict == "PASS", severity=dg.AssetCheckSeverity.ERROR, description=why
+        check_name="promotable",
+        passed=verdict == "PASS",
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=why,
     )

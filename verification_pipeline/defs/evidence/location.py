@@ -6,4 +6,7 @@ from verification_pipeline.evidence.layout import bundle_root
 
 def bundle_uri_for(s3: S3Resource, release_candidate: dict, run_id: str) -> str:
     store = s3.store()
-    return store.uri(store.key(release_candidate["tag"], run_id, bundle_root(release_candidate["version"]))) + "/"
+    return (
+        store.uri(store.key(release_candidate["tag"], run_id, bundle_root(release_candidate["version"])))
+        + "/"
+    )

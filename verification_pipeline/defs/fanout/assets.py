@@ -22,6 +22,8 @@ class FanoutConfig(dg.Config):
     rate: float = 0.0
     """Events per second; 0 publishes at the seed's cadence (publish, then 10 ms)."""
     grace_ms: float = 5000.0
+    request_timeout_s: float = 10.0
+    """How long one publish may take before it counts as a failed publish."""
     path: str = ""
     """Import: path or s3:// URI of the fanout.json."""
 
@@ -43,10 +45,19 @@ def fanout_latencies(
         summary = import_seed_fanout(data, config.path)
         ref = store_original(context, s3, "fanout.json", data)
         deliveries = pl.DataFrame(schema=DELIVERY_SCHEMA)
-        metadata = {**original_metadata(ref), "evidence": "summary-only", "p95_ms": summary["p95_ms"], "count": summary["count"]}
+        metadata = {
+            **original_metadata(ref),
+            "evidence": "summary-only",
+            "p95_ms": summary["p95_ms"],
+            "count": summary["count"],
+        }
         return dg.Output(deliveries, data_version=dg.DataVersion(ref.sha256), metadata=metadata)
     if config.source != "run":
-        raise ConfigError(f"unknown source {config.source!r}", field="fanout_latencies.config.source", hint="use run or import")
+        raise ConfigError(
+            f"unknown source {config.source!r}",
+            field="fanout_latencies.config.source",
+            hint="use run or import",
+        )
     probe = ProbeConfig(
         url=target.graphql_url,
         token=target.token(),
@@ -55,6 +66,7 @@ def fanout_latencies(
         events=config.events,
         rate=config.rate or None,
         grace_ms=config.grace_ms,
+        request_timeout_s=config.request_timeout_s,
     )
 
     logged: dict[str, int] = {}

@@ -6,6 +6,7 @@ before anything is summarized, because percentiles of a split test come from mer
 """
 
 import os
+import re
 import tempfile
 import threading
 import time
@@ -40,6 +41,9 @@ class LoadConfig(dg.Config):
     write_vus: int = SEED_VUS["write"]
     read_rate: float = 0.0
     write_rate: float = 0.0
+    request_timeout: str = "60s"
+    """k6's timeout per request (a k6 duration, e.g. 10s); a request that runs out is a failure
+    of kind `timeout`."""
     segments: int = 1
     """Split the test into N k6 processes (execution segments), each its own step."""
     start_delay_s: float = 15.0
@@ -48,6 +52,10 @@ class LoadConfig(dg.Config):
     read_files: list[str] = Field(default_factory=list)
     """Import: k6 outputs of the read test (paths or s3:// URIs); several files are segments."""
     write_files: list[str] = Field(default_factory=list)
+
+
+# A k6 duration: one or more number-unit pairs (`500ms`, `10s`, `1m30s`).
+K6_DURATION = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h))+")
 
 
 def _duration(config: LoadConfig) -> str:
@@ -59,7 +67,9 @@ def plan_load_segments(context: dg.OpExecutionContext, config: LoadConfig):
     if config.source == "import":
         if not config.read_files and not config.write_files:
             raise ConfigError("import needs read_files and/or write_files", field="read_files")
-        yield dg.DynamicOutput({"mode": "import", "read": config.read_files, "write": config.write_files}, mapping_key="import")
+        yield dg.DynamicOutput(
+            {"mode": "import", "read": config.read_files, "write": config.write_files}, mapping_key="import"
+        )
         return
     if config.source != "run":
         raise ConfigError(f"unknown source {config.source!r}", field="source", hint="use run or import")
@@ -70,6 +80,12 @@ def plan_load_segments(context: dg.OpExecutionContext, config: LoadConfig):
                 field=role,
                 hint="give every segment at least one VU, or use fewer segments",
             )
+    if not K6_DURATION.fullmatch(config.request_timeout):
+        raise ConfigError(
+            f"{config.request_timeout!r} is not a k6 duration",
+            field="request_timeout",
+            hint="e.g. 500ms, 10s, 1m30s",
+        )
     start_at = time.time() + config.start_delay_s if config.segments > 1 else None
     for index, segment in enumerate(execution_segments(config.segments)):
         plan = {
@@ -78,6 +94,7 @@ def plan_load_segments(context: dg.OpExecutionContext, config: LoadConfig):
             "segment": segment.segment,
             "sequence": segment.sequence,
             "duration": _duration(config),
+            "timeout": config.request_timeout,
             "executor": config.executor,
             "vus": {"read": config.read_vus, "write": config.write_vus},
             "rate": {"read": config.read_rate, "write": config.write_rate},
@@ -85,7 +102,9 @@ def plan_load_segments(context: dg.OpExecutionContext, config: LoadConfig):
             "start_at": start_at,
         }
         yield dg.DynamicOutput(plan, mapping_key=f"segment_{index}")
-    context.log.info(f"load test: {config.segments} segment(s) of {_duration(config)}, executor {config.executor}")
+    context.log.info(
+        f"load test: {config.segments} segment(s) of {_duration(config)}, executor {config.executor}"
+    )
 
 
 def _run_role(
@@ -98,6 +117,7 @@ def _run_role(
         "EXECUTOR": plan["executor"],
         "VUS": str(plan["vus"][role]),
         "DURATION": plan["duration"],
+        "TIMEOUT": plan.get("timeout", "60s"),
     }
     if plan["executor"] == "arrival":
         env["RATE"] = str(plan["rate"][role])
@@ -123,7 +143,9 @@ def _run_role(
     out = workdir / f"{role}.json"
     run = run_k6(script_path(role), out, env=env, segment=segment, on_line=on_line, stop=stop)
     if run.thresholds_crossed:
-        context.log.warning(f"k6 {role}: a threshold in the script was crossed (exit 99); the SLO verdict decides")
+        context.log.warning(
+            f"k6 {role}: a threshold in the script was crossed (exit 99); the SLO verdict decides"
+        )
     return ingest(out, role=role, segment=plan["segment"])
 
 
@@ -152,7 +174,7 @@ def run_load_segment(context: dg.OpExecutionContext, target: TargetResource, s3:
         def work(role: str) -> None:
             try:
                 results[role] = _run_role(context, target, token, plan, role, Path(workdir), stop)
-            except Exception as exc:  # re-raised below, in the step's own thread
+            except Exception as exc:  # noqa: BLE001 - re-raised below, in the step's own thread
                 errors.append(exc)
                 stop.set()
 
@@ -202,7 +224,9 @@ def _merged_output(frames: list[pl.DataFrame], role: str) -> dg.Output:
             "requests": samples.height,
             "segments": samples["segment"].n_unique() if samples.height else 0,
             "failures": int(failures.get("count", 0) or 0),
-            "summary": dg.MetadataValue.md(f"**{role} latency (ms), k6 summary shape**\n\n| stat | value |\n| --- | --- |\n{table}"),
+            "summary": dg.MetadataValue.md(
+                f"**{role} latency (ms), k6 summary shape**\n\n| stat | value |\n| --- | --- |\n{table}"
+            ),
         },
     )
 
@@ -220,11 +244,13 @@ def merge_write_samples(frames: list[pl.DataFrame]):
 @dg.graph_multi_asset(
     outs={
         "read_load_samples": dg.AssetOut(
-            code_version="1", kinds={"k6", "polars"},
+            code_version="1",
+            kinds={"k6", "polars"},
             description="One row per read request: UTC timestamp, op, latency ms, status, ok, failure kind, scenario, segment.",
         ),
         "write_load_samples": dg.AssetOut(
-            code_version="1", kinds={"k6", "polars"},
+            code_version="1",
+            kinds={"k6", "polars"},
             description="One row per write request, with the Server-Timing ingest ms the target reported.",
         ),
     },

@@ -36,10 +36,17 @@ def ops_artifacts(slo_spec: dict) -> dg.Output[dict]:
 
 
 def docs_files(
-    release_candidate: dict, slo_spec: dict, slo_metrics: dict, scan_summary: dict, bundle_uri: str, verdict: str
+    release_candidate: dict,
+    slo_spec: dict,
+    slo_metrics: dict,
+    scan_summary: dict,
+    bundle_uri: str,
+    verdict: str,
 ) -> dict[str, str]:
     rows = pl.DataFrame(slo_metrics["slos"], schema=SLO_METRICS_SCHEMA)
-    findings = [f"{g['name']}: {g['verdict']}: {g['reason']}" for g in scan_summary["gates"] if g["verdict"] != "PASS"]
+    findings = [
+        f"{g['name']}: {g['verdict']}: {g['reason']}" for g in scan_summary["gates"] if g["verdict"] != "PASS"
+    ]
     return render_release_docs(
         rows,
         labels={t.name: t.title for t in _targets(slo_spec)},
@@ -78,4 +85,6 @@ def release_docs(
     verdict = overall_verdict(slo_metrics, scan_summary)
     uri = bundle_uri_for(s3, release_candidate, context.run.run_id)
     files = docs_files(release_candidate, slo_spec, slo_metrics, scan_summary, uri, verdict)
-    return dg.Output(files, metadata={"verdict": verdict, "preview": dg.MetadataValue.md(next(iter(files.values())))})
+    return dg.Output(
+        files, metadata={"verdict": verdict, "preview": dg.MetadataValue.md(next(iter(files.values())))}
+    )

@@ -1,6 +1,5 @@
 """The release candidate a partition stands for."""
 
-
 import dagster as dg
 
 from verification_pipeline.defs.partitions import release_candidates

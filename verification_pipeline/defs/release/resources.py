@@ -1,6 +1,5 @@
 """Where release-candidate tags come from."""
 
-
 import dagster as dg
 
 from verification_pipeline.release.git import tag_commit

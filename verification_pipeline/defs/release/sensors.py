@@ -56,7 +56,9 @@ def release_candidate_sensor(context: dg.SensorEvaluationContext):
         return dg.SkipReason(f"no new or moved tags matching {pattern} in {repo}")
     return dg.SensorResult(
         run_requests=requests,
-        dynamic_partitions_requests=[release_candidates.build_add_request(new_partitions)] if new_partitions else [],
+        dynamic_partitions_requests=[release_candidates.build_add_request(new_partitions)]
+        if new_partitions
+        else [],
         cursor=json.dumps(tags, sort_keys=True),
     )
 
@@ -76,7 +78,11 @@ REQUIRED_INCOMING = ("slo/read.json", "slo/write.json")
 
 def import_run_config(uris: dict[str, str]) -> dict:
     """Run config that makes every asset with a CI artifact import it instead of measuring."""
-    load = {"source": "import", "read_files": [uris["slo/read.json"]], "write_files": [uris["slo/write.json"]]}
+    load = {
+        "source": "import",
+        "read_files": [uris["slo/read.json"]],
+        "write_files": [uris["slo/write.json"]],
+    }
     ops: dict = {"load_samples": {"ops": {"plan_load_segments": {"config": load}}}}
     for name, (asset, field) in INCOMING_FILES.items():
         if asset == "load" or name not in uris:
@@ -88,12 +94,14 @@ def import_run_config(uris: dict[str, str]) -> dict:
     return {"ops": ops}
 
 
-def plan_incoming(keys: list[str], base: str, seen: dict[str, str]) -> tuple[dict[str, tuple[str, dict[str, str]]], list[str]]:
+def plan_incoming(
+    keys: list[str], base: str, seen: dict[str, str]
+) -> tuple[dict[str, tuple[str, dict[str, str]]], list[str]]:
     """RC -> (fingerprint, relative name -> key) for complete, new uploads; and names skipped as not RCs."""
     by_rc: dict[str, dict[str, str]] = {}
     skipped = set()
     for key in keys:
-        rc, _, name = key[len(base):].partition("/")
+        rc, _, name = key[len(base) :].partition("/")
         if not is_rc(rc):
             skipped.add(rc)
             continue
@@ -127,7 +135,9 @@ def incoming_artifacts_sensor(context: dg.SensorEvaluationContext, s3: S3Resourc
     seen = json.loads(context.cursor) if context.cursor else {}
     ready, skipped = plan_incoming(keys, base, seen)
     if skipped:
-        context.log.warning(f"ignored folders under {store.uri(base)} that are not RC tags: {', '.join(skipped)}")
+        context.log.warning(
+            f"ignored folders under {store.uri(base)} that are not RC tags: {', '.join(skipped)}"
+        )
     if not ready:
         return dg.SkipReason(f"no new complete uploads under {store.uri(base)}")
     existing = set(context.instance.get_dynamic_partitions(release_candidates.name))
@@ -143,6 +153,8 @@ def incoming_artifacts_sensor(context: dg.SensorEvaluationContext, s3: S3Resourc
     ]
     return dg.SensorResult(
         run_requests=requests,
-        dynamic_partitions_requests=[release_candidates.build_add_request(new_partitions)] if new_partitions else [],
+        dynamic_partitions_requests=[release_candidates.build_add_request(new_partitions)]
+        if new_partitions
+        else [],
         cursor=json.dumps({**seen, **{rc: fp for rc, (fp, _) in ready.items()}}, sort_keys=True),
     )

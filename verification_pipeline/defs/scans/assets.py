@@ -46,7 +46,9 @@ def _configured(value: str, env: str, what: str) -> str:
     resolved = value or os.environ.get(env, "")
     if not resolved:
         raise ConfigError(
-            f"no {what} configured", field=env, hint=f"set {env} or the asset's `path` run config to a file or s3:// URI"
+            f"no {what} configured",
+            field=env,
+            hint=f"set {env} or the asset's `path` run config to a file or s3:// URI",
         )
     return resolved
 
@@ -78,14 +80,20 @@ def sbom(context: dg.AssetExecutionContext, config: SbomConfig, s3: S3Resource) 
         label = _configured(config.path, "VP_SBOM_REPORT", "SBOM file")
         data = read_source(label, s3)
     else:
-        raise ConfigError(f"unknown source {config.source!r}", field="sbom.config.source", hint="use run or import")
+        raise ConfigError(
+            f"unknown source {config.source!r}", field="sbom.config.source", hint="use run or import"
+        )
     report = parse_sbom(data, label)
     ref = store_original(context, s3, "sbom.json", data)
     extra = {"syft_version": syft_version()} if config.source == "run" else {}
-    return _report_output(report, ref, label, report.components, "SBOM components", component_counts(report.components), **extra)
+    return _report_output(
+        report, ref, label, report.components, "SBOM components", component_counts(report.components), **extra
+    )
 
 
-def _report_output(report, ref, label: str, table: pl.DataFrame, title: str, counts: dict, **extra) -> dg.Output:
+def _report_output(
+    report, ref, label: str, table: pl.DataFrame, title: str, counts: dict, **extra
+) -> dg.Output:
     """The normalized table, versioned by the original file's digest, with the original's URI beside it."""
     return dg.Output(
         table,
@@ -122,7 +130,9 @@ def vulnerability_report(
     report, ref = _imported(context, s3, path, parse_vulnerability_report, "vulns.json")
     counts = vulnerability_counts(report.vulnerabilities)
     by_severity = {"total": counts["total"], **counts["by_severity"]}
-    return _report_output(report, ref, path, report.vulnerabilities, "Vulnerabilities by severity", by_severity)
+    return _report_output(
+        report, ref, path, report.vulnerabilities, "Vulnerabilities by severity", by_severity
+    )
 
 
 @dg.asset(
@@ -132,10 +142,14 @@ def vulnerability_report(
     kinds={"opa", "polars"},
     description="Policy results from `opa eval`, `opa test` or conftest: passed, failed, warnings, errors per policy.",
 )
-def policy_report(context: dg.AssetExecutionContext, config: ReportImportConfig, s3: S3Resource) -> dg.Output[pl.DataFrame]:
+def policy_report(
+    context: dg.AssetExecutionContext, config: ReportImportConfig, s3: S3Resource
+) -> dg.Output[pl.DataFrame]:
     path = _configured(config.path, "VP_POLICY_REPORT", "policy report")
     report, ref = _imported(context, s3, path, parse_policy_report, "opa_report.json")
-    return _report_output(report, ref, path, report.policies, "Policy results", policy_counts(report.policies))
+    return _report_output(
+        report, ref, path, report.policies, "Policy results", policy_counts(report.policies)
+    )
 
 
 class VulnerabilityPolicyConfig(dg.Config):
@@ -152,7 +166,10 @@ SCAN_GATES = ("sbom_present", "vulnerability_policy_met", "policies_pass")
     group_name="security",
     kinds={"python"},
     description="Verdicts of the scan gates: SBOM present, vulnerability policy met, all policies pass.",
-    check_specs=[dg.AssetCheckSpec(name, asset="scan_summary", partitions_def=release_candidates) for name in SCAN_GATES],
+    check_specs=[
+        dg.AssetCheckSpec(name, asset="scan_summary", partitions_def=release_candidates)
+        for name in SCAN_GATES
+    ],
 )
 def scan_summary(
     context: dg.AssetExecutionContext,
@@ -177,7 +194,9 @@ def scan_summary(
         value,
         metadata={
             "verdict": summary.verdict.value,
-            "summary": dg.MetadataValue.md(f"**Scan gates: {summary.verdict.value}**\n\n| gate | verdict | reason |\n| --- | --- | --- |\n{table}"),
+            "summary": dg.MetadataValue.md(
+                f"**Scan gates: {summary.verdict.value}**\n\n| gate | verdict | reason |\n| --- | --- | --- |\n{table}"
+            ),
         },
     )
     for gate in summary.gates:
@@ -188,4 +207,3 @@ def scan_summary(
             metadata={"verdict": gate.verdict.value, "reason": gate.reason},
             description=gate.reason,
         )
-

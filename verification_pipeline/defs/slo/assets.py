@@ -39,12 +39,23 @@ def slo_spec(context: dg.AssetExecutionContext) -> dg.Output[dict]:
     data = path.read_bytes()
     spec = load_slo_spec(data, source=str(path))
     digest = hashlib.sha256(data).hexdigest()
-    value = {"source": str(path), "sha256": digest, "yaml": data.decode(), "spec": spec.model_dump(mode="json")}
-    rows = "\n".join(f"| {s.name} | {s.metric} of {s.source} | <= {s.threshold:g} {s.unit} |" for s in spec.slos)
+    value = {
+        "source": str(path),
+        "sha256": digest,
+        "yaml": data.decode(),
+        "spec": spec.model_dump(mode="json"),
+    }
+    rows = "\n".join(
+        f"| {s.name} | {s.metric} of {s.source} | <= {s.threshold:g} {s.unit} |" for s in spec.slos
+    )
     return dg.Output(
         value,
         data_version=dg.DataVersion(digest),
-        metadata={"sha256": digest, "slos": len(spec.slos), "summary": dg.MetadataValue.md(f"| SLO | measures | threshold |\n| --- | --- | --- |\n{rows}")},
+        metadata={
+            "sha256": digest,
+            "slos": len(spec.slos),
+            "summary": dg.MetadataValue.md(f"| SLO | measures | threshold |\n| --- | --- | --- |\n{rows}"),
+        },
     )
 
 
@@ -54,7 +65,12 @@ def _seed_fanout(context, s3: S3Resource) -> dict | None:
     return import_seed_fanout(original[1], original[0]) if original else None
 
 
-CHECKS = [dg.AssetCheckSpec(slo.name, asset="slo_metrics", description=slo.description, partitions_def=release_candidates) for slo in _spec_at_load().slos]
+CHECKS = [
+    dg.AssetCheckSpec(
+        slo.name, asset="slo_metrics", description=slo.description, partitions_def=release_candidates
+    )
+    for slo in _spec_at_load().slos
+]
 CHECKS.append(
     dg.AssetCheckSpec(
         "fanout_delivery_ratio",
@@ -115,8 +131,13 @@ def slo_metrics(
             severity=dg.AssetCheckSeverity.ERROR if r["verdict"] == FAIL else dg.AssetCheckSeverity.WARN,
             description=r["reason"],
             metadata=_present(
-                verdict=r["verdict"], value=r["value"], threshold=r["threshold"], unit=r["unit"],
-                n=r["n"], ci_low=r["ci_low"], ci_high=r["ci_high"],
+                verdict=r["verdict"],
+                value=r["value"],
+                threshold=r["threshold"],
+                unit=r["unit"],
+                n=r["n"],
+                ci_low=r["ci_low"],
+                ci_high=r["ci_high"],
             ),
         )
     yield dg.AssetCheckResult(
@@ -129,7 +150,9 @@ def slo_metrics(
             else "no fan-out measurement"
         ),
         metadata=_present(
-            delivery_ratio=delivery_ratio, lost=(fanout or {}).get("lost"), duplicates=(fanout or {}).get("duplicates")
+            delivery_ratio=delivery_ratio,
+            lost=(fanout or {}).get("lost"),
+            duplicates=(fanout or {}).get("duplicates"),
         ),
     )
 

@@ -1,6 +1,5 @@
 """The S3 resource and the IO manager that keeps every asset's value in the bucket."""
 
-
 import dagster as dg
 
 from verification_pipeline.defs.records import latest_record
@@ -97,8 +96,10 @@ class S3IOManager(dg.ConfigurableIOManager):
             key = next((f"{base}.{ext}" for ext in EXTENSIONS if store.exists(f"{base}.{ext}")), None)
             sha256 = None
             if key is None:
-                raise StorageError(f"no stored value for {context.asset_key.to_user_string()} under {store.uri(base)}.*",
-                                   hint="materialize the upstream asset for this partition first")
+                raise StorageError(
+                    f"no stored value for {context.asset_key.to_user_string()} under {store.uri(base)}.*",
+                    hint="materialize the upstream asset for this partition first",
+                )
         data = store.get_bytes(key, expected_sha256=sha256)
         return decode(data, key.rsplit(".", 1)[-1], store.uri(key))
 

@@ -19,12 +19,16 @@ def read_source(ref: str, s3: S3Resource) -> bytes:
     try:
         return path.read_bytes()
     except FileNotFoundError:
-        raise InputError("file not found", source=str(path), hint="check the path in the run config") from None
+        raise InputError(
+            "file not found", source=str(path), hint="check the path in the run config"
+        ) from None
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", source=str(path)) from None
 
 
-def store_original(context: dg.AssetExecutionContext, s3: S3Resource, filename: str, data: bytes) -> ObjectRef:
+def store_original(
+    context: dg.AssetExecutionContext, s3: S3Resource, filename: str, data: bytes
+) -> ObjectRef:
     """Keep the original file an asset was made from, next to the asset, named by this run."""
     store = s3.store()
     key = store.key(context.partition_key, "originals", context.run.run_id, *context.asset_key.path, filename)
@@ -32,10 +36,16 @@ def store_original(context: dg.AssetExecutionContext, s3: S3Resource, filename: 
 
 
 def original_metadata(ref: ObjectRef) -> dict:
-    return {"original_uri": dg.MetadataValue.url(ref.uri), "original_sha256": ref.sha256, "original_bytes": ref.size}
+    return {
+        "original_uri": dg.MetadataValue.url(ref.uri),
+        "original_sha256": ref.sha256,
+        "original_bytes": ref.size,
+    }
 
 
-def load_original(context: dg.AssetExecutionContext, s3: S3Resource, asset: dg.AssetKey) -> tuple[str, bytes] | None:
+def load_original(
+    context: dg.AssetExecutionContext, s3: S3Resource, asset: dg.AssetKey
+) -> tuple[str, bytes] | None:
     """The original file behind the latest materialization of `asset` for this partition, checked."""
     record = latest_record(context.instance, asset, context.partition_key)
     if record is None:
@@ -45,5 +55,7 @@ def load_original(context: dg.AssetExecutionContext, s3: S3Resource, asset: dg.A
         return None
     uri = str(metadata["original_uri"].value)
     bucket, key = parse_s3_uri(uri)
-    data = ObjectStore(s3.settings(), bucket=bucket).get_bytes(key, expected_sha256=str(metadata["original_sha256"].value))
+    data = ObjectStore(s3.settings(), bucket=bucket).get_bytes(
+        key, expected_sha256=str(metadata["original_sha256"].value)
+    )
     return key.rsplit("/", 1)[-1], data
