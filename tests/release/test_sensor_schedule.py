@@ -26,8 +26,8 @@ class Ticker:
         self.cursor = None
 
     def tick(self):
-        ctx = dg.build_sensor_context(instance=self.instance, cursor=self.cursor)
-        result = release_candidate_sensor(ctx)
+        with dg.build_sensor_context(instance=self.instance, cursor=self.cursor) as ctx:
+            result = release_candidate_sensor(ctx)
         if isinstance(result, dg.SkipReason):
             return [], result.skip_message
         for request in result.dynamic_partitions_requests:
@@ -81,13 +81,16 @@ def test_unreachable_repository_skips_with_the_cause(tmp_path, monkeypatch):
 
 
 def test_nightly_reverifies_the_newest_rc_in_semantic_order():
+    # Each context is closed (`with`): an open one keeps the instance it opened as Dagster's
+    # current definitions-state storage after the test, and a later definitions load fails on it.
     with dg.instance_for_test() as instance:
-        ctx = dg.build_schedule_context(instance=instance)
-        assert isinstance(nightly_reverification(ctx), dg.SkipReason)
+        with dg.build_schedule_context(instance=instance) as ctx:
+            assert isinstance(nightly_reverification(ctx), dg.SkipReason)
         instance.add_dynamic_partitions(
             release_candidates.name, ["v24.1.0-rc9", "v24.1.0-rc10", "v24.1.0-rc2"]
         )
-        request = nightly_reverification(dg.build_schedule_context(instance=instance))
+        with dg.build_schedule_context(instance=instance) as ctx:
+            request = nightly_reverification(ctx)
         assert request.partition_key == "v24.1.0-rc10"
 
 
@@ -117,9 +120,8 @@ def test_ci_uploads_under_incoming_start_one_import_run_per_complete_rc(s3_stack
 
         def tick():
             nonlocal cursor
-            result = incoming_artifacts_sensor(
-                dg.build_sensor_context(instance=instance, cursor=cursor, resources={"s3": s3})
-            )
+            with dg.build_sensor_context(instance=instance, cursor=cursor, resources={"s3": s3}) as ctx:
+                result = incoming_artifacts_sensor(ctx)
             if isinstance(result, dg.SkipReason):
                 return []
             cursor = result.cursor
