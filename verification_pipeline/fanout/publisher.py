@@ -201,6 +201,8 @@ async def _publish(client: httpx.AsyncClient, url: str, token: str, tenant: str)
     event_id = ((answer.get("data") or {}) if isinstance(answer, dict) else {}).get("publishCoherenceSignal")
     if not isinstance(event_id, str) or not event_id:
         return f"publishCoherenceSignal returned {event_id!r}, not an event id"
+    if not stamped:  # answered without reading the body: no `ts` went out to measure from
+        return "the target answered before the signal was sent"
     return Publish(event_id, stamped[0].timestamp() * 1000.0)
 
 
