@@ -29,6 +29,7 @@ import socketio
 from verification_pipeline.errors import TargetError
 from verification_pipeline.fanout.accounting import Publish
 from verification_pipeline.fanout.redact import redact_token
+from verification_pipeline.fanout.subscribers import SubscribeFailed, connect
 
 log = logging.getLogger(__name__)
 
@@ -242,18 +243,9 @@ class T0Emitter:
 
     async def __aenter__(self) -> Self:
         try:
-            await self._client.connect(
-                self.url,
-                auth={"token": self._token},
-                transports=["websocket"],
-                socketio_path=self.socketio_path,
-                wait_timeout=self.timeout_s,
-            )
-        except socketio.exceptions.ConnectionError as exc:
-            raise TargetError(
-                f"{self.url}: the Socket.IO connection for t0 messages was refused: "
-                f"{redact_token(str(exc), self._token)}"
-            ) from None
+            await connect(self._client, self.url, self.socketio_path, self._token, self.timeout_s)
+        except SubscribeFailed as exc:
+            raise TargetError(f"{self.url}: t0 messages: {redact_token(str(exc), self._token)}") from None
         return self
 
     async def emit(self) -> None:

@@ -125,6 +125,29 @@ async def _connect_all(
             raise outcome
 
 
+async def connect(
+    client: socketio.AsyncClient, url: str, socketio_path: str, token: str, timeout_s: float
+) -> None:
+    """Connect over websocket with the token as `auth`; SubscribeFailed gives the target's reason."""
+    refusals: list[str] = []
+
+    def on_connect_error(data: object) -> None:
+        refusals.append(str(data.get("message", data)) if isinstance(data, dict) else str(data))
+
+    client.on("connect_error", on_connect_error)
+    try:
+        await client.connect(
+            url,
+            auth={"token": token},
+            transports=["websocket"],
+            socketio_path=socketio_path,
+            wait_timeout=timeout_s,
+        )
+    except socketio.exceptions.ConnectionError as exc:
+        cause = refusals[-1] if refusals else str(exc)
+        raise SubscribeFailed(f"the Socket.IO connection was refused: {cause}") from None
+
+
 async def _subscribe(
     group: SubscriberGroup,
     subscriber: int,
@@ -132,7 +155,6 @@ async def _subscribe(
     inbox: _Inbox,
 ) -> socketio.AsyncClient:
     client = socketio.AsyncClient(reconnection=False, http_session=session, handle_sigint=False)
-    refusals: list[str] = []
 
     # Synchronous on purpose: the arrival is stamped before anything else can run.
     def on_event(payload: object) -> None:
@@ -143,26 +165,12 @@ async def _subscribe(
                 (subscriber, payload["id"], seq if type(seq) is int else None, received_at_ms)
             )
 
-    def on_connect_error(data: object) -> None:
-        refusals.append(str(data.get("message", data)) if isinstance(data, dict) else str(data))
-
     def on_disconnect(*_reason: object) -> None:
         inbox.disconnects += 1
 
     client.on("coherenceEvents", on_event)
-    client.on("connect_error", on_connect_error)
     client.on("disconnect", on_disconnect)
-    try:
-        await client.connect(
-            group.url,
-            auth={"token": group.token},
-            transports=["websocket"],
-            socketio_path=group.socketio_path,
-            wait_timeout=group.connect_timeout_s,
-        )
-    except socketio.exceptions.ConnectionError as exc:
-        cause = refusals[-1] if refusals else str(exc)
-        raise SubscribeFailed(f"the Socket.IO connection was refused: {cause}") from None
+    await connect(client, group.url, group.socketio_path, group.token, group.connect_timeout_s)
     try:
         ack = await client.call("subscribe", {"tenantId": group.tenant}, timeout=group.connect_timeout_s)
     except socketio.exceptions.TimeoutError:
