@@ -192,7 +192,7 @@ def run_probe(config: ProbeConfig, *, progress: Progress | None = None) -> Probe
         harvest = subscribers.drain(awaited, deadline, report)
 
     known = {publish.event_id for publish in outcome.publishes}
-    echoed = {echo.event_id for echo in echoes}
+    ours = known | {echo.event_id for echo in echoes}
     loop_lag = pl.DataFrame(
         [("publisher", lag) for lag in publisher_lag_ms] + harvest.loop_lag,
         schema={"process": pl.String, "lag_ms": pl.Float64},
@@ -209,7 +209,7 @@ def run_probe(config: ProbeConfig, *, progress: Progress | None = None) -> Probe
         ),
         loop_lag=loop_lag,
         publish_failures=outcome.failures,
-        foreign_events=sum(1 for receipt in harvest.receipts if receipt.event_id not in known | echoed),
+        foreign_events=sum(1 for receipt in harvest.receipts if receipt.event_id not in ours),
         disconnects=harvest.disconnects,
         processes=len(groups),
         seed_method=(

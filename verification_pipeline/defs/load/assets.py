@@ -117,7 +117,7 @@ def _run_role(
         "EXECUTOR": plan["executor"],
         "VUS": str(plan["vus"][role]),
         "DURATION": plan["duration"],
-        "TIMEOUT": plan.get("timeout", "60s"),
+        "TIMEOUT": plan["timeout"],
     }
     if plan["executor"] == "arrival":
         env["RATE"] = str(plan["rate"][role])
