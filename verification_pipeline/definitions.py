@@ -1,61 +1,112 @@
-"""The `verification_pipeline` code location: one Definitions object for Dagster to load."""
+"""The `verification_pipeline` code location: one Definitions object for Dagster to load.
+
+Settings come from the environment where the code location loads (never when a module is
+imported): `build_definitions` takes the environment it is given, and Dagster calls `defs`
+(a lazy `@dg.definitions`) to load the location. Secrets stay `dg.EnvVar`s, resolved when a
+run needs them, so they never become resource config the UI would display.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 import dagster as dg
 
 from verification_pipeline.defs.evidence.assets import evidence_bundle, release_decision
 from verification_pipeline.defs.evidence.resources import SigningKeyResource
 from verification_pipeline.defs.fanout.assets import fanout_latencies
-from verification_pipeline.defs.load.assets import load_samples
+from verification_pipeline.defs.load.assets import LoadResource, load_samples
 from verification_pipeline.defs.ops.assets import ops_artifacts, release_docs
 from verification_pipeline.defs.release.assets import release_candidate
 from verification_pipeline.defs.release.resources import GitRepoResource
 from verification_pipeline.defs.release.schedules import nightly_reverification
-from verification_pipeline.defs.release.sensors import incoming_artifacts_sensor, release_candidate_sensor
+from verification_pipeline.defs.release.sensors import DEFAULT_INTERVAL_S, build_sensors
 from verification_pipeline.defs.scans.assets import policy_report, sbom, scan_summary, vulnerability_report
-from verification_pipeline.defs.slo.assets import slo_metrics, slo_spec
+from verification_pipeline.defs.scans.resources import ScanInputsResource
+from verification_pipeline.defs.slo.assets import build_slo_assets
+from verification_pipeline.defs.slo.resources import SloResource
 from verification_pipeline.defs.storage.resources import S3IOManager, s3_resource_from_env
 from verification_pipeline.defs.target import TargetResource
+from verification_pipeline.errors import ConfigError
+from verification_pipeline.slo.document import DEFAULT_MIN_DELIVERY_RATIO
 
-s3 = s3_resource_from_env()
+JOB = "verify_release_candidate"
 
-verify_release_candidate = dg.define_asset_job(
-    "verify_release_candidate",
-    selection=dg.AssetSelection.all(),
-    description="Verify one release candidate end to end: every asset of its partition.",
-)
 
-defs = dg.Definitions(
-    assets=[
-        release_candidate,
-        slo_spec,
-        load_samples,
-        fanout_latencies,
-        slo_metrics,
-        sbom,
-        vulnerability_report,
-        policy_report,
-        scan_summary,
-        ops_artifacts,
-        release_docs,
-        evidence_bundle,
-        release_decision,
-    ],
-    jobs=[verify_release_candidate],
-    sensors=[release_candidate_sensor, incoming_artifacts_sensor],
-    schedules=[nightly_reverification],
-    resources={
-        "s3": s3,
-        "io_manager": S3IOManager(s3=s3),
-        "signing_key": SigningKeyResource(),
-        "git_repo": GitRepoResource(repo=os.environ.get("VP_GIT_REPO", "")),
-        "target": TargetResource(
-            graphql_url=dg.EnvVar("VP_TARGET_GRAPHQL_URL"),
-            jwt_secret_file=os.environ.get("VP_TARGET_JWT_SECRET_FILE", ""),
-            tenant=os.environ.get("VP_TARGET_TENANT", "tenant-123"),
-        ),
-    },
-)
+def _number(environ: Mapping[str, str], name: str, default: float, kind: type[int | float]) -> float:
+    raw = environ.get(name, "")
+    if not raw:
+        return default
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ConfigError(
+            f"{raw!r} is not a{'n integer' if kind is int else ' number'}", field=name
+        ) from None
+
+
+def build_definitions(environ: Mapping[str, str]) -> dg.Definitions:
+    """The code location for the settings in `environ` (VP_* variables; unset ones take their defaults)."""
+    slos = SloResource(
+        slos_file=environ.get("VP_SLOS_FILE", ""),
+        min_delivery_ratio=_number(environ, "VP_MIN_DELIVERY_RATIO", DEFAULT_MIN_DELIVERY_RATIO, float),
+    )
+    s3 = s3_resource_from_env()
+    return dg.Definitions(
+        assets=[
+            release_candidate,
+            *build_slo_assets(slos),
+            load_samples,
+            fanout_latencies,
+            sbom,
+            vulnerability_report,
+            policy_report,
+            scan_summary,
+            ops_artifacts,
+            release_docs,
+            evidence_bundle,
+            release_decision,
+        ],
+        jobs=[
+            dg.define_asset_job(
+                JOB,
+                selection=dg.AssetSelection.all(),
+                description="Verify one release candidate end to end: every asset of its partition.",
+            )
+        ],
+        sensors=build_sensors(int(_number(environ, "VP_SENSOR_INTERVAL_S", DEFAULT_INTERVAL_S, int))),
+        schedules=[nightly_reverification],
+        resources={
+            "s3": s3,
+            "io_manager": S3IOManager(s3=s3),
+            "slos": slos,
+            "load": LoadResource(duration=environ.get("VP_LOAD_DURATION") or LoadResource().duration),
+            "scan_inputs": ScanInputsResource(
+                sbom_scan_dir=environ.get("VP_SBOM_SCAN_DIR", ""),
+                sbom_report=environ.get("VP_SBOM_REPORT", ""),
+                vulnerability_report=environ.get("VP_VULN_REPORT", ""),
+                policy_report=environ.get("VP_POLICY_REPORT", ""),
+                vulnerability_policy=environ.get("VP_VULN_POLICY", ""),
+            ),
+            "signing_key": SigningKeyResource(
+                key_file=environ.get("VP_EVIDENCE_SIGNING_KEY_FILE", ""),
+                dev_key_dir=environ.get("VP_EVIDENCE_DEV_KEY_DIR", ""),
+            ),
+            "git_repo": GitRepoResource(
+                repo=environ.get("VP_GIT_REPO", ""),
+                tag_pattern=environ.get("VP_RC_TAG_PATTERN") or GitRepoResource().tag_pattern,
+            ),
+            "target": TargetResource(
+                graphql_url=dg.EnvVar("VP_TARGET_GRAPHQL_URL"),
+                jwt_secret_file=environ.get("VP_TARGET_JWT_SECRET_FILE", ""),
+                tenant=environ.get("VP_TARGET_TENANT") or TargetResource.model_fields["tenant"].default,
+            ),
+        },
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """What Dagster loads (`workspace.yaml`): the definitions for this process's environment."""
+    return build_definitions(os.environ)

@@ -15,7 +15,7 @@ from verification_pipeline.slo.metrics import compute_slo_metrics
 from verification_pipeline.slo.spec import default_slo_spec
 
 RC = "v24.1.0-rc1"
-BUNDLE = "s3://vp-evidence/verification/v24.1.0-rc1/run-42/evidence/v24.1/"
+EVIDENCE = "s3://vp-evidence/verification/v24.1.0-rc1/"
 DATE = dt.date(2025, 6, 3)
 
 
@@ -65,7 +65,7 @@ def failing() -> pl.DataFrame:
 
 def _render(frame: pl.DataFrame, verdict: str, labels: dict[str, str], **extra) -> dict[str, str]:
     return render_release_docs(
-        frame, version="v24.1", rc=RC, date=DATE, bundle_uri=BUNDLE, verdict=verdict, labels=labels, **extra
+        frame, version="v24.1", rc=RC, date=DATE, evidence_uri=EVIDENCE, verdict=verdict, labels=labels, **extra
     )
 
 
@@ -92,7 +92,7 @@ def test_passing_run_carries_every_figure(passing, labels):
             assert figure in text, f"{figure!r} missing from {name}"
         for title in ("Read p95", "Write p95", "Error rate", "Sub fan-out p95", "Ingest p95"):
             assert f"| {title} |" in text
-        assert BUNDLE in text and RC in text and "2025-06-03" in text
+        assert EVIDENCE in text and RC in text and "2025-06-03" in text
         assert "FAIL" not in text and "INCONCLUSIVE" not in text
     notes = docs["RELEASE_NOTES_v24.1.md"]
     read = passing.row(0, named=True)
@@ -107,7 +107,7 @@ def test_passing_run_carries_every_figure(passing, labels):
     )
     for heading in ("### What", "### Why", "### SLOs", "### Evidence", "### Rollback"):
         assert heading in pr
-    assert f"`verification-pipeline verify {BUNDLE} --public-key <public-key.pem>`" in pr
+    assert f"`verification-pipeline verify {EVIDENCE}<run-id>/evidence/v24.1/ --public-key <public-key.pem>`" in pr
 
 
 def test_failing_run_says_failed_first_and_names_what_failed(failing, labels):

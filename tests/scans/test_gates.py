@@ -8,7 +8,6 @@ from datetime import date
 from tests.scans.conftest import fixture_bytes
 from verification_pipeline.scans import (
     MISSING_SCHEMA,
-    Verdict,
     load_vulnerability_policy,
     missing_from_sbom,
     parse_policy_report,
@@ -17,6 +16,7 @@ from verification_pipeline.scans import (
     parse_vulnerability_report,
     summarize_scans,
 )
+from verification_pipeline.verdict import Verdict
 
 TODAY = date(2025, 6, 1)
 

@@ -30,8 +30,6 @@ from verification_pipeline.evidence.layout import (
     sha256_hex,
 )
 from verification_pipeline.evidence.statements import (
-    BundleVerdict,
-    GateOutcome,
     ProvenanceInputs,
     ReleaseCandidate,
     build_provenance_statement,
@@ -41,6 +39,8 @@ from verification_pipeline.evidence.statements import (
     rfc3339,
     subjects,
 )
+from verification_pipeline.gates import GateOutcome
+from verification_pipeline.verdict import Verdict
 
 MANIFEST_SCHEMA = "urn:verification-pipeline:evidence-manifest:v1"
 DEV_KEY_WARNING = (
@@ -66,7 +66,7 @@ class EvidenceBundle:
     release_candidate: ReleaseCandidate
     run_id: str
     created_at: str
-    verdict: BundleVerdict
+    verdict: Verdict
     missing_files: tuple[str, ...]
     key_fingerprint: str
     dev_key: bool
@@ -198,7 +198,7 @@ def _manifest_document(
     rc: ReleaseCandidate,
     run_id: str,
     created: str,
-    verdict: BundleVerdict,
+    verdict: Verdict,
     missing: Sequence[str],
     signing_key: SigningKey,
 ) -> dict[str, Any]:
@@ -210,7 +210,7 @@ def _manifest_document(
         "releaseCandidate": rc.as_json(),
         "runId": run_id,
         "createdAt": created,
-        "verdict": verdict,
+        "verdict": verdict.value,
         "signingKey": key,
         "files": [{"name": n, "sha256": sha256_hex(files[n]), "size": len(files[n])} for n in sorted(files)],
         "missingFiles": list(missing),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from verification_pipeline.errors import ConfigError, PipelineError
 
@@ -25,24 +26,74 @@ _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 MAX_NAME_LENGTH = 512
 
 
+@dataclass(frozen=True)
+class CiImport:
+    """CI uploads this file under `<prefix>/incoming/<rc>/<path>`; `asset`'s config `field` imports it."""
+
+    asset: str
+    field: str
+    required: bool = False
+    """An upload counts as complete (and starts a run) only once every required file is there."""
+
+
+@dataclass(frozen=True)
+class BundleFile:
+    """One file of the bundle: where it goes, which asset makes it, and what it is derived from.
+
+    `path` may hold `{version}` (`release/PR_BODY_{version}.md`). A missing `required` file makes
+    the bundle INCOMPLETE; a missing optional one is simply absent.
+    """
+
+    path: str
+    asset: str
+    derived_from: tuple[str, ...] = ()
+    ci_import: CiImport | None = None
+    required: bool = True
+
+    def name(self, version: str) -> str:
+        return self.path.format(version=version)
+
+
+_RAW = ("raw/read.parquet", "raw/write.parquet", "raw/fanout.parquet")
+
+# The one table of the bundle's files: the expected files, the lineage and CI's import names
+# are all read from it, so a new file is one line here.
+BUNDLE_FILES: tuple[BundleFile, ...] = (
+    BundleFile("slo/read.json", "slo_metrics", ("raw/read.parquet",), CiImport("read_load_samples", "read_files", required=True)),
+    BundleFile("slo/write.json", "slo_metrics", ("raw/write.parquet",), CiImport("write_load_samples", "write_files", required=True)),
+    BundleFile("slo/fanout.json", "slo_metrics", ("raw/fanout.parquet",), CiImport("fanout_latencies", "path")),
+    BundleFile("slo/metrics.json", "slo_metrics", _RAW),
+    BundleFile("policy/opa_report.json", "policy_report", ci_import=CiImport("policy_report", "path")),
+    BundleFile("security/sbom.syft.json", "sbom", ci_import=CiImport("sbom", "path")),
+    BundleFile("security/vulns.grype.json", "vulnerability_report", ci_import=CiImport("vulnerability_report", "path")),
+    BundleFile("ops/dashboards/grafana-v24-slos.json", "ops_artifacts"),
+    BundleFile("ops/alerts/slo-burn-rate.yaml", "ops_artifacts"),
+    BundleFile("raw/read.parquet", "read_load_samples"),
+    BundleFile("raw/write.parquet", "write_load_samples"),
+    BundleFile("raw/fanout.parquet", "fanout_latencies"),
+    BundleFile("release/PR_BODY_{version}.md", "release_docs", ("slo/metrics.json",)),
+    BundleFile("release/RELEASE_NOTES_{version}.md", "release_docs", ("slo/metrics.json",)),
+)  # fmt: skip
+
+
 def expected_files(version: str) -> tuple[str, ...]:
     """The seed's layout plus what makes the evidence checkable; a missing one makes the bundle INCOMPLETE."""
-    return (
-        "slo/read.json",
-        "slo/write.json",
-        "slo/fanout.json",
-        "slo/metrics.json",
-        "policy/opa_report.json",
-        "security/sbom.syft.json",
-        "security/vulns.grype.json",
-        "ops/dashboards/grafana-v24-slos.json",
-        "ops/alerts/slo-burn-rate.yaml",
-        "raw/read.parquet",
-        "raw/write.parquet",
-        "raw/fanout.parquet",
-        f"release/PR_BODY_{version}.md",
-        f"release/RELEASE_NOTES_{version}.md",
-    )
+    return tuple(entry.name(version) for entry in BUNDLE_FILES if entry.required)
+
+
+def bundle_file(name: str, version: str) -> BundleFile | None:
+    """The table's entry for a bundle file name; None for a name the layout does not know."""
+    return next((entry for entry in BUNDLE_FILES if entry.name(version) == name), None)
+
+
+def producing_assets() -> tuple[str, ...]:
+    """Every asset some bundle file comes from, in table order, each once."""
+    return tuple(dict.fromkeys(entry.asset for entry in BUNDLE_FILES))
+
+
+def ci_imports() -> dict[str, CiImport]:
+    """Bundle path -> how CI's upload of that file is imported (paths without `{version}`)."""
+    return {entry.path: entry.ci_import for entry in BUNDLE_FILES if entry.ci_import is not None}
 
 
 def bundle_root(version: str) -> str:

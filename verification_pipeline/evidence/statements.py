@@ -14,10 +14,12 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from verification_pipeline.errors import ConfigError
 from verification_pipeline.evidence.layout import sha256_hex
+from verification_pipeline.gates import GateOutcome, rc_verdict
+from verification_pipeline.verdict import Verdict
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 TEST_RESULT_PREDICATE = "https://in-toto.io/attestation/test-result/v0.1"
@@ -31,9 +33,6 @@ DEFAULT_BUILDER_ID = "urn:verification-pipeline:builder:dagster"
 
 COMPLETENESS_TEST = "evidence:complete"
 """The test that fails when an expected bundle file is missing."""
-
-Verdict = Literal["PASS", "FAIL", "INCONCLUSIVE"]
-BundleVerdict = Literal["PASS", "FAIL", "INCONCLUSIVE", "INCOMPLETE"]
 
 # A parameter whose name or value looks like a credential never enters a signed, published payload.
 _SECRET_NAME = re.compile(
@@ -56,18 +55,6 @@ class ReleaseCandidate:
 
     def as_json(self) -> dict[str, str]:
         return {"tag": self.tag, "commit": self.commit, "version": self.version}
-
-
-@dataclass(frozen=True)
-class GateOutcome:
-    """One gate's result: an SLO ("slo:read_p95") or a scan gate ("scan:vulnerability-policy").
-
-    `detail` is JSON-able: value, threshold, unit, n, confidence interval, reason.
-    """
-
-    name: str
-    verdict: Verdict
-    detail: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -126,23 +113,17 @@ def subjects(file_digests: Mapping[str, str]) -> list[dict[str, Any]]:
 # The test-result v0.1 `result` each bundle verdict is signed with: anything short of PASS is
 # not PASSED, and missing evidence is a failure.
 RESULT_OF_VERDICT: dict[str, str] = {
-    "PASS": "PASSED",
-    "INCONCLUSIVE": "WARNED",
-    "FAIL": "FAILED",
-    "INCOMPLETE": "FAILED",
+    Verdict.PASS: "PASSED",
+    Verdict.WARN: "WARNED",
+    Verdict.INCONCLUSIVE: "WARNED",
+    Verdict.FAIL: "FAILED",
+    Verdict.INCOMPLETE: "FAILED",
 }
 
 
-def bundle_verdict(outcomes: Sequence[GateOutcome], missing_files: Sequence[str]) -> BundleVerdict:
-    """FAIL beats INCOMPLETE beats INCONCLUSIVE beats PASS: missing evidence is never a pass."""
-    verdicts = {o.verdict for o in outcomes}
-    if "FAIL" in verdicts:
-        return "FAIL"
-    if missing_files or not outcomes:
-        return "INCOMPLETE"
-    if "INCONCLUSIVE" in verdicts:
-        return "INCONCLUSIVE"
-    return "PASS"
+def bundle_verdict(outcomes: Sequence[GateOutcome], missing_files: Sequence[str]) -> Verdict:
+    """The RC's verdict (`gates.rc_verdict`): missing evidence is never a pass."""
+    return rc_verdict(outcomes, missing_files)
 
 
 def build_test_result_statement(
@@ -155,9 +136,9 @@ def build_test_result_statement(
     url: str | None = None,
 ) -> dict[str, Any]:
     """test-result v0.1: PASSED only for PASS; INCONCLUSIVE gates are WARNED; failures or gaps FAILED."""
-    passed = [o.name for o in outcomes if o.verdict == "PASS"]
-    warned = [o.name for o in outcomes if o.verdict == "INCONCLUSIVE"]
-    failed = [o.name for o in outcomes if o.verdict == "FAIL"]
+    passed = [o.name for o in outcomes if o.verdict is Verdict.PASS]
+    warned = [o.name for o in outcomes if o.verdict in (Verdict.WARN, Verdict.INCONCLUSIVE)]
+    failed = [o.name for o in outcomes if o.verdict in (Verdict.FAIL, Verdict.INCOMPLETE)]
     if missing_files or not outcomes:
         failed.append(COMPLETENESS_TEST)
     verdict = bundle_verdict(outcomes, missing_files)
@@ -169,8 +150,8 @@ def build_test_result_statement(
         "failedTests": failed,
         # extension fields
         "releaseCandidate": rc.as_json(),
-        "verdict": verdict,
-        "gates": [{**o.detail, "name": o.name, "verdict": o.verdict} for o in outcomes],
+        "verdict": verdict.value,
+        "gates": [{**o.detail, "name": o.name, "verdict": o.verdict.value} for o in outcomes],
         "missingFiles": list(missing_files),
     }
     if url:

@@ -20,16 +20,18 @@ import polars as pl
 
 from verification_pipeline.config_files import load_yaml
 from verification_pipeline.errors import ConfigError, InputError
+from verification_pipeline.verdict import Verdict
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 NARRATIVE_FILE = TEMPLATES_DIR / "release_narrative.yaml"
 SLO_METRICS_COLUMNS = ("name", "n", "value", "threshold", "unit", "ci_low", "ci_high", "verdict", "reason")
-ROW_VERDICTS = ("PASS", "FAIL", "INCONCLUSIVE")
+ROW_VERDICTS = (Verdict.PASS, Verdict.FAIL, Verdict.INCONCLUSIVE)
 VERDICT_WORDS = {
-    "PASS": "PASSED",
-    "FAIL": "FAILED",
-    "INCONCLUSIVE": "INCONCLUSIVE",
-    "INCOMPLETE": "INCOMPLETE",
+    Verdict.PASS: "PASSED",
+    Verdict.WARN: "PASSED WITH WARNINGS",
+    Verdict.FAIL: "FAILED",
+    Verdict.INCONCLUSIVE: "INCONCLUSIVE",
+    Verdict.INCOMPLETE: "INCOMPLETE",
 }
 
 
@@ -79,8 +81,8 @@ def render_release_docs(
     version: str,
     rc: str,
     date: dt.date,
-    bundle_uri: str,
-    verdict: str,
+    evidence_uri: str,
+    verdict: Verdict | str,
     labels: Mapping[str, str] | None = None,
     findings: Sequence[str] = (),
     narrative: ReleaseNarrative | None = None,
@@ -89,7 +91,9 @@ def render_release_docs(
 
     `slo_metrics` is the `slo_metrics` asset (one row per SLO, "value <= threshold", at least
     the columns `SLO_METRICS_COLUMNS`; `confidence` names the CI level when present);
-    `verdict` is the RC's overall verdict (PASS, FAIL, INCONCLUSIVE or INCOMPLETE); `labels`
+    `evidence_uri` is where the RC's bundles go (`s3://<bucket>/<prefix>/<rc>/`): these documents
+    are signed inside a bundle, so they cannot name its run-specific URI;
+    `verdict` is the RC's verdict (`gates.rc_verdict`); `labels`
     maps SLO names to display names (`ops.model.from_spec` titles: "Read p95");
     `findings` are further reasons for a non-PASS verdict (a failed scan gate, a missing file).
     """
@@ -100,7 +104,7 @@ def render_release_docs(
         version=version,
         rc=rc,
         date=date,
-        bundle_uri=bundle_uri,
+        evidence_uri=evidence_uri,
         verdict=verdict,
         findings=findings,
         confidence=records[0].get("confidence") or 0.95,
@@ -131,7 +135,7 @@ class _Document:
     version: str
     rc: str
     date: str
-    bundle_uri: str
+    evidence_uri: str
     verdict: str
     verdict_word: str
     headline: str
@@ -159,7 +163,7 @@ def _records(slo_metrics: pl.DataFrame) -> list[dict[str, Any]]:
 def _row(record: Mapping[str, Any], labels: Mapping[str, str]) -> _Row:
     name = str(record["name"])
     verdict = str(record["verdict"]).upper()
-    if verdict not in ROW_VERDICTS:
+    if verdict not in set(ROW_VERDICTS):
         raise InputError(
             f"verdict {record['verdict']!r} of SLO {name!r} is not one of {', '.join(ROW_VERDICTS)}",
             source="slo_metrics",
@@ -185,24 +189,25 @@ def _document(
     version: str,
     rc: str,
     date: dt.date,
-    bundle_uri: str,
-    verdict: str,
+    evidence_uri: str,
+    verdict: Verdict | str,
     findings: Sequence[str],
     confidence: float,
 ) -> _Document:
-    verdict = verdict.upper()
-    if verdict not in VERDICT_WORDS:
+    word = str(verdict).upper()
+    if word not in set(VERDICT_WORDS):
         raise InputError(
-            f"overall verdict {verdict!r} is not one of {', '.join(VERDICT_WORDS)}", field="verdict"
+            f"overall verdict {word!r} is not one of {', '.join(VERDICT_WORDS)}", field="verdict"
         )
-    not_passed = [row for row in rows if row.verdict != "PASS"]
-    failed = [row for row in rows if row.verdict == "FAIL"]
-    if verdict == "PASS" and not_passed:
+    verdict = Verdict(word)
+    not_passed = [row for row in rows if row.verdict != Verdict.PASS]
+    failed = [row for row in rows if row.verdict == Verdict.FAIL]
+    if verdict in (Verdict.PASS, Verdict.WARN) and not_passed:
         raise InputError(
             f"overall verdict PASS contradicts SLO {not_passed[0].name} ({not_passed[0].verdict})",
             field="verdict",
         )
-    if verdict == "INCONCLUSIVE" and failed:
+    if verdict is Verdict.INCONCLUSIVE and failed:
         raise InputError(
             f"overall verdict INCONCLUSIVE hides SLO {failed[0].name} which FAILED", field="verdict"
         )
@@ -210,8 +215,8 @@ def _document(
         version=version,
         rc=rc,
         date=date.isoformat(),
-        bundle_uri=bundle_uri,
-        verdict=verdict,
+        evidence_uri=evidence_uri,
+        verdict=verdict.value,
         verdict_word=VERDICT_WORDS[verdict],
         headline=_headline(verdict, rc, rows, failed, not_passed),
         ci_header=f"{confidence * 100:g} % CI",
@@ -223,13 +228,15 @@ def _document(
     )
 
 
-def _headline(verdict: str, rc: str, rows: list[_Row], failed: list[_Row], not_passed: list[_Row]) -> str:
+def _headline(verdict: Verdict, rc: str, rows: list[_Row], failed: list[_Row], not_passed: list[_Row]) -> str:
     total = len(rows)
-    if verdict == "FAIL":
+    if verdict is Verdict.WARN:
+        return f"{rc} met its SLOs and gates, with a warning to read before release."
+    if verdict is Verdict.FAIL:
         if failed:
             return f"{rc} missed {len(failed)} of {total} SLOs. Do not release it."
         return f"{rc} met its SLOs but failed another release gate. Do not release it."
-    if verdict == "INCONCLUSIVE":
+    if verdict is Verdict.INCONCLUSIVE:
         return (
             f"the evidence cannot show that {rc} meets its SLOs ({len(not_passed)} of {total} inconclusive). "
             "Do not release on this evidence."

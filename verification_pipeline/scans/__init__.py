@@ -30,7 +30,6 @@ from verification_pipeline.scans.schemas import (
 from verification_pipeline.scans.summary import (
     GateResult,
     ScanSummary,
-    Verdict,
     component_counts,
     policy_counts,
     report_summary,
@@ -65,7 +64,6 @@ __all__ = [
     "ReportKind",
     "ScanReport",
     "ScanSummary",
-    "Verdict",
     "VulnerabilityPolicy",
     "component_counts",
     "evaluate_vulnerability_policy",

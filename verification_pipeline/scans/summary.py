@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from enum import StrEnum
 from typing import Any
 
 import polars as pl
@@ -22,14 +21,9 @@ from verification_pipeline.scans.vuln_policy import (
     VulnerabilityPolicy,
     evaluate_vulnerability_policy,
 )
+from verification_pipeline.verdict import Verdict, worst
 
 _LISTED = 5  # findings named in a gate's reason; the tables hold all of them
-
-
-class Verdict(StrEnum):
-    PASS = "PASS"
-    FAIL = "FAIL"
-    INCONCLUSIVE = "INCONCLUSIVE"
 
 
 def vulnerability_counts(vulnerabilities: pl.DataFrame) -> dict[str, Any]:
@@ -90,11 +84,7 @@ class ScanSummary:
 
     @property
     def verdict(self) -> Verdict:
-        verdicts = {gate.verdict for gate in self.gates}
-        for worst in (Verdict.FAIL, Verdict.INCONCLUSIVE):
-            if worst in verdicts:
-                return worst
-        return Verdict.PASS
+        return worst(gate.verdict for gate in self.gates)
 
     def gate(self, name: str) -> GateResult:
         return next(g for g in self.gates if g.name == name)

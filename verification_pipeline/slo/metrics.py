@@ -26,8 +26,9 @@ from verification_pipeline.slo.stats import (
     quantile_upper_sample_size,
     zero_failure_sample_size,
 )
+from verification_pipeline.verdict import Verdict
 
-PASS, FAIL, INCONCLUSIVE = "PASS", "FAIL", "INCONCLUSIVE"
+PASS, FAIL, INCONCLUSIVE = Verdict.PASS, Verdict.FAIL, Verdict.INCONCLUSIVE  # short names for the rules below
 
 SLO_METRICS_SCHEMA: dict[str, pl.DataType] = {
     "name": pl.String(),
@@ -123,7 +124,7 @@ def evaluate_rate(slo: Slo, requests: pl.DataFrame | None, confidence: float) ->
     return _row(slo, confidence, n, failures, value, low, high, verdict, f"{measured}: {why}")
 
 
-def _decide(slo: Slo, n: int, low: float | None, high: float | None, threshold: str) -> tuple[str, str]:
+def _decide(slo: Slo, n: int, low: float | None, high: float | None, threshold: str) -> tuple[Verdict, str]:
     if low is not None and low > slo.threshold:
         return FAIL, f"the whole interval is above the {threshold} threshold"
     if n < slo.min_samples:
@@ -161,7 +162,7 @@ def _both(read: pl.DataFrame | None, write: pl.DataFrame | None) -> pl.DataFrame
     return pl.concat(frames, how="vertical") if frames else None
 
 
-def _row(slo: Slo, confidence: float, n, failures, value, low, high, verdict: str, reason: str) -> tuple:
+def _row(slo: Slo, confidence: float, n, failures, value, low, high, verdict: Verdict, reason: str) -> tuple:
     return (
         slo.name,
         slo.metric,
@@ -175,7 +176,7 @@ def _row(slo: Slo, confidence: float, n, failures, value, low, high, verdict: st
         low,
         high,
         confidence,
-        verdict,
+        verdict.value,
         reason,
     )
 

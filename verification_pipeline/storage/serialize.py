@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 
 import polars as pl
+from pydantic import BaseModel, ValidationError
 
 from verification_pipeline.errors import FormatError
 from verification_pipeline.storage.s3 import sha256_hex
@@ -29,6 +30,8 @@ class Encoded:
 
 
 def encode(value: object) -> Encoded:
+    if isinstance(value, BaseModel):  # a typed record: stored as the JSON of its fields
+        value = value.model_dump(mode="json")
     if isinstance(value, pl.DataFrame):
         buf = io.BytesIO()
         value.write_parquet(buf, compression="zstd", statistics=True)
@@ -41,12 +44,23 @@ def encode(value: object) -> Encoded:
     raise TypeError(f"cannot store a {type(value).__name__}: return a polars DataFrame, a dict/list or bytes")
 
 
-def decode(data: bytes, extension: str, source: str) -> object:
+def decode(data: bytes, extension: str, source: str, as_type: type | None = None) -> object:
+    """The stored value; JSON becomes `as_type` when that is a typed record (validated, field named on error)."""
     try:
         if extension == "parquet":
             return pl.read_parquet(io.BytesIO(data))
         if extension == "json":
+            if isinstance(as_type, type) and issubclass(as_type, BaseModel):
+                return as_type.model_validate_json(data)
             return json.loads(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise FormatError(
+            f"stored value is not a {as_type.__name__ if as_type else 'record'}: {first['msg']}",
+            source=source,
+            field=where,
+        ) from None
     except (json.JSONDecodeError, pl.exceptions.PolarsError, OSError) as exc:
         raise FormatError(f"cannot decode stored {extension}: {exc}", source=source) from None
     if extension == "bin":

@@ -7,59 +7,50 @@ before the asset reports success.
 """
 
 import datetime as dt
-import json
 import subprocess
 
 import dagster as dg
-import polars as pl
 
+from verification_pipeline.code_version import code_version
+from verification_pipeline.defs.evidence.files import load_bundle_files
 from verification_pipeline.defs.evidence.location import bundle_uri_for
 from verification_pipeline.defs.evidence.resources import SigningKeyResource
-from verification_pipeline.defs.ops.assets import docs_files, overall_verdict
 from verification_pipeline.defs.partitions import release_candidates
 from verification_pipeline.defs.records import latest_record
 from verification_pipeline.defs.storage.resources import S3Resource
-from verification_pipeline.defs.storage.sources import load_original
 from verification_pipeline.defs.target import TargetResource
-from verification_pipeline.errors import VerificationFailed
+from verification_pipeline.errors import PipelineError, VerificationFailed
 from verification_pipeline.evidence.bundle import LineageStep, assemble_bundle
-from verification_pipeline.evidence.keys import public_key_pem
-from verification_pipeline.evidence.statements import (
-    GateOutcome,
-    ProvenanceInputs,
-    ReleaseCandidate,
-    resource_descriptor,
-    tool_descriptor,
-)
+from verification_pipeline.evidence.keys import load_public_key_pem, public_key_pem
+from verification_pipeline.evidence.layout import bundle_file, producing_assets
+from verification_pipeline.evidence.statements import ProvenanceInputs, resource_descriptor, tool_descriptor
 from verification_pipeline.evidence.upload import upload_bundle
 from verification_pipeline.evidence.verify import verify_files
+from verification_pipeline.gates import rc_verdict
 from verification_pipeline.loadtest.runner import SCRIPTS_DIR
 from verification_pipeline.paths import tool_path
+from verification_pipeline.records import (
+    BundleRecord,
+    ReleaseCandidateRecord,
+    ReleaseDecisionRecord,
+    ReleaseDocs,
+    ScanSummaryRecord,
+    SloMetricsRecord,
+    SloSpecRecord,
+    release_gates,
+)
 from verification_pipeline.scans import syft_version
 from verification_pipeline.storage.bundles import read_bundle_uri
-from verification_pipeline.storage.serialize import encode
+from verification_pipeline.verdict import Verdict
 
 RETENTION_DAYS = 365
-
-# Which upstream asset each bundle file comes from, and what it was derived from.
-LINEAGE = {
-    "slo/read.json": ("slo_metrics", ("raw/read.parquet",)),
-    "slo/write.json": ("slo_metrics", ("raw/write.parquet",)),
-    "slo/fanout.json": ("slo_metrics", ("raw/fanout.parquet",)),
-    "slo/metrics.json": ("slo_metrics", ("raw/read.parquet", "raw/write.parquet", "raw/fanout.parquet")),
-    "raw/read.parquet": ("read_load_samples", ()),
-    "raw/write.parquet": ("write_load_samples", ()),
-    "raw/fanout.parquet": ("fanout_latencies", ()),
-    "security/sbom.syft.json": ("sbom", ()),
-    "security/vulns.grype.json": ("vulnerability_report", ()),
-    "policy/opa_report.json": ("policy_report", ()),
-    "ops/dashboards/grafana-v24-slos.json": ("ops_artifacts", ()),
-    "ops/alerts/slo-burn-rate.yaml": ("ops_artifacts", ()),
-}
+CODE_VERSION = code_version(__name__)
+# Inputs evidence_bundle reads as values; every other asset a bundle file comes from is a plain dependency.
+_VALUE_INPUTS = ("release_candidate", "slo_spec", "slo_metrics", "scan_summary", "release_docs")
 
 
-def _json(value) -> bytes:
-    return json.dumps(value, indent=2, sort_keys=True, default=str).encode() + b"\n"
+class DocsOutOfDate(PipelineError):
+    """The release documents state another verdict than the gates the bundle signs."""
 
 
 def _k6_version() -> str:
@@ -69,9 +60,8 @@ def _k6_version() -> str:
     return out.split()[1] if out.startswith("k6 ") else out.strip()
 
 
-def _upstream(context: dg.AssetExecutionContext, asset: str) -> dict:
+def _upstream(asset: str, record: dg.EventLogRecord | None) -> dict:
     """Run id, code version, URI and digest of the materialization this bundle was built from."""
-    record = latest_record(context.instance, dg.AssetKey(asset), context.partition_key)
     if record is None:
         return {}
     mat = record.asset_materialization
@@ -88,74 +78,32 @@ def _upstream(context: dg.AssetExecutionContext, asset: str) -> dict:
     }
 
 
-def _outcomes(slo_metrics: dict, scan_summary: dict) -> list[GateOutcome]:
-    outcomes = [
-        GateOutcome(
-            f"slo:{r['name']}",
-            r["verdict"],
-            {
-                k: r[k]
-                for k in ("n", "value", "threshold", "unit", "ci_low", "ci_high", "reason")
-                if r.get(k) is not None
-            },
-        )
-        for r in slo_metrics["slos"]
-    ]
-    fanout = slo_metrics.get("fanout") or {}
-    ratio = fanout.get("delivery_ratio")
-    outcomes.append(
-        GateOutcome(
-            "slo:fanout_delivery_ratio",
-            "INCONCLUSIVE" if ratio is None else "PASS" if ratio >= 1.0 else "FAIL",
-            {"delivery_ratio": ratio, "lost": fanout.get("lost"), "duplicates": fanout.get("duplicates")},
-        )
-    )
-    outcomes.extend(
-        GateOutcome(f"scan:{g['name']}", g["verdict"], {"reason": g["reason"]}) for g in scan_summary["gates"]
-    )
-    return outcomes
-
-
 def _evidence_files(
-    context,
-    s3: S3Resource,
-    slo_metrics: dict,
-    read: pl.DataFrame,
-    write: pl.DataFrame,
-    fanout: pl.DataFrame,
-    ops: dict,
-) -> dict[str, bytes]:
-    files: dict[str, bytes] = {
-        "slo/metrics.json": _json(slo_metrics),
-        "raw/read.parquet": encode(read).data,
-        "raw/write.parquet": encode(write).data,
-        "ops/dashboards/grafana-v24-slos.json": ops["grafana-v24-slos.json"].encode(),
-        "ops/alerts/slo-burn-rate.yaml": ops["slo-burn-rate.yaml"].encode(),
-    }
-    summaries = slo_metrics.get("summaries") or {}
-    for role in ("read", "write"):
-        if role in summaries:
-            files[f"slo/{role}.json"] = _json(summaries[role])
-    if slo_metrics.get("fanout"):
-        files["slo/fanout.json"] = _json(slo_metrics["fanout"])
-    if fanout.height:
-        files["raw/fanout.parquet"] = encode(fanout).data
-    for asset, name in (
-        ("sbom", "security/sbom.syft.json"),
-        ("vulnerability_report", "security/vulns.grype.json"),
-        ("policy_report", "policy/opa_report.json"),
-    ):
-        original = load_original(context, s3, dg.AssetKey(asset))
-        if original is not None:
-            files[name] = original[1]
-    return files
+    context: dg.AssetExecutionContext, s3: S3Resource, version: str
+) -> tuple[dict[str, bytes], dict[str, dict]]:
+    """Every bundle file the producing assets recorded (`defs.evidence.files`), and those assets' records."""
+    files: dict[str, bytes] = {}
+    upstream: dict[str, dict] = {}
+    for asset in producing_assets():
+        made, record = load_bundle_files(context, s3, asset)
+        upstream[asset] = _upstream(asset, record)
+        for name, data in made.items():
+            entry = bundle_file(name, version)
+            if entry is None or entry.asset != asset:
+                raise PipelineError(
+                    f"{asset} recorded bundle file {name!r}, which the bundle layout does not give to it",
+                    hint="add the file to evidence.layout.BUNDLE_FILES",
+                )
+            files[name] = data
+    return files, upstream
 
 
 @dg.asset(
     partitions_def=release_candidates,
-    code_version="1",
+    code_version=CODE_VERSION,
     group_name="release",
     kinds={"s3", "intoto"},
+    deps=[asset for asset in producing_assets() if asset not in _VALUE_INPUTS],
     description="The seed's evidence layout plus raw data, lineage, manifest and DSSE-signed in-toto attestations, "
     "uploaded write-once to s3://<bucket>/<prefix>/<rc>/<run-id>/evidence/<version>/ and read back verified.",
 )
@@ -164,52 +112,43 @@ def evidence_bundle(
     s3: S3Resource,
     signing_key: SigningKeyResource,
     target: TargetResource,
-    release_candidate: dict,
-    slo_spec: dict,
-    slo_metrics: dict,
-    read_load_samples: pl.DataFrame,
-    write_load_samples: pl.DataFrame,
-    fanout_latencies: pl.DataFrame,
-    scan_summary: dict,
-    ops_artifacts: dict,
-) -> dg.Output[dict]:
+    release_candidate: ReleaseCandidateRecord,
+    slo_spec: SloSpecRecord,
+    slo_metrics: SloMetricsRecord,
+    scan_summary: ScanSummaryRecord,
+    release_docs: ReleaseDocs,
+) -> dg.Output[BundleRecord]:
     key = signing_key.load()  # before anything is uploaded: a missing key fails here, cleanly
     if key.is_dev_key:
         context.log.warning(
             "signing with the embedded stack's DEV key: this bundle says so and is not release evidence"
         )
+    gates = release_gates(slo_metrics, scan_summary)
+    if release_docs.verdict is not rc_verdict(gates):
+        raise DocsOutOfDate(
+            f"release_docs states {release_docs.verdict}, the gates say {rc_verdict(gates)}",
+            hint="materialize release_docs and evidence_bundle together",
+        )
     run_id = context.run.run_id
     uri = bundle_uri_for(s3, release_candidate, run_id)
-    files = _evidence_files(
-        context, s3, slo_metrics, read_load_samples, write_load_samples, fanout_latencies, ops_artifacts
-    )
-    verdict = overall_verdict(slo_metrics, scan_summary)
-    files.update(
-        {
-            f"release/{name}": text.encode()
-            for name, text in docs_files(
-                release_candidate, slo_spec, slo_metrics, scan_summary, uri, verdict
-            ).items()
-        }
-    )
-
-    upstream = {
-        asset: _upstream(context, asset)
-        for asset in {a for a, _ in LINEAGE.values()} | {"release_candidate", "slo_spec", "scan_summary"}
-    }
+    files, upstream = _evidence_files(context, s3, release_candidate.version)
     lineage = [
         LineageStep(
             output=name,
-            derived_from=derived,
-            asset_key=asset,
-            run_id=upstream[asset].get("run_id", ""),
-            code_version=upstream[asset].get("code_version", ""),
+            derived_from=entry.derived_from,
+            asset_key=entry.asset,
+            run_id=upstream[entry.asset].get("run_id", ""),
+            code_version=upstream[entry.asset].get("code_version", ""),
         )
-        for name, (asset, derived) in LINEAGE.items()
-        if name in files
+        for name in sorted(files)
+        if (entry := bundle_file(name, release_candidate.version)) is not None
     ]
+    for asset in ("release_candidate", "slo_spec", "scan_summary"):
+        upstream[asset] = _upstream(
+            asset, latest_record(context.instance, dg.AssetKey(asset), context.partition_key)
+        )
     scripts = sorted(SCRIPTS_DIR.glob("*.js"))
-    configuration = [resource_descriptor("slos.yaml", data=slo_spec["yaml"].encode(), uri=slo_spec["source"])]
+    configuration = [resource_descriptor("slos.yaml", data=slo_spec.yaml.encode(), uri=slo_spec.source)]
     configuration += [resource_descriptor(f"k6/{p.name}", data=p.read_bytes()) for p in scripts]
     dependencies = list(configuration)
     for info in upstream.values():
@@ -242,9 +181,9 @@ def evidence_bundle(
         started_on=started,
         finished_on=dt.datetime.now(dt.UTC),
         external_parameters={
-            "commit": release_candidate.get("commit") or "",
+            "commit": release_candidate.commit or "",
             "targetUrl": target.label(),
-            "slosSha256": slo_spec["sha256"],
+            "slosSha256": slo_spec.sha256,
             "runTags": {
                 k: v for k, v in context.run.tags.items() if k.startswith("vp/") or k == "dagster/partition"
             },
@@ -253,14 +192,10 @@ def evidence_bundle(
     )
     bundle = assemble_bundle(
         files,
-        release_candidate=ReleaseCandidate(
-            tag=release_candidate["tag"],
-            commit=release_candidate.get("commit") or "",
-            version=release_candidate["version"],
-        ),
+        release_candidate=release_candidate.signed(),
         signing_key=key,
         provenance=provenance,
-        outcomes=_outcomes(slo_metrics, scan_summary),
+        outcomes=gates,
         configuration=configuration,
         lineage=lineage,
         url=uri,
@@ -277,22 +212,22 @@ def evidence_bundle(
     archive = next(r for r in refs if r.key.endswith("bundle.tar.gz"))
 
     report = verify_files(
-        read_bundle_uri(uri, s3.settings()), key.public_key, expected_rc=release_candidate["tag"], source=uri
+        read_bundle_uri(uri, s3.settings()), key.public_key, expected_rc=release_candidate.tag, source=uri
     )
     context.log.info(f"bundle verified from the store: {report.files} files, verdict {report.verdict}")
-    value = {
-        "uri": uri,
-        "archive_uri": archive.uri,
-        "archive_sha256": archive.sha256,
-        "verdict": bundle.verdict,
-        "missing_files": list(bundle.missing_files),
-        "files": sorted(bundle.files),
-        "key_fingerprint": key.fingerprint,
-        "dev_key": key.is_dev_key,
-        "public_key_pem": public_key_pem(key.public_key).decode(),
-        "run_id": run_id,
-        "verified": True,
-    }
+    value = BundleRecord(
+        uri=uri,
+        archive_uri=archive.uri,
+        archive_sha256=archive.sha256,
+        verdict=bundle.verdict,
+        missing_files=tuple(bundle.missing_files),
+        files=tuple(sorted(bundle.files)),
+        key_fingerprint=key.fingerprint,
+        dev_key=key.is_dev_key,
+        public_key_pem=public_key_pem(key.public_key).decode(),
+        run_id=run_id,
+        verified=True,
+    )
     return dg.Output(
         value,
         data_version=dg.DataVersion(archive.sha256),
@@ -300,7 +235,7 @@ def evidence_bundle(
             "bundle_uri": dg.MetadataValue.url(uri),
             "archive_uri": dg.MetadataValue.url(archive.uri),
             "archive_sha256": archive.sha256,
-            "verdict": bundle.verdict,
+            "verdict": bundle.verdict.value,
             "files": len(bundle.files),
             "missing_files": dg.MetadataValue.json(list(bundle.missing_files)),
             "signing_key": f"{key.fingerprint}{' (DEV KEY)' if key.is_dev_key else ''}",
@@ -313,10 +248,11 @@ def evidence_bundle(
 
 @dg.asset(
     partitions_def=release_candidates,
-    code_version="1",
+    code_version=CODE_VERSION,
     group_name="release",
     kinds={"python"},
-    description="PASS only when every SLO and scan gate passed and the bundle verifies from the store.",
+    description="The verdict the verified bundle signs (PASS only when every gate passed and nothing is missing); "
+    "its blocking check stops promotion on anything else.",
     check_specs=[
         dg.AssetCheckSpec(
             "promotable",
@@ -330,60 +266,58 @@ def evidence_bundle(
 def release_decision(
     context: dg.AssetExecutionContext,
     s3: S3Resource,
-    release_candidate: dict,
-    slo_metrics: dict,
-    scan_summary: dict,
-    evidence_bundle: dict,
+    release_candidate: ReleaseCandidateRecord,
+    slo_metrics: SloMetricsRecord,
+    scan_summary: ScanSummaryRecord,
+    evidence_bundle: BundleRecord,
 ):
-    reasons = []
-    if slo_metrics["verdict"] != "PASS":
-        reasons.append(f"SLOs: {slo_metrics['verdict']}")
-    if scan_summary["verdict"] != "PASS":
-        reasons.append(f"scan gates: {scan_summary['verdict']}")
-    if evidence_bundle["verdict"] != "PASS":
-        reasons.append(f"bundle verdict: {evidence_bundle['verdict']}")
-    from verification_pipeline.evidence.keys import load_public_key_pem
-
+    gates = release_gates(slo_metrics, scan_summary)
+    reasons = [f"{g.name}: {g.verdict}" for g in gates if g.verdict is not Verdict.PASS]
+    reasons += [f"missing from the bundle: {name}" for name in evidence_bundle.missing_files]
     try:
-        verify_files(
-            read_bundle_uri(evidence_bundle["uri"], s3.settings()),
-            load_public_key_pem(evidence_bundle["public_key_pem"].encode(), source="evidence_bundle"),
-            expected_rc=release_candidate["tag"],
-            source=evidence_bundle["uri"],
+        report = verify_files(
+            read_bundle_uri(evidence_bundle.uri, s3.settings()),
+            load_public_key_pem(evidence_bundle.public_key_pem.encode(), source="evidence_bundle"),
+            expected_rc=release_candidate.tag,
+            source=evidence_bundle.uri,
         )
     except VerificationFailed as exc:
+        verdict = Verdict.FAIL
         reasons.append(f"the bundle does not verify: {exc.message}")
-    verdict = (
-        "PASS"
-        if not reasons
-        else ("FAIL" if any("FAIL" in r or "verify" in r for r in reasons) else "NOT PROMOTABLE")
+    else:
+        # the decision is what the verified signature covers; it is the gates' verdict, or the bundle is wrong
+        verdict = Verdict(report.verdict)
+        if verdict is not rc_verdict(gates, evidence_bundle.missing_files):
+            reasons.append(
+                f"the signed verdict {verdict} is not the gates' {rc_verdict(gates, evidence_bundle.missing_files)}"
+            )
+            verdict = Verdict.FAIL
+    value = ReleaseDecisionRecord(
+        rc=release_candidate.tag,
+        commit=release_candidate.commit,
+        verdict=verdict,
+        reasons=tuple(reasons),
+        bundle_uri=evidence_bundle.uri,
+        bundle_sha256=evidence_bundle.archive_sha256,
+        dev_key=evidence_bundle.dev_key,
+        run_id=context.run.run_id,
     )
-    value = {
-        "rc": release_candidate["tag"],
-        "commit": release_candidate.get("commit"),
-        "verdict": verdict,
-        "reasons": reasons,
-        "bundle_uri": evidence_bundle["uri"],
-        "bundle_sha256": evidence_bundle["archive_sha256"],
-        "dev_key": evidence_bundle.get("dev_key", False),
-        "run_id": context.run.run_id,
-    }
     why = "; ".join(reasons) or "every SLO and scan gate passed and the bundle verifies"
     yield dg.Output(
         value,
         metadata={
-            "verdict": verdict,
-            "rc": release_candidate["tag"],
-            "commit": release_candidate.get("commit") or "",
-            "dev_key": bool(evidence_bundle.get("dev_key")),
-            "bundle_uri": dg.MetadataValue.url(evidence_bundle["uri"]),
-            "bundle_sha256": evidence_bundle["archive_sha256"],
-            "summary": dg.MetadataValue.md(f"# {release_candidate['tag']}: {verdict}\n\n{why}"),
+            "verdict": verdict.value,
+            "rc": release_candidate.tag,
+            "commit": release_candidate.commit or "",
+            "dev_key": evidence_bundle.dev_key,
+            "bundle_uri": dg.MetadataValue.url(evidence_bundle.uri),
+            "bundle_sha256": evidence_bundle.archive_sha256,
+            "summary": dg.MetadataValue.md(f"# {release_candidate.tag}: {verdict}\n\n{why}"),
         },
     )
     yield dg.AssetCheckResult(
         check_name="promotable",
-        passed=verdict == "PASS",
+        passed=verdict is Verdict.PASS,
         severity=dg.AssetCheckSeverity.ERROR,
         description=why,
     )

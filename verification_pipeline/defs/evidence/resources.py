@@ -1,6 +1,5 @@
 """The key that signs evidence bundles."""
 
-import os
 from pathlib import Path
 
 import dagster as dg
@@ -9,7 +8,8 @@ from verification_pipeline.evidence.keys import SigningKey, resolve_signing_key
 
 
 class SigningKeyResource(dg.ConfigurableResource):
-    """A private key file, else PEM in the environment variable `key_env`, else (embedded stack only) a dev key.
+    """A private key file (VP_EVIDENCE_SIGNING_KEY_FILE), else PEM in the environment variable
+    `key_env`, read when a bundle is signed, else (embedded stack only) a dev key.
 
     The key material never becomes resource config: only a path and variable names do.
     """
@@ -17,12 +17,11 @@ class SigningKeyResource(dg.ConfigurableResource):
     key_file: str = ""
     key_env: str = "VP_EVIDENCE_SIGNING_KEY"
     dev_key_dir: str = ""
+    """The embedded stack's dev key directory (VP_EVIDENCE_DEV_KEY_DIR)."""
 
     def load(self) -> SigningKey:
-        key_file = self.key_file or os.environ.get("VP_EVIDENCE_SIGNING_KEY_FILE", "")
-        dev_dir = self.dev_key_dir or os.environ.get("VP_EVIDENCE_DEV_KEY_DIR", "")
         return resolve_signing_key(
-            path=Path(key_file) if key_file else None,
+            path=Path(self.key_file) if self.key_file else None,
             env_var=self.key_env,
-            dev_key_dir=Path(dev_dir) if dev_dir else None,
+            dev_key_dir=Path(self.dev_key_dir) if self.dev_key_dir else None,
         )

@@ -3,6 +3,8 @@
 import dagster as dg
 import polars as pl
 
+from verification_pipeline.code_version import code_version
+from verification_pipeline.defs.evidence.files import stored_value_metadata
 from verification_pipeline.defs.partitions import release_candidates
 from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.defs.storage.sources import original_metadata, read_source, store_original
@@ -30,7 +32,7 @@ class FanoutConfig(dg.Config):
 
 @dg.asset(
     partitions_def=release_candidates,
-    code_version="1",
+    code_version=code_version(__name__),
     group_name="load",
     kinds={"socketio", "polars"},
     description="One row per (subscriber, event): delivered, late, lost or duplicate, with latency = receive - _t0.",
@@ -92,5 +94,6 @@ def fanout_latencies(
             "lost": metrics["lost"],
             "duplicates": metrics["duplicates"],
             "loop_lag_p99_ms": metrics["loop_lag_p99_ms"],
+            **stored_value_metadata("raw/fanout.parquet"),
         },
     )

@@ -5,7 +5,6 @@ the read and write scripts for its execution segment; the merge step joins the r
 before anything is summarized, because percentiles of a split test come from merged points.
 """
 
-import os
 import re
 import tempfile
 import threading
@@ -16,25 +15,49 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
+from verification_pipeline.code_version import code_version
+from verification_pipeline.defs.evidence.files import stored_value_metadata
 from verification_pipeline.defs.partitions import release_candidates
 from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.defs.storage.sources import read_source
 from verification_pipeline.defs.target import TargetResource
 from verification_pipeline.errors import ConfigError
 from verification_pipeline.loadtest.ingest import ingest, merge_segments
-from verification_pipeline.loadtest.runner import ROLES, execution_segments, run_k6, script_path
+from verification_pipeline.loadtest.runner import (
+    ROLES,
+    ExecutionSegment,
+    execution_segments,
+    run_k6,
+    script_path,
+)
 from verification_pipeline.loadtest.summary import summarize
 from verification_pipeline.reachability import check_reachable
+from verification_pipeline.records import LoadPlan
 from verification_pipeline.storage.serialize import encode
 
 SEED_VUS = {"read": 50, "write": 20}
+SEED_DURATION = "3m"
+CODE_VERSION = code_version(__name__)
+LOAD_ASSET = "load_samples"
+PLAN_OP = "plan_load_segments"
+
+
+def load_run_config(config: dict) -> dict:
+    """Run config that gives the load plan `config` (`LoadConfig` fields): the one place its op path is spelled."""
+    return {"ops": {LOAD_ASSET: {"ops": {PLAN_OP: {"config": config}}}}}
+
+
+class LoadResource(dg.ConfigurableResource):
+    """Load defaults a deployment sets once (VP_LOAD_DURATION); run config overrides them per run."""
+
+    duration: str = SEED_DURATION
 
 
 class LoadConfig(dg.Config):
     source: str = "run"
     """`run`: drive k6 against the target; `import`: read k6 `--out json` / `--out csv` files CI produced."""
     duration: str = ""
-    """k6 duration per script (default VP_LOAD_DURATION, else the seed's 3m)."""
+    """k6 duration per script (default: the `load` resource's, VP_LOAD_DURATION, else the seed's 3m)."""
     executor: str = "vus"
     """`vus` (closed model, the seed's) or `arrival` (open model, constant-arrival-rate)."""
     read_vus: int = SEED_VUS["read"]
@@ -58,17 +81,19 @@ class LoadConfig(dg.Config):
 K6_DURATION = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h))+")
 
 
-def _duration(config: LoadConfig) -> str:
-    return config.duration or os.environ.get("VP_LOAD_DURATION", "3m")
-
-
-@dg.op(out=dg.DynamicOut(dict), description="One plan per execution segment (or one import).")
-def plan_load_segments(context: dg.OpExecutionContext, config: LoadConfig):
+@dg.op(
+    name=PLAN_OP, out=dg.DynamicOut(LoadPlan), description="One plan per execution segment (or one import)."
+)
+def plan_load_segments(context: dg.OpExecutionContext, config: LoadConfig, load: LoadResource):
+    duration = config.duration or load.duration
     if config.source == "import":
         if not config.read_files and not config.write_files:
             raise ConfigError("import needs read_files and/or write_files", field="read_files")
         yield dg.DynamicOutput(
-            {"mode": "import", "read": config.read_files, "write": config.write_files}, mapping_key="import"
+            LoadPlan(
+                mode="import", read_files=tuple(config.read_files), write_files=tuple(config.write_files)
+            ),
+            mapping_key="import",
         )
         return
     if config.source != "run":
@@ -88,39 +113,43 @@ def plan_load_segments(context: dg.OpExecutionContext, config: LoadConfig):
         )
     start_at = time.time() + config.start_delay_s if config.segments > 1 else None
     for index, segment in enumerate(execution_segments(config.segments)):
-        plan = {
-            "mode": "run",
-            "index": index,
-            "segment": segment.segment,
-            "sequence": segment.sequence,
-            "duration": _duration(config),
-            "timeout": config.request_timeout,
-            "executor": config.executor,
-            "vus": {"read": config.read_vus, "write": config.write_vus},
-            "rate": {"read": config.read_rate, "write": config.write_rate},
-            "segments": config.segments,
-            "start_at": start_at,
-        }
+        plan = LoadPlan(
+            mode="run",
+            index=index,
+            segment=segment.segment,
+            sequence=segment.sequence,
+            duration=duration,
+            timeout=config.request_timeout,
+            executor=config.executor,
+            vus={"read": config.read_vus, "write": config.write_vus},
+            rate={"read": config.read_rate, "write": config.write_rate},
+            segments=config.segments,
+            start_at=start_at,
+        )
         yield dg.DynamicOutput(plan, mapping_key=f"segment_{index}")
-    context.log.info(
-        f"load test: {config.segments} segment(s) of {_duration(config)}, executor {config.executor}"
-    )
+    context.log.info(f"load test: {config.segments} segment(s) of {duration}, executor {config.executor}")
 
 
 def _run_role(
-    context, target: TargetResource, token: str, plan: dict, role: str, workdir: Path, stop: threading.Event
+    context,
+    target: TargetResource,
+    token: str,
+    plan: LoadPlan,
+    role: str,
+    workdir: Path,
+    stop: threading.Event,
 ) -> pl.DataFrame:
     env = {
         "GRAPHQL_URL": target.graphql_url,
         "JWT": token,
         "TENANT": target.tenant,
-        "EXECUTOR": plan["executor"],
-        "VUS": str(plan["vus"][role]),
-        "DURATION": plan["duration"],
-        "TIMEOUT": plan["timeout"],
+        "EXECUTOR": plan.executor,
+        "VUS": str(plan.vus[role]),
+        "DURATION": plan.duration,
+        "TIMEOUT": plan.timeout,
     }
-    if plan["executor"] == "arrival":
-        env["RATE"] = str(plan["rate"][role])
+    if plan.executor == "arrival":
+        env["RATE"] = str(plan.rate[role])
     last = [0.0]
     warnings = [0]
 
@@ -135,18 +164,14 @@ def _run_role(
             warnings[0] = 0
             context.log.info(f"k6 {role}: {line.strip()}{suffix}")
 
-    segment = None
-    if plan["segments"] > 1:
-        from verification_pipeline.loadtest.runner import ExecutionSegment
-
-        segment = ExecutionSegment(plan["segment"], plan["sequence"])
+    segment = ExecutionSegment(plan.segment, plan.sequence) if plan.segments > 1 else None
     out = workdir / f"{role}.json"
     run = run_k6(script_path(role), out, env=env, segment=segment, on_line=on_line, stop=stop)
     if run.thresholds_crossed:
         context.log.warning(
             f"k6 {role}: a threshold in the script was crossed (exit 99); the SLO verdict decides"
         )
-    return ingest(out, role=role, segment=plan["segment"])
+    return ingest(out, role=role, segment=plan.segment)
 
 
 @dg.op(
@@ -155,11 +180,13 @@ def _run_role(
     pool="load_target",
     description="Runs the read and write k6 scripts at once for one execution segment (or ingests CI files).",
 )
-def run_load_segment(context: dg.OpExecutionContext, target: TargetResource, s3: S3Resource, plan: dict):
-    if plan["mode"] == "import":
+def run_load_segment(context: dg.OpExecutionContext, target: TargetResource, s3: S3Resource, plan: LoadPlan):
+    if plan.mode == "import":
         frames = {}
         for role in ROLES:
-            parts = [ingest(read_source(ref, s3), role=role, name=ref, segment=ref) for ref in plan[role]]
+            parts = [
+                ingest(read_source(ref, s3), role=role, name=ref, segment=ref) for ref in plan.files(role)
+            ]
             frames[role] = merge_segments(parts)
             context.log.info(f"imported {len(parts)} {role} file(s): {frames[role].height} requests")
         return frames["read"], frames["write"]
@@ -186,22 +213,21 @@ def run_load_segment(context: dg.OpExecutionContext, target: TargetResource, s3:
     if errors:
         raise errors[0]
     for role in ROLES:
-        context.log.info(f"segment {plan['segment']}: {results[role].height} {role} requests")
+        context.log.info(f"segment {plan.segment}: {results[role].height} {role} requests")
     return results["read"], results["write"]
 
 
-def _wait_for_start(context: dg.OpExecutionContext, plan: dict) -> None:
+def _wait_for_start(context: dg.OpExecutionContext, plan: LoadPlan) -> None:
     """Split load is only split load if the segments overlap: start at the planned moment."""
-    start_at = plan.get("start_at")
-    if start_at is None:
+    if plan.start_at is None:
         return
-    delay = start_at - time.time()
+    delay = plan.start_at - time.time()
     if delay > 0:
-        context.log.info(f"segment {plan['segment']}: starting with the other segments in {delay:.1f}s")
+        context.log.info(f"segment {plan.segment}: starting with the other segments in {delay:.1f}s")
         time.sleep(delay)
     else:
         context.log.warning(
-            f"segment {plan['segment']}: its step started {-delay:.1f}s after the planned start; "
+            f"segment {plan.segment}: its step started {-delay:.1f}s after the planned start; "
             "raise start_delay_s so the segments overlap"
         )
 
@@ -227,6 +253,7 @@ def _merged_output(frames: list[pl.DataFrame], role: str) -> dg.Output:
             "summary": dg.MetadataValue.md(
                 f"**{role} latency (ms), k6 summary shape**\n\n| stat | value |\n| --- | --- |\n{table}"
             ),
+            **stored_value_metadata(f"raw/{role}.parquet"),
         },
     )
 
@@ -244,16 +271,17 @@ def merge_write_samples(frames: list[pl.DataFrame]):
 @dg.graph_multi_asset(
     outs={
         "read_load_samples": dg.AssetOut(
-            code_version="1",
+            code_version=CODE_VERSION,
             kinds={"k6", "polars"},
             description="One row per read request: UTC timestamp, op, latency ms, status, ok, failure kind, scenario, segment.",
         ),
         "write_load_samples": dg.AssetOut(
-            code_version="1",
+            code_version=CODE_VERSION,
             kinds={"k6", "polars"},
             description="One row per write request, with the Server-Timing ingest ms the target reported.",
         ),
     },
+    name=LOAD_ASSET,
     partitions_def=release_candidates,
     group_name="load",
 )

@@ -5,86 +5,117 @@ import datetime as dt
 import dagster as dg
 import polars as pl
 
-from verification_pipeline.defs.evidence.location import bundle_uri_for
+from verification_pipeline.code_version import code_version
+from verification_pipeline.defs.evidence.files import bundle_files_metadata
 from verification_pipeline.defs.partitions import release_candidates
 from verification_pipeline.defs.storage.resources import S3Resource
+from verification_pipeline.gates import findings, rc_verdict
 from verification_pipeline.ops.artifacts import render_ops_artifacts
 from verification_pipeline.ops.docs import render_release_docs
-from verification_pipeline.ops.model import from_spec
+from verification_pipeline.ops.model import SLOTarget, from_spec
+from verification_pipeline.records import (
+    ReleaseCandidateRecord,
+    ReleaseDocs,
+    ScanSummaryRecord,
+    SloMetricsRecord,
+    SloSpecRecord,
+    release_gates,
+)
 from verification_pipeline.slo.metrics import SLO_METRICS_SCHEMA
 from verification_pipeline.slo.spec import load_slo_spec
 
+CODE_VERSION = code_version(__name__)
+# Where each rendered ops file goes in the bundle.
+OPS_BUNDLE_DIRS = {"grafana-v24-slos.json": "ops/dashboards", "slo-burn-rate.yaml": "ops/alerts"}
 
-def _targets(slo_spec: dict):
-    return from_spec(load_slo_spec(slo_spec["yaml"].encode(), source=slo_spec["source"]))
 
-
-def ops_files(slo_spec: dict) -> dict[str, str]:
-    return {name: data.decode() for name, data in render_ops_artifacts(_targets(slo_spec)).items()}
+def _targets(slo_spec: SloSpecRecord) -> list[SLOTarget]:
+    return from_spec(load_slo_spec(slo_spec.yaml.encode(), source=slo_spec.source))
 
 
 @dg.asset(
     partitions_def=release_candidates,
-    code_version="1",
+    code_version=CODE_VERSION,
     group_name="ops",
     kinds={"grafana", "prometheus"},
     description="slo-burn-rate.yaml (Sloth-shaped multiwindow burn-rate rules) and grafana-v24-slos.json.",
 )
-def ops_artifacts(slo_spec: dict) -> dg.Output[dict]:
-    files = ops_files(slo_spec)
-    return dg.Output(files, metadata={"files": dg.MetadataValue.json(sorted(files))})
-
-
-def docs_files(
-    release_candidate: dict,
-    slo_spec: dict,
-    slo_metrics: dict,
-    scan_summary: dict,
-    bundle_uri: str,
-    verdict: str,
-) -> dict[str, str]:
-    rows = pl.DataFrame(slo_metrics["slos"], schema=SLO_METRICS_SCHEMA)
-    findings = [
-        f"{g['name']}: {g['verdict']}: {g['reason']}" for g in scan_summary["gates"] if g["verdict"] != "PASS"
-    ]
-    return render_release_docs(
-        rows,
-        labels={t.name: t.title for t in _targets(slo_spec)},
-        version=release_candidate["version"],
-        rc=release_candidate["tag"],
-        date=dt.datetime.now(dt.UTC).date(),
-        bundle_uri=bundle_uri,
-        verdict=verdict,
-        findings=findings,
+def ops_artifacts(
+    context: dg.AssetExecutionContext, s3: S3Resource, slo_spec: SloSpecRecord
+) -> dg.Output[dict[str, str]]:
+    rendered = render_ops_artifacts(_targets(slo_spec))
+    bundle = {f"{OPS_BUNDLE_DIRS[name]}/{name}": data for name, data in rendered.items()}
+    return dg.Output(
+        {name: data.decode() for name, data in rendered.items()},
+        metadata={
+            "files": dg.MetadataValue.json(sorted(rendered)),
+            **bundle_files_metadata(context, s3, bundle),
+        },
     )
 
 
-def overall_verdict(slo_metrics: dict, scan_summary: dict) -> str:
-    verdicts = {slo_metrics["verdict"], scan_summary["verdict"]}
-    for worst in ("FAIL", "INCONCLUSIVE"):
-        if worst in verdicts:
-            return worst
-    return "PASS"
+def evidence_location(s3: S3Resource, release_candidate: ReleaseCandidateRecord) -> str:
+    """`s3://<bucket>/<prefix>/<rc>/`: where every run's bundle for this RC goes, known before any run."""
+    store = s3.store()
+    return store.uri(store.key(release_candidate.tag)) + "/"
+
+
+def render_docs(
+    release_candidate: ReleaseCandidateRecord,
+    slo_spec: SloSpecRecord,
+    slo_metrics: SloMetricsRecord,
+    scan_summary: ScanSummaryRecord,
+    evidence_uri: str,
+    date: dt.date,
+) -> ReleaseDocs:
+    """The PR body and release notes, stating the RC's verdict from its gates (`records.release_gates`)."""
+    gates = release_gates(slo_metrics, scan_summary)
+    verdict = rc_verdict(gates)
+    rows = pl.DataFrame([r.model_dump(mode="json") for r in slo_metrics.slos], schema=SLO_METRICS_SCHEMA)
+    files = render_release_docs(
+        rows,
+        labels={t.name: t.title for t in _targets(slo_spec)},
+        version=release_candidate.version,
+        rc=release_candidate.tag,
+        date=date,
+        evidence_uri=evidence_uri,
+        verdict=verdict,
+        # the SLO rows speak for themselves in the table; the other gates need a line each
+        findings=findings(g for g in gates[len(slo_metrics.slos) :]),
+    )
+    return ReleaseDocs(verdict=verdict, evidence_uri=evidence_uri, files=files)
 
 
 @dg.asset(
     partitions_def=release_candidates,
-    code_version="1",
+    code_version=CODE_VERSION,
     group_name="release",
     kinds={"markdown"},
-    description="PR_BODY_<version>.md and RELEASE_NOTES_<version>.md with the measured figures and verdicts.",
+    description="PR_BODY_<version>.md and RELEASE_NOTES_<version>.md with the measured figures and verdicts; "
+    "signed in the bundle as they are.",
 )
 def release_docs(
     context: dg.AssetExecutionContext,
     s3: S3Resource,
-    release_candidate: dict,
-    slo_spec: dict,
-    slo_metrics: dict,
-    scan_summary: dict,
-) -> dg.Output[dict]:
-    verdict = overall_verdict(slo_metrics, scan_summary)
-    uri = bundle_uri_for(s3, release_candidate, context.run.run_id)
-    files = docs_files(release_candidate, slo_spec, slo_metrics, scan_summary, uri, verdict)
+    release_candidate: ReleaseCandidateRecord,
+    slo_spec: SloSpecRecord,
+    slo_metrics: SloMetricsRecord,
+    scan_summary: ScanSummaryRecord,
+) -> dg.Output[ReleaseDocs]:
+    docs = render_docs(
+        release_candidate,
+        slo_spec,
+        slo_metrics,
+        scan_summary,
+        evidence_location(s3, release_candidate),
+        dt.datetime.now(dt.UTC).date(),
+    )
+    bundle = {f"release/{name}": text.encode() for name, text in docs.files.items()}
     return dg.Output(
-        files, metadata={"verdict": verdict, "preview": dg.MetadataValue.md(next(iter(files.values())))}
+        docs,
+        metadata={
+            "verdict": docs.verdict.value,
+            "preview": dg.MetadataValue.md(next(iter(docs.files.values()))),
+            **bundle_files_metadata(context, s3, bundle),
+        },
     )

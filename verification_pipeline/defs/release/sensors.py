@@ -1,18 +1,21 @@
 """Start verification when a release-candidate tag appears (or moves) in the service's repository."""
 
 import hashlib
+import inspect
 import json
-import os
 
 import dagster as dg
 
+from verification_pipeline.defs.load.assets import load_run_config
 from verification_pipeline.defs.partitions import release_candidates
+from verification_pipeline.defs.release.resources import GitRepoResource
 from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.errors import PipelineError
+from verification_pipeline.evidence.layout import ci_imports
 from verification_pipeline.release.git import remote_tags
 from verification_pipeline.release.tags import is_rc
 
-SENSOR_INTERVAL_S = int(os.environ.get("VP_SENSOR_INTERVAL_S", "60"))
+DEFAULT_INTERVAL_S = 60
 
 
 def _plan(
@@ -32,17 +35,11 @@ def _plan(
     return requests, new_partitions
 
 
-@dg.sensor(
-    name="release_candidate_sensor",
-    job_name="verify_release_candidate",
-    minimum_interval_seconds=SENSOR_INTERVAL_S,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Polls VP_GIT_REPO (path or URL) for tags matching VP_RC_TAG_PATTERN (default v*.*.*-rc*). "
-    "A new tag, or a tag moved to a new commit, requests one run. The cursor maps tag -> commit.",
-)
-def release_candidate_sensor(context: dg.SensorEvaluationContext):
-    repo = os.environ.get("VP_GIT_REPO", "")
-    pattern = os.environ.get("VP_RC_TAG_PATTERN", "v*.*.*-rc*")
+def release_candidate_sensor(context: dg.SensorEvaluationContext, git_repo: GitRepoResource):
+    """Polls the `git_repo` resource's repository (VP_GIT_REPO, a path or URL) for tags matching its
+    `tag_pattern` (VP_RC_TAG_PATTERN, default v*.*.*-rc*). A new tag, or a tag moved to a new
+    commit, requests one run. The cursor maps tag -> commit."""
+    repo, pattern = git_repo.repo, git_repo.tag_pattern
     if not repo:
         return dg.SkipReason("VP_GIT_REPO is not set: no repository to watch for release-candidate tags")
     try:
@@ -64,34 +61,29 @@ def release_candidate_sensor(context: dg.SensorEvaluationContext):
 
 
 INCOMING = "incoming"
-# CI's upload layout (infra/ci/verify-rc.yml): which file feeds which asset's import config.
-INCOMING_FILES = {
-    "slo/read.json": ("load", "read_files"),
-    "slo/write.json": ("load", "write_files"),
-    "slo/fanout.json": ("fanout_latencies", "path"),
-    "security/sbom.syft.json": ("sbom", "path"),
-    "security/vulns.grype.json": ("vulnerability_report", "path"),
-    "policy/opa_report.json": ("policy_report", "path"),
-}
-REQUIRED_INCOMING = ("slo/read.json", "slo/write.json")
+# CI's upload layout (infra/ci/verify-rc.yml) is the bundle's: `evidence.layout.BUNDLE_FILES`
+# says which file feeds which asset's import config.
+INCOMING_FILES = ci_imports()
+REQUIRED_INCOMING = tuple(name for name, ci in INCOMING_FILES.items() if ci.required)
+LOAD_ASSETS = ("read_load_samples", "write_load_samples")  # one load plan imports both
+SOURCE_MODE_ASSETS = ("sbom", "fanout_latencies")  # their config also names a `source` (run or import)
 
 
 def import_run_config(uris: dict[str, str]) -> dict:
     """Run config that makes every asset with a CI artifact import it instead of measuring."""
-    load = {
-        "source": "import",
-        "read_files": [uris["slo/read.json"]],
-        "write_files": [uris["slo/write.json"]],
-    }
-    ops: dict = {"load_samples": {"ops": {"plan_load_segments": {"config": load}}}}
-    for name, (asset, field) in INCOMING_FILES.items():
-        if asset == "load" or name not in uris:
+    load: dict = {"source": "import"}
+    ops: dict = {}
+    for name, ci in INCOMING_FILES.items():
+        if name not in uris:
             continue
-        config = {field: uris[name]}
-        if asset in ("sbom", "fanout_latencies"):
+        if ci.asset in LOAD_ASSETS:
+            load[ci.field] = [uris[name]]
+            continue
+        config = {ci.field: uris[name]}
+        if ci.asset in SOURCE_MODE_ASSETS:
             config["source"] = "import"
-        ops[asset] = {"config": config}
-    return {"ops": ops}
+        ops[ci.asset] = {"config": config}
+    return {"ops": {**load_run_config(load)["ops"], **ops}}
 
 
 def plan_incoming(
@@ -117,15 +109,9 @@ def plan_incoming(
     return ready, sorted(skipped)
 
 
-@dg.sensor(
-    name="incoming_artifacts_sensor",
-    job_name="verify_release_candidate",
-    minimum_interval_seconds=SENSOR_INTERVAL_S,
-    default_status=dg.DefaultSensorStatus.STOPPED,
-    description="CI artifacts uploaded under <prefix>/incoming/<rc>/ (at least slo/read.json and slo/write.json) "
-    "start an import-mode run for that RC: the pipeline reads what CI measured instead of measuring again.",
-)
 def incoming_artifacts_sensor(context: dg.SensorEvaluationContext, s3: S3Resource):
+    """CI artifacts uploaded under <prefix>/incoming/<rc>/ (at least slo/read.json and slo/write.json)
+    start an import-mode run for that RC: the pipeline reads what CI measured instead of measuring again."""
     store = s3.store()
     base = store.key(INCOMING) + "/"
     try:
@@ -158,3 +144,23 @@ def incoming_artifacts_sensor(context: dg.SensorEvaluationContext, s3: S3Resourc
         else [],
         cursor=json.dumps({**seen, **{rc: fp for rc, (fp, _) in ready.items()}}, sort_keys=True),
     )
+
+
+def build_sensors(interval_s: int = DEFAULT_INTERVAL_S) -> list[dg.SensorDefinition]:
+    """Both sensors, polling every `interval_s` seconds (VP_SENSOR_INTERVAL_S)."""
+    return [
+        dg.sensor(
+            name="release_candidate_sensor",
+            job_name="verify_release_candidate",
+            minimum_interval_seconds=interval_s,
+            default_status=dg.DefaultSensorStatus.RUNNING,
+            description=inspect.cleandoc(release_candidate_sensor.__doc__ or ""),
+        )(release_candidate_sensor),
+        dg.sensor(
+            name="incoming_artifacts_sensor",
+            job_name="verify_release_candidate",
+            minimum_interval_seconds=interval_s,
+            default_status=dg.DefaultSensorStatus.STOPPED,
+            description=inspect.cleandoc(incoming_artifacts_sensor.__doc__ or ""),
+        )(incoming_artifacts_sensor),
+    ]

@@ -1,6 +1,5 @@
 """SBOM, vulnerability and policy reports: normalized tables, originals kept, gates judged."""
 
-import os
 import tempfile
 from datetime import date
 from pathlib import Path
@@ -8,11 +7,15 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
+from verification_pipeline.code_version import code_version
+from verification_pipeline.defs.evidence.files import bundle_files_metadata
 from verification_pipeline.defs.partitions import release_candidates
+from verification_pipeline.defs.scans.resources import ScanInputsResource
 from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.defs.storage.sources import original_metadata, read_source, store_original
 from verification_pipeline.errors import ConfigError
 from verification_pipeline.paths import PACKAGE_DIR
+from verification_pipeline.records import ScanSummaryRecord
 from verification_pipeline.scans import (
     component_counts,
     load_vulnerability_policy,
@@ -26,24 +29,27 @@ from verification_pipeline.scans import (
     vulnerability_counts,
 )
 from verification_pipeline.scans.environment import stage_environment
+from verification_pipeline.verdict import Verdict
+
+CODE_VERSION = code_version(__name__)
 
 
 class SbomConfig(dg.Config):
     source: str = "run"
     """`run`: syft over `scan_dir`; `import`: read `path` (syft JSON, CycloneDX JSON or SPDX 2.3 JSON)."""
     scan_dir: str = ""
-    """Directory syft catalogs; default VP_SBOM_SCAN_DIR, else the reference target's source plus the installed environment."""
+    """Directory syft catalogs; default the `scan_inputs` resource's."""
     path: str = ""
-    """Path or s3:// URI to import; default VP_SBOM_REPORT."""
+    """Path or s3:// URI to import; default the `scan_inputs` resource's."""
 
 
 class ReportImportConfig(dg.Config):
     path: str = ""
-    """A path or s3:// URI of the report CI produced; default VP_VULN_REPORT / VP_POLICY_REPORT."""
+    """A path or s3:// URI of the report CI produced; default the `scan_inputs` resource's."""
 
 
-def _configured(value: str, env: str, what: str) -> str:
-    resolved = value or os.environ.get(env, "")
+def _configured(value: str, default: str, env: str, what: str) -> str:
+    resolved = value or default
     if not resolved:
         raise ConfigError(
             f"no {what} configured",
@@ -60,14 +66,16 @@ def _markdown_counts(title: str, counts: dict) -> str:
 
 @dg.asset(
     partitions_def=release_candidates,
-    code_version="1",
+    code_version=CODE_VERSION,
     group_name="security",
     kinds={"syft", "polars"},
     description="Software bill of materials: components (name, version, type, purl, licenses); the original file is kept for the bundle.",
 )
-def sbom(context: dg.AssetExecutionContext, config: SbomConfig, s3: S3Resource) -> dg.Output[pl.DataFrame]:
+def sbom(
+    context: dg.AssetExecutionContext, config: SbomConfig, s3: S3Resource, scan_inputs: ScanInputsResource
+) -> dg.Output[pl.DataFrame]:
     if config.source == "run":
-        scan_dir = config.scan_dir or os.environ.get("VP_SBOM_SCAN_DIR", "")
+        scan_dir = config.scan_dir or scan_inputs.sbom_scan_dir
         with tempfile.TemporaryDirectory(prefix="vp-sbom-") as staging:
             if not scan_dir:
                 scan_dir = str(stage_environment(PACKAGE_DIR / "target", Path(staging)))
@@ -77,7 +85,7 @@ def sbom(context: dg.AssetExecutionContext, config: SbomConfig, s3: S3Resource) 
             context.log.info(f"running syft over {scan_dir}")
             data = run_syft(Path(scan_dir))
     elif config.source == "import":
-        label = _configured(config.path, "VP_SBOM_REPORT", "SBOM file")
+        label = _configured(config.path, scan_inputs.sbom_report, "VP_SBOM_REPORT", "SBOM file")
         data = read_source(label, s3)
     else:
         raise ConfigError(
@@ -87,12 +95,30 @@ def sbom(context: dg.AssetExecutionContext, config: SbomConfig, s3: S3Resource) 
     ref = store_original(context, s3, "sbom.json", data)
     extra = {"syft_version": syft_version()} if config.source == "run" else {}
     return _report_output(
-        report, ref, label, report.components, "SBOM components", component_counts(report.components), **extra
+        context,
+        s3,
+        report,
+        ref,
+        label,
+        report.components,
+        "SBOM components",
+        component_counts(report.components),
+        "security/sbom.syft.json",
+        **extra,
     )
 
 
 def _report_output(
-    report, ref, label: str, table: pl.DataFrame, title: str, counts: dict, **extra
+    context: dg.AssetExecutionContext,
+    s3: S3Resource,
+    report,
+    ref,
+    label: str,
+    table: pl.DataFrame,
+    title: str,
+    counts: dict,
+    bundle_path: str,
+    **extra,
 ) -> dg.Output:
     """The normalized table, versioned by the original file's digest, with the original's URI beside it."""
     return dg.Output(
@@ -104,6 +130,7 @@ def _report_output(
             "tool": f"{report.tool} {report.tool_version or ''}".strip(),
             "source": label,
             "summary": dg.MetadataValue.md(_markdown_counts(title, counts)),
+            **bundle_files_metadata(context, s3, {bundle_path: ref}),
             **extra,
         },
     )
@@ -118,43 +145,67 @@ def _imported(context, s3: S3Resource, path: str, parse, filename: str):
 
 @dg.asset(
     partitions_def=release_candidates,
-    code_version="1",
+    code_version=CODE_VERSION,
     group_name="security",
     kinds={"polars"},
     description="Vulnerabilities from grype JSON, trivy JSON or SARIF, one table: id, severity, package, version, fix state.",
 )
 def vulnerability_report(
-    context: dg.AssetExecutionContext, config: ReportImportConfig, s3: S3Resource
+    context: dg.AssetExecutionContext,
+    config: ReportImportConfig,
+    s3: S3Resource,
+    scan_inputs: ScanInputsResource,
 ) -> dg.Output[pl.DataFrame]:
-    path = _configured(config.path, "VP_VULN_REPORT", "vulnerability report")
+    path = _configured(
+        config.path, scan_inputs.vulnerability_report, "VP_VULN_REPORT", "vulnerability report"
+    )
     report, ref = _imported(context, s3, path, parse_vulnerability_report, "vulns.json")
     counts = vulnerability_counts(report.vulnerabilities)
     by_severity = {"total": counts["total"], **counts["by_severity"]}
     return _report_output(
-        report, ref, path, report.vulnerabilities, "Vulnerabilities by severity", by_severity
+        context,
+        s3,
+        report,
+        ref,
+        path,
+        report.vulnerabilities,
+        "Vulnerabilities by severity",
+        by_severity,
+        "security/vulns.grype.json",
     )
 
 
 @dg.asset(
     partitions_def=release_candidates,
-    code_version="1",
+    code_version=CODE_VERSION,
     group_name="security",
     kinds={"opa", "polars"},
     description="Policy results from `opa eval`, `opa test` or conftest: passed, failed, warnings, errors per policy.",
 )
 def policy_report(
-    context: dg.AssetExecutionContext, config: ReportImportConfig, s3: S3Resource
+    context: dg.AssetExecutionContext,
+    config: ReportImportConfig,
+    s3: S3Resource,
+    scan_inputs: ScanInputsResource,
 ) -> dg.Output[pl.DataFrame]:
-    path = _configured(config.path, "VP_POLICY_REPORT", "policy report")
+    path = _configured(config.path, scan_inputs.policy_report, "VP_POLICY_REPORT", "policy report")
     report, ref = _imported(context, s3, path, parse_policy_report, "opa_report.json")
     return _report_output(
-        report, ref, path, report.policies, "Policy results", policy_counts(report.policies)
+        context,
+        s3,
+        report,
+        ref,
+        path,
+        report.policies,
+        "Policy results",
+        policy_counts(report.policies),
+        "policy/opa_report.json",
     )
 
 
 class VulnerabilityPolicyConfig(dg.Config):
     policy_path: str = ""
-    """YAML vulnerability policy (fail_on, allowlist with id, reason, expires); default VP_VULN_POLICY, else the built-in policy."""
+    """YAML vulnerability policy (fail_on, allowlist with id, reason, expires); default the `scan_inputs` resource's."""
 
 
 SCAN_GATES = ("sbom_present", "vulnerability_policy_met", "policies_pass")
@@ -162,7 +213,7 @@ SCAN_GATES = ("sbom_present", "vulnerability_policy_met", "policies_pass")
 
 @dg.asset(
     partitions_def=release_candidates,
-    code_version="1",
+    code_version=CODE_VERSION,
     group_name="security",
     kinds={"python"},
     description="Verdicts of the scan gates: SBOM present, vulnerability policy met, all policies pass.",
@@ -175,11 +226,12 @@ def scan_summary(
     context: dg.AssetExecutionContext,
     config: VulnerabilityPolicyConfig,
     s3: S3Resource,
+    scan_inputs: ScanInputsResource,
     sbom: pl.DataFrame,
     vulnerability_report: pl.DataFrame,
     policy_report: pl.DataFrame,
 ):
-    policy_path = config.policy_path or os.environ.get("VP_VULN_POLICY", "")
+    policy_path = config.policy_path or scan_inputs.vulnerability_policy
     policy = load_vulnerability_policy(read_source(policy_path, s3), policy_path) if policy_path else None
     summary = summarize_scans(
         components=sbom,
@@ -188,21 +240,21 @@ def scan_summary(
         vulnerability_policy=policy,
         today=date.today(),
     )
-    value = summary.to_dict()
-    table = "\n".join(f"| {g.name} | {g.verdict.value} | {g.reason} |" for g in summary.gates)
+    value = ScanSummaryRecord.model_validate(summary.to_dict())
+    table = "\n".join(f"| {g.name} | {g.verdict} | {g.reason} |" for g in value.gates)
     yield dg.Output(
         value,
         metadata={
-            "verdict": summary.verdict.value,
+            "verdict": value.verdict.value,
             "summary": dg.MetadataValue.md(
-                f"**Scan gates: {summary.verdict.value}**\n\n| gate | verdict | reason |\n| --- | --- | --- |\n{table}"
+                f"**Scan gates: {value.verdict}**\n\n| gate | verdict | reason |\n| --- | --- | --- |\n{table}"
             ),
         },
     )
-    for gate in summary.gates:
+    for gate in value.gate_outcomes():  # the gates the bundle signs
         yield dg.AssetCheckResult(
-            check_name=gate.name,
-            passed=gate.verdict.value == "PASS",
+            check_name=gate.check_name,
+            passed=gate.verdict is Verdict.PASS,
             severity=dg.AssetCheckSeverity.ERROR,
             metadata={"verdict": gate.verdict.value, "reason": gate.reason},
             description=gate.reason,

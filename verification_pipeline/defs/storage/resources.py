@@ -46,7 +46,7 @@ def s3_resource_from_env() -> S3Resource:
 
 
 class S3IOManager(dg.ConfigurableIOManager):
-    """polars DataFrame -> Parquet (zstd), dict/list -> JSON, bytes -> as is.
+    """polars DataFrame -> Parquet (zstd), typed record or dict/list -> JSON, bytes -> as is.
 
     Key: `<prefix>/<rc>/<asset key path>.<ext>`. On load, the digest to check comes from the
     upstream materialization's own metadata, so an object replaced behind our back is refused
@@ -101,7 +101,7 @@ class S3IOManager(dg.ConfigurableIOManager):
                     hint="materialize the upstream asset for this partition first",
                 )
         data = store.get_bytes(key, expected_sha256=sha256)
-        return decode(data, key.rsplit(".", 1)[-1], store.uri(key))
+        return decode(data, key.rsplit(".", 1)[-1], store.uri(key), as_type=context.dagster_type.typing_type)
 
     def _recorded(self, context: dg.InputContext) -> tuple[str, str] | None:
         """URI and sha256 from the latest materialization of this asset partition, if Dagster has one."""

@@ -1,0 +1,69 @@
+"""Bundle files kept beside the assets that make them, for `evidence_bundle` to collect.
+
+An asset that makes files of the bundle (`evidence.layout.BUNDLE_FILES` names which) records
+them in its materialization metadata under `bundle_files`: bundle path -> the object holding
+the bytes and its sha256. `evidence_bundle` reads every producing asset's record the same way,
+so a new bundle file is a table entry plus one `bundle_files_metadata` call in its asset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import dagster as dg
+
+from verification_pipeline.defs.records import latest_record
+from verification_pipeline.defs.storage.resources import S3Resource
+from verification_pipeline.errors import StorageError
+from verification_pipeline.storage.s3 import ObjectRef, ObjectStore, parse_s3_uri
+
+BUNDLE_FILES_KEY = "bundle_files"
+STORED_VALUE = "stored value"
+"""Marks a bundle file that is the asset's own stored value (a raw Parquet table): no second copy."""
+
+
+def bundle_files_metadata(
+    context: dg.AssetExecutionContext, s3: S3Resource, files: Mapping[str, bytes | ObjectRef]
+) -> dict[str, dg.MetadataValue]:
+    """Metadata naming where each bundle file's bytes are; bytes are stored beside the asset first."""
+    store = s3.store()
+    entries: dict[str, object] = {}
+    for path, content in sorted(files.items()):
+        ref = (
+            store.put_bytes(
+                store.key(context.partition_key, "bundle-files", context.run.run_id, path), content
+            )
+            if isinstance(content, bytes)
+            else content
+        )
+        entries[path] = {"uri": ref.uri, "sha256": ref.sha256}
+    return {BUNDLE_FILES_KEY: dg.MetadataValue.json(entries)}
+
+
+def stored_value_metadata(path: str) -> dict[str, dg.MetadataValue]:
+    """Metadata saying the bundle file `path` is this asset's stored value itself."""
+    return {BUNDLE_FILES_KEY: dg.MetadataValue.json({path: STORED_VALUE})}
+
+
+def load_bundle_files(
+    context: dg.AssetExecutionContext, s3: S3Resource, asset: str
+) -> tuple[dict[str, bytes], dg.EventLogRecord | None]:
+    """The bundle files the latest materialization of `asset` (this partition) recorded, digests checked."""
+    record = latest_record(context.instance, dg.AssetKey(asset), context.partition_key)
+    if record is None:
+        return {}, None
+    metadata = record.asset_materialization.metadata
+    if BUNDLE_FILES_KEY not in metadata:
+        return {}, record
+    entries = metadata[BUNDLE_FILES_KEY].value
+    if not isinstance(entries, dict):
+        raise StorageError(f"{asset}: its `{BUNDLE_FILES_KEY}` metadata is not a mapping")
+    files: dict[str, bytes] = {}
+    for path, where in entries.items():
+        if where == STORED_VALUE:
+            uri, sha256 = str(metadata["uri"].value), str(metadata["sha256"].value)
+        else:
+            uri, sha256 = str(where["uri"]), str(where["sha256"])
+        bucket, key = parse_s3_uri(uri)
+        files[path] = ObjectStore(s3.settings(), bucket=bucket).get_bytes(key, expected_sha256=sha256)
+    return files, record

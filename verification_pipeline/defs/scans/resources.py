@@ -1,0 +1,18 @@
+"""Where the scan reports come from, for a deployment."""
+
+import dagster as dg
+
+
+class ScanInputsResource(dg.ConfigurableResource):
+    """Where CI's reports are, for a deployment; an asset's run config overrides each per run."""
+
+    sbom_scan_dir: str = ""
+    """Directory syft catalogs (VP_SBOM_SCAN_DIR); empty: the reference target's source plus the installed environment."""
+    sbom_report: str = ""
+    """An SBOM to import (VP_SBOM_REPORT)."""
+    vulnerability_report: str = ""
+    """grype/trivy/SARIF report (VP_VULN_REPORT)."""
+    policy_report: str = ""
+    """OPA/conftest report (VP_POLICY_REPORT)."""
+    vulnerability_policy: str = ""
+    """YAML vulnerability policy (VP_VULN_POLICY); empty: the built-in policy."""

@@ -1,0 +1,103 @@
+"""The release gates of an RC, computed once from its SLO figures and scan verdicts.
+
+The asset checks, the signed bundle, the release documents, `release_decision` and `promote`
+all read an RC's gates and verdict from here, so a threshold set in one place (the delivery
+ratio the `slo_metrics` asset was configured with, recorded in `slo/metrics.json`) is the
+threshold everyone judges by.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from verification_pipeline.verdict import Verdict, worst
+
+SLO_GROUP = "slo"
+SCAN_GROUP = "scan"
+DELIVERY_RATIO_GATE = "fanout_delivery_ratio"
+# What of an SLO row the signed gate carries (besides name and verdict).
+SLO_DETAIL_FIELDS = ("n", "value", "threshold", "unit", "ci_low", "ci_high", "reason")
+
+
+@dataclass(frozen=True)
+class GateOutcome:
+    """One gate's result: an SLO ("slo:read_p95") or a scan gate ("scan:policies_pass").
+
+    `detail` is JSON-able: value, threshold, unit, n, confidence interval, reason.
+    """
+
+    name: str
+    verdict: Verdict
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # a verdict given as its word ("PASS") is the same verdict; an unknown word is refused here
+        object.__setattr__(self, "verdict", Verdict(self.verdict))
+
+    @property
+    def check_name(self) -> str:
+        """The asset check that reports this gate: the name without its group."""
+        return self.name.partition(":")[2] or self.name
+
+    @property
+    def reason(self) -> str:
+        return str(self.detail.get("reason", ""))
+
+
+def delivery_ratio_gate(fanout: Mapping[str, Any] | None, min_delivery_ratio: float) -> GateOutcome:
+    """Every (subscriber, event) pair delivered, down to the configured ratio; no figure cannot pass."""
+    figures = fanout or {}
+    ratio = figures.get("delivery_ratio")
+    if ratio is None:
+        verdict, reason = Verdict.INCONCLUSIVE, "no fan-out measurement"
+    else:
+        verdict = Verdict.PASS if ratio >= min_delivery_ratio else Verdict.FAIL
+        reason = f"delivery ratio {ratio:.6f} (gate >= {min_delivery_ratio:g})"
+    detail = {
+        "delivery_ratio": ratio,
+        "min_delivery_ratio": min_delivery_ratio,
+        "lost": figures.get("lost"),
+        "duplicates": figures.get("duplicates"),
+        "reason": reason,
+    }
+    return GateOutcome(f"{SLO_GROUP}:{DELIVERY_RATIO_GATE}", verdict, detail)
+
+
+def slo_gates(
+    rows: Iterable[Mapping[str, Any]], fanout: Mapping[str, Any] | None, min_delivery_ratio: float
+) -> tuple[GateOutcome, ...]:
+    """One gate per SLO row, then the fan-out delivery ratio."""
+    outcomes = [
+        GateOutcome(
+            f"{SLO_GROUP}:{row['name']}",
+            Verdict(row["verdict"]),
+            {k: row[k] for k in SLO_DETAIL_FIELDS if row.get(k) is not None},
+        )
+        for row in rows
+    ]
+    outcomes.append(delivery_ratio_gate(fanout, min_delivery_ratio))
+    return tuple(outcomes)
+
+
+def scan_gates(gates: Iterable[tuple[str, Verdict, str]]) -> tuple[GateOutcome, ...]:
+    """One gate per scan gate (name, verdict, reason)."""
+    return tuple(
+        GateOutcome(f"{SCAN_GROUP}:{name}", verdict, {"reason": reason}) for name, verdict, reason in gates
+    )
+
+
+def rc_verdict(gates: Sequence[GateOutcome], missing_files: Sequence[str] = ()) -> Verdict:
+    """The RC's verdict: the worst gate; missing evidence is INCOMPLETE; no gates at all is never a pass."""
+    verdicts = [gate.verdict for gate in gates]
+    if missing_files:
+        verdicts.append(Verdict.INCOMPLETE)
+    return worst(verdicts, empty=Verdict.INCOMPLETE)
+
+
+def findings(gates: Iterable[GateOutcome]) -> list[str]:
+    """What kept each gate from passing, one line each, for people."""
+    return [
+        f"{gate.name}: {gate.verdict}: {gate.reason}" for gate in gates if gate.verdict is not Verdict.PASS
+    ]

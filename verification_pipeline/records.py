@@ -1,0 +1,175 @@
+"""What the assets hand each other, as typed records instead of dicts with string keys.
+
+Records are pydantic models: the IO manager stores them as JSON (the same JSON a dict of
+their fields made before) and validates them on load, so a stored value that no longer fits
+its type fails where it is read, naming the field. A record changes only with a new run: frozen.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from verification_pipeline.evidence import statements
+from verification_pipeline.gates import GateOutcome, rc_verdict, scan_gates, slo_gates
+from verification_pipeline.verdict import Verdict
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def as_json(self) -> dict[str, Any]:
+        """The JSON-ready form: what the IO manager stores and the demo prints."""
+        return self.model_dump(mode="json")
+
+
+class ReleaseCandidateRecord(Record):
+    """The RC a partition stands for."""
+
+    tag: str
+    version: str
+    release_tag: str
+    commit: str | None = None
+    repository: str | None = None
+
+    def signed(self) -> statements.ReleaseCandidate:
+        """The part of the RC the bundle's statements sign."""
+        return statements.ReleaseCandidate(tag=self.tag, commit=self.commit or "", version=self.version)
+
+
+class SloSpecRecord(Record):
+    """slos.yaml as read: where from, its digest, its text and its validated form."""
+
+    source: str
+    sha256: str
+    yaml: str
+    spec: dict[str, Any]
+
+
+class LoadPlan(Record):
+    """One load step's work: one execution segment to run, or CI's files to import."""
+
+    mode: Literal["run", "import"]
+    read_files: tuple[str, ...] = ()
+    write_files: tuple[str, ...] = ()
+    index: int = 0
+    segment: str = "0:1"
+    sequence: str = ""
+    duration: str = ""
+    timeout: str = ""
+    executor: str = ""
+    vus: dict[str, int] = {}
+    rate: dict[str, float] = {}
+    segments: int = 1
+    start_at: float | None = None
+    """Epoch seconds at which split segments start together; None starts at once."""
+
+    def files(self, role: str) -> tuple[str, ...]:
+        return self.read_files if role == "read" else self.write_files
+
+
+class SloRow(BaseModel):
+    """One SLO's figures and verdict (`slo.metrics.SLO_METRICS_SCHEMA`); further columns ride along."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    name: str
+    metric: str
+    source: str
+    quantile: float | None = None
+    n: int | None = None
+    failures: int | None = None
+    value: float | None = None
+    threshold: float
+    unit: str
+    ci_low: float | None = None
+    ci_high: float | None = None
+    confidence: float | None = None
+    verdict: Verdict
+    reason: str
+
+
+class SpecSource(Record):
+    source: str
+    yaml: str
+
+
+class SloMetricsRecord(Record):
+    """`slo/metrics.json`: the SLO table, k6-shaped summaries, fan-out figures and the verdict."""
+
+    slos: tuple[SloRow, ...]
+    summaries: dict[str, Any]
+    fanout: dict[str, Any] | None
+    min_delivery_ratio: float
+    verdict: Verdict
+    spec: SpecSource
+
+    def gates(self) -> tuple[GateOutcome, ...]:
+        return slo_gates(
+            (row.model_dump(mode="json") for row in self.slos), self.fanout, self.min_delivery_ratio
+        )
+
+
+class ScanGate(Record):
+    name: str
+    verdict: Verdict
+    reason: str
+
+
+class ScanSummaryRecord(Record):
+    """The scan gates' verdicts, and the findings behind them."""
+
+    verdict: Verdict
+    gates: tuple[ScanGate, ...]
+    violations: list[dict[str, Any]] | None = None
+    allowlisted: list[dict[str, Any]] | None = None
+    expired_allowlist_entries: list[dict[str, Any]] | None = None
+    missing_from_sbom: list[dict[str, Any]] | None = None
+
+    def gate_outcomes(self) -> tuple[GateOutcome, ...]:
+        return scan_gates((g.name, g.verdict, g.reason) for g in self.gates)
+
+
+def release_gates(slo_metrics: SloMetricsRecord, scan_summary: ScanSummaryRecord) -> tuple[GateOutcome, ...]:
+    """Every gate of an RC, in the order the bundle signs them: SLOs, delivery ratio, scans."""
+    return (*slo_metrics.gates(), *scan_summary.gate_outcomes())
+
+
+def release_verdict(slo_metrics: SloMetricsRecord, scan_summary: ScanSummaryRecord) -> Verdict:
+    return rc_verdict(release_gates(slo_metrics, scan_summary))
+
+
+class ReleaseDocs(Record):
+    """PR body and release notes (file name -> markdown), and the verdict they state."""
+
+    verdict: Verdict
+    evidence_uri: str
+    files: dict[str, str]
+
+
+class BundleRecord(Record):
+    """Where a run's signed bundle is, what it says, and the key that signed it."""
+
+    uri: str
+    archive_uri: str
+    archive_sha256: str
+    verdict: Verdict
+    missing_files: tuple[str, ...]
+    files: tuple[str, ...]
+    key_fingerprint: str
+    dev_key: bool
+    public_key_pem: str
+    run_id: str
+    verified: bool
+
+
+class ReleaseDecisionRecord(Record):
+    rc: str
+    commit: str | None
+    verdict: Verdict
+    reasons: tuple[str, ...]
+    bundle_uri: str
+    bundle_sha256: str
+    dev_key: bool
+    run_id: str
