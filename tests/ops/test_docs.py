@@ -65,7 +65,14 @@ def failing() -> pl.DataFrame:
 
 def _render(frame: pl.DataFrame, verdict: str, labels: dict[str, str], **extra) -> dict[str, str]:
     return render_release_docs(
-        frame, version="v24.1", rc=RC, date=DATE, evidence_uri=EVIDENCE, verdict=verdict, labels=labels, **extra
+        frame,
+        version="v24.1",
+        rc=RC,
+        date=DATE,
+        evidence_uri=EVIDENCE,
+        verdict=verdict,
+        labels=labels,
+        **extra,
     )
 
 
@@ -107,7 +114,10 @@ def test_passing_run_carries_every_figure(passing, labels):
     )
     for heading in ("### What", "### Why", "### SLOs", "### Evidence", "### Rollback"):
         assert heading in pr
-    assert f"`verification-pipeline verify {EVIDENCE}<run-id>/evidence/v24.1/ --public-key <public-key.pem>`" in pr
+    assert (
+        f"`verification-pipeline verify {EVIDENCE}<run-id>/evidence/v24.1/ --public-key <public-key.pem>`"
+        in pr
+    )
 
 
 def test_failing_run_says_failed_first_and_names_what_failed(failing, labels):

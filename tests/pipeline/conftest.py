@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
+from verification_pipeline.defs.load.assets import load_run_config
 from verification_pipeline.evidence.keys import generate_key_pair
 from verification_pipeline.stack.control import DEMO_REPORTS
 
@@ -28,15 +30,9 @@ slos:
 
 
 def short_run_config(duration: str = "3s", subscribers: int = 4, events: int = 25) -> dict:
+    load = load_run_config({"duration": duration, "read_vus": 4, "write_vus": 2})
     return {
-        "ops": {
-            "load_samples": {
-                "ops": {
-                    "plan_load_segments": {"config": {"duration": duration, "read_vus": 4, "write_vus": 2}}
-                }
-            },
-            "fanout_latencies": {"config": {"subscribers": subscribers, "events": events}},
-        }
+        "ops": {**load["ops"], "fanout_latencies": {"config": {"subscribers": subscribers, "events": events}}}
     }
 
 
@@ -76,7 +72,8 @@ def instance(tmp_path: Path):
         yield inst
 
 
-def definitions():
-    from verification_pipeline.definitions import defs
+def definitions() -> dg.Definitions:
+    """The code location for the environment the test set up (settings are read at load, not import)."""
+    from verification_pipeline.definitions import build_definitions
 
-    return defs
+    return build_definitions(os.environ)

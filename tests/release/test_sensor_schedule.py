@@ -4,9 +4,13 @@ import dagster as dg
 import pytest
 
 from tests.gitrepo import git, new_repo
+from verification_pipeline.defs.load.assets import LOAD_ASSET, PLAN_OP
 from verification_pipeline.defs.partitions import release_candidates
+from verification_pipeline.defs.release.resources import GitRepoResource
 from verification_pipeline.defs.release.schedules import nightly_reverification
-from verification_pipeline.defs.release.sensors import release_candidate_sensor
+from verification_pipeline.defs.release.sensors import build_sensors
+
+SENSORS = {sensor.name: sensor for sensor in build_sensors()}
 
 
 @pytest.fixture
@@ -21,13 +25,16 @@ def repo(tmp_path):
 class Ticker:
     """Evaluate the sensor like the daemon does: keep the cursor, apply partition requests."""
 
-    def __init__(self, instance):
+    def __init__(self, instance, repo, tag_pattern: str = GitRepoResource().tag_pattern):
         self.instance = instance
+        self.git_repo = GitRepoResource(repo=str(repo), tag_pattern=tag_pattern)
         self.cursor = None
 
     def tick(self):
-        with dg.build_sensor_context(instance=self.instance, cursor=self.cursor) as ctx:
-            result = release_candidate_sensor(ctx)
+        with dg.build_sensor_context(
+            instance=self.instance, cursor=self.cursor, resources={"git_repo": self.git_repo}
+        ) as ctx:
+            result = SENSORS["release_candidate_sensor"](ctx)
         if isinstance(result, dg.SkipReason):
             return [], result.skip_message
         for request in result.dynamic_partitions_requests:
@@ -36,10 +43,9 @@ class Ticker:
         return result.run_requests, None
 
 
-def test_ticks_request_new_and_moved_tags_once(repo, monkeypatch):
-    monkeypatch.setenv("VP_GIT_REPO", str(repo))
+def test_ticks_request_new_and_moved_tags_once(repo):
     with dg.DagsterInstance.ephemeral() as instance:
-        ticker = Ticker(instance)
+        ticker = Ticker(instance, repo)
         first, _ = ticker.tick()
         head = git(repo, "rev-parse", "HEAD")
         assert sorted((r.partition_key, r.run_key) for r in first) == [
@@ -66,15 +72,26 @@ def test_ticks_request_new_and_moved_tags_once(repo, monkeypatch):
         assert [(r.partition_key, r.run_key) for r in fourth] == [("v24.1.0-rc1", f"v24.1.0-rc1@{new_head}")]
 
         # the cursor is the state: a fresh ticker given the same cursor (a restart) requests nothing
-        restarted = Ticker(instance)
+        restarted = Ticker(instance, repo)
         restarted.cursor = ticker.cursor
         assert restarted.tick()[0] == []
 
 
-def test_unreachable_repository_skips_with_the_cause(tmp_path, monkeypatch):
-    monkeypatch.setenv("VP_GIT_REPO", str(tmp_path / "no-such-repo"))
+def test_the_sensor_watches_only_the_tags_its_git_resource_pattern_names(repo):
     with dg.DagsterInstance.ephemeral() as instance:
-        requests, skip = Ticker(instance).tick()
+        requests, _ = Ticker(instance, repo, tag_pattern="v*-rc2").tick()
+    assert [r.partition_key for r in requests] == ["v24.1.0-rc2"]
+
+
+def test_without_a_repository_the_sensor_skips_saying_what_to_set():
+    with dg.DagsterInstance.ephemeral() as instance:
+        requests, skip = Ticker(instance, "").tick()
+    assert requests == [] and "VP_GIT_REPO is not set" in skip
+
+
+def test_unreachable_repository_skips_with_the_cause(tmp_path):
+    with dg.DagsterInstance.ephemeral() as instance:
+        requests, skip = Ticker(instance, tmp_path / "no-such-repo").tick()
     assert requests == []
     assert "cannot list tags of" in skip and "no-such-repo" in skip
     assert "fatal:" in skip
@@ -95,7 +112,6 @@ def test_nightly_reverifies_the_newest_rc_in_semantic_order():
 
 
 def test_ci_uploads_under_incoming_start_one_import_run_per_complete_rc(s3_stack, tmp_path):
-    from verification_pipeline.defs.release.sensors import incoming_artifacts_sensor
     from verification_pipeline.defs.storage.resources import S3Resource
 
     settings = s3_stack.settings
@@ -121,7 +137,7 @@ def test_ci_uploads_under_incoming_start_one_import_run_per_complete_rc(s3_stack
         def tick():
             nonlocal cursor
             with dg.build_sensor_context(instance=instance, cursor=cursor, resources={"s3": s3}) as ctx:
-                result = incoming_artifacts_sensor(ctx)
+                result = SENSORS["incoming_artifacts_sensor"](ctx)
             if isinstance(result, dg.SkipReason):
                 return []
             cursor = result.cursor
@@ -134,7 +150,7 @@ def test_ci_uploads_under_incoming_start_one_import_run_per_complete_rc(s3_stack
         (request,) = tick()
         assert request.partition_key == "v24.1.0-rc1" and request.tags["vp/trigger"] == "incoming"
         ops = request.run_config["ops"]
-        load = ops["load_samples"]["ops"]["plan_load_segments"]["config"]
+        load = ops[LOAD_ASSET]["ops"][PLAN_OP]["config"]
         assert load["source"] == "import"
         assert load["read_files"] == [store.uri(store.key("incoming", "v24.1.0-rc1", "slo", "read.json"))]
         assert ops["policy_report"]["config"]["path"].endswith("/incoming/v24.1.0-rc1/policy/opa_report.json")

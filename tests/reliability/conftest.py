@@ -25,6 +25,7 @@ import pytest
 from tests.pipeline import conftest as pipeline_fixtures
 from tests.pipeline.conftest import RC, definitions
 from tests.plugins.stack import free_port_base
+from verification_pipeline.defs.load.assets import load_run_config
 from verification_pipeline.defs.partitions import release_candidates
 from verification_pipeline.errors import PipelineError
 from verification_pipeline.stack.control import Stack, StackLayout
@@ -66,8 +67,7 @@ PIPELINE_ERRORS = _family(PipelineError)
 
 def load_config(duration: str, read_vus: int = 2, write_vus: int = 1, **settings: object) -> dict:
     """Run config for the load assets alone."""
-    plan = {"config": {"duration": duration, "read_vus": read_vus, "write_vus": write_vus, **settings}}
-    return {"ops": {"load_samples": {"ops": {"plan_load_segments": plan}}}}
+    return load_run_config({"duration": duration, "read_vus": read_vus, "write_vus": write_vus, **settings})
 
 
 def run_assets(

@@ -10,6 +10,8 @@ import dagster as dg
 
 def verify_release_candidate() -> dg.JobDefinition:
     """`verify_release_candidate` exactly as `verification_pipeline.definitions` defines it."""
-    from verification_pipeline.definitions import defs
+    import os
 
-    return defs.resolve_job_def("verify_release_candidate")
+    from verification_pipeline.definitions import build_definitions
+
+    return build_definitions(os.environ).resolve_job_def("verify_release_candidate")

@@ -9,6 +9,7 @@ import dagster as dg
 import polars as pl
 
 from tests.scale import code_location
+from verification_pipeline.defs.load.assets import load_run_config as load_plan_config
 from verification_pipeline.storage.s3 import ObjectStore, parse_s3_uri
 
 LOAD_ASSETS = (dg.AssetKey("read_load_samples"), dg.AssetKey("write_load_samples"))
@@ -19,21 +20,15 @@ SEGMENT_STEP = "load_samples.run_load_segment"
 def load_run_config(*, segments: int, duration: str, read_vus: int, write_vus: int) -> dict:
     """k6 against the loopback target, split in `segments` steps that may all run at once."""
     return {
-        "ops": {
-            "load_samples": {
-                "ops": {
-                    "plan_load_segments": {
-                        "config": {
-                            "source": "run",
-                            "segments": segments,
-                            "duration": duration,
-                            "read_vus": read_vus,
-                            "write_vus": write_vus,
-                        }
-                    }
-                }
+        **load_plan_config(
+            {
+                "source": "run",
+                "segments": segments,
+                "duration": duration,
+                "read_vus": read_vus,
+                "write_vus": write_vus,
             }
-        },
+        ),
         "execution": {"config": {"multiprocess": {"max_concurrent": segments}}},
     }
 

@@ -16,7 +16,9 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def assets_by_group() -> dict[str, set[str]]:
-    from verification_pipeline.definitions import defs
+    from verification_pipeline.definitions import defs as load_defs
+
+    defs = load_defs()
 
     graph = defs.resolve_asset_graph()
     groups: dict[str, set[str]] = defaultdict(set)

@@ -151,7 +151,9 @@ def _key(path: list[str]) -> str:
 
 
 def expected_graph() -> ExpectedGraph:
-    from verification_pipeline.definitions import defs
+    from verification_pipeline.definitions import defs as load_defs
+
+    defs = load_defs()
 
     graph = defs.resolve_asset_graph()
     job = defs.resolve_job_def(JOB_NAME)

@@ -68,11 +68,11 @@ def demo(
     was_running = bool(stack.status().running)
     stack.up(progress=typer.echo)
     try:
-        os.environ.update(stack.env())
-        os.environ["VP_LOAD_DURATION"] = duration
+        os.environ.update(stack.env())  # the secrets' dg.EnvVars resolve from the process environment
         ensure_dagster_home()
-        from verification_pipeline.definitions import defs
+        from verification_pipeline.definitions import build_definitions
 
+        defs = build_definitions({**os.environ, "VP_LOAD_DURATION": duration})
         with dg.DagsterInstance.get() as instance:
             run = verify_in_process(defs, rc, instance, raise_on_error=False)
         elapsed = time.monotonic() - started

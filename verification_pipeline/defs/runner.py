@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import dagster as dg
+from pydantic import BaseModel
 
 from verification_pipeline.defs.partitions import release_candidates
 
@@ -22,8 +24,8 @@ class VerificationRun:
     run_id: str
     success: bool
     materialized: list[Materialized]
-    values: dict[str, object]
-    """Values of the assets a person reads first (slo_metrics, scan_summary, evidence_bundle, release_decision)."""
+    values: dict[str, Any]
+    """JSON-ready values of the assets a person reads first (slo_metrics, scan_summary, evidence_bundle, release_decision)."""
     step_windows: dict[str, tuple[float, float]]
     """Step key -> (start, end) epoch seconds, from the instance's event log."""
 
@@ -65,7 +67,7 @@ def verify_in_process(
             )
         )
     done = {m.asset for m in materialized}
-    values = {name: result.asset_value(name) for name in SUMMARY_ASSETS if name in done}
+    values = {name: _json_ready(result.asset_value(name)) for name in SUMMARY_ASSETS if name in done}
     return VerificationRun(
         run_id=result.run_id,
         success=result.success,
@@ -87,3 +89,7 @@ def _step_windows(instance: dg.DagsterInstance, run_id: str) -> dict[str, tuple[
         elif event.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
             windows[event.step_key] = (starts.get(event.step_key, entry.timestamp), entry.timestamp)
     return windows
+
+
+def _json_ready(value: object) -> Any:
+    return value.model_dump(mode="json") if isinstance(value, BaseModel) else value
