@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from verification_pipeline.errors import PromotionRefused, ToolError, VerificationFailed
 from verification_pipeline.release.git import remote_tags
 from verification_pipeline.release.tags import parse_rc
+from verification_pipeline.verdict import Verdict
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class Decision:
 def promote(repo: str, decision: Decision, verify_bundle: Callable[[], None]) -> str:
     """Create the release tag and return its name, or raise PromotionRefused saying why."""
     rc = parse_rc(decision.rc)
-    if decision.verdict != "PASS":
+    if decision.verdict != Verdict.PASS:
         raise PromotionRefused(
             f"{rc.tag} is not promotable: its release decision is {decision.verdict}, not PASS"
         )

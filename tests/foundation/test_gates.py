@@ -1,0 +1,59 @@
+"""The gates of an RC and its verdict, computed in one place for every reader."""
+
+import pytest
+
+from verification_pipeline.gates import GateOutcome, delivery_ratio_gate, findings, rc_verdict, slo_gates
+from verification_pipeline.verdict import Verdict
+
+ROW = {
+    "name": "read_p95",
+    "verdict": "PASS",
+    "n": 500,
+    "value": 20.0,
+    "threshold": 350.0,
+    "unit": "ms",
+    "reason": "ok",
+}
+
+
+@pytest.mark.parametrize(
+    ("ratio", "minimum", "expected"),
+    [
+        (0.995, 0.99, Verdict.PASS),
+        (0.99, 0.99, Verdict.PASS),
+        (0.995, 1.0, Verdict.FAIL),
+        (None, 0.99, Verdict.INCONCLUSIVE),
+    ],
+)
+def test_the_delivery_ratio_is_judged_by_the_configured_minimum(ratio, minimum, expected):
+    gate = delivery_ratio_gate({"delivery_ratio": ratio, "lost": 1}, minimum)
+    assert gate.verdict is expected
+    assert gate.detail["min_delivery_ratio"] == minimum and gate.check_name == "fanout_delivery_ratio"
+
+
+def test_slo_rows_become_gates_carrying_their_figures_and_then_the_delivery_ratio():
+    gates = slo_gates([ROW], {"delivery_ratio": 1.0}, 1.0)
+    assert [g.name for g in gates] == ["slo:read_p95", "slo:fanout_delivery_ratio"]
+    assert (
+        gates[0].verdict is Verdict.PASS
+        and gates[0].detail["value"] == 20.0
+        and "name" not in gates[0].detail
+    )
+
+
+def test_the_worst_gate_decides_and_missing_evidence_is_incomplete_never_pass():
+    passing = [GateOutcome("slo:a", "PASS"), GateOutcome("scan:b", Verdict.PASS)]
+    assert rc_verdict(passing) is Verdict.PASS
+    assert rc_verdict(passing, missing_files=["raw/read.parquet"]) is Verdict.INCOMPLETE
+    assert rc_verdict([*passing, GateOutcome("slo:c", "FAIL")], missing_files=["x"]) is Verdict.FAIL
+    assert rc_verdict([]) is Verdict.INCOMPLETE
+
+
+def test_an_unknown_verdict_word_is_refused_where_the_gate_is_made():
+    with pytest.raises(ValueError):
+        GateOutcome("slo:a", "PASSED")
+
+
+def test_findings_name_each_gate_that_did_not_pass_with_its_reason():
+    gates = [GateOutcome("slo:a", "PASS"), GateOutcome("scan:b", "INCONCLUSIVE", {"reason": "no report"})]
+    assert findings(gates) == ["scan:b: INCONCLUSIVE: no report"]

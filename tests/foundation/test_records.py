@@ -1,0 +1,43 @@
+"""Typed records between assets: stored as the same JSON as before, validated when read back."""
+
+import json
+
+import pytest
+
+from verification_pipeline.errors import FormatError
+from verification_pipeline.records import LoadPlan, ReleaseCandidateRecord, ScanSummaryRecord
+from verification_pipeline.storage.serialize import decode, encode
+from verification_pipeline.verdict import Verdict
+
+
+def test_a_record_is_stored_as_plain_json_and_read_back_as_the_same_record():
+    rc = ReleaseCandidateRecord(tag="v24.1.0-rc1", version="v24.1", release_tag="v24.1.0", commit="abc")
+    stored = encode(rc)
+    assert stored.extension == "json"
+    assert json.loads(stored.data) == {
+        "tag": "v24.1.0-rc1",
+        "version": "v24.1",
+        "release_tag": "v24.1.0",
+        "commit": "abc",
+        "repository": None,
+    }
+    assert decode(stored.data, "json", "s3://b/k.json", as_type=ReleaseCandidateRecord) == rc
+    assert rc.signed().commit == "abc"
+
+
+def test_verdicts_are_stored_as_their_words():
+    summary = ScanSummaryRecord(
+        verdict=Verdict.FAIL, gates=[{"name": "sbom_present", "verdict": "FAIL", "reason": "none"}]
+    )
+    assert json.loads(encode(summary).data)["gates"][0]["verdict"] == "FAIL"
+
+
+def test_a_stored_value_that_no_longer_fits_its_type_is_refused_naming_the_field():
+    data = json.dumps({"mode": "run", "segments": "three"}).encode()
+    with pytest.raises(FormatError, match=r"not a LoadPlan") as refused:
+        decode(data, "json", "s3://b/_steps/plan.json", as_type=LoadPlan)
+    assert refused.value.field == "segments" and refused.value.source == "s3://b/_steps/plan.json"
+
+
+def test_json_without_a_record_type_stays_plain_data():
+    assert decode(b'{"a": 1}', "json", "x", as_type=dict) == {"a": 1}
