@@ -62,9 +62,9 @@ def _k6_version() -> str:
 
 def _upstream(asset: str, record: dg.EventLogRecord | None) -> dict:
     """Run id, code version, URI and digest of the materialization this bundle was built from."""
-    if record is None:
+    mat = record.asset_materialization if record is not None else None
+    if record is None or mat is None:
         return {}
-    mat = record.asset_materialization
     md = mat.metadata
     return {
         "asset": asset,
@@ -202,12 +202,10 @@ def evidence_bundle(
     )
     store = s3.store()
     context.log.info(f"uploading {len(bundle.files)} files to {uri} (attestations last)")
-    retention = {}
-    if store.object_lock_enabled():
-        retention = {
-            "retain_until": dt.datetime.now(dt.UTC) + dt.timedelta(days=RETENTION_DAYS),
-            "lock_mode": s3.object_lock_mode,
-        }
+    retain_until = (
+        dt.datetime.now(dt.UTC) + dt.timedelta(days=RETENTION_DAYS) if store.object_lock_enabled() else None
+    )
+    retention = {"retain_until": retain_until, "lock_mode": s3.object_lock_mode} if retain_until else {}
     refs = upload_bundle(bundle, store, prefix=store.key(), write_once_options=retention)
     archive = next(r for r in refs if r.key.endswith("bundle.tar.gz"))
 
@@ -239,8 +237,8 @@ def evidence_bundle(
             "files": len(bundle.files),
             "missing_files": dg.MetadataValue.json(list(bundle.missing_files)),
             "signing_key": f"{key.fingerprint}{' (DEV KEY)' if key.is_dev_key else ''}",
-            "retention_until": retention["retain_until"].isoformat()
-            if retention
+            "retention_until": retain_until.isoformat()
+            if retain_until
             else "none (no Object Lock on bucket)",
         },
     )

@@ -50,9 +50,10 @@ def load_bundle_files(
 ) -> tuple[dict[str, bytes], dg.EventLogRecord | None]:
     """The bundle files the latest materialization of `asset` (this partition) recorded, digests checked."""
     record = latest_record(context.instance, dg.AssetKey(asset), context.partition_key)
-    if record is None:
+    materialization = record.asset_materialization if record is not None else None
+    if materialization is None:
         return {}, None
-    metadata = record.asset_materialization.metadata
+    metadata = materialization.metadata
     if BUNDLE_FILES_KEY not in metadata:
         return {}, record
     entries = metadata[BUNDLE_FILES_KEY].value

@@ -6,6 +6,8 @@ built for one `SloResource`: the checks and the run read the same slos.yaml.
 
 import hashlib
 import json
+from collections.abc import Mapping
+from typing import Any
 
 import dagster as dg
 import polars as pl
@@ -157,6 +159,6 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def _present(detail: dict) -> dict:
+def _present(detail: Mapping[str, Any]) -> dict[str, Any]:
     """Metadata without the figures that could not be measured (None is not 0), and without the reason (the description)."""
     return {k: v for k, v in detail.items() if v is not None and k != "reason"}
