@@ -19,7 +19,7 @@ from verification_pipeline.defs.partitions import release_candidates
 from verification_pipeline.defs.records import latest_record
 from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.defs.target import TargetResource
-from verification_pipeline.errors import PipelineError, VerificationFailed
+from verification_pipeline.errors import ConfigError, InputError, VerificationFailed
 from verification_pipeline.evidence.bundle import LineageStep, assemble_bundle
 from verification_pipeline.evidence.keys import load_public_key_pem, public_key_pem
 from verification_pipeline.evidence.layout import bundle_file, producing_assets
@@ -47,10 +47,6 @@ RETENTION_DAYS = 365
 CODE_VERSION = code_version(__name__)
 # Inputs evidence_bundle reads as values; every other asset a bundle file comes from is a plain dependency.
 _VALUE_INPUTS = ("release_candidate", "slo_spec", "slo_metrics", "scan_summary", "release_docs")
-
-
-class DocsOutOfDate(PipelineError):
-    """The release documents state another verdict than the gates the bundle signs."""
 
 
 def _k6_version() -> str:
@@ -90,9 +86,10 @@ def _evidence_files(
         for name, data in made.items():
             entry = bundle_file(name, version)
             if entry is None or entry.asset != asset:
-                raise PipelineError(
+                raise ConfigError(
                     f"{asset} recorded bundle file {name!r}, which the bundle layout does not give to it",
-                    hint="add the file to evidence.layout.BUNDLE_FILES",
+                    field="evidence.layout.BUNDLE_FILES",
+                    hint="add the file to the table, naming the asset that makes it",
                 )
             files[name] = data
     return files, upstream
@@ -125,9 +122,11 @@ def evidence_bundle(
         )
     gates = release_gates(slo_metrics, scan_summary)
     if release_docs.verdict is not rc_verdict(gates):
-        raise DocsOutOfDate(
-            f"release_docs states {release_docs.verdict}, the gates say {rc_verdict(gates)}",
-            hint="materialize release_docs and evidence_bundle together",
+        # the documents are signed as they are, so they must state the verdict the bundle signs
+        raise InputError(
+            f"release_docs states {release_docs.verdict}, but the gates it would be signed with say {rc_verdict(gates)}",
+            source="release_docs",
+            hint="materialize release_docs again with evidence_bundle",
         )
     run_id = context.run.run_id
     uri = bundle_uri_for(s3, release_candidate, run_id)
