@@ -95,7 +95,10 @@ def measured(name: str, frame: pl.DataFrame, bundle_path: str) -> dg.AssetsDefin
     return _measured
 
 
-def verify_rc(environ: dict[str, str], instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+def verify_rc(
+    environ: dict[str, str], instance: dg.DagsterInstance, selection: list[str] | None = None
+) -> dg.ExecuteInProcessResult:
+    """Materialize the RC's assets (or only `selection`, the rest read from storage)."""
     defs = build_definitions(environ)
     replaced = {"load_samples", "fanout_latencies"}
     real = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition) and a.node_def.name not in replaced]
@@ -110,7 +113,10 @@ def verify_rc(environ: dict[str, str], instance: dg.DagsterInstance) -> dg.Execu
         partition_key=RC,
         instance=instance,
         resources=defs.resources,
-        run_config={"ops": {"sbom": {"config": {"source": "import", "path": str(SBOM)}}}},
+        run_config={"ops": {"sbom": {"config": {"source": "import", "path": str(SBOM)}}}}
+        if selection is None
+        else {},
+        selection=selection,
         raise_on_error=False,
     )
 
@@ -186,3 +192,15 @@ def test_the_delivery_gate_gives_one_verdict_in_check_bundle_docs_decision_and_p
 def _payload(line: bytes) -> dict:
     """The in-toto statement a DSSE envelope line carries (its signature is checked by verify_files)."""
     return json.loads(base64.b64decode(json.loads(line)["payload"]))
+
+
+@pytest.mark.slow
+def test_release_docs_that_state_another_verdict_than_the_gates_are_never_signed(environ, instance):
+    assert verify_rc({**environ, "VP_MIN_DELIVERY_RATIO": "0.99"}, instance).success
+    # the SLO figures are judged again with a stricter gate, the documents are not rendered again
+    stricter = {**environ, "VP_MIN_DELIVERY_RATIO": "0.999"}
+    assert verify_rc(stricter, instance, selection=["slo_metrics"]).success
+    result = verify_rc(stricter, instance, selection=["evidence_bundle"])
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    message = failure.step_failure_data.error.to_string()  # our error is the cause of Dagster's
+    assert "release_docs states PASS" in message and "say FAIL" in message
