@@ -144,6 +144,8 @@ class ReleaseDocs(Record):
     """PR body and release notes (file name -> markdown), and the verdict they state."""
 
     verdict: Verdict
+    missing_files: tuple[str, ...] = ()
+    """Required bundle files known to be missing when the documents were written."""
     evidence_uri: str
     files: dict[str, str]
 

@@ -85,18 +85,21 @@ def deliveries(subscribers: int = 4, events: int = 50, lost: int = 1) -> pl.Data
     return pl.DataFrame(rows, schema=DELIVERY_SCHEMA)
 
 
-def measured(name: str, frame: pl.DataFrame, bundle_path: str) -> dg.AssetsDefinition:
+def measured(name: str, frame: pl.DataFrame, bundle_path: str | None) -> dg.AssetsDefinition:
     """An asset named like the real measuring one, returning fixed rows (and declaring its bundle file)."""
 
     @dg.asset(name=name, partitions_def=release_candidates, group_name="load")
     def _measured() -> dg.Output[pl.DataFrame]:
-        return dg.Output(frame, metadata=stored_value_metadata(bundle_path))
+        return dg.Output(frame, metadata=stored_value_metadata(bundle_path) if bundle_path else {})
 
     return _measured
 
 
 def verify_rc(
-    environ: dict[str, str], instance: dg.DagsterInstance, selection: list[str] | None = None
+    environ: dict[str, str],
+    instance: dg.DagsterInstance,
+    selection: list[str] | None = None,
+    raw_fanout: str | None = "raw/fanout.parquet",
 ) -> dg.ExecuteInProcessResult:
     """Materialize the RC's assets (or only `selection`, the rest read from storage)."""
     defs = build_definitions(environ)
@@ -105,7 +108,7 @@ def verify_rc(
     stand_ins = [
         measured("read_load_samples", requests("read"), "raw/read.parquet"),
         measured("write_load_samples", requests("write"), "raw/write.parquet"),
-        measured("fanout_latencies", deliveries(), "raw/fanout.parquet"),
+        measured("fanout_latencies", deliveries(), raw_fanout),
     ]
     instance.add_dynamic_partitions(release_candidates.name, [RC])
     return dg.materialize(
@@ -204,3 +207,12 @@ def test_release_docs_that_state_another_verdict_than_the_gates_are_never_signed
     (failure,) = [e for e in result.all_events if e.is_step_failure]
     message = failure.step_failure_data.error.to_string()  # our error is the cause of Dagster's
     assert "release_docs states PASS" in message and "say FAIL" in message
+
+
+@pytest.mark.slow
+def test_missing_evidence_is_incomplete_in_the_docs_the_bundle_and_the_decision_alike(environ, instance):
+    result = verify_rc({**environ, "VP_MIN_DELIVERY_RATIO": "0.99"}, instance, raw_fanout=None)
+    docs, bundle = result.asset_value("release_docs"), result.asset_value("evidence_bundle")
+    assert bundle.missing_files == docs.missing_files == ("raw/fanout.parquet",)
+    assert docs.verdict == bundle.verdict == result.asset_value("release_decision").verdict == "INCOMPLETE"
+    assert "missing from the evidence bundle: raw/fanout.parquet" in docs.files["PR_BODY_v24.1.md"]

@@ -22,7 +22,7 @@ from verification_pipeline.defs.target import TargetResource
 from verification_pipeline.errors import ConfigError, InputError, VerificationFailed
 from verification_pipeline.evidence.bundle import LineageStep, assemble_bundle
 from verification_pipeline.evidence.keys import load_public_key_pem, public_key_pem
-from verification_pipeline.evidence.layout import bundle_file, producing_assets
+from verification_pipeline.evidence.layout import bundle_file, expected_files, producing_assets
 from verification_pipeline.evidence.statements import ProvenanceInputs, resource_descriptor, tool_descriptor
 from verification_pipeline.evidence.upload import upload_bundle
 from verification_pipeline.evidence.verify import verify_files
@@ -121,16 +121,18 @@ def evidence_bundle(
             "signing with the embedded stack's DEV key: this bundle says so and is not release evidence"
         )
     gates = release_gates(slo_metrics, scan_summary)
-    if release_docs.verdict is not rc_verdict(gates):
+    files, upstream = _evidence_files(context, s3, release_candidate.version)
+    missing = [name for name in expected_files(release_candidate.version) if name not in files]
+    if release_docs.verdict is not rc_verdict(gates, missing):
         # the documents are signed as they are, so they must state the verdict the bundle signs
         raise InputError(
-            f"release_docs states {release_docs.verdict}, but the gates it would be signed with say {rc_verdict(gates)}",
+            f"release_docs states {release_docs.verdict}, but the gates and files it would be signed with "
+            f"say {rc_verdict(gates, missing)}",
             source="release_docs",
             hint="materialize release_docs again with evidence_bundle",
         )
     run_id = context.run.run_id
     uri = bundle_uri_for(s3, release_candidate, run_id)
-    files, upstream = _evidence_files(context, s3, release_candidate.version)
     lineage = [
         LineageStep(
             output=name,

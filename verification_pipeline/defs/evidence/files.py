@@ -8,13 +8,14 @@ so a new bundle file is a table entry plus one `bundle_files_metadata` call in i
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import dagster as dg
 
 from verification_pipeline.defs.records import latest_record
 from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.errors import StorageError
+from verification_pipeline.evidence.layout import BUNDLE_FILES, producing_assets
 from verification_pipeline.storage.s3 import ObjectRef, ObjectStore, parse_s3_uri
 
 BUNDLE_FILES_KEY = "bundle_files"
@@ -68,3 +69,35 @@ def load_bundle_files(
         bucket, key = parse_s3_uri(uri)
         files[path] = ObjectStore(s3.settings(), bucket=bucket).get_bytes(key, expected_sha256=sha256)
     return files, record
+
+
+def unrecorded_files(
+    context: dg.AssetExecutionContext, version: str, *, made_here: Iterable[str]
+) -> tuple[str, ...]:
+    """Required bundle files that the latest materialization of their asset did not record.
+
+    Lets the release documents state the bundle's verdict (missing evidence is INCOMPLETE)
+    before the bundle exists. `made_here` are the files of the asset asking; an asset not yet
+    materialized for this partition is not judged.
+    """
+    asking = context.asset_key.to_user_string()
+    recorded = set(made_here)
+    judged = {asking}
+    for asset in producing_assets():
+        record = (
+            latest_record(context.instance, dg.AssetKey(asset), context.partition_key)
+            if asset != asking
+            else None
+        )
+        materialization = record.asset_materialization if record is not None else None
+        if materialization is None:
+            continue
+        judged.add(asset)
+        entries = materialization.metadata.get(BUNDLE_FILES_KEY)
+        if entries is not None and isinstance(entries.value, dict):
+            recorded.update(entries.value)
+    return tuple(
+        entry.name(version)
+        for entry in BUNDLE_FILES
+        if entry.required and entry.asset in judged and entry.name(version) not in recorded
+    )

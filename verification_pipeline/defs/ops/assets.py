@@ -1,17 +1,18 @@
 """Grafana dashboard, Prometheus burn-rate rules, PR body and release notes, from the SLOs and figures."""
 
 import datetime as dt
+from collections.abc import Sequence
 
 import dagster as dg
 import polars as pl
 
 from verification_pipeline.code_version import code_version
-from verification_pipeline.defs.evidence.files import bundle_files_metadata
+from verification_pipeline.defs.evidence.files import bundle_files_metadata, unrecorded_files
 from verification_pipeline.defs.partitions import release_candidates
 from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.gates import findings, rc_verdict
 from verification_pipeline.ops.artifacts import render_ops_artifacts
-from verification_pipeline.ops.docs import render_release_docs
+from verification_pipeline.ops.docs import release_doc_names, render_release_docs
 from verification_pipeline.ops.model import SLOTarget, from_spec
 from verification_pipeline.records import (
     ReleaseCandidateRecord,
@@ -67,10 +68,12 @@ def render_docs(
     scan_summary: ScanSummaryRecord,
     evidence_uri: str,
     date: dt.date,
+    missing_files: Sequence[str] = (),
 ) -> ReleaseDocs:
-    """The PR body and release notes, stating the RC's verdict from its gates (`records.release_gates`)."""
+    """The PR body and release notes, stating the RC's verdict from its gates (`records.release_gates`)
+    and the bundle files known to be missing."""
     gates = release_gates(slo_metrics, scan_summary)
-    verdict = rc_verdict(gates)
+    verdict = rc_verdict(gates, missing_files)
     rows = pl.DataFrame([r.model_dump(mode="json") for r in slo_metrics.slos], schema=SLO_METRICS_SCHEMA)
     files = render_release_docs(
         rows,
@@ -81,9 +84,14 @@ def render_docs(
         evidence_uri=evidence_uri,
         verdict=verdict,
         # the SLO rows speak for themselves in the table; the other gates need a line each
-        findings=findings(g for g in gates[len(slo_metrics.slos) :]),
+        findings=[
+            *findings(g for g in gates[len(slo_metrics.slos) :]),
+            *(f"missing from the evidence bundle: {name}" for name in missing_files),
+        ],
     )
-    return ReleaseDocs(verdict=verdict, evidence_uri=evidence_uri, files=files)
+    return ReleaseDocs(
+        verdict=verdict, missing_files=tuple(missing_files), evidence_uri=evidence_uri, files=files
+    )
 
 
 @dg.asset(
@@ -102,6 +110,7 @@ def release_docs(
     slo_metrics: SloMetricsRecord,
     scan_summary: ScanSummaryRecord,
 ) -> dg.Output[ReleaseDocs]:
+    names = release_doc_names(release_candidate.version)
     docs = render_docs(
         release_candidate,
         slo_spec,
@@ -109,6 +118,9 @@ def release_docs(
         scan_summary,
         evidence_location(s3, release_candidate),
         dt.datetime.now(dt.UTC).date(),
+        missing_files=unrecorded_files(
+            context, release_candidate.version, made_here=[f"release/{name}" for name in names]
+        ),
     )
     bundle = {f"release/{name}": text.encode() for name, text in docs.files.items()}
     return dg.Output(
