@@ -8,6 +8,7 @@ import dagster as dg
 
 from verification_pipeline.defs.evidence.assets import evidence_bundle, release_decision
 from verification_pipeline.defs.evidence.resources import SigningKeyResource
+from verification_pipeline.defs.executor import step_executor
 from verification_pipeline.defs.fanout.assets import fanout_latencies
 from verification_pipeline.defs.load.assets import load_samples
 from verification_pipeline.defs.ops.assets import ops_artifacts, release_docs
@@ -45,6 +46,7 @@ defs = dg.Definitions(
         release_decision,
     ],
     jobs=[verify_release_candidate],
+    executor=step_executor,
     sensors=[release_candidate_sensor, incoming_artifacts_sensor],
     schedules=[nightly_reverification],
     resources={
