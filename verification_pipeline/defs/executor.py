@@ -19,9 +19,9 @@ from typing import Any
 
 import dagster as dg
 
-# What the fork server imports before it forks steps: the whole code location, so a step finds
-# Dagster, polars, boto3 and the job definition already in memory.
-PRELOADED_MODULES = ["verification_pipeline.definitions"]
+# What the fork server imports before it forks steps: the whole code location and what Dagster
+# loads in each step before it runs, so a step finds all of it already in memory.
+PRELOADED_MODULES = ["verification_pipeline.defs.step_server"]
 FORKSERVER = {"forkserver": {"preload_modules": PRELOADED_MODULES}}
 
 
