@@ -6,6 +6,8 @@ here, a forked step finds them in memory instead of importing ~400 modules again
 alembic and Dagster's storage among them), which took most of a step's start-up.
 """
 
+import boto3
+
 # The instance each step opens from its ref (the embedded one: SQLite, local step logs).
 import dagster._core.instance.factory
 import dagster._core.secrets.env_file
@@ -19,3 +21,9 @@ import verification_pipeline.definitions
 # Each step rebuilds its job from the module pointer; doing it once here imports what that needs
 # and builds the repository, which the forked steps inherit.
 ReconstructableRepository.for_module(verification_pipeline.definitions.__name__, "defs").get_definition()
+
+# Steps that touch the store create an S3 client, and the first client of a boto3 session parses
+# the S3 service model (JSON, megabytes). One client here, with placeholder credentials so nothing
+# is looked up, leaves the model parsed in the default session the steps inherit. It opens no
+# connection and starts no thread.
+boto3.client("s3", region_name="us-east-1", aws_access_key_id="preload", aws_secret_access_key="preload")
