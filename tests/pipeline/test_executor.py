@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import multiprocessing
+import subprocess
+import sys
 
 import dagster as dg
 import polars as pl
@@ -60,6 +62,19 @@ def test_an_executor_chosen_in_the_launchpad_is_kept(chosen: dict):
     assert set(resolved) == {mode}
     if mode == "multiprocess":
         assert resolved[mode]["start_method"] == chosen[mode]["start_method"]
+
+
+def test_the_step_server_module_imports_in_a_fresh_interpreter():
+    # multiprocessing ignores an ImportError in a fork server's preload: steps would silently
+    # import everything again. Its imports name Dagster internals, so an upgrade must show here.
+    done = subprocess.run(
+        [sys.executable, "-c", f"import {PRELOADED_MODULES[0]}"],
+        capture_output=True,
+        text=True,
+        timeout=CHILD_TIMEOUT_S,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
 
 
 def _step_like_work(answer: multiprocessing.Queue) -> None:

@@ -4,6 +4,10 @@ The code location, and what Dagster imports in every step process before the ste
 loaders that rebuild the job from its code pointer, and the instance's storage. Imported once
 here, a forked step finds them in memory instead of importing ~400 modules again (sqlalchemy,
 alembic and Dagster's storage among them), which took most of a step's start-up.
+
+Some of these are Dagster internals: if an upgrade renames one, multiprocessing ignores the
+failed preload and steps import everything again, slower but correct
+(tests/pipeline/test_executor.py imports this module to catch it).
 """
 
 import boto3
