@@ -2,11 +2,12 @@
 
 Dagster's default executor starts a fresh Python for every step (`spawn`), and each one imports
 Dagster and this project again: 5-7 s a step on 2 cores, 16 steps a run. Here the multiprocess
-executor forks each step from a `forkserver` that has imported the code location once, so a
-step starts in well under a second, and steps still run as separate processes: the load
-segments of a split test run at the same time, and one step's crash or memory stays its own.
-The fork server is a clean process (no threads, no gRPC channel, no polars pool started yet),
-which is what makes forking from it safe.
+executor forks each step from a `forkserver` that has imported the code location once
+(`defs/step_server.py`), so a step starts with all of that in memory. Steps still run as
+separate processes: the load segments of a split test run at the same time, and one step's
+crash or memory stays its own. The fork server is a clean process (no gRPC channel, no open
+storage, no step run in it); polars and pyarrow start threads when imported, and the forked
+steps' use of both is tested (tests/pipeline/test_executor.py).
 
 The launchpad can still choose `in_process`, or `multiprocess` with `start_method: spawn`; the
 config only changes what an empty `multiprocess` section means. `execute_in_process` (the demo)
