@@ -1,4 +1,4 @@
-"""Where a run's steps execute when the daemon or the UI launches it (README: "Which executor runs where").
+"""Where a run's steps execute when the daemon or the UI launches it (README: "Which executor runs the steps").
 
 Dagster's default executor starts a fresh Python for every step (`spawn`), and each one imports
 Dagster and this project again: 5-7 s a step on 2 cores, 16 steps a run. Here the multiprocess
