@@ -4,7 +4,8 @@ Generates a k6-shaped NDJSON file (Metric declarations, ~16 Point lines per requ
 them, vus/vus_max gauges every second, some failures, timeouts and dropped iterations), then runs
 each contender in its own subprocess so that its peak RSS (ru_maxrss of that child) is its own.
 The contenders take turns, `--repeat` rounds (default 3); the table gives each one's median
-time and its largest peak RSS, and the ratios compare medians.
+time and its largest peak RSS, and the ratios compare medians. For ours it also prints where the
+time goes (`StageTimes`: read, split, filter, parse, requests), from its median round.
 
     uv run python benchmarks/ingest_k6.py                 # 650 MB, the issue's figure
     uv run python benchmarks/ingest_k6.py --size-mb 100   # smoke run
@@ -24,6 +25,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 URL = "http://127.0.0.1:4000/graphql"
 HTTP_TRENDS = (
@@ -139,22 +141,32 @@ def generate(path: Path, size_mb: int, seed: int = 7) -> int:
     return requests
 
 
-def _measure(contender: tuple[str, str], path: Path) -> tuple[float, int, str]:
-    """Run a contender in a fresh interpreter; return seconds, peak RSS bytes and its `result`.
+class Measured(NamedTuple):
+    seconds: float
+    rss: int
+    result: str
+    stages: dict[str, float]
+    """Ours only: seconds per stage, summed over the threads that worked on it."""
+
+
+def _measure(contender: tuple[str, str], path: Path) -> Measured:
+    """Run a contender in a fresh interpreter; its seconds, peak RSS bytes, `result` and stages.
 
     A contender is (imports, work): only the work is timed. The work sets `result` (a short
-    description) and may set `measured` to `resource.RUSAGE_CHILDREN` when it happens in its
-    own child processes (grep, wc).
+    description), may set `stages` (seconds per stage) and may set `measured` to
+    `resource.RUSAGE_CHILDREN` when it happens in its own child processes (grep, wc).
     """
     imports, work = contender
     script = (
-        "import resource, sys, time\n"
+        "import json, resource, sys, time\n"
         f"{imports}\n"
         f"path = {str(path)!r}\n"
         "measured = resource.RUSAGE_SELF\n"
+        "stages = {}\n"
         "t0 = time.perf_counter()\n"
         f"{work}\n"
         "elapsed = time.perf_counter() - t0\n"
+        "print(json.dumps(stages))\n"
         "print(elapsed, resource.getrusage(measured).ru_maxrss * 1024, result)\n"
     )
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
@@ -163,17 +175,27 @@ def _measure(contender: tuple[str, str], path: Path) -> tuple[float, int, str]:
     )
     if done.returncode != 0:
         raise SystemExit(f"benchmark step failed:\n{done.stderr[-2000:]}")
-    seconds, rss, result = done.stdout.split(maxsplit=2)
-    return float(seconds), int(rss), result.strip()
+    stages, figures = done.stdout.splitlines()[-2:]
+    seconds, rss, result = figures.split(maxsplit=2)
+    return Measured(float(seconds), int(rss), result.strip(), json.loads(stages))
 
 
 OURS = (
-    "from verification_pipeline.loadtest.ingest import ingest",
+    "from verification_pipeline.loadtest.ingest import StageTimes, ingest",
     """
-frame = ingest(path, role="read")
+clock = StageTimes()
+frame = ingest(path, role="read", stages=clock)
+stages = clock.seconds
 result = f"{frame.height} rows (requests and dropped iterations)"
 """,
 )
+STAGE_MEANING = {
+    "read": "file -> chunks of whole lines (reader thread)",
+    "split": "chunk -> column of lines (read_csv), per worker",
+    "filter": "layout check of every line + pick the wanted metrics' lines",
+    "parse": "fields cut out of the wanted lines (regex), then typed and checked",
+    "requests": "points joined into requests, dropped iterations, sort by time",
+}
 SCAN_NDJSON = (
     "import polars as pl",
     """
@@ -218,18 +240,18 @@ def main() -> None:
             ("pl.scan_ndjson(...).collect()", SCAN_NDJSON),
             ('grep -F \'"type":"Point"\' | wc -l', GREP),
         ]
-        runs: dict[str, list[tuple[float, int, str]]] = {name: [] for name, _ in contenders}
+        runs: dict[str, list[Measured]] = {name: [] for name, _ in contenders}
         for round_ in range(1, max(1, args.repeat) + 1):
             for name, contender in contenders:
                 runs[name].append(_measure(contender, path))
-            times = ", ".join(f"{name.split()[0]} {runs[name][-1][0]:.2f} s" for name, _ in contenders)
+            times = ", ".join(f"{name.split()[0]} {runs[name][-1].seconds:.2f} s" for name, _ in contenders)
             print(f"round {round_}: {times}", flush=True)
         rows = [
             (
                 name,
-                statistics.median(seconds for seconds, _, _ in runs[name]),
-                max(rss for _, rss, _ in runs[name]),
-                runs[name][-1][2],
+                statistics.median(run.seconds for run in runs[name]),
+                max(run.rss for run in runs[name]),
+                runs[name][-1].result,
             )
             for name, _ in contenders
         ]
@@ -247,7 +269,18 @@ def main() -> None:
         print()
         print(f"ours vs scan_ndjson: {ndjson / ours:.1f}x faster (goal >= 5x)")
         print(f"ours vs grep -F: {ours / grep:.1f}x grep's time (goal <= 5x)")
-        print(f"ours peak RSS / file size: {rows[0][2] / size:.2f} (goal < 1)")
+        print(f"ours peak RSS / file size: {rows[0][2] / size:.2f} (goal < 0.5)")
+        median_round = sorted(runs[rows[0][0]], key=lambda run: run.seconds)[len(runs[rows[0][0]]) // 2]
+        print()
+        print(
+            f"where our time goes (median round, {median_round.seconds:.2f} s wall; seconds summed over "
+            "the threads in each stage, so stages that overlap add up to more than the wall time):"
+        )
+        print()
+        print("| stage | seconds | what |")
+        print("| --- | ---: | --- |")
+        for stage, seconds in median_round.stages.items():
+            print(f"| {stage} | {seconds:.2f} | {STAGE_MEANING[stage]} |")
         if size < 600e6:
             print("(the goals are set for a file of at least 600 MB: the default --size-mb 650)")
     finally:

@@ -15,6 +15,7 @@ import dagster as dg
 
 from verification_pipeline.defs.evidence.assets import evidence_bundle, release_decision
 from verification_pipeline.defs.evidence.resources import SigningKeyResource
+from verification_pipeline.defs.executor import step_executor
 from verification_pipeline.defs.fanout.assets import fanout_latencies
 from verification_pipeline.defs.load.assets import LoadResource, load_samples
 from verification_pipeline.defs.ops.assets import ops_artifacts, release_docs
@@ -76,6 +77,7 @@ def build_definitions(environ: Mapping[str, str]) -> dg.Definitions:
             )
         ],
         sensors=build_sensors(int(_number(environ, "VP_SENSOR_INTERVAL_S", DEFAULT_INTERVAL_S, int))),
+        executor=step_executor,
         schedules=[nightly_reverification],
         resources={
             "s3": s3,

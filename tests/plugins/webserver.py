@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import dagster as dg
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,6 +47,70 @@ query LocationStatus {
       }
     }
     ... on PythonError { message }
+  }
+}
+"""
+
+
+# What the UI's launchpad and Materialize button send, and what a test reads back about a run.
+JOB_NAME = "verify_release_candidate"
+PARTITIONS_DEF_NAME = "release_candidates"
+RUN_TIMEOUT_S = 300.0
+TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
+
+ADD_PARTITION = """
+mutation AddPartition($partitionsDefName: String!, $partitionKey: String!, $repositorySelector: RepositorySelector!) {
+  addDynamicPartition(partitionsDefName: $partitionsDefName, partitionKey: $partitionKey,
+                      repositorySelector: $repositorySelector) {
+    __typename
+    ... on AddDynamicPartitionSuccess { partitionsDefName partitionKey }
+    ... on DuplicateDynamicPartitionError { message }
+    ... on UnauthorizedError { message }
+    ... on PythonError { message }
+  }
+}
+"""
+
+# The UI's own mutation (ui-core LaunchPipelineExecution), with the errors it can answer.
+LAUNCH = """
+mutation LaunchPipelineExecution($executionParams: ExecutionParams!) {
+  launchPipelineExecution(executionParams: $executionParams) {
+    __typename
+    ... on LaunchRunSuccess { run { runId status tags { key value } } }
+    ... on RunConfigValidationInvalid { errors { message path } }
+    ... on PipelineNotFoundError { message }
+    ... on InvalidSubsetError { message }
+    ... on RunConflict { message }
+    ... on UnauthorizedError { message }
+    ... on PythonError { message }
+  }
+}
+"""
+
+RUN_STATUS = """
+query RunStatus($runId: ID!) {
+  runOrError(runId: $runId) {
+    __typename
+    ... on Run { runId status }
+    ... on RunNotFoundError { message }
+    ... on PythonError { message }
+  }
+}
+"""
+
+RUN_EVENTS = """
+query RunEvents($runId: ID!, $afterCursor: String) {
+  runOrError(runId: $runId) {
+    ... on Run {
+      eventConnection(afterCursor: $afterCursor, limit: 1000) {
+        cursor
+        hasMore
+        events {
+          __typename
+          ... on ExecutionStepFailureEvent { stepKey error { className message cause { message } } }
+        }
+      }
+    }
   }
 }
 """
@@ -84,6 +149,25 @@ class DagsterUI:
         if body.get("errors"):
             raise GraphQLError(f"GraphQL errors: {body['errors']}")
         return body["data"]
+
+    @contextlib.contextmanager
+    def instance(self) -> Iterator[dg.DagsterInstance]:
+        """The UI's instance, opened here to read runs and event logs directly.
+
+        dagster.yaml names the storage directory by $DAGSTER_HOME, read when the instance is
+        created: it is set for that moment only, so this process's own instance is not moved.
+        """
+        previous = os.environ.get("DAGSTER_HOME")
+        os.environ["DAGSTER_HOME"] = str(self.dagster_home)
+        try:
+            instance = dg.DagsterInstance.get()
+        finally:
+            if previous is None:
+                del os.environ["DAGSTER_HOME"]
+            else:
+                os.environ["DAGSTER_HOME"] = previous
+        with instance:
+            yield instance
 
     def log_tail(self, lines: int = 60) -> str:
         """The end of each process's output, for assertion messages."""
@@ -181,10 +265,83 @@ def launch_dagster_ui(base: Path, env: dict[str, str]) -> Iterator[DagsterUI]:
     processes: dict[str, subprocess.Popen] = {}
     logs: dict[str, Path] = {}
     try:
+        ui = DagsterUI(url=f"http://127.0.0.1:{port}", dagster_home=dagster_home, vp_home=vp_home, logs=logs)
+        # One after the other: on a fresh instance each would create the SQLite tables, and the
+        # loser of that race exits ("table job_ticks already exists").
         for name, command in argv.items():
             processes[name], logs[name] = _start(name, command, process_env, base)
-        ui = DagsterUI(url=f"http://127.0.0.1:{port}", dagster_home=dagster_home, vp_home=vp_home, logs=logs)
-        _wait_until_loaded(ui, processes)
+            _wait_until_loaded(ui, processes)
         yield ui
     finally:
         stop_process_groups(list(processes.values()))
+
+
+def step_failures(ui: DagsterUI, run_id: str) -> list[dict]:
+    """Each failed step of the run: its key and the error (class name, message, cause)."""
+    failures, cursor, more = [], None, True
+    while more:
+        page = ui.graphql(RUN_EVENTS, {"runId": run_id, "afterCursor": cursor})["runOrError"][
+            "eventConnection"
+        ]
+        failures += [e for e in page["events"] if e["__typename"] == "ExecutionStepFailureEvent"]
+        cursor, more = page["cursor"], page["hasMore"]
+    return failures
+
+
+def describe_failures(failures: list[dict]) -> str:
+    return "\n".join(
+        f"{f['stepKey']}: {f['error']['className']}: {f['error']['message'].strip()} "
+        f"{(f['error'].get('cause') or {}).get('message', '')}".strip()
+        for f in failures
+    )
+
+
+def add_partition(ui: DagsterUI, rc: str) -> None:
+    """Add the RC to the dynamic partitions, as the UI's "Add partition" does; one already there is fine."""
+    added = ui.graphql(
+        ADD_PARTITION,
+        {
+            "partitionsDefName": PARTITIONS_DEF_NAME,
+            "partitionKey": rc,
+            "repositorySelector": ui.repository_selector,
+        },
+    )["addDynamicPartition"]
+    assert added["__typename"] in ("AddDynamicPartitionSuccess", "DuplicateDynamicPartitionError"), added
+
+
+def launch_and_wait(
+    ui: DagsterUI,
+    rc: str,
+    run_config: dict,
+    timeout_s: float = RUN_TIMEOUT_S,
+    asset_selection: list[str] | None = None,
+) -> tuple[str, str]:
+    """Add the partition, launch the job for it, and wait until the run ends: (run id, status).
+
+    `asset_selection` (asset keys) launches only those assets, as "Materialize selected" does.
+    """
+    add_partition(ui, rc)
+    selector = {**ui.repository_selector, "jobName": JOB_NAME}
+    if asset_selection is not None:
+        selector["assetSelection"] = [{"path": dg.AssetKey.from_user_string(a).path} for a in asset_selection]
+    launched = ui.graphql(
+        LAUNCH,
+        {
+            "executionParams": {
+                "selector": selector,
+                "executionMetadata": {"tags": [{"key": "dagster/partition", "value": rc}]},
+                "runConfigData": run_config,
+            }
+        },
+    )["launchPipelineExecution"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    run = launched["run"]
+    assert {"key": "dagster/partition", "value": rc} in run["tags"]
+
+    deadline = time.monotonic() + timeout_s
+    status = run["status"]
+    while status not in TERMINAL and time.monotonic() < deadline:
+        time.sleep(1.0)
+        status = ui.graphql(RUN_STATUS, {"runId": run["runId"]})["runOrError"]["status"]
+    assert status in TERMINAL, f"run {run['runId']} is {status} after {timeout_s:.0f} s\n{ui.log_tail()}"
+    return run["runId"], status

@@ -9,82 +9,20 @@ test keeps up as assets and checks are added to the job.
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass
 
 import dagster as dg
 import pytest
 
-from tests.plugins.webserver import DagsterUI
+from tests.plugins.webserver import JOB_NAME, DagsterUI, describe_failures, launch_and_wait, step_failures
 from verification_pipeline.storage.s3 import ObjectStore, parse_s3_uri
 
 pytestmark = pytest.mark.slow
 
-JOB_NAME = "verify_release_candidate"
-PARTITIONS_DEF_NAME = "release_candidates"
 RC = "v24.1.0-rc1"
-RUN_TIMEOUT_S = 300.0
-# The launchpad's executor choice: in one process. The default multiprocess executor starts a
-# Python per step, which on a busy 2-core machine took the run from ~60 s to ~235 s.
-RUN_CONFIG = {"execution": {"config": {"in_process": {}}}}
-TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
-
-ADD_PARTITION = """
-mutation AddPartition($partitionsDefName: String!, $partitionKey: String!, $repositorySelector: RepositorySelector!) {
-  addDynamicPartition(partitionsDefName: $partitionsDefName, partitionKey: $partitionKey,
-                      repositorySelector: $repositorySelector) {
-    __typename
-    ... on AddDynamicPartitionSuccess { partitionsDefName partitionKey }
-    ... on DuplicateDynamicPartitionError { message }
-    ... on UnauthorizedError { message }
-    ... on PythonError { message }
-  }
-}
-"""
-
-# The UI's own mutation (ui-core LaunchPipelineExecution), with the errors it can answer.
-LAUNCH = """
-mutation LaunchPipelineExecution($executionParams: ExecutionParams!) {
-  launchPipelineExecution(executionParams: $executionParams) {
-    __typename
-    ... on LaunchRunSuccess { run { runId status tags { key value } } }
-    ... on RunConfigValidationInvalid { errors { message path } }
-    ... on PipelineNotFoundError { message }
-    ... on InvalidSubsetError { message }
-    ... on RunConflict { message }
-    ... on UnauthorizedError { message }
-    ... on PythonError { message }
-  }
-}
-"""
-
-RUN_STATUS = """
-query RunStatus($runId: ID!) {
-  runOrError(runId: $runId) {
-    __typename
-    ... on Run { runId status }
-    ... on RunNotFoundError { message }
-    ... on PythonError { message }
-  }
-}
-"""
-
-RUN_EVENTS = """
-query RunEvents($runId: ID!, $afterCursor: String) {
-  runOrError(runId: $runId) {
-    ... on Run {
-      eventConnection(afterCursor: $afterCursor, limit: 1000) {
-        cursor
-        hasMore
-        events {
-          __typename
-          ... on ExecutionStepFailureEvent { stepKey error { className message cause { message } } }
-        }
-      }
-    }
-  }
-}
-"""
+# What the Materialize button sends: no executor config, so the code location's default executor
+# (multiprocess, steps forked from a preloaded forkserver: verification_pipeline/defs/executor.py).
+RUN_CONFIG: dict = {}
 
 MATERIALIZATIONS = """
 query PartitionMaterializations($assetKey: AssetKeyInput!, $partition: String!) {
@@ -169,65 +107,6 @@ def expected_graph() -> ExpectedGraph:
     return ExpectedGraph(frozenset(k.to_user_string() for k in materialized), checks, dependencies)
 
 
-def _step_failures(ui: DagsterUI, run_id: str) -> list[dict]:
-    """Each failed step of the run: its key and the error (class name, message, cause)."""
-    failures, cursor, more = [], None, True
-    while more:
-        page = ui.graphql(RUN_EVENTS, {"runId": run_id, "afterCursor": cursor})["runOrError"][
-            "eventConnection"
-        ]
-        failures += [e for e in page["events"] if e["__typename"] == "ExecutionStepFailureEvent"]
-        cursor, more = page["cursor"], page["hasMore"]
-    return failures
-
-
-def _describe(failures: list[dict]) -> str:
-    return "\n".join(
-        f"{f['stepKey']}: {f['error']['className']}: {f['error']['message'].strip()} "
-        f"{(f['error'].get('cause') or {}).get('message', '')}".strip()
-        for f in failures
-    )
-
-
-def launch_and_wait(ui: DagsterUI, rc: str, run_config: dict) -> tuple[str, str]:
-    """Add the partition, launch the job for it, and wait until the run ends: (run id, status)."""
-    added = ui.graphql(
-        ADD_PARTITION,
-        {
-            "partitionsDefName": PARTITIONS_DEF_NAME,
-            "partitionKey": rc,
-            "repositorySelector": ui.repository_selector,
-        },
-    )["addDynamicPartition"]
-    assert added == {
-        "__typename": "AddDynamicPartitionSuccess",
-        "partitionsDefName": PARTITIONS_DEF_NAME,
-        "partitionKey": rc,
-    }
-
-    launched = ui.graphql(
-        LAUNCH,
-        {
-            "executionParams": {
-                "selector": {**ui.repository_selector, "jobName": JOB_NAME},
-                "executionMetadata": {"tags": [{"key": "dagster/partition", "value": rc}]},
-                "runConfigData": run_config,
-            }
-        },
-    )["launchPipelineExecution"]
-    assert launched["__typename"] == "LaunchRunSuccess", launched
-    run = launched["run"]
-    assert {"key": "dagster/partition", "value": rc} in run["tags"]
-
-    deadline = time.monotonic() + RUN_TIMEOUT_S
-    status = run["status"]
-    while status not in TERMINAL and time.monotonic() < deadline:
-        time.sleep(1.0)
-        status = ui.graphql(RUN_STATUS, {"runId": run["runId"]})["runOrError"]["status"]
-    assert status in TERMINAL, f"run {run['runId']} is {status} after {RUN_TIMEOUT_S:.0f} s\n{ui.log_tail()}"
-    return run["runId"], status
-
-
 @pytest.fixture(scope="module")
 def materialized_run(dagster_ui: DagsterUI) -> str:
     """The run the UI launched for the RC; it must succeed, or stop only on a failed blocking check.
@@ -239,10 +118,10 @@ def materialized_run(dagster_ui: DagsterUI) -> str:
     run_id, status = launch_and_wait(dagster_ui, RC, RUN_CONFIG)
     if status == "SUCCESS":
         return run_id
-    failures = _step_failures(dagster_ui, run_id)
+    failures = step_failures(dagster_ui, run_id)
     assert status == "FAILURE" and failures, f"run {run_id} ended {status}\n{dagster_ui.log_tail()}"
     broken = [f for f in failures if f["error"]["className"] != "DagsterAssetCheckFailedError"]
-    assert broken == [], f"run {run_id} failed:\n{_describe(broken)}"
+    assert broken == [], f"run {run_id} failed:\n{describe_failures(broken)}"
     return run_id
 
 

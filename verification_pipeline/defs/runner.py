@@ -9,6 +9,7 @@ import dagster as dg
 from pydantic import BaseModel
 
 from verification_pipeline.defs.partitions import release_candidates
+from verification_pipeline.defs.timing import step_windows
 
 
 @dataclass
@@ -73,22 +74,8 @@ def verify_in_process(
         success=result.success,
         materialized=materialized,
         values=values,
-        step_windows=_step_windows(instance, result.run_id),
+        step_windows=step_windows(instance, result.run_id),
     )
-
-
-def _step_windows(instance: dg.DagsterInstance, run_id: str) -> dict[str, tuple[float, float]]:
-    starts: dict[str, float] = {}
-    windows: dict[str, tuple[float, float]] = {}
-    for entry in instance.all_logs(run_id):
-        event = entry.dagster_event
-        if event is None or event.step_key is None:
-            continue
-        if event.event_type == dg.DagsterEventType.STEP_START:
-            starts[event.step_key] = entry.timestamp
-        elif event.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
-            windows[event.step_key] = (starts.get(event.step_key, entry.timestamp), entry.timestamp)
-    return windows
 
 
 def _json_ready(value: object) -> Any:

@@ -29,10 +29,13 @@ import gzip
 import io
 import json
 import re
+import threading
+import time
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
@@ -98,6 +101,32 @@ _SEPARATOR = b"\x1f"
 Progress = Callable[[int, int | None], None]
 
 
+class StageTimes:
+    """Seconds of one ingestion per stage, summed over the threads that worked on it (a stage
+    that runs on two threads at once counts twice; polars' own pool works inside a stage).
+
+    For the benchmark, to show where the time goes: `read` the file, `split` chunks into lines
+    (and check each is a k6 line), `filter` the lines of the metrics we read, `parse` their
+    fields and type them, `requests` join the points of a request and sort.
+    """
+
+    STAGES = ("read", "split", "filter", "parse", "requests")
+
+    def __init__(self) -> None:
+        self.seconds = dict.fromkeys(self.STAGES, 0.0)
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            spent = time.perf_counter() - started
+            with self._lock:
+                self.seconds[name] += spent
+
+
 def ingest(
     source: str | Path | bytes,
     *,
@@ -105,6 +134,7 @@ def ingest(
     segment: str | None = None,
     name: str | None = None,
     on_progress: Progress | None = None,
+    stages: StageTimes | None = None,
 ) -> pl.DataFrame:
     """Read one k6 output file (path or its bytes) into rows of `SAMPLE_SCHEMA`.
 
@@ -112,8 +142,10 @@ def ingest(
     else `role` (given, or from the file name: read.json -> read), else the scenario name.
     `segment` labels which k6 process produced the rows (its execution segment, e.g.
     "0:1/2"); it defaults to the source's name. The format is detected from the content.
-    `on_progress(bytes_read, total_bytes)` is called after each block.
+    `on_progress(bytes_read, total_bytes)` is called after each block; `stages` collects
+    where the time went (NDJSON).
     """
+    clock = stages or StageTimes()
     label = name or (str(source) if not isinstance(source, bytes) else "<bytes>")
     role = role or role_from_name(label)
     raw, total = _open(source, label)
@@ -124,7 +156,7 @@ def ingest(
                 "the file is empty: k6 wrote no output (did the run start?)", source=label, line=1
             )
         if head.lstrip().startswith(b"{"):
-            points = _ndjson_points(_decompressed(raw), label, raw, total, on_progress)
+            points = _ndjson_points(_decompressed(raw), label, raw, total, on_progress, clock)
         elif head.startswith(CSV_FIXED[0].encode()):
             points = _csv_points(_blocks(_decompressed(raw), label, raw, total, on_progress), label)
         else:
@@ -134,7 +166,8 @@ def ingest(
                 source=label,
                 line=1,
             )
-    return _requests(points, label, role=role, segment=segment or Path(label).name)
+    with clock.stage("requests"):
+        return _requests(points, label, role=role, segment=segment or Path(label).name)
 
 
 def merge_segments(frames: list[pl.DataFrame]) -> pl.DataFrame:
@@ -276,7 +309,12 @@ class _ReadError(Exception):
 
 
 def _ndjson_points(
-    stream: BinaryIO, label: str, raw: BinaryIO, total: int | None, on_progress: Progress | None
+    stream: BinaryIO,
+    label: str,
+    raw: BinaryIO,
+    total: int | None,
+    on_progress: Progress | None,
+    clock: StageTimes,
 ) -> pl.DataFrame:
     """Points of the wanted metrics, from chunks of whole lines worked on by one thread per core.
 
@@ -301,7 +339,8 @@ def _ndjson_points(
     def checked(more: pl.DataFrame | None = None) -> pl.DataFrame:
         """The points read so far, typed; raises for the first bad one."""
         parts = frames + ([numbered(more)] if more is not None else [])
-        return _checked_points(pl.concat(parts) if parts else _raw_points(), _k6_times, fail)
+        with clock.stage("parse"):
+            return _checked_points(pl.concat(parts) if parts else _raw_points(), _k6_times, fail)
 
     def take(future: Future[tuple[pl.DataFrame | None, int]]) -> None:
         nonlocal first_line
@@ -320,9 +359,9 @@ def _ndjson_points(
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="k6-ingest") as pool:
         try:
             try:
-                for chunk, complete in _line_chunks(stream, raw, total, on_progress):
+                for chunk, complete in _line_chunks(stream, raw, total, on_progress, clock):
                     # Handed over in a list the worker empties: its bytes are freed once read.
-                    pending.append(pool.submit(_ndjson_chunk, [chunk], complete))
+                    pending.append(pool.submit(_ndjson_chunk, [chunk], complete, clock))
                     del chunk
                     while len(pending) > workers:
                         take(pending.popleft())
@@ -345,7 +384,7 @@ def _ndjson_points(
 
 
 def _line_chunks(
-    stream: BinaryIO, raw: BinaryIO, total: int | None, on_progress: Progress | None
+    stream: BinaryIO, raw: BinaryIO, total: int | None, on_progress: Progress | None, clock: StageTimes
 ) -> Iterator[tuple[bytes, bool]]:
     """The stream as chunks of whole lines (each ending with its newline), about a block each.
 
@@ -357,7 +396,8 @@ def _line_chunks(
     carry = b""
     while True:
         try:
-            data = stream.read(read_size)
+            with clock.stage("read"):
+                data = stream.read(read_size)
         except (gzip.BadGzipFile, zlib.error, EOFError) as exc:
             raise _ReadError(exc) from exc
         read_size = min(BLOCK_BYTES, 2 * read_size)
@@ -369,13 +409,16 @@ def _line_chunks(
             return
         cut = data.rfind(b"\n") + 1
         if cut:
-            yield b"".join((carry, memoryview(data)[:cut])), True  # one copy, not two
-            carry = data[cut:]
+            with clock.stage("read"):
+                chunk = b"".join((carry, memoryview(data)[:cut]))  # one copy, not two
+                carry = data[cut:]
+            yield chunk, True
+            del chunk
         else:  # a line longer than a read
             carry += data
 
 
-def _ndjson_chunk(handed: list[bytes], complete: bool) -> tuple[pl.DataFrame | None, int]:
+def _ndjson_chunk(handed: list[bytes], complete: bool, clock: StageTimes) -> tuple[pl.DataFrame | None, int]:
     """The wanted points of a chunk of whole lines, and how many lines it holds."""
     data = handed.pop()
     if not complete:
@@ -387,9 +430,14 @@ def _ndjson_chunk(handed: list[bytes], complete: bool) -> tuple[pl.DataFrame | N
             "holds a raw control byte (0x1f), which JSON text never does: not a line k6 wrote",
         )
     try:
-        text = pl.read_csv(
-            data, has_header=False, separator=_SEPARATOR.decode(), quote_char=None, schema={"line": pl.String}
-        )
+        with clock.stage("split"):
+            text = pl.read_csv(
+                data,
+                has_header=False,
+                separator=_SEPARATOR.decode(),
+                quote_char=None,
+                schema={"line": pl.String},
+            )
     except pl.exceptions.ComputeError as exc:
         row = next((row for row, raw in enumerate(data.split(b"\n")) if not _is_utf8(raw)), None)
         if row is None:
@@ -407,12 +455,13 @@ def _ndjson_chunk(handed: list[bytes], complete: bool) -> tuple[pl.DataFrame | N
     layout = (
         line.str.starts_with(_LINE_STARTS[0]) | line.str.starts_with(_LINE_STARTS[1])
     ) & line.str.ends_with("}")
-    bad, points = pl.collect_all(
-        [
-            lines.lazy().filter(~layout.fill_null(False)).head(1),
-            lines.lazy().filter(wanted).with_columns(metric=metric),
-        ]
-    )
+    with clock.stage("filter"):
+        bad, points = pl.collect_all(
+            [
+                lines.lazy().filter(~layout.fill_null(False)).head(1),
+                lines.lazy().filter(wanted).with_columns(metric=metric),
+            ]
+        )
     if bad.height:
         text_of_bad = bad["line"][0] or ""
         what = (
@@ -428,7 +477,8 @@ def _ndjson_chunk(handed: list[bytes], complete: bool) -> tuple[pl.DataFrame | N
             hint='k6 writes one object per line, {"metric":...,"type":"Point",...} or {"type":"Metric",...}',
             before=_ndjson_fields(above) if above.height else None,
         )
-    return (_ndjson_fields(points) if points.height else None), text.height
+    with clock.stage("parse"):
+        return (_ndjson_fields(points) if points.height else None), text.height
 
 
 def _line_error(data: bytes, row: int, message: str) -> _LineError:
@@ -437,7 +487,7 @@ def _line_error(data: bytes, row: int, message: str) -> _LineError:
     start = 0
     for _ in range(row):
         start = data.index(b"\n", start) + 1
-    before = _ndjson_chunk([data[:start]], True)[0] if start else None
+    before = _ndjson_chunk([data[:start]], True, StageTimes())[0] if start else None
     return _LineError(row, message, before=before)
 
 
