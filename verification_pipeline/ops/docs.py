@@ -20,10 +20,22 @@ import polars as pl
 
 from verification_pipeline.config_files import load_yaml
 from verification_pipeline.errors import ConfigError, InputError
+from verification_pipeline.slo.metrics import dependence_summary
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 NARRATIVE_FILE = TEMPLATES_DIR / "release_narrative.yaml"
-SLO_METRICS_COLUMNS = ("name", "n", "value", "threshold", "unit", "ci_low", "ci_high", "verdict", "reason")
+SLO_METRICS_COLUMNS = (
+    "name",
+    "n",
+    "value",
+    "threshold",
+    "unit",
+    "ci_low",
+    "ci_high",
+    "confidence",
+    "verdict",
+    "reason",
+)
 ROW_VERDICTS = ("PASS", "FAIL", "INCONCLUSIVE")
 VERDICT_WORDS = {
     "PASS": "PASSED",
@@ -88,7 +100,9 @@ def render_release_docs(
     """`{file name: markdown}` for the PR body and the release notes of one verified RC.
 
     `slo_metrics` is the `slo_metrics` asset (one row per SLO, "value <= threshold", at least
-    the columns `SLO_METRICS_COLUMNS`; `confidence` names the CI level when present);
+    the columns `SLO_METRICS_COLUMNS`, the bounds one-sided at `confidence`; the dependence
+    diagnostics `lag1_autocorrelation`, `effective_n`, `dispersion_index`, `interval_method`
+    are shown when present);
     `verdict` is the RC's overall verdict (PASS, FAIL, INCONCLUSIVE or INCOMPLETE); `labels`
     maps SLO names to display names (`ops.model.from_spec` titles: "Read p95");
     `findings` are further reasons for a non-PASS verdict (a failed scan gate, a missing file).
@@ -103,7 +117,7 @@ def render_release_docs(
         bundle_uri=bundle_uri,
         verdict=verdict,
         findings=findings,
-        confidence=records[0].get("confidence") or 0.95,
+        confidence=float(records[0]["confidence"]),
     )
     context = {"doc": doc, "narrative": narrative or load_narrative()}
     pr_name, notes_name = release_doc_names(version)
@@ -122,6 +136,7 @@ class _Row:
     measured: str
     ci: str
     n: str
+    dependence: str
     verdict: str
     reason: str
 
@@ -136,6 +151,7 @@ class _Document:
     verdict_word: str
     headline: str
     ci_header: str
+    level: str
     rows: list[_Row]
     not_passed: list[_Row]
     findings: list[str]
@@ -174,6 +190,7 @@ def _row(record: Mapping[str, Any], labels: Mapping[str, str]) -> _Row:
         measured=_figure(record["value"], unit) if record["value"] is not None else "no data",
         ci=_interval(low, high, unit),
         n=f"{int(record['n']):,}" if record["n"] is not None else "—",
+        dependence=dependence_summary(record),
         verdict=verdict,
         reason=str(record["reason"] or "").strip(),
     )
@@ -214,7 +231,8 @@ def _document(
         verdict=verdict,
         verdict_word=VERDICT_WORDS[verdict],
         headline=_headline(verdict, rc, rows, failed, not_passed),
-        ci_header=f"{confidence * 100:g} % CI",
+        ci_header=f"{confidence * 100:g} % bounds",
+        level=f"{confidence * 100:g} %",
         rows=rows,
         not_passed=not_passed,
         findings=list(findings),

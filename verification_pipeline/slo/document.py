@@ -15,8 +15,9 @@ from verification_pipeline.fanout.accounting import DELIVERY_SCHEMA
 from verification_pipeline.fanout.metrics import fanout_metrics
 from verification_pipeline.loadtest.ingest import SAMPLE_SCHEMA
 from verification_pipeline.loadtest.summary import summarize
-from verification_pipeline.slo.metrics import FAIL, INCONCLUSIVE, PASS, compute_slo_metrics
+from verification_pipeline.slo.metrics import compute_slo_metrics
 from verification_pipeline.slo.spec import load_slo_spec
+from verification_pipeline.verdict import Verdict, worst
 
 DEFAULT_MIN_DELIVERY_RATIO = 1.0
 
@@ -40,32 +41,29 @@ def metrics_document(
     fanout_figures = fanout_metrics(fanout) if has_fanout_rows else fanout_summary_only
     if fanout_figures is not None and not has_fanout_rows:
         rows = [_summary_only_fanout(r, fanout_figures) if r["source"] == "fanout" else r for r in rows]
-    verdicts = {r["verdict"] for r in rows}
-    verdict = FAIL if FAIL in verdicts else INCONCLUSIVE if INCONCLUSIVE in verdicts else PASS
+    verdict = worst(r["verdict"] for r in rows)
     ratio = (fanout_figures or {}).get("delivery_ratio")
     if ratio is not None and ratio < min_delivery_ratio:
-        verdict = FAIL
+        verdict = Verdict.FAIL
     return {
         "slos": rows,
         "summaries": summarize(pl.concat([read, write], how="vertical")),
         "fanout": fanout_figures,
         "min_delivery_ratio": min_delivery_ratio,
-        "verdict": verdict,
+        "verdict": str(verdict),
         "spec": {"source": spec_source, "yaml": spec_yaml},
     }
 
 
 def _summary_only_fanout(row: dict, fanout: dict) -> dict:
-    """A seed fanout.json has a p95 but no raw points: a breach is a breach, a pass cannot be shown."""
+    """A seed fanout.json has a p95 but no raw points: no bound can be computed, so neither a
+    PASS nor a FAIL can be shown at the configured level; the point estimate is reported."""
     value = fanout["p95_ms"]
-    verdict = FAIL if value > row["threshold"] else INCONCLUSIVE
+    side = "above" if value > row["threshold"] else "at or below"
     reason = (
-        f"summary-only evidence (a seed fanout.json, no raw deliveries): p95 {value:g} ms over {fanout['count']} events; "
-        + (
-            "above the threshold"
-            if verdict == FAIL
-            else "no confidence interval can be computed, so a PASS cannot be shown"
-        )
+        f"summary-only evidence (a seed fanout.json, no raw deliveries): p95 {value:g} ms over "
+        f"{fanout['count']} events, {side} the {row['threshold']:g} ms threshold as a point estimate; "
+        f"without raw deliveries no {row['confidence'] * 100:g}% bound can be computed, so the sample cannot decide"
     )
     return {
         **row,
@@ -73,8 +71,9 @@ def _summary_only_fanout(row: dict, fanout: dict) -> dict:
         "value": value,
         "ci_low": None,
         "ci_high": None,
-        "verdict": verdict,
+        "verdict": str(Verdict.INCONCLUSIVE),
         "reason": reason,
+        "interval_method": None,
     }
 
 

@@ -26,6 +26,8 @@ figure over every response that has a latency, beside it.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import polars as pl
 
@@ -224,6 +226,21 @@ def evaluate_rate(slo: Slo, requests: pl.DataFrame | None, confidence: float) ->
     )
 
 
+def dependence_summary(row: Mapping[str, Any]) -> str:
+    """A row's diagnostics in one line for tables: "lag-1 ρ 0.27, n_eff 3,120 (method)"; "—" without."""
+    method = row.get("interval_method")
+    if not method:
+        return "—"
+    parts = []
+    if row.get("lag1_autocorrelation") is not None:
+        parts.append(f"lag-1 ρ {row['lag1_autocorrelation']:.2f}")
+    if row.get("effective_n") is not None:
+        parts.append(f"n_eff {row['effective_n']:,.0f}")
+    if row.get("dispersion_index") is not None:
+        parts.append(f"dispersion {row['dispersion_index']:.2g}")
+    return f"{', '.join(parts)} ({method})"
+
+
 def failure_dispersion_index(failed: pl.Series) -> float | None:
     """Variance over mean of failures per window of ceil(sqrt(n)) consecutive requests.
 
@@ -278,14 +295,12 @@ def _latencies(
         arrived = (
             fanout.filter(pl.col("status").is_in([DELIVERED, LATE])) if "status" in fanout.columns else fanout
         )
-        if _TIME_COLUMN["fanout"] in arrived.columns:
-            arrived = arrived.sort(_TIME_COLUMN["fanout"], maintain_order=True)
-        return arrived["latency_ms"], None
+        return _in_time_order(arrived, _TIME_COLUMN["fanout"])["latency_ms"], None
     frame = write if slo.source == "ingest" else requests[slo.source]
     if frame is None:
         return empty, None
     column = "ingest_ms" if slo.source == "ingest" else "latency_ms"
-    frame = frame.sort("timestamp", maintain_order=True)
+    frame = _in_time_order(frame, "timestamp")
     if slo.responses == "all":
         return frame[column], None
     return frame.filter(pl.col("ok"))[column], frame[column]
@@ -293,7 +308,12 @@ def _latencies(
 
 def _both(read: pl.DataFrame | None, write: pl.DataFrame | None) -> pl.DataFrame | None:
     frames = [frame for frame in (read, write) if frame is not None]
-    return pl.concat(frames, how="vertical").sort("timestamp", maintain_order=True) if frames else None
+    return _in_time_order(pl.concat(frames, how="vertical"), "timestamp") if frames else None
+
+
+def _in_time_order(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+    """Rows sorted by their clock (stable); a frame without one is taken as already in order."""
+    return frame.sort(column, maintain_order=True) if column in frame.columns else frame
 
 
 def _row(

@@ -156,9 +156,7 @@ def serial_dependence(indicator: pl.Series) -> Dependence:
     quiet = 0
     while m is None and len(rho) < max_lag:
         lags = range(len(rho) + 1, min(len(rho) + _LAG_BATCH, max_lag) + 1)
-        sums = frame.select(
-            (pl.col("d") * pl.col("d").shift(k)).sum().alias(str(k)) for k in lags
-        ).row(0)
+        sums = frame.select((pl.col("d") * pl.col("d").shift(k)).sum().alias(str(k)) for k in lags).row(0)
         for value in sums:
             rho.append(float(value) / variance)
             quiet = quiet + 1 if abs(rho[-1]) < significant else 0

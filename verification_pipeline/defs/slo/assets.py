@@ -12,7 +12,7 @@ from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.defs.storage.sources import load_original
 from verification_pipeline.fanout.seed_import import import_seed_fanout
 from verification_pipeline.slo.document import metrics_document
-from verification_pipeline.slo.metrics import FAIL, PASS
+from verification_pipeline.slo.metrics import FAIL, PASS, dependence_summary
 from verification_pipeline.slo.spec import DEFAULT_SLOS_PATH, load_slo_spec
 
 MIN_DELIVERY_RATIO = float(os.environ.get("VP_MIN_DELIVERY_RATIO", "1.0"))
@@ -83,10 +83,14 @@ CHECKS.append(
 
 @dg.asset(
     partitions_def=release_candidates,
-    code_version="1",
+    code_version="2",
     group_name="slo",
     kinds={"polars"},
-    description="One row per SLO: n, value, threshold, 95 % CI, verdict PASS/FAIL/INCONCLUSIVE and why; k6-shaped summaries per op.",
+    description=(
+        "One row per SLO: n, value, threshold, one-sided bounds at the slos.yaml confidence, dependence "
+        "diagnostics (lag-1 autocorrelation, effective n, dispersion, interval method), verdict and why; "
+        "k6-shaped summaries per op."
+    ),
     check_specs=CHECKS,
 )
 def slo_metrics(
@@ -108,10 +112,11 @@ def slo_metrics(
     )
     rows, overall, fanout = value["slos"], value["verdict"], value["fanout"]
     delivery_ratio = (fanout or {}).get("delivery_ratio")
+    level = f"{rows[0]['confidence'] * 100:g} %"
 
     md_rows = "\n".join(
         f"| {r['name']} | {r['n']} | {_fmt(r['value'])} | <= {r['threshold']:g} {r['unit']} | "
-        f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}] | **{r['verdict']}** | {r['reason']} |"
+        f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}] | {dependence_summary(r)} | **{r['verdict']}** | {r['reason']} |"
         for r in rows
     )
     yield dg.Output(
@@ -119,8 +124,8 @@ def slo_metrics(
         metadata={
             "verdict": overall,
             "summary": dg.MetadataValue.md(
-                f"**SLOs: {overall}**\n\n| SLO | n | value | threshold | 95 % CI | verdict | reason |\n"
-                f"| --- | --- | --- | --- | --- | --- | --- |\n{md_rows}"
+                f"**SLOs: {overall}**\n\n| SLO | n | value | threshold | {level} bounds | dependence | verdict | reason |\n"
+                f"| --- | --- | --- | --- | --- | --- | --- | --- |\n{md_rows}"
             ),
         },
     )
@@ -138,6 +143,12 @@ def slo_metrics(
                 n=r["n"],
                 ci_low=r["ci_low"],
                 ci_high=r["ci_high"],
+                confidence=r["confidence"],
+                value_all_responses=r["value_all_responses"],
+                lag1_autocorrelation=r["lag1_autocorrelation"],
+                effective_n=r["effective_n"],
+                dispersion_index=r["dispersion_index"],
+                interval_method=r["interval_method"],
             ),
         )
     yield dg.AssetCheckResult(
