@@ -8,7 +8,7 @@ import polars as pl
 
 from tests.slo.test_metrics import requests
 from verification_pipeline.fanout.accounting import DELIVERY_SCHEMA
-from verification_pipeline.slo.document import metrics_document
+from verification_pipeline.slo.document import metrics_document, slo_table_markdown
 from verification_pipeline.slo.spec import DEFAULT_SLOS_PATH
 
 SPEC = DEFAULT_SLOS_PATH.read_text()
@@ -56,3 +56,11 @@ def test_rows_carry_the_diagnostics_and_a_09_spec_says_90_percent() -> None:
         errors["interval_method"] == "Clopper-Pearson on effective n" and errors["dispersion_index"] is None
     )
     assert fanout_row(doc)["reason"] == "no fan-out delivery latencies were measured"
+
+
+def test_the_asset_table_names_the_configured_level_and_the_dependence() -> None:
+    doc = document(None, SPEC.replace("confidence: 0.95", "confidence: 0.9"))
+    table = slo_table_markdown(doc)
+    assert "| one-sided 90 % bounds | dependence |" in table and "95" not in table.split("\n")[2]
+    assert "n_eff 4,000 (order statistics on effective n)" in table
+    assert table.startswith(f"**SLOs: {doc['verdict']}**")

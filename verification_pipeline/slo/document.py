@@ -15,7 +15,7 @@ from verification_pipeline.fanout.accounting import DELIVERY_SCHEMA
 from verification_pipeline.fanout.metrics import fanout_metrics
 from verification_pipeline.loadtest.ingest import SAMPLE_SCHEMA
 from verification_pipeline.loadtest.summary import summarize
-from verification_pipeline.slo.metrics import compute_slo_metrics
+from verification_pipeline.slo.metrics import compute_slo_metrics, dependence_summary
 from verification_pipeline.slo.spec import load_slo_spec
 from verification_pipeline.verdict import Verdict, worst
 
@@ -75,6 +75,28 @@ def _summary_only_fanout(row: dict, fanout: dict) -> dict:
         "reason": reason,
         "interval_method": None,
     }
+
+
+def slo_table_markdown(document: dict[str, Any]) -> str:
+    """The SLO table of a metrics document as markdown, the bounds' level named from its rows."""
+    rows = document["slos"]
+    level = f"{rows[0]['confidence'] * 100:g} %" if rows else ""
+    lines = [
+        f"**SLOs: {document['verdict']}**",
+        "",
+        f"| SLO | n | value | threshold | one-sided {level} bounds | dependence | verdict | reason |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    lines += [
+        f"| {r['name']} | {r['n']} | {_fmt(r['value'])} | <= {r['threshold']:g} {r['unit']} | "
+        f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}] | {dependence_summary(r)} | **{r['verdict']}** | {r['reason']} |"
+        for r in rows
+    ]
+    return "\n".join(lines)
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 def recompute_bundle_metrics(frames: dict[str, pl.DataFrame], recorded: dict[str, Any]) -> dict[str, Any]:

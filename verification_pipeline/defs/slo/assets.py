@@ -11,8 +11,8 @@ from verification_pipeline.defs.partitions import release_candidates
 from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.defs.storage.sources import load_original
 from verification_pipeline.fanout.seed_import import import_seed_fanout
-from verification_pipeline.slo.document import metrics_document
-from verification_pipeline.slo.metrics import FAIL, PASS, dependence_summary
+from verification_pipeline.slo.document import metrics_document, slo_table_markdown
+from verification_pipeline.slo.metrics import FAIL, PASS
 from verification_pipeline.slo.spec import DEFAULT_SLOS_PATH, load_slo_spec
 
 MIN_DELIVERY_RATIO = float(os.environ.get("VP_MIN_DELIVERY_RATIO", "1.0"))
@@ -112,21 +112,11 @@ def slo_metrics(
     )
     rows, overall, fanout = value["slos"], value["verdict"], value["fanout"]
     delivery_ratio = (fanout or {}).get("delivery_ratio")
-    level = f"{rows[0]['confidence'] * 100:g} %"
-
-    md_rows = "\n".join(
-        f"| {r['name']} | {r['n']} | {_fmt(r['value'])} | <= {r['threshold']:g} {r['unit']} | "
-        f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}] | {dependence_summary(r)} | **{r['verdict']}** | {r['reason']} |"
-        for r in rows
-    )
     yield dg.Output(
         value,
         metadata={
             "verdict": overall,
-            "summary": dg.MetadataValue.md(
-                f"**SLOs: {overall}**\n\n| SLO | n | value | threshold | {level} bounds | dependence | verdict | reason |\n"
-                f"| --- | --- | --- | --- | --- | --- | --- | --- |\n{md_rows}"
-            ),
+            "summary": dg.MetadataValue.md(slo_table_markdown(value)),
         },
     )
     for r in rows:
@@ -166,10 +156,6 @@ def slo_metrics(
             duplicates=(fanout or {}).get("duplicates"),
         ),
     )
-
-
-def _fmt(value) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
 
 
 def _present(**values) -> dict:
