@@ -99,7 +99,8 @@ def _print_outcome(run, rc: str, output: Path, stack: Stack, elapsed: float) -> 
     typer.echo("")
     slo = run.values.get("slo_metrics")
     if slo:
-        level = f"{slo['slos'][0]['confidence'] * 100:g}% bounds" if slo["slos"] else "bounds"
+        confidence = slo["slos"][0].get("confidence") if slo["slos"] else None
+        level = f"{confidence * 100:g}% bounds" if confidence else "bounds"
         typer.echo(
             f"{'SLO':<22}{'n':>8}  {'value':>12}  {'threshold':>14}  {level:<24}{'verdict':<14}dependence"
         )
