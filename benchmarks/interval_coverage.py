@@ -6,8 +6,8 @@ correlated as measured on real k6 runs (0.23-0.32). Failures at 0.05, 0.1 and 0.
 independent or in bursts from a two-state Markov chain (mean burst 5 requests, every request
 in a burst fails). Sizes n = 1,000 / 10,000 / 100,000.
 
-For each replication the pipeline's own functions (`slo.stats`) give the one-sided upper and
-lower bounds at 95 %; "exact" is the same rule with n_eff = n (the independent-sample order
+For each replication the pipeline's own functions (`slo.stats`: `quantile_bounds_in_time_order`,
+`rate_bounds` with `serial_dependence`) give the one-sided upper and lower bounds at 95 %; "exact" is the same rule with n_eff = n (the independent-sample order
 statistics and Clopper-Pearson the pipeline used before). Coverage is the share of
 replications whose upper bound is at or above the true value (what a PASS relies on) and whose
 lower bound is at or below it (what a FAIL relies on); width is upper minus lower.
@@ -26,7 +26,12 @@ from statistics import NormalDist
 import numpy as np
 import polars as pl
 
-from verification_pipeline.slo.stats import quantile_bounds, rate_bounds, serial_dependence
+from verification_pipeline.slo.stats import (
+    quantile_bounds,
+    quantile_bounds_in_time_order,
+    rate_bounds,
+    serial_dependence,
+)
 
 CONFIDENCE = 0.95
 Q = 0.95
@@ -91,7 +96,7 @@ def quantile_cell(values: np.ndarray, truth: float) -> Cell:
         series = pl.Series(row)
         value = float(np.quantile(ordered, Q))  # type 7, as quantile_type7
         dependence = serial_dependence(series <= value)
-        low, high = quantile_bounds(n, Q, CONFIDENCE, dependence.effective_n)
+        low, high = quantile_bounds_in_time_order(series, pl.Series(ordered), Q, CONFIDENCE, dependence)
         exact_low, exact_high = quantile_bounds(n, Q, CONFIDENCE)
         rows.append(
             (
@@ -149,6 +154,7 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=1000)
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--seed", type=int, default=20261202)
+    parser.add_argument("--only", choices=("quantile", "rate"), help="run one of the two tables")
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     sizes = [int(size) for size in args.sizes.split(",")]
@@ -156,6 +162,14 @@ def main() -> None:
     print(
         f"replications per cell: {args.reps} (2 s.e. of a 95 % coverage: {tolerance(args.reps) * 100:.1f} points)"
     )
+    if args.only != "rate":
+        quantile_table(rng, sizes, args.reps)
+    if args.only != "quantile":
+        rate_table(rng, sizes, args.reps)
+    print(f"\ntook {time.perf_counter() - started:.0f} s")
+
+
+def quantile_table(rng: np.random.Generator, sizes: list[int], replications: int) -> None:
     print("\n## p95 bounds (one-sided 95 % each)\n")
     print(
         "| latencies | rho | n | upper covers | lower covers | exact upper | exact lower | width / exact | median n_eff |"
@@ -164,7 +178,7 @@ def main() -> None:
     for dist in ("lognormal", "bimodal"):
         for rho in RHOS:
             for n in sizes:
-                reps = args.reps if n < 100_000 else max(100, args.reps // 4)
+                reps = replications if n < 100_000 else max(100, replications // 4)
                 values, truth = latencies(ar1_normals(rng, reps, n, rho), dist)
                 cell = quantile_cell(values, truth)
                 print(
@@ -172,6 +186,9 @@ def main() -> None:
                     f"{cell.exact_lower:.3f} | {cell.width_ratio:.3f} | {cell.median_effective_n:,.0f} |",
                     flush=True,
                 )
+
+
+def rate_table(rng: np.random.Generator, sizes: list[int], replications: int) -> None:
     print("\n## error-rate bounds (one-sided 95 % each)\n")
     print(
         "| failures | rate | n | expected failures | upper covers | exact upper | width / exact | median n_eff |"
@@ -180,7 +197,7 @@ def main() -> None:
     for bursty in (False, True):
         for p in RATES:
             for n in sizes:
-                reps = args.reps if n < 100_000 else max(100, args.reps // 4)
+                reps = replications if n < 100_000 else max(100, replications // 4)
                 cell = rate_cell(failures(rng, reps, n, p, bursty), p)
                 print(
                     f"| {'bursts' if bursty else 'independent'} | {p * 100:g} % | {n:,} | {n * p:g} | "
@@ -188,7 +205,6 @@ def main() -> None:
                     f"{cell.median_effective_n:,.0f} |",
                     flush=True,
                 )
-    print(f"\ntook {time.perf_counter() - started:.0f} s")
 
 
 if __name__ == "__main__":

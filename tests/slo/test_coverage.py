@@ -13,7 +13,12 @@ from statistics import NormalDist
 import numpy as np
 import polars as pl
 
-from verification_pipeline.slo.stats import quantile_bounds, rate_bounds, serial_dependence
+from verification_pipeline.slo.stats import (
+    quantile_bounds,
+    quantile_bounds_in_time_order,
+    rate_bounds,
+    serial_dependence,
+)
 
 CONFIDENCE = 0.95
 TRUE_P95 = 100.0 * math.exp(0.5 * NormalDist().inv_cdf(0.95))
@@ -38,8 +43,13 @@ def p95_bounds(values: np.ndarray, *, dependent: bool) -> tuple[np.ndarray, np.n
     n = values.shape[1]
     for row in values:
         ordered = np.sort(row)
-        effective_n = serial_dependence(pl.Series(row) <= np.quantile(ordered, 0.95)).effective_n
-        low, high = quantile_bounds(n, 0.95, CONFIDENCE, effective_n if dependent else None)
+        series = pl.Series(row)
+        dependence = serial_dependence(series <= np.quantile(ordered, 0.95))
+        low, high = (
+            quantile_bounds_in_time_order(series, pl.Series(ordered), 0.95, CONFIDENCE, dependence)
+            if dependent
+            else quantile_bounds(n, 0.95, CONFIDENCE)
+        )
         lows.append(ordered[low - 1])
         highs.append(ordered[high - 1])
     return np.array(lows), np.array(highs)

@@ -256,3 +256,17 @@ def test_bursts_of_failures_widen_the_error_bound() -> None:
 def test_confidence_level_is_named_in_the_reason() -> None:
     row = evaluate_rate(ERRORS, requests([20.0] * 5000), 0.9)
     assert "its one-sided 90% bounds are" in field(row, "reason") and "95" not in field(row, "reason")
+
+
+def test_a_warm_up_burst_far_below_the_threshold_does_not_hold_back_a_clear_pass() -> None:
+    """Every request above p95 came in one slow start: one cluster at q^ (effective n is small),
+    but 50 ms against 700 ms is clear, since above the burst the indicator sees no dependence."""
+    rng = random.Random(12)
+    values = [rng.uniform(30, 50) for _ in range(120)] + [rng.uniform(2, 8) for _ in range(1880)]
+    slo = READ_P95.model_copy(update={"threshold": 700})
+    row = dict(zip(SLO_METRICS_SCHEMA, evaluate_quantile(slo, pl.Series(values), 0.95), strict=True))
+    assert row["effective_n"] < 200
+    assert row["verdict"] == PASS and row["ci_high"] <= 50
+    # The same burst against a threshold inside it cannot pass.
+    inside = READ_P95.model_copy(update={"threshold": 40})
+    assert verdict(evaluate_quantile(inside, pl.Series(values), 0.95)) != PASS

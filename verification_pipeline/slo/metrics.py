@@ -36,7 +36,7 @@ from verification_pipeline.loadtest.ingest import FAILURE_KINDS
 from verification_pipeline.slo.spec import Slo, SloSpec
 from verification_pipeline.slo.stats import (
     Dependence,
-    quantile_bounds,
+    quantile_bounds_in_time_order,
     quantile_type7,
     quantile_upper_sample_size,
     rate_bounds,
@@ -137,7 +137,9 @@ def evaluate_quantile(
     value = quantile_type7(ordered, slo.quantile)
     dependence = serial_dependence(measured_latencies <= value)
     lag1 = _lag1(measured_latencies.log1p())
-    low_rank, high_rank = quantile_bounds(n, slo.quantile, confidence, dependence.effective_n)
+    low_rank, high_rank = quantile_bounds_in_time_order(
+        measured_latencies, ordered, slo.quantile, confidence, dependence
+    )
     low = ordered[low_rank - 1] if low_rank else None
     high = ordered[high_rank - 1] if high_rank else None
     measured = (

@@ -90,6 +90,45 @@ def quantile_bounds(
     return lower, upper if upper is None or upper <= n else None
 
 
+def quantile_bounds_in_time_order(
+    values: pl.Series, ordered: pl.Series, q: float, confidence: float, dependence: Dependence
+) -> tuple[int | None, int | None]:
+    """Ranks (r, s) of one-sided bounds on the q-quantile of `values` (in time order; `ordered`
+    is them sorted), by inverting the test at each candidate bound u = x(s).
+
+    x(s) bounds the quantile from above when the count at or below it, s of n, would be unlikely
+    were F(u) < q: P(B <= s/d_u - 1) >= c for B ~ Binomial(n/d_u, q), with d_u the design effect
+    of the indicator 1{x_t <= u} itself. Near the quantile d_u is `dependence` (measured at q^),
+    but a burst of slow requests (a warm-up, a pause) that makes every sample above q^ one
+    cluster says nothing about a bound far above it, where the indicator no longer sees the
+    burst. With no dependence at q^ (d = 1) this is exactly `quantile_bounds`.
+    """
+    n = values.len()
+    low, high = quantile_bounds(n, q, confidence)
+    if dependence.design_effect == 1.0:
+        return low, high
+
+    def effect(rank: int) -> float:
+        return serial_dependence(values <= ordered[rank - 1]).design_effect
+
+    def bounds_above(rank: int) -> bool:
+        d = effect(rank)
+        return binomial_cdf(rank / d - 1.0, n / d, q) >= confidence
+
+    def bounds_below(rank: int) -> bool:
+        d = effect(rank)
+        return binomial_cdf(rank / d - 1.0, n / d, q) <= 1.0 - confidence
+
+    upper = None
+    if high is not None and bounds_above(n):
+        # Ranks below the independent-sample bound never pass: d >= 1 only widens.
+        upper = high + _first_k(lambda k: bounds_above(high + k), n - high)
+    lower = None
+    if low is not None and bounds_below(1):
+        lower = 1 + _last_k(lambda k: bounds_below(1 + k), low - 1)
+    return lower, upper
+
+
 def clopper_pearson(failures: float, n: float, confidence: float) -> tuple[float, float]:
     """Two-sided exact interval for a binomial proportion (failures of n; real counts allowed)."""
     tail = (1.0 - confidence) / 2.0
