@@ -206,6 +206,9 @@ def test_slow_successes_fail_even_when_fast_failures_are_many() -> None:
     row = compute_slo_metrics(SloSpec(slos=[READ_P95]), read=read).row(0, named=True)
     assert row["verdict"] == FAIL and row["value"] == 500.0 and row["n"] == 1000
     assert row["value_all_responses"] == 500.0 and row["responses"] == "successful"
+    assert row["reason"].startswith(
+        "p95 of 1000 successful read latencies is 500 ms (500 ms over every response)"
+    )
 
 
 def correlated(n: int, rho: float, seed: int) -> list[float]:

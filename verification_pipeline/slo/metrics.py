@@ -143,8 +143,9 @@ def evaluate_quantile(
     low = ordered[low_rank - 1] if low_rank else None
     high = ordered[high_rank - 1] if high_rank else None
     measured = (
-        f"{label} of {n} {_scope(slo)}{words} is {_num(value)} ms; {_bounds_text(confidence, low, high, ' ms')}"
-        f" ({_dependence_text(dependence, lag1)})"
+        f"{label} of {n} {_scope(slo)}{words} is {_num(value)} ms"
+        f"{'' if everything is None else f' ({_num(everything)} ms over every response)'}; "
+        f"{_bounds_text(confidence, low, high, ' ms')} ({_dependence_text(dependence, lag1)})"
     )
     verdict, why = _decide(slo, n, low, high, f"{_num(slo.threshold)} ms", confidence)
     if verdict == INCONCLUSIVE and high is None:
