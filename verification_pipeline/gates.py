@@ -18,7 +18,21 @@ SLO_GROUP = "slo"
 SCAN_GROUP = "scan"
 DELIVERY_RATIO_GATE = "fanout_delivery_ratio"
 # What of an SLO row the signed gate carries (besides name and verdict).
-SLO_DETAIL_FIELDS = ("n", "value", "threshold", "unit", "ci_low", "ci_high", "reason")
+SLO_DETAIL_FIELDS = (
+    "n",
+    "value",
+    "threshold",
+    "unit",
+    "ci_low",
+    "ci_high",
+    "confidence",
+    "value_all_responses",
+    "lag1_autocorrelation",
+    "effective_n",
+    "dispersion_index",
+    "interval_method",
+    "reason",
+)
 
 
 @dataclass(frozen=True)

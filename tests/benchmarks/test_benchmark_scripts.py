@@ -54,3 +54,12 @@ def test_fanout_benchmark_compares_like_for_like_and_accounts_for_every_pair():
     counted = re.search(r"counted (\d+) publishes and (\d+) echoes", out)
     assert int(counted.group(1)) + int(counted.group(2)) == 20 and int(counted.group(2)) > 0
     assert "every pair accounted for (delivered + late + lost = subscribers x events): True" in out
+
+
+def test_interval_coverage_benchmark_prints_every_cell_beside_the_exact_interval():
+    out = run("interval_coverage.py", "--reps", "20", "--sizes", "1000")
+    quantile_rows = re.findall(r"^\| (lognormal|bimodal) \| [0-9.]+ \| 1,000 \| ", out, re.MULTILINE)
+    rate_rows = re.findall(r"^\| (independent|bursts) \| [0-9.]+ % \| 1,000 \| ", out, re.MULTILINE)
+    assert len(quantile_rows) == 6 and len(rate_rows) == 6
+    # At rho 0 nothing is inflated: the width is the exact interval's.
+    assert re.search(r"^\| lognormal \| 0 \| 1,000 \| .* \| 1\.000 \| 1,000 \|$", out, re.MULTILINE)

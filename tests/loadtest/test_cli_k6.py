@@ -20,7 +20,7 @@ def invoke(*args: str) -> tuple[int, str]:
     root.add_typer(app, name="k6")
     result = CliRunner().invoke(root, ["k6", *args])
     if isinstance(result.exception, PipelineError):
-        return result.exception.exit_code, f"error: {result.exception}"
+        return result.exception.exit_code, f"{result.output}error: {result.exception}"
     return result.exit_code, result.output
 
 
@@ -64,6 +64,37 @@ def test_gate_breach_exits_1_naming_what_failed(closed_read_run) -> None:
     )
     assert code == 1
     assert "read gate breached: p95" in output and "exceeds 0.001 ms" in output and "error rate" in output
+
+
+def test_gate_failure_count_uses_the_rates_denominator(open_write_run) -> None:
+    """Dropped iterations are failures of requests owed: "n of N" is the printed rate's N."""
+    summary = k6_summary(open_write_run)
+    code, output = invoke("gate", str(open_write_run.out_path), "--p95", "10000", "--error-rate", "100")
+    assert code == 0, output
+    owed = summary["http_reqs"]["count"] + summary["dropped_iterations"]["count"]
+    failed = summary["http_req_failed"]["passes"] + summary["dropped_iterations"]["count"]
+    assert f"error rate {failed / owed * 100:.4f}%" in output
+    assert f"{failed} of {owed} requests failed ({summary['dropped_iterations']['count']} dropped" in output
+
+
+def test_gate_with_confidence_needs_the_bound_not_the_point_estimate(clean_read_run: Path) -> None:
+    """No failure in ~2,100 requests is 0 % as a point estimate, but cannot show <= 0.1 % at
+    95 %: 2,995 failure-free requests are needed. A 1 % limit needs only 299."""
+    path = str(clean_read_run / "clean.json")
+    code, output = invoke("gate", path, "--p95", "350", "--error-rate", "0.1", "--confidence", "0.95")
+    assert code == 1, output
+    assert "error_rate INCONCLUSIVE" in output and "2995 requests without a failure would be needed" in output
+    assert "p95: PASS" in output and "effective n" in output
+    code, output = invoke("gate", path, "--p95", "350", "--error-rate", "1", "--confidence", "0.95")
+    assert code == 0 and "gate passed" in output, output
+
+
+def test_gate_with_confidence_fails_a_measured_breach(closed_read_run) -> None:
+    code, output = invoke(
+        "gate", str(closed_read_run.out_path), "--p95", "0.001", "--error-rate", "0.1", "--confidence", "0.9"
+    )
+    assert code == 1
+    assert "p95 FAIL" in output and "error_rate FAIL" in output and "at 90% confidence" in output
 
 
 def test_gate_for_an_op_that_is_not_there(closed_read_run) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import statistics
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -12,7 +13,7 @@ import pytest
 
 from tests.loadtest.conftest import k6_summary
 from verification_pipeline.loadtest.ingest import SAMPLE_SCHEMA, ingest, merge_segments
-from verification_pipeline.loadtest.summary import summarize
+from verification_pipeline.loadtest.summary import run_seconds, summarize
 
 TREND_KEYS = ("avg", "min", "med", "max", "p(90)", "p(95)")
 TOLERANCE_MS = 1e-6
@@ -86,6 +87,33 @@ def test_no_failures_json_and_csv_match_k6_including_p99(clean_read_run: Path) -
     columns = ["op", "latency_ms", "status", "ok", "failure", "scenario"]
     assert from_csv.select(columns).sort("latency_ms").equals(from_json.select(columns).sort("latency_ms"))
     assert (from_csv["timestamp"].dt.truncate("1s") == from_csv["timestamp"]).all()
+
+
+def test_request_rate_is_k6s_count_over_the_run_duration_from_json_and_csv(
+    clean_read_run: Path, closed_read_run, open_write_run
+) -> None:
+    """k6's http_reqs rate is count / test run duration, which the requests' times only
+    approximate (k6's run also holds VU start-up and shutdown): within 1 % from JSON; from CSV,
+    whose times are whole seconds, within 2 %, where first-to-last alone is off by up to 1 s."""
+    k6 = k6_summary(clean_read_run / "clean.summary.json")["http_reqs"]
+    for name, tolerance in (("clean.json", 0.01), ("clean.csv", 0.02)):
+        ours = summarize(ingest(clean_read_run / name))["read"]["http_reqs"]
+        assert ours["count"] == k6["count"]
+        assert ours["rate"] == pytest.approx(k6["rate"], rel=tolerance), name
+    for run in (closed_read_run, open_write_run):
+        ours = summarize(ingest(run.out_path))["all"]["http_reqs"]
+        assert ours["rate"] == pytest.approx(k6_summary(run)["http_reqs"]["rate"], rel=0.01)
+
+
+def test_whole_second_times_give_the_rate_of_the_whole_seconds_between() -> None:
+    """3.4 s at 100 requests per second, written with whole-second times as k6's CSV does."""
+    start = datetime(2025, 11, 27, 12, 0, 0, 600_000, tzinfo=UTC)
+    times = [start + timedelta(seconds=i / 100) for i in range(340)]
+    whole = pl.Series([t.replace(microsecond=0) for t in times])
+    assert 340 / run_seconds(whole) == pytest.approx(100.0)
+    assert run_seconds(pl.Series(times)) == pytest.approx(3.39 * 340 / 339)
+    # First-to-last of the whole seconds is 3 s: 113 requests per second, 13 % off.
+    assert (whole[-1] - whole[0]).total_seconds() == 3.0
 
 
 def test_every_op_and_whole_run_match_k6(mixed_run) -> None:

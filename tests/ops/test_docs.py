@@ -147,7 +147,7 @@ def test_inconclusive_and_other_gates_are_plain_at_the_top(labels):
         f"> **INCONCLUSIVE: the evidence cannot show that {RC} meets its SLOs (5 of 5 inconclusive)."
     )
     assert "no fan-out delivery latencies were measured" in text.split("\n\n", 1)[0]
-    assert "| Sub fan-out p95 | ≤ 250 ms | no data | — | 0 | **INCONCLUSIVE** |" in text
+    assert "| Sub fan-out p95 | ≤ 250 ms | no data | — | 0 | — | **INCONCLUSIVE** |" in text
 
     passing_slos = compute_slo_metrics(
         default_slo_spec(),
@@ -183,3 +183,18 @@ def test_contradictory_or_malformed_input_is_refused(passing, failing, labels):
 def test_table_cells_cannot_be_broken_by_a_label(passing):
     text = _render(passing, "PASS", {"read_latency_p95": "Read | p95"})["PR_BODY_v24.1.md"]
     assert "| Read \\| p95 |" in text
+
+
+def test_a_90_percent_spec_is_labelled_90_percent_with_the_dependence_beside_each_figure(labels):
+    spec = default_slo_spec().model_copy(update={"confidence": 0.9})
+    frame = compute_slo_metrics(
+        spec, read=_requests(4000, 40, 300), write=_requests(4000, 80, 600, seed=2), fanout=_fanout(600, 200)
+    )
+    for text in _render(frame, "PASS", labels).values():
+        assert "| 90 % bounds |" in text and "95 %" not in text
+        assert "one-sided 90 % upper bound is at or below the target" in text
+        read = frame.row(0, named=True)
+        assert (
+            f"lag-1 ρ {read['lag1_autocorrelation']:.2f}, n_eff 4,000 (order statistics on effective n)"
+            in text
+        )

@@ -37,7 +37,7 @@ def test_a_passing_rc_gets_a_verified_bundle_and_a_pass_decision(pipeline_env, i
     )
     read = next(r for r in metrics["slos"] if r["name"] == "read_latency_p95")
     assert read["ci_low"] <= read["value"] <= read["ci_high"]
-    assert metrics["fanout"]["delivered"] == 4 * 25 and metrics["fanout"]["lost"] == 0
+    assert metrics["fanout"]["delivered"] == 4 * 120 and metrics["fanout"]["lost"] == 0
 
     checks = _check_results(instance, run.run_id)
     assert {name for name, c in checks.items() if c.passed} >= {

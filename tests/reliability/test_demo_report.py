@@ -1,7 +1,7 @@
 """`demo` prints what a run measured whatever the sample size: a one-sided interval is no crash.
 
-A quantile from fewer than ~59 values has no upper confidence bound at 95 % (slo/stats.py
-`quantile_ci` returns None for it), e.g. a short fan-out run; the secrets test met this.
+A quantile from fewer than 59 values has no upper confidence bound at 95 % (slo/stats.py
+`quantile_bounds` returns None for it), e.g. a short fan-out run; the secrets test met this.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ def test_demo_prints_a_one_sided_interval_instead_of_crashing(tmp_path, monkeypa
         "unit": "ms",
         "ci_low": 11.0,
         "ci_high": None,
+        "confidence": 0.9,
         "verdict": "INCONCLUSIVE",
     }
     run = VerificationRun(
@@ -33,3 +34,4 @@ def test_demo_prints_a_one_sided_interval_instead_of_crashing(tmp_path, monkeypa
     _print_outcome(run, RC, tmp_path / "out", stack=None, elapsed=1.0)
     printed = capsys.readouterr().out
     assert "fanout_latency_p95" in printed and "11.000" in printed and "INCONCLUSIVE" in printed
+    assert "90% bounds" in printed and "95" not in printed.split("\n")[1]

@@ -45,6 +45,12 @@ def edited(change) -> str:
         (lambda d: d["slos"][4].update(name="read_latency_p95"), ":", "repeated: read_latency_p95"),
         (lambda d: d.update(confidence=1.5), r"\[confidence\]", "less than 1"),
         (lambda d: d["slos"][0].update(quantile=95), r"\[slos\[0\]\.quantile\]", "less than 1"),
+        (
+            lambda d: d["slos"][0].update(responses="failed"),
+            r"\[slos\[0\]\.responses\]",
+            "'successful' or 'all'",
+        ),
+        (lambda d: d["slos"][2].update(responses="all"), r"\[slos\[2\]\]", "applies to latency SLOs only"),
     ],
 )
 def test_errors_name_the_field(change, where: str, message: str) -> None:
@@ -81,3 +87,14 @@ SLO = "slos:\n  - {name: read_p95, metric: quantile, source: read, quantile: 0.9
 def test_values_no_slo_can_hold_are_refused(text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_slo_spec(text, source="slos.yaml")
+
+
+def test_latency_slos_count_successful_responses_unless_told_otherwise() -> None:
+    spec = load_slo_spec(edited(lambda d: d["slos"][1].update(responses="all")))
+    assert [slo.responses for slo in spec.slos] == [
+        "successful",
+        "all",
+        "successful",
+        "successful",
+        "successful",
+    ]

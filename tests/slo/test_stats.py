@@ -6,14 +6,18 @@ import math
 import random
 import statistics
 
+import polars as pl
 import pytest
 
 from verification_pipeline.slo.stats import (
+    Dependence,
     binomial_cdf,
     clopper_pearson,
-    quantile_ci,
+    quantile_bounds,
     quantile_type7,
     quantile_upper_sample_size,
+    rate_bounds,
+    serial_dependence,
     zero_failure_sample_size,
 )
 
@@ -59,19 +63,57 @@ def test_clopper_pearson_known_values() -> None:
     assert low < 0.001234 < high and high - low < 0.0002
 
 
-def test_quantile_ci_ranks() -> None:
-    assert quantile_ci(20, 0.95, 0.95) == (17, None)  # 20 samples cannot bound p95 from above
-    assert quantile_upper_sample_size(0.95, 0.95) == 72
-    assert quantile_ci(71, 0.95, 0.95)[1] is None
-    assert quantile_ci(72, 0.95, 0.95)[1] == 72
-    low, high = quantile_ci(1_000_000, 0.95, 0.95)
+def test_quantile_bounds_are_one_sided_order_statistics() -> None:
+    # One-sided 97.5 % bounds are the two-sided 95 % interval's ends.
+    assert quantile_bounds(20, 0.95, 0.975) == (17, None)  # 20 samples cannot bound p95 from above
+    assert quantile_upper_sample_size(0.95, 0.975) == 72
+    assert quantile_bounds(71, 0.95, 0.975)[1] is None
+    assert quantile_bounds(72, 0.95, 0.975)[1] == 72
+    # One-sided 95 %: 0.95^59 <= 5 % < 0.95^58.
+    assert quantile_upper_sample_size(0.95, 0.95) == 59
+    assert quantile_bounds(58, 0.95, 0.95)[1] is None and quantile_bounds(59, 0.95, 0.95)[1] == 59
+    low, high = quantile_bounds(1_000_000, 0.95, 0.975)
     assert low < 950_000 < high and high - low < 1000
+
+
+def test_an_effective_n_equal_to_n_changes_nothing_and_a_smaller_one_widens() -> None:
+    for n in (100, 1000, 12_345):
+        assert quantile_bounds(n, 0.95, 0.95, float(n)) == quantile_bounds(n, 0.95, 0.95)
+    low, high = quantile_bounds(10_000, 0.95, 0.95)
+    wide_low, wide_high = quantile_bounds(10_000, 0.95, 0.95, 2_500.0)
+    # Binomial sd at n_eff = n / 4 is twice as large in rank units.
+    assert wide_low < low and wide_high > high
+    assert (wide_high - wide_low) == pytest.approx(2 * (high - low), rel=0.1)
+    assert rate_bounds(5, 1000, 0.95) == clopper_pearson(5, 1000, 0.90)
+    assert rate_bounds(50, 10_000, 0.95, design_effect=10.0) == clopper_pearson(5, 1000, 0.90)
 
 
 def test_zero_failure_sample_size() -> None:
     needed = zero_failure_sample_size(0.001, 0.95)
-    assert needed == 3688
-    assert clopper_pearson(0, needed, 0.95)[1] <= 0.001 < clopper_pearson(0, needed - 1, 0.95)[1]
+    assert needed == 2995
+    assert rate_bounds(0, needed, 0.95)[1] <= 0.001 < rate_bounds(0, needed - 1, 0.95)[1]
+    assert zero_failure_sample_size(0.001, 0.95, design_effect=2.0) == 5989  # ceil(2 x 2994.2)
+
+
+def test_independent_indicators_have_no_design_effect() -> None:
+    rng = random.Random(8)
+    for n, share in ((1000, 0.05), (20_000, 0.05), (20_000, 0.001)):
+        dependence = serial_dependence(pl.Series([rng.random() < share for _ in range(n)]))
+        assert dependence.design_effect == 1.0 and dependence.effective_n == n
+    assert serial_dependence(pl.Series([False] * 500)) == Dependence(None, 1.0, 500.0)
+
+
+def test_markov_indicator_design_effect_matches_theory() -> None:
+    """A two-state chain that stays with probability a has design effect (1 + a') / (1 - a'),
+    a' = a + b - 1 its lag-1 autocorrelation; here 0.6 -> 4."""
+    rng = random.Random(9)
+    state, values = False, []
+    for _ in range(50_000):
+        state = rng.random() < (0.8 if state else 0.2)
+        values.append(state)
+    dependence = serial_dependence(pl.Series(values))
+    assert dependence.lag1_autocorrelation == pytest.approx(0.6, abs=0.02)
+    assert dependence.design_effect == pytest.approx(4.0, rel=0.15)
 
 
 def test_quantile_ci_coverage_by_simulation() -> None:
@@ -79,7 +121,7 @@ def test_quantile_ci_coverage_by_simulation() -> None:
     rng = random.Random(11)
     mu, sigma, n = 4.0, 0.6, 300
     true_p95 = math.exp(mu + sigma * statistics.NormalDist().inv_cdf(0.95))
-    low_rank, high_rank = quantile_ci(n, 0.95, 0.95)
+    low_rank, high_rank = quantile_bounds(n, 0.95, 0.975)
     covered = 0
     for _ in range(2000):
         ordered = sorted(rng.lognormvariate(mu, sigma) for _ in range(n))

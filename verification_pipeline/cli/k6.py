@@ -3,7 +3,10 @@
 Several files are one test split into execution segments (or a read and a write run): their
 requests are merged before any percentile. `gate` replaces the seed's `parse-k6.js`
 (`--p95 350 --errorRate 0.1`): exit 0 when both hold, 1 when either is breached, 2 when a
-file cannot be read.
+file cannot be read. By default it compares point estimates, as the seed did; with
+`--confidence 0.95` it decides as the pipeline does: p95 over successful responses and the
+error rate must have their one-sided upper bounds at that level within the limits, from the
+requests in time order (exit 1 also when the sample cannot show it).
 """
 
 from __future__ import annotations
@@ -76,10 +79,18 @@ def gate_command(
         ..., "--error-rate", "--errorRate", min=0, max=100, help="largest acceptable failed share, percent"
     ),
     op: str | None = typer.Option(None, "--op", help="judge only this op (default: every request)"),
+    confidence: float | None = typer.Option(
+        None,
+        "--confidence",
+        min=0.5,
+        max=0.9999,
+        help="gate on the pipeline's one-sided bounds at this level (e.g. 0.95) instead of point estimates",
+    ),
     role: str | None = Role,
 ) -> None:
     """The seed's parse-k6.js: p95 and error rate against limits; exit 1 on a breach."""
-    summary = summarize(_load(files, role))
+    samples = _load(files, role)
+    summary = summarize(samples)
     scope = op or ALL_OPS
     if scope not in summary:
         raise NoDataError(
@@ -87,12 +98,25 @@ def gate_command(
             field="--op",
             hint=f"ops present: {', '.join(sorted(set(summary) - {ALL_OPS}))}",
         )
+    if confidence is not None:
+        _gate_on_bounds(
+            samples if scope == ALL_OPS else samples.filter(pl.col("op") == scope),
+            scope,
+            p95,
+            error_rate,
+            confidence,
+        )
+        return
     figures = summary[scope]
     measured_p95 = figures["http_req_duration"]["p(95)"]
-    failed_share = figures["request_failures"]["rate"] * 100
+    failures = figures["request_failures"]
+    failed_share = failures["rate"] * 100
+    # The rate's denominator: every request owed, the ones k6 sent and the iterations it dropped.
+    owed = figures["http_reqs"]["count"] + failures["dropped"]
     typer.echo(
         f"{scope}: p95 {_ms(measured_p95)} ms (limit {p95:g}), error rate {failed_share:.4f}% (limit {error_rate:g}%), "
-        f"{figures['request_failures']['count']} of {figures['http_req_duration']['count']} requests failed"
+        f"{failures['count']} of {owed} requests failed"
+        + (f" ({failures['dropped']} dropped iterations included)" if failures["dropped"] else "")
     )
     breaches = []
     if measured_p95 is None:
@@ -103,6 +127,48 @@ def gate_command(
         breaches.append(f"error rate {failed_share:.4f}% exceeds {error_rate:g}%")
     if breaches:
         raise GateFailed(f"{scope} gate breached: " + "; ".join(breaches))
+    typer.echo("gate passed")
+
+
+def _gate_on_bounds(
+    requests: pl.DataFrame, scope: str, p95: float, error_rate: float, confidence: float
+) -> None:
+    """The pipeline's verdict rule on this scope's requests; no minimum sample beyond the bounds'."""
+    from verification_pipeline.slo.metrics import compute_slo_metrics
+    from verification_pipeline.slo.spec import Slo, SloSpec
+    from verification_pipeline.verdict import Verdict
+
+    source = scope if scope in ("read", "write") else "all"
+    spec = SloSpec(
+        confidence=confidence,
+        slos=[
+            Slo(
+                name="p95",
+                metric="quantile",
+                source=source,
+                quantile=0.95,
+                threshold=p95,
+                unit="ms",
+                min_samples=1,
+            ),
+            Slo(
+                name="error_rate",
+                metric="rate",
+                source=source,
+                threshold=error_rate,
+                unit="percent",
+                min_samples=1,
+            ),
+        ],
+    )
+    rows = compute_slo_metrics(spec, **{"read" if source == "all" else source: requests}).to_dicts()
+    for row in rows:
+        typer.echo(f"{scope} {row['name']}: {row['verdict']}: {row['reason']}")
+    blocking = [f"{row['name']} {row['verdict']}" for row in rows if row["verdict"] != Verdict.PASS]
+    if blocking:
+        raise GateFailed(
+            f"{scope} gate at {confidence * 100:g}% confidence did not pass: " + "; ".join(blocking)
+        )
     typer.echo("gate passed")
 
 

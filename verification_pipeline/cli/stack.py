@@ -93,12 +93,17 @@ def _num(value: float | None) -> str:
 def _print_outcome(run, rc: str, output: Path, stack: Stack, elapsed: float) -> None:
     from verification_pipeline.evidence.keys import load_public_key_pem
     from verification_pipeline.evidence.verify import verify_path
+    from verification_pipeline.slo.metrics import dependence_summary
     from verification_pipeline.storage.bundles import read_bundle_uri
 
     typer.echo("")
     slo = run.values.get("slo_metrics")
     if slo:
-        typer.echo(f"{'SLO':<22}{'n':>8}  {'value':>12}  {'threshold':>14}  {'95% CI':<24}verdict")
+        confidence = slo["slos"][0].get("confidence") if slo["slos"] else None
+        level = f"{confidence * 100:g}% bounds" if confidence else "bounds"
+        typer.echo(
+            f"{'SLO':<22}{'n':>8}  {'value':>12}  {'threshold':>14}  {level:<24}{'verdict':<14}dependence"
+        )
         for r in slo["slos"]:
             ci = (
                 "n/a"
@@ -107,7 +112,7 @@ def _print_outcome(run, rc: str, output: Path, stack: Stack, elapsed: float) -> 
             )
             value = _num(r["value"])
             typer.echo(
-                f"{r['name']:<22}{r['n']:>8}  {value:>12}  {'<= ' + format(r['threshold'], 'g') + ' ' + r['unit']:>14}  {ci:<24}{r['verdict']}"
+                f"{r['name']:<22}{r['n']:>8}  {value:>12}  {'<= ' + format(r['threshold'], 'g') + ' ' + r['unit']:>14}  {ci:<24}{r['verdict']:<14}{dependence_summary(r)}"
             )
         fanout = slo.get("fanout") or {}
         if fanout:

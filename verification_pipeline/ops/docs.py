@@ -20,11 +20,23 @@ import polars as pl
 
 from verification_pipeline.config_files import load_yaml
 from verification_pipeline.errors import ConfigError, InputError
+from verification_pipeline.slo.metrics import dependence_summary
 from verification_pipeline.verdict import Verdict
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 NARRATIVE_FILE = TEMPLATES_DIR / "release_narrative.yaml"
-SLO_METRICS_COLUMNS = ("name", "n", "value", "threshold", "unit", "ci_low", "ci_high", "verdict", "reason")
+SLO_METRICS_COLUMNS = (
+    "name",
+    "n",
+    "value",
+    "threshold",
+    "unit",
+    "ci_low",
+    "ci_high",
+    "confidence",
+    "verdict",
+    "reason",
+)
 ROW_VERDICTS = (Verdict.PASS, Verdict.FAIL, Verdict.INCONCLUSIVE)
 VERDICT_WORDS = {
     Verdict.PASS: "PASSED",
@@ -90,7 +102,9 @@ def render_release_docs(
     """`{file name: markdown}` for the PR body and the release notes of one verified RC.
 
     `slo_metrics` is the `slo_metrics` asset (one row per SLO, "value <= threshold", at least
-    the columns `SLO_METRICS_COLUMNS`; `confidence` names the CI level when present);
+    the columns `SLO_METRICS_COLUMNS`, the bounds one-sided at `confidence`; the dependence
+    diagnostics `lag1_autocorrelation`, `effective_n`, `dispersion_index`, `interval_method`
+    are shown when present);
     `evidence_uri` is where the RC's bundles go (`s3://<bucket>/<prefix>/<rc>/`): these documents
     are signed inside a bundle, so they cannot name its run-specific URI;
     `verdict` is the RC's verdict (`gates.rc_verdict`); `labels`
@@ -107,7 +121,7 @@ def render_release_docs(
         evidence_uri=evidence_uri,
         verdict=verdict,
         findings=findings,
-        confidence=records[0].get("confidence") or 0.95,
+        confidence=float(records[0]["confidence"]),
     )
     context = {"doc": doc, "narrative": narrative or load_narrative()}
     pr_name, notes_name = release_doc_names(version)
@@ -126,6 +140,7 @@ class _Row:
     measured: str
     ci: str
     n: str
+    dependence: str
     verdict: str
     reason: str
 
@@ -140,6 +155,7 @@ class _Document:
     verdict_word: str
     headline: str
     ci_header: str
+    level: str
     rows: list[_Row]
     not_passed: list[_Row]
     findings: list[str]
@@ -178,6 +194,7 @@ def _row(record: Mapping[str, Any], labels: Mapping[str, str]) -> _Row:
         measured=_figure(record["value"], unit) if record["value"] is not None else "no data",
         ci=_interval(low, high, unit),
         n=f"{int(record['n']):,}" if record["n"] is not None else "—",
+        dependence=dependence_summary(record),
         verdict=verdict,
         reason=str(record["reason"] or "").strip(),
     )
@@ -219,7 +236,8 @@ def _document(
         verdict=verdict.value,
         verdict_word=VERDICT_WORDS[verdict],
         headline=_headline(verdict, rc, rows, failed, not_passed),
-        ci_header=f"{confidence * 100:g} % CI",
+        ci_header=f"{confidence * 100:g} % bounds",
+        level=f"{confidence * 100:g} %",
         rows=rows,
         not_passed=not_passed,
         findings=list(findings),

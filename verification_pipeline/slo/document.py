@@ -16,7 +16,7 @@ from verification_pipeline.fanout.metrics import fanout_metrics
 from verification_pipeline.gates import rc_verdict, slo_gates
 from verification_pipeline.loadtest.ingest import SAMPLE_SCHEMA
 from verification_pipeline.loadtest.summary import summarize
-from verification_pipeline.slo.metrics import compute_slo_metrics
+from verification_pipeline.slo.metrics import compute_slo_metrics, dependence_summary
 from verification_pipeline.slo.spec import load_slo_spec
 from verification_pipeline.verdict import Verdict
 
@@ -54,16 +54,14 @@ def metrics_document(
 
 
 def _summary_only_fanout(row: dict, fanout: dict) -> dict:
-    """A seed fanout.json has a p95 but no raw points: a breach is a breach, a pass cannot be shown."""
+    """A seed fanout.json has a p95 but no raw points: no bound can be computed, so neither a
+    PASS nor a FAIL can be shown at the configured level; the point estimate is reported."""
     value = fanout["p95_ms"]
-    verdict = Verdict.FAIL if value > row["threshold"] else Verdict.INCONCLUSIVE
+    side = "above" if value > row["threshold"] else "at or below"
     reason = (
-        f"summary-only evidence (a seed fanout.json, no raw deliveries): p95 {value:g} ms over {fanout['count']} events; "
-        + (
-            "above the threshold"
-            if verdict is Verdict.FAIL
-            else "no confidence interval can be computed, so a PASS cannot be shown"
-        )
+        f"summary-only evidence (a seed fanout.json, no raw deliveries): p95 {value:g} ms over "
+        f"{fanout['count']} events, {side} the {row['threshold']:g} ms threshold as a point estimate; "
+        f"without raw deliveries no {row['confidence'] * 100:g}% bound can be computed, so the sample cannot decide"
     )
     return {
         **row,
@@ -71,9 +69,32 @@ def _summary_only_fanout(row: dict, fanout: dict) -> dict:
         "value": value,
         "ci_low": None,
         "ci_high": None,
-        "verdict": verdict.value,
+        "verdict": str(Verdict.INCONCLUSIVE),
         "reason": reason,
+        "interval_method": None,
     }
+
+
+def slo_table_markdown(document: dict[str, Any]) -> str:
+    """The SLO table of a metrics document as markdown, the bounds' level named from its rows."""
+    rows = document["slos"]
+    level = f"{rows[0]['confidence'] * 100:g} %" if rows else ""
+    lines = [
+        f"**SLOs: {document['verdict']}**",
+        "",
+        f"| SLO | n | value | threshold | one-sided {level} bounds | dependence | verdict | reason |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    lines += [
+        f"| {r['name']} | {r['n']} | {_fmt(r['value'])} | <= {r['threshold']:g} {r['unit']} | "
+        f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}] | {dependence_summary(r)} | **{r['verdict']}** | {r['reason']} |"
+        for r in rows
+    ]
+    return "\n".join(lines)
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 def recompute_bundle_metrics(frames: dict[str, pl.DataFrame], recorded: dict[str, Any]) -> dict[str, Any]:

@@ -1,18 +1,33 @@
-"""`slo_metrics`: one row per SLO with n, value, threshold, confidence interval and verdict.
+"""`slo_metrics`: one row per SLO with n, value, threshold, confidence bounds and verdict.
 
-The verdict answers "does the evidence show value <= threshold?":
-- FAIL when the whole confidence interval lies above the threshold (more data would not help);
-- PASS when the whole interval lies at or below it and the sample has at least `min_samples`;
-- INCONCLUSIVE otherwise, with the reason: no data, too few samples, or an interval that
-  includes the threshold. For example 0 failures in 3,000 requests cannot show <= 0.1 % at
-  95 %: the exact upper bound is 0.123 %; 3,688 failure-free requests are needed.
+The verdict answers "does the evidence show value <= threshold?", at the level c of slos.yaml:
+- FAIL when the one-sided lower bound at level c lies above the threshold;
+- PASS when the one-sided upper bound at level c lies at or below it and the sample has at
+  least `min_samples`;
+- INCONCLUSIVE otherwise, with the reason: no data, too few samples (and how many would do),
+  or bounds on both sides of the threshold. For example 0 failures in 2,000 requests cannot
+  show <= 0.1 % at 95 %: the upper bound is 0.15 %; 2,995 failure-free requests are needed.
+`ci_low` / `ci_high` are those two bounds (together a two-sided interval at 2c - 1).
+
+Bounds come from the samples in time order (`stats.serial_dependence`): correlated latencies
+and bursts of failures count as fewer independent samples (`effective_n`). The row carries
+the diagnostics: the lag-1 autocorrelation (of log(1 + ms) for latencies, of the failure
+indicator for rates), the effective n, the failure dispersion index (variance over mean of
+failures per window of ceil(sqrt(n)) consecutive requests; 1 for independent failures) and
+the interval method.
 
 Sources: `read` / `write` are the load samples of that op (`ingest.SAMPLE_SCHEMA`), `all`
 both together, `ingest` the writes' `ingest_ms`, `fanout` the first arrivals (delivered or
-late) of the fan-out probe's deliveries (`fanout.accounting.DELIVERY_SCHEMA`).
+late) of the fan-out probe's deliveries (`fanout.accounting.DELIVERY_SCHEMA`). Latency SLOs
+count successful responses unless the SLO says `responses: all`; `value_all_responses` is the
+figure over every response that has a latency, beside it.
 """
 
 from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
 
 import polars as pl
 
@@ -20,10 +35,12 @@ from verification_pipeline.fanout.accounting import DELIVERED, LATE
 from verification_pipeline.loadtest.ingest import FAILURE_KINDS
 from verification_pipeline.slo.spec import Slo, SloSpec
 from verification_pipeline.slo.stats import (
-    clopper_pearson,
-    quantile_ci,
+    Dependence,
+    quantile_bounds_in_time_order,
     quantile_type7,
     quantile_upper_sample_size,
+    rate_bounds,
+    serial_dependence,
     zero_failure_sample_size,
 )
 from verification_pipeline.verdict import Verdict
@@ -45,7 +62,16 @@ SLO_METRICS_SCHEMA: dict[str, pl.DataType] = {
     "confidence": pl.Float64(),
     "verdict": pl.String(),
     "reason": pl.String(),
+    "responses": pl.String(),
+    "value_all_responses": pl.Float64(),
+    "lag1_autocorrelation": pl.Float64(),
+    "effective_n": pl.Float64(),
+    "dispersion_index": pl.Float64(),
+    "interval_method": pl.String(),
 }
+
+QUANTILE_METHOD = "order statistics on effective n"
+RATE_METHOD = "Clopper-Pearson on effective n"
 
 _LATENCY_WORDS = {
     "read": "read latencies",
@@ -55,6 +81,8 @@ _LATENCY_WORDS = {
     "fanout": "fan-out delivery latencies",
 }
 _REQUEST_WORDS = {"read": "read requests", "write": "write requests", "all": "requests"}
+# Each source's clock column: samples are put in time order before any dependence is measured.
+_TIME_COLUMN = {"fanout": "received_at"}
 
 
 def compute_slo_metrics(
@@ -69,100 +97,244 @@ def compute_slo_metrics(
     rows = []
     for slo in spec.slos:
         if slo.metric == "quantile":
-            rows.append(
-                evaluate_quantile(slo, _latencies(slo.source, requests, write, fanout), spec.confidence)
-            )
+            latencies, all_responses = _latencies(slo, requests, write, fanout)
+            rows.append(evaluate_quantile(slo, latencies, spec.confidence, all_responses=all_responses))
         else:
             rows.append(evaluate_rate(slo, requests[slo.source], spec.confidence))
     return pl.DataFrame(rows, schema=SLO_METRICS_SCHEMA, orient="row")
 
 
-def evaluate_quantile(slo: Slo, latencies: pl.Series, confidence: float) -> tuple:
-    """One SLO_METRICS_SCHEMA row for a latency quantile."""
-    ordered = latencies.drop_nulls().sort()
-    n = ordered.len()
+def evaluate_quantile(
+    slo: Slo, latencies: pl.Series, confidence: float, *, all_responses: pl.Series | None = None
+) -> tuple:
+    """One SLO_METRICS_SCHEMA row for a latency quantile; `latencies` in time order.
+
+    `all_responses`: the same source's latencies counting failed responses too, reported beside.
+    """
+    measured_latencies = latencies.drop_nulls()
+    n = measured_latencies.len()
     words = _LATENCY_WORDS[slo.source]
     label = f"p{slo.quantile * 100:g}"
+    everything = _quantile_or_none(all_responses, slo.quantile)
     if n == 0:
-        return _row(slo, confidence, n, None, None, None, None, INCONCLUSIVE, f"no {words} were measured")
+        also = (
+            f" ({all_responses.drop_nulls().len()} responses, all failed)" if everything is not None else ""
+        )
+        return _row(
+            slo,
+            confidence,
+            n,
+            None,
+            None,
+            None,
+            None,
+            INCONCLUSIVE,
+            f"no {_scope(slo)}{words} were measured{also}",
+            everything,
+            None,
+            None,
+        )
+    ordered = measured_latencies.sort()
     value = quantile_type7(ordered, slo.quantile)
-    low_rank, high_rank = quantile_ci(n, slo.quantile, confidence)
+    dependence = serial_dependence(measured_latencies <= value)
+    lag1 = _lag1(measured_latencies.log1p())
+    low_rank, high_rank = quantile_bounds_in_time_order(
+        measured_latencies, ordered, slo.quantile, confidence, dependence
+    )
     low = ordered[low_rank - 1] if low_rank else None
     high = ordered[high_rank - 1] if high_rank else None
     measured = (
-        f"{label} of {n} {words} is {_num(value)} ms; its {_pct(confidence)} CI is {_interval(low, high)} ms"
+        f"{label} of {n} {_scope(slo)}{words} is {_num(value)} ms"
+        f"{'' if everything is None else f' ({_num(everything)} ms over every response)'}; "
+        f"{_bounds_text(confidence, low, high, ' ms')} ({_dependence_text(dependence, lag1)})"
     )
-    verdict, why = _decide(slo, n, low, high, f"{_num(slo.threshold)} ms")
-    if verdict == INCONCLUSIVE and high is None and n >= slo.min_samples:
-        why = (
-            f"too few samples to bound {label} from above at {_pct(confidence)}: "
-            f"at least {quantile_upper_sample_size(slo.quantile, confidence)} are needed"
+    verdict, why = _decide(slo, n, low, high, f"{_num(slo.threshold)} ms", confidence)
+    if verdict == INCONCLUSIVE and high is None:
+        needed = max(
+            slo.min_samples, quantile_upper_sample_size(slo.quantile, confidence, dependence.design_effect)
         )
-    return _row(slo, confidence, n, None, value, low, high, verdict, f"{measured}: {why}")
+        why = (
+            f"only {n} samples, too few to bound {label} from above at {_pct(confidence)}: "
+            f"at least {needed} are needed"
+        )
+    return _row(
+        slo,
+        confidence,
+        n,
+        None,
+        value,
+        low,
+        high,
+        verdict,
+        f"{measured}: {why}",
+        everything,
+        dependence,
+        lag1,
+    )
 
 
 def evaluate_rate(slo: Slo, requests: pl.DataFrame | None, confidence: float) -> tuple:
-    """One SLO_METRICS_SCHEMA row for the share of failed requests, in percent."""
+    """One SLO_METRICS_SCHEMA row for the share of failed requests, in percent; rows in time order."""
     words = _REQUEST_WORDS[slo.source]
     if requests is None or requests.is_empty():
-        return _row(slo, confidence, 0, 0, None, None, None, INCONCLUSIVE, f"no {words} were measured")
+        return _row(
+            slo,
+            confidence,
+            0,
+            0,
+            None,
+            None,
+            None,
+            INCONCLUSIVE,
+            f"no {words} were measured",
+            None,
+            None,
+            None,
+        )
     n = requests.height
-    failed = requests.filter(~pl.col("ok"))
+    failed_flags = ~requests["ok"]
+    failed = requests.filter(failed_flags)
     failures = failed.height
-    low, high = (bound * 100 for bound in clopper_pearson(failures, n, confidence))
+    dependence = serial_dependence(failed_flags)
+    low, high = (bound * 100 for bound in rate_bounds(failures, n, confidence, dependence.design_effect))
     value = failures / n * 100
     kinds = dict(failed.group_by("failure").len().iter_rows())
     breakdown = ", ".join(f"{kinds[kind]} {kind}" for kind in FAILURE_KINDS if kinds.get(kind))
+    dispersion = failure_dispersion_index(failed_flags)
     measured = (
         f"{failures} of {n} {words} failed ({_num(value)}%{'; ' + breakdown if breakdown else ''}); "
-        f"its {_pct(confidence)} CI is {_interval(low, high)}%"
+        f"{_bounds_text(confidence, low, high, '%')} ({_dependence_text(dependence, dependence.lag1_autocorrelation)}"
+        f"{'' if dispersion is None else f', dispersion index {dispersion:.3g}'})"
     )
-    verdict, why = _decide(slo, n, low, high, f"{_num(slo.threshold)}%")
-    if verdict == INCONCLUSIVE and failures == 0 and n >= slo.min_samples:
-        needed = zero_failure_sample_size(slo.threshold / 100, confidence)
+    verdict, why = _decide(slo, n, low, high, f"{_num(slo.threshold)}%", confidence)
+    if verdict == INCONCLUSIVE and failures == 0:
+        needed = max(
+            slo.min_samples,
+            zero_failure_sample_size(slo.threshold / 100, confidence, dependence.design_effect),
+        )
         why += f"; {needed} requests without a failure would be needed to show it"
-    return _row(slo, confidence, n, failures, value, low, high, verdict, f"{measured}: {why}")
+    return _row(
+        slo,
+        confidence,
+        n,
+        failures,
+        value,
+        low,
+        high,
+        verdict,
+        f"{measured}: {why}",
+        None,
+        dependence,
+        dependence.lag1_autocorrelation,
+        dispersion,
+    )
 
 
-def _decide(slo: Slo, n: int, low: float | None, high: float | None, threshold: str) -> tuple[Verdict, str]:
+def dependence_summary(row: Mapping[str, Any]) -> str:
+    """A row's diagnostics in one line for tables: "lag-1 ρ 0.27, n_eff 3,120 (method)"; "—" without."""
+    method = row.get("interval_method")
+    if not method:
+        return "—"
+    parts = []
+    if row.get("lag1_autocorrelation") is not None:
+        parts.append(f"lag-1 ρ {row['lag1_autocorrelation']:.2f}")
+    if row.get("effective_n") is not None:
+        parts.append(f"n_eff {row['effective_n']:,.0f}")
+    if row.get("dispersion_index") is not None:
+        parts.append(f"dispersion {row['dispersion_index']:.2g}")
+    return f"{', '.join(parts)} ({method})"
+
+
+def failure_dispersion_index(failed: pl.Series) -> float | None:
+    """Variance over mean of failures per window of ceil(sqrt(n)) consecutive requests.
+
+    1 for independent failures, the mean burst size and more for bursts; None without a failure
+    or with fewer than two whole windows.
+    """
+    n = failed.len()
+    window = math.ceil(math.sqrt(n)) if n else 0
+    windows = n // window if window else 0
+    if windows < 2 or not failed.any():
+        return None
+    counts = (
+        pl.DataFrame({"failed": failed.head(windows * window).cast(pl.Int64)})
+        .with_row_index("i")
+        .group_by(pl.col("i") // window)
+        .agg(pl.col("failed").sum())["failed"]
+    )
+    mean = counts.mean()
+    return float(counts.var()) / mean if mean else None
+
+
+def _decide(
+    slo: Slo, n: int, low: float | None, high: float | None, threshold: str, confidence: float
+) -> tuple[Verdict, str]:
+    level = _pct(confidence)
     if low is not None and low > slo.threshold:
-        return FAIL, f"the whole interval is above the {threshold} threshold"
+        return FAIL, f"the {level} lower bound is above the {threshold} threshold"
     if n < slo.min_samples:
         return (
             INCONCLUSIVE,
             f"only {n} samples, and the SLO asks for at least {slo.min_samples} before a pass",
         )
     if high is not None and high <= slo.threshold:
-        return PASS, f"the whole interval is at or below the {threshold} threshold"
-    return INCONCLUSIVE, f"the interval includes the {threshold} threshold, so the sample cannot decide"
+        return PASS, f"the {level} upper bound is at or below the {threshold} threshold"
+    return (
+        INCONCLUSIVE,
+        f"the {level} bounds are on both sides of the {threshold} threshold, so the sample cannot decide",
+    )
 
 
 def _latencies(
-    source: str,
+    slo: Slo,
     requests: dict[str, pl.DataFrame | None],
     write: pl.DataFrame | None,
     fanout: pl.DataFrame | None,
-) -> pl.Series:
+) -> tuple[pl.Series, pl.Series | None]:
+    """The SLO's latencies in time order, and those of every response (None where all count)."""
     empty = pl.Series("latency_ms", [], pl.Float64)
-    if source == "ingest":
-        return write["ingest_ms"] if write is not None else empty
-    if source == "fanout":
+    if slo.source == "fanout":
         if fanout is None:
-            return empty
+            return empty, None
         arrived = (
             fanout.filter(pl.col("status").is_in([DELIVERED, LATE])) if "status" in fanout.columns else fanout
         )
-        return arrived["latency_ms"]
-    frame = requests[source]
-    return frame["latency_ms"] if frame is not None else empty
+        return _in_time_order(arrived, _TIME_COLUMN["fanout"])["latency_ms"], None
+    frame = write if slo.source == "ingest" else requests[slo.source]
+    if frame is None:
+        return empty, None
+    column = "ingest_ms" if slo.source == "ingest" else "latency_ms"
+    frame = _in_time_order(frame, "timestamp")
+    if slo.responses == "all":
+        return frame[column], None
+    return frame.filter(pl.col("ok"))[column], frame[column]
 
 
 def _both(read: pl.DataFrame | None, write: pl.DataFrame | None) -> pl.DataFrame | None:
     frames = [frame for frame in (read, write) if frame is not None]
-    return pl.concat(frames, how="vertical") if frames else None
+    return _in_time_order(pl.concat(frames, how="vertical"), "timestamp") if frames else None
 
 
-def _row(slo: Slo, confidence: float, n, failures, value, low, high, verdict: Verdict, reason: str) -> tuple:
+def _in_time_order(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+    """Rows sorted by their clock (stable); a frame without one is taken as already in order."""
+    return frame.sort(column, maintain_order=True) if column in frame.columns else frame
+
+
+def _row(
+    slo: Slo,
+    confidence: float,
+    n,
+    failures,
+    value,
+    low,
+    high,
+    verdict: Verdict,
+    reason: str,
+    value_all_responses: float | None,
+    dependence: Dependence | None,
+    lag1: float | None,
+    dispersion: float | None = None,
+) -> tuple:
     return (
         slo.name,
         slo.metric,
@@ -178,7 +350,40 @@ def _row(slo: Slo, confidence: float, n, failures, value, low, high, verdict: Ve
         confidence,
         verdict.value,
         reason,
+        slo.responses if slo.metric == "quantile" and slo.source != "fanout" else None,
+        value_all_responses,
+        lag1,
+        dependence.effective_n if dependence else None,
+        dispersion,
+        (QUANTILE_METHOD if slo.metric == "quantile" else RATE_METHOD) if dependence else None,
     )
+
+
+def _quantile_or_none(latencies: pl.Series | None, q: float) -> float | None:
+    ordered = latencies.drop_nulls().sort() if latencies is not None else None
+    return quantile_type7(ordered, q) if ordered is not None and ordered.len() else None
+
+
+def _lag1(values: pl.Series) -> float | None:
+    """Lag-1 autocorrelation (Pearson) of a series in time order; None when it cannot be had."""
+    if values.len() < 3 or not values.std():
+        return None
+    frame = pl.DataFrame({"x": values})
+    correlation = frame.select(pl.corr(pl.col("x"), pl.col("x").shift(1))).item()
+    return None if correlation is None or math.isnan(correlation) else float(correlation)
+
+
+def _scope(slo: Slo) -> str:
+    return "successful " if slo.responses == "successful" and slo.source != "fanout" else ""
+
+
+def _bounds_text(confidence: float, low: float | None, high: float | None, unit: str) -> str:
+    return f"its one-sided {_pct(confidence)} bounds are {_interval(low, high)}{unit}"
+
+
+def _dependence_text(dependence: Dependence, lag1: float | None) -> str:
+    lag = "n/a" if lag1 is None else f"{lag1:.3f}"
+    return f"lag-1 autocorrelation {lag}, effective n {dependence.effective_n:.6g}"
 
 
 def _num(value: float) -> str:

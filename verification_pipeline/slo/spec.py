@@ -2,7 +2,11 @@
 
 Every SLO reads "value <= threshold". A `quantile` SLO bounds a latency quantile in ms; a
 `rate` SLO bounds the share of failed requests in percent. `min_samples` is the smallest
-sample on which a PASS may be claimed. The packaged default (`slos.yaml` beside this module)
+sample on which a PASS may be claimed. `responses` chooses which requests a latency quantile
+counts: `successful` (k6's `http_req_duration{expected_response:true}`, the default, so fast
+failures cannot make a slow service look fast) or `all`; the other figure is reported beside.
+`confidence` is the one-sided level of every bound: PASS means the upper bound at that level is
+at or below the threshold, FAIL that the lower bound at that level is above it. The packaged default (`slos.yaml` beside this module)
 holds the seed's five SLOs.
 """
 
@@ -37,6 +41,7 @@ class Slo(BaseModel):
     threshold: float = Field(ge=0)
     unit: Literal["ms", "percent"]
     min_samples: int = Field(ge=1)
+    responses: Literal["successful", "all"] = "successful"
 
     @model_validator(mode="after")
     def _metric_fits(self) -> Slo:
@@ -50,6 +55,8 @@ class Slo(BaseModel):
                 raise ValueError("a rate SLO takes no `quantile`")
             if self.unit != "percent":
                 raise ValueError("a rate SLO is a share of requests: unit must be percent")
+            if self.responses != "successful":
+                raise ValueError("a rate SLO counts every request: `responses` applies to latency SLOs only")
             if self.source not in REQUEST_SOURCES:
                 raise ValueError(
                     f"a rate SLO counts failed requests: source must be one of {REQUEST_SOURCES}"

@@ -21,7 +21,7 @@ from verification_pipeline.defs.storage.sources import load_original
 from verification_pipeline.fanout.seed_import import import_seed_fanout
 from verification_pipeline.gates import DELIVERY_RATIO_GATE
 from verification_pipeline.records import SloMetricsRecord, SloSpecRecord
-from verification_pipeline.slo.document import metrics_document
+from verification_pipeline.slo.document import metrics_document, slo_table_markdown
 from verification_pipeline.verdict import Verdict
 
 CODE_VERSION = code_version(__name__)
@@ -102,7 +102,11 @@ def build_slo_assets(slos: SloResource) -> list[dg.AssetsDefinition]:
         code_version=CODE_VERSION,
         group_name="slo",
         kinds={"polars"},
-        description="One row per SLO: n, value, threshold, CI, verdict PASS/FAIL/INCONCLUSIVE and why; k6-shaped summaries per op.",
+        description=(
+            "One row per SLO: n, value, threshold, one-sided bounds at the slos.yaml confidence, dependence "
+            "diagnostics (lag-1 autocorrelation, effective n, dispersion, interval method), verdict and why; "
+            "k6-shaped summaries per op."
+        ),
         check_specs=checks,
     )
     def slo_metrics(
@@ -125,19 +129,11 @@ def build_slo_assets(slos: SloResource) -> list[dg.AssetsDefinition]:
                 min_delivery_ratio=slos.min_delivery_ratio,
             )
         )
-        md_rows = "\n".join(
-            f"| {r.name} | {r.n} | {_fmt(r.value)} | <= {r.threshold:g} {r.unit} | "
-            f"[{_fmt(r.ci_low)}, {_fmt(r.ci_high)}] | **{r.verdict}** | {r.reason} |"
-            for r in value.slos
-        )
         yield dg.Output(
             value,
             metadata={
                 "verdict": value.verdict.value,
-                "summary": dg.MetadataValue.md(
-                    f"**SLOs: {value.verdict}**\n\n| SLO | n | value | threshold | CI | verdict | reason |\n"
-                    f"| --- | --- | --- | --- | --- | --- | --- |\n{md_rows}"
-                ),
+                "summary": dg.MetadataValue.md(slo_table_markdown(value.as_json())),
                 **bundle_files_metadata(context, s3, slo_bundle_files(value)),
             },
         )
@@ -153,10 +149,6 @@ def build_slo_assets(slos: SloResource) -> list[dg.AssetsDefinition]:
             )
 
     return [slo_spec, slo_metrics]
-
-
-def _fmt(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
 
 
 def _present(detail: Mapping[str, Any]) -> dict[str, Any]:
