@@ -11,9 +11,6 @@ from typing import Annotated
 import typer
 
 from verification_pipeline.errors import VerificationFailed
-from verification_pipeline.evidence.audit import audit_path, lineage_lines
-from verification_pipeline.evidence.keys import generate_key_pair, load_public_key_file
-from verification_pipeline.evidence.verify import verify_files, verify_path
 
 app = typer.Typer(help="Evidence bundles: signing keys, offline verification, audit.", no_args_is_help=True)
 
@@ -23,6 +20,8 @@ def keygen(
     out: Annotated[Path, typer.Option("--out", help="Directory for evidence-signing.key (0600) and .pub.")],
 ) -> None:
     """Create an Ed25519 key pair for signing evidence bundles."""
+    from verification_pipeline.evidence.keys import generate_key_pair
+
     files = generate_key_pair(out)
     typer.echo(f"private key: {files.private_key}  (mode 0600; keep it in a secret store, never in git)")
     typer.echo(f"public key:  {files.public_key}  (give this to auditors)")
@@ -43,6 +42,11 @@ def verify(
     ] = None,
 ) -> None:
     """Check every signature, the RC, every file's digest, and that no file is missing or extra."""
+    from verification_pipeline.evidence.keys import load_public_key_file
+    from verification_pipeline.evidence.verify import verify_files, verify_path
+    from verification_pipeline.fileio import require_path
+
+    require_path(bundle, what="the bundle")
     key = load_public_key_file(public_key)
     if bundle.startswith("s3://"):
         from verification_pipeline.storage.bundles import read_bundle_uri
@@ -60,7 +64,10 @@ def verify(
 @app.command()
 def audit(bundle: Annotated[str, typer.Argument(help="Bundle directory or bundle.tar.gz.")]) -> None:
     """Recompute slo/metrics.json from raw/*.parquet, compare, and print the lineage."""
-    report = audit_path(Path(bundle))
+    from verification_pipeline.evidence.audit import audit_path, lineage_lines
+    from verification_pipeline.fileio import require_path
+
+    report = audit_path(require_path(bundle, what="the bundle"))
     for line in lineage_lines(report.lineage):
         typer.echo(line)
     rows = ", ".join(f"{name}: {count} rows" for name, count in report.raw_rows.items())

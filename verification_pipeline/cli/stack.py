@@ -6,11 +6,14 @@ import os
 import shutil
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from verification_pipeline.paths import ensure_dagster_home
-from verification_pipeline.stack.control import Stack
+
+if TYPE_CHECKING:
+    from verification_pipeline.stack.control import Stack
 
 app = typer.Typer(
     help="The embedded stack: SeaweedFS (S3) and the reference target, loopback only.", no_args_is_help=True
@@ -27,6 +30,8 @@ def up(
     no_target: bool = typer.Option(False, help="Start only the object store."),
 ) -> None:
     """Start the store (and the reference target); wait until they answer. Safe to repeat."""
+    from verification_pipeline.stack.control import Stack
+
     status = Stack(port_base=port_base, with_target=not no_target).up(progress=typer.echo)
     for line in status.lines():
         typer.echo(line)
@@ -36,6 +41,8 @@ def up(
 @app.command()
 def down(port_base: int | None = PortBase) -> None:
     """Stop exactly the processes `up` started; the data stays."""
+    from verification_pipeline.stack.control import Stack
+
     stopped = Stack(port_base=port_base).down()
     typer.echo(f"stopped: {', '.join(stopped)}" if stopped else "nothing of ours was running")
 
@@ -43,6 +50,8 @@ def down(port_base: int | None = PortBase) -> None:
 @app.command()
 def status(port_base: int | None = PortBase) -> None:
     """Say what runs where (credentials masked)."""
+    from verification_pipeline.stack.control import Stack
+
     for line in Stack(port_base=port_base).status().lines():
         typer.echo(line)
 
@@ -61,6 +70,7 @@ def demo(
 
     from verification_pipeline.defs.runner import verify_in_process
     from verification_pipeline.release.tags import parse_rc
+    from verification_pipeline.stack.control import Stack
 
     parse_rc(rc)
     started = time.monotonic()
