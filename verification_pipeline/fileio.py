@@ -32,30 +32,39 @@ _CHUNK = 1 * MIB
 
 
 def read_capped(
-    path: Path | str, *, limit: int, what: str = "the file", wait_s: float = FIFO_WAIT_S
+    path: Path | str,
+    *,
+    limit: int,
+    what: str = "the file",
+    wait_s: float = FIFO_WAIT_S,
+    error: type[InputError] = InputError,
 ) -> bytes:
-    """The bytes of `path`, or an InputError naming it: missing, a directory, over `limit`, a silent pipe."""
+    """The bytes of `path`, or an `error` naming it: missing, a directory, over `limit`, a silent pipe.
+
+    `error` picks the family (ConfigError for a setting's file); every one of them exits 2.
+    """
     path = require_path(path, what=what)
     try:
         # O_NONBLOCK: opening a FIFO without a writer would otherwise block here, before any timeout.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
-        raise InputError(f"cannot read {what}: {exc.strerror or exc}", source=str(path)) from None
+        raise error(f"cannot read {what}: {exc.strerror or exc}", source=str(path)) from None
+    info = os.fstat(fd)
+    if stat.S_ISDIR(info.st_mode):
+        os.close(fd)
+        raise error(f"{what} is a directory, not a file", source=str(path))
     with os.fdopen(fd, "rb", buffering=0) as handle:
-        info = os.fstat(fd)
-        if stat.S_ISDIR(info.st_mode):
-            raise InputError(f"{what} is a directory, not a file", source=str(path))
         if stat.S_ISREG(info.st_mode):
             if info.st_size > limit:
-                raise _too_large(path, what, limit)
+                raise _too_large(path, what, limit, error)
             os.set_blocking(fd, True)
-            return _read_upto(handle, path, what, limit)
+            return _read_upto(handle, path, what, limit, error)
         if stat.S_ISFIFO(info.st_mode) or stat.S_ISSOCK(info.st_mode):
-            return _read_stream(handle, path, what, limit, wait_s)
+            return _read_stream(handle, path, what, limit, wait_s, error)
         if not os.isatty(fd):  # /dev/zero, /dev/null, a disk: no input is read from a device
-            raise InputError(f"{what} is a device, not a file", source=str(path), hint="name a regular file")
+            raise error(f"{what} is a device, not a file", source=str(path), hint="name a regular file")
         os.set_blocking(fd, True)
-        return _read_upto(handle, path, what, limit)
+        return _read_upto(handle, path, what, limit, error)
 
 
 def check_size(path: Path, *, limit: int, what: str) -> None:
@@ -228,24 +237,24 @@ def _refuse_non_directory_ancestor(path: Path, what: str) -> None:
             return
 
 
-def _read_upto(handle, path: Path, what: str, limit: int) -> bytes:
+def _read_upto(handle, path: Path, what: str, limit: int, error: type[InputError]) -> bytes:
     chunks, size = [], 0
     while chunk := handle.read(min(_CHUNK, limit + 1 - size)):
         chunks.append(chunk)
         size += len(chunk)
         if size > limit:
-            raise _too_large(path, what, limit)
+            raise _too_large(path, what, limit, error)
     return b"".join(chunks)
 
 
-def _read_stream(handle, path: Path, what: str, limit: int, wait_s: float) -> bytes:
+def _read_stream(handle, path: Path, what: str, limit: int, wait_s: float, error: type[InputError]) -> bytes:
     """A pipe, read as data arrives; silence for `wait_s` (e.g. a FIFO nobody opened) is refused."""
     poller = select.poll()
     poller.register(handle.fileno(), select.POLLIN | select.POLLHUP)
     chunks, size = [], 0
     while True:
         if not poller.poll(wait_s * 1000):
-            raise InputError(
+            raise error(
                 f"{what}: no data arrived for {wait_s:g} s (a FIFO without a writer?)",
                 source=str(path),
                 hint="start the writer first, or pass a regular file",
@@ -259,11 +268,11 @@ def _read_stream(handle, path: Path, what: str, limit: int, wait_s: float) -> by
         chunks.append(chunk)
         size += len(chunk)
         if size > limit:
-            raise _too_large(path, what, limit)
+            raise _too_large(path, what, limit, error)
 
 
-def _too_large(path: Path, what: str, limit: int) -> InputError:
-    return InputError(
+def _too_large(path: Path, what: str, limit: int, error: type[InputError] = InputError) -> InputError:
+    return error(
         f"{what} is larger than the {_size(limit)} this input may be",
         source=str(path),
         hint="is this the right file?",

@@ -73,4 +73,4 @@ def read_admin_token(path: Path) -> str:
 
 
 def _read(path: Path, flag: str) -> bytes:
-    return read_capped(path, limit=KEY_MAX_BYTES, what=f"--{flag}")
+    return read_capped(path, limit=KEY_MAX_BYTES, what=f"--{flag}", error=ConfigError)
