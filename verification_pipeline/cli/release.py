@@ -57,12 +57,14 @@ def _first_line(exc: BaseException) -> str:
 
 def lineage(rc: Annotated[str, typer.Argument(help="Release-candidate tag, e.g. v24.1.0-rc1.")]) -> None:
     """Raw measurements -> metrics -> bundle for an RC: digests, code versions and the runs that made them."""
-    from verification_pipeline.definitions import defs
-    from verification_pipeline.defs.lineage import lineage as lineage_of
     from verification_pipeline.release.tags import parse_rc
 
     parse_rc(rc)
     with _instance() as instance:
+        # the definitions (every asset's imports) load only once the instance is known to open
+        from verification_pipeline.definitions import defs
+        from verification_pipeline.defs.lineage import lineage as lineage_of
+
         steps = lineage_of(defs, instance, rc)
     typer.echo(f"lineage of {rc} (Dagster instance {os.environ['DAGSTER_HOME']})")
     for step in steps:
