@@ -10,7 +10,10 @@ from verification_pipeline.errors import ConfigError, TargetError
 
 def check_http_url(url: str, *, field: str, example: str = "http://127.0.0.1:4000/graphql") -> None:
     """Refuse what is not an http(s) URL with a host and a valid port (99999 and `:abc` are not)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # e.g. "Invalid IPv6 URL" for an unclosed bracket
+        raise ConfigError(f"{url!r} is not a URL: {exc}", field=field, hint=f"e.g. {example}") from None
     try:
         parts.port  # noqa: B018 - urlsplit checks the port only when asked for it
     except ValueError:

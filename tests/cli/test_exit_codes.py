@@ -185,6 +185,11 @@ def test_fanout_refuses_a_bad_out_before_the_probe_runs(capsys, tmp_path, out, m
         (["--url", "http://127.0.0.1:99999/graphql"], "invalid port"),
         (["--url", "http://127.0.0.1:abc/graphql"], "invalid port"),
         (["--url", "ftp://127.0.0.1/graphql"], "is not an http(s) URL"),
+        (["--url", "http://[::1/graphql"], "is not a URL: Invalid IPv6 URL"),
+        (
+            ["--subscribe-url", "http://127.0.0.1:70000"],
+            "[subscribe_url]: 'http://127.0.0.1:70000' has an invalid port",
+        ),
         (["--max-p95-ms", "nan"], "--max-p95-ms must be a finite number"),
         (["--max-p95-ms", "-1"], "--max-p95-ms must be a finite number >= 0"),
         (["--max-p95-ms", "inf"], "--max-p95-ms must be a finite number"),
@@ -411,3 +416,39 @@ def test_a_regular_file_over_its_cap_is_refused_before_it_is_read(capsys, tmp_pa
 def test_a_directory_as_an_input_file_exits_2(capsys, tmp_path):
     code, out = run(capsys, "scan", "summarize", str(tmp_path))
     assert code == 2 and "the report is a directory, not a file" in out
+
+
+# --- demo, stack and target: refused before anything starts -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["demo", "--duration", "abc"], "--duration 'abc' is not a k6 duration"),
+        (["demo", "--output", "{tmp}/a-file"], "--output is not a directory"),
+        (["demo", "--port-base", "99999"], "less than or equal to 55495"),
+        (["stack", "up", "--port-base", "80"], "greater than or equal to 1024"),
+    ],
+)
+def test_demo_and_stack_refuse_bad_options_before_starting_anything(capsys, tmp_path, args, message):
+    (tmp_path / "a-file").write_text("")
+    code, out = run(capsys, *(arg.format(tmp=tmp_path) for arg in args))
+    assert code == 2 and message in " ".join(out.replace("│", " ").split()), out
+    assert "started" not in out  # nothing was started
+
+
+def test_target_serve_refuses_a_ready_file_that_is_a_directory_before_serving(capsys, tmp_path):
+    secret = tmp_path / "jwt.secret"
+    secret.write_text("k" * 40)
+    code, out = run(
+        capsys,
+        "target",
+        "serve",
+        "--jwt-secret-file",
+        str(secret),
+        "--port",
+        "0",
+        "--ready-file",
+        str(tmp_path),
+    )
+    assert code == 2 and "--ready-file is a directory" in out

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from verification_pipeline.errors import UsageError
 from verification_pipeline.paths import ensure_dagster_home
 
 if TYPE_CHECKING:
@@ -20,7 +21,13 @@ app = typer.Typer(
 )
 
 PortBase = typer.Option(
-    None, "--port-base", envvar="VP_STACK_PORT_BASE", help="First of the stack's ports (default 18300)."
+    None,
+    "--port-base",
+    envvar="VP_STACK_PORT_BASE",
+    # the stack listens on base..base+40 and each gRPC port 10000 above its HTTP port
+    min=1024,
+    max=65535 - 10040,
+    help="First of the stack's ports (default 18300).",
 )
 
 
@@ -68,11 +75,16 @@ def demo(
     """The main job: start the embedded stack, verify the RC end to end, print the verdicts and the bundle."""
     import dagster as dg
 
+    from verification_pipeline.defs.load.assets import K6_DURATION
     from verification_pipeline.defs.runner import verify_in_process
+    from verification_pipeline.fileio import check_output_dir
     from verification_pipeline.release.tags import parse_rc
     from verification_pipeline.stack.control import Stack
 
     parse_rc(rc)
+    if not K6_DURATION.fullmatch(duration):
+        raise UsageError(f"--duration {duration!r} is not a k6 duration", hint="e.g. 20s, 1m30s")
+    check_output_dir(output, what="--output")
     started = time.monotonic()
     stack = Stack(port_base=port_base)
     was_running = bool(stack.status().running)
