@@ -452,3 +452,22 @@ def test_target_serve_refuses_a_ready_file_that_is_a_directory_before_serving(ca
         str(tmp_path),
     )
     assert code == 2 and "--ready-file is a directory" in out
+
+
+@pytest.mark.parametrize("command", ["audit", "verify"])
+def test_a_bundle_that_is_a_device_a_fifo_or_an_oversized_archive_is_refused(capsys, tmp_path, command):
+    run(capsys, "keygen", "--out", str(tmp_path / "keys"))
+    key = tmp_path / "keys" / "evidence-signing.pub"
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    huge = tmp_path / "bundle.tar.gz"
+    with open(huge, "wb") as handle:
+        handle.truncate((4 << 30) + 1)  # sparse: no disk used
+    extra = ["--public-key", str(key)] if command == "verify" else []
+    for bundle, message in (
+        ("/dev/zero", "is not a bundle directory or archive file"),
+        (str(fifo), "is not a bundle directory or archive file"),
+        (str(huge), "the bundle archive is larger than the 4 GiB this input may be"),
+    ):
+        code, out = run(capsys, command, bundle, *extra)
+        assert code == 2 and message in out, out
