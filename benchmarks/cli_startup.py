@@ -69,7 +69,9 @@ def main() -> None:
     print()
     print("| command | " + " | ".join(f"{label} ms" for label in labels) + " |")
     print("| --- | " + " | ".join("---:" for _ in labels) + " |")
-    print("| `python -c pass` | " + " | ".join(f"{statistics.median(floor) * 1000:.0f}" for _ in labels) + " |")
+    print(
+        "| `python -c pass` | " + " | ".join(f"{statistics.median(floor) * 1000:.0f}" for _ in labels) + " |"
+    )
     for command in COMMANDS:
         name = " ".join(command)
         cells = [f"{statistics.median(times[(index, name)]) * 1000:.0f}" for index in range(len(repos))]
