@@ -37,6 +37,7 @@ from pathlib import Path
 
 import httpx
 import jwt
+from seed_clients import seed_clients
 
 from verification_pipeline.fanout.probe import ProbeConfig, run_probe
 
@@ -46,14 +47,8 @@ NODE_PACKAGES = ["socket.io-client", "node-fetch@2"]
 
 
 def seed_script() -> Path:
-    """The seed's `subscription_fanout.js`: $VP_SEED_DIR, the repo's `seed/`, or `shared/seed` beside it."""
-    roots = [Path(os.environ["VP_SEED_DIR"])] if os.environ.get("VP_SEED_DIR") else []
-    roots += [REPO / "seed", REPO.parent / "shared" / "seed"]
-    for root in roots:
-        script = root / "clients" / "subscription_fanout.js"
-        if script.exists():
-            return script
-    sys.exit(f"subscription_fanout.js not found under {[str(r) for r in roots]}; set VP_SEED_DIR")
+    """The seed's `subscription_fanout.js` (tests/fixtures, or $VP_SEED_DIR/clients)."""
+    return seed_clients() / "subscription_fanout.js"
 
 
 def node_modules() -> Path:

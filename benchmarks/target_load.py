@@ -29,6 +29,7 @@ import httpx
 import jwt
 import psutil
 from prometheus_client.parser import text_string_to_metric_families
+from seed_clients import seed_clients
 
 REPO = Path(__file__).resolve().parents[1]
 NODE_MODULES = REPO / ".cache" / "node" / "node_modules"
@@ -40,15 +41,6 @@ SLO = {
     "fanout_p95_ms": 250.0,
     "ingest_p95_ms": 100.0,
 }
-
-
-def seed_clients() -> Path:
-    candidates = [Path(os.environ["VP_SEED_DIR"]) / "clients"] if os.environ.get("VP_SEED_DIR") else []
-    candidates += [REPO / "seed" / "clients", REPO.parent / "shared" / "seed" / "clients"]
-    for candidate in candidates:
-        if (candidate / "graphql_read.js").exists():
-            return candidate
-    sys.exit(f"the seed's clients/ not found in {[str(c) for c in candidates]}; set VP_SEED_DIR")
 
 
 def token(secret: bytes, tenant: str) -> str:

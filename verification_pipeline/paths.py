@@ -12,7 +12,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from verification_pipeline.errors import ToolError
+from verification_pipeline.errors import ConfigError, ToolError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -25,6 +25,19 @@ def project_root() -> Path:
 
 def vp_home() -> Path:
     return Path(os.environ.get("VP_HOME") or project_root() / ".vp").resolve()
+
+
+def _usable_dir(path: Path, name: str) -> Path:
+    """`path` as a directory (created when missing), or a ConfigError naming the variable that chose it."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"{path} cannot be used as a directory: {exc.strerror or exc}",
+            field=name,
+            hint=f"point {name} at a writable directory",
+        ) from None
+    return path
 
 
 def tool_path(name: str) -> Path:
@@ -48,12 +61,23 @@ def tool_path(name: str) -> Path:
 def ensure_dagster_home() -> Path:
     """Point DAGSTER_HOME at `.vp/dagster`, holding a link to the committed dagster.yaml.
 
-    A DAGSTER_HOME set by the caller wins (production, tests with their own instance).
+    A DAGSTER_HOME set by the caller wins (production, tests with their own instance); it must
+    be an existing absolute directory, as Dagster requires, and is refused here with exit 2 when not.
     """
     if os.environ.get("DAGSTER_HOME"):
-        return Path(os.environ["DAGSTER_HOME"])
-    home = vp_home() / "dagster"
-    home.mkdir(parents=True, exist_ok=True)
+        home = Path(os.environ["DAGSTER_HOME"])
+        if not home.is_absolute():
+            raise ConfigError(
+                f"{str(home)!r} is not an absolute path", field="DAGSTER_HOME", hint="Dagster requires one"
+            )
+        if not home.is_dir():
+            raise ConfigError(
+                f"{home} is not an existing directory",
+                field="DAGSTER_HOME",
+                hint="create it, or unset DAGSTER_HOME to use the embedded instance under VP_HOME",
+            )
+        return home
+    home = _usable_dir(vp_home() / "dagster", "VP_HOME")
     link = home / "dagster.yaml"
     config = project_root() / "dagster.yaml"
     if config.exists() and not link.exists():

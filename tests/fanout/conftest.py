@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def seed_clients_dir() -> Path:
-    """The seed's `clients/` folder: $VP_SEED_DIR, the repo's `seed/`, or `shared/seed` beside the repo."""
-    candidates = [Path(os.environ["VP_SEED_DIR"]) / "clients"] if os.environ.get("VP_SEED_DIR") else []
-    candidates += [REPO / "seed" / "clients", REPO.parent / "shared" / "seed" / "clients"]
-    for candidate in candidates:
-        if (candidate / "subscription_fanout.js").exists():
-            return candidate
-    raise FileNotFoundError(
-        f"the seed's clients/ not found in {[str(c) for c in candidates]}; set VP_SEED_DIR"
-    )
+from tests.fixtures import seed_clients_dir
 
 
 @pytest.fixture(scope="session")

@@ -6,17 +6,17 @@ from __future__ import annotations
 import copy
 import itertools
 import json
-from pathlib import Path
 
 import jsonschema
 import pytest
 
+from tests.fixtures import GRAFANA_DASHBOARD_SCHEMA
 from tests.ops.promql_names import exposition_names, metric_names
 from verification_pipeline.ops.dashboard import DATASOURCE_VARIABLE, GRID_COLUMNS, render_dashboard
 from verification_pipeline.ops.model import bucket_label
 from verification_pipeline.ops.rules import recorded_series, rule_groups
 
-SCHEMA_PATH = Path("/work/shared/fixtures/grafana/dashboard.jsonschema.json")
+SCHEMA_PATH = GRAFANA_DASHBOARD_SCHEMA
 
 
 @pytest.fixture(scope="module")

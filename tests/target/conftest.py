@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -10,21 +9,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures import seed_clients_dir
+
 REPO = Path(__file__).resolve().parents[2]
 NODE_PREFIX = REPO / ".cache" / "node"
 
 
 @pytest.fixture(scope="session")
 def seed_clients() -> Path:
-    """The seed's `clients/`: $VP_SEED_DIR/clients, the repo's `seed/clients`, or `shared/seed/clients` beside it."""
-    candidates = [Path(os.environ["VP_SEED_DIR"]) / "clients"] if os.environ.get("VP_SEED_DIR") else []
-    candidates += [REPO / "seed" / "clients", REPO.parent / "shared" / "seed" / "clients"]
-    for candidate in candidates:
-        if (candidate / "graphql_read.js").exists():
-            return candidate
-    raise FileNotFoundError(
-        f"the seed's clients/ not found in {[str(c) for c in candidates]}; set VP_SEED_DIR"
-    )
+    """The seed's `clients/`: the copy in tests/fixtures, or $VP_SEED_DIR/clients when set."""
+    return seed_clients_dir()
 
 
 @pytest.fixture(scope="session")

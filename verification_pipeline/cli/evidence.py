@@ -10,10 +10,7 @@ from typing import Annotated
 
 import typer
 
-from verification_pipeline.errors import VerificationFailed
-from verification_pipeline.evidence.audit import audit_path, lineage_lines
-from verification_pipeline.evidence.keys import generate_key_pair, load_public_key_file
-from verification_pipeline.evidence.verify import verify_files, verify_path
+from verification_pipeline.errors import InputError, VerificationFailed
 
 app = typer.Typer(help="Evidence bundles: signing keys, offline verification, audit.", no_args_is_help=True)
 
@@ -23,6 +20,8 @@ def keygen(
     out: Annotated[Path, typer.Option("--out", help="Directory for evidence-signing.key (0600) and .pub.")],
 ) -> None:
     """Create an Ed25519 key pair for signing evidence bundles."""
+    from verification_pipeline.evidence.keys import generate_key_pair
+
     files = generate_key_pair(out)
     typer.echo(f"private key: {files.private_key}  (mode 0600; keep it in a secret store, never in git)")
     typer.echo(f"public key:  {files.public_key}  (give this to auditors)")
@@ -43,6 +42,9 @@ def verify(
     ] = None,
 ) -> None:
     """Check every signature, the RC, every file's digest, and that no file is missing or extra."""
+    from verification_pipeline.evidence.keys import load_public_key_file
+    from verification_pipeline.evidence.verify import verify_files, verify_path
+
     key = load_public_key_file(public_key)
     if bundle.startswith("s3://"):
         from verification_pipeline.storage.bundles import read_bundle_uri
@@ -52,7 +54,7 @@ def verify(
             read_bundle_uri(bundle, S3Settings.from_env()), key, expected_rc=rc, source=bundle
         )
     else:
-        report = verify_path(Path(bundle), key, expected_rc=rc)
+        report = verify_path(_bundle_path(bundle), key, expected_rc=rc)
     for line in report.summary_lines():
         typer.secho(line, fg=typer.colors.YELLOW if line.lstrip().startswith("WARNING") else None)
 
@@ -60,7 +62,9 @@ def verify(
 @app.command()
 def audit(bundle: Annotated[str, typer.Argument(help="Bundle directory or bundle.tar.gz.")]) -> None:
     """Recompute slo/metrics.json from raw/*.parquet, compare, and print the lineage."""
-    report = audit_path(Path(bundle))
+    from verification_pipeline.evidence.audit import audit_path, lineage_lines
+
+    report = audit_path(_bundle_path(bundle))
     for line in lineage_lines(report.lineage):
         typer.echo(line)
     rows = ", ".join(f"{name}: {count} rows" for name, count in report.raw_rows.items())
@@ -76,3 +80,18 @@ def audit(bundle: Annotated[str, typer.Argument(help="Bundle directory or bundle
             hint="the recorded metrics do not follow from the raw measurements",
         )
     typer.echo("audit: every recorded figure matches the recomputation")
+
+
+def _bundle_path(bundle: str) -> Path:
+    """A bundle named on the command line: not empty, a directory or a regular archive within the read cap."""
+    from verification_pipeline.evidence.bundle_io import DEFAULT_LIMITS
+    from verification_pipeline.fileio import check_size, is_regular_file, require_path
+
+    path = require_path(bundle, what="the bundle")
+    if path.exists() and not path.is_dir():
+        if not is_regular_file(path):
+            raise InputError(
+                "is not a bundle directory or archive file (a device, FIFO or socket)", source=bundle
+            )
+        check_size(path, limit=DEFAULT_LIMITS.max_total_bytes, what="the bundle archive")
+    return path

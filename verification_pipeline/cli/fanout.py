@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from verification_pipeline.errors import GateFailed
-from verification_pipeline.fanout.metrics import gate_breaches
-from verification_pipeline.fanout.probe import ProbeConfig, run_probe
+from verification_pipeline.errors import GateFailed, UsageError
 
 app = typer.Typer(
     help="Subscription fan-out latency: many subscribers, every delivery accounted for.", no_args_is_help=True
@@ -67,6 +64,19 @@ def run(
     ] = 1.0,
 ) -> None:
     """Probe fan-out latency; exit 1 when p95 or the delivery ratio breaches its gate."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from verification_pipeline.fanout.metrics import gate_breaches
+    from verification_pipeline.fanout.probe import ProbeConfig, run_probe
+    from verification_pipeline.fileio import atomic_write, check_output_file
+
+    # Everything that can be refused is refused before the probe runs: its minutes are not lost.
+    if not (math.isfinite(max_p95_ms) and max_p95_ms >= 0):
+        raise UsageError(f"--max-p95-ms must be a finite number >= 0, got {max_p95_ms}", hint="e.g. 250")
+    if math.isnan(min_delivery_ratio):
+        raise UsageError("--min-delivery-ratio must be a number between 0 and 1, got nan")
+    out = check_output_file(out, what="--out")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     config = ProbeConfig(
         url=url,
@@ -93,7 +103,7 @@ def run(
 
         result = run_probe(config, progress=progress)
     metrics = result.metrics()
-    out.write_text(json.dumps(metrics, indent=2) + "\n")
+    atomic_write(out, (json.dumps(metrics, indent=2) + "\n").encode())
     typer.echo(
         f"fan-out: {metrics['subscribers']} subscribers x {metrics['events']} events, "
         f"p50 {metrics['p50_ms']} ms, p95 {metrics['p95_ms']} ms, p99 {metrics['p99_ms']} ms; "

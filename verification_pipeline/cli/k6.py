@@ -12,25 +12,23 @@ requests in time order (exit 1 also when the sample cannot show it).
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import polars as pl
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
-from rich.table import Table
 
-from verification_pipeline.errors import GateFailed, NoDataError
-from verification_pipeline.loadtest.ingest import ingest, merge_segments
-from verification_pipeline.loadtest.summary import ALL_OPS, summarize
+from verification_pipeline.errors import GateFailed, NoDataError, UsageError
+
+if TYPE_CHECKING:
+    import polars as pl
 
 app = typer.Typer(
     help="Read k6 output (--out json, .gz, --out csv): summaries and the SLO gate.", no_args_is_help=True
 )
 
-Files = typer.Argument(
-    ..., exists=True, dir_okay=False, readable=True, help="k6 output files, merged as segments."
-)
+# Existence and kind are checked by our reader, which also takes pipes: `<(zcat run.json.gz)`.
+Files = typer.Argument(..., help="k6 output files (or pipes), merged as segments.")
 Role = typer.Option(
     None, "--role", help="op for requests without an op tag or scenario (default: from file name)."
 )
@@ -43,6 +41,11 @@ def summarize_command(
     role: str | None = Role,
 ) -> None:
     """Per-op and whole-run figures in k6's summary shape (avg, min, med, max, p(90), p(95), p(99))."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from verification_pipeline.loadtest.summary import summarize
+
     summary = summarize(_load(files, role))
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
@@ -89,6 +92,11 @@ def gate_command(
     role: str | None = Role,
 ) -> None:
     """The seed's parse-k6.js: p95 and error rate against limits; exit 1 on a breach."""
+    from verification_pipeline.loadtest.summary import ALL_OPS, summarize
+
+    for name, limit in (("--p95", p95), ("--error-rate", error_rate), ("--confidence", confidence or 0.95)):
+        if not math.isfinite(limit):
+            raise UsageError(f"{name} must be a finite number, got {limit}", hint="e.g. --p95 350")
     samples = _load(files, role)
     summary = summarize(samples)
     scope = op or ALL_OPS
@@ -99,6 +107,8 @@ def gate_command(
             hint=f"ops present: {', '.join(sorted(set(summary) - {ALL_OPS}))}",
         )
     if confidence is not None:
+        import polars as pl
+
         _gate_on_bounds(
             samples if scope == ALL_OPS else samples.filter(pl.col("op") == scope),
             scope,
@@ -173,6 +183,21 @@ def _gate_on_bounds(
 
 
 def _load(files: list[Path], role: str | None) -> pl.DataFrame:
+    """Every file's requests, merged; a pipe is read whole (capped), a regular file streamed."""
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
+    from verification_pipeline.fileio import (
+        FILE_MAX_BYTES,
+        STREAM_MAX_BYTES,
+        check_size,
+        is_regular_file,
+        read_capped,
+        refuse_same_file,
+    )
+    from verification_pipeline.loadtest.ingest import ingest, merge_segments
+
+    refuse_same_file(files, what="k6 output")
     frames = []
     with Progress(
         TextColumn("{task.description}"),
@@ -182,6 +207,12 @@ def _load(files: list[Path], role: str | None) -> pl.DataFrame:
         console=Console(stderr=True),
     ) as progress:
         for path in files:
+            if not is_regular_file(path):
+                # a pipe (`<(zcat run.json.gz)`) cannot be read twice or sized up front
+                data = read_capped(path, limit=STREAM_MAX_BYTES, what="the k6 output")
+                frames.append(ingest(data, role=role, name=str(path)))
+                continue
+            check_size(path, limit=FILE_MAX_BYTES, what="the k6 output")
             task = progress.add_task(f"reading {path.name}", total=path.stat().st_size)
             frames.append(
                 ingest(

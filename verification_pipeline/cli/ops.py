@@ -7,11 +7,6 @@ from typing import Annotated
 
 import typer
 
-from verification_pipeline.cli.files import read_input
-from verification_pipeline.ops.artifacts import render_ops_artifacts, write_ops_artifacts
-from verification_pipeline.ops.model import MetricsConfig, from_spec, load_metrics_config
-from verification_pipeline.slo.spec import default_slo_spec, load_slo_spec
-
 app = typer.Typer(
     help="Ops artifacts generated from slos.yaml: Prometheus burn-rate rules and a Grafana dashboard.",
     no_args_is_help=True,
@@ -41,7 +36,17 @@ def render(
     ] = None,
 ) -> None:
     """Write the burn-rate rules and the dashboard for the SLOs into --out."""
-    spec = load_slo_spec(read_input(slos), source=str(slos)) if slos else default_slo_spec()
-    config = load_metrics_config(read_input(metrics), source=str(metrics)) if metrics else MetricsConfig()
+    from verification_pipeline.fileio import CONFIG_MAX_BYTES, read_capped
+    from verification_pipeline.ops.artifacts import render_ops_artifacts, write_ops_artifacts
+    from verification_pipeline.ops.model import MetricsConfig, from_spec, load_metrics_config
+    from verification_pipeline.slo.spec import default_slo_spec, load_slo_spec
+
+    def read(path: Path, what: str) -> bytes:
+        return read_capped(path, limit=CONFIG_MAX_BYTES, what=what)
+
+    spec = load_slo_spec(read(slos, "--slos"), source=str(slos)) if slos else default_slo_spec()
+    config = (
+        load_metrics_config(read(metrics, "--metrics"), source=str(metrics)) if metrics else MetricsConfig()
+    )
     for path in write_ops_artifacts(out, render_ops_artifacts(from_spec(spec), config)):
         typer.echo(f"wrote {path}")

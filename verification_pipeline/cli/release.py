@@ -3,30 +3,68 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from verification_pipeline.errors import PromotionRefused
+from verification_pipeline.errors import ConfigError, PromotionRefused
 from verification_pipeline.paths import ensure_dagster_home
 
+if TYPE_CHECKING:
+    from dagster import DagsterInstance
 
-def _instance():
+
+@contextmanager
+def _instance() -> Iterator[DagsterInstance]:
+    """The Dagster instance, or exit 2 naming what is wrong with its home, config or database."""
+    import sqlite3
+
     import dagster as dg
+    import sqlalchemy.exc
+    import yaml
 
-    ensure_dagster_home()
-    return dg.DagsterInstance.get()
+    home = ensure_dagster_home()
+    config = home / "dagster.yaml"
+    try:
+        instance = dg.DagsterInstance.get()
+    except (yaml.YAMLError, dg.DagsterInvalidConfigError, dg.DagsterInvariantViolationError) as exc:
+        raise ConfigError(
+            f"the Dagster instance cannot be loaded: {_first_line(exc)}",
+            source=str(config),
+            hint="fix dagster.yaml (or unset DAGSTER_HOME to use the embedded instance)",
+        ) from None
+    except (sqlite3.DatabaseError, sqlalchemy.exc.SQLAlchemyError) as exc:
+        raise ConfigError(
+            f"the Dagster instance's storage cannot be read: {_first_line(exc)}", source=str(home)
+        ) from None
+    with instance:
+        try:
+            yield instance
+        except (sqlite3.DatabaseError, sqlalchemy.exc.SQLAlchemyError) as exc:
+            raise ConfigError(
+                f"the Dagster instance's storage cannot be read: {_first_line(exc)}",
+                source=str(home),
+                hint="a corrupt or foreign SQLite file? move DAGSTER_HOME's *.db away to start afresh",
+            ) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def lineage(rc: Annotated[str, typer.Argument(help="Release-candidate tag, e.g. v24.1.0-rc1.")]) -> None:
     """Raw measurements -> metrics -> bundle for an RC: digests, code versions and the runs that made them."""
-    from verification_pipeline.definitions import build_definitions
-    from verification_pipeline.defs.lineage import lineage as lineage_of
     from verification_pipeline.release.tags import parse_rc
 
     parse_rc(rc)
     with _instance() as instance:
+        # the definitions (every asset's imports) load only once the instance is known to open
+        from verification_pipeline.definitions import build_definitions
+        from verification_pipeline.defs.lineage import lineage as lineage_of
+
         steps = lineage_of(build_definitions(os.environ), instance, rc)
     typer.echo(f"lineage of {rc} (Dagster instance {os.environ['DAGSTER_HOME']})")
     for step in steps:

@@ -8,9 +8,6 @@ from typing import Annotated, Any
 
 import typer
 
-from verification_pipeline.cli.files import read_input
-from verification_pipeline.scans import parse_report, report_summary
-
 app = typer.Typer(
     help="Scan reports (SBOM, vulnerabilities, policy): detect the format by content and summarize.",
     no_args_is_help=True,
@@ -54,7 +51,13 @@ def summarize(
     Every file is parsed before anything is printed, so a bad file (exit 2) leaves no partial
     summary behind.
     """
-    summaries = [report_summary(parse_report(read_input(path), str(path))) for path in files]
+    from verification_pipeline.fileio import REPORT_MAX_BYTES, read_capped
+    from verification_pipeline.scans import parse_report, report_summary
+
+    summaries = [
+        report_summary(parse_report(read_capped(path, limit=REPORT_MAX_BYTES, what="the report"), str(path)))
+        for path in files
+    ]
     if as_json:
         typer.echo(json.dumps({"reports": summaries}, indent=2))
         return

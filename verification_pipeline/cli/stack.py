@@ -3,21 +3,36 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import sys
+import tempfile
 import time
+import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
+from verification_pipeline.errors import UsageError
 from verification_pipeline.paths import ensure_dagster_home
-from verification_pipeline.stack.control import Stack
+
+if TYPE_CHECKING:
+    from verification_pipeline.defs.runner import StepDone, VerificationRun
+    from verification_pipeline.stack.control import Stack
 
 app = typer.Typer(
     help="The embedded stack: SeaweedFS (S3) and the reference target, loopback only.", no_args_is_help=True
 )
 
 PortBase = typer.Option(
-    None, "--port-base", envvar="VP_STACK_PORT_BASE", help="First of the stack's ports (default 18300)."
+    None,
+    "--port-base",
+    envvar="VP_STACK_PORT_BASE",
+    # the stack listens on base..base+40 and each gRPC port 10000 above its HTTP port
+    min=1024,
+    max=65535 - 10040,
+    help="First of the stack's ports (default 18300).",
 )
 
 
@@ -27,6 +42,8 @@ def up(
     no_target: bool = typer.Option(False, help="Start only the object store."),
 ) -> None:
     """Start the store (and the reference target); wait until they answer. Safe to repeat."""
+    from verification_pipeline.stack.control import Stack
+
     status = Stack(port_base=port_base, with_target=not no_target).up(progress=typer.echo)
     for line in status.lines():
         typer.echo(line)
@@ -36,6 +53,8 @@ def up(
 @app.command()
 def down(port_base: int | None = PortBase) -> None:
     """Stop exactly the processes `up` started; the data stays."""
+    from verification_pipeline.stack.control import Stack
+
     stopped = Stack(port_base=port_base).down()
     typer.echo(f"stopped: {', '.join(stopped)}" if stopped else "nothing of ours was running")
 
@@ -43,6 +62,8 @@ def down(port_base: int | None = PortBase) -> None:
 @app.command()
 def status(port_base: int | None = PortBase) -> None:
     """Say what runs where (credentials masked)."""
+    from verification_pipeline.stack.control import Stack
+
     for line in Stack(port_base=port_base).status().lines():
         typer.echo(line)
 
@@ -59,10 +80,15 @@ def demo(
     """The main job: start the embedded stack, verify the RC end to end, print the verdicts and the bundle."""
     import dagster as dg
 
-    from verification_pipeline.defs.runner import verify_in_process
+    from verification_pipeline.defs.load.assets import K6_DURATION
+    from verification_pipeline.fileio import check_output_dir
     from verification_pipeline.release.tags import parse_rc
+    from verification_pipeline.stack.control import Stack
 
     parse_rc(rc)
+    if not K6_DURATION.fullmatch(duration):
+        raise UsageError(f"--duration {duration!r} is not a k6 duration", hint="e.g. 20s, 1m30s")
+    check_output_dir(output, what="--output")
     started = time.monotonic()
     stack = Stack(port_base=port_base)
     was_running = bool(stack.status().running)
@@ -74,7 +100,7 @@ def demo(
 
         defs = build_definitions({**os.environ, "VP_LOAD_DURATION": duration})
         with dg.DagsterInstance.get() as instance:
-            run = verify_in_process(defs, rc, instance, raise_on_error=False)
+            run = _verify_rc(defs, instance, rc, _seconds(duration))
         elapsed = time.monotonic() - started
         _print_outcome(run, rc, output, stack, elapsed)
     finally:
@@ -83,6 +109,86 @@ def demo(
             typer.echo("stack stopped (it was not running before the demo)")
     if "release_decision" not in run.values:
         raise typer.Exit(1)
+
+
+def _verify_rc(defs, instance, rc: str, load_s: float) -> VerificationRun:
+    """One RC's run, as the screen shows it: a line per finished step, a live line during the load.
+
+    Dagster's own per-event lines go to a log file (its path is printed first), not the screen.
+    """
+
+    from verification_pipeline.defs.runner import RunWatcher, verify_in_process
+    from verification_pipeline.paths import vp_home
+
+    run_id = str(uuid.uuid4())  # a Dagster run id is a UUID4 string
+    logs = vp_home() / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    log_path = logs / f"demo-{rc}-{run_id[:8]}.log"
+    typer.echo(f"verifying {rc}: Dagster run {run_id}; its event log: {log_path}")
+    screen = _DemoScreen(load_s)
+    quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+    with (
+        log_path.open("w") as log,
+        RunWatcher(instance, run_id, log, on_step=screen.step_done, on_tick=screen.tick),
+    ):
+        run = verify_in_process(defs, rc, instance, run_config=quiet, raise_on_error=False, run_id=run_id)
+    screen.clear()
+    return run
+
+
+class _DemoScreen:
+    """One line per finished step, and while the load runs one live line, redrawn in place on a terminal."""
+
+    LOAD_STEP = "run_load_segment"
+    PLAIN_EVERY_S = 5.0  # not a terminal (CI, a pipe): the live line as a plain line this often
+
+    def __init__(self, load_s: float) -> None:
+        from verification_pipeline.loadtest.progress import LoadTally
+
+        self.load_s = load_s
+        self.tally = LoadTally()
+        self.live = sys.stdout.isatty()
+        self.shown = False
+        self.last_plain = 0.0
+
+    def step_done(self, done: StepDone) -> None:
+        self.clear()
+        mark = "ok  " if done.success else "FAIL"
+        name = done.step if len(done.step) <= 40 else done.step[:37] + "..."
+        line = f"  {mark} {name:<40} {done.seconds:6.1f}s  {done.figure}"
+        typer.secho(line[:160], fg=None if done.success else typer.colors.RED)
+
+    def tick(self, running: dict[str, float]) -> None:
+        from verification_pipeline.loadtest.runner import running_outputs
+
+        loading = [started for step, started in running.items() if self.LOAD_STEP in step]
+        if not loading:
+            return
+        self.tally.update(running_outputs())
+        elapsed = time.time() - min(loading)
+        line = (
+            f"  load: {elapsed:5.1f}s of {self.load_s:g}s, {self.tally.requests:,} requests, "
+            f"{self.tally.failed:,} errors so far"
+        )
+        if self.live:
+            sys.stdout.write("\r\x1b[2K" + line)
+            sys.stdout.flush()
+            self.shown = True
+        elif time.monotonic() - self.last_plain >= self.PLAIN_EVERY_S:
+            self.last_plain = time.monotonic()
+            typer.echo(line)
+
+    def clear(self) -> None:
+        if self.shown:
+            sys.stdout.write("\r\x1b[2K")
+            sys.stdout.flush()
+            self.shown = False
+
+
+def _seconds(duration: str) -> float:
+    """A k6 duration (`20s`, `1m30s`, `500ms`) in seconds."""
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+    return sum(float(n) * units[u] for n, u in re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h)", duration))
 
 
 def _num(value: float | None) -> str:
@@ -144,14 +250,19 @@ def _print_outcome(run, rc: str, output: Path, stack: Stack, elapsed: float) -> 
         return
     local = output / rc
     files = read_bundle_uri(bundle["uri"], stack.settings())
-    if local.exists():
-        shutil.rmtree(local)
+    # the copy is made beside its place and swapped in whole: never half a bundle, never via a link
+    staging = Path(tempfile.mkdtemp(dir=output, prefix=f".{rc}."))
     for name, data in files.items():
-        target = local / "bundle" / name
+        target = staging / "bundle" / name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
+    (staging / "evidence-signing.pub").write_text(bundle["public_key_pem"])
+    if local.is_symlink():
+        local.unlink()
+    elif local.exists():
+        shutil.rmtree(local)
+    staging.replace(local)
     public_key = local / "evidence-signing.pub"
-    public_key.write_text(bundle["public_key_pem"])
     report = verify_path(
         local / "bundle", load_public_key_pem(public_key.read_bytes(), source=str(public_key)), expected_rc=rc
     )

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from verification_pipeline.errors import InputError, SigningError
+from verification_pipeline.fileio import KEY_MAX_BYTES, atomic_write_many, check_output_dir, read_capped
 
 log = logging.getLogger(__name__)
 
@@ -83,15 +84,17 @@ def public_key_pem(public_key: Ed25519PublicKey) -> bytes:
 def generate_key_pair(out_dir: Path, *, dev: bool = False) -> KeyPairFiles:
     """Write a new key pair into `out_dir`: the private key 0600, the public key beside it.
 
-    Existing key files are never replaced: a replaced key would orphan every bundle it signed.
+    Both files or neither (a private key without its public key is useless and a risk); existing
+    key files, or symlinks in their place, are never replaced: a replaced key would orphan
+    every bundle it signed.
     """
-    out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    check_output_dir(out_dir, what="the key folder")
     private_path = out_dir / PRIVATE_KEY_FILE
     public_path = out_dir / PUBLIC_KEY_FILE
     for path in (private_path, public_path):
-        if path.exists():
+        if path.exists() or path.is_symlink():
             raise InputError(
-                "a key file is already there; keys are never overwritten",
+                "a key file (or a link) is already there; keys are never overwritten",
                 source=str(path),
                 hint="choose another --out directory, or move the old key pair away first",
             )
@@ -101,19 +104,13 @@ def generate_key_pair(out_dir: Path, *, dev: bool = False) -> KeyPairFiles:
     )
     if dev:
         pem = DEV_KEY_MARKER.encode() + b"\n" + pem
-    _write_private(private_path, pem)
-    public_path.write_bytes(public_key_pem(key.public_key()))
+    # the temporary private key is 0600 from its creation (mkstemp), and stays so
+    atomic_write_many(
+        {private_path: pem, public_path: public_key_pem(key.public_key())},
+        modes={private_path: 0o600},
+        exclusive=True,
+    )
     return KeyPairFiles(private_path, public_path, public_key_fingerprint(key.public_key()), dev)
-
-
-def _write_private(path: Path, pem: bytes) -> None:
-    # O_EXCL with mode 0600: the key is never readable by others, not even for a moment.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, pem)
-    finally:
-        os.close(fd)
 
 
 def load_signing_key_pem(pem: bytes, *, source: str, is_dev_key: bool = False) -> SigningKey:
@@ -144,15 +141,17 @@ def load_signing_key_pem(pem: bytes, *, source: str, is_dev_key: bool = False) -
 
 
 def load_signing_key_file(path: Path, *, is_dev_key: bool = False) -> SigningKey:
-    try:
-        pem = path.read_bytes()
-    except FileNotFoundError:
+    if not path.exists():
         raise SigningError(
             f"signing key {path} does not exist",
             hint="create one with `verification-pipeline keygen --out DIR`",
+        )
+    try:
+        pem = read_capped(path, limit=KEY_MAX_BYTES, what="the signing key")
+    except InputError as exc:
+        raise SigningError(
+            f"signing key {path} cannot be read: {exc.message.removeprefix(f'{path}: ')}"
         ) from None
-    except OSError as exc:
-        raise SigningError(f"signing key {path} cannot be read: {exc.strerror}") from None
     if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         log.warning("signing key %s is readable by other users; chmod 600 it", path)
     return load_signing_key_pem(pem, source=f"signing key {path}", is_dev_key=is_dev_key)
@@ -207,8 +206,5 @@ def load_public_key_pem(pem: bytes, *, source: str) -> Ed25519PublicKey:
 
 
 def load_public_key_file(path: Path) -> Ed25519PublicKey:
-    try:
-        pem = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read the public key: {exc.strerror}", source=str(path)) from None
+    pem = read_capped(path, limit=KEY_MAX_BYTES, what="the public key")
     return load_public_key_pem(pem, source=str(path))

@@ -32,7 +32,7 @@ from verification_pipeline.fanout.looplag import LoopLagMonitor
 from verification_pipeline.fanout.metrics import fanout_metrics, seed_method_figures, worst_loop_lag_p99
 from verification_pipeline.fanout.publisher import PublishOutcome, T0Emitter, publish_signals, warm_up
 from verification_pipeline.fanout.subscribers import CONNECTS_IN_FLIGHT, SubscriberGroup, run_group
-from verification_pipeline.reachability import check_reachable
+from verification_pipeline.reachability import check_http_url, check_reachable
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +69,13 @@ class ProbeConfig:
     `seed_method` figures, measured as the seed's script measures, come beside ours."""
 
     def __post_init__(self) -> None:
-        if urlsplit(self.url).scheme not in ("http", "https") or not urlsplit(self.url).hostname:
-            raise ConfigError(
-                f"{self.url!r} is not an http(s) URL", field="url", hint="e.g. http://127.0.0.1:4000/graphql"
-            )
+        check_http_url(self.url, field="url")
+        if self.subscribe_url is not None:
+            check_http_url(self.subscribe_url, field="subscribe_url", example="http://127.0.0.1:4000")
+        for name in ("rate", "late_ms", "grace_ms", "connect_timeout_s", "request_timeout_s"):
+            value = getattr(self, name)
+            if value is not None and not math.isfinite(value):
+                raise ConfigError(f"must be a finite number, got {value}", field=name)
         if not self.token:
             raise ConfigError("a JWT is required", field="token", hint="set VP_TARGET_JWT or pass --token")
         if not self.tenant:

@@ -42,6 +42,17 @@ K6_EXIT_CODES = {
 }
 
 
+# The `--out json` files of the k6 processes this process runs right now, for a live view (the
+# demo's screen) to tail; a file is listed from k6's start until it has exited.
+_RUNNING: set[Path] = set()
+_RUNNING_LOCK = threading.Lock()
+
+
+def running_outputs() -> list[Path]:
+    with _RUNNING_LOCK:
+        return sorted(_RUNNING)
+
+
 @dataclass(frozen=True)
 class ExecutionSegment:
     """One part of a split test: k6's `--execution-segment` and `--execution-segment-sequence`."""
@@ -146,6 +157,8 @@ def run_k6(
     ]
     for reader in readers:
         reader.start()
+    with _RUNNING_LOCK:
+        _RUNNING.add(out_path)
     try:
         exit_code = _wait(process, timeout_s, stop)
     except subprocess.TimeoutExpired:
@@ -156,6 +169,8 @@ def run_k6(
             hint=_tail(stderr_tail),
         ) from None
     finally:
+        with _RUNNING_LOCK:
+            _RUNNING.discard(out_path)
         for reader in readers:
             reader.join()
     if stop is not None and stop.is_set() and exit_code != 0:

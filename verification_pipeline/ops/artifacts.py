@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from verification_pipeline.errors import InputError
+from verification_pipeline.fileio import atomic_write_many, check_output_dir
 from verification_pipeline.ops.dashboard import DASHBOARD_FILE, dashboard_json
 from verification_pipeline.ops.model import MetricsConfig, SLOTarget
 from verification_pipeline.ops.rules import RULES_FILE, render_rules
@@ -23,14 +23,11 @@ def render_ops_artifacts(
 
 
 def write_ops_artifacts(out_dir: Path, artifacts: dict[str, bytes]) -> list[Path]:
-    """Write the rendered files into `out_dir` (created if missing); returns their paths."""
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        written = []
-        for name, content in artifacts.items():
-            path = out_dir / name
-            path.write_bytes(content)
-            written.append(path)
-    except OSError as exc:
-        raise InputError(f"cannot write the ops artifacts: {exc.strerror}", source=str(out_dir)) from exc
-    return written
+    """Write the rendered files into `out_dir` (created if missing), all or none; returns their paths.
+
+    A symlink as the folder or in a file's place is refused: nothing is written outside `out_dir`.
+    """
+    check_output_dir(out_dir, what="the ops artifacts folder")
+    files = {out_dir / name: content for name, content in artifacts.items()}
+    atomic_write_many(files)
+    return list(files)

@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 
 from verification_pipeline.errors import StackError, StorageError
+from verification_pipeline.fileio import atomic_write
 from verification_pipeline.paths import PACKAGE_DIR, tool_path, vp_home
 from verification_pipeline.stack import processes
 from verification_pipeline.stack.processes import ProcessRecord
@@ -121,10 +122,7 @@ class StackStatus:
 def _write_secret(path: Path, content: str) -> None:
     """Create a file readable by its owner only, without a window where it is world-readable."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(content)
-    os.chmod(path, 0o600)
+    atomic_write(path, content.encode(), mode=0o600)
 
 
 def _random(alphabet: str, length: int) -> str:
@@ -218,9 +216,7 @@ class Stack:
     def _save(self, records: dict[str, ProcessRecord]) -> None:
         self.layout.home.mkdir(parents=True, exist_ok=True)
         state = {"port_base": self.ports.base, "processes": {n: r.to_dict() for n, r in records.items()}}
-        tmp = self.layout.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, indent=2))
-        tmp.replace(self.layout.state_file)
+        atomic_write(self.layout.state_file, json.dumps(state, indent=2).encode())
 
     def _saved_port_base(self) -> int | None:
         if not self.layout.state_file.exists():

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import jwt
 
-from verification_pipeline.errors import ConfigError
+from verification_pipeline.fileio import KEY_MAX_BYTES, read_capped
 
 DEFAULT_SCOPES = ("coherence:read", "coherence:write")
 
@@ -20,10 +20,7 @@ def mint_token(
     secret_file: str | Path, tenant: str, scopes: tuple[str, ...] = DEFAULT_SCOPES, ttl_s: int = 3600
 ) -> str:
     path = Path(secret_file)
-    try:
-        secret = path.read_bytes().strip()
-    except OSError as exc:
-        raise ConfigError(f"cannot read the target's JWT secret: {exc.strerror}", source=str(path)) from None
+    secret = read_capped(path, limit=KEY_MAX_BYTES, what="the target's JWT secret").strip()
     now = int(time.time())
     claims = {
         "sub": "verification-pipeline",

@@ -86,10 +86,13 @@ def serve(
     log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "warning",
 ) -> None:
     """Serve the reference target: GraphQL at /graphql, Socket.IO at /socket.io, /metrics, /healthz."""
+    from verification_pipeline.fileio import check_output_file
     from verification_pipeline.target.config import TargetConfig, read_admin_token, read_jwt_secret
     from verification_pipeline.target.faults import FaultSettings
     from verification_pipeline.target.server import serve as run_server
 
+    if ready_file is not None:
+        check_output_file(ready_file, what="--ready-file")  # refused now, not after the server started
     faults = FaultSettings.parse(
         {
             "read_latency_ms": read_latency_ms,

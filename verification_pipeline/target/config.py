@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from verification_pipeline.errors import ConfigError
+from verification_pipeline.fileio import KEY_MAX_BYTES, read_capped
 from verification_pipeline.target.faults import FaultSettings
 from verification_pipeline.target.tokens import MIN_SECRET_BYTES
 
@@ -72,7 +73,4 @@ def read_admin_token(path: Path) -> str:
 
 
 def _read(path: Path, flag: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as error:
-        raise ConfigError(f"cannot read --{flag}: {error.strerror}", source=str(path)) from None
+    return read_capped(path, limit=KEY_MAX_BYTES, what=f"--{flag}", error=ConfigError)

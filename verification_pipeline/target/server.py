@@ -16,6 +16,7 @@ from pathlib import Path
 import uvicorn
 
 from verification_pipeline.errors import StackError
+from verification_pipeline.fileio import atomic_write
 from verification_pipeline.target.app import create_app
 from verification_pipeline.target.config import TargetConfig
 from verification_pipeline.target.realtime import MAX_MESSAGE_BYTES
@@ -97,6 +98,4 @@ def _url_host(host: str) -> str:
 
 def _write_ready_file(path: Path, info: dict) -> None:
     # Written whole then renamed, so a reader never sees half a file.
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(info))
-    partial.replace(path)
+    atomic_write(path, json.dumps(info).encode())
