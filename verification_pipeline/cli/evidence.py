@@ -58,9 +58,33 @@ def verify(
 
 
 @app.command()
-def audit(bundle: Annotated[str, typer.Argument(help="Bundle directory or bundle.tar.gz.")]) -> None:
+def audit(
+    bundle: Annotated[str, typer.Argument(help="Bundle directory or bundle.tar.gz.")],
+    public_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--public-key",
+            help="Trusted Ed25519 public key (PEM): verify the signatures before auditing. "
+            "Without it the files are checked only against manifest.json, which proves nothing.",
+        ),
+    ] = None,
+) -> None:
     """Recompute slo/metrics.json from raw/*.parquet, compare, and print the lineage."""
-    report = audit_path(Path(bundle))
+    key = load_public_key_file(public_key) if public_key is not None else None
+    report = audit_path(Path(bundle), public_key=key)
+    if report.verification is None:
+        typer.secho(
+            "WARNING: NOT VERIFIED: no --public-key given, so these files are checked only against "
+            "manifest.json, which anyone can rewrite; audit with --public-key to rely on the result",
+            err=True,
+            fg=typer.colors.YELLOW,
+            bold=True,
+        )
+    else:
+        typer.echo(
+            f"verified: signed by {report.verification.key_fingerprint}, "
+            f"signed verdict {report.verification.verdict}"
+        )
     for line in lineage_lines(report.lineage):
         typer.echo(line)
     rows = ", ".join(f"{name}: {count} rows" for name, count in report.raw_rows.items())

@@ -87,7 +87,10 @@ def verify_path(
     limits: ReadLimits = DEFAULT_LIMITS,
 ) -> VerificationReport:
     """Verify a bundle directory or `.tar.gz`."""
-    return verify_files(read_bundle(path, limits), public_key, expected_rc=expected_rc, source=str(path))
+    read = read_bundle(path, limits)
+    return verify_files(
+        read.files, public_key, expected_rc=expected_rc, source=str(path), root_version=read.root_version
+    )
 
 
 def verify_files(
@@ -96,13 +99,23 @@ def verify_files(
     *,
     expected_rc: str | None = None,
     source: str = "bundle",
+    root_version: str | None = None,
 ) -> VerificationReport:
-    """Verify a bundle held as bundle-relative name -> bytes (from a directory, an archive or S3)."""
+    """Verify a bundle held as bundle-relative name -> bytes (from a directory, an archive or S3).
+
+    `root_version`: the `<version>` of the `evidence/<version>/` the files were stored under,
+    when the location says; it must be the signed version.
+    """
     for name in files:
         check_relative_name(name, lambda message: VerificationFailed(f"{source}: {message}"))
     statements = _verified_statements(files, public_key)
     test_result, provenance = statements[TEST_RESULT_PREDICATE], statements[SLSA_PROVENANCE_PREDICATE]
     rc = _release_candidate(test_result, provenance, expected_rc)
+    if root_version is not None and root_version != rc.get("version"):
+        raise VerificationFailed(
+            f"{source}: stored under evidence/{root_version}/ but signed for version {rc.get('version')!r}",
+            hint="the bundle was moved or renamed after signing; do not trust where it claims to belong",
+        )
     signed = _subjects(test_result, TEST_RESULT_PREDICATE)
     if _subjects(provenance, SLSA_PROVENANCE_PREDICATE) != signed:
         raise VerificationFailed(f"{ATTESTATIONS}: the two statements list different subjects")
