@@ -121,8 +121,8 @@ def provenance(run_id: str = "2b7e5f0c-1111-4d2a-9a0b-6d5c4b3a2f10") -> Provenan
         resolved_dependencies=[
             resource_descriptor("slos.yaml", data=SLOS_YAML),
             resource_descriptor("k6/graphql_read.js", data=READ_SCRIPT),
-            tool_descriptor("k6", "v1.1.0"),
-            tool_descriptor("syft", "1.18.1"),
+            tool_descriptor("k6", "v1.1.0", binary_sha256="c" * 64),
+            tool_descriptor("syft", "1.18.1", binary_sha256="d" * 64),
         ],
         builder_version={"verification-pipeline": "0.1.0", "dagster": "1.13.27"},
     )

@@ -23,6 +23,7 @@ from verification_pipeline.defs.storage.sources import load_original
 from verification_pipeline.defs.target import TargetResource
 from verification_pipeline.errors import VerificationFailed
 from verification_pipeline.evidence.bundle import LineageStep, assemble_bundle
+from verification_pipeline.evidence.bundle_io import root_version_of
 from verification_pipeline.evidence.keys import public_key_pem
 from verification_pipeline.evidence.statements import (
     GateOutcome,
@@ -34,7 +35,7 @@ from verification_pipeline.evidence.statements import (
 from verification_pipeline.evidence.upload import upload_bundle
 from verification_pipeline.evidence.verify import verify_files
 from verification_pipeline.loadtest.runner import SCRIPTS_DIR
-from verification_pipeline.paths import tool_path
+from verification_pipeline.paths import file_sha256, portable_uri, tool_path
 from verification_pipeline.scans import syft_version
 from verification_pipeline.storage.bundles import read_bundle_uri
 from verification_pipeline.storage.serialize import encode
@@ -209,8 +210,15 @@ def evidence_bundle(
         if name in files
     ]
     scripts = sorted(SCRIPTS_DIR.glob("*.js"))
-    configuration = [resource_descriptor("slos.yaml", data=slo_spec["yaml"].encode(), uri=slo_spec["source"])]
-    configuration += [resource_descriptor(f"k6/{p.name}", data=p.read_bytes()) for p in scripts]
+    # URIs that mean the same anywhere: never a path of the machine that ran (paths.portable_uri)
+    configuration = [
+        resource_descriptor(
+            "slos.yaml", data=slo_spec["yaml"].encode(), uri=portable_uri(str(slo_spec["source"]))
+        )
+    ]
+    configuration += [
+        resource_descriptor(f"k6/{p.name}", data=p.read_bytes(), uri=portable_uri(str(p))) for p in scripts
+    ]
     dependencies = list(configuration)
     for info in upstream.values():
         if info.get("uri"):
@@ -226,11 +234,14 @@ def evidence_bundle(
             dependencies.append(
                 resource_descriptor(
                     f"{info['asset']} (original)",
-                    uri=info["original_uri"],
+                    uri=portable_uri(info["original_uri"]),
                     digest={"sha256": info["original_sha256"]},
                 )
             )
-    dependencies += [tool_descriptor("k6", _k6_version()), tool_descriptor("syft", syft_version())]
+    dependencies += [
+        tool_descriptor("k6", _k6_version(), binary_sha256=file_sha256(tool_path("k6"))),
+        tool_descriptor("syft", syft_version(), binary_sha256=file_sha256(tool_path("syft"))),
+    ]
     run_stats = context.instance.get_run_stats(run_id)
     started = (
         dt.datetime.fromtimestamp(run_stats.start_time, dt.UTC)
@@ -242,7 +253,6 @@ def evidence_bundle(
         started_on=started,
         finished_on=dt.datetime.now(dt.UTC),
         external_parameters={
-            "commit": release_candidate.get("commit") or "",
             "targetUrl": target.label(),
             "slosSha256": slo_spec["sha256"],
             "runTags": {
@@ -255,8 +265,9 @@ def evidence_bundle(
         files,
         release_candidate=ReleaseCandidate(
             tag=release_candidate["tag"],
-            commit=release_candidate.get("commit") or "",
+            commit=release_candidate["commit"],
             version=release_candidate["version"],
+            commit_source=release_candidate["commit_source"],
         ),
         signing_key=key,
         provenance=provenance,
@@ -277,7 +288,11 @@ def evidence_bundle(
     archive = next(r for r in refs if r.key.endswith("bundle.tar.gz"))
 
     report = verify_files(
-        read_bundle_uri(uri, s3.settings()), key.public_key, expected_rc=release_candidate["tag"], source=uri
+        read_bundle_uri(uri, s3.settings()),
+        key.public_key,
+        expected_rc=release_candidate["tag"],
+        source=uri,
+        root_version=root_version_of(uri),
     )
     context.log.info(f"bundle verified from the store: {report.files} files, verdict {report.verdict}")
     value = {

@@ -12,21 +12,30 @@ from verification_pipeline.release.tags import parse_rc
     code_version="1",
     group_name="release",
     kinds={"git"},
-    description="The RC tag, the commit it points to (when a repository is configured) and its version.",
+    description="The RC tag, its version and its commit: the one its tag points to, or (no repository "
+    "configured) the HEAD of this checkout. The commit is signed into the bundle; promotion tags it.",
 )
 def release_candidate(context: dg.AssetExecutionContext, git_repo: GitRepoResource) -> dg.Output[dict]:
     rc = parse_rc(context.partition_key)
-    commit = git_repo.commit_of(rc.tag)
+    commit, commit_source = git_repo.commit_of(rc.tag)
     value = {
         "tag": rc.tag,
         "version": rc.version,
         "release_tag": rc.release_tag,
         "commit": commit,
+        "commit_source": commit_source,
         "repository": git_repo.repo or None,
     }
-    context.log.info(f"{rc.tag}: version {rc.version}, commit {commit or '(no repository configured)'}")
+    where = f"tag in {git_repo.repo}" if git_repo.repo else "checkout HEAD: the RC is not a git tag here"
+    context.log.info(f"{rc.tag}: version {rc.version}, commit {commit} ({where})")
     return dg.Output(
         value,
-        data_version=dg.DataVersion(f"{rc.tag}@{commit or '-'}"),
-        metadata={"tag": rc.tag, "version": rc.version, "commit": commit or "", "repository": git_repo.repo},
+        data_version=dg.DataVersion(f"{rc.tag}@{commit}"),
+        metadata={
+            "tag": rc.tag,
+            "version": rc.version,
+            "commit": commit,
+            "commit_source": commit_source,
+            "repository": git_repo.repo,
+        },
     )
