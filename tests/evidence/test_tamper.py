@@ -7,19 +7,26 @@ the exit code is the one a person or a CI job sees.
 
 from __future__ import annotations
 
+import base64
 import gzip
 import io
+import json
+import re
 import shutil
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.evidence.conftest import RC
+from tests.evidence.conftest import RC, BuildBundle, outcomes
 from verification_pipeline.cli import main
 from verification_pipeline.evidence.bundle import EvidenceBundle
 from verification_pipeline.evidence.bundle_io import archive_bytes, write_directory
-from verification_pipeline.evidence.keys import KeyPairFiles
+from verification_pipeline.evidence.dsse import sign_envelope
+from verification_pipeline.evidence.keys import KeyPairFiles, SigningKey
+from verification_pipeline.evidence.layout import ATTESTATIONS, sha256_hex
+from verification_pipeline.evidence.statements import EXTENSION, canonical_json, subjects
 
 
 def verify(capsys: pytest.CaptureFixture[str], path: Path, key: Path, *extra: str) -> tuple[int, str]:
@@ -143,3 +150,350 @@ def test_a_member_claiming_gigabytes_is_refused_before_its_data_is_read(
     path.write_bytes(gzip.compress(raw, mtime=0))
     code, out = verify(capsys, path, key_pair.public_key)
     assert code == 1 and "slo/huge.json: 3221225472 bytes is over the 268435456-byte limit per file" in out
+
+
+# --- a producer that contradicts itself, signed with the trusted key (holes 4, 5) ----------------
+
+
+def _statements(files: dict[str, bytes]) -> list[dict]:
+    return [
+        json.loads(base64.b64decode(json.loads(line)["payload"]))
+        for line in files[ATTESTATIONS].splitlines()
+        if line.strip()
+    ]
+
+
+def resigned(
+    bundle: EvidenceBundle,
+    key: SigningKey,
+    *,
+    edit_files: Callable[[dict[str, bytes]], None] = lambda files: None,
+    edit: Callable[[dict, dict], None] = lambda test_result, provenance: None,
+) -> dict[str, bytes]:
+    """The bundle with files and/or statements changed, its subjects recomputed and signed again by
+    the trusted key: everything a signature can prove still holds, only the content lies."""
+    files = dict(bundle.files)
+    edit_files(files)
+    changed = {n for n in files if n != "manifest.json" and files[n] != bundle.files[n]}
+    if changed:  # a consistent producer lists the changed files' digests in its manifest
+        manifest = json.loads(files["manifest.json"])
+        for entry in manifest["files"]:
+            if entry["name"] in changed:
+                entry.update(sha256=sha256_hex(files[entry["name"]]), size=len(files[entry["name"]]))
+        files["manifest.json"] = json.dumps(manifest).encode()
+    test_result, provenance = _statements(files)
+    digests = subjects({n: sha256_hex(d) for n, d in files.items() if n != ATTESTATIONS})
+    test_result["subject"] = provenance["subject"] = digests
+    edit(test_result, provenance)
+    files[ATTESTATIONS] = b"".join(
+        canonical_json(sign_envelope(canonical_json(s), key)) + b"\n" for s in (test_result, provenance)
+    )
+    return files
+
+
+def _json_edit(name: str, change: Callable[[dict], None]) -> Callable[[dict[str, bytes]], None]:
+    def edit(files: dict[str, bytes]) -> None:
+        document = json.loads(files[name])
+        change(document)
+        files[name] = json.dumps(document).encode()
+
+    return edit
+
+
+def _manifest_size(document: dict) -> None:
+    next(e for e in document["files"] if e["name"] == "slo/read.json")["size"] += 1
+
+
+def _lineage_output(document: dict) -> None:
+    next(o for o in document["outputs"] if o["name"] == "slo/read.json")["sha256"] = "0" * 64
+
+
+def _both_rcs(change: Callable[[dict], None]) -> Callable[[dict, dict], None]:
+    def edit(test_result: dict, provenance: dict) -> None:
+        change(test_result["predicate"][EXTENSION]["releaseCandidate"])
+        change(provenance["predicate"]["buildDefinition"]["externalParameters"]["releaseCandidate"])
+
+    return edit
+
+
+CONTRADICTIONS = {
+    "pass-with-failed-tests": (
+        {"edit": lambda t, p: t["predicate"]["failedTests"].append("slo:read_p95")},
+        r"\[test-result predicate\.failedTests\]: .* does not follow from the signed gates",
+    ),
+    "pass-with-a-failing-gate": (
+        {"edit": lambda t, p: t["predicate"][EXTENSION]["gates"][0].update(verdict="FAIL")},
+        r"verdict\]: PASS although its gates and missing files make it FAIL",
+    ),
+    "no-configuration": (
+        {"edit": lambda t, p: t["predicate"].pop("configuration")},
+        r"\[test-result predicate\.configuration\]: missing or not a list",
+    ),
+    "no-extension": (
+        {"edit": lambda t, p: t["predicate"].pop(EXTENSION)},
+        r"release-verification:v1\]: missing",
+    ),
+    "no-build-type": (
+        {"edit": lambda t, p: p["predicate"]["buildDefinition"].pop("buildType")},
+        r"\[provenance predicate\.buildDefinition\.buildType\]: missing",
+    ),
+    "no-run-details": (
+        {"edit": lambda t, p: p["predicate"].pop("runDetails")},
+        r"\[provenance predicate\.runDetails\.builder\.id\]: missing",
+    ),
+    "empty-commit": (
+        {"edit": _both_rcs(lambda rc: rc.update(commit=""))},
+        r"releaseCandidate\]: .*'' is not a full git commit id",
+    ),
+    "no-commit": (
+        {"edit": _both_rcs(lambda rc: rc.pop("commit"))},
+        r"releaseCandidate\]: needs tag, commit, commitSource, version",
+    ),
+    "commits-differ": (
+        {"edit": lambda t, p: t["predicate"][EXTENSION]["releaseCandidate"].update(commit="a" * 40)},
+        r"\[releaseCandidate\]: the test result is for .* but the provenance is for",
+    ),
+    "manifest-size": (
+        {"edit_files": _json_edit("manifest.json", _manifest_size)},
+        r"manifest\.json \[files\.slo/read\.json\.size\]",
+    ),
+    "manifest-run-id": (
+        {"edit_files": _json_edit("manifest.json", lambda m: m.update(runId="another-run"))},
+        r"manifest\.json \[runId\]: 'another-run' is not the signed invocationId",
+    ),
+    "manifest-signing-key": (
+        {
+            "edit_files": _json_edit(
+                "manifest.json", lambda m: m["signingKey"].update(fingerprint="SHA256:00")
+            )
+        },
+        r"manifest\.json \[signingKey\.fingerprint\]",
+    ),
+    "manifest-dev-key-flag": (
+        {"edit_files": _json_edit("manifest.json", lambda m: m["signingKey"].update(devKey="no"))},
+        r"manifest\.json \[signingKey\.devKey\]",
+    ),
+    "lineage-run-id": (
+        {"edit_files": _json_edit("lineage.json", lambda m: m.update(runId="another-run"))},
+        r"lineage\.json \[runId\]",
+    ),
+    "lineage-rc": (
+        {"edit_files": _json_edit("lineage.json", lambda m: m["releaseCandidate"].update(tag="v9.9.9-rc1"))},
+        r"lineage\.json \[releaseCandidate\]",
+    ),
+    "lineage-output-digest": (
+        {"edit_files": _json_edit("lineage.json", _lineage_output)},
+        r"lineage\.json \[outputs\.slo/read\.json\]",
+    ),
+    "lineage-inputs": (
+        {"edit_files": _json_edit("lineage.json", lambda m: m["inputs"].pop())},
+        r"lineage\.json \[inputs\]: differ from the signed resolvedDependencies",
+    ),
+    "lineage-not-an-object": (
+        {"edit_files": lambda files: files.update({"lineage.json": b'"a string"'})},
+        r"lineage\.json: not a JSON object",
+    ),
+}
+
+
+@pytest.mark.parametrize(("change", "message"), CONTRADICTIONS.values(), ids=CONTRADICTIONS.keys())
+def test_signed_content_that_contradicts_itself_fails_naming_the_field(
+    change: dict,
+    message: str,
+    capsys,
+    bundle: EvidenceBundle,
+    signing_key: SigningKey,
+    key_pair: KeyPairFiles,
+    tmp_path: Path,
+) -> None:
+    files = resigned(bundle, signing_key, **change)
+    root = _write(files, tmp_path / "bundle")
+    code, out = verify(capsys, root, key_pair.public_key)
+    assert code == 1, out
+    assert re.search(message, out), out
+
+
+def _write(files: dict[str, bytes], root: Path) -> Path:
+    for name, data in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+    return root
+
+
+def test_the_resigning_helper_itself_leaves_a_verifiable_bundle(
+    capsys, bundle: EvidenceBundle, signing_key: SigningKey, key_pair: KeyPairFiles, tmp_path: Path
+) -> None:
+    root = _write(resigned(bundle, signing_key), tmp_path / "bundle")
+    assert verify(capsys, root, key_pair.public_key)[0] == 0
+
+
+# --- hole 6: DSSE and in-toto bundle conformance --------------------------------------------------
+
+
+def _with_attestations(bundle: EvidenceBundle, tmp_path: Path, change: Callable[[list[bytes]], list[bytes]]):
+    files = dict(bundle.files)
+    files[ATTESTATIONS] = b"\n".join(change(files[ATTESTATIONS].splitlines())) + b"\n"
+    return _write(files, tmp_path / "bundle")
+
+
+def _malformed_signature_first(lines: list[bytes]) -> list[bytes]:
+    out = []
+    for line in lines:
+        envelope = json.loads(line)
+        envelope["signatures"] = [{"keyid": "x", "sig": "%%%"}, {"sig": 7}, *envelope["signatures"]]
+        out.append(canonical_json(envelope))
+    return out
+
+
+def _foreign_attestation(key: SigningKey) -> bytes:
+    statement = {
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": "x", "digest": {"sha256": "0" * 64}}],
+        "predicateType": "https://spdx.dev/Document",
+        "predicate": {},
+    }
+    return canonical_json(sign_envelope(canonical_json(statement), key))
+
+
+def test_conformant_extras_do_not_break_verification(
+    capsys, bundle: EvidenceBundle, other_signing_key: SigningKey, key_pair: KeyPairFiles, tmp_path: Path
+) -> None:
+    for change in (
+        _malformed_signature_first,
+        lambda lines: [b"", lines[0], b"   ", lines[1], b""],
+        lambda lines: [_foreign_attestation(other_signing_key), *lines],
+    ):
+        root = _with_attestations(bundle, tmp_path, change)
+        code, out = verify(capsys, root, key_pair.public_key)
+        assert code == 0, out
+        shutil.rmtree(root)
+
+
+def test_a_second_statement_of_our_type_fails(
+    capsys, bundle: EvidenceBundle, key_pair: KeyPairFiles, tmp_path: Path
+) -> None:
+    root = _with_attestations(bundle, tmp_path, lambda lines: [lines[0], *lines])
+    code, out = verify(capsys, root, key_pair.public_key)
+    assert code == 1 and "line 2 [predicateType]: a second https://in-toto.io/attestation/test-result" in out
+
+
+# --- verify --require-pass ------------------------------------------------------------------------
+
+
+def test_require_pass_accepts_only_a_signed_pass(
+    capsys, bundle: EvidenceBundle, build_bundle: BuildBundle, key_pair: KeyPairFiles, tmp_path: Path
+) -> None:
+    passing = write_directory(bundle, tmp_path / "pass")
+    code, out = verify(capsys, passing, key_pair.public_key, "--require-pass")
+    assert code == 0 and out.startswith("signed verdict: PASS")
+    failing = write_directory(build_bundle(gates=outcomes("FAIL")), tmp_path / "fail")
+    code, out = verify(capsys, failing, key_pair.public_key)
+    assert code == 0 and out.startswith("signed verdict: FAIL")  # plain verify: integrity only
+    code, out = verify(capsys, failing, key_pair.public_key, "--require-pass")
+    assert code == 1 and "its signed verdict is FAIL, not PASS" in out
+
+
+# --- the earlier cases, through the command line --------------------------------------------------
+
+FILE_KINDS = [
+    "slo/read.json",
+    "raw/read.parquet",
+    "ops/alerts/slo-burn-rate.yaml",
+    "release/PR_BODY_v24.1.md",
+    "manifest.json",
+    "lineage.json",
+    ATTESTATIONS,
+]
+
+
+@pytest.mark.parametrize("name", FILE_KINDS)
+def test_a_flipped_byte_in_each_kind_of_file_fails_naming_it(
+    name: str, capsys, bundle_dir: Path, key_pair: KeyPairFiles
+) -> None:
+    data = bytearray((bundle_dir / name).read_bytes())
+    data[len(data) // 3] ^= 0x20
+    (bundle_dir / name).write_bytes(bytes(data))
+    code, out = verify(capsys, bundle_dir, key_pair.public_key)
+    assert code == 1 and f"error: {name}" in out
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda root: (root / "slo/fanout.json").unlink(), "error: slo/fanout.json: missing"),
+        (lambda root: (root / "slo/new.json").write_text("{}"), "error: slo/new.json: extra file"),
+        (
+            lambda root: (root / "slo/link.json").symlink_to(root / "slo/read.json"),
+            "slo/link.json: is a symbolic link",
+        ),
+    ],
+    ids=["missing", "extra", "symlink"],
+)
+def test_missing_extra_and_linked_files_fail(
+    change, message, capsys, bundle_dir: Path, key_pair: KeyPairFiles
+):
+    change(bundle_dir)
+    code, out = verify(capsys, bundle_dir, key_pair.public_key)
+    assert code == 1 and message in out
+
+
+def test_resigned_with_another_key_fails(
+    capsys, bundle: EvidenceBundle, other_signing_key: SigningKey, key_pair: KeyPairFiles, tmp_path: Path
+) -> None:
+    root = _write(resigned(bundle, other_signing_key), tmp_path / "bundle")
+    code, out = verify(capsys, root, key_pair.public_key)
+    assert code == 1 and "line 1: no signature verifies with the trusted public key" in out
+
+
+def test_statements_mixed_from_two_runs_fail(
+    capsys, bundle: EvidenceBundle, build_bundle: BuildBundle, key_pair: KeyPairFiles, tmp_path: Path
+) -> None:
+    other = build_bundle(run_id="9c1d0e2f-2222-4e3b-8c1d-7e6f5d4c3b21")
+    files = dict(bundle.files)
+    files[ATTESTATIONS] = (
+        bundle.files[ATTESTATIONS].splitlines()[0] + b"\n" + other.files[ATTESTATIONS].splitlines()[1] + b"\n"
+    )
+    code, out = verify(capsys, _write(files, tmp_path / "b"), key_pair.public_key)
+    assert code == 1 and "the two statements list different subjects" in out
+
+
+def _tar_member(name: str, kind: bytes = tarfile.REGTYPE, data: bytes = b"", linkname: str = ""):
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname, info.size = kind, linkname, len(data)
+    return info, data
+
+
+@pytest.mark.parametrize(
+    ("member", "message"),
+    [
+        (_tar_member("evidence/v24.1/../../x", data=b"x"), r"'\.\.' path segment"),
+        (_tar_member("/abs/x", data=b"x"), "not a relative POSIX path"),
+        (
+            _tar_member("evidence/v24.1/h", tarfile.LNKTYPE, linkname="evidence/v24.1/slo/read.json"),
+            "link or special",
+        ),
+        (_tar_member("evidence/v24.1/slo/read.json", data=b"{}"), "appears twice"),
+    ],
+    ids=["dotdot", "absolute", "hardlink", "duplicate"],
+)
+def test_hostile_tar_members_fail(member, message, capsys, bundle, key_pair, tmp_path):
+    info, data = member
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, content in _members(bundle):
+            entry = tarfile.TarInfo(name)
+            entry.size = len(content)
+            tar.addfile(entry, io.BytesIO(content))
+        tar.addfile(info, io.BytesIO(data) if data else None)
+    path = tmp_path / "bundle.tar.gz"
+    path.write_bytes(gzip.compress(raw.getvalue(), mtime=0))
+    code, out = verify(capsys, path, key_pair.public_key)
+    assert code == 1 and re.search(message, out), out
+
+
+@pytest.mark.parametrize("keep", [0.1, 0.5, 0.99])
+def test_a_truncated_archive_fails(keep, capsys, bundle_archive: Path, key_pair: KeyPairFiles):
+    data = bundle_archive.read_bytes()
+    bundle_archive.write_bytes(data[: int(len(data) * keep)])
+    code, out = verify(capsys, bundle_archive, key_pair.public_key)
+    assert code == 1 and str(bundle_archive) in out

@@ -12,8 +12,11 @@ import typer
 
 from verification_pipeline.errors import VerificationFailed
 from verification_pipeline.evidence.audit import audit_path, lineage_lines
+from verification_pipeline.evidence.bundle_io import root_version_of
 from verification_pipeline.evidence.keys import generate_key_pair, load_public_key_file
+from verification_pipeline.evidence.layout import ATTESTATIONS
 from verification_pipeline.evidence.verify import verify_files, verify_path
+from verification_pipeline.verdict import Verdict
 
 app = typer.Typer(help="Evidence bundles: signing keys, offline verification, audit.", no_args_is_help=True)
 
@@ -41,20 +44,42 @@ def verify(
     rc: Annotated[
         str | None, typer.Option("--rc", help="Fail unless the bundle was signed for this RC tag.")
     ] = None,
+    require_pass: Annotated[
+        bool,
+        typer.Option(
+            "--require-pass", help="Also exit 1 unless the signed verdict is PASS (for release gates)."
+        ),
+    ] = False,
 ) -> None:
-    """Check every signature, the RC, every file's digest, and that no file is missing or extra."""
+    """Check every signature, the RC, every file's digest, and that no file is missing or extra.
+
+    Plain `verify` is an integrity check: a signed FAIL verifies. It prints the signed verdict first.
+    """
     key = load_public_key_file(public_key)
     if bundle.startswith("s3://"):
         from verification_pipeline.storage.bundles import read_bundle_uri
         from verification_pipeline.storage.s3 import S3Settings
 
         report = verify_files(
-            read_bundle_uri(bundle, S3Settings.from_env()), key, expected_rc=rc, source=bundle
+            read_bundle_uri(bundle, S3Settings.from_env()),
+            key,
+            expected_rc=rc,
+            source=bundle,
+            root_version=root_version_of(bundle),
         )
     else:
         report = verify_path(Path(bundle), key, expected_rc=rc)
-    for line in report.summary_lines():
+    first, *rest = report.summary_lines()
+    typer.secho(
+        first, fg=typer.colors.GREEN if report.verdict == Verdict.PASS else typer.colors.RED, bold=True
+    )
+    for line in rest:
         typer.secho(line, fg=typer.colors.YELLOW if line.lstrip().startswith("WARNING") else None)
+    if require_pass and report.verdict != Verdict.PASS:
+        raise VerificationFailed(
+            f"{ATTESTATIONS} [verdict]: the bundle verifies, but its signed verdict is {report.verdict}, not PASS",
+            hint="--require-pass accepts only a signed PASS",
+        )
 
 
 @app.command()
