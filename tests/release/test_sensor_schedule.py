@@ -1,5 +1,7 @@
 """The RC sensor against a real git repository made in the test, and the nightly schedule."""
 
+import json
+
 import dagster as dg
 import pytest
 
@@ -42,10 +44,8 @@ def test_ticks_request_new_and_moved_tags_once(repo, monkeypatch):
         ticker = Ticker(instance)
         first, _ = ticker.tick()
         head = git(repo, "rev-parse", "HEAD")
-        assert sorted((r.partition_key, r.run_key) for r in first) == [
-            ("v24.1.0-rc1", f"v24.1.0-rc1@{head}"),
-            ("v24.1.0-rc2", f"v24.1.0-rc2@{head}"),
-        ]
+        # the first tick runs only the newest RC; rc1 is recorded, not measured against today's build
+        assert [(r.partition_key, r.run_key) for r in first] == [("v24.1.0-rc2", f"v24.1.0-rc2@{head}")]
         assert sorted(instance.get_dynamic_partitions(release_candidates.name)) == [
             "v24.1.0-rc1",
             "v24.1.0-rc2",
@@ -69,6 +69,24 @@ def test_ticks_request_new_and_moved_tags_once(repo, monkeypatch):
         restarted = Ticker(instance)
         restarted.cursor = ticker.cursor
         assert restarted.tick()[0] == []
+
+
+def test_the_first_tick_runs_only_the_newest_of_many_existing_tags(repo, monkeypatch):
+    for tag in ("v24.1.0-rc10", "v24.1.0-rc9", "v23.9.0-rc4"):
+        git(repo, "tag", tag)
+    monkeypatch.setenv("VP_GIT_REPO", str(repo))
+    with dg.DagsterInstance.ephemeral() as instance:
+        ticker = Ticker(instance)
+        first, _ = ticker.tick()
+        assert [r.partition_key for r in first] == ["v24.1.0-rc10"]  # semantic order: rc10 > rc9
+        assert set(json.loads(ticker.cursor)) == {
+            "v24.1.0-rc1",
+            "v24.1.0-rc2",
+            "v24.1.0-rc9",
+            "v24.1.0-rc10",
+            "v23.9.0-rc4",
+        }
+        assert ticker.tick()[0] == []  # the older tags are never run later either
 
 
 def test_unreachable_repository_skips_with_the_cause(tmp_path, monkeypatch):
