@@ -11,7 +11,7 @@ from verification_pipeline.defs.evidence.resources import SigningKeyResource
 from verification_pipeline.defs.fanout.assets import fanout_latencies
 from verification_pipeline.defs.load.assets import load_samples
 from verification_pipeline.defs.ops.assets import ops_artifacts, release_docs
-from verification_pipeline.defs.release.assets import release_candidate
+from verification_pipeline.defs.release.assets import release_candidate, service_build
 from verification_pipeline.defs.release.resources import GitRepoResource
 from verification_pipeline.defs.release.schedules import nightly_reverification
 from verification_pipeline.defs.release.sensors import incoming_artifacts_sensor, release_candidate_sensor
@@ -31,6 +31,7 @@ verify_release_candidate = dg.define_asset_job(
 defs = dg.Definitions(
     assets=[
         release_candidate,
+        service_build,
         slo_spec,
         load_samples,
         fanout_latencies,

@@ -41,6 +41,7 @@ from verification_pipeline.storage.bundles import read_bundle_uri
 from verification_pipeline.storage.serialize import encode
 
 RETENTION_DAYS = 365
+SERVICE_BUILD_GATE = "service:build"
 
 # Which upstream asset each bundle file comes from, and what it was derived from.
 LINEAGE = {
@@ -117,6 +118,21 @@ def _outcomes(slo_metrics: dict, scan_summary: dict) -> list[GateOutcome]:
     return outcomes
 
 
+def service_build_gate(build: dict) -> GateOutcome:
+    """The build measured was the RC's (PASS); a waived check cannot pass (INCONCLUSIVE)."""
+    if build.get("verified"):
+        return GateOutcome(
+            SERVICE_BUILD_GATE, "PASS", {"reason": f"the service reported build {build['reportedCommit']}"}
+        )
+    return GateOutcome(
+        SERVICE_BUILD_GATE,
+        "INCONCLUSIVE",
+        {
+            "reason": f"not checked: waived ({build.get('waiver')}); the measured build is not shown to be the RC"
+        },
+    )
+
+
 def _evidence_files(
     context,
     s3: S3Resource,
@@ -166,6 +182,7 @@ def evidence_bundle(
     signing_key: SigningKeyResource,
     target: TargetResource,
     release_candidate: dict,
+    service_build: dict,
     slo_spec: dict,
     slo_metrics: dict,
     read_load_samples: pl.DataFrame,
@@ -184,12 +201,12 @@ def evidence_bundle(
     files = _evidence_files(
         context, s3, slo_metrics, read_load_samples, write_load_samples, fanout_latencies, ops_artifacts
     )
-    verdict = overall_verdict(slo_metrics, scan_summary)
+    verdict = overall_verdict(slo_metrics, scan_summary, service_build)
     files.update(
         {
             f"release/{name}": text.encode()
             for name, text in docs_files(
-                release_candidate, slo_spec, slo_metrics, scan_summary, uri, verdict
+                release_candidate, slo_spec, slo_metrics, scan_summary, uri, verdict, service_build
             ).items()
         }
     )
@@ -254,6 +271,7 @@ def evidence_bundle(
         finished_on=dt.datetime.now(dt.UTC),
         external_parameters={
             "targetUrl": target.label(),
+            "serviceBuild": service_build,
             "slosSha256": slo_spec["sha256"],
             "runTags": {
                 k: v for k, v in context.run.tags.items() if k.startswith("vp/") or k == "dagster/partition"
@@ -271,7 +289,7 @@ def evidence_bundle(
         ),
         signing_key=key,
         provenance=provenance,
-        outcomes=_outcomes(slo_metrics, scan_summary),
+        outcomes=[*_outcomes(slo_metrics, scan_summary), service_build_gate(service_build)],
         configuration=configuration,
         lineage=lineage,
         url=uri,

@@ -62,8 +62,16 @@ def _duration(config: LoadConfig) -> str:
     return config.duration or os.environ.get("VP_LOAD_DURATION", "3m")
 
 
-@dg.op(out=dg.DynamicOut(dict), description="One plan per execution segment (or one import).")
-def plan_load_segments(context: dg.OpExecutionContext, config: LoadConfig):
+@dg.op(
+    out=dg.DynamicOut(dict),
+    description="One plan per execution segment (or one import), once the service's build is the RC's.",
+)
+def plan_load_segments(context: dg.OpExecutionContext, config: LoadConfig, service_build: dict):
+    # `service_build` is here so no load starts before the build under test was shown to be the RC
+    # (or the check was waived), and so a missing RC tag fails in seconds, not after the load.
+    context.log.info(
+        f"service build: {service_build['reportedCommit'] or 'WAIVED: ' + service_build['waiver']}"
+    )
     if config.source == "import":
         if not config.read_files and not config.write_files:
             raise ConfigError("import needs read_files and/or write_files", field="read_files")
@@ -257,8 +265,8 @@ def merge_write_samples(frames: list[pl.DataFrame]):
     partitions_def=release_candidates,
     group_name="load",
 )
-def load_samples():
-    plans = plan_load_segments()
+def load_samples(service_build):
+    plans = plan_load_segments(service_build)
     read, write = plans.map(run_load_segment)
     return {
         "read_load_samples": merge_read_samples(read.collect()),

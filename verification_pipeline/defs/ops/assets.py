@@ -42,11 +42,17 @@ def docs_files(
     scan_summary: dict,
     bundle_uri: str,
     verdict: str,
+    service_build: dict,
 ) -> dict[str, str]:
     rows = pl.DataFrame(slo_metrics["slos"], schema=SLO_METRICS_SCHEMA)
     findings = [
         f"{g['name']}: {g['verdict']}: {g['reason']}" for g in scan_summary["gates"] if g["verdict"] != "PASS"
     ]
+    if not service_build.get("verified"):
+        findings.append(
+            f"service build: NOT CHECKED (waived: {service_build.get('waiver')}); "
+            "the build that was measured is not shown to be this RC"
+        )
     return render_release_docs(
         rows,
         labels={t.name: t.title for t in _targets(slo_spec)},
@@ -59,8 +65,11 @@ def docs_files(
     )
 
 
-def overall_verdict(slo_metrics: dict, scan_summary: dict) -> str:
+def overall_verdict(slo_metrics: dict, scan_summary: dict, service_build: dict) -> str:
+    # a waived service-build check is never a pass: the build measured may not be the RC
     verdicts = {slo_metrics["verdict"], scan_summary["verdict"]}
+    if not service_build.get("verified"):
+        verdicts.add("INCONCLUSIVE")
     for worst in ("FAIL", "INCONCLUSIVE"):
         if worst in verdicts:
             return worst
@@ -81,10 +90,11 @@ def release_docs(
     slo_spec: dict,
     slo_metrics: dict,
     scan_summary: dict,
+    service_build: dict,
 ) -> dg.Output[dict]:
-    verdict = overall_verdict(slo_metrics, scan_summary)
+    verdict = overall_verdict(slo_metrics, scan_summary, service_build)
     uri = bundle_uri_for(s3, release_candidate, context.run.run_id)
-    files = docs_files(release_candidate, slo_spec, slo_metrics, scan_summary, uri, verdict)
+    files = docs_files(release_candidate, slo_spec, slo_metrics, scan_summary, uri, verdict, service_build)
     return dg.Output(
         files, metadata={"verdict": verdict, "preview": dg.MetadataValue.md(next(iter(files.values())))}
     )

@@ -1,9 +1,11 @@
-"""The release candidate a partition stands for."""
+"""The release candidate a partition stands for, and the build of the service that will be measured."""
 
 import dagster as dg
 
 from verification_pipeline.defs.partitions import release_candidates
 from verification_pipeline.defs.release.resources import GitRepoResource
+from verification_pipeline.defs.target import TargetResource
+from verification_pipeline.release.service_build import read_service_build, waived
 from verification_pipeline.release.tags import parse_rc
 
 
@@ -37,5 +39,47 @@ def release_candidate(context: dg.AssetExecutionContext, git_repo: GitRepoResour
             "commit": commit,
             "commit_source": commit_source,
             "repository": git_repo.repo,
+        },
+    )
+
+
+class ServiceBuildConfig(dg.Config):
+    waive: bool = False
+    """Skip reading the service's build (it has no version endpoint). The bundle and the release
+    notes then say so, and the verdict cannot be PASS."""
+    waiver_reason: str = ""
+    """Why the build cannot be read; required with `waive`."""
+
+
+@dg.asset(
+    partitions_def=release_candidates,
+    code_version="1",
+    group_name="release",
+    kinds={"http"},
+    description="The commit the service under test reports for its build, read before any load and "
+    "required to be the RC's commit (a mismatch stops the run); or an explicit waiver, never a PASS.",
+)
+def service_build(
+    context: dg.AssetExecutionContext,
+    config: ServiceBuildConfig,
+    target: TargetResource,
+    release_candidate: dict,
+) -> dg.Output[dict]:
+    expected = release_candidate["commit"]
+    if config.waive:
+        build = waived(expected, config.waiver_reason)
+        context.log.warning(f"service build check WAIVED: {build.waiver}; the verdict cannot be PASS")
+    else:
+        build = read_service_build(
+            expected, target.version_endpoint(), field=target.version_field, header=target.version_header
+        )
+        context.log.info(f"the service reports build {build.reported_commit}: the RC's commit")
+    return dg.Output(
+        build.as_json(),
+        metadata={
+            "expected_commit": expected,
+            "reported_commit": build.reported_commit or "",
+            "source": build.source,
+            "waiver": build.waiver or "",
         },
     )
