@@ -57,6 +57,9 @@ defs = dg.Definitions(
             graphql_url=dg.EnvVar("VP_TARGET_GRAPHQL_URL"),
             jwt_secret_file=os.environ.get("VP_TARGET_JWT_SECRET_FILE", ""),
             tenant=os.environ.get("VP_TARGET_TENANT", "tenant-123"),
+            version_url=os.environ.get("VP_TARGET_VERSION_URL", ""),
+            version_field=os.environ.get("VP_TARGET_VERSION_FIELD", "commit"),
+            version_header=os.environ.get("VP_TARGET_VERSION_HEADER", ""),
         ),
     },
 )

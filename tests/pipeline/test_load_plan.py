@@ -8,9 +8,11 @@ import pytest
 from verification_pipeline.defs.load.assets import LoadConfig, plan_load_segments
 from verification_pipeline.errors import ConfigError
 
+SERVICE_BUILD = {"reportedCommit": "a" * 40, "waiver": None, "verified": True}
+
 
 def plans(**config):
-    return list(plan_load_segments(dg.build_op_context(), LoadConfig(**config)))
+    return list(plan_load_segments(dg.build_op_context(), LoadConfig(**config), SERVICE_BUILD))
 
 
 def test_segments_share_a_start_moment_in_the_future():
