@@ -497,3 +497,30 @@ def test_a_truncated_archive_fails(keep, capsys, bundle_archive: Path, key_pair:
     bundle_archive.write_bytes(data[: int(len(data) * keep)])
     code, out = verify(capsys, bundle_archive, key_pair.public_key)
     assert code == 1 and str(bundle_archive) in out
+
+
+# --- audit on hostile content: an error naming the file, exit 2, never a traceback ---------------
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("slo/metrics.json", b"null", "error: slo/metrics.json: holds a JSON NoneType, not an object"),
+        ("slo/metrics.json", b"[" * 100_000, "error: slo/metrics.json: nested too deeply"),
+        ("lineage.json", b'"a string"', "error: lineage.json: holds a JSON str, not an object"),
+        ("raw/read.parquet", b"PAR1 nope", r"error: raw/read.parquet: not a readable Parquet file"),
+    ],
+    ids=["metrics-null", "metrics-deep", "lineage-string", "parquet-garbage"],
+)
+def test_audit_of_hostile_content_names_the_file_without_a_traceback(
+    name: str, content: bytes, message: str, capsys, bundle: EvidenceBundle, tmp_path: Path
+) -> None:
+    files = dict(bundle.files)
+    files[name] = content
+    manifest = json.loads(files["manifest.json"])
+    next(e for e in manifest["files"] if e["name"] == name)["sha256"] = sha256_hex(content)
+    files["manifest.json"] = json.dumps(manifest).encode()
+    capsys.readouterr()
+    code = main(["audit", str(_write(files, tmp_path / "bundle"))])
+    captured = capsys.readouterr()
+    assert code == 2 and message in captured.err and "Traceback" not in captured.err + captured.out

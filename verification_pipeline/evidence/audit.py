@@ -112,6 +112,7 @@ def audit_files(
     if METRICS_FILE not in files:
         raise InputError("the bundle has no slo/metrics.json to audit", source=source)
     recorded = _json_object(files[METRICS_FILE], METRICS_FILE)
+    lineage = _lineage(files[LINEAGE]) if LINEAGE in files else {}
     frames = {
         name.removeprefix(RAW_PREFIX).removesuffix(".parquet"): _raw_frame(files[name], name)
         for name in sorted(files)
@@ -123,7 +124,6 @@ def audit_files(
     # Through JSON once, so tuples, numpy scalars and dates compare as the file stores them.
     recomputed = json.loads(json.dumps(recomputed, default=str))
     differences = tuple(_differences(recorded, recomputed, "", rel_tol, abs_tol))
-    lineage = _lineage(files[LINEAGE]) if LINEAGE in files else {}
     return AuditReport(
         source=source,
         raw_rows={name: frame.height for name, frame in frames.items()},

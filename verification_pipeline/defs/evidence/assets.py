@@ -383,6 +383,7 @@ def release_decision(
             load_public_key_pem(evidence_bundle["public_key_pem"].encode(), source="evidence_bundle"),
             expected_rc=release_candidate["tag"],
             source=evidence_bundle["uri"],
+            root_version=root_version_of(evidence_bundle["uri"]),
         )
     except VerificationFailed as exc:
         reasons.append(f"the bundle does not verify: {exc.message}")
