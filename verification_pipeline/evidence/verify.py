@@ -153,7 +153,7 @@ def verify_files(
     _check_result(test_result, ours)
     run_id = provenance["predicate"]["runDetails"]["metadata"]["invocationId"]
     manifest = _check_manifest(files, signed, rc, ours, run_id, public_key)
-    _check_lineage(files, signed, rc, run_id, build["resolvedDependencies"])
+    _check_lineage(files, signed, rc, run_id, build.get("resolvedDependencies", []))
     key = manifest["signingKey"]
     return VerificationReport(
         source=source,
