@@ -524,3 +524,31 @@ def test_audit_of_hostile_content_names_the_file_without_a_traceback(
     code = main(["audit", str(_write(files, tmp_path / "bundle"))])
     captured = capsys.readouterr()
     assert code == 2 and message in captured.err and "Traceback" not in captured.err + captured.out
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"edit": lambda t, p: t["predicate"][EXTENSION]["gates"][0].update(verdict=["PASS"])},
+            r"gates\]: not a list of \{name, verdict\} gates",
+        ),
+        (
+            {"edit_files": _json_edit("lineage.json", lambda m: m["outputs"][0].update(name=["x"]))},
+            r"lineage\.json \[outputs\]: not a list of objects with a name",
+        ),
+    ],
+    ids=["unhashable-gate-verdict", "unhashable-lineage-name"],
+)
+def test_unhashable_values_where_names_belong_fail_cleanly(
+    change: dict,
+    message: str,
+    capsys,
+    bundle: EvidenceBundle,
+    signing_key: SigningKey,
+    key_pair: KeyPairFiles,
+    tmp_path: Path,
+) -> None:
+    root = _write(resigned(bundle, signing_key, **change), tmp_path / "bundle")
+    code, out = verify(capsys, root, key_pair.public_key)
+    assert code == 1 and re.search(message, out), out

@@ -243,7 +243,10 @@ def _check_test_result_predicate(predicate: Mapping[str, Any]) -> Mapping[str, A
         )
     gates = ours.get("gates")
     if not isinstance(gates, list) or not all(
-        isinstance(g, Mapping) and isinstance(g.get("name"), str) and g.get("verdict") in Verdict.__members__
+        isinstance(g, Mapping)
+        and isinstance(g.get("name"), str)
+        and isinstance(g.get("verdict"), str)
+        and g["verdict"] in Verdict.__members__
         for g in gates
     ):
         raise VerificationFailed(f"{where}.gates]: not a list of {{name, verdict}} gates")
@@ -493,8 +496,10 @@ def _check_lineage(
     if lineage.get("inputs") != list(dependencies):
         raise VerificationFailed(f"{LINEAGE} [inputs]: differ from the signed resolvedDependencies")
     outputs = lineage.get("outputs")
-    if not isinstance(outputs, list) or not all(isinstance(o, Mapping) for o in outputs):
-        raise VerificationFailed(f"{LINEAGE} [outputs]: not a list of objects")
+    if not isinstance(outputs, list) or not all(
+        isinstance(o, Mapping) and isinstance(o.get("name"), str) for o in outputs
+    ):
+        raise VerificationFailed(f"{LINEAGE} [outputs]: not a list of objects with a name")
     named = {o.get("name"): o for o in outputs}
     evidence = {n for n in signed if n not in (LINEAGE, MANIFEST)}
     if set(named) != evidence or len(named) != len(outputs):
