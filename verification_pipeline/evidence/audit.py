@@ -43,6 +43,8 @@ DURATION_COLUMNS = ("latency_ms", "ingest_ms")
 MAX_RAW_ROWS = 20_000_000
 """Rows per raw file: a 3-minute seed run holds ~10^5; the cap stops a tiny file that claims
 hundreds of millions of rows from being expanded in memory."""
+_UNREADABLE_PARQUET = (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError)
+"""What polars raises on a corrupt file; a crafted footer can make its reader panic."""
 MAX_JSON_DEPTH = 64
 """No document of ours nests deeper; comparing deeper ones would exhaust the stack."""
 Recompute = Callable[[dict[str, pl.DataFrame], dict[str, Any]], dict[str, Any]]
@@ -223,7 +225,7 @@ def _raw_frame(data: bytes, name: str) -> pl.DataFrame:
     try:
         found = pl.read_parquet_schema(io.BytesIO(data))
         rows = pl.scan_parquet(io.BytesIO(data)).select(pl.len()).collect().item()
-    except (pl.exceptions.PolarsError, OSError) as exc:
+    except _UNREADABLE_PARQUET as exc:
         raise FormatError(f"not a readable Parquet file ({type(exc).__name__})", source=name) from None
     if dict(found) != dict(schema):
         raise FormatError(
@@ -233,7 +235,7 @@ def _raw_frame(data: bytes, name: str) -> pl.DataFrame:
         raise FormatError(f"{rows:,} rows is over the {MAX_RAW_ROWS:,}-row limit per raw file", source=name)
     try:
         frame = pl.read_parquet(io.BytesIO(data))
-    except (pl.exceptions.PolarsError, OSError) as exc:
+    except _UNREADABLE_PARQUET as exc:
         raise FormatError(f"not a readable Parquet file ({type(exc).__name__})", source=name) from None
     for column in DURATION_COLUMNS:
         if column not in frame.columns:
