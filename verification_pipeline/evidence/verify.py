@@ -41,6 +41,8 @@ from verification_pipeline.evidence.layout import (
     sha256_hex,
 )
 from verification_pipeline.evidence.statements import (
+    COMMIT_FROM_CHECKOUT,
+    COMMIT_FROM_TAG,
     EXTENSION,
     PREDICATE_TYPES,
     RESULT_OF_VERDICT,
@@ -104,7 +106,10 @@ class VerificationReport:
         return lines
 
 
-_COMMIT_SOURCE_TEXT = {"git-tag": "RC's git tag", "checkout-head": "checkout's HEAD; the RC is not a git tag"}
+_COMMIT_SOURCE_TEXT = {
+    COMMIT_FROM_TAG: "RC's git tag",
+    COMMIT_FROM_CHECKOUT: "checkout's HEAD; the RC is not a git tag",
+}
 
 
 def verify_path(
