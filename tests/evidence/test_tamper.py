@@ -247,7 +247,7 @@ CONTRADICTIONS = {
     ),
     "no-commit": (
         {"edit": _both_rcs(lambda rc: rc.pop("commit"))},
-        r"releaseCandidate\]: needs tag, commit, commitSource, version",
+        r"releaseCandidate\]: needs exactly tag, commit, commitSource, version",
     ),
     "commits-differ": (
         {"edit": lambda t, p: t["predicate"][EXTENSION]["releaseCandidate"].update(commit="a" * 40)},

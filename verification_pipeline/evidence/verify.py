@@ -312,23 +312,18 @@ def _release_candidate(
         (f"{_TEST_RESULT}.{EXTENSION}.releaseCandidate]", tested),
         (f"{_PROVENANCE}.buildDefinition.externalParameters.releaseCandidate]", built),
     ):
+        fields = ("tag", "commit", "commitSource", "version")
+        if not isinstance(value, Mapping) or sorted(value) != sorted(fields):
+            raise VerificationFailed(f"{where}: needs exactly tag, commit, commitSource, version")
+        if not all(isinstance(value[f], str) for f in fields):
+            raise VerificationFailed(f"{where}: tag, commit, commitSource and version must be strings")
         try:
-            ReleaseCandidate(
-                tag=value["tag"],  # type: ignore[index]
-                commit=value["commit"],  # type: ignore[index]
-                version=value["version"],  # type: ignore[index]
-                commit_source=value["commitSource"],  # type: ignore[index]
-            )
-        except (TypeError, KeyError, ConfigError) as exc:
-            detail = (
-                exc.message if isinstance(exc, ConfigError) else "needs tag, commit, commitSource, version"
-            )
+            ReleaseCandidate(**_rc_fields(value))
+        except ConfigError as exc:
             raise VerificationFailed(
-                f"{where}: {detail}", hint="promotion tags the signed commit, so it must be there"
+                f"{where}: {exc.message}", hint="promotion tags the signed commit, so it must be there"
             ) from None
-        if not all(isinstance(v, str) for v in value.values()) or len(value) != 4:  # type: ignore[union-attr]
-            raise VerificationFailed(f"{where}: holds other fields than tag, commit, commitSource, version")
-    assert isinstance(tested, dict) and isinstance(built, dict)  # checked just above
+    assert isinstance(tested, Mapping) and isinstance(built, Mapping)  # checked just above
     if tested != built:
         raise VerificationFailed(
             f"{ATTESTATIONS} [releaseCandidate]: the test result is for {tested.get('tag')!r} "
@@ -341,7 +336,7 @@ def _release_candidate(
             f"{ATTESTATIONS} [releaseCandidate.tag]: signed for {tested['tag']!r}, not {expected_rc!r}",
             hint="this is the evidence of another release candidate",
         )
-    return dict(tested)
+    return {str(k): str(v) for k, v in tested.items()}
 
 
 def _subjects(statement: Mapping[str, Any], predicate_type: str) -> dict[str, str]:
