@@ -19,7 +19,7 @@ from verification_pipeline.defs.executor import step_executor
 from verification_pipeline.defs.fanout.assets import fanout_latencies
 from verification_pipeline.defs.load.assets import LoadResource, load_samples
 from verification_pipeline.defs.ops.assets import ops_artifacts, release_docs
-from verification_pipeline.defs.release.assets import release_candidate
+from verification_pipeline.defs.release.assets import release_candidate, service_build
 from verification_pipeline.defs.release.resources import GitRepoResource
 from verification_pipeline.defs.release.schedules import nightly_reverification
 from verification_pipeline.defs.release.sensors import DEFAULT_INTERVAL_S, build_sensors
@@ -57,6 +57,7 @@ def build_definitions(environ: Mapping[str, str]) -> dg.Definitions:
     return dg.Definitions(
         assets=[
             release_candidate,
+            service_build,
             *build_slo_assets(slos),
             load_samples,
             fanout_latencies,
@@ -103,6 +104,9 @@ def build_definitions(environ: Mapping[str, str]) -> dg.Definitions:
                 graphql_url=dg.EnvVar("VP_TARGET_GRAPHQL_URL"),
                 jwt_secret_file=environ.get("VP_TARGET_JWT_SECRET_FILE", ""),
                 tenant=environ.get("VP_TARGET_TENANT") or TargetResource.model_fields["tenant"].default,
+                version_url=environ.get("VP_TARGET_VERSION_URL", ""),
+                version_field=environ.get("VP_TARGET_VERSION_FIELD") or "commit",
+                version_header=environ.get("VP_TARGET_VERSION_HEADER", ""),
             ),
         },
     )

@@ -18,6 +18,7 @@ SLO_GROUP = "slo"
 SCAN_GROUP = "scan"
 DELIVERY_RATIO_GATE = "fanout_delivery_ratio"
 # What of an SLO row the signed gate carries (besides name and verdict).
+SERVICE_BUILD_GATE = "service:build"
 SLO_DETAIL_FIELDS = (
     "n",
     "value",
@@ -100,6 +101,18 @@ def scan_gates(gates: Iterable[tuple[str, Verdict, str]]) -> tuple[GateOutcome, 
     return tuple(
         GateOutcome(f"{SCAN_GROUP}:{name}", verdict, {"reason": reason}) for name, verdict, reason in gates
     )
+
+
+def service_build_gate(build: Mapping[str, Any]) -> GateOutcome:
+    """The build measured was the RC's (PASS); a waived check can never pass (INCONCLUSIVE)."""
+    if build.get("verified"):
+        return GateOutcome(
+            SERVICE_BUILD_GATE,
+            Verdict.PASS,
+            {"reason": f"the service reported build {build['reportedCommit']}"},
+        )
+    reason = f"not checked: waived ({build.get('waiver')}); the measured build is not shown to be the RC"
+    return GateOutcome(SERVICE_BUILD_GATE, Verdict.INCONCLUSIVE, {"reason": reason})
 
 
 def rc_verdict(gates: Sequence[GateOutcome], missing_files: Sequence[str] = ()) -> Verdict:

@@ -7,9 +7,11 @@ git-ignored folder, `.vp/` in the checkout, so `git clean` and a fresh clone sta
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import sys
+from importlib import metadata
 from pathlib import Path
 
 from verification_pipeline.errors import ConfigError, ToolError
@@ -56,6 +58,35 @@ def tool_path(name: str) -> Path:
         f"{name} not found next to {sys.executable} or on PATH",
         hint="run `make install` (uv sync) to install the project's tools",
     )
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file read in blocks: tool binaries are tens of megabytes."""
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def portable_uri(location: str) -> str | None:
+    """A URI for `location` that means the same on every machine, or None when there is none.
+
+    Remote URIs stay as they are; a file shipped in this package becomes a package URL with its
+    path inside the package; any other local path has no portable name (it would only leak the
+    layout of the machine that ran), so it is left out and the digest identifies the file.
+    """
+    if location.startswith(("s3://", "http://", "https://", "pkg:", "git+")):
+        return location
+    try:
+        inside = Path(location).resolve().relative_to(PACKAGE_DIR)
+    except (ValueError, OSError):
+        return None
+    return f"pkg:pypi/verification-pipeline@{_package_version()}#{PACKAGE_DIR.name}/{inside.as_posix()}"
+
+
+def _package_version() -> str:
+    try:
+        return metadata.version("verification-pipeline")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
 
 
 def ensure_dagster_home() -> Path:

@@ -7,12 +7,13 @@ its type fails where it is read, naming the field. A record changes only with a 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from verification_pipeline.evidence import statements
-from verification_pipeline.gates import GateOutcome, rc_verdict, scan_gates, slo_gates
+from verification_pipeline.gates import GateOutcome, rc_verdict, scan_gates, service_build_gate, slo_gates
 from verification_pipeline.verdict import Verdict
 
 
@@ -30,12 +31,16 @@ class ReleaseCandidateRecord(Record):
     tag: str
     version: str
     release_tag: str
-    commit: str | None = None
+    commit: str
+    """The tag's commit, or this checkout's HEAD where the RC is not a git tag (`commit_source`)."""
+    commit_source: str
     repository: str | None = None
 
     def signed(self) -> statements.ReleaseCandidate:
         """The part of the RC the bundle's statements sign."""
-        return statements.ReleaseCandidate(tag=self.tag, commit=self.commit or "", version=self.version)
+        return statements.ReleaseCandidate(
+            tag=self.tag, commit=self.commit, version=self.version, commit_source=self.commit_source
+        )
 
 
 class SloSpecRecord(Record):
@@ -131,13 +136,18 @@ class ScanSummaryRecord(Record):
         return scan_gates((g.name, g.verdict, g.reason) for g in self.gates)
 
 
-def release_gates(slo_metrics: SloMetricsRecord, scan_summary: ScanSummaryRecord) -> tuple[GateOutcome, ...]:
-    """Every gate of an RC, in the order the bundle signs them: SLOs, delivery ratio, scans."""
-    return (*slo_metrics.gates(), *scan_summary.gate_outcomes())
+def release_gates(
+    slo_metrics: SloMetricsRecord, scan_summary: ScanSummaryRecord, service_build: Mapping[str, Any]
+) -> tuple[GateOutcome, ...]:
+    """Every gate of an RC, in the order the bundle signs them: SLOs, delivery ratio, scans, the
+    service's build (`service_build` asset: the build measured was the RC's, or a waiver)."""
+    return (*slo_metrics.gates(), *scan_summary.gate_outcomes(), service_build_gate(service_build))
 
 
-def release_verdict(slo_metrics: SloMetricsRecord, scan_summary: ScanSummaryRecord) -> Verdict:
-    return rc_verdict(release_gates(slo_metrics, scan_summary))
+def release_verdict(
+    slo_metrics: SloMetricsRecord, scan_summary: ScanSummaryRecord, service_build: Mapping[str, Any]
+) -> Verdict:
+    return rc_verdict(release_gates(slo_metrics, scan_summary, service_build))
 
 
 class ReleaseDocs(Record):

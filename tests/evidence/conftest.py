@@ -29,6 +29,8 @@ from verification_pipeline.evidence.statements import (
     resource_descriptor,
     tool_descriptor,
 )
+from verification_pipeline.fanout.accounting import DELIVERY_SCHEMA
+from verification_pipeline.loadtest.ingest import SAMPLE_SCHEMA
 
 RC = ReleaseCandidate(tag="v24.1.0-rc1", commit="3f2a9c0d1e4b5a6978877665544332211aabbccd", version="v24.1")
 OTHER_RC = ReleaseCandidate(
@@ -46,11 +48,48 @@ def parquet(frame: pl.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
+def _samples(op: str, latencies: list[float]) -> pl.DataFrame:
+    start = dt.datetime(2025, 3, 1, 12, 0, 0, tzinfo=dt.UTC)
+    n = len(latencies)
+    return pl.DataFrame(
+        {
+            "timestamp": [start + dt.timedelta(milliseconds=100 * i) for i in range(n)],
+            "op": [op] * n,
+            "latency_ms": latencies,
+            "status": [200] * n,
+            "ok": [True] * n,
+            "failure": [None] * n,
+            "scenario": [op] * n,
+            "segment": ["0:1"] * n,
+            "ingest_ms": [None] * n,
+        },
+        schema=SAMPLE_SCHEMA,
+    )
+
+
+def _deliveries(latencies: list[float]) -> pl.DataFrame:
+    start = dt.datetime(2025, 3, 1, 12, 0, 0, tzinfo=dt.UTC)
+    n = len(latencies)
+    return pl.DataFrame(
+        {
+            "subscriber": list(range(n)),
+            "event_id": [f"e{i}" for i in range(n)],
+            "seq": list(range(n)),
+            "published_at": [start] * n,
+            "received_at": [start + dt.timedelta(milliseconds=v) for v in latencies],
+            "latency_ms": latencies,
+            "status": ["delivered"] * n,
+        },
+        schema=DELIVERY_SCHEMA,
+    )
+
+
 def raw_frames() -> dict[str, pl.DataFrame]:
+    """Raw measurements in the schemas the pipeline writes (audit refuses any other)."""
     return {
-        "read": pl.DataFrame({"op": ["read"] * 6, "latency_ms": [110.0, 120.5, 98.25, 301.0, 150.0, 133.3]}),
-        "write": pl.DataFrame({"op": ["write"] * 4, "latency_ms": [210.0, 250.5, 402.0, 199.9]}),
-        "fanout": pl.DataFrame({"latency_ms": [20.0, 35.5, 41.0, 18.2, 60.0]}),
+        "read": _samples("read", [110.0, 120.5, 98.25, 301.0, 150.0, 133.3]),
+        "write": _samples("write", [210.0, 250.5, 402.0, 199.9]),
+        "fanout": _deliveries([20.0, 35.5, 41.0, 18.2, 60.0]),
     }
 
 
@@ -82,8 +121,8 @@ def provenance(run_id: str = "2b7e5f0c-1111-4d2a-9a0b-6d5c4b3a2f10") -> Provenan
         resolved_dependencies=[
             resource_descriptor("slos.yaml", data=SLOS_YAML),
             resource_descriptor("k6/graphql_read.js", data=READ_SCRIPT),
-            tool_descriptor("k6", "v1.1.0"),
-            tool_descriptor("syft", "1.18.1"),
+            tool_descriptor("k6", "v1.1.0", binary_sha256="c" * 64),
+            tool_descriptor("syft", "1.18.1", binary_sha256="d" * 64),
         ],
         builder_version={"verification-pipeline": "0.1.0", "dagster": "1.13.27"},
     )
@@ -119,8 +158,13 @@ def signing_key(key_pair: KeyPairFiles) -> SigningKey:
 
 
 @pytest.fixture(scope="session")
-def other_signing_key(tmp_path_factory: pytest.TempPathFactory) -> SigningKey:
-    return load_signing_key_file(generate_key_pair(tmp_path_factory.mktemp("other-keys")).private_key)
+def other_key_pair(tmp_path_factory: pytest.TempPathFactory) -> KeyPairFiles:
+    return generate_key_pair(tmp_path_factory.mktemp("other-keys"))
+
+
+@pytest.fixture(scope="session")
+def other_signing_key(other_key_pair: KeyPairFiles) -> SigningKey:
+    return load_signing_key_file(other_key_pair.private_key)
 
 
 BuildBundle = Callable[..., EvidenceBundle]
@@ -159,7 +203,7 @@ def bundle(build_bundle: BuildBundle) -> EvidenceBundle:
 @pytest.fixture
 def bundle_dir(bundle: EvidenceBundle, tmp_path: Path) -> Path:
     """The bundle root directory (evidence/<version>), a fresh copy per test so tests can tamper."""
-    return write_directory(bundle, tmp_path)
+    return write_directory(bundle, tmp_path / "directory")
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from verification_pipeline.evidence.bundle import EvidenceBundle, LineageStep, a
 from verification_pipeline.evidence.bundle_io import archive_bytes, write_archive, write_directory
 from verification_pipeline.evidence.keys import KeyPairFiles, SigningKey, resolve_signing_key
 from verification_pipeline.evidence.layout import expected_files
+from verification_pipeline.evidence.statements import EXTENSION
 
 TEST_RESULT = "https://in-toto.io/attestation/test-result/v0.1"
 PROVENANCE = "https://slsa.dev/provenance/v1"
@@ -59,12 +60,13 @@ def test_signatures_verify_with_an_independent_implementation(
     for statement in statements.values():
         assert statement["_type"] == "https://in-toto.io/Statement/v1"
         assert {s["name"]: s["digest"]["sha256"] for s in statement["subject"]} == every_file
-    assert statements[TEST_RESULT]["predicate"]["releaseCandidate"]["tag"] == RC.tag
+    assert statements[TEST_RESULT]["predicate"][EXTENSION]["releaseCandidate"]["tag"] == RC.tag
     assert statements[PROVENANCE]["predicate"]["buildDefinition"]["externalParameters"][
         "releaseCandidate"
     ] == {
         "tag": RC.tag,
         "commit": RC.commit,
+        "commitSource": "git-tag",
         "version": RC.version,
     }
 

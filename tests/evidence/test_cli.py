@@ -71,9 +71,22 @@ def slo_metrics_module(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_audit_prints_lineage_and_exits_0_when_figures_match(bundle_dir: Path) -> None:
     code, output = run("audit", str(bundle_dir))
     assert code == 0, output
-    assert output.startswith(f"lineage of {RC.tag}")
+    assert output.startswith("WARNING: NOT VERIFIED: no --public-key given")
+    assert f"\nlineage of {RC.tag}" in output
     assert "fanout: 5 rows, read: 6 rows, write: 4 rows" in output
     assert "every recorded figure matches" in output
+
+
+@pytest.mark.usefixtures("slo_metrics_module")
+def test_audit_with_a_public_key_verifies_the_signatures_first(
+    bundle_dir: Path, key_pair: KeyPairFiles, other_key_pair: KeyPairFiles
+) -> None:
+    code, output = run("audit", str(bundle_dir), "--public-key", str(key_pair.public_key))
+    assert code == 0, output
+    assert "NOT VERIFIED" not in output and "signed verdict PASS" in output
+    code, output = run("audit", str(bundle_dir), "--public-key", str(other_key_pair.public_key))
+    assert code == 1 and "no signature verifies with the trusted public key" in output
+    assert "every recorded figure matches" not in output
 
 
 @pytest.mark.usefixtures("slo_metrics_module")

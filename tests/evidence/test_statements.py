@@ -12,17 +12,20 @@ from tests.evidence.conftest import FINISHED, RC, STARTED, provenance
 from verification_pipeline.errors import ConfigError
 from verification_pipeline.evidence.statements import (
     COMPLETENESS_TEST,
+    EXTENSION,
     SLSA_PROVENANCE_PREDICATE,
     STATEMENT_TYPE,
     TEST_RESULT_PREDICATE,
     GateOutcome,
     ProvenanceInputs,
+    ReleaseCandidate,
     build_provenance_statement,
     build_test_result_statement,
     bundle_verdict,
     resource_descriptor,
     signed_release_candidate,
     subjects,
+    tool_descriptor,
 )
 
 SUBJECTS = subjects({"slo/read.json": "a" * 64, "manifest.json": "b" * 64})
@@ -57,7 +60,7 @@ def test_verdict_and_test_result(verdicts: list, missing: list, verdict: str, re
     assert bundle_verdict(gates, missing) == verdict
     statement = build_test_result_statement(SUBJECTS, RC, gates, missing_files=missing, configuration=[])
     predicate = statement["predicate"]
-    assert predicate["result"] == result and predicate["verdict"] == verdict
+    assert predicate["result"] == result and predicate[EXTENSION]["verdict"] == verdict
     assert predicate["passedTests"] == [g.name for g in gates if g.verdict == "PASS"]
     assert predicate["warnedTests"] == [g.name for g in gates if g.verdict == "INCONCLUSIVE"]
     assert (COMPLETENESS_TEST in predicate["failedTests"]) == bool(missing or not gates)
@@ -77,7 +80,16 @@ def test_test_result_statement_has_the_spec_shape_and_the_rc() -> None:
         {"name": "slos.yaml", "digest": {"sha256": hashlib.sha256(b"slos: []\n").hexdigest()}}
     ]
     assert predicate["url"] == "s3://b/p/"
-    assert predicate["gates"] == [
+    assert set(predicate) == {
+        "result",
+        "configuration",
+        "url",
+        "passedTests",
+        "warnedTests",
+        "failedTests",
+        EXTENSION,
+    }, "fields beyond test-result v0.1 sit under the one namespaced extension field"
+    assert predicate[EXTENSION]["gates"] == [
         {
             "value": 301.0,
             "threshold": 350.0,
@@ -170,3 +182,14 @@ def test_naive_timestamps_are_refused() -> None:
 def test_resource_descriptor_needs_a_digest_or_uri() -> None:
     with pytest.raises(ConfigError, match="needs its bytes, a digest or a uri"):
         resource_descriptor("slos.yaml")
+
+
+@pytest.mark.parametrize("commit", ["", "abc123", "Z" * 40, "3f2a9c0d1e4b5a6978877665544332211aabbcc"])
+def test_a_release_candidate_needs_a_full_commit_id(commit: str) -> None:
+    with pytest.raises(ConfigError, match="release_candidate.commit"):
+        ReleaseCandidate(tag=RC.tag, commit=commit, version=RC.version)
+
+
+def test_a_tool_is_recorded_with_the_digest_of_its_binary() -> None:
+    descriptor = tool_descriptor("k6", "v1.1.0", binary_sha256="e" * 64)
+    assert descriptor["digest"] == {"sha256": "e" * 64} and descriptor["uri"] == "pkg:generic/k6@v1.1.0"

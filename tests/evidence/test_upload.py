@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import uuid
 from typing import Any
@@ -116,7 +117,10 @@ def test_bundle_uploaded_to_seaweedfs_verifies_back_and_is_write_once(
     report = verify_files(files, trusted, expected_rc=RC.tag, source=store.uri(bundle_prefix))
     assert report.verdict == "PASS" and report.files == len(bundle.files) - 1
     archive = store.get_bytes(pointer["archiveKey"])
-    assert verify_files(read_archive(archive, source="s3 archive"), trusted).run_id == bundle.run_id
+    assert (
+        verify_files(read_archive(io.BytesIO(archive), source="s3 archive").files, trusted).run_id
+        == bundle.run_id
+    )
 
     with pytest.raises(StorageError, match="already exists"):
         store.put_bytes(f"{bundle_prefix}slo/read.json", b"tampered")

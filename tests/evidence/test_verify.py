@@ -20,7 +20,7 @@ from verification_pipeline.evidence.bundle_io import ReadLimits, archive_bytes, 
 from verification_pipeline.evidence.dsse import sign_envelope
 from verification_pipeline.evidence.keys import SigningKey
 from verification_pipeline.evidence.layout import expected_files
-from verification_pipeline.evidence.statements import canonical_json
+from verification_pipeline.evidence.statements import EXTENSION, canonical_json
 from verification_pipeline.evidence.verify import verify_files, verify_path
 
 ALL_FILES = sorted({*expected_files("v24.1"), "lineage.json", "manifest.json", "attestations.intoto.jsonl"})
@@ -143,7 +143,9 @@ def test_one_statement_swapped_in_from_another_rc_fails(
     own_lines = (bundle_dir / "attestations.intoto.jsonl").read_bytes().splitlines()
     (bundle_dir / "attestations.intoto.jsonl").write_bytes(other_lines[0] + b"\n" + own_lines[1] + b"\n")
     _fails(
-        bundle_dir, trusted, r"test result is for 'v24\.1\.0-rc2' but the provenance is for 'v24\.1\.0-rc1'"
+        bundle_dir,
+        trusted,
+        r"test result is for 'v24\.1\.0-rc2' .* but the provenance is for 'v24\.1\.0-rc1'",
     )
 
 
@@ -154,7 +156,7 @@ def test_whole_bundle_of_another_rc_fails_when_the_rc_is_given(
         verify_files(build_bundle(rc=OTHER_RC).files, trusted, expected_rc=RC.tag)
 
 
-def test_an_extra_signed_statement_fails(
+def test_an_extra_statement_of_another_predicate_type_is_ignored_as_the_bundle_spec_says(
     bundle: EvidenceBundle, signing_key: SigningKey, trusted: Ed25519PublicKey
 ) -> None:
     extra = {
@@ -167,10 +169,7 @@ def test_an_extra_signed_statement_fails(
     files["attestations.intoto.jsonl"] += (
         canonical_json(sign_envelope(canonical_json(extra), signing_key)) + b"\n"
     )
-    with pytest.raises(
-        VerificationFailed, match=r"line 3 \[predicateType\]: 'https://x/y' is not one this bundle"
-    ):
-        verify_files(files, trusted)
+    assert verify_files(files, trusted).verdict == "PASS"
 
 
 def _resigned(
@@ -193,9 +192,12 @@ def _resigned(
             lambda p: p.update(result="FAILED"),
             r"\[test-result predicate\.result\]: 'FAILED' contradicts the verdict PASS",
         ),
-        (lambda p: p.pop("result"), r"\[test-result predicate\.result\]: None contradicts"),
+        (lambda p: p.pop("result"), r"\[test-result predicate\.result\]: missing or not a string"),
         (lambda p: p.update(result="OK"), r"\[test-result predicate\.result\]: 'OK' contradicts"),
-        (lambda p: p.update(verdict="MAYBE"), r"\[test-result predicate\.verdict\]: 'MAYBE' is not one of"),
+        (
+            lambda p: p[EXTENSION].update(verdict="MAYBE"),
+            r"release-verification:v1\.verdict\]: 'MAYBE' is not one of",
+        ),
     ],
     ids=["contradicting", "missing", "unknown-result", "unknown-verdict"],
 )
@@ -212,8 +214,8 @@ def test_a_signed_result_that_contradicts_the_verdict_fails(
 
 @pytest.mark.parametrize(
     "line",
-    [b"1" * 4301, b"[" * 100_000, b'{"payloadType": "\\ud800"}', b"", b"\xff"],
-    ids=["huge-int", "deep", "lone-surrogate", "blank", "not-utf8"],
+    [b"1" * 4301, b"[" * 100_000, b'{"payloadType": "\\ud800"}', b"\xff"],
+    ids=["huge-int", "deep", "lone-surrogate", "not-utf8"],
 )
 def test_an_undecodable_attestation_line_fails_naming_it(
     line: bytes, bundle: EvidenceBundle, trusted: Ed25519PublicKey
@@ -322,7 +324,8 @@ def test_a_gzip_bomb_stops_at_the_limit(tmp_path: Path) -> None:
 
 
 def test_archive_written_by_us_reads_back_exactly(bundle: EvidenceBundle) -> None:
-    assert read_archive(archive_bytes(bundle), source="mem") == dict(bundle.files)
+    read = read_archive(io.BytesIO(archive_bytes(bundle)), source="mem")
+    assert read.files == dict(bundle.files) and read.root_version == "v24.1"
 
 
 # --- bad input is not a failed verification ----------------------------------------------------------

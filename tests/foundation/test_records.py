@@ -11,18 +11,21 @@ from verification_pipeline.verdict import Verdict
 
 
 def test_a_record_is_stored_as_plain_json_and_read_back_as_the_same_record():
-    rc = ReleaseCandidateRecord(tag="v24.1.0-rc1", version="v24.1", release_tag="v24.1.0", commit="abc")
+    rc = ReleaseCandidateRecord(
+        tag="v24.1.0-rc1", version="v24.1", release_tag="v24.1.0", commit="a" * 40, commit_source="git-tag"
+    )
     stored = encode(rc)
     assert stored.extension == "json"
     assert json.loads(stored.data) == {
         "tag": "v24.1.0-rc1",
         "version": "v24.1",
         "release_tag": "v24.1.0",
-        "commit": "abc",
+        "commit": "a" * 40,
+        "commit_source": "git-tag",
         "repository": None,
     }
     assert decode(stored.data, "json", "s3://b/k.json", as_type=ReleaseCandidateRecord) == rc
-    assert rc.signed().commit == "abc"
+    assert rc.signed().commit == "a" * 40
 
 
 def test_verdicts_are_stored_as_their_words():

@@ -5,6 +5,12 @@ import json
 import dagster as dg
 import pytest
 
+from tests.evidence.interop import (
+    absolute_local_paths,
+    statements_verified_by_securesystemslib,
+    subjects_match_hashlib,
+    validate_with_in_toto_attestation,
+)
 from tests.gitrepo import git, new_repo
 from tests.pipeline.conftest import RC, definitions, short_run_config
 from verification_pipeline.cli import main
@@ -13,6 +19,7 @@ from verification_pipeline.errors import VerificationFailed
 from verification_pipeline.evidence.audit import audit_files
 from verification_pipeline.evidence.keys import load_public_key_file
 from verification_pipeline.evidence.verify import verify_files
+from verification_pipeline.paths import file_sha256, project_root, tool_path
 from verification_pipeline.storage.bundles import read_bundle_uri
 from verification_pipeline.storage.s3 import S3Settings
 
@@ -71,10 +78,26 @@ def test_a_passing_rc_gets_a_verified_bundle_and_a_pass_decision(pipeline_env, i
     decision = run.values["release_decision"]
     assert decision["verdict"] == "PASS" and decision["bundle_sha256"] == bundle["archive_sha256"]
 
-    # the same bundle verifies from S3 through the command line
-    assert (
-        main(["verify", bundle["uri"], "--public-key", str(pipeline_env.signing_public_key), "--rc", RC]) == 0
-    )
+    # the same bundle verifies from S3 through the command line, and is a signed PASS
+    public = str(pipeline_env.signing_public_key)
+    assert main(["verify", bundle["uri"], "--public-key", public, "--rc", RC, "--require-pass"]) == 0
+    # the RC is not a git tag here: the signed commit is this checkout's HEAD, and the bundle says so
+    assert report.commit == git(project_root(), "rev-parse", "HEAD")
+    assert report.release_candidate["commitSource"] == "checkout-head"
+    # code nobody here wrote agrees: securesystemslib (default keyid), in-toto-attestation, hashlib
+    statements = statements_verified_by_securesystemslib(files, pipeline_env.signing_public_key.read_bytes())
+    for statement in statements.values():
+        validate_with_in_toto_attestation(statement)
+        subjects_match_hashlib(statement, files)
+        assert list(absolute_local_paths(statement)) == []
+    tools = {
+        d["name"]: d
+        for d in statements["https://slsa.dev/provenance/v1"]["predicate"]["buildDefinition"][
+            "resolvedDependencies"
+        ]
+    }
+    assert tools["k6"]["digest"]["sha256"] == file_sha256(tool_path("k6"))
+    assert tools["syft"]["digest"]["sha256"] == file_sha256(tool_path("syft"))
 
     # `lineage RC` reads the same instance: raw measurements first, the bundle and decision last
     capsys.readouterr()
@@ -87,9 +110,11 @@ def test_a_passing_rc_gets_a_verified_bundle_and_a_pass_decision(pipeline_env, i
     assert order == sorted(order)
     assert f"run {run.run_id}" in out and bundle["archive_sha256"] in out and "slo_metrics  [PASS]" in out
 
-    # `promote RC` reads the decision from the instance, verifies the bundle in S3, tags the RC's commit
+    # `promote RC` finds the bundle through the instance, decides from its signed content, tags the
+    # signed commit: here the RC tag is put on that commit (this checkout's HEAD, fetched)
     repo = new_repo(tmp_path / "service")
-    git(repo, "tag", RC)
+    git(repo, "fetch", "-q", str(project_root()), "HEAD")
+    git(repo, "tag", RC, "FETCH_HEAD")
     assert (
         main(["promote", RC, "--public-key", str(pipeline_env.signing_public_key), "--repo", str(repo)]) == 0
     )
@@ -113,6 +138,9 @@ def test_a_failing_rc_still_gets_a_complete_signed_bundle_that_says_failed(pipel
     files = read_bundle_uri(bundle["uri"], S3Settings.from_env())
     report = verify_files(files, load_public_key_file(pipeline_env.signing_public_key), expected_rc=RC)
     assert report.verdict == "FAIL" and report.result == "FAILED"
+    public = str(pipeline_env.signing_public_key)
+    assert main(["verify", bundle["uri"], "--public-key", public]) == 0  # integrity holds
+    assert main(["verify", bundle["uri"], "--public-key", public, "--require-pass"]) == 1
     assert (
         files["release/PR_BODY_v24.1.md"].decode().lstrip().startswith(">")
         or "FAILED" in files["release/PR_BODY_v24.1.md"].decode().split("\n\n")[0]

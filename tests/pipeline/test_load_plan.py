@@ -8,9 +8,11 @@ import pytest
 from verification_pipeline.defs.load.assets import LoadConfig, LoadResource, plan_load_segments
 from verification_pipeline.errors import ConfigError
 
+SERVICE_BUILD = {"reportedCommit": "a" * 40, "waiver": None, "verified": True}
+
 
 def plans(**config):
-    return list(plan_load_segments(dg.build_op_context(), LoadConfig(**config), LoadResource()))
+    return list(plan_load_segments(dg.build_op_context(), LoadConfig(**config), LoadResource(), SERVICE_BUILD))
 
 
 def test_segments_share_a_start_moment_in_the_future():
@@ -42,9 +44,9 @@ def test_the_request_timeout_goes_to_every_segment_and_a_bad_one_is_refused():
 
 def test_the_duration_comes_from_run_config_else_the_load_resource():
     (from_resource,) = list(
-        plan_load_segments(dg.build_op_context(), LoadConfig(), LoadResource(duration="7s"))
+        plan_load_segments(dg.build_op_context(), LoadConfig(), LoadResource(duration="7s"), SERVICE_BUILD)
     )
     (from_config,) = list(
-        plan_load_segments(dg.build_op_context(), LoadConfig(duration="9s"), LoadResource(duration="7s"))
+        plan_load_segments(dg.build_op_context(), LoadConfig(duration="9s"), LoadResource(duration="7s"), SERVICE_BUILD)
     )
     assert (from_resource.value.duration, from_config.value.duration) == ("7s", "9s")

@@ -26,6 +26,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from verification_pipeline.paths import project_root
+from verification_pipeline.release.git import checkout_head
 from verification_pipeline.target.tokens import mint_token
 
 START_TIMEOUT_S = 30.0
@@ -117,6 +119,9 @@ def launch_target(home: Path, *flags: str) -> RunningTarget:
         str(home / "admin.token"),
         "--ready-file",
         str(ready_file),
+        # the pipeline tests verify RCs that are this checkout's HEAD: the build must say so
+        "--build-commit",
+        checkout_head(project_root()),
         *flags,
     ]
     with log_path.open("wb") as log:

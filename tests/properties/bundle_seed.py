@@ -63,7 +63,7 @@ def _build(key: SigningKey) -> EvidenceBundle:
             external_parameters={"source": "run", "vus": 10},
             resolved_dependencies=[
                 resource_descriptor("slos.yaml", data=b"slos: []\n"),
-                tool_descriptor("k6", "v1.1.0"),
+                tool_descriptor("k6", "v1.1.0", binary_sha256="c" * 64),
             ],
         ),
         outcomes=[GateOutcome("slo:read_p95", "PASS", {"value": 283.0, "threshold": 350.0})],

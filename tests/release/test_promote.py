@@ -1,4 +1,8 @@
-"""Promotion: the release tag only on a PASS decision whose bundle verifies, on the verified commit."""
+"""Promotion: the release tag only on a signed, verified PASS, on the commit the bundle signs.
+
+The decision comes only from the verified bundle: these tests give `promote` nothing else, so
+no Dagster record (whatever verdict it says) can make it tag.
+"""
 
 import pytest
 
@@ -7,9 +11,11 @@ from tests.gitrepo import git, new_repo
 from verification_pipeline.errors import PromotionRefused
 from verification_pipeline.evidence.bundle import assemble_bundle
 from verification_pipeline.evidence.keys import generate_key_pair, load_signing_key_file
-from verification_pipeline.evidence.statements import ReleaseCandidate
+from verification_pipeline.evidence.statements import COMMIT_FROM_CHECKOUT, ReleaseCandidate
 from verification_pipeline.evidence.verify import verify_files
-from verification_pipeline.release.promote import Decision, promote
+from verification_pipeline.release.promote import promote
+
+URI = "s3://b/p/v24.1.0-rc1/run/evidence/v24.1/"
 
 
 @pytest.fixture
@@ -22,72 +28,155 @@ def repo(tmp_path):
 
 
 @pytest.fixture
-def signed(tmp_path, repo):
-    """A real bundle for the RC's commit, and a verifier bound to the trusted public key."""
-    keys = generate_key_pair(tmp_path / "keys")
-    key = load_signing_key_file(keys.private_key)
+def key(tmp_path):
+    return load_signing_key_file(generate_key_pair(tmp_path / "keys").private_key)
+
+
+@pytest.fixture
+def sign(repo, key):
+    """A real bundle signed for the RC: by default its tag's commit and a PASS."""
+
+    def build(commit=None, gates=None, commit_source="git-tag"):
+        rc = ReleaseCandidate(
+            tag=RC.tag,
+            commit=commit or git(repo, "rev-parse", f"{RC.tag}^{{commit}}"),
+            version=RC.version,
+            commit_source=commit_source,
+        )
+        return assemble_bundle(
+            evidence_files(rc.version),
+            release_candidate=rc,
+            signing_key=key,
+            provenance=provenance(),
+            outcomes=outcomes() if gates is None else gates,
+            lineage=LINEAGE,
+        )
+
+    return build
+
+
+def _promote(repo, bundle, key, files=None):
+    return promote(
+        str(repo),
+        RC.tag,
+        lambda: verify_files(files or bundle.files, key.public_key, expected_rc=RC.tag),
+        bundle_uri=URI,
+        bundle_sha256="ab" * 32,
+    )
+
+
+def test_a_signed_pass_creates_the_annotated_release_tag_on_the_signed_commit(repo, sign, key):
+    bundle = sign()
     commit = git(repo, "rev-parse", f"{RC.tag}^{{commit}}")
-    rc = ReleaseCandidate(tag=RC.tag, commit=commit, version=RC.version)
-    bundle = assemble_bundle(
-        evidence_files(rc.version),
-        release_candidate=rc,
+    assert _promote(repo, bundle, key) == "v24.1.0"
+    assert git(repo, "rev-parse", "v24.1.0^{commit}") == commit != git(repo, "rev-parse", "HEAD")
+    assert git(repo, "cat-file", "-t", "v24.1.0") == "tag"
+    message = git(repo, "tag", "-l", "--format=%(contents)", "v24.1.0")
+    assert URI in message and "ab" * 32 in message and commit in message
+
+
+@pytest.mark.parametrize("verdict", ["FAIL", "INCONCLUSIVE"])
+def test_a_signed_verdict_other_than_pass_is_refused(repo, sign, key, verdict):
+    bundle = sign(gates=outcomes(verdict))
+    with pytest.raises(PromotionRefused, match=f"its signed verdict is {verdict}, not PASS"):
+        _promote(repo, bundle, key)
+    assert git(repo, "tag", "-l", "v24.1.0") == ""
+
+
+def test_an_incomplete_bundle_is_refused(repo, sign, key):
+    files = evidence_files(RC.version)
+    del files["slo/fanout.json"]
+    bundle = sign()
+    incomplete = assemble_bundle(
+        files,
+        release_candidate=bundle.release_candidate,
         signing_key=key,
         provenance=provenance(),
         outcomes=outcomes(),
         lineage=LINEAGE,
     )
-    return commit, bundle, key
+    with pytest.raises(PromotionRefused, match="its signed verdict is INCOMPLETE, not PASS"):
+        _promote(repo, incomplete, key)
 
 
-def decision(commit, verdict="PASS"):
-    return Decision(
-        rc=RC.tag,
-        verdict=verdict,
-        commit=commit,
-        bundle_uri="s3://b/p/v24.1.0-rc1/run/evidence/v24.1/",
-        bundle_sha256="ab" * 32,
-        run_id="run-1",
-    )
-
-
-def test_pass_creates_the_annotated_release_tag_on_the_rc_commit(repo, signed):
-    commit, bundle, key = signed
-    tag = promote(
-        str(repo), decision(commit), lambda: verify_files(bundle.files, key.public_key, expected_rc=RC.tag)
-    )
-    assert tag == "v24.1.0"
-    assert git(repo, "rev-parse", "v24.1.0^{commit}") == commit != git(repo, "rev-parse", "HEAD")
-    assert git(repo, "cat-file", "-t", "v24.1.0") == "tag"
-    message = git(repo, "tag", "-l", "--format=%(contents)", "v24.1.0")
-    assert "s3://b/p/v24.1.0-rc1/run/evidence/v24.1/" in message and "ab" * 32 in message
-
-
-@pytest.mark.parametrize("verdict", ["FAIL", "INCONCLUSIVE", "INCOMPLETE"])
-def test_a_decision_other_than_pass_is_refused(repo, signed, verdict):
-    commit, bundle, key = signed
-    with pytest.raises(PromotionRefused, match=f"its release decision is {verdict}, not PASS"):
-        promote(str(repo), decision(commit, verdict), lambda: verify_files(bundle.files, key.public_key))
+def test_a_signed_commit_other_than_the_tags_is_refused(repo, sign, key):
+    head = git(repo, "rev-parse", "HEAD")  # a real commit of the repo, but not the RC's
+    bundle = sign(commit=head, commit_source=COMMIT_FROM_CHECKOUT)
+    with pytest.raises(PromotionRefused, match=r"but the bundle signs commit .* \(checkout's HEAD"):
+        _promote(repo, bundle, key)
     assert git(repo, "tag", "-l", "v24.1.0") == ""
 
 
-def test_a_tampered_bundle_is_refused_naming_the_file(repo, signed):
-    commit, bundle, key = signed
+def test_a_bundle_that_signs_an_empty_commit_does_not_verify_so_is_refused(repo, sign, key):
+    import base64
+    import json
+
+    from verification_pipeline.evidence.dsse import sign_envelope
+    from verification_pipeline.evidence.statements import EXTENSION, canonical_json
+
+    bundle = sign()
+    files = dict(bundle.files)
+    lines = []
+    for line in files["attestations.intoto.jsonl"].splitlines():
+        statement = json.loads(base64.b64decode(json.loads(line)["payload"]))
+        predicate = statement["predicate"]
+        rc = predicate[EXTENSION]["releaseCandidate"] if EXTENSION in predicate else None
+        rc = rc or predicate["buildDefinition"]["externalParameters"]["releaseCandidate"]
+        rc["commit"] = ""
+        lines.append(canonical_json(sign_envelope(canonical_json(statement), key)))
+    files["attestations.intoto.jsonl"] = b"\n".join(lines) + b"\n"
+    with pytest.raises(
+        PromotionRefused, match=r"does not verify: .*releaseCandidate\]: .*'' is not a full git commit"
+    ):
+        _promote(repo, bundle, key, files)
+    assert git(repo, "tag", "-l", "v24.1.0") == ""
+
+
+def test_a_tampered_bundle_is_refused_naming_the_file(repo, sign, key):
+    bundle = sign()
     files = dict(bundle.files)
     files["slo/read.json"] = files["slo/read.json"] + b" "
     with pytest.raises(PromotionRefused, match="does not verify: slo/read.json"):
-        promote(str(repo), decision(commit), lambda: verify_files(files, key.public_key, expected_rc=RC.tag))
+        _promote(repo, bundle, key, files)
     assert git(repo, "tag", "-l", "v24.1.0") == ""
 
 
-def test_an_existing_release_tag_is_refused(repo, signed):
-    commit, bundle, key = signed
+def test_an_existing_release_tag_is_refused(repo, sign, key):
     git(repo, "tag", "v24.1.0")
     with pytest.raises(PromotionRefused, match="tag v24.1.0 already exists"):
-        promote(str(repo), decision(commit), lambda: verify_files(bundle.files, key.public_key))
+        _promote(repo, sign(), key)
 
 
-def test_an_rc_tag_moved_since_verification_is_refused(repo, signed):
-    commit, bundle, key = signed
+def test_an_rc_tag_moved_since_verification_is_refused(repo, sign, key):
+    bundle = sign()
     git(repo, "tag", "-f", "-a", RC.tag, "-m", "moved")
-    with pytest.raises(PromotionRefused, match="was verified; verify the RC again"):
-        promote(str(repo), decision(commit), lambda: verify_files(bundle.files, key.public_key))
+    with pytest.raises(PromotionRefused, match="verify the RC again"):
+        _promote(repo, bundle, key)
+
+
+def test_a_dev_key_bundle_is_refused_unless_allowed(repo, tmp_path, sign):
+    from verification_pipeline.evidence.keys import resolve_signing_key
+
+    dev = resolve_signing_key(environ={}, dev_key_dir=tmp_path / "dev")
+    rc = sign().release_candidate
+    bundle = assemble_bundle(
+        evidence_files(rc.version),
+        release_candidate=rc,
+        signing_key=dev,
+        provenance=provenance(),
+        outcomes=outcomes(),
+        lineage=LINEAGE,
+    )
+    with pytest.raises(PromotionRefused, match="signed with a DEV key"):
+        _promote(repo, bundle, dev)
+    assert (
+        promote(
+            str(repo),
+            RC.tag,
+            lambda: verify_files(bundle.files, dev.public_key),
+            bundle_uri=URI,
+            bundle_sha256="ab" * 32,
+            allow_dev_key=True,
+        )
+        == "v24.1.0"
+    )

@@ -1,5 +1,7 @@
 """The RC sensor against a real git repository made in the test, and the nightly schedule."""
 
+import json
+
 import dagster as dg
 import pytest
 
@@ -48,10 +50,8 @@ def test_ticks_request_new_and_moved_tags_once(repo):
         ticker = Ticker(instance, repo)
         first, _ = ticker.tick()
         head = git(repo, "rev-parse", "HEAD")
-        assert sorted((r.partition_key, r.run_key) for r in first) == [
-            ("v24.1.0-rc1", f"v24.1.0-rc1@{head}"),
-            ("v24.1.0-rc2", f"v24.1.0-rc2@{head}"),
-        ]
+        # the first tick runs only the newest RC; rc1 is recorded, not measured against today's build
+        assert [(r.partition_key, r.run_key) for r in first] == [("v24.1.0-rc2", f"v24.1.0-rc2@{head}")]
         assert sorted(instance.get_dynamic_partitions(release_candidates.name)) == [
             "v24.1.0-rc1",
             "v24.1.0-rc2",
@@ -75,6 +75,23 @@ def test_ticks_request_new_and_moved_tags_once(repo):
         restarted = Ticker(instance, repo)
         restarted.cursor = ticker.cursor
         assert restarted.tick()[0] == []
+
+
+def test_the_first_tick_runs_only_the_newest_of_many_existing_tags(repo):
+    for tag in ("v24.1.0-rc10", "v24.1.0-rc9", "v23.9.0-rc4"):
+        git(repo, "tag", tag)
+    with dg.DagsterInstance.ephemeral() as instance:
+        ticker = Ticker(instance, repo)
+        first, _ = ticker.tick()
+        assert [r.partition_key for r in first] == ["v24.1.0-rc10"]  # semantic order: rc10 > rc9
+        assert set(json.loads(ticker.cursor)) == {
+            "v24.1.0-rc1",
+            "v24.1.0-rc2",
+            "v24.1.0-rc9",
+            "v24.1.0-rc10",
+            "v23.9.0-rc4",
+        }
+        assert ticker.tick()[0] == []  # the older tags are never run later either
 
 
 def test_the_sensor_watches_only_the_tags_its_git_resource_pattern_names(repo):

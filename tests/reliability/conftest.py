@@ -37,6 +37,19 @@ instance = pipeline_fixtures.instance
 
 JOB = "verify_release_candidate"
 LOAD_ASSETS = (dg.AssetKey("read_load_samples"), dg.AssetKey("write_load_samples"))
+BUILD_CHECK = (dg.AssetKey("release_candidate"), dg.AssetKey("service_build"))
+"""What every load and fan-out step needs first: the RC, and the check that the target serves its build."""
+
+
+def waive_build_check(run_config: dict) -> dict:
+    """`run_config` with the service-build check waived: for tests of a load step itself against a
+    target that cannot answer (which would otherwise stop the run at the check, before any load)."""
+    waiver = {
+        "config": {"waive": True, "waiver_reason": "a test of the load step against an unreachable target"}
+    }
+    return {**run_config, "ops": {**run_config.get("ops", {}), "service_build": waiver}}
+
+
 # Every asset of the job but the two that sign and judge: what evidence_bundle is built from.
 UPSTREAM_OF_BUNDLE = tuple(
     dg.AssetKey(name)
@@ -76,14 +89,16 @@ def run_assets(
     run_config: dict | None = None,
     rc: str = RC,
 ) -> dg.ExecuteInProcessResult:
-    """Materialize `selection` (None: the whole job) of one RC in this process, never raising."""
+    """Materialize `selection` (None: the whole job) of one RC in this process, never raising.
+
+    A selection always includes BUILD_CHECK, which every measuring step depends on."""
     instance.add_dynamic_partitions(release_candidates.name, [rc])
     job = definitions().resolve_job_def(JOB)
     return job.execute_in_process(
         partition_key=rc,
         instance=instance,
         run_config=run_config or {},
-        asset_selection=list(selection) if selection is not None else None,
+        asset_selection=list(dict.fromkeys([*BUILD_CHECK, *selection])) if selection is not None else None,
         raise_on_error=False,
     )
 

@@ -17,6 +17,7 @@ from tests.reliability.conftest import (
     our_k6,
     run_assets,
     step_failures,
+    waive_build_check,
 )
 from verification_pipeline.storage.s3 import ObjectStore, S3Settings
 from verification_pipeline.storage.serialize import decode
@@ -57,7 +58,7 @@ def test_fanout_against_a_closed_port_fails_fast_naming_the_url_and_cause(
     url = f"http://127.0.0.1:{closed_loopback_port()}/graphql"
     monkeypatch.setenv("VP_TARGET_GRAPHQL_URL", url)
     started = time.monotonic()
-    result = run_assets(instance, FANOUT, fanout_config())
+    result = run_assets(instance, FANOUT, waive_build_check(fanout_config()))
     elapsed = time.monotonic() - started
 
     assert not result.success
@@ -65,6 +66,18 @@ def test_fanout_against_a_closed_port_fails_fast_naming_the_url_and_cause(
     assert failure.cls_name == "TargetError", failure.full_text
     assert url in failure.message and "Connection refused" in failure.message
     assert elapsed < 30, f"took {elapsed:.1f} s to notice a closed port"
+
+
+def test_a_closed_port_stops_the_run_at_the_build_check_before_any_load(pipeline_env, instance, monkeypatch):
+    url = f"http://127.0.0.1:{closed_loopback_port()}/graphql"
+    monkeypatch.setenv("VP_TARGET_GRAPHQL_URL", url)
+    result = run_assets(instance, [*LOAD_ASSETS, *FANOUT], load_config("60s", read_vus=1, write_vus=1))
+    failures = step_failures(instance, result.run_id)
+    assert set(failures) == {"service_build"}, failures
+    assert (
+        failures["service_build"].cls_name == "TargetError"
+        and "/version" in failures["service_build"].message
+    )
 
 
 def test_load_against_a_closed_port_fails_fast_naming_the_url_and_cause(
@@ -75,7 +88,7 @@ def test_load_against_a_closed_port_fails_fast_naming_the_url_and_cause(
     # Bounds this test while the bug is there: k6 gets 6 s of a 60 s run, then is killed.
     watchdog = k6_killer(after_s=6.0)
     started = time.monotonic()
-    result = run_assets(instance, LOAD_ASSETS, load_config("60s", read_vus=1, write_vus=1))
+    result = run_assets(instance, LOAD_ASSETS, waive_build_check(load_config("60s", read_vus=1, write_vus=1)))
     elapsed = time.monotonic() - started
 
     assert not watchdog.killed, f"k6 was still loading a closed port after 6 s; the run took {elapsed:.1f} s"

@@ -40,7 +40,8 @@ def verify_load(instance: dg.DagsterInstance, rc: str, run_config: dict) -> str:
         instance=instance,
         run_config=run_config,
         tags={"dagster/partition": rc},
-        asset_selection=list(LOAD_ASSETS),
+        # the load steps run only after the RC and its service-build check
+        asset_selection=[dg.AssetKey("release_candidate"), dg.AssetKey("service_build"), *LOAD_ASSETS],
     ) as result:
         failures = [
             f"{event.step_key}: {event.step_failure_data.error.to_string() if event.step_failure_data.error else ''}"

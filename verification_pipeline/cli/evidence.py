@@ -40,10 +40,22 @@ def verify(
     rc: Annotated[
         str | None, typer.Option("--rc", help="Fail unless the bundle was signed for this RC tag.")
     ] = None,
+    require_pass: Annotated[
+        bool,
+        typer.Option(
+            "--require-pass", help="Also exit 1 unless the signed verdict is PASS (for release gates)."
+        ),
+    ] = False,
 ) -> None:
-    """Check every signature, the RC, every file's digest, and that no file is missing or extra."""
+    """Check every signature, the RC, every file's digest, and that no file is missing or extra.
+
+    Plain `verify` is an integrity check: a signed FAIL verifies. It prints the signed verdict first.
+    """
+    from verification_pipeline.evidence.bundle_io import root_version_of
     from verification_pipeline.evidence.keys import load_public_key_file
+    from verification_pipeline.evidence.layout import ATTESTATIONS
     from verification_pipeline.evidence.verify import verify_files, verify_path
+    from verification_pipeline.verdict import Verdict
 
     key = load_public_key_file(public_key)
     if bundle.startswith("s3://"):
@@ -51,20 +63,58 @@ def verify(
         from verification_pipeline.storage.s3 import S3Settings
 
         report = verify_files(
-            read_bundle_uri(bundle, S3Settings.from_env()), key, expected_rc=rc, source=bundle
+            read_bundle_uri(bundle, S3Settings.from_env()),
+            key,
+            expected_rc=rc,
+            source=bundle,
+            root_version=root_version_of(bundle),
         )
     else:
         report = verify_path(_bundle_path(bundle), key, expected_rc=rc)
-    for line in report.summary_lines():
+    first, *rest = report.summary_lines()
+    typer.secho(
+        first, fg=typer.colors.GREEN if report.verdict == Verdict.PASS else typer.colors.RED, bold=True
+    )
+    for line in rest:
         typer.secho(line, fg=typer.colors.YELLOW if line.lstrip().startswith("WARNING") else None)
+    if require_pass and report.verdict != Verdict.PASS:
+        raise VerificationFailed(
+            f"{ATTESTATIONS} [verdict]: the bundle verifies, but its signed verdict is {report.verdict}, not PASS",
+            hint="--require-pass accepts only a signed PASS",
+        )
 
 
 @app.command()
-def audit(bundle: Annotated[str, typer.Argument(help="Bundle directory or bundle.tar.gz.")]) -> None:
+def audit(
+    bundle: Annotated[str, typer.Argument(help="Bundle directory or bundle.tar.gz.")],
+    public_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--public-key",
+            help="Trusted Ed25519 public key (PEM): verify the signatures before auditing. "
+            "Without it the files are checked only against manifest.json, which proves nothing.",
+        ),
+    ] = None,
+) -> None:
     """Recompute slo/metrics.json from raw/*.parquet, compare, and print the lineage."""
     from verification_pipeline.evidence.audit import audit_path, lineage_lines
+    from verification_pipeline.evidence.keys import load_public_key_file
 
-    report = audit_path(_bundle_path(bundle))
+    key = load_public_key_file(public_key) if public_key is not None else None
+    report = audit_path(_bundle_path(bundle), public_key=key)
+    if report.verification is None:
+        typer.secho(
+            "WARNING: NOT VERIFIED: no --public-key given, so these files are checked only against "
+            "manifest.json, which anyone can rewrite; audit with --public-key to rely on the result",
+            err=True,
+            fg=typer.colors.YELLOW,
+            bold=True,
+        )
+    else:
+        typer.echo(
+            f"verified: signed by {report.verification.key_fingerprint}, "
+            f"signed verdict {report.verification.verdict}"
+        )
     for line in lineage_lines(report.lineage):
         typer.echo(line)
     rows = ", ".join(f"{name}: {count} rows" for name, count in report.raw_rows.items())

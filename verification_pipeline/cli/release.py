@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from verification_pipeline.errors import ConfigError, PromotionRefused
+from verification_pipeline.errors import ConfigError
 from verification_pipeline.paths import ensure_dagster_home
 
 if TYPE_CHECKING:
@@ -90,38 +90,35 @@ def promote(
         bool, typer.Option(help="Accept a bundle signed with the embedded DEV key (demos only).")
     ] = False,
 ) -> None:
-    """Create the release tag (v24.1.0 for v24.1.0-rc1) on the RC's commit, only on a verified PASS."""
+    """Create the release tag (v24.1.0 for v24.1.0-rc1) on the RC's commit, only on a signed, verified PASS."""
     from verification_pipeline.defs.lineage import latest_decision
+    from verification_pipeline.evidence.bundle_io import root_version_of
     from verification_pipeline.evidence.keys import load_public_key_file
-    from verification_pipeline.evidence.verify import verify_files
-    from verification_pipeline.release.promote import Decision
+    from verification_pipeline.evidence.verify import VerificationReport, verify_files
     from verification_pipeline.release.promote import promote as create_tag
     from verification_pipeline.storage.bundles import read_bundle_uri
     from verification_pipeline.storage.s3 import S3Settings
 
     key = load_public_key_file(public_key)
     with _instance() as instance:
-        recorded = latest_decision(instance, rc)
-    if recorded.get("dev_key") and not allow_dev_key:
-        raise PromotionRefused(
-            f"{rc} is not promotable: its bundle is signed with a DEV key", hint="sign with a real key"
-        )
-    decision = Decision(
-        rc=rc,
-        verdict=str(recorded.get("verdict")),
-        commit=str(recorded.get("commit") or "") or None,
-        bundle_uri=str(recorded["bundle_uri"]),
-        bundle_sha256=str(recorded["bundle_sha256"]),
-        run_id=str(recorded["run_id"]),
-    )
+        recorded = latest_decision(instance, rc)  # only where the bundle is: nothing here is trusted
+    bundle_uri = str(recorded["bundle_uri"])
 
-    def verify_bundle() -> None:
-        verify_files(
-            read_bundle_uri(decision.bundle_uri, S3Settings.from_env()),
+    def verify_bundle() -> VerificationReport:
+        return verify_files(
+            read_bundle_uri(bundle_uri, S3Settings.from_env()),
             key,
             expected_rc=rc,
-            source=decision.bundle_uri,
+            source=bundle_uri,
+            root_version=root_version_of(bundle_uri),
         )
 
-    tag = create_tag(repo, decision, verify_bundle)
+    tag = create_tag(
+        repo,
+        rc,
+        verify_bundle,
+        bundle_uri=bundle_uri,
+        bundle_sha256=str(recorded["bundle_sha256"]),
+        allow_dev_key=allow_dev_key,
+    )
     typer.echo(f"created annotated tag {tag} on {rc}'s commit in {repo}; push it with: git push origin {tag}")

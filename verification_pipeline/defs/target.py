@@ -1,6 +1,7 @@
 """The service under test: its GraphQL URL and how we authenticate to it."""
 
 import os
+from urllib.parse import urlsplit, urlunsplit
 
 import dagster as dg
 
@@ -19,6 +20,12 @@ class TargetResource(dg.ConfigurableResource):
     jwt_env: str = "VP_TARGET_JWT"
     jwt_secret_file: str = ""
     tenant: str = "tenant-123"
+    version_url: str = ""
+    """Where the service reports the commit it was built from; default `/version` beside /graphql."""
+    version_field: str = "commit"
+    """The JSON field of that answer holding the commit."""
+    version_header: str = ""
+    """Read the commit from this response header instead of a JSON field."""
 
     def token(self) -> str:
         if os.environ.get(self.jwt_env):
@@ -30,6 +37,12 @@ class TargetResource(dg.ConfigurableResource):
             field="VP_TARGET_JWT",
             hint="set VP_TARGET_JWT to a token with coherence:read and coherence:write, or run the embedded stack",
         )
+
+    def version_endpoint(self) -> str:
+        if self.version_url:
+            return self.version_url
+        parts = urlsplit(self.graphql_url)
+        return urlunsplit((parts.scheme, parts.netloc, "/version", "", ""))
 
     def label(self) -> str:
         """What the target is, for metadata and run tags (never the token)."""

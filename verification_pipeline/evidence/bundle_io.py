@@ -2,7 +2,8 @@
 
 Reading treats the input as hostile: an archive member that is absolute, climbs out with
 `..`, is a link or a device, repeats a name, or exceeds the size limits fails verification
-instead of being extracted. Nothing is ever extracted to disk: members are read into memory.
+instead of being extracted. Nothing is ever extracted to disk: members are read into memory,
+each only after its size was checked against the limits.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from verification_pipeline.errors import InputError, VerificationFailed
 from verification_pipeline.evidence.bundle import EvidenceBundle
-from verification_pipeline.evidence.layout import check_relative_name
+from verification_pipeline.evidence.layout import ATTESTATIONS, check_relative_name
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz")
 
@@ -29,8 +31,8 @@ class ReadLimits:
     """Bounds on what a bundle may make us read, so a hostile archive cannot exhaust memory."""
 
     max_files: int = 10_000
-    max_file_bytes: int = 1 << 30
-    max_total_bytes: int = 4 << 30
+    max_file_bytes: int = 256 << 20
+    max_total_bytes: int = 1 << 30
 
 
 DEFAULT_LIMITS = ReadLimits()
@@ -88,61 +90,95 @@ def write_archive(bundle: EvidenceBundle, path: Path) -> Path:
 # --- reading ----------------------------------------------------------------------------------
 
 
-def read_bundle(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> dict[str, bytes]:
+@dataclass(frozen=True)
+class BundleFiles:
+    """A bundle as read: its files, and the `<version>` of the `evidence/<version>/` they sat under.
+
+    `root_version` is None when the location does not say (a bundle root directory given
+    directly); verification compares it with the signed version when it does.
+    """
+
+    files: dict[str, bytes]
+    root_version: str | None
+
+
+def read_bundle(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> BundleFiles:
     """The files of a bundle directory or archive, keyed by bundle-relative name."""
     if path.is_dir():
         return read_directory(path, limits)
     if path.is_file() and path.name.endswith(ARCHIVE_SUFFIXES):
-        return read_archive(path.read_bytes(), source=str(path), limits=limits)
+        with path.open("rb") as stream:
+            return read_archive(stream, source=str(path), limits=limits)
     if not path.exists():
         raise InputError("does not exist", source=str(path))
     raise InputError("is neither a bundle directory nor a .tar.gz archive", source=str(path))
 
 
-def read_directory(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> dict[str, bytes]:
-    """Accepts the bundle root itself or a directory holding exactly one `evidence/<version>/`."""
-    root = _directory_root(path)
+def read_directory(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> BundleFiles:
+    """The bundle root itself, or a directory that holds nothing but `evidence/<version>/`."""
+    root, version = _directory_root(path)
     files: dict[str, bytes] = {}
     total = 0
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         for entry in sorted(dirnames + filenames):
             full = Path(dirpath) / entry
             name = full.relative_to(root).as_posix()
-            mode = full.lstat().st_mode
-            if stat.S_ISLNK(mode):
+            info = full.lstat()
+            if stat.S_ISLNK(info.st_mode):
                 raise VerificationFailed(f"{name}: is a symbolic link; a bundle holds regular files only")
-            if stat.S_ISDIR(mode):
+            if stat.S_ISDIR(info.st_mode):
                 continue
-            if not stat.S_ISREG(mode):
+            if not stat.S_ISREG(info.st_mode):
                 raise VerificationFailed(f"{name}: is not a regular file (device, FIFO or socket)")
-            size = full.stat().st_size
-            total += size
-            _check_limits(name, size, len(files) + 1, total, limits)
-            files[name] = full.read_bytes()
-    return files
+            total += info.st_size
+            _check_limits(name, info.st_size, len(files) + 1, total, limits)
+            files[name] = _read_capped(full, info.st_size, name)
+    return BundleFiles(files, version)
 
 
-def _directory_root(path: Path) -> Path:
-    candidates = (
-        sorted(p for p in (path / "evidence").glob("*") if p.is_dir()) if (path / "evidence").is_dir() else []
-    )
-    if len(candidates) > 1:
+def _read_capped(path: Path, size: int, name: str) -> bytes:
+    # Never more than the size the limits were checked against, even if the file grows meanwhile.
+    with path.open("rb") as handle:
+        data = handle.read(size + 1)
+    if len(data) != size:
+        raise VerificationFailed(f"{name}: changed size while it was read")
+    return data
+
+
+def _directory_root(path: Path) -> tuple[Path, str | None]:
+    """The directory given is the bundle when it holds the attestations; descend only into a
+    directory that holds nothing but `evidence/<version>/`, so no copy can hide beside the files."""
+    if (path / ATTESTATIONS).exists():
+        return path, None
+    entries = list(path.iterdir())
+    if len(entries) == 1 and entries[0].name == "evidence" and _is_plain_dir(entries[0]):
+        versions = list(entries[0].iterdir())
+        if len(versions) == 1 and _is_plain_dir(versions[0]):
+            return versions[0], versions[0].name
         raise InputError(
-            f"holds bundles for several versions: {[p.name for p in candidates]}",
+            f"evidence/ holds {sorted(p.name for p in versions)}, not exactly one <version> directory",
             source=str(path),
             hint="pass one evidence/<version> directory",
         )
-    return candidates[0] if candidates else path
+    return path, None
 
 
-def read_archive(data: bytes, *, source: str, limits: ReadLimits = DEFAULT_LIMITS) -> dict[str, bytes]:
-    """Members of a bundle tar.gz under its single `evidence/<version>/` root, checked one by one."""
-    tar_bytes = _gunzip(data, source, limits)
+def _is_plain_dir(path: Path) -> bool:
+    return stat.S_ISDIR(path.lstat().st_mode)
+
+
+def read_archive(stream: BinaryIO, *, source: str, limits: ReadLimits = DEFAULT_LIMITS) -> BundleFiles:
+    """Members of a bundle tar.gz under its single `evidence/<version>/` root, checked one by one.
+
+    The archive is streamed: each member's size is checked against the limits from its header,
+    before its data is decompressed, so a bomb is refused without being unpacked.
+    """
+    gunzip = _BoundedGunzip(stream, source=source, budget=_decompressed_budget(limits))
     files: dict[str, bytes] = {}
     root: str | None = None
     total = 0
     try:
-        with tarfile.open(fileobj=io.BytesIO(tar_bytes), mode="r:") as tar:
+        with tarfile.open(fileobj=io.BufferedReader(gunzip, 1 << 16), mode="r|") as tar:
             for member in tar:
                 where = f"{source}: member {member.name!r}"
                 check_relative_name(
@@ -150,7 +186,7 @@ def read_archive(data: bytes, *, source: str, limits: ReadLimits = DEFAULT_LIMIT
                 )
                 if member.isdir():
                     continue
-                if not member.isreg():
+                if not member.isreg() or member.issparse():
                     raise VerificationFailed(
                         f"{where} is a link or special file; a bundle holds regular files only"
                     )
@@ -169,11 +205,25 @@ def read_archive(data: bytes, *, source: str, limits: ReadLimits = DEFAULT_LIMIT
                 files[name] = extracted.read() if extracted is not None else b""
                 if len(files[name]) != member.size:
                     raise VerificationFailed(f"{where} is truncated")
+            _check_end_of_archive(tar, source)
     except tarfile.TarError as exc:
         raise VerificationFailed(f"{source}: not a readable tar archive ({exc})") from None
-    if not files:
+    if not files or root is None:
         raise VerificationFailed(f"{source}: the archive holds no bundle files")
-    return files
+    return BundleFiles(files, root.split("/", 1)[1])
+
+
+def _check_end_of_archive(tar: tarfile.TarFile, source: str) -> None:
+    """After the end-of-archive marker only zero padding may follow: GNU tar would still list and
+    extract a member appended there, so one we never read cannot be allowed to exist."""
+    stream = tar.fileobj
+    assert stream is not None  # an open archive always has its stream
+    while chunk := stream.read(1 << 16):
+        if chunk.strip(b"\0"):
+            raise VerificationFailed(
+                f"{source}: data after the tar end-of-archive marker",
+                hint="a member was appended to the archive after it was written; do not trust it",
+            )
 
 
 def read_object_prefix(
@@ -207,29 +257,61 @@ def read_object_prefix(
     return files
 
 
-def _gunzip(data: bytes, source: str, limits: ReadLimits) -> bytes:
-    # Decompress in bounded steps: a gzip bomb stops at the limit, and a truncated stream is
-    # caught by the missing end-of-stream marker, not by luck in the tar reader.
-    budget = limits.max_total_bytes + 512 * (2 * limits.max_files + 2) + (1 << 20)
-    inflater = zlib.decompressobj(wbits=31)
-    out = bytearray()
-    pending = data
-    try:
-        while not inflater.eof:
-            chunk = inflater.decompress(pending, 1 << 20)
-            pending = inflater.unconsumed_tail
-            if not chunk and not pending:
-                break  # input used up before the end-of-stream marker
-            out += chunk
-            if len(out) > budget:
-                raise VerificationFailed(f"{source}: decompresses to more than {budget} bytes")
-    except zlib.error as exc:
-        raise VerificationFailed(f"{source}: not a valid gzip stream ({exc})") from None
-    if not inflater.eof:
-        raise VerificationFailed(f"{source}: the archive is truncated (gzip stream ends early)")
-    if inflater.unused_data:
-        raise VerificationFailed(f"{source}: unexpected data after the end of the gzip stream")
-    return bytes(out)
+def root_version_of(location: str) -> str | None:
+    """`<version>` when a path or URI ends in `evidence/<version>`; None otherwise."""
+    parts = location.rstrip("/").split("/")
+    return parts[-1] if len(parts) >= 2 and parts[-2] == "evidence" else None
+
+
+def _decompressed_budget(limits: ReadLimits) -> int:
+    # the members, a header block (and a PAX header) per member, the end marker and padding
+    return limits.max_total_bytes + 3 * 512 * (limits.max_files + 2) + (1 << 20)
+
+
+class _BoundedGunzip(io.RawIOBase):
+    """A gzip stream decompressed on demand, never past `budget` bytes in total.
+
+    A gzip bomb stops at the budget; a truncated stream is caught by the missing end-of-stream
+    marker, not by luck in the tar reader; bytes after the gzip stream are refused.
+    """
+
+    def __init__(self, raw: BinaryIO, *, source: str, budget: int) -> None:
+        super().__init__()
+        self._raw = raw
+        self._source = source
+        self._budget = budget
+        self._produced = 0
+        self._inflater = zlib.decompressobj(wbits=31)
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        want = len(buffer)
+        while not self._inflater.eof:
+            if not self._pending:
+                self._pending = self._raw.read(1 << 16)
+                if not self._pending:
+                    raise VerificationFailed(
+                        f"{self._source}: the archive is truncated (gzip stream ends early)"
+                    )
+            try:
+                chunk = self._inflater.decompress(self._pending, want)
+            except zlib.error as exc:
+                raise VerificationFailed(f"{self._source}: not a valid gzip stream ({exc})") from None
+            self._pending = self._inflater.unconsumed_tail
+            if chunk:
+                self._produced += len(chunk)
+                if self._produced > self._budget:
+                    raise VerificationFailed(
+                        f"{self._source}: decompresses to more than {self._budget} bytes"
+                    )
+                buffer[: len(chunk)] = chunk
+                return len(chunk)
+        if self._inflater.unused_data or self._raw.read(1):
+            raise VerificationFailed(f"{self._source}: unexpected data after the end of the gzip stream")
+        return 0
 
 
 def _check_limits(name: str, size: int, count: int, total: int, limits: ReadLimits) -> None:

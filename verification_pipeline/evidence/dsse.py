@@ -2,7 +2,8 @@
 
 The signature covers PAE(payloadType, payload), so neither the type nor the body can be swapped
 without breaking it. `keyid` is an unauthenticated hint: the verifier ignores it and tries the
-one public key it trusts.
+one public key it trusts. As the protocol says, a signature that does not parse or does not
+verify is skipped, not fatal: one valid signature by the trusted key suffices.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def sign_envelope(body: bytes, key: SigningKey, *, payload_type: str = INTOTO_PA
     return {
         "payload": base64.b64encode(body).decode("ascii"),
         "payloadType": payload_type,
-        "signatures": [{"keyid": key.fingerprint, "sig": base64.b64encode(signature).decode("ascii")}],
+        "signatures": [{"keyid": key.keyid, "sig": base64.b64encode(signature).decode("ascii")}],
     }
 
 
@@ -72,11 +73,12 @@ def verify_envelope(
 
 
 def _signature_verifies(entry: object, message: bytes, public_key: Ed25519PublicKey, where: str) -> bool:
+    """False for an entry that is malformed, not base64, or made by another key: skipped."""
     if not isinstance(entry, Mapping) or not isinstance(entry.get("sig"), str):
-        raise VerificationFailed(f"{where} [signatures]: each signature needs a base64 'sig' string")
+        return False
     try:
         public_key.verify(_b64decode(entry["sig"], f"{where} [signatures.sig]"), message)
-    except InvalidSignature:
+    except (InvalidSignature, VerificationFailed):
         return False
     return True
 

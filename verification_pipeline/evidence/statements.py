@@ -2,9 +2,10 @@
 
 Both name every bundle file as a subject (name + sha256), so a changed, missing or extra file
 breaks them. Both carry the release candidate inside the signed payload, so a bundle cannot be
-passed off as evidence for another RC. Fields beyond the predicate schemas are in-toto
-extension fields (consumers that do not know them ignore them; they never turn a FAIL into a
-PASS).
+passed off as evidence for another RC. Our fields beyond the test-result schema sit under one
+in-toto extension field named by a URI (`EXTENSION`), so they cannot collide with a field a
+later version of the predicate adds; consumers that do not know it ignore it, and it never
+turns a FAIL into a PASS. The RC's commit is required: promotion tags exactly that commit.
 """
 
 from __future__ import annotations
@@ -31,6 +32,16 @@ EVIDENCE_BUILD_TYPE = "urn:verification-pipeline:buildtype:evidence-bundle:v1"
 allow-listed, non-secret settings (source modes, load profile, target URL)."""
 DEFAULT_BUILDER_ID = "urn:verification-pipeline:builder:dagster"
 
+EXTENSION = "urn:verification-pipeline:release-verification:v1"
+"""The test-result predicate's extension field: {releaseCandidate, verdict, gates, missingFiles}."""
+EXTENSION_FIELDS = ("releaseCandidate", "verdict", "gates", "missingFiles")
+
+COMMIT_FROM_TAG = "git-tag"
+COMMIT_FROM_CHECKOUT = "checkout-head"
+COMMIT_SOURCES = (COMMIT_FROM_TAG, COMMIT_FROM_CHECKOUT)
+"""Where the RC's commit came from: the commit its git tag points to, or (where the RC is not a
+git tag, as in the demo) the HEAD of the checkout that was verified."""
+
 COMPLETENESS_TEST = "evidence:complete"
 """The test that fails when an expected bundle file is missing."""
 
@@ -52,9 +63,25 @@ class ReleaseCandidate:
     tag: str
     commit: str
     version: str
+    commit_source: str = COMMIT_FROM_TAG
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", self.commit):
+            raise ConfigError(
+                f"{self.commit!r} is not a full git commit id",
+                field="release_candidate.commit",
+                hint="the signed commit is what promotion tags: set VP_GIT_REPO, or verify from a git checkout",
+            )
+        if self.commit_source not in COMMIT_SOURCES:
+            raise ConfigError(f"{self.commit_source!r} is not one of {COMMIT_SOURCES}", field="commitSource")
 
     def as_json(self) -> dict[str, str]:
-        return {"tag": self.tag, "commit": self.commit, "version": self.version}
+        return {
+            "tag": self.tag,
+            "commit": self.commit,
+            "commitSource": self.commit_source,
+            "version": self.version,
+        }
 
 
 @dataclass(frozen=True)
@@ -98,10 +125,13 @@ def resource_descriptor(
     return descriptor
 
 
-def tool_descriptor(name: str, version: str, *, uri: str | None = None) -> dict[str, Any]:
-    """A tool that produced evidence (k6, syft), by version: its binary is not in the bundle."""
+def tool_descriptor(name: str, version: str, *, binary_sha256: str, uri: str | None = None) -> dict[str, Any]:
+    """A tool that produced evidence (k6, syft): its version, and the sha256 of the binary that ran."""
     return resource_descriptor(
-        name, uri=uri or f"pkg:generic/{name}@{version}", annotations={"version": version}
+        name,
+        uri=uri or f"pkg:generic/{name}@{version}",
+        digest={"sha256": binary_sha256},
+        annotations={"version": version},
     )
 
 
@@ -148,11 +178,12 @@ def build_test_result_statement(
         "passedTests": passed,
         "warnedTests": warned,
         "failedTests": failed,
-        # extension fields
-        "releaseCandidate": rc.as_json(),
-        "verdict": verdict.value,
-        "gates": [{**o.detail, "name": o.name, "verdict": o.verdict.value} for o in outcomes],
-        "missingFiles": list(missing_files),
+        EXTENSION: {
+            "releaseCandidate": rc.as_json(),
+            "verdict": verdict.value,
+            "gates": [{**o.detail, "name": o.name, "verdict": o.verdict.value} for o in outcomes],
+            "missingFiles": list(missing_files),
+        },
     }
     if url:
         predicate["url"] = url
@@ -195,7 +226,8 @@ def signed_release_candidate(statement: Mapping[str, Any]) -> Any:
     if not isinstance(predicate, Mapping):
         return None
     if statement.get("predicateType") == TEST_RESULT_PREDICATE:
-        return predicate.get("releaseCandidate")
+        extension = predicate.get(EXTENSION)
+        return extension.get("releaseCandidate") if isinstance(extension, Mapping) else None
     build = predicate.get("buildDefinition")
     params = build.get("externalParameters") if isinstance(build, Mapping) else None
     return params.get("releaseCandidate") if isinstance(params, Mapping) else None

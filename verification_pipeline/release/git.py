@@ -67,3 +67,8 @@ def tag_commit(repo: str, tag: str) -> str:
 
 def is_local_repo(repo: str) -> bool:
     return Path(repo).is_dir()
+
+
+def checkout_head(path: Path) -> str:
+    """The commit checked out at `path`: what an RC that is not a git tag is (the demo's case)."""
+    return _git(["rev-parse", "--verify", "HEAD^{commit}"], cwd=str(path)).strip()

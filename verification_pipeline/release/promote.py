@@ -1,45 +1,59 @@
-"""Promotion: the seed's release tag (`v24.1.0` for `v24.1.0-rc1`), only on a verified PASS.
+"""Promotion: the seed's release tag (`v24.1.0` for `v24.1.0-rc1`), only on a signed, verified PASS.
 
-The tag is annotated, on the commit the RC tag pointed to when it was verified, and its
-message names the evidence bundle and its digest, so the tag itself leads to the evidence.
-Pushing the tag stays with the person.
+Promotion decides only from what the verified signature covers: the signed verdict must be
+PASS, the signed RC must be this RC, and the signed commit (never empty) must be the commit the
+RC tag points to now, which is the commit the release tag is put on. Whatever the Dagster
+instance recorded only says where the bundle is. The tag is annotated and its message names the
+evidence bundle and its digest, so the tag itself leads to the evidence. Pushing the tag stays
+with the person.
 """
 
 from __future__ import annotations
 
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from verification_pipeline.errors import PromotionRefused, ToolError, VerificationFailed
+from verification_pipeline.evidence.verify import VerificationReport
 from verification_pipeline.release.git import remote_tags
 from verification_pipeline.release.tags import parse_rc
 from verification_pipeline.verdict import Verdict
 
 
-@dataclass(frozen=True)
-class Decision:
-    rc: str
-    verdict: str
-    commit: str | None
-    bundle_uri: str
-    bundle_sha256: str
-    run_id: str
+def promote(
+    repo: str,
+    rc_tag: str,
+    verify_bundle: Callable[[], VerificationReport],
+    *,
+    bundle_uri: str,
+    bundle_sha256: str,
+    allow_dev_key: bool = False,
+) -> str:
+    """Create the release tag and return its name, or raise PromotionRefused saying why.
 
-
-def promote(repo: str, decision: Decision, verify_bundle: Callable[[], None]) -> str:
-    """Create the release tag and return its name, or raise PromotionRefused saying why."""
-    rc = parse_rc(decision.rc)
-    if decision.verdict != Verdict.PASS:
-        raise PromotionRefused(
-            f"{rc.tag} is not promotable: its release decision is {decision.verdict}, not PASS"
-        )
+    `verify_bundle` verifies the RC's bundle against the trusted key and returns what it signs.
+    """
+    rc = parse_rc(rc_tag)
     try:
-        verify_bundle()
+        signed = verify_bundle()
     except VerificationFailed as exc:
         raise PromotionRefused(
             f"{rc.tag} is not promotable: its evidence bundle does not verify: {exc.message}"
         ) from None
+    if signed.release_candidate["tag"] != rc.tag:
+        raise PromotionRefused(
+            f"{rc.tag} is not promotable: its bundle is signed for {signed.release_candidate['tag']}"
+        )
+    if signed.verdict != Verdict.PASS:
+        raise PromotionRefused(
+            f"{rc.tag} is not promotable: its signed verdict is {signed.verdict}, not PASS"
+        )
+    if signed.dev_key and not allow_dev_key:
+        raise PromotionRefused(
+            f"{rc.tag} is not promotable: its bundle is signed with a DEV key", hint="sign with a real key"
+        )
+    if not signed.commit:
+        raise PromotionRefused(f"{rc.tag} is not promotable: its bundle signs no commit")
     tags = remote_tags(repo, pattern="v*")
     if rc.release_tag in tags:
         raise PromotionRefused(
@@ -48,15 +62,17 @@ def promote(repo: str, decision: Decision, verify_bundle: Callable[[], None]) ->
     current = tags.get(rc.tag)
     if current is None:
         raise PromotionRefused(f"{rc.tag} is not a tag in {repo}")
-    if decision.commit and current != decision.commit:
+    if current != signed.commit:
         raise PromotionRefused(
-            f"{rc.tag} now points to {current[:12]}, but {decision.commit[:12]} was verified; verify the RC again"
+            f"{rc.tag} points to {current[:12]} in {repo}, but the bundle signs commit {signed.commit[:12]} "
+            f"({signed.commit_source_text}); verify the RC again",
         )
     message = (
         f"{rc.release_tag}: promoted from {rc.tag}\n\n"
-        f"Release decision: PASS (Dagster run {decision.run_id})\n"
-        f"Evidence bundle: {decision.bundle_uri}\n"
-        f"Bundle sha256: {decision.bundle_sha256}\n"
+        f"Signed verdict: PASS (run {signed.run_id}, commit {signed.commit})\n"
+        f"Evidence bundle: {bundle_uri}\n"
+        f"Bundle sha256: {bundle_sha256}\n"
+        f"Signed by: {signed.key_fingerprint}\n"
     )
     proc = subprocess.run(
         ["git", "-C", repo, "tag", "-a", rc.release_tag, current, "-F", "-"],

@@ -11,6 +11,7 @@ from typing import Any
 
 import polars as pl
 
+from verification_pipeline.errors import FormatError
 from verification_pipeline.fanout.accounting import DELIVERY_SCHEMA
 from verification_pipeline.fanout.metrics import fanout_metrics
 from verification_pipeline.gates import rc_verdict, slo_gates
@@ -21,6 +22,7 @@ from verification_pipeline.slo.spec import load_slo_spec
 from verification_pipeline.verdict import Verdict
 
 DEFAULT_MIN_DELIVERY_RATIO = 1.0
+METRICS = "slo/metrics.json"
 
 
 def metrics_document(
@@ -99,15 +101,31 @@ def _fmt(value: float | None) -> str:
 
 def recompute_bundle_metrics(frames: dict[str, pl.DataFrame], recorded: dict[str, Any]) -> dict[str, Any]:
     """The document again, from a bundle's raw/*.parquet and the slos.yaml recorded in it."""
-    spec = recorded.get("spec") or {}
+    spec = recorded.get("spec")
+    if not isinstance(spec, dict) or not isinstance(spec.get("yaml"), str):
+        raise FormatError(
+            "missing: the slos.yaml the figures were computed with", source=METRICS, field="spec.yaml"
+        )
+    ratio = recorded.get("min_delivery_ratio", DEFAULT_MIN_DELIVERY_RATIO)
+    if isinstance(ratio, bool) or not isinstance(ratio, int | float):
+        raise FormatError(f"{ratio!r} is not a number", source=METRICS, field="min_delivery_ratio")
     fanout = frames.get("fanout", pl.DataFrame(schema=DELIVERY_SCHEMA))
     summary_only = recorded.get("fanout") if fanout.height == 0 else None
+    if summary_only is not None and not _is_fanout_summary(summary_only):
+        raise FormatError("not a fan-out summary with a p95_ms and a count", source=METRICS, field="fanout")
     return metrics_document(
         spec_yaml=spec.get("yaml", ""),
-        spec_source=spec.get("source", "slos.yaml"),
+        spec_source=str(spec.get("source", "slos.yaml")),
         read=frames.get("read", pl.DataFrame(schema=SAMPLE_SCHEMA)),
         write=frames.get("write", pl.DataFrame(schema=SAMPLE_SCHEMA)),
         fanout=fanout,
         fanout_summary_only=summary_only,
-        min_delivery_ratio=recorded.get("min_delivery_ratio", DEFAULT_MIN_DELIVERY_RATIO),
+        min_delivery_ratio=float(ratio),
+    )
+
+
+def _is_fanout_summary(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(value.get(k), int | float) and not isinstance(value.get(k), bool)
+        for k in ("p95_ms", "count")
     )

@@ -21,7 +21,8 @@ import httpx
 
 from verification_pipeline.errors import StackError, StorageError
 from verification_pipeline.fileio import atomic_write
-from verification_pipeline.paths import PACKAGE_DIR, tool_path, vp_home
+from verification_pipeline.paths import PACKAGE_DIR, project_root, tool_path, vp_home
+from verification_pipeline.release.git import checkout_head
 from verification_pipeline.stack import processes
 from verification_pipeline.stack.processes import ProcessRecord
 from verification_pipeline.storage.s3 import ObjectStore, S3Settings
@@ -325,6 +326,10 @@ class Stack:
             str(self.layout.jwt_secret),
             "--admin-token-file",
             str(self.layout.admin_token),
+            # the embedded target is built from this checkout, and the demo's RC is this
+            # checkout's HEAD (not a git tag): the commit the pipeline requires it to report
+            "--build-commit",
+            checkout_head(project_root()),
         ]
         return processes.spawn("target", argv, self.layout.logs / "target.log")
 

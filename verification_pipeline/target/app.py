@@ -1,6 +1,6 @@
 """The reference target as one ASGI app: Socket.IO at /socket.io, everything else via Starlette.
 
-Routes: POST /graphql, GET /healthz, GET /metrics, GET|POST|DELETE /admin/faults.
+Routes: POST /graphql, GET /healthz, GET /version, GET /metrics, GET|POST|DELETE /admin/faults.
 POST /graphql, the hot path, goes straight to its endpoint; the rest passes through
 python-socketio's ASGI app, which hands what is not Socket.IO to Starlette.
 One process on purpose: Socket.IO rooms live in this process's memory, so a second worker
@@ -98,6 +98,10 @@ def create_app(config: TargetConfig, *, on_ready: Callable[[], None] | None = No
             }
         )
 
+    async def version(_: Request) -> JSONResponse:
+        # the build's commit, so a verifier can show the build it measured is the RC's
+        return JSONResponse({"commit": config.build_commit})
+
     async def prometheus(_: Request) -> Response:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE)
 
@@ -111,6 +115,7 @@ def create_app(config: TargetConfig, *, on_ready: Callable[[], None] | None = No
         routes=[
             Route("/graphql", graphql, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/version", version, methods=["GET"]),
             Route("/metrics", prometheus, methods=["GET"]),
             Route(
                 "/admin/faults",

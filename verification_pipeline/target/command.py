@@ -84,6 +84,10 @@ def serve(
         int, typer.Option(help="Newest signals kept per tenant.", rich_help_panel=_LIMITS)
     ] = 1_000,
     log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "warning",
+    build_commit: Annotated[
+        str | None,
+        typer.Option(help="The git commit this build was made from, reported on GET /version."),
+    ] = None,
 ) -> None:
     """Serve the reference target: GraphQL at /graphql, Socket.IO at /socket.io, /metrics, /healthz."""
     from verification_pipeline.fileio import check_output_file
@@ -118,6 +122,7 @@ def serve(
         max_signals_per_tenant=max_signals_per_tenant,
         ready_file=ready_file,
         log_level=log_level,
+        build_commit=build_commit,
     )
     run_server(config)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from verification_pipeline.target.faults import FaultSettings
 from verification_pipeline.target.tokens import MIN_SECRET_BYTES
 
 MIN_ADMIN_TOKEN_CHARS = 16
+_COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,9 @@ class TargetConfig:
     max_signals_per_tenant: int = 1_000
     ready_file: Path | None = None
     log_level: str = "warning"
+    build_commit: str | None = None
+    """The commit this build of the service was made from, reported on GET /version: what the
+    pipeline compares with the RC's commit before it sends any load."""
 
     def __post_init__(self) -> None:
         for name in (
@@ -40,6 +45,8 @@ class TargetConfig:
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"must be at least 1, got {getattr(self, name)}", field=name)
+        if self.build_commit is not None and not _COMMIT.fullmatch(self.build_commit):
+            raise ConfigError(f"{self.build_commit!r} is not a full git commit id", field="build_commit")
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"{self.port} is not a TCP port (0 picks a free one)", field="port")
 

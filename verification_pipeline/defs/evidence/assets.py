@@ -21,6 +21,7 @@ from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.defs.target import TargetResource
 from verification_pipeline.errors import ConfigError, InputError, VerificationFailed
 from verification_pipeline.evidence.bundle import LineageStep, assemble_bundle
+from verification_pipeline.evidence.bundle_io import root_version_of
 from verification_pipeline.evidence.keys import load_public_key_pem, public_key_pem
 from verification_pipeline.evidence.layout import bundle_file, expected_files, producing_assets
 from verification_pipeline.evidence.statements import ProvenanceInputs, resource_descriptor, tool_descriptor
@@ -28,7 +29,7 @@ from verification_pipeline.evidence.upload import upload_bundle
 from verification_pipeline.evidence.verify import verify_files
 from verification_pipeline.gates import rc_verdict
 from verification_pipeline.loadtest.runner import SCRIPTS_DIR
-from verification_pipeline.paths import tool_path
+from verification_pipeline.paths import file_sha256, portable_uri, tool_path
 from verification_pipeline.records import (
     BundleRecord,
     ReleaseCandidateRecord,
@@ -46,7 +47,14 @@ from verification_pipeline.verdict import Verdict
 RETENTION_DAYS = 365
 CODE_VERSION = code_version(__name__)
 # Inputs evidence_bundle reads as values; every other asset a bundle file comes from is a plain dependency.
-_VALUE_INPUTS = ("release_candidate", "slo_spec", "slo_metrics", "scan_summary", "release_docs")
+_VALUE_INPUTS = (
+    "release_candidate",
+    "service_build",
+    "slo_spec",
+    "slo_metrics",
+    "scan_summary",
+    "release_docs",
+)
 
 
 def _k6_version() -> str:
@@ -114,13 +122,14 @@ def evidence_bundle(
     slo_metrics: SloMetricsRecord,
     scan_summary: ScanSummaryRecord,
     release_docs: ReleaseDocs,
+    service_build: dict,
 ) -> dg.Output[BundleRecord]:
     key = signing_key.load()  # before anything is uploaded: a missing key fails here, cleanly
     if key.is_dev_key:
         context.log.warning(
             "signing with the embedded stack's DEV key: this bundle says so and is not release evidence"
         )
-    gates = release_gates(slo_metrics, scan_summary)
+    gates = release_gates(slo_metrics, scan_summary, service_build)
     files, upstream = _evidence_files(context, s3, release_candidate.version)
     missing = [name for name in expected_files(release_candidate.version) if name not in files]
     if release_docs.verdict is not rc_verdict(gates, missing):
@@ -149,8 +158,13 @@ def evidence_bundle(
             asset, latest_record(context.instance, dg.AssetKey(asset), context.partition_key)
         )
     scripts = sorted(SCRIPTS_DIR.glob("*.js"))
-    configuration = [resource_descriptor("slos.yaml", data=slo_spec.yaml.encode(), uri=slo_spec.source)]
-    configuration += [resource_descriptor(f"k6/{p.name}", data=p.read_bytes()) for p in scripts]
+    # URIs that mean the same anywhere: never a path of the machine that ran (paths.portable_uri)
+    configuration = [
+        resource_descriptor("slos.yaml", data=slo_spec.yaml.encode(), uri=portable_uri(str(slo_spec.source)))
+    ]
+    configuration += [
+        resource_descriptor(f"k6/{p.name}", data=p.read_bytes(), uri=portable_uri(str(p))) for p in scripts
+    ]
     dependencies = list(configuration)
     for info in upstream.values():
         if info.get("uri"):
@@ -166,11 +180,14 @@ def evidence_bundle(
             dependencies.append(
                 resource_descriptor(
                     f"{info['asset']} (original)",
-                    uri=info["original_uri"],
+                    uri=portable_uri(info["original_uri"]),
                     digest={"sha256": info["original_sha256"]},
                 )
             )
-    dependencies += [tool_descriptor("k6", _k6_version()), tool_descriptor("syft", syft_version())]
+    dependencies += [
+        tool_descriptor("k6", _k6_version(), binary_sha256=file_sha256(tool_path("k6"))),
+        tool_descriptor("syft", syft_version(), binary_sha256=file_sha256(tool_path("syft"))),
+    ]
     run_stats = context.instance.get_run_stats(run_id)
     started = (
         dt.datetime.fromtimestamp(run_stats.start_time, dt.UTC)
@@ -182,8 +199,9 @@ def evidence_bundle(
         started_on=started,
         finished_on=dt.datetime.now(dt.UTC),
         external_parameters={
-            "commit": release_candidate.commit or "",
+            "commit": release_candidate.commit,
             "targetUrl": target.label(),
+            "serviceBuild": service_build,
             "slosSha256": slo_spec.sha256,
             "runTags": {
                 k: v for k, v in context.run.tags.items() if k.startswith("vp/") or k == "dagster/partition"
@@ -211,7 +229,11 @@ def evidence_bundle(
     archive = next(r for r in refs if r.key.endswith("bundle.tar.gz"))
 
     report = verify_files(
-        read_bundle_uri(uri, s3.settings()), key.public_key, expected_rc=release_candidate.tag, source=uri
+        read_bundle_uri(uri, s3.settings()),
+        key.public_key,
+        expected_rc=release_candidate.tag,
+        source=uri,
+        root_version=root_version_of(uri),
     )
     context.log.info(f"bundle verified from the store: {report.files} files, verdict {report.verdict}")
     value = BundleRecord(
@@ -268,9 +290,10 @@ def release_decision(
     release_candidate: ReleaseCandidateRecord,
     slo_metrics: SloMetricsRecord,
     scan_summary: ScanSummaryRecord,
+    service_build: dict,
     evidence_bundle: BundleRecord,
 ):
-    gates = release_gates(slo_metrics, scan_summary)
+    gates = release_gates(slo_metrics, scan_summary, service_build)
     reasons = [f"{g.name}: {g.verdict}" for g in gates if g.verdict is not Verdict.PASS]
     reasons += [f"missing from the bundle: {name}" for name in evidence_bundle.missing_files]
     try:
@@ -279,6 +302,7 @@ def release_decision(
             load_public_key_pem(evidence_bundle.public_key_pem.encode(), source="evidence_bundle"),
             expected_rc=release_candidate.tag,
             source=evidence_bundle.uri,
+            root_version=root_version_of(evidence_bundle.uri),
         )
     except VerificationFailed as exc:
         verdict = Verdict.FAIL
@@ -307,7 +331,7 @@ def release_decision(
         metadata={
             "verdict": verdict.value,
             "rc": release_candidate.tag,
-            "commit": release_candidate.commit or "",
+            "commit": release_candidate.commit,
             "dev_key": evidence_bundle.dev_key,
             "bundle_uri": dg.MetadataValue.url(evidence_bundle.uri),
             "bundle_sha256": evidence_bundle.archive_sha256,

@@ -82,9 +82,18 @@ K6_DURATION = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h))+")
 
 
 @dg.op(
-    name=PLAN_OP, out=dg.DynamicOut(LoadPlan), description="One plan per execution segment (or one import)."
+    name=PLAN_OP,
+    out=dg.DynamicOut(LoadPlan),
+    description="One plan per execution segment (or one import), once the service's build is the RC's.",
 )
-def plan_load_segments(context: dg.OpExecutionContext, config: LoadConfig, load: LoadResource):
+def plan_load_segments(
+    context: dg.OpExecutionContext, config: LoadConfig, load: LoadResource, service_build: dict
+):
+    # `service_build` is here so no load starts before the build under test was shown to be the RC
+    # (or the check was waived), and so a missing RC tag fails in seconds, not after the load.
+    context.log.info(
+        f"service build: {service_build['reportedCommit'] or 'WAIVED: ' + service_build['waiver']}"
+    )
     duration = config.duration or load.duration
     if config.source == "import":
         if not config.read_files and not config.write_files:
@@ -285,8 +294,8 @@ def merge_write_samples(frames: list[pl.DataFrame]):
     partitions_def=release_candidates,
     group_name="load",
 )
-def load_samples():
-    plans = plan_load_segments()
+def load_samples(service_build):
+    plans = plan_load_segments(service_build)
     read, write = plans.map(run_load_segment)
     return {
         "read_load_samples": merge_read_samples(read.collect()),

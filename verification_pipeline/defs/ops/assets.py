@@ -1,7 +1,8 @@
 """Grafana dashboard, Prometheus burn-rate rules, PR body and release notes, from the SLOs and figures."""
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import dagster as dg
 import polars as pl
@@ -66,13 +67,14 @@ def render_docs(
     slo_spec: SloSpecRecord,
     slo_metrics: SloMetricsRecord,
     scan_summary: ScanSummaryRecord,
+    service_build: Mapping[str, Any],
     evidence_uri: str,
     date: dt.date,
     missing_files: Sequence[str] = (),
 ) -> ReleaseDocs:
     """The PR body and release notes, stating the RC's verdict from its gates (`records.release_gates`)
     and the bundle files known to be missing."""
-    gates = release_gates(slo_metrics, scan_summary)
+    gates = release_gates(slo_metrics, scan_summary, service_build)
     verdict = rc_verdict(gates, missing_files)
     rows = pl.DataFrame([r.model_dump(mode="json") for r in slo_metrics.slos], schema=SLO_METRICS_SCHEMA)
     files = render_release_docs(
@@ -109,6 +111,7 @@ def release_docs(
     slo_spec: SloSpecRecord,
     slo_metrics: SloMetricsRecord,
     scan_summary: ScanSummaryRecord,
+    service_build: dict,
 ) -> dg.Output[ReleaseDocs]:
     names = release_doc_names(release_candidate.version)
     docs = render_docs(
@@ -116,6 +119,7 @@ def release_docs(
         slo_spec,
         slo_metrics,
         scan_summary,
+        service_build,
         evidence_location(s3, release_candidate),
         dt.datetime.now(dt.UTC).date(),
         missing_files=unrecorded_files(

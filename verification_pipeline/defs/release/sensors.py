@@ -13,15 +13,23 @@ from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.errors import PipelineError
 from verification_pipeline.evidence.layout import ci_imports
 from verification_pipeline.release.git import remote_tags
-from verification_pipeline.release.tags import is_rc
+from verification_pipeline.release.tags import is_rc, newest
 
 DEFAULT_INTERVAL_S = 60
 
 
 def _plan(
-    seen: dict[str, str], tags: dict[str, str], existing_partitions: set[str]
+    seen: dict[str, str] | None, tags: dict[str, str], existing_partitions: set[str]
 ) -> tuple[list[dg.RunRequest], list[str]]:
-    """Runs for tags that are new or point to a new commit; partitions to add for new tags."""
+    """Runs for tags that are new or point to a new commit; partitions to add for new tags.
+
+    On the first tick (`seen` is None: no cursor yet) only the newest RC is run: the older tags
+    were cut before the sensor existed, and measuring them now would measure whatever is
+    deployed today under their names. They are recorded in the cursor, so they never run later.
+    """
+    if seen is None:
+        latest = newest(list(tags))
+        seen = {tag: commit for tag, commit in tags.items() if tag != latest}
     requests = [
         dg.RunRequest(
             run_key=f"{tag}@{commit}",
@@ -38,7 +46,8 @@ def _plan(
 def release_candidate_sensor(context: dg.SensorEvaluationContext, git_repo: GitRepoResource):
     """Polls the `git_repo` resource's repository (VP_GIT_REPO, a path or URL) for tags matching its
     `tag_pattern` (VP_RC_TAG_PATTERN, default v*.*.*-rc*). A new tag, or a tag moved to a new
-    commit, requests one run. The cursor maps tag -> commit."""
+    commit, requests one run; the first tick runs only the newest RC and records the older ones.
+    The cursor maps tag -> commit."""
     repo, pattern = git_repo.repo, git_repo.tag_pattern
     if not repo:
         return dg.SkipReason("VP_GIT_REPO is not set: no repository to watch for release-candidate tags")
@@ -46,7 +55,7 @@ def release_candidate_sensor(context: dg.SensorEvaluationContext, git_repo: GitR
         tags = remote_tags(repo, pattern)
     except PipelineError as exc:
         return dg.SkipReason(f"cannot list tags of {repo}: {exc}")
-    seen = json.loads(context.cursor) if context.cursor else {}
+    seen = json.loads(context.cursor) if context.cursor else None
     existing = set(context.instance.get_dynamic_partitions(release_candidates.name))
     requests, new_partitions = _plan(seen, tags, existing)
     if not requests and not new_partitions:
