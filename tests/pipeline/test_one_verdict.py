@@ -23,10 +23,12 @@ from verification_pipeline.defs.evidence.files import stored_value_metadata
 from verification_pipeline.defs.lineage import latest_decision
 from verification_pipeline.defs.partitions import release_candidates
 from verification_pipeline.evidence.keys import generate_key_pair, load_public_key_file
-from verification_pipeline.evidence.statements import TEST_RESULT_PREDICATE
+from verification_pipeline.evidence.statements import EXTENSION, TEST_RESULT_PREDICATE
 from verification_pipeline.evidence.verify import verify_files
 from verification_pipeline.fanout.accounting import DELIVERED, DELIVERY_SCHEMA, LOST
 from verification_pipeline.loadtest.ingest import SAMPLE_SCHEMA
+from verification_pipeline.records import ReleaseCandidateRecord
+from verification_pipeline.release.service_build import ServiceBuild
 from verification_pipeline.stack.control import DEMO_REPORTS
 from verification_pipeline.storage.bundles import read_bundle_uri
 from verification_pipeline.storage.s3 import S3Settings
@@ -95,6 +97,17 @@ def measured(name: str, frame: pl.DataFrame, bundle_path: str | None) -> dg.Asse
     return _measured
 
 
+def measured_build() -> dg.AssetsDefinition:
+    """`service_build` as if the service had reported the RC's commit (no target runs here)."""
+
+    @dg.asset(name="service_build", partitions_def=release_candidates, group_name="release")
+    def _service_build(release_candidate: ReleaseCandidateRecord) -> dict:
+        commit = release_candidate.commit
+        return ServiceBuild(expected_commit=commit, reported_commit=commit, source="test stand-in").as_json()
+
+    return _service_build
+
+
 def verify_rc(
     environ: dict[str, str],
     instance: dg.DagsterInstance,
@@ -103,12 +116,13 @@ def verify_rc(
 ) -> dg.ExecuteInProcessResult:
     """Materialize the RC's assets (or only `selection`, the rest read from storage)."""
     defs = build_definitions(environ)
-    replaced = {"load_samples", "fanout_latencies"}
+    replaced = {"load_samples", "fanout_latencies", "service_build"}
     real = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition) and a.node_def.name not in replaced]
     stand_ins = [
         measured("read_load_samples", requests("read"), "raw/read.parquet"),
         measured("write_load_samples", requests("write"), "raw/write.parquet"),
         measured("fanout_latencies", deliveries(), raw_fanout),
+        measured_build(),
     ]
     instance.add_dynamic_partitions(release_candidates.name, [RC])
     return dg.materialize(
@@ -169,13 +183,13 @@ def test_the_delivery_gate_gives_one_verdict_in_check_bundle_docs_decision_and_p
     report = verify_files(files, load_public_key_file(Path(environ["PUBLIC_KEY"])), expected_rc=RC)
     statements = [_payload(line) for line in files["attestations.intoto.jsonl"].splitlines()]
     (test_result,) = [s for s in statements if s["predicateType"] == TEST_RESULT_PREDICATE]
-    gate = next(g for g in test_result["predicate"]["gates"] if g["name"] == "slo:fanout_delivery_ratio")
+    gate = next(g for g in test_result["predicate"][EXTENSION]["gates"] if g["name"] == "slo:fanout_delivery_ratio")
     assert (gate["verdict"], gate["delivery_ratio"], gate["min_delivery_ratio"]) == (
         expected,
         0.995,
         float(min_delivery_ratio),
     )
-    assert bundle.verdict == report.verdict == test_result["predicate"]["verdict"] == expected
+    assert bundle.verdict == report.verdict == test_result["predicate"][EXTENSION]["verdict"] == expected
     assert json.loads(files["slo/metrics.json"])["verdict"] == expected
 
     # the release documents: the asset's output is what the bundle signs, and it states the same verdict
