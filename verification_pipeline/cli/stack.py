@@ -246,6 +246,7 @@ def _print_outcome(run, rc: str, output: Path, stack: Stack, elapsed: float) -> 
     local = output / rc
     files = read_bundle_uri(bundle["uri"], stack.settings())
     # the copy is made beside its place and swapped in whole: never half a bundle, never via a link
+    output.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=output, prefix=f".{rc}."))
     for name, data in files.items():
         target = staging / "bundle" / name
