@@ -29,6 +29,11 @@ def vp_home() -> Path:
     return Path(os.environ.get("VP_HOME") or project_root() / ".vp").resolve()
 
 
+def usable_vp_home() -> Path:
+    """`vp_home()`, created if missing; exit 2 naming VP_HOME when it is a file or cannot be made."""
+    return _usable_dir(vp_home(), "VP_HOME")
+
+
 def _usable_dir(path: Path, name: str) -> Path:
     """`path` as a directory (created when missing), or a ConfigError naming the variable that chose it."""
     try:

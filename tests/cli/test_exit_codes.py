@@ -428,12 +428,17 @@ def test_a_directory_as_an_input_file_exits_2(capsys, tmp_path):
         (["demo", "--output", "{tmp}/a-file"], "--output is not a directory"),
         (["demo", "--port-base", "99999"], "less than or equal to 55495"),
         (["stack", "up", "--port-base", "80"], "greater than or equal to 1024"),
+        (["stack", "up", "--no-target"], "[VP_HOME]: {tmp}/a-file cannot be used as a directory"),
+        (["demo", "--output", "{tmp}/out"], "[VP_HOME]: {tmp}/a-file cannot be used as a directory"),
     ],
 )
-def test_demo_and_stack_refuse_bad_options_before_starting_anything(capsys, tmp_path, args, message):
+def test_demo_and_stack_refuse_bad_options_before_starting_anything(
+    capsys, monkeypatch, tmp_path, args, message
+):
     (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("VP_HOME", str(tmp_path / ("a-file" if "VP_HOME" in message else "home")))
     code, out = run(capsys, *(arg.format(tmp=tmp_path) for arg in args))
-    assert code == 2 and message in " ".join(out.replace("│", " ").split()), out
+    assert code == 2 and message.format(tmp=tmp_path) in " ".join(out.replace("│", " ").split()), out
     assert "started" not in out  # nothing was started
 
 

@@ -19,6 +19,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # plain help and usage errors: rich's renderer costs ~0.2 s of start-up on every --help
+    rich_markup_mode=None,
 )
 
 

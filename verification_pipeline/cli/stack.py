@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from verification_pipeline.errors import UsageError
-from verification_pipeline.paths import ensure_dagster_home
+from verification_pipeline.paths import ensure_dagster_home, usable_vp_home
 
 if TYPE_CHECKING:
     from verification_pipeline.defs.runner import StepDone, VerificationRun
@@ -44,6 +44,7 @@ def up(
     """Start the store (and the reference target); wait until they answer. Safe to repeat."""
     from verification_pipeline.stack.control import Stack
 
+    usable_vp_home()
     status = Stack(port_base=port_base, with_target=not no_target).up(progress=typer.echo)
     for line in status.lines():
         typer.echo(line)
@@ -88,6 +89,7 @@ def demo(
     parse_rc(rc)
     if not K6_DURATION.fullmatch(duration):
         raise UsageError(f"--duration {duration!r} is not a k6 duration", hint="e.g. 20s, 1m30s")
+    usable_vp_home()
     check_output_dir(output, what="--output")
     started = time.monotonic()
     stack = Stack(port_base=port_base)
@@ -251,6 +253,7 @@ def _print_outcome(run, rc: str, output: Path, stack: Stack, elapsed: float) -> 
     local = output / rc
     files = read_bundle_uri(bundle["uri"], stack.settings())
     # the copy is made beside its place and swapped in whole: never half a bundle, never via a link
+    output.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=output, prefix=f".{rc}."))
     for name, data in files.items():
         target = staging / "bundle" / name
