@@ -6,6 +6,7 @@ import os
 
 import dagster as dg
 
+from verification_pipeline.defs.compare.assets import baseline_comparison
 from verification_pipeline.defs.evidence.assets import evidence_bundle, release_decision
 from verification_pipeline.defs.evidence.resources import SigningKeyResource
 from verification_pipeline.defs.fanout.assets import fanout_latencies
@@ -35,6 +36,7 @@ defs = dg.Definitions(
         load_samples,
         fanout_latencies,
         slo_metrics,
+        baseline_comparison,
         sbom,
         vulnerability_report,
         policy_report,

@@ -23,7 +23,7 @@ class VerificationRun:
     success: bool
     materialized: list[Materialized]
     values: dict[str, object]
-    """Values of the assets a person reads first (slo_metrics, scan_summary, evidence_bundle, release_decision)."""
+    """Values of the assets a person reads first (`SUMMARY_ASSETS`)."""
     step_windows: dict[str, tuple[float, float]]
     """Step key -> (start, end) epoch seconds, from the instance's event log."""
 
@@ -36,7 +36,7 @@ class VerificationRun:
         return bundle[1] - load_end if load_end is not None and bundle else None
 
 
-SUMMARY_ASSETS = ("slo_metrics", "scan_summary", "evidence_bundle", "release_decision")
+SUMMARY_ASSETS = ("slo_metrics", "baseline_comparison", "scan_summary", "evidence_bundle", "release_decision")
 
 
 def verify_in_process(

@@ -32,6 +32,7 @@ def expected_files(version: str) -> tuple[str, ...]:
         "slo/write.json",
         "slo/fanout.json",
         "slo/metrics.json",
+        "slo/baseline.json",
         "policy/opa_report.json",
         "security/sbom.syft.json",
         "security/vulns.grype.json",

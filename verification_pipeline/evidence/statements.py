@@ -154,9 +154,9 @@ def build_test_result_statement(
     configuration: Sequence[Mapping[str, Any]],
     url: str | None = None,
 ) -> dict[str, Any]:
-    """test-result v0.1: PASSED only for PASS; INCONCLUSIVE gates are WARNED; failures or gaps FAILED."""
+    """test-result v0.1: PASSED only for PASS; WARN and INCONCLUSIVE gates are WARNED; failures or gaps FAILED."""
     passed = [o.name for o in outcomes if o.verdict == "PASS"]
-    warned = [o.name for o in outcomes if o.verdict == "INCONCLUSIVE"]
+    warned = [o.name for o in outcomes if o.verdict in ("WARN", "INCONCLUSIVE")]
     failed = [o.name for o in outcomes if o.verdict == "FAIL"]
     if missing_files or not outcomes:
         failed.append(COMPLETENESS_TEST)

@@ -47,6 +47,10 @@ LINEAGE = {
     "slo/write.json": ("slo_metrics", ("raw/write.parquet",)),
     "slo/fanout.json": ("slo_metrics", ("raw/fanout.parquet",)),
     "slo/metrics.json": ("slo_metrics", ("raw/read.parquet", "raw/write.parquet", "raw/fanout.parquet")),
+    "slo/baseline.json": (
+        "baseline_comparison",
+        ("raw/read.parquet", "raw/write.parquet", "raw/fanout.parquet"),
+    ),
     "raw/read.parquet": ("read_load_samples", ()),
     "raw/write.parquet": ("write_load_samples", ()),
     "raw/fanout.parquet": ("fanout_latencies", ()),
@@ -88,7 +92,7 @@ def _upstream(context: dg.AssetExecutionContext, asset: str) -> dict:
     }
 
 
-def _outcomes(slo_metrics: dict, scan_summary: dict) -> list[GateOutcome]:
+def _outcomes(slo_metrics: dict, scan_summary: dict, baseline_comparison: dict) -> list[GateOutcome]:
     outcomes = [
         GateOutcome(
             f"slo:{r['name']}",
@@ -113,6 +117,17 @@ def _outcomes(slo_metrics: dict, scan_summary: dict) -> list[GateOutcome]:
     outcomes.extend(
         GateOutcome(f"scan:{g['name']}", g["verdict"], {"reason": g["reason"]}) for g in scan_summary["gates"]
     )
+    outcomes.append(
+        GateOutcome(
+            "baseline:regression",
+            baseline_comparison["verdict"],
+            {
+                "status": baseline_comparison["status"],
+                "baseline": (baseline_comparison["baseline"] or {}).get("rc"),
+                "reason": baseline_comparison["reason"],
+            },
+        )
+    )
     return outcomes
 
 
@@ -120,6 +135,7 @@ def _evidence_files(
     context,
     s3: S3Resource,
     slo_metrics: dict,
+    baseline_comparison: dict,
     read: pl.DataFrame,
     write: pl.DataFrame,
     fanout: pl.DataFrame,
@@ -127,6 +143,7 @@ def _evidence_files(
 ) -> dict[str, bytes]:
     files: dict[str, bytes] = {
         "slo/metrics.json": _json(slo_metrics),
+        "slo/baseline.json": _json(baseline_comparison),
         "raw/read.parquet": encode(read).data,
         "raw/write.parquet": encode(write).data,
         "ops/dashboards/grafana-v24-slos.json": ops["grafana-v24-slos.json"].encode(),
@@ -172,6 +189,7 @@ def evidence_bundle(
     fanout_latencies: pl.DataFrame,
     scan_summary: dict,
     ops_artifacts: dict,
+    baseline_comparison: dict,
 ) -> dg.Output[dict]:
     key = signing_key.load()  # before anything is uploaded: a missing key fails here, cleanly
     if key.is_dev_key:
@@ -181,14 +199,21 @@ def evidence_bundle(
     run_id = context.run.run_id
     uri = bundle_uri_for(s3, release_candidate, run_id)
     files = _evidence_files(
-        context, s3, slo_metrics, read_load_samples, write_load_samples, fanout_latencies, ops_artifacts
+        context,
+        s3,
+        slo_metrics,
+        baseline_comparison,
+        read_load_samples,
+        write_load_samples,
+        fanout_latencies,
+        ops_artifacts,
     )
-    verdict = overall_verdict(slo_metrics, scan_summary)
+    verdict = overall_verdict(slo_metrics, scan_summary, baseline_comparison)
     files.update(
         {
             f"release/{name}": text.encode()
             for name, text in docs_files(
-                release_candidate, slo_spec, slo_metrics, scan_summary, uri, verdict
+                release_candidate, slo_spec, slo_metrics, scan_summary, uri, verdict, baseline_comparison
             ).items()
         }
     )
@@ -260,7 +285,7 @@ def evidence_bundle(
         ),
         signing_key=key,
         provenance=provenance,
-        outcomes=_outcomes(slo_metrics, scan_summary),
+        outcomes=_outcomes(slo_metrics, scan_summary, baseline_comparison),
         configuration=configuration,
         lineage=lineage,
         url=uri,

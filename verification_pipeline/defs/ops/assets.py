@@ -42,11 +42,16 @@ def docs_files(
     scan_summary: dict,
     bundle_uri: str,
     verdict: str,
+    baseline_comparison: dict,
 ) -> dict[str, str]:
     rows = pl.DataFrame(slo_metrics["slos"], schema=SLO_METRICS_SCHEMA)
     findings = [
         f"{g['name']}: {g['verdict']}: {g['reason']}" for g in scan_summary["gates"] if g["verdict"] != "PASS"
     ]
+    if baseline_comparison["verdict"] != "PASS":
+        findings.append(
+            f"baseline comparison: {baseline_comparison['verdict']}: {baseline_comparison['reason']}"
+        )
     return render_release_docs(
         rows,
         labels={t.name: t.title for t in _targets(slo_spec)},
@@ -56,11 +61,13 @@ def docs_files(
         bundle_uri=bundle_uri,
         verdict=verdict,
         findings=findings,
+        baseline=baseline_comparison,
     )
 
 
-def overall_verdict(slo_metrics: dict, scan_summary: dict) -> str:
-    verdicts = {slo_metrics["verdict"], scan_summary["verdict"]}
+def overall_verdict(slo_metrics: dict, scan_summary: dict, baseline_comparison: dict) -> str:
+    # A comparison's WARN (a slowdown the policy tolerates, or no baseline) is shown, not blocking.
+    verdicts = {slo_metrics["verdict"], scan_summary["verdict"], baseline_comparison["verdict"]}
     for worst in ("FAIL", "INCONCLUSIVE"):
         if worst in verdicts:
             return worst
@@ -81,10 +88,13 @@ def release_docs(
     slo_spec: dict,
     slo_metrics: dict,
     scan_summary: dict,
+    baseline_comparison: dict,
 ) -> dg.Output[dict]:
-    verdict = overall_verdict(slo_metrics, scan_summary)
+    verdict = overall_verdict(slo_metrics, scan_summary, baseline_comparison)
     uri = bundle_uri_for(s3, release_candidate, context.run.run_id)
-    files = docs_files(release_candidate, slo_spec, slo_metrics, scan_summary, uri, verdict)
+    files = docs_files(
+        release_candidate, slo_spec, slo_metrics, scan_summary, uri, verdict, baseline_comparison
+    )
     return dg.Output(
         files, metadata={"verdict": verdict, "preview": dg.MetadataValue.md(next(iter(files.values())))}
     )
