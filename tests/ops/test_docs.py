@@ -173,3 +173,38 @@ def test_contradictory_or_malformed_input_is_refused(passing, failing, labels):
 def test_table_cells_cannot_be_broken_by_a_label(passing):
     text = _render(passing, "PASS", {"read_latency_p95": "Read | p95"})["PR_BODY_v24.1.md"]
     assert "| Read \\| p95 |" in text
+
+
+def test_both_documents_carry_the_baseline_comparison_or_say_there_was_none(passing, labels):
+    from tests.compare.samples import lognormal_ar1, load_frame
+    from verification_pipeline.compare.document import Samples, comparison_document, no_baseline_document
+
+    rng = random.Random(4)
+    comparison = comparison_document(
+        default_slo_spec(),
+        rc=RC,
+        current=Samples(read=load_frame(lognormal_ar1(rng, 20_000, 0.3, scale=1.2), "read")),
+        baseline=Samples(read=load_frame(lognormal_ar1(rng, 20_000, 0.3), "read")),
+        baseline_info={
+            "rc": "v24.1.0-rc0",
+            "bundle_uri": "s3://b/rc0/",
+            "commit": "abc123",
+            "verified": True,
+        },
+    )
+    read = next(r for r in comparison["slos"] if r["slo"] == "read_latency_p95")
+    docs = _render(passing, "PASS", labels, baseline=comparison)
+    for name, text in docs.items():
+        assert "### Compared with the previous RC" in text, name
+        assert (
+            "Against v24.1.0-rc0 (commit abc123, its signed bundle verified), at 95 % confidence: **WARN**"
+            in text
+        )
+        shift = read["shift_ms"]
+        assert (
+            f"| Read p95 | slower | {shift['estimate']:+.1f} ({shift['lower']:+.1f} – {shift['upper']:+.1f}) ms | "
+            f"×{read['p95_ratio']['estimate']:.3f} (" in text
+        )
+        assert f"| {read['p_value']:.2g} | {read['effect_size']:+.2f} | **WARN** |" in text
+    none = _render(passing, "PASS", labels, baseline=no_baseline_document(RC, 0.95, "no earlier RC verifies"))
+    assert all("**No baseline (WARN):** no earlier RC verifies." in text for text in none.values())

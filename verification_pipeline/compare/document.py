@@ -94,14 +94,15 @@ def comparison_document(
         for slo in spec.slos
     ]
     verdict = worst((row["verdict"] for row in rows), empty=Verdict.WARN)
-    flagged = [row["slo"] for row in rows if row["verdict"] != Verdict.PASS]
+    flagged = [f"{row['slo']} {row['verdict']}" for row in rows if row["verdict"] != Verdict.PASS]
     return {
         "schema": SCHEMA,
         "rc": rc,
         "status": COMPARED,
         "reason": (
-            f"compared with {baseline_info['rc']}: "
-            + (f"{', '.join(flagged)} need a look" if flagged else "no regression beyond the policy")
+            f"against {baseline_info['rc']}, to look at: {', '.join(flagged)}"
+            if flagged
+            else f"against {baseline_info['rc']}, no regression beyond the policy"
         ),
         "confidence": spec.confidence,
         "baseline": dict(baseline_info),

@@ -223,7 +223,7 @@ def _comparison(baseline: Mapping[str, Any] | None, labels: Mapping[str, str]) -
     ]
     return _Comparison(
         f"Against {info['rc']} (commit {info.get('commit') or 'unknown'}, its signed bundle verified), "
-        f"at {baseline['confidence'] * 100:g} % confidence: **{baseline['verdict']}**, {baseline['reason']}.",
+        f"at {baseline['confidence'] * 100:g} % confidence: **{baseline['verdict']}** ({baseline['reason']}).",
         rows,
     )
 
