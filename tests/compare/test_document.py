@@ -8,7 +8,7 @@ import random
 import pytest
 import yaml
 
-from tests.compare.samples import lognormal_ar1, load_frame
+from tests.compare.samples import load_frame, lognormal_ar1
 from verification_pipeline.compare.document import (
     COMPARED,
     NO_BASELINE,

@@ -176,7 +176,7 @@ def test_table_cells_cannot_be_broken_by_a_label(passing):
 
 
 def test_both_documents_carry_the_baseline_comparison_or_say_there_was_none(passing, labels):
-    from tests.compare.samples import lognormal_ar1, load_frame
+    from tests.compare.samples import load_frame, lognormal_ar1
     from verification_pipeline.compare.document import Samples, comparison_document, no_baseline_document
 
     rng = random.Random(4)

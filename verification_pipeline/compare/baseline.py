@@ -127,4 +127,3 @@ def _parquet(data: bytes, name: str) -> pl.DataFrame:
         return pl.read_parquet(io.BytesIO(data))
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise FormatError(f"not a readable Parquet file ({type(exc).__name__})", source=name) from None
-
