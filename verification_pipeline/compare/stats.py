@@ -11,7 +11,8 @@ independent samples n_eff ~ n and the intervals are the textbook ones.
   the test's p-value. Var(U) under H0 is (nm)^2 (1/(12 n_eff_x) + 1/(12 n_eff_y)), the
   placement variance of each sample inflated by its own rank autocorrelation. Never O(nm):
   U(d) = #{x_i - d > y_j} is counted with a sorted search in O(n log m), and the estimate and
-  both bounds are the roots of U(d) = target found by bisection. Exact for 100k+ rows.
+  both bounds are the roots of U(d) = target (false position with bisection steps). Exact
+  for 100k+ rows.
 - `quantile_ratio`: ratio of the q-quantiles (k6's type 7) with a delta-method interval on
   the log scale; each side's standard error comes from Woodruff's interval (the empirical
   quantiles at q -/+ z sqrt(q(1-q)/n_eff)), n_eff from the indicator series 1[x_t <= Q(q)].
@@ -38,9 +39,9 @@ from verification_pipeline.slo.stats import quantile_type7
 
 _MAX_LAG = 500
 _LAG_BATCH = 16
-_BISECTION_STEPS = 64
+_MAX_STEPS = 200
 _RESOLUTION_MS = 1e-4
-"""Bisection stops within this of the root: figures are shown to 1 us, not to the last bit."""
+"""Root finding stops within this of the root: figures are shown to 1 us, not to the last bit."""
 
 
 @dataclass(frozen=True)
@@ -122,8 +123,10 @@ def shift(current: pl.Series, baseline: pl.Series, confidence: float) -> ShiftRe
     sigma = pairs * math.sqrt(1.0 / (12.0 * n_eff_x) + 1.0 / (12.0 * n_eff_y))
     z = z_of(confidence)
 
+    x_sorted = x.sort()  # U does not depend on order, and sorted queries search ~3x faster
+
     def u_at(d: float) -> float:
-        shifted = x - d
+        shifted = x_sorted - d
         # as Int64: the counts are u32, and their sum over 100k x 100k pairs overflows that
         below = y_sorted.search_sorted(shifted, side="left").cast(pl.Int64).sum()
         at_or_below = y_sorted.search_sorted(shifted, side="right").cast(pl.Int64).sum()
@@ -133,18 +136,29 @@ def shift(current: pl.Series, baseline: pl.Series, confidence: float) -> ShiftRe
     high_d = float(x.max()) - float(y_sorted.min()) + 1.0
 
     def root(target: float) -> float | None:
-        # U(d) falls from nm at low_d to 0 at high_d; None when the target is out of reach.
+        """inf{d: U(d) <= target}; U falls from nm at low_d to 0 at high_d. None when out of reach."""
         if target > pairs or target < 0.0:
             return None
+        # Illinois false position, every fourth step a bisection: U is nearly linear near its
+        # roots, so ~10 counts of O(n log m) instead of ~35 bisection steps.
         low, high = low_d, high_d
-        for _ in range(_BISECTION_STEPS):
-            middle = (low + high) / 2.0
-            if u_at(middle) > target:
-                low = middle
-            else:
-                high = middle
+        f_low, f_high = pairs - target, -target
+        last_side = 0
+        for step in range(_MAX_STEPS):
             if high - low <= _RESOLUTION_MS:
                 break
+            middle = (low * f_high - high * f_low) / (f_high - f_low)
+            if step % 4 == 3 or not low < middle < high:
+                middle = (low + high) / 2.0
+            f_middle = u_at(middle) - target
+            if f_middle > 0.0:
+                low, f_low = middle, f_middle
+                f_high = f_high / 2.0 if last_side == 1 else f_high
+                last_side = 1
+            else:
+                high, f_high = middle, f_middle
+                f_low = f_low / 2.0 if last_side == -1 else f_low
+                last_side = -1
         return (low + high) / 2.0
 
     u0 = u_at(0.0)
