@@ -208,3 +208,24 @@ def test_both_documents_carry_the_baseline_comparison_or_say_there_was_none(pass
         assert f"| {read['p_value']:.2g} | {read['effect_size']:+.2f} | **WARN** |" in text
     none = _render(passing, "PASS", labels, baseline=no_baseline_document(RC, 0.95, "no earlier RC verifies"))
     assert all("**No baseline (WARN):** no earlier RC verifies." in text for text in none.values())
+
+
+def test_an_undecided_comparison_alone_makes_the_documents_inconclusive_without_blaming_an_slo(
+    passing, labels
+):
+    undecided = {
+        "status": "COMPARED",
+        "verdict": "INCONCLUSIVE",
+        "reason": "against v24.1.0-rc0, to look at: read_latency_p95 INCONCLUSIVE",
+        "confidence": 0.95,
+        "baseline": {"rc": "v24.1.0-rc0", "commit": "abc"},
+        "slos": [],
+    }
+    docs = _render(
+        passing, "INCONCLUSIVE", labels, baseline=undecided, findings=["baseline comparison: INCONCLUSIVE"]
+    )
+    for text in docs.values():
+        assert text.startswith(
+            "> **INCONCLUSIVE: v24.1.0-rc1 met its SLOs but the evidence cannot decide another release gate."
+        )
+        assert "> - baseline comparison: INCONCLUSIVE" in text

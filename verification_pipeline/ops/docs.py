@@ -294,6 +294,8 @@ def _headline(verdict: str, rc: str, rows: list[_Row], failed: list[_Row], not_p
         if failed:
             return f"{rc} missed {len(failed)} of {total} SLOs. Do not release it."
         return f"{rc} met its SLOs but failed another release gate. Do not release it."
+    if verdict == "INCONCLUSIVE" and not not_passed:
+        return f"{rc} met its SLOs but the evidence cannot decide another release gate. Do not release on this evidence."
     if verdict == "INCONCLUSIVE":
         return (
             f"the evidence cannot show that {rc} meets its SLOs ({len(not_passed)} of {total} inconclusive). "
