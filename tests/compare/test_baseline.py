@@ -92,3 +92,11 @@ def test_candidates_that_are_missing_untrusted_or_for_another_rc_are_passed_over
     assert tampered_only.reason("v24.1.0-rc2").startswith(
         "no earlier RC of the release line of v24.1.0-rc2 has a bundle that verifies (v24.1.0-rc1: "
     )
+
+
+def test_with_no_earlier_rc_the_reason_says_there_is_nothing_to_compare_with(keys) -> None:
+    search = find_baseline([], locate=lambda rc: None, read=dict, public_key=keys[0].public_key)
+    assert search.baseline is None and search.passed_over == ()
+    assert search.reason("v24.1.0-rc1") == (
+        "no earlier RC of the release line of v24.1.0-rc1 is known: there is nothing to compare with"
+    )

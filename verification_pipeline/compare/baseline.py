@@ -57,8 +57,9 @@ class BaselineSearch:
     def reason(self, rc: str) -> str:
         if self.baseline is not None:
             return f"baseline {self.baseline.rc}"
-        tried = "; ".join(self.passed_over) if self.passed_over else "none was ever verified"
-        return f"no earlier RC of the release line of {rc} has a bundle that verifies ({tried})"
+        if not self.passed_over:
+            return f"no earlier RC of the release line of {rc} is known: there is nothing to compare with"
+        return f"no earlier RC of the release line of {rc} has a bundle that verifies ({'; '.join(self.passed_over)})"
 
 
 def earlier_in_line(rc: str, known: Iterable[str]) -> list[str]:
