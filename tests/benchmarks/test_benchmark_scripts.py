@@ -54,3 +54,19 @@ def test_fanout_benchmark_compares_like_for_like_and_accounts_for_every_pair():
     counted = re.search(r"counted (\d+) publishes and (\d+) echoes", out)
     assert int(counted.group(1)) + int(counted.group(2)) == 20 and int(counted.group(2)) > 0
     assert "every pair accounted for (delivered + late + lost = subscribers x events): True" in out
+
+
+def test_baseline_comparison_benchmark_prints_coverage_and_cost_of_every_contender():
+    out = run(
+        "baseline_comparison.py", "--replications", "5", "--n", "200", "--resamples", "20", "--sizes", "1000"
+    )
+    for contender in (
+        "ours: HL shift, MW on n_eff",
+        "MW assuming independence",
+        "block bootstrap p95 diff",
+        "ours: p95 ratio (x1.2 scale change)",
+    ):
+        coverage = float(re.search(rf"\| {re.escape(contender)} \| ([0-9.]+) \|", out).group(1))
+        assert 0.0 <= coverage <= 1.0
+    assert "5 replications of n = 200 per side, AR(1) rho 0.3" in out
+    assert re.search(r"^\| 1,000 \| [0-9.]+ \| [0-9.]+ \| [0-9.]+x \|$", out, re.MULTILINE)

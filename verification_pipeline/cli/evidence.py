@@ -58,9 +58,18 @@ def verify(
 
 
 @app.command()
-def audit(bundle: Annotated[str, typer.Argument(help="Bundle directory or bundle.tar.gz.")]) -> None:
-    """Recompute slo/metrics.json from raw/*.parquet, compare, and print the lineage."""
-    report = audit_path(Path(bundle))
+def audit(
+    bundle: Annotated[str, typer.Argument(help="Bundle directory or bundle.tar.gz.")],
+    baseline: Annotated[
+        Path | None,
+        typer.Option(
+            "--baseline",
+            help="The baseline RC's bundle (directory or .tar.gz): recompute slo/baseline.json too.",
+        ),
+    ] = None,
+) -> None:
+    """Recompute slo/metrics.json (and slo/baseline.json with --baseline) from raw data, compare, print the lineage."""
+    report = audit_path(Path(bundle), baseline=baseline)
     for line in lineage_lines(report.lineage):
         typer.echo(line)
     rows = ", ".join(f"{name}: {count} rows" for name, count in report.raw_rows.items())
@@ -69,10 +78,21 @@ def audit(bundle: Annotated[str, typer.Argument(help="Bundle directory or bundle
         typer.echo(
             f"  {difference.field}: recorded {difference.recorded!r}, recomputed {difference.recomputed!r}"
         )
-    if not report.matches:
-        first = report.differences[0]
-        raise VerificationFailed(
-            f"slo/metrics.json [{first.field}]: {len(report.differences)} figure(s) differ from the recomputation",
-            hint="the recorded metrics do not follow from the raw measurements",
-        )
+    if report.baseline_differences is None:
+        typer.echo("slo/baseline.json not recomputed: pass --baseline with the baseline RC's bundle")
+    else:
+        typer.echo(f"recomputed slo/baseline.json from both bundles' raw measurements ({baseline})")
+        for difference in report.baseline_differences:
+            typer.echo(
+                f"  {difference.field}: recorded {difference.recorded!r}, recomputed {difference.recomputed!r}"
+            )
+    for name, differences in (
+        ("slo/metrics.json", report.differences),
+        ("slo/baseline.json", report.baseline_differences or ()),
+    ):
+        if differences:
+            raise VerificationFailed(
+                f"{name} [{differences[0].field}]: {len(differences)} figure(s) differ from the recomputation",
+                hint="the recorded figures do not follow from the raw measurements",
+            )
     typer.echo("audit: every recorded figure matches the recomputation")

@@ -2,12 +2,13 @@
 
 Verification proves the files are the ones that were signed; the audit proves the signed
 figures follow from the signed raw measurements, with the same SLO code the pipeline runs.
-It does not need the public key: run `verify` for that.
+Given the baseline RC's bundle too, it recomputes slo/baseline.json from both bundles' raw
+data. It does not need the public key: run `verify` (on both bundles) for that.
 """
 
 from __future__ import annotations
 
-import io
+import dataclasses
 import json
 import math
 from collections.abc import Callable, Iterator, Mapping
@@ -17,13 +18,16 @@ from typing import Any
 
 import polars as pl
 
+from verification_pipeline.compare.baseline import raw_frames
+from verification_pipeline.compare.document import Samples, comparison_document
 from verification_pipeline.errors import FormatError, InputError, VerificationFailed
 from verification_pipeline.evidence.bundle_io import DEFAULT_LIMITS, ReadLimits, read_bundle
 from verification_pipeline.evidence.layout import ATTESTATIONS, LINEAGE, MANIFEST, sha256_hex
 from verification_pipeline.slo.document import recompute_bundle_metrics
+from verification_pipeline.slo.spec import load_slo_spec
 
 METRICS_FILE = "slo/metrics.json"
-RAW_PREFIX = "raw/"
+BASELINE_FILE = "slo/baseline.json"
 Recompute = Callable[[dict[str, pl.DataFrame], dict[str, Any]], dict[str, Any]]
 """(raw frames keyed by stem ("read", "write", "fanout"), the recorded document) -> the document again."""
 
@@ -41,23 +45,73 @@ class AuditReport:
     raw_rows: Mapping[str, int]
     differences: tuple[MetricDifference, ...]
     lineage: Mapping[str, Any]
+    baseline_differences: tuple[MetricDifference, ...] | None = None
+    """slo/baseline.json against its recomputation; None when no baseline bundle was given."""
 
     @property
     def matches(self) -> bool:
-        return not self.differences
+        return not self.differences and not self.baseline_differences
 
 
 def audit_path(
     path: Path,
     *,
+    baseline: Path | None = None,
     recompute: Recompute | None = None,
     rel_tol: float = 1e-9,
     abs_tol: float = 1e-6,
     limits: ReadLimits = DEFAULT_LIMITS,
 ) -> AuditReport:
-    return audit_files(
-        read_bundle(path, limits), source=str(path), recompute=recompute, rel_tol=rel_tol, abs_tol=abs_tol
+    """Audit the bundle at `path`; with `baseline` (the baseline RC's bundle), its comparison too."""
+    files = read_bundle(path, limits)
+    report = audit_files(files, source=str(path), recompute=recompute, rel_tol=rel_tol, abs_tol=abs_tol)
+    if baseline is None:
+        return report
+    differences = audit_comparison(
+        files, read_bundle(baseline, limits), source=str(baseline), rel_tol=rel_tol, abs_tol=abs_tol
     )
+    return dataclasses.replace(report, baseline_differences=differences)
+
+
+def audit_comparison(
+    files: Mapping[str, bytes],
+    baseline_files: Mapping[str, bytes],
+    *,
+    source: str = "baseline bundle",
+    rel_tol: float = 1e-9,
+    abs_tol: float = 1e-6,
+) -> tuple[MetricDifference, ...]:
+    """Recompute slo/baseline.json from both bundles' raw data and the recorded slos.yaml; the differences."""
+    _check_against_manifest(baseline_files)
+    if BASELINE_FILE not in files:
+        raise InputError("the bundle has no slo/baseline.json to audit", source=BASELINE_FILE)
+    recorded = _json(files[BASELINE_FILE], BASELINE_FILE)
+    manifest = _json(baseline_files[MANIFEST], MANIFEST)
+    given = (manifest.get("releaseCandidate") or {}) if isinstance(manifest, dict) else {}
+    info = recorded.get("baseline") if isinstance(recorded, dict) else None
+    if not isinstance(info, dict):
+        return (MetricDifference("status", recorded.get("status"), f"compared with {given.get('tag')}"),)
+    if (info.get("rc"), info.get("commit") or "") != (given.get("tag"), given.get("commit") or ""):
+        raise InputError(
+            f"slo/baseline.json compares with {info.get('rc')} (commit {info.get('commit')}), "
+            f"but this bundle is {given.get('tag')} (commit {given.get('commit')})",
+            source=source,
+            hint=f"pass the bundle of {info.get('rc')}: {info.get('bundle_uri')}",
+        )
+    metrics = _json(files[METRICS_FILE], METRICS_FILE) if METRICS_FILE in files else {}
+    spec_doc = metrics.get("spec") or {}
+    spec = load_slo_spec(
+        str(spec_doc.get("yaml", "")).encode(), source=str(spec_doc.get("source", "slos.yaml"))
+    )
+    recomputed = comparison_document(
+        spec,
+        rc=str(recorded.get("rc")),
+        current=Samples.from_frames(raw_frames(files)),
+        baseline=Samples.from_frames(raw_frames(baseline_files)),
+        baseline_info=info,
+    )
+    recomputed = json.loads(json.dumps(recomputed, default=str))
+    return tuple(_differences(recorded, recomputed, "", rel_tol, abs_tol))
 
 
 def audit_files(
@@ -73,11 +127,7 @@ def audit_files(
     if METRICS_FILE not in files:
         raise InputError("the bundle has no slo/metrics.json to audit", source=source)
     recorded = _json(files[METRICS_FILE], METRICS_FILE)
-    frames = {
-        name.removeprefix(RAW_PREFIX).removesuffix(".parquet"): _parquet(files[name], name)
-        for name in sorted(files)
-        if name.startswith(RAW_PREFIX) and name.endswith(".parquet")
-    }
+    frames = raw_frames(files)
     if not frames:
         raise InputError("the bundle has no raw/*.parquet measurements to recompute from", source=source)
     recomputed = (recompute or recompute_bundle_metrics)(frames, recorded)
@@ -162,13 +212,6 @@ def _close(a: float, b: float, rel_tol: float, abs_tol: float) -> bool:
     if math.isnan(a) or math.isnan(b):
         return math.isnan(a) and math.isnan(b)
     return math.isclose(a, b, rel_tol=rel_tol, abs_tol=abs_tol)
-
-
-def _parquet(data: bytes, name: str) -> pl.DataFrame:
-    try:
-        return pl.read_parquet(io.BytesIO(data))
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        raise FormatError(f"not a readable Parquet file ({type(exc).__name__})", source=name) from None
 
 
 def _json(data: bytes, name: str) -> Any:

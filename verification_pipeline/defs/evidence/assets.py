@@ -30,6 +30,7 @@ from verification_pipeline.gates import rc_verdict
 from verification_pipeline.loadtest.runner import SCRIPTS_DIR
 from verification_pipeline.paths import tool_path
 from verification_pipeline.records import (
+    BaselineComparisonRecord,
     BundleRecord,
     ReleaseCandidateRecord,
     ReleaseDecisionRecord,
@@ -46,7 +47,14 @@ from verification_pipeline.verdict import Verdict
 RETENTION_DAYS = 365
 CODE_VERSION = code_version(__name__)
 # Inputs evidence_bundle reads as values; every other asset a bundle file comes from is a plain dependency.
-_VALUE_INPUTS = ("release_candidate", "slo_spec", "slo_metrics", "scan_summary", "release_docs")
+_VALUE_INPUTS = (
+    "release_candidate",
+    "slo_spec",
+    "slo_metrics",
+    "scan_summary",
+    "baseline_comparison",
+    "release_docs",
+)
 
 
 def _k6_version() -> str:
@@ -113,6 +121,7 @@ def evidence_bundle(
     slo_spec: SloSpecRecord,
     slo_metrics: SloMetricsRecord,
     scan_summary: ScanSummaryRecord,
+    baseline_comparison: BaselineComparisonRecord,
     release_docs: ReleaseDocs,
 ) -> dg.Output[BundleRecord]:
     key = signing_key.load()  # before anything is uploaded: a missing key fails here, cleanly
@@ -120,7 +129,7 @@ def evidence_bundle(
         context.log.warning(
             "signing with the embedded stack's DEV key: this bundle says so and is not release evidence"
         )
-    gates = release_gates(slo_metrics, scan_summary)
+    gates = release_gates(slo_metrics, scan_summary, baseline_comparison)
     files, upstream = _evidence_files(context, s3, release_candidate.version)
     missing = [name for name in expected_files(release_candidate.version) if name not in files]
     if release_docs.verdict is not rc_verdict(gates, missing):
@@ -250,8 +259,8 @@ def evidence_bundle(
     code_version=CODE_VERSION,
     group_name="release",
     kinds={"python"},
-    description="The verdict the verified bundle signs (PASS only when every gate passed and nothing is missing); "
-    "its blocking check stops promotion on anything else.",
+    description="The verdict the verified bundle signs (PASS only when every gate passed or only warned, and "
+    "nothing is missing); its blocking check stops promotion on anything else.",
     check_specs=[
         dg.AssetCheckSpec(
             "promotable",
@@ -268,9 +277,10 @@ def release_decision(
     release_candidate: ReleaseCandidateRecord,
     slo_metrics: SloMetricsRecord,
     scan_summary: ScanSummaryRecord,
+    baseline_comparison: BaselineComparisonRecord,
     evidence_bundle: BundleRecord,
 ):
-    gates = release_gates(slo_metrics, scan_summary)
+    gates = release_gates(slo_metrics, scan_summary, baseline_comparison)
     reasons = [f"{g.name}: {g.verdict}" for g in gates if g.verdict is not Verdict.PASS]
     reasons += [f"missing from the bundle: {name}" for name in evidence_bundle.missing_files]
     try:
@@ -301,7 +311,7 @@ def release_decision(
         dev_key=evidence_bundle.dev_key,
         run_id=context.run.run_id,
     )
-    why = "; ".join(reasons) or "every SLO and scan gate passed and the bundle verifies"
+    why = "; ".join(reasons) or "every gate passed and the bundle verifies"
     yield dg.Output(
         value,
         metadata={
