@@ -1,15 +1,21 @@
-"""Two RCs on the real target and SeaweedFS: rc2, its reads slowed 40 ms, is compared with rc1's verified bundle."""
+"""Two RCs on the real target and SeaweedFS: rc2, its reads slowed 40 ms, is compared with rc1's verified bundle.
 
+The slowdown WARNs under the default policy (rc2 still passes and may be promoted) and FAILs rc2
+under `on_regression: fail`.
+"""
+
+import base64
 import json
 
 import dagster as dg
 import pytest
 
-from tests.pipeline.conftest import definitions, short_run_config
+from tests.pipeline.conftest import TEST_SLOS, definitions, short_run_config
 from verification_pipeline.cli import main
 from verification_pipeline.defs.partitions import release_candidates
 from verification_pipeline.defs.runner import verify_in_process
 from verification_pipeline.evidence.keys import load_public_key_file
+from verification_pipeline.evidence.statements import TEST_RESULT_PREDICATE
 from verification_pipeline.evidence.verify import verify_files
 from verification_pipeline.storage.bundles import read_bundle_uri
 from verification_pipeline.storage.s3 import S3Settings
@@ -25,6 +31,15 @@ def _checks(instance, run_id) -> dict:
         r.event_log_entry.dagster_event.event_specific_data.check_name: r.event_log_entry.dagster_event.event_specific_data
         for r in records
     }
+
+
+def _test_result(files: dict[str, bytes]) -> dict:
+    """The signed test-result predicate (its signature is checked by verify_files)."""
+    payloads = [
+        json.loads(base64.b64decode(json.loads(line)["payload"]))
+        for line in files["attestations.intoto.jsonl"].splitlines()
+    ]
+    return next(p["predicate"] for p in payloads if p["predicateType"] == TEST_RESULT_PREDICATE)
 
 
 def _write(files: dict[str, bytes], root) -> str:
@@ -63,6 +78,13 @@ def test_rc2_slowed_on_reads_is_compared_with_rc1s_verified_bundle(pipeline_env,
     assert json.loads(files["slo/baseline.json"]) == comparison
     report = verify_files(files, load_public_key_file(pipeline_env.signing_public_key), expected_rc=RC2)
     assert report.verdict == "PASS" and second.values["evidence_bundle"]["missing_files"] == []
+    # the WARN is a warned test of the signed result; the signed verdict and the decision stay PASS
+    signed = _test_result(files)
+    gate = next(g for g in signed["gates"] if g["name"] == "baseline:no_regression")
+    assert (gate["verdict"], gate["baseline"]) == ("WARN", RC1) and "baseline:no_regression" in signed[
+        "warnedTests"
+    ]
+    assert signed["result"] == "PASSED" and second.values["release_decision"]["verdict"] == "PASS"
     notes = files["release/RELEASE_NOTES_v24.1.md"].decode()
     assert "### Compared with the previous RC" in notes and f"Against {RC1}" in notes
 
@@ -72,6 +94,37 @@ def test_rc2_slowed_on_reads_is_compared_with_rc1s_verified_bundle(pipeline_env,
     rc2_dir = _write(files, tmp_path / "rc2")
     assert main(["audit", rc2_dir, "--baseline", rc1_dir]) == 0
     assert main(["audit", rc2_dir, "--baseline", rc2_dir]) == 2
+
+    # under `on_regression: fail` the same slowdown fails the comparison, the signed verdict and the decision
+    pipeline_env.slos_file.write_text(TEST_SLOS + "regression: {on_regression: fail}\n")
+    judged_again = [
+        "slo_spec",
+        "slo_metrics",
+        "baseline_comparison",
+        "release_docs",
+        "evidence_bundle",
+        "release_decision",
+    ]
+    strict = (
+        definitions()
+        .resolve_job_def("verify_release_candidate")
+        .execute_in_process(
+            partition_key=RC2,
+            instance=instance,
+            asset_selection=[dg.AssetKey(name) for name in judged_again],
+            raise_on_error=False,
+        )
+    )
+    assert strict.asset_value("baseline_comparison").verdict == "FAIL"
+    assert (
+        strict.asset_value("evidence_bundle").verdict
+        == strict.asset_value("release_decision").verdict
+        == "FAIL"
+    )
+    assert {e.step_key for e in strict.all_events if e.is_step_failure} == {
+        "release_decision"
+    }  # not promotable
+    pipeline_env.slos_file.write_text(TEST_SLOS)
 
     # a baseline named in run config: compared with it, or refused when its bundle is not there
     job = definitions().resolve_job_def("verify_release_candidate")
