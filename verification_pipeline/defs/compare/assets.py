@@ -67,7 +67,8 @@ def _locator(s3: S3Resource, instance: dg.DagsterInstance):
     kinds={"polars"},
     description="This RC against the previous verified RC of its release line (slo/baseline.json): per SLO the "
     "shift with its interval, the p95 ratio, p-value and effect size, faster / no_change / slower, and the "
-    "regression policy's verdict. NO_BASELINE when there is nothing verified to compare with.",
+    "regression policy's verdict: WARN is reported and does not block the RC, FAIL (`on_regression: fail`) "
+    "does. NO_BASELINE (WARN) when there is nothing verified to compare with.",
     check_specs=[
         dg.AssetCheckSpec(
             NO_REGRESSION_GATE,
