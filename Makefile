@@ -15,7 +15,7 @@ system-deps:
 dagster-home:
 	@mkdir -p $(DAGSTER_HOME) && ln -sfn $(CURDIR)/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 
-## The main job on the embedded stack: start it, verify v24.1.0-rc1 end to end, stop it.
+## The main job on the embedded stack: start it, verify v24.1.0-rc1 then v24.1.0-rc2 (reads slowed 40 ms) end to end, compare them, stop it.
 demo: install dagster-home
 	$(UV) run verification-pipeline demo $(DEMO_ARGS)
 

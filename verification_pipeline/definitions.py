@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 import dagster as dg
 
+from verification_pipeline.defs.compare.assets import baseline_comparison
 from verification_pipeline.defs.evidence.assets import evidence_bundle, release_decision
 from verification_pipeline.defs.evidence.resources import SigningKeyResource
 from verification_pipeline.defs.executor import step_executor
@@ -61,6 +62,7 @@ def build_definitions(environ: Mapping[str, str]) -> dg.Definitions:
             *build_slo_assets(slos),
             load_samples,
             fanout_latencies,
+            baseline_comparison,
             sbom,
             vulnerability_report,
             policy_report,

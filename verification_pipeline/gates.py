@@ -3,7 +3,7 @@
 The asset checks, the signed bundle, the release documents, `release_decision` and `promote`
 all read an RC's gates and verdict from here, so a threshold set in one place (the delivery
 ratio the `slo_metrics` asset was configured with, recorded in `slo/metrics.json`) is the
-threshold everyone judges by.
+threshold everyone judges by, and a WARN (the baseline comparison's) blocks nobody anywhere.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from verification_pipeline.verdict import Verdict, worst
 
 SLO_GROUP = "slo"
 SCAN_GROUP = "scan"
+BASELINE_GROUP = "baseline"
 DELIVERY_RATIO_GATE = "fanout_delivery_ratio"
+NO_REGRESSION_GATE = "no_regression"
 # What of an SLO row the signed gate carries (besides name and verdict).
 SERVICE_BUILD_GATE = "service:build"
 SLO_DETAIL_FIELDS = (
@@ -115,12 +117,30 @@ def service_build_gate(build: Mapping[str, Any]) -> GateOutcome:
     return GateOutcome(SERVICE_BUILD_GATE, Verdict.INCONCLUSIVE, {"reason": reason})
 
 
+def baseline_gate(
+    verdict: Verdict | str, *, status: str, baseline_rc: str | None, reason: str
+) -> GateOutcome:
+    """The comparison with the previous verified RC (slo/baseline.json).
+
+    WARN when there is no baseline or a slowdown the regression policy tolerates; FAIL (or
+    INCONCLUSIVE) only where slos.yaml says `on_regression: fail`.
+    """
+    detail = {"status": status, "baseline": baseline_rc, "reason": reason}
+    return GateOutcome(f"{BASELINE_GROUP}:{NO_REGRESSION_GATE}", verdict, detail)
+
+
 def rc_verdict(gates: Sequence[GateOutcome], missing_files: Sequence[str] = ()) -> Verdict:
-    """The RC's verdict: the worst gate; missing evidence is INCOMPLETE; no gates at all is never a pass."""
+    """The RC's verdict: the worst gate; missing evidence is INCOMPLETE; no gates at all is never a pass.
+
+    A WARN gate does not block: when the worst is WARN the RC's verdict is PASS. The WARN stays
+    on its gate, where the test result (`warnedTests`), the documents and the UI report it.
+    FAIL, INCONCLUSIVE and INCOMPLETE rank above WARN, so they still decide as before.
+    """
     verdicts = [gate.verdict for gate in gates]
     if missing_files:
         verdicts.append(Verdict.INCOMPLETE)
-    return worst(verdicts, empty=Verdict.INCOMPLETE)
+    verdict = worst(verdicts, empty=Verdict.INCOMPLETE)
+    return Verdict.PASS if verdict is Verdict.WARN else verdict
 
 
 def findings(gates: Iterable[GateOutcome]) -> list[str]:

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from verification_pipeline.evidence import statements
-from verification_pipeline.gates import GateOutcome, rc_verdict, scan_gates, service_build_gate, slo_gates
+from verification_pipeline.gates import GateOutcome, baseline_gate, scan_gates, service_build_gate, slo_gates
 from verification_pipeline.verdict import Verdict
 
 
@@ -136,18 +136,58 @@ class ScanSummaryRecord(Record):
         return scan_gates((g.name, g.verdict, g.reason) for g in self.gates)
 
 
+class ComparisonRow(BaseModel):
+    """One SLO of `slo/baseline.json` (`compare.document`); its figures and intervals ride along."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    slo: str
+    kind: Literal["latency", "error_rate"]
+    classification: str | None
+    verdict: Verdict
+    reason: str
+
+
+class BaselineComparisonRecord(Record):
+    """`slo/baseline.json`: this RC against the previous verified RC of its release line."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", serialize_by_alias=True, validate_by_name=True)
+
+    document_schema: str = Field(alias="schema")
+    rc: str
+    status: Literal["COMPARED", "NO_BASELINE"]
+    reason: str
+    confidence: float
+    baseline: dict[str, Any] | None
+    """rc, bundle_uri, commit, verified, bundle_verdict, key_fingerprint of the baseline; None: none found."""
+    regression_policy: dict[str, Any] | None = None
+    verdict: Verdict
+    slos: tuple[ComparisonRow, ...]
+
+    @property
+    def baseline_rc(self) -> str | None:
+        return None if self.baseline is None else str(self.baseline["rc"])
+
+    def gate(self) -> GateOutcome:
+        return baseline_gate(
+            self.verdict, status=self.status, baseline_rc=self.baseline_rc, reason=self.reason
+        )
+
+
 def release_gates(
-    slo_metrics: SloMetricsRecord, scan_summary: ScanSummaryRecord, service_build: Mapping[str, Any]
+    slo_metrics: SloMetricsRecord,
+    scan_summary: ScanSummaryRecord,
+    service_build: Mapping[str, Any],
+    baseline_comparison: BaselineComparisonRecord,
 ) -> tuple[GateOutcome, ...]:
     """Every gate of an RC, in the order the bundle signs them: SLOs, delivery ratio, scans, the
-    service's build (`service_build` asset: the build measured was the RC's, or a waiver)."""
-    return (*slo_metrics.gates(), *scan_summary.gate_outcomes(), service_build_gate(service_build))
-
-
-def release_verdict(
-    slo_metrics: SloMetricsRecord, scan_summary: ScanSummaryRecord, service_build: Mapping[str, Any]
-) -> Verdict:
-    return rc_verdict(release_gates(slo_metrics, scan_summary, service_build))
+    service's build (`service_build` asset: the build measured was the RC's, or a waiver), baseline."""
+    return (
+        *slo_metrics.gates(),
+        *scan_summary.gate_outcomes(),
+        service_build_gate(service_build),
+        baseline_comparison.gate(),
+    )
 
 
 class ReleaseDocs(Record):

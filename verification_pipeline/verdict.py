@@ -1,10 +1,11 @@
 """The one verdict type, and the one rule for combining verdicts.
 
 Every gate (an SLO, a scan gate, the baseline comparison) answers with a `Verdict`; an RC's
-overall verdict is `worst()` of its gates. Order, best to worst: PASS < WARN < INCONCLUSIVE <
-INCOMPLETE < FAIL. WARN is a pass with something to look at (a detected slowdown the regression
-policy does not fail); INCONCLUSIVE is a sample that cannot decide; INCOMPLETE is evidence that
-is missing; FAIL is a measured breach. Missing or undecidable evidence is never a pass.
+overall verdict is `gates.rc_verdict`: `worst()` of its gates, where a worst of WARN counts as
+PASS. Order, best to worst: PASS < WARN < INCONCLUSIVE < INCOMPLETE < FAIL. WARN is a pass with
+something to look at (no baseline to compare with, or a detected slowdown the regression policy
+does not fail); INCONCLUSIVE is a sample that cannot decide; INCOMPLETE is evidence that is
+missing; FAIL is a measured breach. Missing or undecidable evidence is never a pass.
 """
 
 from __future__ import annotations

@@ -63,3 +63,19 @@ def test_interval_coverage_benchmark_prints_every_cell_beside_the_exact_interval
     assert len(quantile_rows) == 6 and len(rate_rows) == 6
     # At rho 0 nothing is inflated: the width is the exact interval's.
     assert re.search(r"^\| lognormal \| 0 \| 1,000 \| .* \| 1\.000 \| 1,000 \|$", out, re.MULTILINE)
+
+
+def test_baseline_comparison_benchmark_prints_coverage_and_cost_of_every_contender():
+    out = run(
+        "baseline_comparison.py", "--replications", "5", "--n", "200", "--resamples", "20", "--sizes", "1000"
+    )
+    for contender in (
+        "ours: HL shift, MW on n_eff",
+        "MW assuming independence",
+        "block bootstrap p95 diff",
+        "ours: p95 ratio (x1.2 scale change)",
+    ):
+        coverage = float(re.search(rf"\| {re.escape(contender)} \| ([0-9.]+) \|", out).group(1))
+        assert 0.0 <= coverage <= 1.0
+    assert "5 replications of n = 200 per side, AR(1) rho 0.3" in out
+    assert re.search(r"^\| 1,000 \| [0-9.]+ \| [0-9.]+ \| [0-9.]+x \|$", out, re.MULTILINE)

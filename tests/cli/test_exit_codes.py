@@ -19,6 +19,7 @@ import pytest
 
 from tests.loadtest.lines import k6_lines, write
 from verification_pipeline.cli import main
+from verification_pipeline.evidence.bundle_io import DEFAULT_LIMITS
 from verification_pipeline.fileio import KEY_MAX_BYTES
 
 CLI = [str(Path(sys.executable).parent / "verification-pipeline")]  # the installed entry point
@@ -467,12 +468,15 @@ def test_a_bundle_that_is_a_device_a_fifo_or_an_oversized_archive_is_refused(cap
     os.mkfifo(fifo)
     huge = tmp_path / "bundle.tar.gz"
     with open(huge, "wb") as handle:
-        handle.truncate((4 << 30) + 1)  # sparse: no disk used
+        handle.truncate(DEFAULT_LIMITS.max_total_bytes + 1)  # sparse: no disk used
     extra = ["--public-key", str(key)] if command == "verify" else []
     for bundle, message in (
         ("/dev/zero", "is not a bundle directory or archive file"),
         (str(fifo), "is not a bundle directory or archive file"),
-        (str(huge), "the bundle archive is larger than the 4 GiB this input may be"),
+        (
+            str(huge),
+            f"the bundle archive is larger than the {DEFAULT_LIMITS.max_total_bytes >> 30} GiB this input may be",
+        ),
     ):
         code, out = run(capsys, command, bundle, *extra)
         assert code == 2 and message in out, out

@@ -11,9 +11,10 @@ import pytest
 
 from tests.evidence.conftest import RC, BuildBundle, evidence_files, parquet, raw_frames, recompute_for_tests
 from verification_pipeline.errors import FormatError, InputError, VerificationFailed
-from verification_pipeline.evidence.audit import MAX_RAW_ROWS, audit_files, audit_path, lineage_lines
+from verification_pipeline.evidence.audit import audit_files, audit_path, lineage_lines
 from verification_pipeline.evidence.bundle import EvidenceBundle
 from verification_pipeline.evidence.layout import sha256_hex
+from verification_pipeline.evidence.raw import MAX_RAW_ROWS
 
 
 def test_untouched_bundle_recomputes_to_the_recorded_metrics(bundle_dir: Path, bundle_archive: Path) -> None:
@@ -159,7 +160,7 @@ def test_a_raw_file_the_pipeline_does_not_record_is_refused(build_bundle: BuildB
 def test_a_small_parquet_file_claiming_too_many_rows_is_refused_before_it_is_read(
     build_bundle: BuildBundle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("verification_pipeline.evidence.audit.MAX_RAW_ROWS", 4)
+    monkeypatch.setattr("verification_pipeline.evidence.raw.MAX_RAW_ROWS", 4)
     monkeypatch.setattr(
         "verification_pipeline.evidence.audit.pl.read_parquet",
         lambda *a, **k: pytest.fail("the rows were read before the row count was checked"),
@@ -193,7 +194,7 @@ def test_byte_flipped_parquet_is_read_or_refused_naming_it_never_a_panic() -> No
     # seed 1 hits several within these cases, so the audit must catch that too.
     import random
 
-    from verification_pipeline.evidence.audit import _raw_frame
+    from verification_pipeline.evidence.raw import raw_frame
 
     data = parquet(raw_frames()["read"])
     rng = random.Random(1)
@@ -205,7 +206,7 @@ def test_byte_flipped_parquet_is_read_or_refused_naming_it_never_a_panic() -> No
         if rng.random() < 0.2:
             mutated = mutated[: rng.randrange(len(mutated))]
         try:
-            _raw_frame(bytes(mutated), "raw/read.parquet")
+            raw_frame(bytes(mutated), "raw/read.parquet")
         except FormatError as error:
             assert str(error).startswith("raw/read.parquet: ")
             refused += 1

@@ -98,3 +98,21 @@ def test_audit_exits_1_naming_the_first_differing_figure(build_bundle: BuildBund
     assert code == 1
     assert "write.count: recorded 5, recomputed 4" in output
     assert "error: slo/metrics.json [write.count]: 1 figure(s) differ" in output
+
+
+def test_verify_covers_slo_baseline_json_and_refuses_a_tampered_one(
+    bundle_dir: Path, key_pair: KeyPairFiles
+) -> None:
+    public = str(key_pair.public_key)
+    assert (bundle_dir / "slo" / "baseline.json").is_file()
+    assert run("verify", str(bundle_dir), "--public-key", public, "--rc", RC.tag)[0] == 0
+    (bundle_dir / "slo" / "baseline.json").write_bytes(b'{"status": "COMPARED", "verdict": "PASS"}\n')
+    code, output = run("verify", str(bundle_dir), "--public-key", public)
+    assert code == 1 and "error: slo/baseline.json: sha256" in output
+
+
+def test_a_bundle_without_slo_baseline_json_is_incomplete(build_bundle: BuildBundle) -> None:
+    files = evidence_files()
+    del files["slo/baseline.json"]
+    bundle = build_bundle(files=files)
+    assert bundle.verdict == "INCOMPLETE" and bundle.missing_files == ("slo/baseline.json",)

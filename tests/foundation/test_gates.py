@@ -2,7 +2,14 @@
 
 import pytest
 
-from verification_pipeline.gates import GateOutcome, delivery_ratio_gate, findings, rc_verdict, slo_gates
+from verification_pipeline.gates import (
+    GateOutcome,
+    baseline_gate,
+    delivery_ratio_gate,
+    findings,
+    rc_verdict,
+    slo_gates,
+)
 from verification_pipeline.verdict import Verdict
 
 ROW = {
@@ -47,6 +54,34 @@ def test_the_worst_gate_decides_and_missing_evidence_is_incomplete_never_pass():
     assert rc_verdict(passing, missing_files=["raw/read.parquet"]) is Verdict.INCOMPLETE
     assert rc_verdict([*passing, GateOutcome("slo:c", "FAIL")], missing_files=["x"]) is Verdict.FAIL
     assert rc_verdict([]) is Verdict.INCOMPLETE
+
+
+@pytest.mark.parametrize(
+    ("others", "missing", "expected"),
+    [
+        ([], [], Verdict.PASS),
+        ([GateOutcome("scan:b", "WARN")], [], Verdict.PASS),
+        ([GateOutcome("scan:b", "INCONCLUSIVE")], [], Verdict.INCONCLUSIVE),
+        ([GateOutcome("slo:c", "FAIL")], [], Verdict.FAIL),
+        ([], ["slo/baseline.json"], Verdict.INCOMPLETE),
+    ],
+    ids=["warn alone", "two warns", "inconclusive wins", "fail wins", "missing evidence wins"],
+)
+def test_a_warn_gate_does_not_block_the_rc_but_anything_worse_still_decides(others, missing, expected):
+    warned = baseline_gate("WARN", status="NO_BASELINE", baseline_rc=None, reason="nothing to compare with")
+    gates = [GateOutcome("slo:a", "PASS"), warned, *others]
+    assert rc_verdict(gates, missing_files=missing) is expected
+    # the WARN stays on its gate, for the test result, the documents and the UI to report
+    assert warned.verdict is Verdict.WARN and findings(gates)[0] == (
+        "baseline:no_regression: WARN: nothing to compare with"
+    )
+    assert rc_verdict([warned]) is Verdict.PASS
+
+
+def test_the_baseline_gate_is_reported_by_the_no_regression_check_and_fails_where_the_policy_says_fail():
+    gate = baseline_gate("FAIL", status="COMPARED", baseline_rc="v24.1.0-rc1", reason="read p95 +40 %")
+    assert gate.check_name == "no_regression" and gate.detail["baseline"] == "v24.1.0-rc1"
+    assert rc_verdict([GateOutcome("slo:a", "PASS"), gate]) is Verdict.FAIL
 
 
 def test_an_unknown_verdict_word_is_refused_where_the_gate_is_made():

@@ -4,8 +4,14 @@ import json
 
 import pytest
 
+from verification_pipeline.compare.document import no_baseline_document
 from verification_pipeline.errors import FormatError
-from verification_pipeline.records import LoadPlan, ReleaseCandidateRecord, ScanSummaryRecord
+from verification_pipeline.records import (
+    BaselineComparisonRecord,
+    LoadPlan,
+    ReleaseCandidateRecord,
+    ScanSummaryRecord,
+)
 from verification_pipeline.storage.serialize import decode, encode
 from verification_pipeline.verdict import Verdict
 
@@ -44,3 +50,24 @@ def test_a_stored_value_that_no_longer_fits_its_type_is_refused_naming_the_field
 
 def test_json_without_a_record_type_stays_plain_data():
     assert decode(b'{"a": 1}', "json", "x", as_type=dict) == {"a": 1}
+
+
+def test_the_baseline_comparison_is_stored_as_the_document_it_signs_and_gives_its_gate():
+    document = no_baseline_document("v24.1.0-rc1", 0.95, "no earlier RC of the release line is known")
+    record = BaselineComparisonRecord.model_validate(document)
+    stored = json.loads(encode(record).data)
+    assert stored == {**document, "regression_policy": None}  # "schema" keeps its name in the JSON
+    assert decode(encode(record).data, "json", "x", as_type=BaselineComparisonRecord) == record
+    gate = record.gate()
+    assert (gate.name, gate.verdict, gate.detail["status"]) == (
+        "baseline:no_regression",
+        Verdict.WARN,
+        "NO_BASELINE",
+    )
+    with pytest.raises(FormatError, match="not a BaselineComparisonRecord"):
+        decode(
+            json.dumps({**document, "verdict": "GREEN"}).encode(),
+            "json",
+            "x",
+            as_type=BaselineComparisonRecord,
+        )

@@ -170,6 +170,8 @@ def test_contradictory_or_malformed_input_is_refused(passing, failing, labels):
         _render(failing, "INCONCLUSIVE", labels)
     with pytest.raises(InputError, match="not one of"):
         _render(passing, "GREEN", labels)
+    with pytest.raises(InputError, match="'WARN' is not one of"):  # an RC passes or not; a gate warns
+        _render(passing, "WARN", labels)
     with pytest.raises(InputError, match=r"lacks column\(s\) reason"):
         _render(passing.drop("reason"), "PASS", labels)
     with pytest.raises(InputError, match="no rows"):
@@ -198,3 +200,69 @@ def test_a_90_percent_spec_is_labelled_90_percent_with_the_dependence_beside_eac
             f"lag-1 ρ {read['lag1_autocorrelation']:.2f}, n_eff 4,000 (order statistics on effective n)"
             in text
         )
+
+
+def test_both_documents_carry_the_baseline_comparison_or_say_there_was_none(passing, labels):
+    from tests.compare.samples import load_frame, lognormal_ar1
+    from verification_pipeline.compare.document import Samples, comparison_document, no_baseline_document
+
+    rng = random.Random(4)
+    comparison = comparison_document(
+        default_slo_spec(),
+        rc=RC,
+        current=Samples(read=load_frame(lognormal_ar1(rng, 20_000, 0.3, scale=1.2), "read")),
+        baseline=Samples(read=load_frame(lognormal_ar1(rng, 20_000, 0.3), "read")),
+        baseline_info={
+            "rc": "v24.1.0-rc0",
+            "bundle_uri": "s3://b/rc0/",
+            "commit": "abc123",
+            "verified": True,
+        },
+    )
+    read = next(r for r in comparison["slos"] if r["slo"] == "read_latency_p95")
+    docs = _render(passing, "PASS", labels, baseline=comparison)
+    for name, text in docs.items():
+        assert "### Compared with the previous RC" in text, name
+        assert (
+            "Against v24.1.0-rc0 (commit abc123, its signed bundle verified), at 95 % confidence: **WARN**"
+            in text
+        )
+        shift = read["shift_ms"]
+        assert (
+            f"| Read p95 | slower | {shift['estimate']:+.1f} ({shift['lower']:+.1f} – {shift['upper']:+.1f}) ms | "
+            f"×{read['p95_ratio']['estimate']:.3f} (" in text
+        )
+        assert f"| {read['p_value']:.2g} | {read['effect_size']:+.2f} | **WARN** |" in text
+    none = _render(passing, "PASS", labels, baseline=no_baseline_document(RC, 0.95, "no earlier RC verifies"))
+    assert all("**No baseline (WARN):** no earlier RC verifies." in text for text in none.values())
+
+
+def test_a_warning_that_does_not_block_is_said_under_the_passed_verdict(passing, labels):
+    warning = "baseline:no_regression: WARN: against v24.1.0-rc0, to look at: read_latency_p95 WARN"
+    docs = _render(passing, "PASS", labels, findings=[warning])
+    for name, text in docs.items():
+        banner = text.split("\n###", 1)[0].split("\n**", 1)[0]
+        assert text.startswith(f"**Verdict: PASSED.** {RC} meets all 5 SLOs, measured 2025-06-03."), name
+        assert f"Warnings, not blocking; read them before release:\n- {warning}" in banner, name
+    assert "Warnings" not in _render(passing, "PASS", labels)["PR_BODY_v24.1.md"]
+
+
+def test_an_undecided_comparison_alone_makes_the_documents_inconclusive_without_blaming_an_slo(
+    passing, labels
+):
+    undecided = {
+        "status": "COMPARED",
+        "verdict": "INCONCLUSIVE",
+        "reason": "against v24.1.0-rc0, to look at: read_latency_p95 INCONCLUSIVE",
+        "confidence": 0.95,
+        "baseline": {"rc": "v24.1.0-rc0", "commit": "abc"},
+        "slos": [],
+    }
+    docs = _render(
+        passing, "INCONCLUSIVE", labels, baseline=undecided, findings=["baseline comparison: INCONCLUSIVE"]
+    )
+    for text in docs.values():
+        assert text.startswith(
+            "> **INCONCLUSIVE: v24.1.0-rc1 met its SLOs but the evidence cannot decide another release gate."
+        )
+        assert "> - baseline comparison: INCONCLUSIVE" in text

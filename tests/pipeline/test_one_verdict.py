@@ -1,5 +1,6 @@
 """One verdict everywhere: the asset check, the signed bundle, the release documents, the release
-decision and what promotion reads all judge the fan-out delivery ratio by the configured gate.
+decision and what promotion reads all judge the fan-out delivery ratio by the configured gate, and
+all report the baseline comparison's WARN (no earlier RC) without letting it block a PASS.
 
 The case from issue 16: VP_MIN_DELIVERY_RATIO=0.99 and 0.995 measured passed the check while the
 signed bundle said FAIL (a gate hard-coded to 1.0). The real assets run in process against a real
@@ -199,6 +200,13 @@ def test_the_delivery_gate_gives_one_verdict_in_check_bundle_docs_decision_and_p
         assert files[f"release/{name}"] == text.encode()
     pr_body = docs.files["PR_BODY_v24.1.md"]
     assert ("**Verdict: PASSED.**" in pr_body) is (expected == "PASS")
+
+    # the comparison with an earlier RC (there is none) warns everywhere, and blocks nothing
+    compared = next(g for g in test_result["predicate"]["gates"] if g["name"] == "baseline:no_regression")
+    assert (compared["verdict"], compared["status"]) == ("WARN", "NO_BASELINE")
+    assert "baseline:no_regression" in test_result["predicate"]["warnedTests"]
+    assert checks["no_regression"].passed is False
+    assert "baseline:no_regression: WARN: no earlier RC" in pr_body
 
     # the release decision and what `promote` reads from the instance
     decision = result.asset_value("release_decision")

@@ -95,13 +95,24 @@ def audit(
             "Without it the files are checked only against manifest.json, which proves nothing.",
         ),
     ] = None,
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            "--baseline",
+            help="The baseline RC's bundle (directory or .tar.gz): recompute slo/baseline.json too.",
+        ),
+    ] = None,
 ) -> None:
-    """Recompute slo/metrics.json from raw/*.parquet, compare, and print the lineage."""
+    """Recompute slo/metrics.json (and slo/baseline.json with --baseline) from raw data, compare, print the lineage."""
     from verification_pipeline.evidence.audit import audit_path, lineage_lines
     from verification_pipeline.evidence.keys import load_public_key_file
 
     key = load_public_key_file(public_key) if public_key is not None else None
-    report = audit_path(_bundle_path(bundle), public_key=key)
+    report = audit_path(
+        _bundle_path(bundle),
+        public_key=key,
+        baseline=_bundle_path(baseline) if baseline is not None else None,
+    )
     if report.verification is None:
         typer.secho(
             "WARNING: NOT VERIFIED: no --public-key given, so these files are checked only against "
@@ -123,12 +134,23 @@ def audit(
         typer.echo(
             f"  {difference.field}: recorded {difference.recorded!r}, recomputed {difference.recomputed!r}"
         )
-    if not report.matches:
-        first = report.differences[0]
-        raise VerificationFailed(
-            f"slo/metrics.json [{first.field}]: {len(report.differences)} figure(s) differ from the recomputation",
-            hint="the recorded metrics do not follow from the raw measurements",
-        )
+    if report.baseline_differences is None:
+        typer.echo("slo/baseline.json not recomputed: pass --baseline with the baseline RC's bundle")
+    else:
+        typer.echo(f"recomputed slo/baseline.json from both bundles' raw measurements ({baseline})")
+        for difference in report.baseline_differences:
+            typer.echo(
+                f"  {difference.field}: recorded {difference.recorded!r}, recomputed {difference.recomputed!r}"
+            )
+    for name, differences in (
+        ("slo/metrics.json", report.differences),
+        ("slo/baseline.json", report.baseline_differences or ()),
+    ):
+        if differences:
+            raise VerificationFailed(
+                f"{name} [{differences[0].field}]: {len(differences)} figure(s) differ from the recomputation",
+                hint="the recorded figures do not follow from the raw measurements",
+            )
     typer.echo("audit: every recorded figure matches the recomputation")
 
 

@@ -69,8 +69,19 @@ def status(port_base: int | None = PortBase) -> None:
         typer.echo(line)
 
 
+# The demo's two RCs: the second with reads slowed by the target's fault injection, so its
+# comparison with the first (slo/baseline.json) has a regression to find.
+DEMO_RCS: tuple[tuple[str, dict | None], ...] = (
+    ("v24.1.0-rc1", None),
+    ("v24.1.0-rc2", {"read_latency_ms": "40"}),
+)
+
+
 def demo(
-    rc: str = typer.Option("v24.1.0-rc1", help="Release-candidate tag to verify."),
+    rc: str | None = typer.Option(
+        None,
+        help="Verify only this release-candidate tag (default: v24.1.0-rc1, then v24.1.0-rc2 slowed +40 ms).",
+    ),
     duration: str = typer.Option("20s", help="Load phase length per load test (k6 duration)."),
     port_base: int | None = PortBase,
     keep_stack: bool = typer.Option(False, help="Leave the stack running afterwards."),
@@ -86,7 +97,7 @@ def demo(
     from verification_pipeline.release.tags import parse_rc
     from verification_pipeline.stack.control import Stack
 
-    parse_rc(rc)
+    plan = ((parse_rc(rc).tag, None),) if rc else DEMO_RCS
     if not K6_DURATION.fullmatch(duration):
         raise UsageError(f"--duration {duration!r} is not a k6 duration", hint="e.g. 20s, 1m30s")
     usable_vp_home()
@@ -95,6 +106,7 @@ def demo(
     stack = Stack(port_base=port_base)
     was_running = bool(stack.status().running)
     stack.up(progress=typer.echo)
+    runs = []
     try:
         os.environ.update(stack.env())  # the secrets' dg.EnvVars resolve from the process environment
         ensure_dagster_home()
@@ -102,14 +114,21 @@ def demo(
 
         defs = build_definitions({**os.environ, "VP_LOAD_DURATION": duration})
         with dg.DagsterInstance.get() as instance:
-            run = _verify_rc(defs, instance, rc, _seconds(duration))
-        elapsed = time.monotonic() - started
-        _print_outcome(run, rc, output, stack, elapsed)
+            for tag, faults in plan:
+                if faults:
+                    typer.echo(f"{tag}: the target now injects {faults} (its fault injection)")
+                stack.set_target_faults(faults)
+                run = _verify_rc(defs, instance, tag, _seconds(duration))
+                _print_outcome(run, tag, output, stack, time.monotonic() - started)
+                runs.append(run)
+        stack.set_target_faults(None)
+        for run in runs:
+            _print_comparison(run)
     finally:
         if not was_running and not keep_stack:
             stack.down()
             typer.echo("stack stopped (it was not running before the demo)")
-    if "release_decision" not in run.values:
+    if any("release_decision" not in run.values for run in runs):
         raise typer.Exit(1)
 
 
@@ -196,6 +215,39 @@ def _seconds(duration: str) -> float:
 def _num(value: float | None) -> str:
     """A figure for the table; a bound that the sample cannot give is n/a, not 0."""
     return "n/a" if value is None else f"{value:.3f}"
+
+
+def _print_comparison(run) -> None:
+    """slo/baseline.json as a table: every shift with its interval, p-value, effect size and verdict."""
+    comparison = run.values.get("baseline_comparison")
+    if not comparison:
+        return
+    baseline = (comparison["baseline"] or {}).get("rc")
+    typer.echo("")
+    typer.secho(
+        f"{comparison['rc']} against {baseline or 'no baseline'}: {comparison['status']}, "
+        f"verdict {comparison['verdict']} ({comparison['reason']})",
+        bold=True,
+    )
+    if not comparison["slos"]:
+        return
+    level = f"{comparison['confidence'] * 100:g}% CI"
+    typer.echo(
+        f"{'SLO':<22}{'change':<12}{'shift / diff':>14}  {level:<24}{'p95 ratio':>10}  "
+        f"{'p-value':>9}  {'effect':>7}  verdict"
+    )
+    for r in comparison["slos"]:
+        figure = r.get("shift_ms") or r.get("rate_diff")
+        unit = "ms" if r["kind"] == "latency" else "pp"
+        estimate = "n/a" if not figure else f"{figure['estimate']:+.3f} {unit}"
+        interval = "n/a" if not figure else f"[{_num(figure['lower'])}, {_num(figure['upper'])}]"
+        ratio = r.get("p95_ratio")
+        typer.echo(
+            f"{r['slo']:<22}{r['classification'] or 'n/a':<12}{estimate:>14}  {interval:<24}"
+            f"{_num(ratio['estimate']) if ratio else 'n/a':>10}  "
+            f"{'n/a' if r['p_value'] is None else format(r['p_value'], '.2g'):>9}  "
+            f"{'n/a' if r['effect_size'] is None else format(r['effect_size'], '+.2f'):>7}  {r['verdict']}"
+        )
 
 
 def _print_outcome(run, rc: str, output: Path, stack: Stack, elapsed: float) -> None:

@@ -35,7 +35,7 @@ class VerificationRun:
     success: bool
     materialized: list[Materialized]
     values: dict[str, Any]
-    """JSON-ready values of the assets a person reads first (slo_metrics, scan_summary, evidence_bundle, release_decision)."""
+    """JSON-ready values of the assets a person reads first (`SUMMARY_ASSETS`)."""
     step_windows: dict[str, tuple[float, float]]
     """Step key -> (start, end) epoch seconds, from the instance's event log."""
 
@@ -48,7 +48,7 @@ class VerificationRun:
         return bundle[1] - load_end if load_end is not None and bundle else None
 
 
-SUMMARY_ASSETS = ("slo_metrics", "scan_summary", "evidence_bundle", "release_decision")
+SUMMARY_ASSETS = ("slo_metrics", "baseline_comparison", "scan_summary", "evidence_bundle", "release_decision")
 
 
 def verify_in_process(

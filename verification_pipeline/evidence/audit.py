@@ -4,13 +4,15 @@ Verification proves the files are the ones that were signed; the audit proves th
 figures follow from the signed raw measurements, with the same SLO code the pipeline runs.
 Given the trusted public key it verifies the bundle first; without one it checks the files only
 against manifest.json, which anyone can rewrite, and says so. Either way the content is read as
-hostile: raw data is checked as ingestion checks it, and Parquet row counts and JSON nesting
-are bounded before anything large is built from them.
+hostile: raw data is checked as ingestion checks it (`evidence/raw.py`), and Parquet row counts
+and JSON nesting are bounded before anything large is built from them. Given the baseline RC's
+bundle too, it recomputes slo/baseline.json from both bundles' raw data (run `verify` on the
+baseline bundle to prove it is the signed one).
 """
 
 from __future__ import annotations
 
-import io
+import dataclasses
 import json
 import math
 from collections.abc import Callable, Iterator, Mapping
@@ -21,30 +23,18 @@ from typing import Any
 import polars as pl
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from verification_pipeline.compare.document import Samples, comparison_document
 from verification_pipeline.errors import FormatError, InputError, VerificationFailed
 from verification_pipeline.evidence.bundle_io import DEFAULT_LIMITS, ReadLimits, read_bundle
 from verification_pipeline.evidence.layout import ATTESTATIONS, LINEAGE, MANIFEST, sha256_hex
+from verification_pipeline.evidence.raw import raw_frames
 from verification_pipeline.evidence.verify import VerificationReport, verify_files
-from verification_pipeline.fanout.accounting import DELIVERY_SCHEMA
 from verification_pipeline.jsonio import decode_json
-from verification_pipeline.loadtest.ingest import SAMPLE_SCHEMA
 from verification_pipeline.slo.document import recompute_bundle_metrics
+from verification_pipeline.slo.spec import load_slo_spec
 
 METRICS_FILE = "slo/metrics.json"
-RAW_PREFIX = "raw/"
-RAW_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
-    "read": SAMPLE_SCHEMA,
-    "write": SAMPLE_SCHEMA,
-    "fanout": DELIVERY_SCHEMA,
-}
-"""The raw measurements a bundle holds (raw/<stem>.parquet), each in the schema the pipeline writes."""
-DURATION_COLUMNS = ("latency_ms", "ingest_ms")
-"""Milliseconds: null where nothing was measured (a dropped iteration, a lost event), else finite and >= 0."""
-MAX_RAW_ROWS = 20_000_000
-"""Rows per raw file: a 3-minute seed run holds ~10^5; the cap stops a tiny file that claims
-hundreds of millions of rows from being expanded in memory."""
-_UNREADABLE_PARQUET = (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError)
-"""What polars raises on a corrupt file; a crafted footer can make its reader panic."""
+BASELINE_FILE = "slo/baseline.json"
 MAX_JSON_DEPTH = 64
 """No document of ours nests deeper; comparing deeper ones would exhaust the stack."""
 Recompute = Callable[[dict[str, pl.DataFrame], dict[str, Any]], dict[str, Any]]
@@ -66,28 +56,32 @@ class AuditReport:
     lineage: Mapping[str, Any]
     verification: VerificationReport | None
     """The verified signature, or None when no trusted key was given (the files are then unproven)."""
+    baseline_differences: tuple[MetricDifference, ...] | None = None
+    """slo/baseline.json against its recomputation; None when no baseline bundle was given."""
 
     @property
     def matches(self) -> bool:
-        return not self.differences
+        return not self.differences and not self.baseline_differences
 
 
 def audit_path(
     path: Path,
     *,
+    baseline: Path | None = None,
     recompute: Recompute | None = None,
     public_key: Ed25519PublicKey | None = None,
     rel_tol: float = 1e-9,
     abs_tol: float = 1e-6,
     limits: ReadLimits = DEFAULT_LIMITS,
 ) -> AuditReport:
+    """Audit the bundle at `path`; with `baseline` (the baseline RC's bundle), its comparison too."""
     read = read_bundle(path, limits)
     verification = (
         verify_files(read.files, public_key, source=str(path), root_version=read.root_version)
         if public_key is not None
         else None
     )
-    return audit_files(
+    report = audit_files(
         read.files,
         source=str(path),
         recompute=recompute,
@@ -95,6 +89,57 @@ def audit_path(
         abs_tol=abs_tol,
         verification=verification,
     )
+    if baseline is None:
+        return report
+    differences = audit_comparison(
+        read.files,
+        read_bundle(baseline, limits).files,
+        source=str(baseline),
+        rel_tol=rel_tol,
+        abs_tol=abs_tol,
+    )
+    return dataclasses.replace(report, baseline_differences=differences)
+
+
+def audit_comparison(
+    files: Mapping[str, bytes],
+    baseline_files: Mapping[str, bytes],
+    *,
+    source: str = "baseline bundle",
+    rel_tol: float = 1e-9,
+    abs_tol: float = 1e-6,
+) -> tuple[MetricDifference, ...]:
+    """Recompute slo/baseline.json from both bundles' raw data and the recorded slos.yaml; the differences."""
+    _check_against_manifest(baseline_files)
+    if BASELINE_FILE not in files:
+        raise InputError("the bundle has no slo/baseline.json to audit", source=BASELINE_FILE)
+    recorded = _json_object(files[BASELINE_FILE], BASELINE_FILE)
+    manifest = _json_object(baseline_files[MANIFEST], MANIFEST)
+    given = (manifest.get("releaseCandidate") or {}) if isinstance(manifest, dict) else {}
+    info = recorded.get("baseline") if isinstance(recorded, dict) else None
+    if not isinstance(info, dict):
+        return (MetricDifference("status", recorded.get("status"), f"compared with {given.get('tag')}"),)
+    if (info.get("rc"), info.get("commit") or "") != (given.get("tag"), given.get("commit") or ""):
+        raise InputError(
+            f"slo/baseline.json compares with {info.get('rc')} (commit {info.get('commit')}), "
+            f"but this bundle is {given.get('tag')} (commit {given.get('commit')})",
+            source=source,
+            hint=f"pass the bundle of {info.get('rc')}: {info.get('bundle_uri')}",
+        )
+    metrics = _json_object(files[METRICS_FILE], METRICS_FILE) if METRICS_FILE in files else {}
+    spec_doc = metrics.get("spec") or {}
+    spec = load_slo_spec(
+        str(spec_doc.get("yaml", "")).encode(), source=str(spec_doc.get("source", "slos.yaml"))
+    )
+    recomputed = comparison_document(
+        spec,
+        rc=str(recorded.get("rc")),
+        current=Samples.from_frames(raw_frames(files)),
+        baseline=Samples.from_frames(raw_frames(baseline_files)),
+        baseline_info=info,
+    )
+    recomputed = json.loads(json.dumps(recomputed, default=str))
+    return tuple(_differences(recorded, recomputed, "", rel_tol, abs_tol))
 
 
 def audit_files(
@@ -115,11 +160,7 @@ def audit_files(
         raise InputError("the bundle has no slo/metrics.json to audit", source=source)
     recorded = _json_object(files[METRICS_FILE], METRICS_FILE)
     lineage = _lineage(files[LINEAGE]) if LINEAGE in files else {}
-    frames = {
-        name.removeprefix(RAW_PREFIX).removesuffix(".parquet"): _raw_frame(files[name], name)
-        for name in sorted(files)
-        if name.startswith(RAW_PREFIX) and name.endswith(".parquet")
-    }
+    frames = raw_frames(files)
     if not frames:
         raise InputError("the bundle has no raw/*.parquet measurements to recompute from", source=source)
     recomputed = (recompute or recompute_bundle_metrics)(frames, recorded)
@@ -208,52 +249,6 @@ def _close(a: float, b: float, rel_tol: float, abs_tol: float) -> bool:
     if math.isnan(a) or math.isnan(b):
         return math.isnan(a) and math.isnan(b)
     return math.isclose(a, b, rel_tol=rel_tol, abs_tol=abs_tol)
-
-
-def _raw_frame(data: bytes, name: str) -> pl.DataFrame:
-    """A raw measurement file, refused (naming it) unless it is what the pipeline writes:
-    its schema, at most MAX_RAW_ROWS rows (read from the footer before any row), durations
-    that are durations."""
-    stem = name.removeprefix(RAW_PREFIX).removesuffix(".parquet")
-    schema = RAW_SCHEMAS.get(stem)
-    if schema is None:
-        raise FormatError(
-            f"not a raw measurement this pipeline records (expected one of "
-            f"{', '.join(f'raw/{s}.parquet' for s in RAW_SCHEMAS)})",
-            source=name,
-        )
-    try:
-        found = pl.read_parquet_schema(io.BytesIO(data))
-        rows = pl.scan_parquet(io.BytesIO(data)).select(pl.len()).collect().item()
-    except _UNREADABLE_PARQUET as exc:
-        raise FormatError(f"not a readable Parquet file ({type(exc).__name__})", source=name) from None
-    if dict(found) != dict(schema):
-        raise FormatError(
-            f"columns {_schema_text(found)} are not the raw schema {_schema_text(schema)}", source=name
-        )
-    if rows > MAX_RAW_ROWS:
-        raise FormatError(f"{rows:,} rows is over the {MAX_RAW_ROWS:,}-row limit per raw file", source=name)
-    try:
-        frame = pl.read_parquet(io.BytesIO(data))
-    except _UNREADABLE_PARQUET as exc:
-        raise FormatError(f"not a readable Parquet file ({type(exc).__name__})", source=name) from None
-    for column in DURATION_COLUMNS:
-        if column not in frame.columns:
-            continue
-        value = pl.col(column)
-        bad = frame.with_row_index("row").filter(value.is_nan() | value.is_infinite() | (value < 0))
-        if bad.height:
-            raise FormatError(
-                f"row {bad['row'][0]}: {column} {bad[column][0]!r} is not a duration "
-                "(negative, NaN or infinite milliseconds)",
-                source=name,
-                hint="ingestion refuses such points; this file was not written by the pipeline",
-            )
-    return frame
-
-
-def _schema_text(schema: Mapping[str, Any]) -> str:
-    return "{" + ", ".join(f"{k}: {v}" for k, v in schema.items()) + "}"
 
 
 def _json_object(data: bytes, name: str) -> dict[str, Any]:

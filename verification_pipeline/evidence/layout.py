@@ -63,6 +63,7 @@ BUNDLE_FILES: tuple[BundleFile, ...] = (
     BundleFile("slo/write.json", "slo_metrics", ("raw/write.parquet",), CiImport("write_load_samples", "write_files", required=True)),
     BundleFile("slo/fanout.json", "slo_metrics", ("raw/fanout.parquet",), CiImport("fanout_latencies", "path")),
     BundleFile("slo/metrics.json", "slo_metrics", _RAW),
+    BundleFile("slo/baseline.json", "baseline_comparison", _RAW),
     BundleFile("policy/opa_report.json", "policy_report", ci_import=CiImport("policy_report", "path")),
     BundleFile("security/sbom.syft.json", "sbom", ci_import=CiImport("sbom", "path")),
     BundleFile("security/vulns.grype.json", "vulnerability_report", ci_import=CiImport("vulnerability_report", "path")),

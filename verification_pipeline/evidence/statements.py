@@ -165,7 +165,7 @@ def build_test_result_statement(
     configuration: Sequence[Mapping[str, Any]],
     url: str | None = None,
 ) -> dict[str, Any]:
-    """test-result v0.1: PASSED only for PASS; INCONCLUSIVE gates are WARNED; failures or gaps FAILED."""
+    """test-result v0.1: PASSED only for PASS; WARN and INCONCLUSIVE gates are WARNED; failures or gaps FAILED."""
     passed = [o.name for o in outcomes if o.verdict is Verdict.PASS]
     warned = [o.name for o in outcomes if o.verdict in (Verdict.WARN, Verdict.INCONCLUSIVE)]
     failed = [o.name for o in outcomes if o.verdict in (Verdict.FAIL, Verdict.INCOMPLETE)]

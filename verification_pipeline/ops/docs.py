@@ -40,7 +40,6 @@ SLO_METRICS_COLUMNS = (
 ROW_VERDICTS = (Verdict.PASS, Verdict.FAIL, Verdict.INCONCLUSIVE)
 VERDICT_WORDS = {
     Verdict.PASS: "PASSED",
-    Verdict.WARN: "PASSED WITH WARNINGS",
     Verdict.FAIL: "FAILED",
     Verdict.INCONCLUSIVE: "INCONCLUSIVE",
     Verdict.INCOMPLETE: "INCOMPLETE",
@@ -98,6 +97,7 @@ def render_release_docs(
     labels: Mapping[str, str] | None = None,
     findings: Sequence[str] = (),
     narrative: ReleaseNarrative | None = None,
+    baseline: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
     """`{file name: markdown}` for the PR body and the release notes of one verified RC.
 
@@ -109,7 +109,9 @@ def render_release_docs(
     are signed inside a bundle, so they cannot name its run-specific URI;
     `verdict` is the RC's verdict (`gates.rc_verdict`); `labels`
     maps SLO names to display names (`ops.model.from_spec` titles: "Read p95");
-    `findings` are further reasons for a non-PASS verdict (a failed scan gate, a missing file).
+    `findings` are further reasons for a non-PASS verdict (a failed scan gate, a missing file), or
+    under PASS the warnings that do not block it (the baseline comparison's WARN);
+    `baseline` is slo/baseline.json (the comparison with the previous RC), None when none was made.
     """
     records = _records(slo_metrics)
     rows = [_row(record, labels or {}) for record in records]
@@ -123,7 +125,11 @@ def render_release_docs(
         findings=findings,
         confidence=float(records[0]["confidence"]),
     )
-    context = {"doc": doc, "narrative": narrative or load_narrative()}
+    context = {
+        "doc": doc,
+        "comparison": _comparison(baseline, labels or {}),
+        "narrative": narrative or load_narrative(),
+    }
     pr_name, notes_name = release_doc_names(version)
     environment = _environment()
     return {
@@ -200,6 +206,65 @@ def _row(record: Mapping[str, Any], labels: Mapping[str, str]) -> _Row:
     )
 
 
+@dataclass(frozen=True)
+class _ComparisonRow:
+    label: str
+    change: str
+    estimate: str
+    ratio: str
+    p_value: str
+    effect_size: str
+    verdict: str
+
+
+@dataclass(frozen=True)
+class _Comparison:
+    headline: str
+    rows: list[_ComparisonRow]
+
+
+def _comparison(baseline: Mapping[str, Any] | None, labels: Mapping[str, str]) -> _Comparison:
+    """slo/baseline.json as a headline and a table; its absence is said, never left blank."""
+    if baseline is None:
+        return _Comparison("No comparison with an earlier RC was made for this document.", [])
+    if baseline.get("status") != "COMPARED":
+        return _Comparison(f"**No baseline ({baseline['verdict']}):** {baseline['reason']}.", [])
+    info = baseline["baseline"]
+    rows = [
+        _ComparisonRow(
+            label=labels.get(row["slo"]) or row["slo"],
+            change=row["classification"] or "not compared",
+            estimate=_change(row),
+            ratio=_estimate(row.get("p95_ratio"), "×", ".3f"),
+            p_value="—" if row["p_value"] is None else f"{row['p_value']:.2g}",
+            effect_size="—" if row["effect_size"] is None else f"{row['effect_size']:+.2f}",
+            verdict=row["verdict"],
+        )
+        for row in baseline["slos"]
+    ]
+    return _Comparison(
+        f"Against {info['rc']} (commit {info.get('commit') or 'unknown'}, its signed bundle verified), "
+        f"at {baseline['confidence'] * 100:g} % confidence: **{baseline['verdict']}** ({baseline['reason']}).",
+        rows,
+    )
+
+
+def _change(row: Mapping[str, Any]) -> str:
+    if row.get("shift_ms"):
+        return _estimate(row["shift_ms"], "", "+.1f") + " ms"
+    if row.get("rate_diff"):
+        return _estimate(row["rate_diff"], "", "+.3f") + " pp"
+    return "—"
+
+
+def _estimate(figure: Mapping[str, Any] | None, prefix: str, spec: str) -> str:
+    if not figure:
+        return "—"
+    low = "−∞" if figure["lower"] is None else format(figure["lower"], spec)
+    high = "+∞" if figure["upper"] is None else format(figure["upper"], spec)
+    return f"{prefix}{format(figure['estimate'], spec)} ({low} – {high})"
+
+
 def _document(
     rows: list[_Row],
     *,
@@ -219,7 +284,7 @@ def _document(
     verdict = Verdict(word)
     not_passed = [row for row in rows if row.verdict != Verdict.PASS]
     failed = [row for row in rows if row.verdict == Verdict.FAIL]
-    if verdict in (Verdict.PASS, Verdict.WARN) and not_passed:
+    if verdict is Verdict.PASS and not_passed:
         raise InputError(
             f"overall verdict PASS contradicts SLO {not_passed[0].name} ({not_passed[0].verdict})",
             field="verdict",
@@ -248,12 +313,12 @@ def _document(
 
 def _headline(verdict: Verdict, rc: str, rows: list[_Row], failed: list[_Row], not_passed: list[_Row]) -> str:
     total = len(rows)
-    if verdict is Verdict.WARN:
-        return f"{rc} met its SLOs and gates, with a warning to read before release."
     if verdict is Verdict.FAIL:
         if failed:
             return f"{rc} missed {len(failed)} of {total} SLOs. Do not release it."
         return f"{rc} met its SLOs but failed another release gate. Do not release it."
+    if verdict is Verdict.INCONCLUSIVE and not not_passed:
+        return f"{rc} met its SLOs but the evidence cannot decide another release gate. Do not release on this evidence."
     if verdict is Verdict.INCONCLUSIVE:
         return (
             f"the evidence cannot show that {rc} meets its SLOs ({len(not_passed)} of {total} inconclusive). "

@@ -6,8 +6,9 @@ sample on which a PASS may be claimed. `responses` chooses which requests a late
 counts: `successful` (k6's `http_req_duration{expected_response:true}`, the default, so fast
 failures cannot make a slow service look fast) or `all`; the other figure is reported beside.
 `confidence` is the one-sided level of every bound: PASS means the upper bound at that level is
-at or below the threshold, FAIL that the lower bound at that level is above it. The packaged default (`slos.yaml` beside this module)
-holds the seed's five SLOs.
+at or below the threshold, FAIL that the lower bound at that level is above it. `regression`
+says how much worse than the baseline RC this RC may be before the comparison warns (or fails).
+The packaged default (`slos.yaml` beside this module) holds the seed's five SLOs.
 """
 
 from __future__ import annotations
@@ -66,14 +67,31 @@ class Slo(BaseModel):
         return self
 
 
+class RegressionPolicy(BaseModel):
+    """What the baseline comparison calls a regression, and what a regression does to the verdict.
+
+    A latency SLO regresses when this RC is detectably slower and its p95 is more than
+    `max_p95_increase_pct` above the baseline's; a rate SLO when its rate is detectably higher
+    by more than `max_error_rate_increase_pp` percentage points. `on_regression: warn` (the
+    default) reports it as WARN; `fail` makes it a FAIL of the RC.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    max_p95_increase_pct: float = Field(default=10.0, ge=0, le=1000)
+    max_error_rate_increase_pp: float = Field(default=0.1, ge=0, le=100)
+    on_regression: Literal["warn", "fail"] = "warn"
+
+
 class SloSpec(BaseModel):
-    """The whole file: a version, the confidence of every interval, and the SLOs."""
+    """The whole file: a version, the confidence of every interval, the SLOs, the regression policy."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     version: Literal[1] = 1
     confidence: float = Field(default=0.95, gt=0.5, lt=1)
     slos: list[Slo] = Field(min_length=1)
+    regression: RegressionPolicy = Field(default_factory=RegressionPolicy)
 
     @model_validator(mode="after")
     def _names_unique(self) -> SloSpec:

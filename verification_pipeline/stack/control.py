@@ -279,6 +279,21 @@ class Stack:
             self.layout.state_file.unlink()
         return stopped
 
+    def set_target_faults(self, changes: dict | None) -> dict:
+        """Change the running target's injected faults (POST /admin/faults); None restores its start-up faults."""
+        token = self.layout.admin_token.read_text().strip()
+        url = f"http://{HOST}:{self.ports.target}/admin/faults"
+        try:
+            if changes is None:
+                response = httpx.delete(url, headers={"X-Admin-Token": token}, timeout=5.0)
+            else:
+                response = httpx.post(url, json=changes, headers={"X-Admin-Token": token}, timeout=5.0)
+        except httpx.HTTPError as exc:
+            raise StackError(f"the reference target did not answer on {url}: {type(exc).__name__}") from None
+        if response.status_code != 200:
+            raise StackError(f"{url} answered {response.status_code}: {response.text[:200]}")
+        return response.json()["faults"]
+
     # --- internals ---------------------------------------------------------------------------
 
     def _start_seaweedfs(self) -> ProcessRecord:

@@ -31,6 +31,7 @@ from verification_pipeline.gates import rc_verdict
 from verification_pipeline.loadtest.runner import SCRIPTS_DIR
 from verification_pipeline.paths import file_sha256, portable_uri, tool_path
 from verification_pipeline.records import (
+    BaselineComparisonRecord,
     BundleRecord,
     ReleaseCandidateRecord,
     ReleaseDecisionRecord,
@@ -53,6 +54,7 @@ _VALUE_INPUTS = (
     "slo_spec",
     "slo_metrics",
     "scan_summary",
+    "baseline_comparison",
     "release_docs",
 )
 
@@ -121,6 +123,7 @@ def evidence_bundle(
     slo_spec: SloSpecRecord,
     slo_metrics: SloMetricsRecord,
     scan_summary: ScanSummaryRecord,
+    baseline_comparison: BaselineComparisonRecord,
     release_docs: ReleaseDocs,
     service_build: dict,
 ) -> dg.Output[BundleRecord]:
@@ -129,7 +132,7 @@ def evidence_bundle(
         context.log.warning(
             "signing with the embedded stack's DEV key: this bundle says so and is not release evidence"
         )
-    gates = release_gates(slo_metrics, scan_summary, service_build)
+    gates = release_gates(slo_metrics, scan_summary, service_build, baseline_comparison)
     files, upstream = _evidence_files(context, s3, release_candidate.version)
     missing = [name for name in expected_files(release_candidate.version) if name not in files]
     if release_docs.verdict is not rc_verdict(gates, missing):
@@ -272,8 +275,8 @@ def evidence_bundle(
     code_version=CODE_VERSION,
     group_name="release",
     kinds={"python"},
-    description="The verdict the verified bundle signs (PASS only when every gate passed and nothing is missing); "
-    "its blocking check stops promotion on anything else.",
+    description="The verdict the verified bundle signs (PASS only when every gate passed or only warned, and "
+    "nothing is missing); its blocking check stops promotion on anything else.",
     check_specs=[
         dg.AssetCheckSpec(
             "promotable",
@@ -291,9 +294,10 @@ def release_decision(
     slo_metrics: SloMetricsRecord,
     scan_summary: ScanSummaryRecord,
     service_build: dict,
+    baseline_comparison: BaselineComparisonRecord,
     evidence_bundle: BundleRecord,
 ):
-    gates = release_gates(slo_metrics, scan_summary, service_build)
+    gates = release_gates(slo_metrics, scan_summary, service_build, baseline_comparison)
     reasons = [f"{g.name}: {g.verdict}" for g in gates if g.verdict is not Verdict.PASS]
     reasons += [f"missing from the bundle: {name}" for name in evidence_bundle.missing_files]
     try:
@@ -325,7 +329,7 @@ def release_decision(
         dev_key=evidence_bundle.dev_key,
         run_id=context.run.run_id,
     )
-    why = "; ".join(reasons) or "every SLO and scan gate passed and the bundle verifies"
+    why = "; ".join(reasons) or "every gate passed and the bundle verifies"
     yield dg.Output(
         value,
         metadata={

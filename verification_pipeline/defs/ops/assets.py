@@ -16,6 +16,7 @@ from verification_pipeline.ops.artifacts import render_ops_artifacts
 from verification_pipeline.ops.docs import release_doc_names, render_release_docs
 from verification_pipeline.ops.model import SLOTarget, from_spec
 from verification_pipeline.records import (
+    BaselineComparisonRecord,
     ReleaseCandidateRecord,
     ReleaseDocs,
     ScanSummaryRecord,
@@ -68,13 +69,14 @@ def render_docs(
     slo_metrics: SloMetricsRecord,
     scan_summary: ScanSummaryRecord,
     service_build: Mapping[str, Any],
+    baseline_comparison: BaselineComparisonRecord,
     evidence_uri: str,
     date: dt.date,
     missing_files: Sequence[str] = (),
 ) -> ReleaseDocs:
     """The PR body and release notes, stating the RC's verdict from its gates (`records.release_gates`)
-    and the bundle files known to be missing."""
-    gates = release_gates(slo_metrics, scan_summary, service_build)
+    and the bundle files known to be missing, with the comparison with the previous RC."""
+    gates = release_gates(slo_metrics, scan_summary, service_build, baseline_comparison)
     verdict = rc_verdict(gates, missing_files)
     rows = pl.DataFrame([r.model_dump(mode="json") for r in slo_metrics.slos], schema=SLO_METRICS_SCHEMA)
     files = render_release_docs(
@@ -90,6 +92,7 @@ def render_docs(
             *findings(g for g in gates[len(slo_metrics.slos) :]),
             *(f"missing from the evidence bundle: {name}" for name in missing_files),
         ],
+        baseline=baseline_comparison.as_json(),
     )
     return ReleaseDocs(
         verdict=verdict, missing_files=tuple(missing_files), evidence_uri=evidence_uri, files=files
@@ -112,6 +115,7 @@ def release_docs(
     slo_metrics: SloMetricsRecord,
     scan_summary: ScanSummaryRecord,
     service_build: dict,
+    baseline_comparison: BaselineComparisonRecord,
 ) -> dg.Output[ReleaseDocs]:
     names = release_doc_names(release_candidate.version)
     docs = render_docs(
@@ -120,6 +124,7 @@ def release_docs(
         slo_metrics,
         scan_summary,
         service_build,
+        baseline_comparison,
         evidence_location(s3, release_candidate),
         dt.datetime.now(dt.UTC).date(),
         missing_files=unrecorded_files(

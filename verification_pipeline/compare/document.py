@@ -1,0 +1,309 @@
+"""`slo/baseline.json`: this RC against the baseline RC, one row per SLO, every statistic shown.
+
+The `baseline_comparison` asset and `audit --baseline` both build it with `comparison_document`
+from raw samples, so an auditor recomputes the signed comparison with the code that made it.
+
+Per latency SLO: the Hodges-Lehmann shift with its Mann-Whitney interval and p-value, Cliff's
+delta as the effect size, the ratio of the SLO's quantiles (`p95_ratio`) with its interval,
+and a classification: `slower` when the whole shift interval is above 0, `faster` when below,
+`no_change` otherwise. Per rate SLO: the difference of the failure rates in percentage points
+with its interval, classified `higher` / `lower` / `no_change` the same way.
+
+The regression policy (`regression:` in slos.yaml) turns a detected change into a verdict:
+- a detected slowdown whose whole p95-ratio interval is above 1 + max_p95_increase_pct is a
+  regression: WARN, or FAIL under `on_regression: fail`;
+- a detected slowdown whose estimate, but not its whole interval, is above the limit may be
+  one: WARN, or INCONCLUSIVE under `fail` (the sample cannot show the policy holds);
+- anything else passes, with the figures in the reason. Rate SLOs alike, in percentage points.
+Too few samples on either side to compare: WARN (INCONCLUSIVE under `fail`). No baseline at
+all: status NO_BASELINE, verdict WARN, said in `reason`; never a silent pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from verification_pipeline.compare.stats import quantile_ratio, rate_difference, shift
+from verification_pipeline.fanout.accounting import DELIVERED, LATE
+from verification_pipeline.slo.spec import RegressionPolicy, Slo, SloSpec
+from verification_pipeline.slo.stats import quantile_type7
+from verification_pipeline.verdict import Verdict, worst
+
+SCHEMA = "verification_pipeline/baseline/v1"
+COMPARED, NO_BASELINE = "COMPARED", "NO_BASELINE"
+MIN_COMPARED_SAMPLES = 30
+"""Below this on either side no interval of a shift or a rate difference is worth printing."""
+CDF_POINTS = 101
+
+SHIFT_METHOD = (
+    "Hodges-Lehmann shift, Mann-Whitney interval and p-value, variance scaled by each sample's "
+    "effective n (rank autocorrelation, time order); effect size Cliff's delta; p95 ratio with a "
+    "log-scale interval from Woodruff intervals on effective n"
+)
+RATE_METHOD = (
+    "difference of failure rates, Newcombe hybrid score interval from Wilson intervals on each "
+    "side's effective n (failure-indicator autocorrelation); pooled z-test p-value; effect size Cohen's h"
+)
+
+
+@dataclass(frozen=True)
+class Samples:
+    """One RC's raw rows: load samples (`ingest.SAMPLE_SCHEMA`) and fan-out deliveries."""
+
+    read: pl.DataFrame | None = None
+    write: pl.DataFrame | None = None
+    fanout: pl.DataFrame | None = None
+
+    @classmethod
+    def from_frames(cls, frames: Mapping[str, pl.DataFrame]) -> Samples:
+        """From a bundle's raw/*.parquet, keyed by stem ("read", "write", "fanout")."""
+        return cls(read=frames.get("read"), write=frames.get("write"), fanout=frames.get("fanout"))
+
+
+def no_baseline_document(rc: str, confidence: float, reason: str) -> dict[str, Any]:
+    """Nothing to compare with: said in the status, the verdict and the reason."""
+    return {
+        "schema": SCHEMA,
+        "rc": rc,
+        "status": NO_BASELINE,
+        "reason": reason,
+        "confidence": confidence,
+        "baseline": None,
+        "verdict": Verdict.WARN.value,
+        "slos": [],
+    }
+
+
+def comparison_document(
+    spec: SloSpec,
+    *,
+    rc: str,
+    current: Samples,
+    baseline: Samples,
+    baseline_info: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Compare every SLO of `spec`; `baseline_info`: rc, bundle_uri, commit, verified of the baseline."""
+    rows = [
+        _latency_row(slo, spec, current, baseline)
+        if slo.metric == "quantile"
+        else _rate_row(slo, spec, current, baseline)
+        for slo in spec.slos
+    ]
+    verdict = worst((row["verdict"] for row in rows), empty=Verdict.WARN)
+    flagged = [f"{row['slo']} {row['verdict']}" for row in rows if row["verdict"] != Verdict.PASS]
+    return {
+        "schema": SCHEMA,
+        "rc": rc,
+        "status": COMPARED,
+        "reason": (
+            f"against {baseline_info['rc']}, to look at: {', '.join(flagged)}"
+            if flagged
+            else f"against {baseline_info['rc']}, no regression beyond the policy"
+        ),
+        "confidence": spec.confidence,
+        "baseline": dict(baseline_info),
+        "regression_policy": spec.regression.model_dump(mode="json"),
+        "verdict": verdict.value,
+        "slos": rows,
+    }
+
+
+def _latency_row(slo: Slo, spec: SloSpec, current: Samples, baseline: Samples) -> dict[str, Any]:
+    policy, q = spec.regression, slo.quantile or 0.95
+    x, y = latencies(slo.source, current), latencies(slo.source, baseline)
+    row: dict[str, Any] = {
+        "slo": slo.name,
+        "kind": "latency",
+        "op": slo.source,
+        "quantile": q,
+        "current": _latency_side(x, q),
+        "baseline": _latency_side(y, q),
+        "method": SHIFT_METHOD,
+    }
+    if min(x.len(), y.len()) < MIN_COMPARED_SAMPLES:
+        return row | _not_compared(policy, x.len(), y.len(), row)
+    result = shift(x, y, spec.confidence)
+    ratio = quantile_ratio(x, y, q, spec.confidence)
+    s = result.shift
+    classification = (
+        "slower"
+        if s.lower is not None and s.lower > 0
+        else "faster"
+        if s.upper is not None and s.upper < 0
+        else "no_change"
+    )
+    limit = 1.0 + policy.max_p95_increase_pct / 100.0
+    label = f"p{q * 100:g}"
+    figures = (
+        f"{label} {_num(row['current']['p95_ms'])} ms vs {_num(row['baseline']['p95_ms'])} ms "
+        f"(ratio {_num(ratio.estimate)}, {_pct(spec.confidence)} CI {_interval(ratio.lower, ratio.upper)}); "
+        f"shift {_signed(s.estimate)} ms, CI {_interval(s.lower, s.upper)} ms; "
+        f"Mann-Whitney p = {result.p_value:.3g}, Cliff's delta {result.effect_size:+.3f}: {classification}"
+    )
+    tolerance = f"+{policy.max_p95_increase_pct:g} % on {label}"
+    if classification == "slower" and ratio.lower is not None and ratio.lower > limit:
+        verdict, why = _on_regression(policy), f"a regression beyond {tolerance}"
+    elif classification == "slower" and (ratio.upper is None or ratio.estimate > limit):
+        verdict = _undecided(policy)
+        why = f"slower, and the interval cannot show it within {tolerance}"
+    elif classification == "slower":
+        verdict, why = Verdict.PASS, f"slower, within {tolerance}"
+    else:
+        verdict, why = Verdict.PASS, "no regression"
+    return row | {
+        "shift_ms": s.as_json(),
+        "p95_ratio": ratio.as_json(),
+        "p_value": result.p_value,
+        "effect_size": result.effect_size,
+        "n_eff": {"current": result.n_eff_current, "baseline": result.n_eff_baseline},
+        "classification": classification,
+        "verdict": verdict.value,
+        "reason": f"{figures}; {why}",
+        "cdf": {"current": _cdf(x), "baseline": _cdf(y)},
+    }
+
+
+def _rate_row(slo: Slo, spec: SloSpec, current: Samples, baseline: Samples) -> dict[str, Any]:
+    policy = spec.regression
+    x, y = failures(slo.source, current), failures(slo.source, baseline)
+    row: dict[str, Any] = {
+        "slo": slo.name,
+        "kind": "error_rate",
+        "op": slo.source,
+        "current": _rate_side(x),
+        "baseline": _rate_side(y),
+        "method": RATE_METHOD,
+    }
+    if min(x.len(), y.len()) < MIN_COMPARED_SAMPLES:
+        return row | _not_compared(policy, x.len(), y.len(), row)
+    result = rate_difference(x, y, spec.confidence)
+    d = result.difference
+    pp = {"estimate": d.estimate * 100, "lower": _times(d.lower, 100), "upper": _times(d.upper, 100)}
+    classification = "higher" if pp["lower"] > 0 else "lower" if pp["upper"] < 0 else "no_change"
+    limit = policy.max_error_rate_increase_pp
+    figures = (
+        f"error rate {_num(row['current']['rate_pct'])}% vs {_num(row['baseline']['rate_pct'])}%: "
+        f"difference {_signed(pp['estimate'])} pp, {_pct(spec.confidence)} CI {_interval(pp['lower'], pp['upper'])} pp; "
+        f"p = {result.p_value:.3g}, Cohen's h {result.effect_size:+.3f}: {classification}"
+    )
+    tolerance = f"+{limit:g} percentage points"
+    if classification == "higher" and pp["lower"] > limit:
+        verdict, why = _on_regression(policy), f"a regression beyond {tolerance}"
+    elif classification == "higher" and pp["estimate"] > limit:
+        verdict, why = _undecided(policy), f"higher, and the interval cannot show it within {tolerance}"
+    elif classification == "higher":
+        verdict, why = Verdict.PASS, f"higher, within {tolerance}"
+    else:
+        verdict, why = Verdict.PASS, "no regression"
+    return row | {
+        "rate_diff": pp,
+        "p_value": result.p_value,
+        "effect_size": result.effect_size,
+        "n_eff": {"current": result.n_eff_current, "baseline": result.n_eff_baseline},
+        "classification": classification,
+        "verdict": verdict.value,
+        "reason": f"{figures}; {why}",
+    }
+
+
+def latencies(source: str, samples: Samples) -> pl.Series:
+    """The SLO's latencies in time order (as `slo.metrics` selects them: fan-out counts first arrivals)."""
+    if source == "fanout":
+        frame = samples.fanout
+        if frame is None or frame.is_empty():
+            return pl.Series("latency_ms", [], pl.Float64)
+        if "status" in frame.columns:
+            frame = frame.filter(pl.col("status").is_in([DELIVERED, LATE]))
+        order = "received_at" if "received_at" in frame.columns else None
+        return (frame.sort(order) if order else frame)["latency_ms"].drop_nulls()
+    column = "ingest_ms" if source == "ingest" else "latency_ms"
+    frame = _requests("write" if source == "ingest" else source, samples)
+    if frame is None:
+        return pl.Series(column, [], pl.Float64)
+    return frame[column].drop_nulls()
+
+
+def failures(source: str, samples: Samples) -> pl.Series:
+    """True for each failed request of `source`, in time order."""
+    frame = _requests(source, samples)
+    if frame is None:
+        return pl.Series("failed", [], pl.Boolean)
+    return (~frame["ok"]).alias("failed")
+
+
+def _requests(source: str, samples: Samples) -> pl.DataFrame | None:
+    frames = [
+        frame
+        for op, frame in (("read", samples.read), ("write", samples.write))
+        if frame is not None and not frame.is_empty() and source in (op, "all")
+    ]
+    if not frames:
+        return None
+    # time order matters: the intervals estimate the samples' serial dependence from it
+    return pl.concat(frames, how="vertical").sort("timestamp", maintain_order=True)
+
+
+def _not_compared(policy: RegressionPolicy, n_current: int, n_baseline: int, row: dict) -> dict[str, Any]:
+    return {
+        "shift_ms": None,
+        "p95_ratio": None,
+        "p_value": None,
+        "effect_size": None,
+        "classification": None,
+        "verdict": _undecided(policy).value,
+        "reason": (
+            f"not compared: {n_current} samples in this RC and {n_baseline} in the baseline; "
+            f"at least {MIN_COMPARED_SAMPLES} on each side are needed"
+        ),
+        **({"cdf": None} if row["kind"] == "latency" else {"rate_diff": None}),
+    }
+
+
+def _on_regression(policy: RegressionPolicy) -> Verdict:
+    return Verdict.FAIL if policy.on_regression == "fail" else Verdict.WARN
+
+
+def _undecided(policy: RegressionPolicy) -> Verdict:
+    return Verdict.INCONCLUSIVE if policy.on_regression == "fail" else Verdict.WARN
+
+
+def _latency_side(values: pl.Series, q: float) -> dict[str, Any]:
+    if values.len() == 0:
+        return {"n": 0, "p95_ms": None}
+    return {"n": values.len(), "p95_ms": quantile_type7(values.sort(), q)}
+
+
+def _rate_side(failed: pl.Series) -> dict[str, Any]:
+    n = failed.len()
+    count = int(failed.sum()) if n else 0
+    return {"n": n, "failures": count, "rate_pct": count / n * 100 if n else None}
+
+
+def _cdf(values: pl.Series) -> list[list[float]]:
+    """101 points [ms, p] of the empirical CDF, p = 0, 0.01, ..., 1 (k6's percentile)."""
+    ordered = values.sort()
+    return [[quantile_type7(ordered, i / (CDF_POINTS - 1)), i / (CDF_POINTS - 1)] for i in range(CDF_POINTS)]
+
+
+def _times(value: float | None, factor: float) -> float | None:
+    return None if value is None else value * factor
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4g}"
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.4g}"
+
+
+def _pct(confidence: float) -> str:
+    return f"{confidence * 100:g}%"
+
+
+def _interval(low: float | None, high: float | None) -> str:
+    return f"[{'-inf' if low is None else _num(low)}, {'+inf' if high is None else _num(high)}]"

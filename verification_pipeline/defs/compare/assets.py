@@ -1,0 +1,182 @@
+"""This RC against the previous verified RC of its release line: `baseline_comparison`.
+
+The baseline's figures come only from its signed bundle, read from the store and verified with
+the trusted key (the signing key's public half). The store's per-RC `latest.json`, else the
+Dagster record of `evidence_bundle`, only says where that bundle is.
+"""
+
+import json
+
+import dagster as dg
+import polars as pl
+
+from verification_pipeline.code_version import code_version
+from verification_pipeline.compare.baseline import earlier_in_line, find_baseline
+from verification_pipeline.compare.document import (
+    COMPARED,
+    Samples,
+    comparison_document,
+    no_baseline_document,
+)
+from verification_pipeline.defs.evidence.files import bundle_files_metadata
+from verification_pipeline.defs.evidence.resources import SigningKeyResource
+from verification_pipeline.defs.partitions import release_candidates
+from verification_pipeline.defs.records import latest_record
+from verification_pipeline.defs.storage.resources import S3Resource
+from verification_pipeline.errors import StorageError, VerificationFailed
+from verification_pipeline.evidence.upload import LATEST_POINTER
+from verification_pipeline.gates import NO_REGRESSION_GATE
+from verification_pipeline.records import BaselineComparisonRecord, ReleaseCandidateRecord, SloSpecRecord
+from verification_pipeline.release.tags import parse_rc
+from verification_pipeline.slo.spec import load_slo_spec
+from verification_pipeline.storage.bundles import read_bundle_uri
+from verification_pipeline.verdict import Verdict
+
+CODE_VERSION = code_version(__name__)
+BUNDLE_FILE = "slo/baseline.json"
+
+
+def _json(value: object) -> bytes:
+    return json.dumps(value, indent=2, sort_keys=True, default=str).encode() + b"\n"
+
+
+class BaselineConfig(dg.Config):
+    baseline_rc: str = ""
+    """An RC tag to compare with; empty: the most recent earlier RC of the line whose bundle verifies."""
+
+
+def _locator(s3: S3Resource, instance: dg.DagsterInstance):
+    store = s3.store()
+
+    def locate(rc: str) -> str | None:
+        try:
+            pointer = json.loads(store.get_bytes(store.key(rc, LATEST_POINTER)))
+            return store.uri(str(pointer["bundlePrefix"]))
+        except (StorageError, ValueError, KeyError, TypeError):
+            record = latest_record(instance, dg.AssetKey("evidence_bundle"), rc)
+            metadata = record.asset_materialization.metadata if record else {}
+            return str(metadata["bundle_uri"].value) if "bundle_uri" in metadata else None
+
+    return locate
+
+
+@dg.asset(
+    partitions_def=release_candidates,
+    code_version=CODE_VERSION,
+    group_name="slo",
+    kinds={"polars"},
+    description="This RC against the previous verified RC of its release line (slo/baseline.json): per SLO the "
+    "shift with its interval, the p95 ratio, p-value and effect size, faster / no_change / slower, and the "
+    "regression policy's verdict: WARN is reported and does not block the RC, FAIL (`on_regression: fail`) "
+    "does. NO_BASELINE (WARN) when there is nothing verified to compare with.",
+    check_specs=[
+        dg.AssetCheckSpec(
+            NO_REGRESSION_GATE,
+            asset="baseline_comparison",
+            partitions_def=release_candidates,
+            description="No SLO regressed beyond the regression policy of slos.yaml.",
+        ),
+        dg.AssetCheckSpec(
+            "baseline_found",
+            asset="baseline_comparison",
+            partitions_def=release_candidates,
+            description="A baseline RC's signed bundle verified, so a comparison was made.",
+        ),
+    ],
+)
+def baseline_comparison(
+    context: dg.AssetExecutionContext,
+    config: BaselineConfig,
+    s3: S3Resource,
+    signing_key: SigningKeyResource,
+    release_candidate: ReleaseCandidateRecord,
+    slo_spec: SloSpecRecord,
+    read_load_samples: pl.DataFrame,
+    write_load_samples: pl.DataFrame,
+    fanout_latencies: pl.DataFrame,
+):
+    rc = release_candidate.tag
+    spec = load_slo_spec(slo_spec.yaml.encode(), source=slo_spec.source)
+    named = parse_rc(config.baseline_rc).tag if config.baseline_rc else None
+    candidates = (
+        [named]
+        if named
+        else earlier_in_line(rc, context.instance.get_dynamic_partitions(release_candidates.name))
+    )
+    search = find_baseline(
+        candidates,
+        locate=_locator(s3, context.instance),
+        read=lambda uri: read_bundle_uri(uri, s3.settings()),
+        public_key=signing_key.load().public_key,
+    )
+    for note in search.passed_over:
+        context.log.warning(f"baseline candidate passed over: {note}")
+    if named and search.baseline is None:
+        raise VerificationFailed(
+            f"the named baseline {named} cannot be used: {'; '.join(search.passed_over)}",
+            hint="name an RC whose bundle verifies, or leave baseline_rc empty",
+        )
+    if search.baseline is None:
+        document = no_baseline_document(rc, spec.confidence, search.reason(rc))
+    else:
+        context.log.info(f"baseline {search.baseline.rc}: verified bundle {search.baseline.bundle_uri}")
+        document = comparison_document(
+            spec,
+            rc=rc,
+            current=Samples(read=read_load_samples, write=write_load_samples, fanout=fanout_latencies),
+            baseline=Samples.from_frames(search.baseline.frames),
+            baseline_info=search.baseline.info(),
+        )
+    value = BaselineComparisonRecord.model_validate(document)
+    yield dg.Output(
+        value,
+        metadata={
+            **_metadata(value),
+            **bundle_files_metadata(context, s3, {BUNDLE_FILE: _json(value.as_json())}),
+        },
+    )
+    gate = value.gate()  # the gate the bundle signs, so the check and the bundle never disagree
+    yield dg.AssetCheckResult(
+        check_name=gate.check_name,
+        passed=gate.verdict is Verdict.PASS,
+        severity=dg.AssetCheckSeverity.ERROR if gate.verdict is Verdict.FAIL else dg.AssetCheckSeverity.WARN,
+        description=gate.reason,
+        metadata={"verdict": gate.verdict.value},
+    )
+    yield dg.AssetCheckResult(
+        check_name="baseline_found",
+        passed=value.status == COMPARED,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=value.reason,
+        metadata={"baseline": value.baseline_rc or "none"},
+    )
+
+
+def _metadata(value: BaselineComparisonRecord) -> dict:
+    rows = "\n".join(
+        f"| {r['slo']} | {r['classification'] or 'not compared'} | {_range(r)} | "
+        f"{'n/a' if r['p_value'] is None else format(r['p_value'], '.3g')} | **{r['verdict']}** |"
+        for r in value.as_json()["slos"]
+    )
+    table = (
+        "| SLO | change | estimate [CI] | p-value | verdict |\n| --- | --- | --- | --- | --- |\n" + rows
+        if rows
+        else ""
+    )
+    return {
+        "status": value.status,
+        "verdict": value.verdict.value,
+        "baseline_rc": value.baseline_rc or "none",
+        "summary": dg.MetadataValue.md(f"**{value.status}: {value.verdict}** ({value.reason})\n\n{table}"),
+    }
+
+
+def _range(row: dict) -> str:
+    """The shift in ms for a latency, the rate difference in points for an error rate."""
+    figure = row.get("shift_ms") or row.get("rate_diff")
+    if not figure:
+        return "n/a"
+    unit = " ms" if row["kind"] == "latency" else " pp"
+    low = "-inf" if figure["lower"] is None else f"{figure['lower']:+.3f}"
+    high = "+inf" if figure["upper"] is None else f"{figure['upper']:+.3f}"
+    return f"{figure['estimate']:+.3f}{unit} [{low}, {high}]"
