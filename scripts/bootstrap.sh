@@ -13,4 +13,6 @@ else
   python3 -m pip install --quiet --disable-pip-version-check uv
   UV=(python3 -m uv)
 fi
-"${UV[@]}" sync --frozen --quiet
+# Bytecode compiled once at install: this environment may set PYTHONDONTWRITEBYTECODE, and then every
+# Python process (each CLI call, each Dagster step) would compile every module it imports again.
+"${UV[@]}" sync --frozen --quiet --compile-bytecode
