@@ -113,7 +113,9 @@ def service_build_gate(build: Mapping[str, Any]) -> GateOutcome:
             Verdict.PASS,
             {"reason": f"the service reported build {build['reportedCommit']}"},
         )
-    reason = f"not checked: waived ({build.get('waiver')}); the measured build is not shown to be the RC"
+    reason = (
+        f"NOT CHECKED (waived: {build.get('waiver')}); the build that was measured is not shown to be this RC"
+    )
     return GateOutcome(SERVICE_BUILD_GATE, Verdict.INCONCLUSIVE, {"reason": reason})
 
 

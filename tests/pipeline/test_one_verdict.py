@@ -202,7 +202,7 @@ def test_the_delivery_gate_gives_one_verdict_in_check_bundle_docs_decision_and_p
     assert ("**Verdict: PASSED.**" in pr_body) is (expected == "PASS")
 
     # the comparison with an earlier RC (there is none) warns everywhere, and blocks nothing
-    compared = next(g for g in test_result["predicate"]["gates"] if g["name"] == "baseline:no_regression")
+    compared = next(g for g in test_result["predicate"][EXTENSION]["gates"] if g["name"] == "baseline:no_regression")
     assert (compared["verdict"], compared["status"]) == ("WARN", "NO_BASELINE")
     assert "baseline:no_regression" in test_result["predicate"]["warnedTests"]
     assert checks["no_regression"].passed is False
