@@ -190,3 +190,14 @@ def _pct(confidence: float) -> str:
 
 def _interval(low: float | None, high: float | None) -> str:
     return f"[{'-inf' if low is None else _num(low)}, {'+inf' if high is None else _num(high)}]"
+
+
+def slo_latencies(
+    source: str,
+    *,
+    read: pl.DataFrame | None = None,
+    write: pl.DataFrame | None = None,
+    fanout: pl.DataFrame | None = None,
+) -> pl.Series:
+    """The latencies a quantile SLO of `source` is computed from, for a chart that must match its figure."""
+    return _latencies(source, {"read": read, "write": write, "all": _both(read, write)}, write, fanout)
