@@ -15,6 +15,7 @@ from verification_pipeline.defs.release.assets import release_candidate
 from verification_pipeline.defs.release.resources import GitRepoResource
 from verification_pipeline.defs.release.schedules import nightly_reverification
 from verification_pipeline.defs.release.sensors import incoming_artifacts_sensor, release_candidate_sensor
+from verification_pipeline.defs.report.assets import report
 from verification_pipeline.defs.scans.assets import policy_report, sbom, scan_summary, vulnerability_report
 from verification_pipeline.defs.slo.assets import slo_metrics, slo_spec
 from verification_pipeline.defs.storage.resources import S3IOManager, s3_resource_from_env
@@ -41,6 +42,7 @@ defs = dg.Definitions(
         scan_summary,
         ops_artifacts,
         release_docs,
+        report,
         evidence_bundle,
         release_decision,
     ],

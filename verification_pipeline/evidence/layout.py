@@ -20,6 +20,18 @@ GENERATED_FILES = (LINEAGE, MANIFEST, ATTESTATIONS)
 """Written by the bundle itself; callers never supply them."""
 
 ARCHIVE_NAME = "bundle.tar.gz"
+REPORT = "report/index.html"
+"""Our signed HTML report; k6's own exported dashboards sit beside it (`k6_dashboard_name`)."""
+
+
+def k6_dashboard_name(role: str, segment: int | None = None) -> str:
+    """k6's web dashboard export for one script (and one execution segment of a split test)."""
+    return (
+        f"report/k6-dashboard-{role}.html"
+        if segment is None
+        else f"report/k6-dashboard-{role}-segment-{segment}.html"
+    )
+
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 MAX_NAME_LENGTH = 512
@@ -42,6 +54,7 @@ def expected_files(version: str) -> tuple[str, ...]:
         "raw/fanout.parquet",
         f"release/PR_BODY_{version}.md",
         f"release/RELEASE_NOTES_{version}.md",
+        REPORT,
     )
 
 

@@ -17,6 +17,7 @@ from verification_pipeline.fanout.accounting import DELIVERY_SCHEMA
 from verification_pipeline.loadtest.ingest import SAMPLE_SCHEMA
 from verification_pipeline.report import charts
 from verification_pipeline.report.budget import budget_rows, figure, headline, overall
+from verification_pipeline.report.markdown import number, shift_text
 from verification_pipeline.slo.metrics import SLO_METRICS_SCHEMA, slo_latencies
 
 # Per-SLO keys of slo/metrics.json that are the figure itself; any other key is a diagnostic.
@@ -212,8 +213,8 @@ def _baseline_section(inputs: ReportInputs) -> str:
     entries = doc.get("slos") or []
     rows = "".join(
         f'<tr data-slo="{_e(e["slo"])}"><td>{_e(e["slo"])}</td><td>{_e(e.get("classification", ""))}</td>'
-        f'<td>{_e(e.get("verdict", ""))}</td><td class="num">{_e(_shift_text(e))}</td>'
-        f'<td class="num">{_e(_num(e.get("p_value")))}</td><td class="num">{_e(_num(e.get("effect_size")))}</td>'
+        f'<td>{_e(e.get("verdict", ""))}</td><td class="num">{_e(shift_text(e))}</td>'
+        f'<td class="num">{_e(number(e.get("p_value")))}</td><td class="num">{_e(number(e.get("effect_size")))}</td>'
         f"<td>{_e(e.get('method', ''))}</td><td>{_e(e.get('reason', ''))}</td></tr>"
         for e in entries
     )
@@ -221,7 +222,7 @@ def _baseline_section(inputs: ReportInputs) -> str:
         _figure(
             f"baseline-{e['slo']}",
             charts.svg(charts.baseline_cdfs(e, inputs.rc, base.get("rc", "baseline"))),
-            f"{e['slo']}: {_shift_text(e)}",
+            f"{e['slo']}: {shift_text(e)}",
         )
         for e in entries
         if e.get("kind") == "latency" and (e.get("cdf") or {}).get("current")
@@ -240,18 +241,6 @@ def _baseline_section(inputs: ReportInputs) -> str:
         '<table id="baseline"><tr><th>SLO</th><th>classification</th><th>verdict</th><th>shift / difference</th>'
         f"<th>p-value</th><th>effect size</th><th>method</th><th>reason</th></tr>{rows}</table>{forest}{figures}"
     )
-
-
-def _shift_text(entry: Mapping[str, Any]) -> str:
-    for key, unit in (("shift_ms", "ms"), ("rate_diff", "pp")):
-        value = entry.get(key) or {}
-        if value.get("estimate") is not None:
-            return f"{value['estimate']:+.3g} {unit} [{_num(value.get('lower'))}, {_num(value.get('upper'))}]"
-    return "n/a"
-
-
-def _num(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3g}"
 
 
 def _scan_section(inputs: ReportInputs) -> str:

@@ -24,6 +24,7 @@ from verification_pipeline.defs.target import TargetResource
 from verification_pipeline.errors import VerificationFailed
 from verification_pipeline.evidence.bundle import LineageStep, assemble_bundle
 from verification_pipeline.evidence.keys import public_key_pem
+from verification_pipeline.evidence.layout import REPORT, k6_dashboard_name
 from verification_pipeline.evidence.statements import (
     GateOutcome,
     ProvenanceInputs,
@@ -37,6 +38,7 @@ from verification_pipeline.loadtest.runner import SCRIPTS_DIR
 from verification_pipeline.paths import tool_path
 from verification_pipeline.scans import syft_version
 from verification_pipeline.storage.bundles import read_bundle_uri
+from verification_pipeline.storage.s3 import ObjectStore, parse_s3_uri
 from verification_pipeline.storage.serialize import encode
 
 RETENTION_DAYS = 365
@@ -55,6 +57,13 @@ LINEAGE = {
     "policy/opa_report.json": ("policy_report", ()),
     "ops/dashboards/grafana-v24-slos.json": ("ops_artifacts", ()),
     "ops/alerts/slo-burn-rate.yaml": ("ops_artifacts", ()),
+    REPORT: ("report", ("slo/metrics.json", "raw/read.parquet", "raw/write.parquet", "raw/fanout.parquet")),
+}
+
+# k6's exported dashboards come from the load step of their op.
+DASHBOARD_ASSETS = {
+    k6_dashboard_name("read").removesuffix(".html"): "read_load_samples",
+    k6_dashboard_name("write").removesuffix(".html"): "write_load_samples",
 }
 
 
@@ -148,7 +157,21 @@ def _evidence_files(
         original = load_original(context, s3, dg.AssetKey(asset))
         if original is not None:
             files[name] = original[1]
+    files.update(_k6_dashboards(context, s3))
     return files
+
+
+def _k6_dashboards(context, s3: S3Resource) -> dict[str, bytes]:
+    """k6's own exported web dashboards that the load steps kept, each checked against its digest."""
+    found: dict[str, bytes] = {}
+    for asset in ("read_load_samples", "write_load_samples"):
+        record = latest_record(context.instance, dg.AssetKey(asset), context.partition_key)
+        metadata = record.asset_materialization.metadata if record is not None else {}
+        for dashboard in metadata["k6_dashboards"].value if "k6_dashboards" in metadata else []:
+            bucket, key = parse_s3_uri(dashboard["uri"])
+            store = ObjectStore(s3.settings(), bucket=bucket)
+            found[dashboard["name"]] = store.get_bytes(key, expected_sha256=dashboard["sha256"])
+    return found
 
 
 @dg.asset(
@@ -172,6 +195,7 @@ def evidence_bundle(
     fanout_latencies: pl.DataFrame,
     scan_summary: dict,
     ops_artifacts: dict,
+    report: bytes,
 ) -> dg.Output[dict]:
     key = signing_key.load()  # before anything is uploaded: a missing key fails here, cleanly
     if key.is_dev_key:
@@ -183,6 +207,7 @@ def evidence_bundle(
     files = _evidence_files(
         context, s3, slo_metrics, read_load_samples, write_load_samples, fanout_latencies, ops_artifacts
     )
+    files[REPORT] = report
     verdict = overall_verdict(slo_metrics, scan_summary)
     files.update(
         {
@@ -195,7 +220,8 @@ def evidence_bundle(
 
     upstream = {
         asset: _upstream(context, asset)
-        for asset in {a for a, _ in LINEAGE.values()} | {"release_candidate", "slo_spec", "scan_summary"}
+        for asset in {a for a, _ in LINEAGE.values()}
+        | {"release_candidate", "slo_spec", "scan_summary", *DASHBOARD_ASSETS.values()}
     }
     lineage = [
         LineageStep(
@@ -207,6 +233,18 @@ def evidence_bundle(
         )
         for name, (asset, derived) in LINEAGE.items()
         if name in files
+    ]
+    lineage += [
+        LineageStep(
+            output=name,
+            derived_from=(),
+            asset_key=asset,
+            run_id=upstream[asset].get("run_id", ""),
+            code_version=upstream[asset].get("code_version", ""),
+        )
+        for prefix, asset in DASHBOARD_ASSETS.items()
+        for name in sorted(files)
+        if name.startswith(prefix)
     ]
     scripts = sorted(SCRIPTS_DIR.glob("*.js"))
     configuration = [resource_descriptor("slos.yaml", data=slo_spec["yaml"].encode(), uri=slo_spec["source"])]
