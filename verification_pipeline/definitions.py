@@ -16,6 +16,7 @@ from verification_pipeline.defs.release.resources import GitRepoResource
 from verification_pipeline.defs.release.schedules import nightly_reverification
 from verification_pipeline.defs.release.sensors import incoming_artifacts_sensor, release_candidate_sensor
 from verification_pipeline.defs.report.assets import report
+from verification_pipeline.defs.run_tags import incomplete_run_sensor
 from verification_pipeline.defs.scans.assets import policy_report, sbom, scan_summary, vulnerability_report
 from verification_pipeline.defs.slo.assets import slo_metrics, slo_spec
 from verification_pipeline.defs.storage.resources import S3IOManager, s3_resource_from_env
@@ -47,7 +48,7 @@ defs = dg.Definitions(
         release_decision,
     ],
     jobs=[verify_release_candidate],
-    sensors=[release_candidate_sensor, incoming_artifacts_sensor],
+    sensors=[release_candidate_sensor, incoming_artifacts_sensor, incomplete_run_sensor],
     schedules=[nightly_reverification],
     resources={
         "s3": s3,

@@ -140,10 +140,10 @@ def run_k6(
         }
     forward = on_line
     if on_progress is not None:
-        reader = ProgressReader(out_path)
+        progress_reader = ProgressReader(out_path)
 
         def forward(line: str) -> None:
-            progress = reader.feed(line)
+            progress = progress_reader.feed(line)
             if progress is not None:
                 on_progress(progress)
             elif on_line is not None:

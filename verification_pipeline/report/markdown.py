@@ -7,6 +7,7 @@ the same in every browser's `<img>`.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping
 from typing import Any
 
@@ -100,6 +101,38 @@ def slo_table_markdown(metrics: Mapping[str, Any]) -> str:
     return (
         "| SLO | verdict | value | threshold | interval | share of budget used | n |\n"
         f"| --- | --- | --- | --- | --- | --- | --- |\n{rows}"
+    )
+
+
+def verify_command(bundle_uri: str, public_key: str, rc: str) -> str:
+    """The command that checks a bundle offline with the trusted public key."""
+    return f"uv run verification-pipeline verify {shlex.quote(bundle_uri)} --public-key {shlex.quote(public_key)} --rc {shlex.quote(rc)}"
+
+
+def decision_markdown(
+    *,
+    rc: str,
+    decision: str,
+    verdict: str,
+    why: str,
+    metrics: Mapping[str, Any],
+    bundle_uri: str,
+    public_key: str,
+    key_fingerprint: str,
+    dev_key: bool,
+) -> str:
+    """What `release_decision` shows: the decision, the DEV-key warning, the SLOs tightest first, how to verify."""
+    warning = (
+        "> **DEV KEY**: this bundle is signed with the embedded stack's generated development key. "
+        "It is not release evidence.\n\n"
+        if dev_key
+        else ""
+    )
+    return (
+        f"# {rc}: {decision} (verdict {verdict})\n\n{warning}{why}\n\n"
+        f"## SLOs, tightest first\n\n{slo_table_markdown(metrics)}\n\n"
+        f"## Verify the bundle\n\n```\n{verify_command(bundle_uri, public_key, rc)}\n```\n\n"
+        f"Signing key fingerprint `{key_fingerprint}`{' (DEV)' if dev_key else ''}."
     )
 
 

@@ -18,12 +18,13 @@ from verification_pipeline.defs.evidence.resources import SigningKeyResource
 from verification_pipeline.defs.ops.assets import docs_files, overall_verdict
 from verification_pipeline.defs.partitions import release_candidates
 from verification_pipeline.defs.records import latest_record
+from verification_pipeline.defs.run_tags import tag_verdict
 from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.defs.storage.sources import load_original
 from verification_pipeline.defs.target import TargetResource
 from verification_pipeline.errors import VerificationFailed
 from verification_pipeline.evidence.bundle import LineageStep, assemble_bundle
-from verification_pipeline.evidence.keys import public_key_pem
+from verification_pipeline.evidence.keys import PUBLIC_KEY_FILE, public_key_pem
 from verification_pipeline.evidence.layout import REPORT, k6_dashboard_name
 from verification_pipeline.evidence.statements import (
     GateOutcome,
@@ -36,10 +37,13 @@ from verification_pipeline.evidence.upload import upload_bundle
 from verification_pipeline.evidence.verify import verify_files
 from verification_pipeline.loadtest.runner import SCRIPTS_DIR
 from verification_pipeline.paths import tool_path
+from verification_pipeline.report.budget import headline
+from verification_pipeline.report.markdown import decision_markdown, verify_command
 from verification_pipeline.scans import syft_version
 from verification_pipeline.storage.bundles import read_bundle_uri
 from verification_pipeline.storage.s3 import ObjectStore, parse_s3_uri
 from verification_pipeline.storage.serialize import encode
+from verification_pipeline.verdict import Verdict, worst
 
 RETENTION_DAYS = 365
 
@@ -180,7 +184,7 @@ def _k6_dashboards(context, s3: S3Resource) -> dict[str, bytes]:
     group_name="release",
     kinds={"s3", "intoto"},
     description="The seed's evidence layout plus raw data, lineage, manifest and DSSE-signed in-toto attestations, "
-    "uploaded write-once to s3://<bucket>/<prefix>/<rc>/<run-id>/evidence/<version>/ and read back verified.",
+    "uploaded write-once to `s3://<bucket>/<prefix>/<rc>/<run-id>/evidence/<version>/` and read back verified.",
 )
 def evidence_bundle(
     context: dg.AssetExecutionContext,
@@ -354,7 +358,8 @@ def evidence_bundle(
     code_version="1",
     group_name="release",
     kinds={"python"},
-    description="PASS only when every SLO and scan gate passed and the bundle verifies from the store.",
+    description="PASS only when every SLO and scan gate passed and the bundle verifies from the store. "
+    "Tags the run `verdict: <worst gate verdict>`; shows the SLOs tightest first and the `verify` command.",
     check_specs=[
         dg.AssetCheckSpec(
             "promotable",
@@ -368,6 +373,7 @@ def evidence_bundle(
 def release_decision(
     context: dg.AssetExecutionContext,
     s3: S3Resource,
+    signing_key: SigningKeyResource,
     release_candidate: dict,
     slo_metrics: dict,
     scan_summary: dict,
@@ -382,6 +388,7 @@ def release_decision(
         reasons.append(f"bundle verdict: {evidence_bundle['verdict']}")
     from verification_pipeline.evidence.keys import load_public_key_pem
 
+    verified = True
     try:
         verify_files(
             read_bundle_uri(evidence_bundle["uri"], s3.settings()),
@@ -390,12 +397,18 @@ def release_decision(
             source=evidence_bundle["uri"],
         )
     except VerificationFailed as exc:
+        verified = False
         reasons.append(f"the bundle does not verify: {exc.message}")
     verdict = (
         "PASS"
         if not reasons
         else ("FAIL" if any("FAIL" in r or "verify" in r for r in reasons) else "NOT PROMOTABLE")
     )
+    gates = worst(
+        [slo_metrics["verdict"], scan_summary["verdict"], evidence_bundle["verdict"]]
+        + ([] if verified else [Verdict.FAIL])
+    )
+    tag_verdict(context.instance, context.run.run_id, gates)
     value = {
         "rc": release_candidate["tag"],
         "commit": release_candidate.get("commit"),
@@ -407,16 +420,40 @@ def release_decision(
         "run_id": context.run.run_id,
     }
     why = "; ".join(reasons) or "every SLO and scan gate passed and the bundle verifies"
+    dev_key = bool(evidence_bundle.get("dev_key"))
+    dev_public = signing_key.dev_public_key_path() if dev_key else None
+    summary = decision_markdown(
+        rc=release_candidate["tag"],
+        decision=verdict,
+        verdict=str(gates),
+        why=why,
+        metrics=slo_metrics,
+        bundle_uri=evidence_bundle["uri"],
+        public_key=str(dev_public) if dev_public else PUBLIC_KEY_FILE,
+        key_fingerprint=evidence_bundle.get("key_fingerprint", ""),
+        dev_key=dev_key,
+    )
     yield dg.Output(
         value,
         metadata={
             "verdict": verdict,
+            "headline": headline(gates, slo_metrics),
             "rc": release_candidate["tag"],
             "commit": release_candidate.get("commit") or "",
-            "dev_key": bool(evidence_bundle.get("dev_key")),
+            "dev_key": dev_key,
+            **(
+                {"warning": "DEV KEY: signed with the embedded stack's development key, not release evidence"}
+                if dev_key
+                else {}
+            ),
             "bundle_uri": dg.MetadataValue.url(evidence_bundle["uri"]),
             "bundle_sha256": evidence_bundle["archive_sha256"],
-            "summary": dg.MetadataValue.md(f"# {release_candidate['tag']}: {verdict}\n\n{why}"),
+            "verify_command": verify_command(
+                evidence_bundle["uri"],
+                str(dev_public) if dev_public else PUBLIC_KEY_FILE,
+                release_candidate["tag"],
+            ),
+            "summary": dg.MetadataValue.md(summary),
         },
     )
     yield dg.AssetCheckResult(

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from verification_pipeline.evidence.keys import SigningKey, resolve_signing_key
+from verification_pipeline.evidence.keys import PUBLIC_KEY_FILE, SigningKey, resolve_signing_key
 
 
 class SigningKeyResource(dg.ConfigurableResource):
@@ -26,3 +26,8 @@ class SigningKeyResource(dg.ConfigurableResource):
             env_var=self.key_env,
             dev_key_dir=Path(dev_dir) if dev_dir else None,
         )
+
+    def dev_public_key_path(self) -> Path | None:
+        """Where the embedded stack keeps the dev key's public half (what `verify` needs), if it does."""
+        dev_dir = self.dev_key_dir or os.environ.get("VP_EVIDENCE_DEV_KEY_DIR", "")
+        return Path(dev_dir) / PUBLIC_KEY_FILE if dev_dir else None

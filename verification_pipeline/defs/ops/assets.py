@@ -72,7 +72,7 @@ def overall_verdict(slo_metrics: dict, scan_summary: dict) -> str:
     code_version="1",
     group_name="release",
     kinds={"markdown"},
-    description="PR_BODY_<version>.md and RELEASE_NOTES_<version>.md with the measured figures and verdicts.",
+    description="`PR_BODY_<version>.md` and `RELEASE_NOTES_<version>.md` with the measured figures and verdicts.",
 )
 def release_docs(
     context: dg.AssetExecutionContext,

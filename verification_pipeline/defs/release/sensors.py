@@ -122,7 +122,7 @@ def plan_incoming(
     job_name="verify_release_candidate",
     minimum_interval_seconds=SENSOR_INTERVAL_S,
     default_status=dg.DefaultSensorStatus.STOPPED,
-    description="CI artifacts uploaded under <prefix>/incoming/<rc>/ (at least slo/read.json and slo/write.json) "
+    description="CI artifacts uploaded under `<prefix>/incoming/<rc>/` (at least slo/read.json and slo/write.json) "
     "start an import-mode run for that RC: the pipeline reads what CI measured instead of measuring again.",
 )
 def incoming_artifacts_sensor(context: dg.SensorEvaluationContext, s3: S3Resource):

@@ -40,5 +40,5 @@ def report(
     context.log.info(f"report: {len(page):,} bytes, {headline(verdict, slo_metrics)}")
     return dg.Output(
         page,
-        metadata={"verdict": verdict, "headline": headline(verdict, slo_metrics), "bytes": len(page)},
+        metadata={"verdict": str(verdict), "headline": headline(verdict, slo_metrics), "bytes": len(page)},
     )

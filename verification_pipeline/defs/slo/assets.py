@@ -11,6 +11,8 @@ from verification_pipeline.defs.partitions import release_candidates
 from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.defs.storage.sources import load_original
 from verification_pipeline.fanout.seed_import import import_seed_fanout
+from verification_pipeline.report.budget import headline
+from verification_pipeline.report.markdown import slo_charts_markdown, slo_table_markdown
 from verification_pipeline.slo.document import metrics_document
 from verification_pipeline.slo.metrics import FAIL, PASS
 from verification_pipeline.slo.spec import DEFAULT_SLOS_PATH, load_slo_spec
@@ -118,9 +120,16 @@ def slo_metrics(
         value,
         metadata={
             "verdict": overall,
+            "headline": headline(overall, value),
             "summary": dg.MetadataValue.md(
                 f"**SLOs: {overall}**\n\n| SLO | n | value | threshold | 95 % CI | verdict | reason |\n"
                 f"| --- | --- | --- | --- | --- | --- | --- |\n{md_rows}"
+            ),
+            "budget": dg.MetadataValue.md(slo_table_markdown(value)),
+            "charts": dg.MetadataValue.md(
+                slo_charts_markdown(
+                    value, read=read_load_samples, write=write_load_samples, fanout=fanout_latencies
+                )
             ),
         },
     )
@@ -162,5 +171,5 @@ def _fmt(value) -> str:
 
 
 def _present(**values) -> dict:
-    """Metadata without the figures that could not be measured (None is not 0)."""
-    return {k: v for k, v in values.items() if v is not None}
+    """Metadata without the figures that could not be measured (None is not 0), rounded for display."""
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in values.items() if v is not None}
