@@ -13,8 +13,6 @@ from typing import Any
 
 import polars as pl
 
-from verification_pipeline.fanout.accounting import DELIVERY_SCHEMA
-from verification_pipeline.loadtest.ingest import SAMPLE_SCHEMA
 from verification_pipeline.report import charts
 from verification_pipeline.report.budget import budget_rows, figure, headline, overall
 from verification_pipeline.report.markdown import number, shift_text
@@ -51,19 +49,6 @@ class ReportInputs:
     fanout: pl.DataFrame
     baseline: Mapping[str, Any] | None = None
     """slo/baseline.json, when the comparison ran."""
-
-
-def empty_inputs(rc: str, metrics: Mapping[str, Any], scan_summary: Mapping[str, Any]) -> ReportInputs:
-    """Inputs without raw rows (e.g. an RC whose load was imported as summaries only)."""
-    return ReportInputs(
-        rc=rc,
-        commit="",
-        metrics=metrics,
-        scan_summary=scan_summary,
-        read=pl.DataFrame(schema=SAMPLE_SCHEMA),
-        write=pl.DataFrame(schema=SAMPLE_SCHEMA),
-        fanout=pl.DataFrame(schema=DELIVERY_SCHEMA),
-    )
 
 
 def report_verdict(inputs: ReportInputs) -> str:
