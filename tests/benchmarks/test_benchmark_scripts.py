@@ -54,3 +54,22 @@ def test_fanout_benchmark_compares_like_for_like_and_accounts_for_every_pair():
     counted = re.search(r"counted (\d+) publishes and (\d+) echoes", out)
     assert int(counted.group(1)) + int(counted.group(2)) == 20 and int(counted.group(2)) > 0
     assert "every pair accounted for (delivered + late + lost = subscribers x events): True" in out
+
+
+def test_report_benchmark_times_the_report_and_the_ui_charts_beside_the_slo_maths():
+    out = run(
+        "report_render.py",
+        "--reads",
+        "500",
+        "--writes",
+        "300",
+        "--subscribers",
+        "5",
+        "--events",
+        "20",
+        "--repeat",
+        "1",
+    )
+    assert "500 reads, 300 writes, 100 deliveries" in out
+    for step in ("metrics_document", "render_report", "slo_charts_markdown"):
+        assert re.search(rf"^\| {step} .*\| [\d.]+ \|", out, re.MULTILINE), step
