@@ -60,6 +60,10 @@ def test_a_run_signs_its_report_and_k6_dashboards_and_shows_its_verdict(pipeline
     dashboard = files["report/k6-dashboard-read.html"]
     assert b"Grafana Labs" in dashboard[:200] and b'<script id="data"' in dashboard
 
+    shown = _materialization(instance, "evidence_bundle")
+    assert shown["report_uri"].value == bundle["uri"].rstrip("/") + "/report/index.html"
+    assert shown["k6_dashboards"].value == ["report/k6-dashboard-read.html", "report/k6-dashboard-write.html"]
+
     # the report's SLO table shows the signed metrics.json's figures, rounded
     metrics = json.loads(files["slo/metrics.json"])
     page = files["report/index.html"].decode()

@@ -341,6 +341,11 @@ def evidence_bundle(
         metadata={
             "bundle_uri": dg.MetadataValue.url(uri),
             "archive_uri": dg.MetadataValue.url(archive.uri),
+            # the signed report inside the bundle (report/index.html) and k6's own beside it
+            "report_uri": dg.MetadataValue.url(uri.rstrip("/") + "/" + REPORT),
+            "k6_dashboards": dg.MetadataValue.json(
+                sorted(n for n in bundle.files if n.startswith("report/k6-"))
+            ),
             "archive_sha256": archive.sha256,
             "verdict": bundle.verdict,
             "files": len(bundle.files),

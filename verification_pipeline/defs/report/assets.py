@@ -11,7 +11,7 @@ from verification_pipeline.report.html import ReportInputs, render_report, repor
 @dg.asset(
     partitions_def=release_candidates,
     code_version="1",
-    group_name="release",
+    group_name="report",
     kinds={"html"},
     description="`report/index.html`: verdict first, then every figure as a chart (latency CDFs with "
     "threshold and interval, p95/throughput and errors over time, fan-out, the baseline comparison, "
