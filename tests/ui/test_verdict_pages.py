@@ -51,6 +51,21 @@ def test_the_run_carries_its_verdict_as_a_tag_the_runs_list_filters_on(
     assert decided_run in {r["runId"] for r in found}
 
 
+def test_the_runs_list_filtered_by_verdict_shows_the_run(
+    dagster_ui: DagsterUI, decided_run: str, tmp_path: Path
+):
+    tags = {
+        t["key"]: t["value"]
+        for t in dagster_ui.graphql(RUN_TAGS, {"runId": decided_run})["runOrError"]["tags"]
+    }
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with Chromium(tmp_path / "profile", window=(1600, 900)) as browser:
+        browser.open(f"{dagster_ui.url}/runs?q[]=tag%3Averdict%3D{tags['verdict']}")
+        missing = browser.wait_for_words({decided_run[:8], f"verdict={tags['verdict']}"})
+        browser.screenshot(SCREENSHOTS / "ui-runs-by-verdict.png")
+    assert decided_run[:8] not in missing
+
+
 # Markdown metadata opens in a dialog from its row's "[Show Markdown]": the row to open, the images in it.
 @pytest.mark.parametrize(
     ("asset", "row", "images"),
