@@ -165,3 +165,18 @@ def test_the_verify_command_quotes_what_a_shell_would_split():
     assert verify_command("s3://b/p q/", "my key.pub", "v1") == (
         "uv run verification-pipeline verify 's3://b/p q/' --public-key 'my key.pub' --rc v1"
     )
+
+
+def test_a_one_sided_interval_is_drawn_and_shown_open_ended_not_as_zero(inputs):
+    # fewer than ~59 values have no upper 95 % bound for a p95 (slo/stats.py quantile_ci)
+    metrics = dict(inputs.metrics)
+    metrics["slos"] = [
+        {**row, "ci_high": None, "verdict": "INCONCLUSIVE"} if row["name"] == "ingest_latency_p95" else row
+        for row in metrics["slos"]
+    ]
+    page = render_report(
+        dataclasses.replace(inputs, metrics=metrics, read=inputs.read.head(0), fanout=inputs.fanout.head(0))
+    ).decode()
+    row = next(r for r in metrics["slos"] if r["name"] == "ingest_latency_p95")
+    assert f"interval [{row['ci_low']:.1f}, +inf] ms" in page
+    assert '<figure data-chart="cdf-ingest_latency_p95"><svg' in page

@@ -39,11 +39,7 @@ class BudgetRow:
         return figure(self.value, self.unit)
 
     def interval_text(self) -> str:
-        if self.ci_low is None and self.ci_high is None:
-            return "n/a"
-        low = "-inf" if self.ci_low is None else figure(self.ci_low, self.unit, with_unit=False)
-        high = "+inf" if self.ci_high is None else figure(self.ci_high, self.unit, with_unit=False)
-        return f"[{low}, {high}] {unit_symbol(self.unit)}"
+        return interval(self.ci_low, self.ci_high, self.unit)
 
     def share_text(self) -> str:
         return "n/a" if self.share is None else f"{self.share * 100:.0f} %"
@@ -105,3 +101,12 @@ def figure(value: float | None, unit: str = "", *, with_unit: bool = True) -> st
     else:
         text = f"{value:.4g}"
     return f"{text} {unit_symbol(unit)}".rstrip() if with_unit and unit else text
+
+
+def interval(low: float | None, high: float | None, unit: str) -> str:
+    """A confidence interval for display; a missing bound is one-sided (too few samples), not zero."""
+    if low is None and high is None:
+        return "n/a"
+    low_text = "-inf" if low is None else figure(low, unit, with_unit=False)
+    high_text = "+inf" if high is None else figure(high, unit, with_unit=False)
+    return f"[{low_text}, {high_text}] {unit_symbol(unit)}"

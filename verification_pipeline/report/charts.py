@@ -21,6 +21,7 @@ from matplotlib.ticker import MaxNLocator
 from verification_pipeline.fanout.accounting import DELIVERED, LATE, LOST
 from verification_pipeline.loadtest.ingest import DROPPED, FAILURE_KINDS, GRAPHQL, HTTP, TIMEOUT
 from verification_pipeline.report.budget import figure as fmt
+from verification_pipeline.report.budget import interval
 
 WINDOW_S = 10
 THRESHOLD_COLOR = "#c62828"
@@ -105,8 +106,7 @@ def latency_cdf(slo: Mapping[str, Any], latencies: pl.Series) -> Figure:
             high,
             color=P95_COLOR,
             alpha=0.15,
-            label=f"{_level(slo)} interval [{fmt(slo.get('ci_low'), 'ms', with_unit=False)}, "
-            f"{fmt(slo.get('ci_high'), 'ms', with_unit=False)}] ms",
+            label=f"{_level(slo)} interval {interval(slo.get('ci_low'), slo.get('ci_high'), 'ms')}",
         )
     if slo.get("value") is not None:
         ax.axvline(

@@ -14,7 +14,7 @@ from typing import Any
 import polars as pl
 
 from verification_pipeline.report import charts
-from verification_pipeline.report.budget import budget_rows, figure, headline, overall
+from verification_pipeline.report.budget import budget_rows, figure, headline, interval, overall
 from verification_pipeline.report.markdown import number, shift_text
 from verification_pipeline.slo.metrics import SLO_METRICS_SCHEMA, slo_latencies
 
@@ -127,11 +127,9 @@ def _latency_section(inputs: ReportInputs) -> str:
             continue
         latencies = slo_latencies(slo["source"], read=inputs.read, write=inputs.write, fanout=inputs.fanout)
         caption = (
-            f"{slo['name']}: p{slo['quantile'] * 100:g} {figure(slo.get('value'), 'ms')}, interval "
-            + (
-                f"[{figure(slo.get('ci_low'), 'ms', with_unit=False)}, {figure(slo.get('ci_high'), 'ms', with_unit=False)}] ms"
-            )
-            + f", threshold {figure(slo['threshold'], 'ms')}; {slo.get('reason', '')}"
+            f"{slo['name']}: p{slo['quantile'] * 100:g} {figure(slo.get('value'), 'ms')}, "
+            f"interval {interval(slo.get('ci_low'), slo.get('ci_high'), 'ms')}, "
+            f"threshold {figure(slo['threshold'], 'ms')}; {slo.get('reason', '')}"
         )
         if latencies.drop_nulls().is_empty():
             parts.append(
