@@ -74,3 +74,10 @@ def test_k6_log_lines_are_told_apart_from_banner_and_summary():
     assert is_log_line('time="2026-12-02T12:00:00Z" level=warning msg="Request Failed"')
     assert not is_log_line("     execution: local")
     assert not is_log_line("  /          \\   |   (  |  (‾)  |")
+
+
+def test_a_malformed_point_is_skipped_not_raised_so_k6_output_keeps_flowing(tmp_path: Path):
+    out = tmp_path / "out.json"
+    good = _point("http_req_duration", 10.0, expected_response="true")
+    out.write_text('{"metric":"http_req_duration","type":"Point","data":{"value":"x"\n' + good + "\n")
+    assert ProgressReader(out).feed("read [ 50% ] 1 VUs 5.0s/10s").requests == 1

@@ -101,9 +101,13 @@ class ProgressReader:
             text = raw.decode("utf-8", "replace")
             if not text.startswith(_POINTS):
                 continue
-            point = json.loads(text)
-            metric, data_ = point["metric"], point.get("data") or {}
-            value = float(data_.get("value") or 0)
+            try:
+                point = json.loads(text)
+                metric, data_ = point["metric"], point.get("data") or {}
+                value = float(data_.get("value") or 0)
+            except (ValueError, TypeError, KeyError, AttributeError):
+                # progress is a courtesy: a line ingest will refuse must not stop k6's output being read
+                continue
             if metric == REQUEST_METRIC:
                 self._latencies.append(value)
                 if (data_.get("tags") or {}).get("expected_response") == "false":
