@@ -63,3 +63,22 @@ def test_interval_coverage_benchmark_prints_every_cell_beside_the_exact_interval
     assert len(quantile_rows) == 6 and len(rate_rows) == 6
     # At rho 0 nothing is inflated: the width is the exact interval's.
     assert re.search(r"^\| lognormal \| 0 \| 1,000 \| .* \| 1\.000 \| 1,000 \|$", out, re.MULTILINE)
+
+
+def test_report_benchmark_times_the_report_and_the_ui_charts_beside_the_slo_maths():
+    out = run(
+        "report_render.py",
+        "--reads",
+        "500",
+        "--writes",
+        "300",
+        "--subscribers",
+        "5",
+        "--events",
+        "20",
+        "--repeat",
+        "1",
+    )
+    assert "500 reads, 300 writes, 100 deliveries" in out
+    for step in ("metrics_document", "render_report", "slo_charts_markdown"):
+        assert re.search(rf"^\| {step} .*\| [\d.]+ \|", out, re.MULTILINE), step

@@ -95,6 +95,8 @@ def verify_in_process(
 
 def _json_ready(value: object) -> Any:
     return value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+
+
 # Metadata that says most about a step, in this order; the first one present is its key figure.
 KEY_FIGURES = (
     ("verdict", "{}"),
