@@ -24,6 +24,8 @@ from verification_pipeline.defs.release.assets import release_candidate, service
 from verification_pipeline.defs.release.resources import GitRepoResource
 from verification_pipeline.defs.release.schedules import nightly_reverification
 from verification_pipeline.defs.release.sensors import DEFAULT_INTERVAL_S, build_sensors
+from verification_pipeline.defs.report.assets import report
+from verification_pipeline.defs.run_tags import incomplete_run_sensor
 from verification_pipeline.defs.scans.assets import policy_report, sbom, scan_summary, vulnerability_report
 from verification_pipeline.defs.scans.resources import ScanInputsResource
 from verification_pipeline.defs.slo.assets import build_slo_assets
@@ -69,6 +71,7 @@ def build_definitions(environ: Mapping[str, str]) -> dg.Definitions:
             scan_summary,
             ops_artifacts,
             release_docs,
+            report,
             evidence_bundle,
             release_decision,
         ],
@@ -79,7 +82,10 @@ def build_definitions(environ: Mapping[str, str]) -> dg.Definitions:
                 description="Verify one release candidate end to end: every asset of its partition.",
             )
         ],
-        sensors=build_sensors(int(_number(environ, "VP_SENSOR_INTERVAL_S", DEFAULT_INTERVAL_S, int))),
+        sensors=[
+            *build_sensors(int(_number(environ, "VP_SENSOR_INTERVAL_S", DEFAULT_INTERVAL_S, int))),
+            incomplete_run_sensor,
+        ],
         executor=step_executor,
         schedules=[nightly_reverification],
         resources={

@@ -2,7 +2,14 @@
 
 from verification_pipeline.defs.load.assets import LOAD_ASSET, PLAN_OP
 from verification_pipeline.defs.release.sensors import REQUIRED_INCOMING, import_run_config
-from verification_pipeline.evidence.layout import BUNDLE_FILES, ci_imports, expected_files, producing_assets
+from verification_pipeline.evidence.layout import (
+    BUNDLE_FILES,
+    bundle_file,
+    ci_imports,
+    expected_files,
+    k6_dashboard_name,
+    producing_assets,
+)
 
 
 def test_the_expected_files_are_the_required_entries_with_the_version_filled_in():
@@ -32,3 +39,15 @@ def test_ci_uploads_need_read_and_write_and_import_into_the_assets_the_table_nam
     assert ops["fanout_latencies"]["config"] == {"source": "import", "path": uris["slo/fanout.json"]}
     assert ops["vulnerability_report"]["config"] == {"path": uris["security/vulns.grype.json"]}
     assert ops["policy_report"]["config"] == {"path": uris["policy/opa_report.json"]}
+
+
+def test_the_report_is_required_and_k6_dashboards_are_optional_per_op_and_segment():
+    assert "report/index.html" in expected_files("v24.1")
+    assert not any(name.startswith("report/k6-") for name in expected_files("v24.1"))
+    for role in ("read", "write"):
+        for segment in (None, 0, 12):
+            entry = bundle_file(k6_dashboard_name(role, segment), "v24.1")
+            assert entry is not None and entry.asset == f"{role}_load_samples" and not entry.required
+    # a name that only looks like a segment's is not a file of the bundle
+    assert bundle_file("report/k6-dashboard-read-segment-x.html", "v24.1") is None
+    assert bundle_file("report/k6-dashboard-read-segment-1.html.bak", "v24.1") is None

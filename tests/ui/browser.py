@@ -52,6 +52,8 @@ class Chromium:
         self._process: subprocess.Popen | None = None
         self._page: ClientConnection | None = None
         self._closing = contextlib.ExitStack()
+        self.events: list[dict] = []
+        """CDP events (e.g. `Network.requestWillBeSent`) of the domains a test enabled, in order."""
 
     def __enter__(self) -> Self:
         self.profile_dir.mkdir(parents=True, exist_ok=True)
@@ -109,13 +111,15 @@ class Chromium:
             stop_process_groups([self._process], first=signal.SIGTERM)
 
     def call(self, method: str, params: dict | None = None, timeout: float = 30.0) -> dict:
-        """One CDP command on the page; its result (events that arrive meanwhile are dropped)."""
+        """One CDP command on the page; its result (events that arrive meanwhile go to `events`)."""
         message_id = next(self._ids)
         self._page.send(json.dumps({"id": message_id, "method": method, "params": params or {}}))
         deadline = time.monotonic() + timeout
         while True:
             message = json.loads(self._page.recv(timeout=max(0.1, deadline - time.monotonic())))
-            if message.get("id") == message_id:
+            if "method" in message:
+                self.events.append(message)
+            elif message.get("id") == message_id:
                 if "error" in message:
                     raise RuntimeError(f"{method}: {message['error']}")
                 return message["result"]
@@ -124,6 +128,39 @@ class Chromium:
         result = self.call("Page.navigate", {"url": url})
         if result.get("errorText"):
             raise RuntimeError(f"cannot load {url}: {result['errorText']}")
+
+    def evaluate(self, expression: str):
+        """The value of a JavaScript expression on the page (JSON-serializable)."""
+        result = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True})
+        if "exceptionDetails" in result:
+            raise RuntimeError(f"{expression[:60]}: {result['exceptionDetails']}")
+        return result["result"].get("value")
+
+    def wait_for_event(self, method: str, timeout: float = 30.0) -> dict:
+        """Wait until the page sends an event named `method` (kept in `events` too)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = next((e for e in self.events if e["method"] == method), None)
+            if found is not None:
+                return found
+            message = json.loads(self._page.recv(timeout=max(0.1, deadline - time.monotonic())))
+            if "method" in message:
+                self.events.append(message)
+
+    def full_page_screenshot(self, path: Path) -> Path:
+        """The whole page, not just the window: the report is longer than a screen."""
+        height = self.evaluate("Math.ceil(document.documentElement.scrollHeight)")
+        width = self.evaluate("Math.ceil(document.documentElement.scrollWidth)")
+        shot = self.call(
+            "Page.captureScreenshot",
+            {
+                "format": "png",
+                "captureBeyondViewport": True,
+                "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1},
+            },
+        )
+        path.write_bytes(base64.b64decode(shot["data"]))
+        return path
 
     def rendered_text(self) -> str:
         """The page's text as laid out (`innerText`: what is rendered, not what is hidden)."""

@@ -30,7 +30,8 @@ def assets_by_group() -> dict[str, set[str]]:
 def test_each_asset_group_page_renders_its_assets(dagster_ui: DagsterUI, tmp_path: Path):
     groups = assets_by_group()
     missing: dict[str, set[str]] = {}
-    with Chromium(tmp_path / "profile") as browser:
+    # tall enough for the release group, whose bundle step has many upstream assets in other groups
+    with Chromium(tmp_path / "profile", window=(1920, 2400)) as browser:
         for group, assets in sorted(groups.items()):
             browser.open(f"{dagster_ui.url}/locations/{LOCATION_NAME}/asset-groups/{group}")
             not_rendered = browser.wait_for_words(assets)

@@ -21,6 +21,18 @@ GENERATED_FILES = (LINEAGE, MANIFEST, ATTESTATIONS)
 """Written by the bundle itself; callers never supply them."""
 
 ARCHIVE_NAME = "bundle.tar.gz"
+REPORT = "report/index.html"
+"""Our signed HTML report; k6's own exported dashboards sit beside it (`k6_dashboard_name`)."""
+_K6_DASHBOARD = "report/k6-dashboard-{role}.html"
+_K6_DASHBOARD_SEGMENT = "report/k6-dashboard-{role}-segment-{segment}.html"
+
+
+def k6_dashboard_name(role: str, segment: int | None = None) -> str:
+    """k6's web dashboard export for one script (and one execution segment of a split test)."""
+    if segment is None:
+        return _K6_DASHBOARD.replace("{role}", role)
+    return _K6_DASHBOARD_SEGMENT.replace("{role}", role).replace("{segment}", str(segment))
+
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 MAX_NAME_LENGTH = 512
@@ -40,8 +52,9 @@ class CiImport:
 class BundleFile:
     """One file of the bundle: where it goes, which asset makes it, and what it is derived from.
 
-    `path` may hold `{version}` (`release/PR_BODY_{version}.md`). A missing `required` file makes
-    the bundle INCOMPLETE; a missing optional one is simply absent.
+    `path` may hold `{version}` (`release/PR_BODY_{version}.md`), and an optional file `{segment}`
+    (one file per execution segment of a split load: any number of them). A missing `required`
+    file makes the bundle INCOMPLETE; a missing optional one is simply absent.
     """
 
     path: str
@@ -51,7 +64,12 @@ class BundleFile:
     required: bool = True
 
     def name(self, version: str) -> str:
-        return self.path.format(version=version)
+        return self.path.replace("{version}", version)
+
+    def matches(self, name: str, version: str) -> bool:
+        """Whether `name` is this entry's file for `version` (any segment number where the path has one)."""
+        pattern = r"\d+".join(re.escape(part) for part in self.name(version).split("{segment}"))
+        return re.fullmatch(pattern, name) is not None
 
 
 _RAW = ("raw/read.parquet", "raw/write.parquet", "raw/fanout.parquet")
@@ -74,6 +92,13 @@ BUNDLE_FILES: tuple[BundleFile, ...] = (
     BundleFile("raw/fanout.parquet", "fanout_latencies"),
     BundleFile("release/PR_BODY_{version}.md", "release_docs", ("slo/metrics.json",)),
     BundleFile("release/RELEASE_NOTES_{version}.md", "release_docs", ("slo/metrics.json",)),
+    BundleFile(REPORT, "report", ("slo/metrics.json", *_RAW)),
+    # k6's own exports: none for an import-mode run or a test too short for k6 to draw, so optional
+    *(
+        BundleFile(pattern.replace("{role}", role), f"{role}_load_samples", (f"raw/{role}.parquet",), required=False)
+        for role in ("read", "write")
+        for pattern in (_K6_DASHBOARD, _K6_DASHBOARD_SEGMENT)
+    ),
 )  # fmt: skip
 
 
@@ -84,7 +109,7 @@ def expected_files(version: str) -> tuple[str, ...]:
 
 def bundle_file(name: str, version: str) -> BundleFile | None:
     """The table's entry for a bundle file name; None for a name the layout does not know."""
-    return next((entry for entry in BUNDLE_FILES if entry.name(version) == name), None)
+    return next((entry for entry in BUNDLE_FILES if entry.matches(name, version)), None)
 
 
 def producing_assets() -> tuple[str, ...]:

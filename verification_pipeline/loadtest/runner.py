@@ -22,12 +22,16 @@ from fractions import Fraction
 from pathlib import Path
 
 from verification_pipeline.errors import ToolError, UsageError
+from verification_pipeline.loadtest.progress import K6Progress, ProgressReader
 from verification_pipeline.paths import tool_path
 
 SCRIPTS_DIR = Path(__file__).resolve().parent / "scripts"
 ROLES = ("read", "write")
 THRESHOLDS_CROSSED = 99  # k6 finished and wrote everything; a threshold in the script failed
 STDERR_TAIL_LINES = 25
+# k6's dashboard aggregates per period (default 10 s) and skips its export when a test has too
+# few periods: 1 s keeps short tests' dashboards too.
+DASHBOARD_PERIOD = "1s"
 # k6's exit codes (errext/exitcodes), so an error says what happened.
 K6_EXIT_CODES = {
     100: "setup() timed out",
@@ -103,6 +107,8 @@ def run_k6(
     segment: ExecutionSegment | None = None,
     summary_path: Path | None = None,
     on_line: Callable[[str], None] | None = None,
+    on_progress: Callable[[K6Progress], None] | None = None,
+    dashboard_path: Path | None = None,
     timeout_s: float | None = None,
     stop: threading.Event | None = None,
 ) -> K6Run:
@@ -111,6 +117,9 @@ def run_k6(
     `env` adds to this process's environment; the values of `secret_env` keys never leave
     unmasked. Exit 0 and 99 (a threshold crossed) return a K6Run; anything else, a kill,
     `timeout_s` passing or `stop` being set raises ToolError with the tail of k6's stderr.
+    With `on_progress`, k6's progress lines become `K6Progress` records (requests, p95 and
+    failures so far) instead of reaching `on_line`. With `dashboard_path`, k6 exports its web
+    dashboard there as one self-contained HTML file (no port opened: the dashboard server is off).
     k6 exits 0 even when it could not write its output (a full disk): that is an error too,
     because the raw points on disk would be incomplete.
     """
@@ -132,12 +141,30 @@ def run_k6(
         command += segment.args()
     command.append(str(script))
     out_path.parent.mkdir(parents=True, exist_ok=True)
+    k6_env = {**os.environ, **env}
+    if dashboard_path is not None:
+        k6_env |= {
+            "K6_WEB_DASHBOARD": "true",
+            "K6_WEB_DASHBOARD_PORT": "-1",  # export only: no HTTP port to collide with anything
+            "K6_WEB_DASHBOARD_PERIOD": DASHBOARD_PERIOD,
+            "K6_WEB_DASHBOARD_EXPORT": str(dashboard_path),
+        }
+    forward = on_line
+    if on_progress is not None:
+        progress_reader = ProgressReader(out_path)
+
+        def forward(line: str) -> None:
+            progress = progress_reader.feed(line)
+            if progress is not None:
+                on_progress(progress)
+            elif on_line is not None:
+                on_line(line)
 
     stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
     try:
         process = subprocess.Popen(
             command,
-            env={**os.environ, **env},
+            env=k6_env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -149,10 +176,10 @@ def run_k6(
     output_errors: list[str] = []
     readers = [
         threading.Thread(
-            target=_pump, args=(process.stdout, secrets, on_line, None, output_errors), daemon=True
+            target=_pump, args=(process.stdout, secrets, forward, None, output_errors), daemon=True
         ),
         threading.Thread(
-            target=_pump, args=(process.stderr, secrets, on_line, stderr_tail, output_errors), daemon=True
+            target=_pump, args=(process.stderr, secrets, forward, stderr_tail, output_errors), daemon=True
         ),
     ]
     for reader in readers:

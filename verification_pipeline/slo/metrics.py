@@ -69,6 +69,8 @@ SLO_METRICS_SCHEMA: dict[str, pl.DataType] = {
     "dispersion_index": pl.Float64(),
     "interval_method": pl.String(),
 }
+DEPENDENCE_COLUMNS = ("lag1_autocorrelation", "effective_n", "dispersion_index", "interval_method")
+"""The columns that say how serial dependence shaped each interval (shown beside the figures)."""
 
 QUANTILE_METHOD = "order statistics on effective n"
 RATE_METHOD = "Clopper-Pearson on effective n"
@@ -97,7 +99,7 @@ def compute_slo_metrics(
     rows = []
     for slo in spec.slos:
         if slo.metric == "quantile":
-            latencies, all_responses = _latencies(slo, requests, write, fanout)
+            latencies, all_responses = _latencies(slo.source, slo.responses, requests, write, fanout)
             rows.append(evaluate_quantile(slo, latencies, spec.confidence, all_responses=all_responses))
         else:
             rows.append(evaluate_rate(slo, requests[slo.source], spec.confidence))
@@ -286,26 +288,27 @@ def _decide(
 
 
 def _latencies(
-    slo: Slo,
+    source: str,
+    responses: str,
     requests: dict[str, pl.DataFrame | None],
     write: pl.DataFrame | None,
     fanout: pl.DataFrame | None,
 ) -> tuple[pl.Series, pl.Series | None]:
     """The SLO's latencies in time order, and those of every response (None where all count)."""
     empty = pl.Series("latency_ms", [], pl.Float64)
-    if slo.source == "fanout":
+    if source == "fanout":
         if fanout is None:
             return empty, None
         arrived = (
             fanout.filter(pl.col("status").is_in([DELIVERED, LATE])) if "status" in fanout.columns else fanout
         )
         return _in_time_order(arrived, _TIME_COLUMN["fanout"])["latency_ms"], None
-    frame = write if slo.source == "ingest" else requests[slo.source]
+    frame = write if source == "ingest" else requests[source]
     if frame is None:
         return empty, None
-    column = "ingest_ms" if slo.source == "ingest" else "latency_ms"
+    column = "ingest_ms" if source == "ingest" else "latency_ms"
     frame = _in_time_order(frame, "timestamp")
-    if slo.responses == "all":
+    if responses == "all":
         return frame[column], None
     return frame.filter(pl.col("ok"))[column], frame[column]
 
@@ -396,3 +399,17 @@ def _pct(confidence: float) -> str:
 
 def _interval(low: float | None, high: float | None) -> str:
     return f"[{'-inf' if low is None else _num(low)}, {'+inf' if high is None else _num(high)}]"
+
+
+def slo_latencies(
+    source: str,
+    responses: str | None = None,
+    *,
+    read: pl.DataFrame | None = None,
+    write: pl.DataFrame | None = None,
+    fanout: pl.DataFrame | None = None,
+) -> pl.Series:
+    """The latencies a quantile SLO's figure is computed from (a row's `source` and `responses`, in
+    time order), for a chart that must match that figure."""
+    requests = {"read": read, "write": write, "all": _both(read, write)}
+    return _latencies(source, responses or "successful", requests, write, fanout)[0]

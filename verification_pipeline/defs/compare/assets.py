@@ -28,6 +28,7 @@ from verification_pipeline.evidence.upload import LATEST_POINTER
 from verification_pipeline.gates import NO_REGRESSION_GATE
 from verification_pipeline.records import BaselineComparisonRecord, ReleaseCandidateRecord, SloSpecRecord
 from verification_pipeline.release.tags import parse_rc
+from verification_pipeline.report.markdown import comparison_chart_markdown
 from verification_pipeline.slo.spec import load_slo_spec
 from verification_pipeline.storage.bundles import read_bundle_uri
 from verification_pipeline.verdict import Verdict
@@ -168,6 +169,8 @@ def _metadata(value: BaselineComparisonRecord) -> dict:
         "verdict": value.verdict.value,
         "baseline_rc": value.baseline_rc or "none",
         "summary": dg.MetadataValue.md(f"**{value.status}: {value.verdict}** ({value.reason})\n\n{table}"),
+        # the overlaid CDFs and the shifts with their intervals, drawn as the report draws them
+        "charts": dg.MetadataValue.md(comparison_chart_markdown(value.as_json())),
     }
 
 

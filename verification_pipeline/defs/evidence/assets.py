@@ -17,13 +17,14 @@ from verification_pipeline.defs.evidence.location import bundle_uri_for
 from verification_pipeline.defs.evidence.resources import SigningKeyResource
 from verification_pipeline.defs.partitions import release_candidates
 from verification_pipeline.defs.records import latest_record
+from verification_pipeline.defs.run_tags import tag_verdict
 from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.defs.target import TargetResource
 from verification_pipeline.errors import ConfigError, InputError, VerificationFailed
 from verification_pipeline.evidence.bundle import LineageStep, assemble_bundle
 from verification_pipeline.evidence.bundle_io import root_version_of
-from verification_pipeline.evidence.keys import load_public_key_pem, public_key_pem
-from verification_pipeline.evidence.layout import bundle_file, expected_files, producing_assets
+from verification_pipeline.evidence.keys import PUBLIC_KEY_FILE, load_public_key_pem, public_key_pem
+from verification_pipeline.evidence.layout import REPORT, bundle_file, expected_files, producing_assets
 from verification_pipeline.evidence.statements import ProvenanceInputs, resource_descriptor, tool_descriptor
 from verification_pipeline.evidence.upload import upload_bundle
 from verification_pipeline.evidence.verify import verify_files
@@ -41,6 +42,8 @@ from verification_pipeline.records import (
     SloSpecRecord,
     release_gates,
 )
+from verification_pipeline.report.budget import headline
+from verification_pipeline.report.markdown import decision_markdown, verify_command
 from verification_pipeline.scans import syft_version
 from verification_pipeline.storage.bundles import read_bundle_uri
 from verification_pipeline.verdict import Verdict
@@ -112,7 +115,7 @@ def _evidence_files(
     kinds={"s3", "intoto"},
     deps=[asset for asset in producing_assets() if asset not in _VALUE_INPUTS],
     description="The seed's evidence layout plus raw data, lineage, manifest and DSSE-signed in-toto attestations, "
-    "uploaded write-once to s3://<bucket>/<prefix>/<rc>/<run-id>/evidence/<version>/ and read back verified.",
+    "uploaded write-once to `s3://<bucket>/<prefix>/<rc>/<run-id>/evidence/<version>/` and read back verified.",
 )
 def evidence_bundle(
     context: dg.AssetExecutionContext,
@@ -258,6 +261,11 @@ def evidence_bundle(
         metadata={
             "bundle_uri": dg.MetadataValue.url(uri),
             "archive_uri": dg.MetadataValue.url(archive.uri),
+            # the signed report inside the bundle (report/index.html) and k6's own beside it
+            "report_uri": dg.MetadataValue.url(uri.rstrip("/") + "/" + REPORT),
+            "k6_dashboards": dg.MetadataValue.json(
+                sorted(n for n in bundle.files if n.startswith("report/k6-"))
+            ),
             "archive_sha256": archive.sha256,
             "verdict": bundle.verdict.value,
             "files": len(bundle.files),
@@ -276,7 +284,8 @@ def evidence_bundle(
     group_name="release",
     kinds={"python"},
     description="The verdict the verified bundle signs (PASS only when every gate passed or only warned, and "
-    "nothing is missing); its blocking check stops promotion on anything else.",
+    "nothing is missing); its blocking check stops promotion on anything else. Tags the run `verdict: <that verdict>`; shows the "
+    "SLOs tightest first and the `verify` command.",
     check_specs=[
         dg.AssetCheckSpec(
             "promotable",
@@ -290,6 +299,7 @@ def evidence_bundle(
 def release_decision(
     context: dg.AssetExecutionContext,
     s3: S3Resource,
+    signing_key: SigningKeyResource,
     release_candidate: ReleaseCandidateRecord,
     slo_metrics: SloMetricsRecord,
     scan_summary: ScanSummaryRecord,
@@ -329,17 +339,39 @@ def release_decision(
         dev_key=evidence_bundle.dev_key,
         run_id=context.run.run_id,
     )
+    # the run's tag is the decision's verdict: the one the verified bundle signs (FAIL if it does not verify)
+    tag_verdict(context.instance, context.run.run_id, verdict)
     why = "; ".join(reasons) or "every gate passed and the bundle verifies"
+    dev_public = signing_key.dev_public_key_path() if evidence_bundle.dev_key else None
+    public_key = str(dev_public) if dev_public else PUBLIC_KEY_FILE
+    document = slo_metrics.as_json()
+    summary = decision_markdown(
+        rc=release_candidate.tag,
+        verdict=verdict,
+        why=why,
+        metrics=document,
+        bundle_uri=evidence_bundle.uri,
+        public_key=public_key,
+        key_fingerprint=evidence_bundle.key_fingerprint,
+        dev_key=evidence_bundle.dev_key,
+    )
     yield dg.Output(
         value,
         metadata={
             "verdict": verdict.value,
+            "headline": headline(verdict, document),
             "rc": release_candidate.tag,
             "commit": release_candidate.commit,
             "dev_key": evidence_bundle.dev_key,
+            **(
+                {"warning": "DEV KEY: signed with the embedded stack's development key, not release evidence"}
+                if evidence_bundle.dev_key
+                else {}
+            ),
             "bundle_uri": dg.MetadataValue.url(evidence_bundle.uri),
             "bundle_sha256": evidence_bundle.archive_sha256,
-            "summary": dg.MetadataValue.md(f"# {release_candidate.tag}: {verdict}\n\n{why}"),
+            "verify_command": verify_command(evidence_bundle.uri, public_key, release_candidate.tag),
+            "summary": dg.MetadataValue.md(summary),
         },
     )
     yield dg.AssetCheckResult(

@@ -41,9 +41,19 @@ def bundle_files_metadata(
     return {BUNDLE_FILES_KEY: dg.MetadataValue.json(entries)}
 
 
-def stored_value_metadata(path: str) -> dict[str, dg.MetadataValue]:
-    """Metadata saying the bundle file `path` is this asset's stored value itself."""
-    return {BUNDLE_FILES_KEY: dg.MetadataValue.json({path: STORED_VALUE})}
+def stored_value_metadata(
+    path: str, *, kept: Mapping[str, Mapping[str, str]] | None = None
+) -> dict[str, dg.MetadataValue]:
+    """Metadata saying the bundle file `path` is this asset's stored value itself.
+
+    `kept`: further bundle files of the asset that its steps already stored (bundle path -> its
+    `uri` and `sha256`), such as k6's web dashboards kept by each load step.
+    """
+    entries: dict[str, object] = {
+        name: {"uri": where["uri"], "sha256": where["sha256"]} for name, where in (kept or {}).items()
+    }
+    entries[path] = STORED_VALUE
+    return {BUNDLE_FILES_KEY: dg.MetadataValue.json(entries)}
 
 
 def load_bundle_files(

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from verification_pipeline.evidence.keys import SigningKey, resolve_signing_key
+from verification_pipeline.evidence.keys import PUBLIC_KEY_FILE, SigningKey, resolve_signing_key
 
 
 class SigningKeyResource(dg.ConfigurableResource):
@@ -25,3 +25,7 @@ class SigningKeyResource(dg.ConfigurableResource):
             env_var=self.key_env,
             dev_key_dir=Path(self.dev_key_dir) if self.dev_key_dir else None,
         )
+
+    def dev_public_key_path(self) -> Path | None:
+        """Where the embedded stack keeps the dev key's public half (what `verify` needs), if it does."""
+        return Path(self.dev_key_dir) / PUBLIC_KEY_FILE if self.dev_key_dir else None

@@ -13,6 +13,7 @@ from verification_pipeline.errors import ConfigError
 from verification_pipeline.fanout.accounting import DELIVERY_SCHEMA
 from verification_pipeline.fanout.probe import ProbeConfig, run_probe
 from verification_pipeline.fanout.seed_import import import_seed_fanout
+from verification_pipeline.report.markdown import fanout_chart_markdown
 from verification_pipeline.storage.serialize import encode
 
 
@@ -93,11 +94,18 @@ def fanout_latencies(
             "evidence": "raw",
             "subscribers": config.subscribers,
             "events": config.events,
-            "p95_ms": metrics["p95_ms"],
-            "delivery_ratio": metrics["delivery_ratio"],
+            "p95_ms": _rounded(metrics["p95_ms"]),
+            "delivery_ratio": _rounded(metrics["delivery_ratio"], 6),
+            "late": metrics["late"],
             "lost": metrics["lost"],
             "duplicates": metrics["duplicates"],
-            "loop_lag_p99_ms": metrics["loop_lag_p99_ms"],
+            "loop_lag_p99_ms": _rounded(metrics["loop_lag_p99_ms"]),
+            "charts": dg.MetadataValue.md(fanout_chart_markdown(result.deliveries)),
             **stored_value_metadata("raw/fanout.parquet"),
         },
     )
+
+
+def _rounded(value: float | None, digits: int = 2) -> float | None:
+    """A figure for display; the exact value is in the stored deliveries."""
+    return None if value is None else round(value, digits)

@@ -22,7 +22,9 @@ from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.defs.storage.sources import read_source
 from verification_pipeline.defs.target import TargetResource
 from verification_pipeline.errors import ConfigError
+from verification_pipeline.evidence.layout import bundle_file, k6_dashboard_name
 from verification_pipeline.loadtest.ingest import ingest, merge_segments
+from verification_pipeline.loadtest.progress import K6Progress, is_log_line
 from verification_pipeline.loadtest.runner import (
     ROLES,
     ExecutionSegment,
@@ -142,12 +144,13 @@ def plan_load_segments(
 def _run_role(
     context,
     target: TargetResource,
+    s3: S3Resource,
     token: str,
     plan: LoadPlan,
     role: str,
     workdir: Path,
     stop: threading.Event,
-) -> pl.DataFrame:
+) -> tuple[pl.DataFrame, dict[str, dict[str, str]]]:
     env = {
         "GRAPHQL_URL": target.graphql_url,
         "JWT": token,
@@ -162,29 +165,61 @@ def _run_role(
     last = [0.0]
     warnings = [0]
 
-    def on_line(line: str) -> None:
-        # k6 reports progress about once a second and warns once per failed request: keep the
-        # Dagster log readable with one line per 5 s, saying how many warnings it stands for
-        if "level=warn" in line:
-            warnings[0] += 1
-        if time.monotonic() - last[0] > 5 or "level=error" in line:
+    def on_progress(progress: K6Progress) -> None:
+        # k6 reports progress about once a second: one line per 5 s keeps the Dagster log readable
+        if time.monotonic() - last[0] > 5 or progress.elapsed_s >= progress.total_s:
             last[0] = time.monotonic()
             suffix = f" ({warnings[0]} k6 warnings since the last line)" if warnings[0] else ""
             warnings[0] = 0
-            context.log.info(f"k6 {role}: {line.strip()}{suffix}")
+            context.log.info(f"k6 {role}: {progress.text()}{suffix}")
+
+    def on_line(line: str) -> None:
+        # k6 warns once per failed request: count warnings, log errors; banner and summary are not news
+        if not is_log_line(line):
+            return
+        if "level=error" in line:
+            context.log.info(f"k6 {role}: {line.strip()}")
+        elif "level=warn" in line:
+            warnings[0] += 1
 
     segment = ExecutionSegment(plan.segment, plan.sequence) if plan.segments > 1 else None
     out = workdir / f"{role}.json"
-    run = run_k6(script_path(role), out, env=env, segment=segment, on_line=on_line, stop=stop)
+    dashboard = workdir / f"{role}-dashboard.html"
+    run = run_k6(
+        script_path(role),
+        out,
+        env=env,
+        segment=segment,
+        on_line=on_line,
+        on_progress=on_progress,
+        dashboard_path=dashboard,
+        stop=stop,
+    )
     if run.thresholds_crossed:
         context.log.warning(
             f"k6 {role}: a threshold in the script was crossed (exit 99); the SLO verdict decides"
         )
-    return ingest(out, role=role, segment=plan.segment)
+    return ingest(out, role=role, segment=plan.segment), _keep_dashboard(context, s3, plan, role, dashboard)
+
+
+def _keep_dashboard(
+    context, s3: S3Resource, plan: LoadPlan, role: str, path: Path
+) -> dict[str, dict[str, str]]:
+    """Store k6's exported web dashboard beside the run's originals: bundle name -> where it is kept."""
+    if not path.exists():
+        context.log.info(f"k6 {role}: no web dashboard exported (k6 skips it for very short tests)")
+        return {}
+    store = s3.store()
+    key = store.key(
+        context.partition_key, "originals", context.run.run_id, "k6-dashboard", f"{role}-{plan.index}.html"
+    )
+    ref = store.put_bytes(key, path.read_bytes())
+    name = k6_dashboard_name(role, plan.index if plan.segments > 1 else None)
+    return {name: {"uri": ref.uri, "sha256": ref.sha256}}
 
 
 @dg.op(
-    out={"read": dg.Out(pl.DataFrame), "write": dg.Out(pl.DataFrame)},
+    out={"read": dg.Out(pl.DataFrame), "write": dg.Out(pl.DataFrame), "dashboards": dg.Out(dict)},
     tags={"vp/step": "load"},
     pool="load_target",
     description="Runs the read and write k6 scripts at once for one execution segment (or ingests CI files).",
@@ -198,18 +233,18 @@ def run_load_segment(context: dg.OpExecutionContext, target: TargetResource, s3:
             ]
             frames[role] = merge_segments(parts)
             context.log.info(f"imported {len(parts)} {role} file(s): {frames[role].height} requests")
-        return frames["read"], frames["write"]
+        return frames["read"], frames["write"], {}
     token = target.token()
     check_reachable(target.graphql_url)
     _wait_for_start(context, plan)
-    results: dict[str, pl.DataFrame] = {}
+    results: dict[str, tuple[pl.DataFrame, dict[str, dict[str, str]]]] = {}
     errors: list[Exception] = []
     stop = threading.Event()  # one k6 failing stops the other: no load without a measurement
     with tempfile.TemporaryDirectory(prefix="vp-k6-") as workdir:
 
         def work(role: str) -> None:
             try:
-                results[role] = _run_role(context, target, token, plan, role, Path(workdir), stop)
+                results[role] = _run_role(context, target, s3, token, plan, role, Path(workdir), stop)
             except Exception as exc:  # noqa: BLE001 - re-raised below, in the step's own thread
                 errors.append(exc)
                 stop.set()
@@ -222,8 +257,9 @@ def run_load_segment(context: dg.OpExecutionContext, target: TargetResource, s3:
     if errors:
         raise errors[0]
     for role in ROLES:
-        context.log.info(f"segment {plan.segment}: {results[role].height} {role} requests")
-    return results["read"], results["write"]
+        context.log.info(f"segment {plan.segment}: {results[role][0].height} {role} requests")
+    dashboards = {name: kept for role in ROLES for name, kept in results[role][1].items()}
+    return results["read"][0], results["write"][0], dashboards
 
 
 def _wait_for_start(context: dg.OpExecutionContext, plan: LoadPlan) -> None:
@@ -241,7 +277,9 @@ def _wait_for_start(context: dg.OpExecutionContext, plan: LoadPlan) -> None:
         )
 
 
-def _merged_output(frames: list[pl.DataFrame], role: str) -> dg.Output:
+def _merged_output(
+    frames: list[pl.DataFrame], role: str, dashboards: list[dict[str, dict[str, str]]]
+) -> dg.Output:
     samples = merge_segments(frames)
     summary = summarize(samples).get(role) or summarize(samples)["all"]
     duration = summary.get("http_req_duration", {})
@@ -262,19 +300,28 @@ def _merged_output(frames: list[pl.DataFrame], role: str) -> dg.Output:
             "summary": dg.MetadataValue.md(
                 f"**{role} latency (ms), k6 summary shape**\n\n| stat | value |\n| --- | --- |\n{table}"
             ),
-            **stored_value_metadata(f"raw/{role}.parquet"),
+            # the raw table is the stored value; k6's dashboards of this op (one per segment) were kept by the steps
+            **stored_value_metadata(
+                f"raw/{role}.parquet",
+                kept={
+                    name: where
+                    for found in dashboards
+                    for name, where in found.items()
+                    if (entry := bundle_file(name, "")) is not None and entry.asset == f"{role}_load_samples"
+                },
+            ),
         },
     )
 
 
 @dg.op(out=dg.Out(pl.DataFrame, io_manager_key="io_manager"))
-def merge_read_samples(frames: list[pl.DataFrame]):
-    return _merged_output(frames, "read")
+def merge_read_samples(frames: list[pl.DataFrame], dashboards: list[dict[str, dict[str, str]]]):
+    return _merged_output(frames, "read", dashboards)
 
 
 @dg.op(out=dg.Out(pl.DataFrame, io_manager_key="io_manager"))
-def merge_write_samples(frames: list[pl.DataFrame]):
-    return _merged_output(frames, "write")
+def merge_write_samples(frames: list[pl.DataFrame], dashboards: list[dict[str, dict[str, str]]]):
+    return _merged_output(frames, "write", dashboards)
 
 
 @dg.graph_multi_asset(
@@ -296,8 +343,8 @@ def merge_write_samples(frames: list[pl.DataFrame]):
 )
 def load_samples(service_build):
     plans = plan_load_segments(service_build)
-    read, write = plans.map(run_load_segment)
+    read, write, dashboards = plans.map(run_load_segment)
     return {
-        "read_load_samples": merge_read_samples(read.collect()),
-        "write_load_samples": merge_write_samples(write.collect()),
+        "read_load_samples": merge_read_samples(read.collect(), dashboards.collect()),
+        "write_load_samples": merge_write_samples(write.collect(), dashboards.collect()),
     }

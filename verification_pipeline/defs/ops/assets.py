@@ -104,7 +104,7 @@ def render_docs(
     code_version=CODE_VERSION,
     group_name="release",
     kinds={"markdown"},
-    description="PR_BODY_<version>.md and RELEASE_NOTES_<version>.md with the measured figures and verdicts; "
+    description="`PR_BODY_<version>.md` and `RELEASE_NOTES_<version>.md` with the measured figures and verdicts; "
     "signed in the bundle as they are.",
 )
 def release_docs(

@@ -119,7 +119,7 @@ def plan_incoming(
 
 
 def incoming_artifacts_sensor(context: dg.SensorEvaluationContext, s3: S3Resource):
-    """CI artifacts uploaded under <prefix>/incoming/<rc>/ (at least slo/read.json and slo/write.json)
+    """CI artifacts uploaded under `<prefix>/incoming/<rc>/` (at least slo/read.json and slo/write.json)
     start an import-mode run for that RC: the pipeline reads what CI measured instead of measuring again."""
     store = s3.store()
     base = store.key(INCOMING) + "/"

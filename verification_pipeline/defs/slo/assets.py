@@ -21,6 +21,8 @@ from verification_pipeline.defs.storage.sources import load_original
 from verification_pipeline.fanout.seed_import import import_seed_fanout
 from verification_pipeline.gates import DELIVERY_RATIO_GATE
 from verification_pipeline.records import SloMetricsRecord, SloSpecRecord
+from verification_pipeline.report.budget import headline
+from verification_pipeline.report.markdown import budget_table_markdown, slo_charts_markdown
 from verification_pipeline.slo.document import metrics_document, slo_table_markdown
 from verification_pipeline.verdict import Verdict
 
@@ -129,11 +131,19 @@ def build_slo_assets(slos: SloResource) -> list[dg.AssetsDefinition]:
                 min_delivery_ratio=slos.min_delivery_ratio,
             )
         )
+        document = value.as_json()
         yield dg.Output(
             value,
             metadata={
                 "verdict": value.verdict.value,
-                "summary": dg.MetadataValue.md(slo_table_markdown(value.as_json())),
+                "headline": headline(value.verdict, document),
+                "summary": dg.MetadataValue.md(slo_table_markdown(document)),
+                "budget": dg.MetadataValue.md(budget_table_markdown(document)),
+                "charts": dg.MetadataValue.md(
+                    slo_charts_markdown(
+                        document, read=read_load_samples, write=write_load_samples, fanout=fanout_latencies
+                    )
+                ),
                 **bundle_files_metadata(context, s3, slo_bundle_files(value)),
             },
         )
@@ -152,5 +162,10 @@ def build_slo_assets(slos: SloResource) -> list[dg.AssetsDefinition]:
 
 
 def _present(detail: Mapping[str, Any]) -> dict[str, Any]:
-    """Metadata without the figures that could not be measured (None is not 0), and without the reason (the description)."""
-    return {k: v for k, v in detail.items() if v is not None and k != "reason"}
+    """Metadata without the figures that could not be measured (None is not 0), without the reason
+    (the description), rounded for display."""
+    return {
+        k: round(v, 4) if isinstance(v, float) else v
+        for k, v in detail.items()
+        if v is not None and k != "reason"
+    }

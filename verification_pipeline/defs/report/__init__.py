@@ -1,0 +1,1 @@
+"""The signed HTML report of an RC."""
