@@ -5,8 +5,8 @@ Order is semantic, not lexical: rc10 comes after rc9, and v24.10 after v24.9.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from verification_pipeline.errors import InputError
