@@ -242,7 +242,11 @@ class _Block(NamedTuple):
 
 
 def _blocks(
-    stream: io.BufferedIOBase, label: str, raw: io.BufferedIOBase, total: int | None, on_progress: Progress | None
+    stream: io.BufferedIOBase,
+    label: str,
+    raw: io.BufferedIOBase,
+    total: int | None,
+    on_progress: Progress | None,
 ) -> Iterator[_Block]:
     """The stream as blocks of whole lines, read alternately into two reused buffers.
 
@@ -385,7 +389,11 @@ def _ndjson_points(
 
 
 def _line_chunks(
-    stream: io.BufferedIOBase, raw: io.BufferedIOBase, total: int | None, on_progress: Progress | None, clock: StageTimes
+    stream: io.BufferedIOBase,
+    raw: io.BufferedIOBase,
+    total: int | None,
+    on_progress: Progress | None,
+    clock: StageTimes,
 ) -> Iterator[tuple[bytes, bool]]:
     """The stream as chunks of whole lines (each ending with its newline), about a block each.
 

@@ -25,6 +25,7 @@ def schema(columns: Mapping[str, pl.DataType | DataTypeClass]) -> pl.Schema:
     instances (`pl.List(...)`) checks, which polars' own signature infers as dict[str, object]."""
     return pl.Schema(columns)
 
+
 COMPONENT_SCHEMA = schema(
     {
         "name": pl.Utf8,

@@ -156,9 +156,7 @@ def evaluate_quantile(
     )
     verdict, why = _decide(slo, n, low, high, f"{_num(slo.threshold)} ms", confidence)
     if verdict == INCONCLUSIVE and high is None:
-        needed = max(
-            slo.min_samples, quantile_upper_sample_size(q, confidence, dependence.design_effect)
-        )
+        needed = max(slo.min_samples, quantile_upper_sample_size(q, confidence, dependence.design_effect))
         why = (
             f"only {n} samples, too few to bound {label} from above at {_pct(confidence)}: "
             f"at least {needed} are needed"

@@ -99,9 +99,7 @@ def baseline_comparison(
     spec = load_slo_spec(slo_spec.yaml.encode(), source=slo_spec.source)
     named = parse_rc(config.baseline_rc).tag if config.baseline_rc else None
     candidates = (
-        [named]
-        if named
-        else earlier_in_line(rc, context.instance.get_dynamic_partitions(RELEASE_CANDIDATES))
+        [named] if named else earlier_in_line(rc, context.instance.get_dynamic_partitions(RELEASE_CANDIDATES))
     )
     search = find_baseline(
         candidates,
