@@ -251,7 +251,8 @@ def _read_stream(handle, path: Path, what: str, limit: int, wait_s: float, error
     """A pipe, read as data arrives; silence for `wait_s` (e.g. a FIFO nobody opened) is refused."""
     poller = select.poll()
     poller.register(handle.fileno(), select.POLLIN | select.POLLHUP)
-    chunks, size = [], 0
+    chunks: list[bytes] = []
+    size = 0
     while True:
         if not poller.poll(wait_s * 1000):
             raise error(

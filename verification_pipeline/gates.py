@@ -128,7 +128,7 @@ def baseline_gate(
     INCONCLUSIVE) only where slos.yaml says `on_regression: fail`.
     """
     detail = {"status": status, "baseline": baseline_rc, "reason": reason}
-    return GateOutcome(f"{BASELINE_GROUP}:{NO_REGRESSION_GATE}", verdict, detail)
+    return GateOutcome(f"{BASELINE_GROUP}:{NO_REGRESSION_GATE}", Verdict(verdict), detail)
 
 
 def rc_verdict(gates: Sequence[GateOutcome], missing_files: Sequence[str] = ()) -> Verdict:

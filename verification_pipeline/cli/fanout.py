@@ -65,7 +65,7 @@ def run(
 ) -> None:
     """Probe fan-out latency; exit 1 when p95 or the delivery ratio breaches its gate."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
     from verification_pipeline.fanout.metrics import gate_breaches
     from verification_pipeline.fanout.probe import ProbeConfig, run_probe
@@ -94,7 +94,7 @@ def run(
     console = Console(stderr=True)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def progress(phase: str, done: int, total: int) -> None:
             if phase not in tasks:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import typer
 
@@ -22,6 +22,8 @@ from verification_pipeline.errors import GateFailed, NoDataError, UsageError
 
 if TYPE_CHECKING:
     import polars as pl
+
+    from verification_pipeline.slo.spec import Source
 
 app = typer.Typer(
     help="Read k6 output (--out json, .gz, --out csv): summaries and the SLO gate.", no_args_is_help=True
@@ -148,7 +150,7 @@ def _gate_on_bounds(
     from verification_pipeline.slo.spec import Slo, SloSpec
     from verification_pipeline.verdict import Verdict
 
-    source = scope if scope in ("read", "write") else "all"
+    source = cast("Source", scope if scope in ("read", "write") else "all")
     spec = SloSpec(
         confidence=confidence,
         slos=[
@@ -185,7 +187,7 @@ def _gate_on_bounds(
 def _load(files: list[Path], role: str | None) -> pl.DataFrame:
     """Every file's requests, merged; a pipe is read whole (capped), a regular file streamed."""
     from rich.console import Console
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+    from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn
 
     from verification_pipeline.fileio import (
         FILE_MAX_BYTES,
@@ -214,13 +216,11 @@ def _load(files: list[Path], role: str | None) -> pl.DataFrame:
                 continue
             check_size(path, limit=FILE_MAX_BYTES, what="the k6 output")
             task = progress.add_task(f"reading {path.name}", total=path.stat().st_size)
-            frames.append(
-                ingest(
-                    path,
-                    role=role,
-                    on_progress=lambda done, _total, task=task: progress.update(task, completed=done),
-                )
-            )
+
+            def advance(done: int, _total: int | None, task: TaskID = task) -> None:
+                progress.update(task, completed=done)
+
+            frames.append(ingest(path, role=role, on_progress=advance))
     return merge_segments(frames)
 
 

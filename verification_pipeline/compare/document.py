@@ -182,7 +182,9 @@ def _rate_row(slo: Slo, spec: SloSpec, current: Samples, baseline: Samples) -> d
         return row | _not_compared(policy, x.len(), y.len(), row)
     result = rate_difference(x, y, spec.confidence)
     d = result.difference
-    pp = {"estimate": d.estimate * 100, "lower": _times(d.lower, 100), "upper": _times(d.upper, 100)}
+    if d.lower is None or d.upper is None:  # rate_difference always bounds both sides
+        raise ValueError(f"{slo.name}: the error-rate difference came without both bounds")
+    pp = {"estimate": d.estimate * 100, "lower": d.lower * 100, "upper": d.upper * 100}
     classification = "higher" if pp["lower"] > 0 else "lower" if pp["upper"] < 0 else "no_change"
     limit = policy.max_error_rate_increase_pp
     figures = (
@@ -287,10 +289,6 @@ def _cdf(values: pl.Series) -> list[list[float]]:
     """101 points [ms, p] of the empirical CDF, p = 0, 0.01, ..., 1 (k6's percentile)."""
     ordered = values.sort()
     return [[quantile_type7(ordered, i / (CDF_POINTS - 1)), i / (CDF_POINTS - 1)] for i in range(CDF_POINTS)]
-
-
-def _times(value: float | None, factor: float) -> float | None:
-    return None if value is None else value * factor
 
 
 def _num(value: float | None) -> str:

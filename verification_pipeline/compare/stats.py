@@ -35,6 +35,7 @@ from statistics import NormalDist
 
 import polars as pl
 
+from verification_pipeline.scalars import float_of
 from verification_pipeline.slo.stats import quantile_type7
 
 _MAX_LAG = 500
@@ -132,8 +133,8 @@ def shift(current: pl.Series, baseline: pl.Series, confidence: float) -> ShiftRe
         at_or_below = y_sorted.search_sorted(shifted, side="right").cast(pl.Int64).sum()
         return (float(below) + float(at_or_below)) / 2.0
 
-    low_d = float(x.min()) - float(y_sorted.max()) - 1.0
-    high_d = float(x.max()) - float(y_sorted.min()) + 1.0
+    low_d = float_of(x.min()) - float_of(y_sorted.max()) - 1.0
+    high_d = float_of(x.max()) - float_of(y_sorted.min()) + 1.0
 
     def root(target: float) -> float | None:
         """inf{d: U(d) <= target}; U falls from nm at low_d to 0 at high_d. None when out of reach."""
@@ -165,6 +166,8 @@ def shift(current: pl.Series, baseline: pl.Series, confidence: float) -> ShiftRe
     statistic = (u0 - pairs / 2.0) / sigma
     # The median of the nm differences: the middle one, or the mean of the two middle ones.
     middle = (root(math.floor(pairs / 2.0)), root(math.ceil(pairs / 2.0) - 1.0))
+    if middle[0] is None or middle[1] is None:  # out of [0, nm] only when nm = 0
+        raise ValueError(f"a shift needs samples on both sides: current has {n}, baseline {m}")
     return ShiftResult(
         shift=Estimate(
             estimate=(middle[0] + middle[1]) / 2.0,

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from verification_pipeline.defs.records import latest_record
+from verification_pipeline.defs.records import latest_record, materialization
 from verification_pipeline.errors import InputError
 
 
@@ -29,7 +29,7 @@ def lineage(defs: dg.Definitions, instance: dg.DagsterInstance, rc: str) -> list
         record = latest_record(instance, key, rc)
         if record is None:
             continue
-        mat = record.asset_materialization
+        mat = materialization(record)
         md, tags = mat.metadata, mat.tags or {}
 
         def text(name: str, md=md) -> str:
@@ -63,5 +63,5 @@ def latest_decision(instance: dg.DagsterInstance, rc: str) -> dict:
         raise InputError(
             f"no release decision has been recorded for {rc}", field="rc", hint="verify the RC first"
         )
-    md = record.asset_materialization.metadata
+    md = materialization(record).metadata
     return {key: value.value for key, value in md.items()} | {"run_id": record.run_id}

@@ -2,4 +2,5 @@
 
 import dagster as dg
 
-release_candidates = dg.DynamicPartitionsDefinition(name="release_candidates")
+RELEASE_CANDIDATES = "release_candidates"  # the partition set's name, typed str (its .name is Optional)
+release_candidates = dg.DynamicPartitionsDefinition(name=RELEASE_CANDIDATES)

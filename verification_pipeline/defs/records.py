@@ -14,3 +14,11 @@ def latest_record(
         limit=1,
     ).records
     return records[0] if records else None
+
+
+def materialization(record: dg.EventLogRecord) -> dg.AssetMaterialization:
+    """The materialization in a record from `latest_record` (Dagster types it Optional)."""
+    mat = record.asset_materialization
+    if mat is None:
+        raise RuntimeError(f"Dagster event record {record.storage_id} holds no materialization")
+    return mat

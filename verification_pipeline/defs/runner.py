@@ -17,7 +17,7 @@ from typing import Any, Self, TextIO
 import dagster as dg
 from pydantic import BaseModel
 
-from verification_pipeline.defs.partitions import release_candidates
+from verification_pipeline.defs.partitions import RELEASE_CANDIDATES
 from verification_pipeline.defs.timing import step_windows
 
 
@@ -61,7 +61,7 @@ def verify_in_process(
     run_id: str | None = None,
 ) -> VerificationRun:
     """`run_id` chosen by the caller lets a `RunWatcher` follow the run while it executes."""
-    instance.add_dynamic_partitions(release_candidates.name, [rc])
+    instance.add_dynamic_partitions(RELEASE_CANDIDATES, [rc])
     job = defs.resolve_job_def(job_name)
     result = job.execute_in_process(
         partition_key=rc,
@@ -74,12 +74,13 @@ def verify_in_process(
     for event in result.get_asset_materialization_events():
         mat = event.step_materialization_data.materialization
         md = mat.metadata
+        row_count = md.get("dagster/row_count")  # the IO manager records it as an int
         materialized.append(
             Materialized(
                 asset=mat.asset_key.to_user_string(),
                 uri=str(md["uri"].value) if "uri" in md else None,
                 sha256=str(md["sha256"].value) if "sha256" in md else None,
-                rows=int(md["dagster/row_count"].value) if "dagster/row_count" in md else None,
+                rows=row_count.value if isinstance(row_count, dg.IntMetadataValue) else None,
             )
         )
     done = {m.asset for m in materialized}

@@ -176,10 +176,10 @@ def _lineage_document(
     outputs = []
     for name in sorted(files):
         entry: dict[str, Any] = {"name": name, "sha256": sha256_hex(files[name]), "size": len(files[name])}
-        step = by_output.get(name)
-        if step is not None:
-            entry["derivedFrom"] = list(step.derived_from)
-            entry.update({k: v for k, v in _step_origin(step).items() if v})
+        origin = by_output.get(name)
+        if origin is not None:
+            entry["derivedFrom"] = list(origin.derived_from)
+            entry.update({k: v for k, v in _step_origin(origin).items() if v})
         outputs.append(entry)
     return {
         "releaseCandidate": rc.as_json(),

@@ -15,6 +15,7 @@ from typing import NamedTuple
 import polars as pl
 
 from verification_pipeline.errors import TargetError
+from verification_pipeline.scalars import float_of
 
 DELIVERED = "delivered"
 LATE = "late"
@@ -86,7 +87,9 @@ def account_deliveries(
         },
         orient="row",
     )
-    if len(arrived) and not (0 <= arrived["subscriber"].min() and arrived["subscriber"].max() < subscribers):
+    if len(arrived) and not (
+        0 <= float_of(arrived["subscriber"].min()) and float_of(arrived["subscriber"].max()) < subscribers
+    ):
         raise ValueError("a receipt names a subscriber outside 0..subscribers-1")
 
     # The target stamps seq on the event; an event nobody received keeps a null seq.

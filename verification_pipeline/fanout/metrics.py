@@ -113,7 +113,8 @@ def worst_loop_lag_p99(loop_lag: pl.DataFrame | None) -> float | None:
     if loop_lag is None or loop_lag.is_empty():
         return None
     per_process = loop_lag.group_by("process").agg(pl.col("lag_ms"))
-    return max(seed_quantile(lags, 0.99) for lags in per_process["lag_ms"].to_list())
+    p99s = [seed_quantile(lags, 0.99) for lags in per_process["lag_ms"].to_list()]
+    return max(p99 for p99 in p99s if p99 is not None)  # None only for a group without lags
 
 
 def gate_breaches(metrics: dict, *, max_p95_ms: float = 250.0, min_delivery_ratio: float = 1.0) -> list[str]:

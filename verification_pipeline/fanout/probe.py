@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
-from typing import Self
+from typing import Self, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -288,7 +288,8 @@ class _SubscriberProcesses:
         waiting = {self.links[group.index]: group.index for group in self.groups}
         deadline = time.monotonic() + within_s
         while waiting:
-            ready = wait(list(waiting), timeout=max(0.0, deadline - time.monotonic()))
+            # wait() returns a subset of the objects it was given: here, our worker links
+            ready = cast(list[Connection], wait(list(waiting), timeout=max(0.0, deadline - time.monotonic())))
             if not ready:
                 raise TargetError(
                     f"{self.url}: {len(waiting)} subscriber process(es) did not report within {within_s:.0f} s",

@@ -37,9 +37,10 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, NamedTuple
+from typing import NamedTuple
 
 import polars as pl
+from polars.expr.whenthen import ChainedThen, Then
 
 from verification_pipeline.errors import FormatError, NoDataError
 
@@ -189,7 +190,7 @@ def role_from_name(name: str) -> str | None:
 # --- reading --------------------------------------------------------------------------------
 
 
-def _open(source: str | Path | bytes, label: str) -> tuple[BinaryIO, int | None]:
+def _open(source: str | Path | bytes, label: str) -> tuple[io.BufferedIOBase, int | None]:
     if isinstance(source, bytes):
         return io.BytesIO(source), len(source)
     path = Path(source)
@@ -199,14 +200,14 @@ def _open(source: str | Path | bytes, label: str) -> tuple[BinaryIO, int | None]
         raise FormatError(f"cannot read the file: {exc.strerror or exc}", source=label) from exc
 
 
-def _decompressed(raw: BinaryIO) -> BinaryIO:
+def _decompressed(raw: io.BufferedIOBase) -> io.BufferedIOBase:
     raw.seek(0)
     magic = raw.read(len(GZIP_MAGIC))
     raw.seek(0)
     return gzip.GzipFile(fileobj=raw, mode="rb") if magic == GZIP_MAGIC else raw
 
 
-def _head(raw: BinaryIO, label: str) -> bytes:
+def _head(raw: io.BufferedIOBase, label: str) -> bytes:
     """The first bytes of the content (decompressed), to tell the format; rewinds `raw`."""
     head = bytearray(4096)
     read = _read_into(_decompressed(raw), memoryview(head), label, 0)
@@ -214,7 +215,7 @@ def _head(raw: BinaryIO, label: str) -> bytes:
     return bytes(head[:read])
 
 
-def _read_into(stream: BinaryIO, into: memoryview, label: str, lines_before: int) -> int:
+def _read_into(stream: io.BufferedIOBase, into: memoryview, label: str, lines_before: int) -> int:
     """Fill `into` from the stream; a broken gzip stream becomes a FormatError naming where."""
     try:
         return stream.readinto(into)
@@ -241,7 +242,11 @@ class _Block(NamedTuple):
 
 
 def _blocks(
-    stream: BinaryIO, label: str, raw: BinaryIO, total: int | None, on_progress: Progress | None
+    stream: io.BufferedIOBase,
+    label: str,
+    raw: io.BufferedIOBase,
+    total: int | None,
+    on_progress: Progress | None,
 ) -> Iterator[_Block]:
     """The stream as blocks of whole lines, read alternately into two reused buffers.
 
@@ -309,9 +314,9 @@ class _ReadError(Exception):
 
 
 def _ndjson_points(
-    stream: BinaryIO,
+    stream: io.BufferedIOBase,
     label: str,
-    raw: BinaryIO,
+    raw: io.BufferedIOBase,
     total: int | None,
     on_progress: Progress | None,
     clock: StageTimes,
@@ -384,7 +389,11 @@ def _ndjson_points(
 
 
 def _line_chunks(
-    stream: BinaryIO, raw: BinaryIO, total: int | None, on_progress: Progress | None, clock: StageTimes
+    stream: io.BufferedIOBase,
+    raw: io.BufferedIOBase,
+    total: int | None,
+    on_progress: Progress | None,
+    clock: StageTimes,
 ) -> Iterator[tuple[bytes, bool]]:
     """The stream as chunks of whole lines (each ending with its newline), about a block each.
 
@@ -740,7 +749,7 @@ def _checked_points(
         ),
     ]
     # One pass for all of them: per row the first problem it has; the earliest row is reported.
-    chain = pl.when(problems[0][0]).then(0)
+    chain: Then | ChainedThen = pl.when(problems[0][0]).then(0)
     for index, (condition, _) in enumerate(problems[1:], start=1):
         chain = chain.when(condition).then(index)
     bad = points.filter(chain.is_not_null()).select("row", "metric", problem=chain).sort("row").head(1)
@@ -815,7 +824,7 @@ def _requests(points: pl.DataFrame, label: str, *, role: str | None, segment: st
         )
         .with_columns(op=op, ok=pl.col("failure").is_null(), segment=pl.lit(segment, pl.String))
         .select(list(SAMPLE_SCHEMA))
-        .cast(SAMPLE_SCHEMA)
+        .cast(pl.Schema(SAMPLE_SCHEMA))
         .sort("timestamp", maintain_order=True)
     )
 

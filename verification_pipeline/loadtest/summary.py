@@ -11,6 +11,7 @@ from __future__ import annotations
 import polars as pl
 
 from verification_pipeline.loadtest.ingest import FAILURE_KINDS
+from verification_pipeline.scalars import datetime_of, float_of
 from verification_pipeline.slo.stats import quantile_type7
 
 ALL_OPS = "all"
@@ -25,7 +26,7 @@ def trend(values: pl.Series) -> dict[str, float | int | None]:
     ordered = values.drop_nulls().sort()
     count = ordered.len()
     figures: dict[str, float | int | None] = {
-        "avg": ordered.sum() / count if count else None,
+        "avg": float_of(ordered.sum()) / count if count else None,
         "min": ordered[0] if count else None,
         "max": ordered[-1] if count else None,
     }
@@ -56,8 +57,9 @@ def _scope_summary(rows: pl.DataFrame) -> dict:
     sent = rows.filter(pl.col("failure").is_null() | (pl.col("failure") != "dropped"))
     failures = rows.filter(~pl.col("ok"))
     kinds = dict(failures.group_by("failure").len().iter_rows())
-    start, end = sent["timestamp"].min(), sent["timestamp"].max()
-    seconds = (end - start).total_seconds() if sent.height else 0.0
+    start = datetime_of(sent["timestamp"].min()) if sent.height else None
+    end = datetime_of(sent["timestamp"].max()) if sent.height else None
+    seconds = (end - start).total_seconds() if start and end else 0.0
     duration = run_seconds(sent["timestamp"])
     summary = {
         "http_req_duration": trend(rows["latency_ms"]),
@@ -68,8 +70,8 @@ def _scope_summary(rows: pl.DataFrame) -> dict:
             **{kind: kinds.get(kind, 0) for kind in FAILURE_KINDS},
         },
         "window": {
-            "start": start.isoformat() if sent.height else None,
-            "end": end.isoformat() if sent.height else None,
+            "start": start.isoformat() if start else None,
+            "end": end.isoformat() if end else None,
             "seconds": seconds,
             "run_seconds": duration,
         },

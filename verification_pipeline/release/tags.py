@@ -6,6 +6,7 @@ Order is semantic, not lexical: rc10 comes after rc9, and v24.10 after v24.9.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from verification_pipeline.errors import InputError
@@ -51,6 +52,6 @@ def is_rc(tag: str) -> bool:
     return bool(_RC.match(tag))
 
 
-def newest(tags: list[str]) -> str | None:
+def newest(tags: Iterable[str]) -> str | None:
     candidates = sorted(parse_rc(t) for t in tags if is_rc(t))
     return candidates[-1].tag if candidates else None

@@ -7,12 +7,14 @@ scanners disagree on whether to print it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import polars as pl
 
 from verification_pipeline.scans.purl import purl_identity
-from verification_pipeline.scans.schemas import frame
+from verification_pipeline.scans.schemas import frame, schema
 
-MISSING_SCHEMA = pl.Schema(
+MISSING_SCHEMA = schema(
     {
         "package": pl.Utf8,
         "version": pl.Utf8,
@@ -45,9 +47,9 @@ def _purl_key(purl: str | None) -> str | None:
 
 def missing_from_sbom(vulnerabilities: pl.DataFrame, components: pl.DataFrame) -> pl.DataFrame:
     """One row per vulnerable package (package, version, type, purl) absent from the SBOM."""
-    purls = {key for p in components["purl"].to_list() if (key := _purl_key(p))}
+    purls = {found for p in components["purl"].to_list() if (found := _purl_key(p))}
     names = {_name_key(n, v) for n, v in zip(components["name"].to_list(), components["version"].to_list())}
-    missing: dict[tuple[str, str], dict[str, object]] = {}
+    missing: dict[tuple[str, str], dict[str, Any]] = {}
     for row in vulnerabilities.iter_rows(named=True):
         if row["package"] is None:
             continue  # a SARIF finding that is not about a package

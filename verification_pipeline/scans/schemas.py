@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import polars as pl
+from polars.datatypes import DataTypeClass
 
 SEVERITIES: tuple[str, ...] = ("Critical", "High", "Medium", "Low", "Negligible", "Unknown")
 FIX_STATES: tuple[str, ...] = ("fixed", "not-fixed", "wont-fix", "unknown")
@@ -18,7 +19,14 @@ FIX_STATES: tuple[str, ...] = ("fixed", "not-fixed", "wont-fix", "unknown")
 SEVERITY = pl.Enum(list(SEVERITIES))
 FIX_STATE = pl.Enum(list(FIX_STATES))
 
-COMPONENT_SCHEMA = pl.Schema(
+
+def schema(columns: Mapping[str, pl.DataType | DataTypeClass]) -> pl.Schema:
+    """`pl.Schema` of `columns`: typed so that a dict mixing dtype classes (`pl.Utf8`) and
+    instances (`pl.List(...)`) checks, which polars' own signature infers as dict[str, object]."""
+    return pl.Schema(columns)
+
+
+COMPONENT_SCHEMA = schema(
     {
         "name": pl.Utf8,
         "version": pl.Utf8,
@@ -28,7 +36,7 @@ COMPONENT_SCHEMA = pl.Schema(
     }
 )
 
-VULNERABILITY_SCHEMA = pl.Schema(
+VULNERABILITY_SCHEMA = schema(
     {
         "id": pl.Utf8,
         "severity": SEVERITY,
@@ -44,7 +52,7 @@ VULNERABILITY_SCHEMA = pl.Schema(
     }
 )
 
-POLICY_SCHEMA = pl.Schema(
+POLICY_SCHEMA = schema(
     {
         "policy": pl.Utf8,  # namespace, package.test name, or query text
         "target": pl.Utf8,  # the file or input the policy was evaluated against, where known

@@ -18,12 +18,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from verification_pipeline.config_files import load_yaml, validate
 from verification_pipeline.errors import ConfigError
-from verification_pipeline.scans.schemas import SEVERITIES, VULNERABILITY_SCHEMA, frame, normalize_severity
+from verification_pipeline.scans.schemas import (
+    SEVERITIES,
+    VULNERABILITY_SCHEMA,
+    frame,
+    normalize_severity,
+    schema,
+)
 
 Severity = Literal["Critical", "High", "Medium", "Low", "Negligible", "Unknown"]
 
-VIOLATION_SCHEMA = pl.Schema({**VULNERABILITY_SCHEMA, "rule": pl.Utf8})
-ALLOWLISTED_SCHEMA = pl.Schema(
+VIOLATION_SCHEMA = schema({**VULNERABILITY_SCHEMA, "rule": pl.Utf8})
+ALLOWLISTED_SCHEMA = schema(
     {**VULNERABILITY_SCHEMA, "rule": pl.Utf8, "allowlist_reason": pl.Utf8, "allowlist_expires": pl.Date}
 )
 
@@ -67,8 +73,8 @@ class VulnerabilityPolicy(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    fail_on: list[Severity] = Field(default_factory=lambda: ["Critical"])
-    fail_on_fixable: list[Severity] = Field(default_factory=lambda: ["High"])
+    fail_on: list[Severity] = Field(default=["Critical"])
+    fail_on_fixable: list[Severity] = Field(default=["High"])
     allowlist: list[AllowlistEntry] = Field(default_factory=list)
 
     @field_validator("fail_on", "fail_on_fixable", mode="before")

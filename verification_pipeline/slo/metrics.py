@@ -33,6 +33,7 @@ import polars as pl
 
 from verification_pipeline.fanout.accounting import DELIVERED, LATE
 from verification_pipeline.loadtest.ingest import FAILURE_KINDS
+from verification_pipeline.scalars import float_of
 from verification_pipeline.slo.spec import Slo, SloSpec
 from verification_pipeline.slo.stats import (
     Dependence,
@@ -113,14 +114,19 @@ def evaluate_quantile(
 
     `all_responses`: the same source's latencies counting failed responses too, reported beside.
     """
+    q = slo.quantile
+    if q is None:  # Slo's validator requires it for a quantile SLO
+        raise ValueError(f"SLO {slo.name!r} has no quantile: evaluate it with evaluate_rate")
     measured_latencies = latencies.drop_nulls()
     n = measured_latencies.len()
     words = _LATENCY_WORDS[slo.source]
-    label = f"p{slo.quantile * 100:g}"
-    everything = _quantile_or_none(all_responses, slo.quantile)
+    label = f"p{q * 100:g}"
+    everything = _quantile_or_none(all_responses, q)
     if n == 0:
         also = (
-            f" ({all_responses.drop_nulls().len()} responses, all failed)" if everything is not None else ""
+            f" ({all_responses.drop_nulls().len()} responses, all failed)"
+            if all_responses is not None and everything is not None
+            else ""
         )
         return _row(
             slo,
@@ -137,11 +143,11 @@ def evaluate_quantile(
             None,
         )
     ordered = measured_latencies.sort()
-    value = quantile_type7(ordered, slo.quantile)
+    value = quantile_type7(ordered, q)
     dependence = serial_dependence(measured_latencies <= value)
     lag1 = _lag1(measured_latencies.log1p())
     low_rank, high_rank = quantile_bounds_in_time_order(
-        measured_latencies, ordered, slo.quantile, confidence, dependence
+        measured_latencies, ordered, q, confidence, dependence
     )
     low = ordered[low_rank - 1] if low_rank else None
     high = ordered[high_rank - 1] if high_rank else None
@@ -152,9 +158,7 @@ def evaluate_quantile(
     )
     verdict, why = _decide(slo, n, low, high, f"{_num(slo.threshold)} ms", confidence)
     if verdict == INCONCLUSIVE and high is None:
-        needed = max(
-            slo.min_samples, quantile_upper_sample_size(slo.quantile, confidence, dependence.design_effect)
-        )
+        needed = max(slo.min_samples, quantile_upper_sample_size(q, confidence, dependence.design_effect))
         why = (
             f"only {n} samples, too few to bound {label} from above at {_pct(confidence)}: "
             f"at least {needed} are needed"
@@ -264,8 +268,8 @@ def failure_dispersion_index(failed: pl.Series) -> float | None:
         .group_by(pl.col("i") // window)
         .agg(pl.col("failed").sum())["failed"]
     )
-    mean = counts.mean()
-    return float(counts.var()) / mean if mean else None
+    mean = float_of(counts.mean())
+    return float_of(counts.var()) / mean if mean else None
 
 
 def _decide(

@@ -53,7 +53,7 @@ effective n of 312.7 costs microseconds.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import polars as pl
@@ -62,7 +62,7 @@ _EPSILON = 1e-15
 _TINY = 1e-300
 
 
-def quantile_type7(ordered: Sequence[float], q: float) -> float:
+def quantile_type7(ordered: Sequence[float] | pl.Series, q: float) -> float:
     """k6's percentile of ascending `ordered` values (at least one): j + (k - j) * f."""
     count = len(ordered)
     if count == 1:
@@ -125,12 +125,14 @@ def quantile_bounds_in_time_order(
         return binomial_cdf(rank / d - 1.0, n / d, q) <= 1.0 - confidence
 
     upper = None
-    if high is not None and bounds_above(n):
+    if high is not None:
         # Ranks below the independent-sample bound never pass: d >= 1 only widens.
-        upper = high + _first_k(lambda k: bounds_above(high + k), n - high)
+        above = _first_k(lambda k: bounds_above(high + k), n - high)
+        upper = None if above is None else high + above
     lower = None
-    if low is not None and bounds_below(1):
-        lower = 1 + _last_k(lambda k: bounds_below(1 + k), low - 1)
+    if low is not None:
+        below = _last_k(lambda k: bounds_below(1 + k), low - 1)
+        lower = None if below is None else 1 + below
     return lower, upper
 
 
@@ -229,8 +231,8 @@ def serial_dependence(indicator: pl.Series) -> Dependence:
     return Dependence(rho[0], design_effect, n / design_effect)
 
 
-def binomial_cdf(k: int, n: int, p: float) -> float:
-    """P(B <= k) for B ~ Binomial(n, p), as I_{1-p}(n - k, k + 1)."""
+def binomial_cdf(k: float, n: float, p: float) -> float:
+    """P(B <= k) for B ~ Binomial(n, p), as I_{1-p}(n - k, k + 1); real k and n allowed."""
     if k < 0:
         return 0.0
     if k >= n:
@@ -286,7 +288,7 @@ def _solve_p(increasing) -> float:
     return (low + high) / 2.0
 
 
-def _last_k(holds, last: int) -> int | None:
+def _last_k(holds: Callable[[int], bool], last: int) -> int | None:
     """The largest k in [0, last] where monotone `holds` (true, then false) is true."""
     if not holds(0):
         return None
@@ -300,7 +302,7 @@ def _last_k(holds, last: int) -> int | None:
     return low
 
 
-def _first_k(holds, last: int) -> int | None:
+def _first_k(holds: Callable[[int], bool], last: int) -> int | None:
     """The smallest k in [0, last] where monotone `holds` (false, then true) is true."""
     if not holds(last):
         return None

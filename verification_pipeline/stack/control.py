@@ -270,7 +270,7 @@ class Stack:
 
     def down(self) -> list[str]:
         """Stop exactly the processes recorded as ours; the data stays for the next `up`."""
-        stopped = []
+        stopped: list[str] = []
         records = self._records()
         for name in ("target", "seaweedfs"):
             if name in records and processes.stop(records[name]):

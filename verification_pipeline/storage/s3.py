@@ -9,6 +9,7 @@ Works with any S3-compatible endpoint; tested against SeaweedFS.
 from __future__ import annotations
 
 import base64
+import builtins
 import datetime as dt
 import hashlib
 import os
@@ -281,7 +282,7 @@ class ObjectStore:
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
             raise self._fail("delete", key, exc) from None
 
-    def version_ids(self, key: str) -> list[str]:
+    def version_ids(self, key: str) -> builtins.list[str]:  # `list` here is the method above
         try:
             resp = self._client.list_object_versions(Bucket=self.bucket, Prefix=key)
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:

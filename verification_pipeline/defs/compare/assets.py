@@ -20,8 +20,8 @@ from verification_pipeline.compare.document import (
 )
 from verification_pipeline.defs.evidence.files import bundle_files_metadata
 from verification_pipeline.defs.evidence.resources import SigningKeyResource
-from verification_pipeline.defs.partitions import release_candidates
-from verification_pipeline.defs.records import latest_record
+from verification_pipeline.defs.partitions import RELEASE_CANDIDATES, release_candidates
+from verification_pipeline.defs.records import latest_record, materialization
 from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.errors import StorageError, VerificationFailed
 from verification_pipeline.evidence.upload import LATEST_POINTER
@@ -55,7 +55,7 @@ def _locator(s3: S3Resource, instance: dg.DagsterInstance):
             return store.uri(str(pointer["bundlePrefix"]))
         except (StorageError, ValueError, KeyError, TypeError):
             record = latest_record(instance, dg.AssetKey("evidence_bundle"), rc)
-            metadata = record.asset_materialization.metadata if record else {}
+            metadata = materialization(record).metadata if record else {}
             return str(metadata["bundle_uri"].value) if "bundle_uri" in metadata else None
 
     return locate
@@ -100,9 +100,7 @@ def baseline_comparison(
     spec = load_slo_spec(slo_spec.yaml.encode(), source=slo_spec.source)
     named = parse_rc(config.baseline_rc).tag if config.baseline_rc else None
     candidates = (
-        [named]
-        if named
-        else earlier_in_line(rc, context.instance.get_dynamic_partitions(release_candidates.name))
+        [named] if named else earlier_in_line(rc, context.instance.get_dynamic_partitions(RELEASE_CANDIDATES))
     )
     search = find_baseline(
         candidates,

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from verification_pipeline.defs.partitions import release_candidates
+from verification_pipeline.defs.partitions import RELEASE_CANDIDATES
 from verification_pipeline.release.tags import newest
 
 
@@ -15,7 +15,7 @@ from verification_pipeline.release.tags import newest
     description="Re-verifies the newest RC (semantic-version order: rc10 after rc9).",
 )
 def nightly_reverification(context: dg.ScheduleEvaluationContext):
-    rc = newest(context.instance.get_dynamic_partitions(release_candidates.name))
+    rc = newest(context.instance.get_dynamic_partitions(RELEASE_CANDIDATES))
     if rc is None:
         return dg.SkipReason("no release candidate has been registered yet")
     return dg.RunRequest(partition_key=rc, tags={"vp/rc": rc, "vp/trigger": "nightly"})

@@ -7,7 +7,7 @@ import json
 import dagster as dg
 
 from verification_pipeline.defs.load.assets import load_run_config
-from verification_pipeline.defs.partitions import release_candidates
+from verification_pipeline.defs.partitions import RELEASE_CANDIDATES, release_candidates
 from verification_pipeline.defs.release.resources import GitRepoResource
 from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.errors import PipelineError
@@ -56,7 +56,7 @@ def release_candidate_sensor(context: dg.SensorEvaluationContext, git_repo: GitR
     except PipelineError as exc:
         return dg.SkipReason(f"cannot list tags of {repo}: {exc}")
     seen = json.loads(context.cursor) if context.cursor else None
-    existing = set(context.instance.get_dynamic_partitions(release_candidates.name))
+    existing = set(context.instance.get_dynamic_partitions(RELEASE_CANDIDATES))
     requests, new_partitions = _plan(seen, tags, existing)
     if not requests and not new_partitions:
         return dg.SkipReason(f"no new or moved tags matching {pattern} in {repo}")
@@ -135,7 +135,7 @@ def incoming_artifacts_sensor(context: dg.SensorEvaluationContext, s3: S3Resourc
         )
     if not ready:
         return dg.SkipReason(f"no new complete uploads under {store.uri(base)}")
-    existing = set(context.instance.get_dynamic_partitions(release_candidates.name))
+    existing = set(context.instance.get_dynamic_partitions(RELEASE_CANDIDATES))
     new_partitions = sorted(rc for rc in ready if rc not in existing)
     requests = [
         dg.RunRequest(

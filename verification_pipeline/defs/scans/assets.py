@@ -13,7 +13,7 @@ from verification_pipeline.defs.partitions import release_candidates
 from verification_pipeline.defs.scans.resources import ScanInputsResource
 from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.defs.storage.sources import original_metadata, read_source, store_original
-from verification_pipeline.errors import ConfigError
+from verification_pipeline.errors import ConfigError, FormatError
 from verification_pipeline.paths import PACKAGE_DIR
 from verification_pipeline.records import ScanSummaryRecord
 from verification_pipeline.scans import (
@@ -92,6 +92,9 @@ def sbom(
             f"unknown source {config.source!r}", field="sbom.config.source", hint="use run or import"
         )
     report = parse_sbom(data, label)
+    components = report.components
+    if components is None:  # parse_sbom refuses a report without components
+        raise FormatError("the SBOM lists no components", source=label)
     ref = store_original(context, s3, "sbom.json", data)
     extra = {"syft_version": syft_version()} if config.source == "run" else {}
     return _report_output(
@@ -100,9 +103,9 @@ def sbom(
         report,
         ref,
         label,
-        report.components,
+        components,
         "SBOM components",
-        component_counts(report.components),
+        component_counts(components),
         "security/sbom.syft.json",
         **extra,
     )

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from verification_pipeline.defs.records import latest_record
+from verification_pipeline.defs.records import latest_record, materialization
 from verification_pipeline.errors import StorageError
 from verification_pipeline.storage.s3 import ObjectStore, S3Settings
 from verification_pipeline.storage.serialize import EXTENSIONS, decode, encode
@@ -59,6 +59,8 @@ class S3IOManager(dg.ConfigurableIOManager):
         if not context.has_asset_key:
             # an op inside a graph-backed asset (a load segment): keyed by run, step and output
             output = context.upstream_output if isinstance(context, dg.InputContext) else context
+            if output is None:
+                raise StorageError("an op input with no upstream output has nothing stored to load")
             return store.key("_steps", *output.get_identifier())
         partition = context.partition_key if context.has_partition_key else "_unpartitioned"
         return store.key(partition, *context.asset_key.path)
@@ -89,6 +91,8 @@ class S3IOManager(dg.ConfigurableIOManager):
         store = self.s3.store()
         base = self._base_key(store, context)
         recorded = self._recorded(context)
+        key: str | None
+        sha256: str | None
         if recorded is not None:
             uri, sha256 = recorded
             key = uri.removeprefix(f"s3://{store.bucket}/")
@@ -112,7 +116,7 @@ class S3IOManager(dg.ConfigurableIOManager):
         )
         if record is None:
             return None
-        metadata = record.asset_materialization.metadata
+        metadata = materialization(record).metadata
         if "uri" not in metadata or "sha256" not in metadata:
             return None
         return str(metadata["uri"].value), str(metadata["sha256"].value)

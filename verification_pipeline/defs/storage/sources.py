@@ -4,7 +4,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from verification_pipeline.defs.records import latest_record
+from verification_pipeline.defs.records import latest_record, materialization
 from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.errors import InputError
 from verification_pipeline.storage.s3 import ObjectRef, ObjectStore, parse_s3_uri
@@ -50,7 +50,7 @@ def load_original(
     record = latest_record(context.instance, asset, context.partition_key)
     if record is None:
         return None
-    metadata = record.asset_materialization.metadata
+    metadata = materialization(record).metadata
     if "original_uri" not in metadata:
         return None
     uri = str(metadata["original_uri"].value)
