@@ -7,7 +7,7 @@ independent or in bursts from a two-state Markov chain (mean burst 5 requests, e
 in a burst fails). Sizes n = 1,000 / 10,000 / 100,000.
 
 For each replication the pipeline's own functions (`slo.stats`: `quantile_bounds_in_time_order`,
-`rate_bounds` with `serial_dependence`) give the one-sided upper and lower bounds at 95 %; "exact" is the same rule with n_eff = n (the independent-sample order
+`rate_bounds` with `failure_dependence`) give the one-sided upper and lower bounds at 95 %; "exact" is the same rule with n_eff = n (the independent-sample order
 statistics and Clopper-Pearson the pipeline used before). Coverage is the share of
 replications whose upper bound is at or above the true value (what a PASS relies on) and whose
 lower bound is at or below it (what a FAIL relies on); width is upper minus lower.
@@ -27,6 +27,7 @@ import numpy as np
 import polars as pl
 
 from verification_pipeline.slo.stats import (
+    failure_dependence,
     quantile_bounds,
     quantile_bounds_in_time_order,
     rate_bounds,
@@ -123,9 +124,9 @@ def rate_cell(failed: np.ndarray, p: float) -> Cell:
     n = failed.shape[1]
     rows = []
     for row in failed:
-        dependence = serial_dependence(pl.Series(row))
+        dependence = failure_dependence(pl.Series(row))
         count = int(row.sum())
-        low, high = rate_bounds(count, n, CONFIDENCE, dependence.design_effect)
+        low, high = rate_bounds(count, n, CONFIDENCE, dependence.design_effect, dependence.bursts)
         exact_low, exact_high = rate_bounds(count, n, CONFIDENCE)
         rows.append((low, high, exact_low, exact_high, dependence.effective_n))
     table = np.array(rows)

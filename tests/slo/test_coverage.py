@@ -14,6 +14,8 @@ import numpy as np
 import polars as pl
 
 from verification_pipeline.slo.stats import (
+    Dependence,
+    failure_dependence,
     quantile_bounds,
     quantile_bounds_in_time_order,
     rate_bounds,
@@ -89,8 +91,8 @@ def upper_bounds(failed: np.ndarray, *, dependent: bool) -> np.ndarray:
     n = failed.shape[1]
     out = []
     for row in failed:
-        effect = serial_dependence(pl.Series(row)).design_effect if dependent else 1.0
-        out.append(rate_bounds(int(row.sum()), n, CONFIDENCE, effect)[1])
+        dependence = failure_dependence(pl.Series(row)) if dependent else Dependence(None, 1.0, n)
+        out.append(rate_bounds(int(row.sum()), n, CONFIDENCE, dependence.design_effect, dependence.bursts)[1])
     return np.array(out)
 
 
@@ -100,6 +102,15 @@ def test_bursty_failures_keep_the_error_bound_where_the_exact_one_covers_two_thi
     failed = markov_failures(np.random.default_rng(19), 200, 40_000, p, 5.0)
     assert (upper_bounds(failed, dependent=True) >= p).mean() >= allowed(200)
     assert (upper_bounds(failed, dependent=False) >= p).mean() < 0.8
+
+
+def test_twenty_expected_failures_in_four_bursts_keep_the_error_bound() -> None:
+    """0.2 % failures in bursts of mean 5 over 10,000 requests: the smallest cell the coverage
+    promise covers. d plugged in, or raised by one standard error, covered 87 % and 92 % here.
+    2,000 replications, so the allowance (2 s.e.) is 1 point and the old 92 % fails it."""
+    p = 0.002
+    failed = markov_failures(np.random.default_rng(21), 2000, 10_000, p, 5.0)
+    assert (upper_bounds(failed, dependent=True) >= p).mean() >= allowed(2000)
 
 
 def test_independent_failures_get_todays_exact_bound() -> None:

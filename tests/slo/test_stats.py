@@ -13,6 +13,7 @@ from verification_pipeline.slo.stats import (
     Dependence,
     binomial_cdf,
     clopper_pearson,
+    failure_dependence,
     quantile_bounds,
     quantile_type7,
     quantile_upper_sample_size,
@@ -114,6 +115,36 @@ def test_markov_indicator_design_effect_matches_theory() -> None:
     dependence = serial_dependence(pl.Series(values))
     assert dependence.lag1_autocorrelation == pytest.approx(0.6, abs=0.02)
     assert dependence.design_effect == pytest.approx(4.0, rel=0.15)
+    # The failure bound takes the point estimate (its error is allowed for by t on the bursts).
+    failures = failure_dependence(pl.Series(values))
+    assert (
+        failures.design_effect == pytest.approx(4.0, rel=0.1)
+        and failures.design_effect < dependence.design_effect
+    )
+    assert failures.bursts == sum(
+        1 for before, now in zip([False, *values], values, strict=False) if now and not before
+    )
+
+
+def test_failure_bursts_are_the_runs_of_failures() -> None:
+    flags = [False, True, True, False, True, False, False, True, True, True]
+    assert failure_dependence(pl.Series(flags)).bursts == 3
+    assert failure_dependence(pl.Series([True, False, False, False])).bursts == 1
+
+
+def test_rate_bound_uses_students_t_on_the_bursts_only_when_failures_cluster() -> None:
+    # t at 95 % on 10 degrees of freedom is 1.812461, so the level becomes Phi(1.812461).
+    t_level = statistics.NormalDist().cdf(1.812461)
+    assert rate_bounds(40, 10_000, 0.95, 4.0, bursts=11) == pytest.approx(
+        rate_bounds(40, 10_000, t_level, 4.0), rel=1e-6
+    )
+    assert rate_bounds(40, 10_000, 0.95, 1.0, bursts=11) == rate_bounds(40, 10_000, 0.95)
+    few, many = (
+        rate_bounds(40, 10_000, 0.95, 4.0, bursts=3)[1],
+        rate_bounds(40, 10_000, 0.95, 4.0, bursts=1000)[1],
+    )
+    assert few > many > rate_bounds(40, 10_000, 0.95, 4.0)[1]
+    assert many == pytest.approx(rate_bounds(40, 10_000, 0.95, 4.0)[1], rel=0.01)
 
 
 def test_quantile_ci_coverage_by_simulation() -> None:

@@ -9,8 +9,9 @@ The verdict answers "does the evidence show value <= threshold?", at the level c
   show <= 0.1 % at 95 %: the upper bound is 0.15 %; 2,995 failure-free requests are needed.
 `ci_low` / `ci_high` are those two bounds (together a two-sided interval at 2c - 1).
 
-Bounds come from the samples in time order (`stats.serial_dependence`): correlated latencies
-and bursts of failures count as fewer independent samples (`effective_n`). The row carries
+Bounds come from the samples in time order (`stats.serial_dependence`,
+`stats.failure_dependence`): correlated latencies and bursts of failures count as fewer
+independent samples (`effective_n`). The row carries
 the diagnostics: the lag-1 autocorrelation (of log(1 + ms) for latencies, of the failure
 indicator for rates), the effective n, the failure dispersion index (variance over mean of
 failures per window of ceil(sqrt(n)) consecutive requests; 1 for independent failures) and
@@ -37,6 +38,7 @@ from verification_pipeline.scalars import float_of
 from verification_pipeline.slo.spec import Slo, SloSpec
 from verification_pipeline.slo.stats import (
     Dependence,
+    failure_dependence,
     quantile_bounds_in_time_order,
     quantile_type7,
     quantile_upper_sample_size,
@@ -201,8 +203,9 @@ def evaluate_rate(slo: Slo, requests: pl.DataFrame | None, confidence: float) ->
     failed_flags = ~requests["ok"]
     failed = requests.filter(failed_flags)
     failures = failed.height
-    dependence = serial_dependence(failed_flags)
-    low, high = (bound * 100 for bound in rate_bounds(failures, n, confidence, dependence.design_effect))
+    dependence = failure_dependence(failed_flags)
+    bounds = rate_bounds(failures, n, confidence, dependence.design_effect, dependence.bursts)
+    low, high = (bound * 100 for bound in bounds)
     value = failures / n * 100
     kinds = dict(failed.group_by("failure").len().iter_rows())
     breakdown = ", ".join(f"{kinds[kind]} {kind}" for kind in FAILURE_KINDS if kinds.get(kind))
