@@ -17,11 +17,13 @@ import numpy as np
 import polars as pl
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+from matplotlib.typing import RcKeyType
 
 from verification_pipeline.fanout.accounting import DELIVERED, LATE, LOST
 from verification_pipeline.loadtest.ingest import DROPPED, FAILURE_KINDS, GRAPHQL, HTTP, TIMEOUT
 from verification_pipeline.report.budget import figure as fmt
 from verification_pipeline.report.budget import interval
+from verification_pipeline.scalars import float_of
 
 WINDOW_S = 10
 THRESHOLD_COLOR = "#c62828"
@@ -30,7 +32,7 @@ BASELINE_COLOR = "#757575"
 OP_COLORS = {"read": "#1565c0", "write": "#ef6c00"}
 KIND_COLORS = {HTTP: "#c62828", GRAPHQL: "#8e24aa", TIMEOUT: "#ef6c00", DROPPED: "#546e7a"}
 KIND_LABELS = {HTTP: "HTTP status", GRAPHQL: "GraphQL error", TIMEOUT: "timeout", DROPPED: "dropped"}
-_STYLE = {
+_STYLE: dict[RcKeyType, Any] = {
     "svg.fonttype": "path",
     "svg.hashsalt": "verification_pipeline",  # stable ids: the same data draws the same bytes
     "font.size": 9,
@@ -97,9 +99,9 @@ def latency_cdf(slo: Mapping[str, Any], latencies: pl.Series) -> Figure:
             label=f"ECDF of {ordered.size} samples",
         )
     if slo.get("ci_low") is not None or slo.get("ci_high") is not None:
-        low = slo.get("ci_low") if slo.get("ci_low") is not None else (ordered[0] if ordered.size else 0.0)
+        low = float(slo["ci_low"]) if slo.get("ci_low") is not None else (ordered[0] if ordered.size else 0.0)
         high = (
-            slo.get("ci_high") if slo.get("ci_high") is not None else (ordered[-1] if ordered.size else low)
+            float(slo["ci_high"]) if slo.get("ci_high") is not None else (ordered[-1] if ordered.size else low)
         )
         ax.axvspan(
             low,
@@ -146,7 +148,7 @@ def windows(samples: pl.DataFrame) -> pl.DataFrame:
         )
     start = samples["timestamp"].min()
     timed = samples.with_columns(elapsed_s=(pl.col("timestamp") - start).dt.total_microseconds() / 1e6)
-    test_s = float(timed["elapsed_s"].max())
+    test_s = float_of(timed["elapsed_s"].max())
     return (
         timed.with_columns(window_s=(pl.col("elapsed_s") // WINDOW_S * WINDOW_S).cast(pl.Int64))
         .group_by("op", "window_s")
@@ -187,7 +189,7 @@ def timeline(samples: pl.DataFrame, thresholds: Mapping[str, float]) -> Figure:
     top.set_title(f"p95 and throughput per {WINDOW_S} s window", loc="left", fontsize=10)
     top.legend(fontsize=7, loc="upper left", ncols=2)
     # a test shorter than two windows is one point: still show the window it covers
-    bottom.set_xlim(-1, max(per_window["window_s"].max() or 0, 0) + WINDOW_S)
+    bottom.set_xlim(-1, max(float_of(per_window["window_s"].max() or 0), 0) + WINDOW_S)
     bottom.set_ylim(bottom=0)
     bottom.set_ylabel("requests/s")
     bottom.set_xlabel("seconds since the test started (window start)")
@@ -270,7 +272,7 @@ def fanout_distribution(fanout: pl.DataFrame, slo: Mapping[str, Any] | None) -> 
         color=KIND_COLORS[HTTP],
         label=f"lost ({int(outcomes['lost'].sum())})",
     )
-    right.set_ylim(0, max(int((outcomes["late"] + outcomes["lost"]).max() or 0), 1) * 1.25)
+    right.set_ylim(0, max(float_of((outcomes["late"] + outcomes["lost"]).max() or 0), 1) * 1.25)
     right.set_title("late and lost per subscriber", loc="left", fontsize=10)
     right.set_xlabel("subscriber")
     right.set_ylabel("events")
@@ -317,7 +319,9 @@ def shifts(entries: Sequence[Mapping[str, Any]]) -> Figure:
         shift = entry["shift_ms"]
         low = shift.get("lower", shift["estimate"])
         high = shift.get("upper", shift["estimate"])
-        color = {"slower": THRESHOLD_COLOR, "faster": "#2e7d32"}.get(entry.get("classification"), P95_COLOR)
+        color = {"slower": THRESHOLD_COLOR, "faster": "#2e7d32"}.get(
+            str(entry.get("classification")), P95_COLOR
+        )
         ax.errorbar(
             [shift["estimate"]],
             [i],
