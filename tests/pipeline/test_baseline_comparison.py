@@ -15,7 +15,7 @@ from verification_pipeline.cli import main
 from verification_pipeline.defs.partitions import release_candidates
 from verification_pipeline.defs.runner import verify_in_process
 from verification_pipeline.evidence.keys import load_public_key_file
-from verification_pipeline.evidence.statements import TEST_RESULT_PREDICATE
+from verification_pipeline.evidence.statements import EXTENSION, TEST_RESULT_PREDICATE
 from verification_pipeline.evidence.verify import verify_files
 from verification_pipeline.storage.bundles import read_bundle_uri
 from verification_pipeline.storage.s3 import S3Settings
@@ -80,7 +80,7 @@ def test_rc2_slowed_on_reads_is_compared_with_rc1s_verified_bundle(pipeline_env,
     assert report.verdict == "PASS" and second.values["evidence_bundle"]["missing_files"] == []
     # the WARN is a warned test of the signed result; the signed verdict and the decision stay PASS
     signed = _test_result(files)
-    gate = next(g for g in signed["gates"] if g["name"] == "baseline:no_regression")
+    gate = next(g for g in signed[EXTENSION]["gates"] if g["name"] == "baseline:no_regression")
     assert (gate["verdict"], gate["baseline"]) == ("WARN", RC1) and "baseline:no_regression" in signed[
         "warnedTests"
     ]

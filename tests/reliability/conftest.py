@@ -64,8 +64,10 @@ UPSTREAM_OF_BUNDLE = tuple(
         "policy_report",
         "scan_summary",
         "slo_metrics",
+        "baseline_comparison",
         "ops_artifacts",
         "release_docs",
+        "report",
     )
 )
 

@@ -68,9 +68,20 @@ def test_two_rcs_verified_at_once_do_not_mix_their_data(
     store, prefix = production_env.store, production_env.prefix
     keys = store.list(f"{prefix}/")
     # Asset values live under <prefix>/<rc>/; step outputs under <prefix>/_steps/<run id>/.
+    # (and each run's k6 web dashboards, kept as originals under the run that made them).
     asset_objects = {key for key in keys if not key.startswith(f"{prefix}/_steps/")}
-    assert asset_objects == {
-        f"{prefix}/{rc}/{asset.path[-1]}.parquet" for rc in LOADS for asset in LOAD_ASSETS
+    dashboards = {key for key in asset_objects if "/originals/" in key and "/k6-dashboard/" in key}
+    for key in dashboards:
+        rc, run_id = key.removeprefix(f"{prefix}/").split("/")[0], key.split("/originals/")[1].split("/")[0]
+        assert run_id == run_ids[rc], f"{key}: a dashboard of another run under {rc}"
+    assert asset_objects - dashboards == {
+        f"{prefix}/{rc}/{name}"
+        for rc in LOADS
+        for name in (
+            "release_candidate.json",
+            "service_build.json",
+            *(f"{asset.path[-1]}.parquet" for asset in LOAD_ASSETS),
+        )
     }
     step_runs = {key.split("/")[2] for key in keys if key.startswith(f"{prefix}/_steps/")}
     assert step_runs == set(run_ids.values())

@@ -6,6 +6,9 @@ multiprocess executor, so each segment is its own process, as it is its own pod 
 
 from __future__ import annotations
 
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+
 import dagster as dg
 import polars as pl
 import pytest
@@ -19,7 +22,7 @@ from tests.scale.runs import (
     materialization,
     segment_windows,
     stored_frame,
-    verify_load,
+    verify_load_in_run_worker,
 )
 
 RC = "v24.1.0-rc1"
@@ -40,11 +43,15 @@ def test_two_segments_run_in_parallel_steps_and_merge_into_one_table(
     # The segments start when their step processes are up, which on a busy 2-core host can be
     # seconds apart (each spawned step imports the code location); a test shorter than that
     # skew would run its halves one after the other, so each lasts SEGMENT_DURATION.
-    run_id = verify_load(
-        production_instance,
-        RC,
-        load_run_config(segments=2, duration=SEGMENT_DURATION, read_vus=2, write_vus=2),
-    )
+    # In a run worker process of its own, as the run launcher starts one: the step executor's
+    # fork server is per process and keeps the environment it started with, so a pytest process
+    # that already started one (an earlier test) would hand the steps that test's environment.
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as worker:
+        run_id = worker.submit(
+            verify_load_in_run_worker,
+            RC,
+            load_run_config(segments=2, duration=SEGMENT_DURATION, read_vus=2, write_vus=2),
+        ).result()
 
     windows = segment_windows(production_instance, run_id)
     assert set(windows) == {"segment_0", "segment_1"}

@@ -42,7 +42,14 @@ def test_a_split_load_launched_from_the_ui_runs_its_segments_at_once_in_processe
     dagster_ui: DagsterUI, s3_stack
 ):
     run_id, status = launch_and_wait(
-        dagster_ui, RC, SPLIT_LOAD, asset_selection=[key.to_user_string() for key in LOAD_ASSETS]
+        dagster_ui,
+        RC,
+        SPLIT_LOAD,
+        asset_selection=[
+            "release_candidate",
+            "service_build",
+            *(key.to_user_string() for key in LOAD_ASSETS),
+        ],
     )
     assert status == "SUCCESS", describe_failures(step_failures(dagster_ui, run_id)) or dagster_ui.log_tail()
 

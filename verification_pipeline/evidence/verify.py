@@ -293,7 +293,10 @@ def _descriptors(value: object, where: str) -> None:
             isinstance(item, Mapping)
             and isinstance(item.get("name", ""), str)
             and (isinstance(item.get("uri"), str) or isinstance(digest, Mapping))
-            and (digest is None or all(isinstance(v, str) for v in digest.values()))
+            and (
+                digest is None
+                or (isinstance(digest, Mapping) and all(isinstance(v, str) for v in digest.values()))
+            )
         )
         if not ok:
             raise VerificationFailed(f"{where}[{index}]: not a resource descriptor (a uri or a digest)")
