@@ -82,7 +82,9 @@ def test_two_segments_run_in_parallel_steps_and_merge_into_one_table(
         "SELECT asset_key, partition FROM event_logs WHERE run_id = %s AND dagster_event_type = 'ASSET_MATERIALIZATION'",
         (run_id,),
     )
-    assert sorted(materialized) == sorted((dg.AssetKey(a.path).to_string(), RC) for a in LOAD_ASSETS)
+    # the load assets, and the RC and its service-build check that the load steps wait for
+    built = [*LOAD_ASSETS, dg.AssetKey("release_candidate"), dg.AssetKey("service_build")]
+    assert sorted(materialized) == sorted((a.to_string(), RC) for a in built)
 
     for asset in LOAD_ASSETS:
         record = materialization(production_instance, asset, RC)
