@@ -195,6 +195,6 @@ def segment_runs(k6_dir: Path) -> list[K6Run]:
                 segment=segment,
                 summary_path=out.with_name(out.name.split(".")[0] + ".summary.json"),
             )
-            for segment, out in zip(segments, outputs)
+            for segment, out in zip(segments, outputs, strict=True)
         ]
         return [future.result() for future in futures]

@@ -144,7 +144,7 @@ def test_segments_are_merged_from_raw_points(segment_runs) -> None:
 
     # Each process on its own matches its own k6 summary (one of them read from .gz).
     assert segment_runs[1].out_path.suffix == ".gz"
-    for samples, k6 in zip(per_segment, summaries):
+    for samples, k6 in zip(per_segment, summaries, strict=True):
         assert_trend_equal(summarize(samples)["read"]["http_req_duration"], k6["http_req_duration"])
     assert sorted(merged["segment"].unique()) == ["0:1/2", "1/2:1"]
 
@@ -160,7 +160,9 @@ def test_segments_are_merged_from_raw_points(segment_runs) -> None:
     assert figures["med"] == pytest.approx(statistics.median(latencies), abs=TOLERANCE_MS)
     assert figures["min"] == min(k6["http_req_duration"]["min"] for k6 in summaries)
     assert figures["max"] == max(k6["http_req_duration"]["max"] for k6 in summaries)
-    weighted_avg = sum(k6["http_req_duration"]["avg"] * n for k6, n in zip(summaries, counts)) / sum(counts)
+    weighted_avg = sum(
+        k6["http_req_duration"]["avg"] * n for k6, n in zip(summaries, counts, strict=True)
+    ) / sum(counts)
     assert figures["avg"] == pytest.approx(weighted_avg, abs=TOLERANCE_MS)
 
 

@@ -155,7 +155,7 @@ def _histogram(family, labels, phases, count_of, slow_of, threshold) -> list[dic
 
         def in_bucket(p: Phase, bound: float = bound) -> float:
             n = count_of(p)
-            fast = n * (1 - slow_of(p)) if FAST_SECONDS <= bound else 0.0
+            fast = n * (1 - slow_of(p)) if bound >= FAST_SECONDS else 0.0
             slow = n * slow_of(p) if slow_seconds <= bound else 0.0
             return fast + slow
 

@@ -207,20 +207,16 @@ def stop_process_groups(processes: list[subprocess.Popen], first: signal.Signals
         _signal_group(process, first)
     deadline = time.monotonic() + STOP_TIMEOUT_S
     for process in processes:
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            pass
     for process in processes:
         _signal_group(process, signal.SIGKILL)
         process.wait(timeout=STOP_TIMEOUT_S)
 
 
 def _signal_group(process: subprocess.Popen, sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def _wait_until_loaded(ui: DagsterUI, processes: dict[str, subprocess.Popen]) -> None:

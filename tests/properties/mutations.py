@@ -15,6 +15,7 @@ do harm rather than fail (the k6 properties leave out counts a parser would expa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import marshal
 from collections import deque
@@ -192,10 +193,9 @@ def delete_at(doc: Any, path: JsonPath) -> Any:
 def replace_key_everywhere(doc: Any, key: str, make: Callable[[], Any]) -> Any:
     for path in json_paths(doc):
         if path and path[-1] == key:
-            try:
+            # an ancestor may have been replaced by an earlier match
+            with contextlib.suppress(KeyError, IndexError, TypeError):
                 replace_at(doc, path, make())
-            except (KeyError, IndexError, TypeError):
-                pass  # an ancestor was replaced by an earlier match
     return doc
 
 

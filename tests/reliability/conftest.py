@@ -9,6 +9,7 @@ test, a tiny tmpfs (`tiny_disk`), and helpers to run a few assets and read why a
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import socket
 import subprocess
@@ -263,10 +264,8 @@ def private_store(tmp_path: Path) -> Iterator[PrivateStore]:
         # weed takes ~15 s to stop on SIGTERM; it holds nothing we need afterwards, so kill it.
         running = stack.status().running.get("seaweedfs")
         if running is not None:
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess):
                 psutil.Process(running.pid).kill()
-            except psutil.NoSuchProcess:
-                pass
         stack.down()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import subprocess
 
@@ -76,10 +77,8 @@ def test_twice_the_seed_load_gets_429s_not_5xx_and_memory_stays_bounded(
     server = psutil.Process(target.process.pid)
     while any(run.poll() is None for run in runs):
         peak_rss = max(peak_rss, server.memory_info().rss)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             runs[0].wait(timeout=0.5)
-        except subprocess.TimeoutExpired:
-            pass
     assert [run.wait() for run in runs] == [0, 0]
     metrics = target.metrics_text()
     refused = sum(

@@ -85,7 +85,7 @@ def demo(
     duration: str = typer.Option("20s", help="Load phase length per load test (k6 duration)."),
     port_base: int | None = PortBase,
     keep_stack: bool = typer.Option(False, help="Leave the stack running afterwards."),
-    output: Path = typer.Option(  # noqa: B008 - typer reads its options from the defaults
+    output: Path = typer.Option(
         Path("demo-output"), help="Where a local copy of the bundle and the public key go."
     ),
 ) -> None:

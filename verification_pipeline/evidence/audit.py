@@ -232,7 +232,8 @@ def _differences(
     elif isinstance(recorded, list) and isinstance(recomputed, list):
         if len(recorded) != len(recomputed):
             yield MetricDifference(f"{path} (length)", len(recorded), len(recomputed))
-        for index, (a, b) in enumerate(zip(recorded, recomputed)):
+        # a length difference is reported above; the common prefix is still compared item by item
+        for index, (a, b) in enumerate(zip(recorded, recomputed, strict=False)):
             yield from _differences(a, b, f"{path}[{index}]", rel_tol, abs_tol)
     elif _is_number(recorded) and _is_number(recomputed):
         if not _close(float(recorded), float(recomputed), rel_tol, abs_tol):

@@ -88,7 +88,7 @@ def account_deliveries(
         orient="row",
     )
     if len(arrived) and not (
-        0 <= float_of(arrived["subscriber"].min()) and float_of(arrived["subscriber"].max()) < subscribers
+        float_of(arrived["subscriber"].min()) >= 0 and float_of(arrived["subscriber"].max()) < subscribers
     ):
         raise ValueError("a receipt names a subscriber outside 0..subscribers-1")
 

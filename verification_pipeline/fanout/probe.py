@@ -12,6 +12,7 @@ machine's wall clock, so the target's clock never enters a latency.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import multiprocessing
@@ -101,7 +102,7 @@ class ProbeConfig:
                 raise ConfigError(
                     f"must be a positive number of seconds, got {getattr(self, name)}", field=name
                 )
-        if not 0 < self.grace_ms:
+        if not self.grace_ms > 0:
             raise ConfigError(f"must be positive, got {self.grace_ms}", field="grace_ms")
         if not 0 <= self.late_ms <= self.grace_ms:
             raise ConfigError(
@@ -304,10 +305,8 @@ class _SubscriberProcesses:
 
     def __exit__(self, *_exc: object) -> None:
         for link in self.links.values():
-            try:
+            with contextlib.suppress(OSError):  # that worker has already finished
                 link.send(("abort",))
-            except OSError:
-                pass  # that worker has already finished
         for worker in self.workers:
             worker.join(timeout=10)
             if worker.is_alive():

@@ -16,6 +16,7 @@ person with the token removed, because they end up in error messages.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -65,10 +66,8 @@ class SubscribeFailed(Exception):
 
 def run_group(group: SubscriberGroup, parent: Connection) -> None:
     """Process entry point: hold the group's subscribers until the parent says drain or abort."""
-    try:
+    with contextlib.suppress(BrokenPipeError, EOFError):  # the parent went away: nobody to report to
         asyncio.run(_hold(group, parent))
-    except (BrokenPipeError, EOFError):
-        pass  # the parent went away; nobody is left to report to
 
 
 async def _hold(group: SubscriberGroup, parent: Connection) -> None:

@@ -48,7 +48,10 @@ def _purl_key(purl: str | None) -> str | None:
 def missing_from_sbom(vulnerabilities: pl.DataFrame, components: pl.DataFrame) -> pl.DataFrame:
     """One row per vulnerable package (package, version, type, purl) absent from the SBOM."""
     purls = {found for p in components["purl"].to_list() if (found := _purl_key(p))}
-    names = {_name_key(n, v) for n, v in zip(components["name"].to_list(), components["version"].to_list())}
+    names = {
+        _name_key(n, v)
+        for n, v in zip(components["name"].to_list(), components["version"].to_list(), strict=True)
+    }
     missing: dict[tuple[str, str], dict[str, Any]] = {}
     for row in vulnerabilities.iter_rows(named=True):
         if row["package"] is None:

@@ -33,6 +33,7 @@ def vulnerability_counts(vulnerabilities: pl.DataFrame) -> dict[str, Any]:
     for severity, fix_state in zip(
         vulnerabilities["severity"].cast(pl.Utf8).to_list(),
         vulnerabilities["fix_state"].cast(pl.Utf8).to_list(),
+        strict=True,
     ):
         by_severity[severity] += 1
         by_fix_state[fix_state] += 1

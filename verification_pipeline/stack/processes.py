@@ -7,6 +7,7 @@ process whose pid *and* start time still match, so `stack down` never kills a st
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -92,10 +93,8 @@ def stop(record: ProcessRecord, timeout_s: float = 15.0) -> bool:
             break
         time.sleep(0.1)
     else:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(record.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     _reap(record.pid)
     _wait_gone(record)
     return True
@@ -103,18 +102,14 @@ def stop(record: ProcessRecord, timeout_s: float = 15.0) -> bool:
 
 def _wait_gone(record: ProcessRecord, timeout_s: float = 5.0) -> None:
     """Return only once the process is gone, so its ports are free for the next `up`."""
-    try:
+    with contextlib.suppress(psutil.NoSuchProcess, psutil.TimeoutExpired, ChildProcessError):
         psutil.Process(record.pid).wait(timeout_s)
-    except (psutil.NoSuchProcess, psutil.TimeoutExpired, ChildProcessError):
-        pass
 
 
 def _reap(pid: int) -> None:
     """Collect the exit status when we are the parent, so no zombie of ours is left behind."""
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def log_tail(path: str | Path, lines: int = 15) -> str:
