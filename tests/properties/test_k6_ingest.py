@@ -181,7 +181,9 @@ TAG_FIELDS = ("status", "error_code", "op", "scenario")
 HOSTILE_BYTES = (b"\xff", b"\xc3\x28", b"\x1f", b"\x00", b"\t", b"\r", b'"', b"\\", b"}", b"\n", b"{")
 
 
-def _edit_point_field(draw: st.DrawFn, line: dict) -> None:
+def _edit_point_field(draw: st.DrawFn, line: object) -> None:
+    if not isinstance(line, dict):  # an earlier generic edit replaced the whole line
+        return
     field = draw(st.sampled_from(sorted(POINT_FIELDS)))
     value = draw(POINT_FIELDS[field])
     data = line.setdefault("data", {}) if isinstance(line.get("data"), dict) else line
