@@ -107,6 +107,25 @@ def test_truncated_csv_last_line(tmp_path: Path) -> None:
     assert ingest(path).height == 2
 
 
+@pytest.mark.parametrize("where", ["first", "middle", "quoted"])
+@pytest.mark.parametrize("damage", ["lost", "added"])
+def test_a_csv_line_with_a_field_lost_or_added_is_named(tmp_path: Path, where: str, damage: str) -> None:
+    """polars fills a short row with nulls once the first row set the width: a line that lost a
+    comma would be read with every field after it shifted (found by the block-size property)."""
+    row = "http_req_duration,1795797799,1.732614,,,,true,,POST,u,HTTP/1.1,read,,200,,,u,op=read,request_id={}"
+    bad = row.replace(",,200,", ",200,") if damage == "lost" else row.replace(",,200,", ",,,200,")
+    rows = [row.format(f"{i}-0") for i in range(1, 5)]
+    at = {"first": 0, "middle": 2, "quoted": 2}[where]
+    rows[at] = bad.format("9-0")
+    if where == "quoted":  # a tag holding a comma, as k6 quotes it
+        rows[0] = rows[0].replace("op=read", '"op=read,x"')
+    path = tmp_path / "read.csv"
+    path.write_text(f"{CSV_DEFAULT_HEADER}\n" + "\n".join(rows) + "\n")
+    found = 18 if damage == "lost" else 20
+    with pytest.raises(FormatError, match=rf"read\.csv:{at + 2}: a line has {found} fields where the header has 19"):
+        ingest(path)
+
+
 def test_not_k6_output(tmp_path: Path) -> None:
     path = tmp_path / "report.html"
     path.write_text("<html><body>k6 report</body></html>")

@@ -39,6 +39,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
 import polars as pl
 from polars.expr.whenthen import ChainedThen, Then
 
@@ -614,6 +615,7 @@ def _check_csv_header(header: list[str], label: str) -> None:
 def _csv_fields(
     data: bytes, header: list[str], label: str, first_line: int, times: _CsvTimes
 ) -> pl.DataFrame:
+    _check_field_counts(data, len(header), label, first_line)
     try:
         table = pl.read_csv(
             data,
@@ -649,6 +651,47 @@ def _csv_fields(
         raise FormatError(what, source=label, line=first_line + row)
 
     return _checked_points(raw, times, fail)
+
+
+def _check_field_counts(data: bytes, fields: int, label: str, first_line: int) -> None:
+    """Every line has the header's number of fields.
+
+    polars fills a short row's missing last fields with nulls once the first row has set the
+    width, so a line that lost a comma would be read with its fields shifted: count them here.
+    Without quotes a line's fields are its commas plus one, counted for the whole block at once;
+    a block with quotes (a tag holding a comma or a newline) is counted by the csv module.
+    """
+    raw = np.frombuffer(data, np.uint8)
+    if not np.any(raw == ord('"')):
+        ends = np.flatnonzero(raw == ord("\n"))
+        if not len(data) or data[-1:] != b"\n":
+            ends = np.append(ends, len(data))
+        starts = np.concatenate(([0], ends[:-1] + 1))
+        commas = np.searchsorted(np.flatnonzero(raw == ord(",")), ends)
+        per_line = np.diff(np.concatenate(([0], commas)))
+        wrong = np.flatnonzero((per_line != fields - 1) & (ends > starts))  # blank lines are skipped
+        if not len(wrong):
+            return
+        line = int(wrong[0])
+        found = int(per_line[line]) + 1
+    else:
+        import csv
+
+        reader = csv.reader(io.StringIO(data.decode("utf-8", "replace"), newline=""))
+        line = 0  # lines before the record being read
+        for record in reader:
+            if record and len(record) != fields:
+                found = len(record)
+                break
+            line = reader.line_num
+        else:
+            return
+    raise FormatError(
+        f"a line has {found} fields where the header has {fields}",
+        source=label,
+        line=first_line + line,
+        hint="the file is damaged (a separator lost or added); rerun k6 or repair that line",
+    )
 
 
 class _CsvTimes:
