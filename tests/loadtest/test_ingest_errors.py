@@ -122,7 +122,9 @@ def test_a_csv_line_with_a_field_lost_or_added_is_named(tmp_path: Path, where: s
     path = tmp_path / "read.csv"
     path.write_text(f"{CSV_DEFAULT_HEADER}\n" + "\n".join(rows) + "\n")
     found = 18 if damage == "lost" else 20
-    with pytest.raises(FormatError, match=rf"read\.csv:{at + 2}: a line has {found} fields where the header has 19"):
+    with pytest.raises(
+        FormatError, match=rf"read\.csv:{at + 2}: a line has {found} fields where the header has 19"
+    ):
         ingest(path)
 
 
