@@ -213,6 +213,19 @@ measured = resource.RUSAGE_CHILDREN
 result = f"{int(count.stdout)} point lines"
 """,
 )
+# The floor the issue named: `grep -F` of the request lines, counted by grep itself, in the C
+# locale (no pipe, no multibyte handling): the fastest a tool that looks at every byte can go.
+GREP_REQUESTS = (
+    "import os, subprocess",
+    """
+count = subprocess.run(
+    ["grep", "-cF", '"metric":"http_req_duration"', path],
+    capture_output=True, text=True, check=True, env={**os.environ, "LC_ALL": "C"},
+)
+measured = resource.RUSAGE_CHILDREN
+result = f"{int(count.stdout)} request lines"
+""",
+)
 
 
 def main() -> None:
@@ -239,6 +252,7 @@ def main() -> None:
             ("verification_pipeline ingest", OURS),
             ("pl.scan_ndjson(...).collect()", SCAN_NDJSON),
             ('grep -F \'"type":"Point"\' | wc -l', GREP),
+            ("LC_ALL=C grep -cF '\"metric\":\"http_req_duration\"' (the floor)", GREP_REQUESTS),
         ]
         runs: dict[str, list[Measured]] = {name: [] for name, _ in contenders}
         for round_ in range(1, max(1, args.repeat) + 1):
@@ -255,7 +269,7 @@ def main() -> None:
             )
             for name, _ in contenders
         ]
-        ours, ndjson, grep = rows[0][1], rows[1][1], rows[2][1]
+        ours, ndjson, grep, floor = rows[0][1], rows[1][1], rows[2][1], rows[3][1]
         print()
         print(f"k6 NDJSON file: {size / 1e6:.0f} MB, {requests} requests, {os.cpu_count()} CPUs")
         print()
@@ -268,7 +282,8 @@ def main() -> None:
             )
         print()
         print(f"ours vs scan_ndjson: {ndjson / ours:.1f}x faster (goal >= 5x)")
-        print(f"ours vs grep -F: {ours / grep:.1f}x grep's time (goal <= 5x)")
+        print(f"ours vs grep -F | wc -l: {ours / grep:.1f}x its time")
+        print(f"ours vs the floor (LC_ALL=C grep -cF of the request lines): {ours / floor:.1f}x its time (goal <= 5x)")
         print(f"ours peak RSS / file size: {rows[0][2] / size:.2f} (goal < 0.5)")
         median_round = sorted(runs[rows[0][0]], key=lambda run: run.seconds)[len(runs[rows[0][0]]) // 2]
         print()

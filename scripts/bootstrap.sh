@@ -16,3 +16,7 @@ fi
 # Bytecode compiled once at install: this environment may set PYTHONDONTWRITEBYTECODE, and then every
 # Python process (each CLI call, each Dagster step) would compile every module it imports again.
 "${UV[@]}" sync --frozen --quiet --compile-bytecode
+# The same for the project's own modules (an editable install, so `--compile-bytecode` leaves them
+# out): each run worker, fork server and CLI call would compile them again. Stale files are
+# recompiled by Python itself (the source's mtime is checked); __pycache__/ is git-ignored.
+"${UV[@]}" run --frozen --no-sync python -m compileall -q -j 0 verification_pipeline >/dev/null

@@ -106,3 +106,16 @@ def test_steps_forked_from_the_preloaded_server_can_use_polars_and_pyarrow():
         assert step.exitcode == 0, f"forked step ended with {step.exitcode} (None: it hung)"
         results.append(answer.get(timeout=10))
     assert results == [([("read", 150_000), ("write", 150_000)], 300_000, 299_999)] * 2
+
+
+def test_the_fanout_probe_never_runs_beside_the_load():
+    """Both drive the target: under a multiprocess or k8s executor they would overlap and each
+    measure the other's traffic (a forked UI run failed the fan-out SLO the in-process run passed).
+    An ordering edge puts the probe after the load in every executor; the pool keeps another
+    run's load away while it runs."""
+    from verification_pipeline.definitions import build_definitions
+
+    graph = build_definitions({}).resolve_asset_graph()
+    fanout = graph.get(dg.AssetKey("fanout_latencies"))
+    assert {dg.AssetKey("read_load_samples"), dg.AssetKey("write_load_samples")} <= fanout.parent_keys
+    assert fanout.pools == {"load_target"}

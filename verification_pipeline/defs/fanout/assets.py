@@ -36,7 +36,16 @@ class FanoutConfig(dg.Config):
     code_version=code_version(__name__),
     group_name="load",
     kinds={"socketio", "polars"},
-    description="One row per (subscriber, event): delivered, late, lost or duplicate, with latency = receive - _t0.",
+    description=(
+        "One row per (subscriber, event): delivered, late, lost or duplicate, with latency = receive - _t0. "
+        "Runs after the k6 load (an ordering edge: no data flows from it)."
+    ),
+    # The probe and the k6 load both drive the target. In-process they ran one after the other;
+    # forked or in pods they would overlap on the same cores and each would measure the other's
+    # load, so the figures would depend on the executor. The edge orders them in every executor;
+    # the pool keeps another run's load off the target while the probe runs.
+    deps=["read_load_samples", "write_load_samples"],
+    pool="load_target",
 )
 def fanout_latencies(
     context: dg.AssetExecutionContext,
