@@ -113,6 +113,11 @@ def service_build_gate(build: Mapping[str, Any]) -> GateOutcome:
             Verdict.PASS,
             {"reason": f"the service reported build {build['reportedCommit']}"},
         )
+    if not build.get(
+        "waiver"
+    ):  # read, and another build's: the run stops before this, so a record saying it is wrong
+        reason = f"the service reported build {build.get('reportedCommit')}, not the RC's {build.get('expectedCommit')}"
+        return GateOutcome(SERVICE_BUILD_GATE, Verdict.FAIL, {"reason": reason})
     reason = (
         f"NOT CHECKED (waived: {build.get('waiver')}); the build that was measured is not shown to be this RC"
     )

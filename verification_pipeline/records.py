@@ -7,7 +7,6 @@ its type fails where it is read, naming the field. A record changes only with a 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -174,10 +173,41 @@ class BaselineComparisonRecord(Record):
         )
 
 
+class ServiceBuildRecord(Record):
+    """Which build answered the load (`service_build` asset): the commit the service reported, or a
+    waiver. Signed into the bundle in its camelCase form (`signed()`)."""
+
+    expected_commit: str
+    reported_commit: str | None
+    source: str
+    """Where it was read (URL and field or header), or `waived`."""
+    waiver: str | None = None
+
+    @property
+    def verified(self) -> bool:
+        return self.waiver is None and self.reported_commit == self.expected_commit
+
+    def signed(self) -> dict[str, Any]:
+        """The form the bundle's statements sign (`serviceBuild`)."""
+        return {
+            "expectedCommit": self.expected_commit,
+            "reportedCommit": self.reported_commit,
+            "source": self.source,
+            "verified": self.verified,
+            "waiver": self.waiver,
+        }
+
+    def described(self) -> str:
+        return f"build {self.reported_commit}" if self.verified else f"WAIVED: {self.waiver}"
+
+    def gate(self) -> GateOutcome:
+        return service_build_gate(self.signed())
+
+
 def release_gates(
     slo_metrics: SloMetricsRecord,
     scan_summary: ScanSummaryRecord,
-    service_build: Mapping[str, Any],
+    service_build: ServiceBuildRecord,
     baseline_comparison: BaselineComparisonRecord,
 ) -> tuple[GateOutcome, ...]:
     """Every gate of an RC, in the order the bundle signs them: SLOs, delivery ratio, scans, the
@@ -185,7 +215,7 @@ def release_gates(
     return (
         *slo_metrics.gates(),
         *scan_summary.gate_outcomes(),
-        service_build_gate(service_build),
+        service_build.gate(),
         baseline_comparison.gate(),
     )
 

@@ -7,8 +7,9 @@ import pytest
 
 from verification_pipeline.defs.load.assets import LoadConfig, LoadResource, plan_load_segments
 from verification_pipeline.errors import ConfigError
+from verification_pipeline.records import ServiceBuildRecord
 
-SERVICE_BUILD = {"reportedCommit": "a" * 40, "waiver": None, "verified": True}
+SERVICE_BUILD = ServiceBuildRecord(expected_commit="a" * 40, reported_commit="a" * 40, source="test")
 
 
 def plans(**config):
@@ -50,3 +51,24 @@ def test_the_duration_comes_from_run_config_else_the_load_resource():
         plan_load_segments(dg.build_op_context(), LoadConfig(duration="9s"), LoadResource(duration="7s"), SERVICE_BUILD)
     )
     assert (from_resource.value.duration, from_config.value.duration) == ("7s", "9s")
+
+
+def test_the_service_build_is_a_typed_record_that_signs_its_camel_case_form():
+    """What `service_build` hands on is a record (validated where it is loaded), and the bundle
+    signs the same camelCase statement as before; a waiver is never `verified`."""
+    signed = SERVICE_BUILD.signed()
+    assert signed == {
+        "expectedCommit": "a" * 40,
+        "reportedCommit": "a" * 40,
+        "source": "test",
+        "verified": True,
+        "waiver": None,
+    }
+    other = ServiceBuildRecord(expected_commit="a" * 40, reported_commit="b" * 40, source="test")
+    assert not other.verified and other.gate().verdict.value == "FAIL"
+    assert "not the RC's" in other.gate().detail["reason"]
+    waived = ServiceBuildRecord(expected_commit="a" * 40, reported_commit=None, source="waived", waiver="w")
+    assert not waived.verified and waived.described() == "WAIVED: w"
+    assert waived.gate().verdict.value == "INCONCLUSIVE" and "NOT CHECKED" in waived.gate().detail["reason"]
+    with pytest.raises(ValueError, match="verified"):  # a derived fact, not a field to be set
+        ServiceBuildRecord(expected_commit="a", reported_commit="a", source="s", verified=False)

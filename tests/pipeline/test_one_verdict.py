@@ -28,7 +28,7 @@ from verification_pipeline.evidence.statements import EXTENSION, TEST_RESULT_PRE
 from verification_pipeline.evidence.verify import verify_files
 from verification_pipeline.fanout.accounting import DELIVERED, DELIVERY_SCHEMA, LOST
 from verification_pipeline.loadtest.ingest import SAMPLE_SCHEMA
-from verification_pipeline.records import ReleaseCandidateRecord
+from verification_pipeline.records import ReleaseCandidateRecord, ServiceBuildRecord
 from verification_pipeline.release.service_build import ServiceBuild
 from verification_pipeline.stack.control import DEMO_REPORTS
 from verification_pipeline.storage.bundles import read_bundle_uri
@@ -102,9 +102,9 @@ def measured_build() -> dg.AssetsDefinition:
     """`service_build` as if the service had reported the RC's commit (no target runs here)."""
 
     @dg.asset(name="service_build", partitions_def=release_candidates, group_name="release")
-    def _service_build(release_candidate: ReleaseCandidateRecord) -> dict:
+    def _service_build(release_candidate: ReleaseCandidateRecord) -> ServiceBuildRecord:
         commit = release_candidate.commit
-        return ServiceBuild(expected_commit=commit, reported_commit=commit, source="test stand-in").as_json()
+        return ServiceBuild(expected_commit=commit, reported_commit=commit, source="test stand-in").record()
 
     return _service_build
 

@@ -70,7 +70,6 @@ def earlier_in_line(rc: str, known: Iterable[str]) -> list[str]:
     ]
 
 
-
 def verified_baseline(
     candidate: str, uri: str, files: Mapping[str, bytes], public_key: Ed25519PublicKey
 ) -> VerifiedBaseline:
@@ -111,4 +110,3 @@ def find_baseline(
         except PipelineError as exc:
             passed_over.append(f"{candidate}: {exc.message}")
     return BaselineSearch(None, tuple(passed_over))
-

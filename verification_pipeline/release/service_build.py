@@ -10,11 +10,15 @@ never a PASS.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import httpx
 
 from verification_pipeline.errors import ConfigError, GateFailed, TargetError
 from verification_pipeline.jsonio import decode_json, shown
+
+if TYPE_CHECKING:
+    from verification_pipeline.records import ServiceBuildRecord
 
 MAX_VERSION_BYTES = 64 * 1024
 TIMEOUT_S = 10.0
@@ -34,14 +38,16 @@ class ServiceBuild:
     def verified(self) -> bool:
         return self.waiver is None and self.reported_commit == self.expected_commit
 
-    def as_json(self) -> dict[str, object]:
-        return {
-            "expectedCommit": self.expected_commit,
-            "reportedCommit": self.reported_commit,
-            "source": self.source,
-            "verified": self.verified,
-            "waiver": self.waiver,
-        }
+    def record(self) -> ServiceBuildRecord:
+        """What the `service_build` asset hands the steps after it (and the bundle signs)."""
+        from verification_pipeline.records import ServiceBuildRecord
+
+        return ServiceBuildRecord(
+            expected_commit=self.expected_commit,
+            reported_commit=self.reported_commit,
+            source=self.source,
+            waiver=self.waiver,
+        )
 
 
 def waived(expected_commit: str, reason: str) -> ServiceBuild:

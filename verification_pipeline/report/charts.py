@@ -101,7 +101,9 @@ def latency_cdf(slo: Mapping[str, Any], latencies: pl.Series) -> Figure:
     if slo.get("ci_low") is not None or slo.get("ci_high") is not None:
         low = float(slo["ci_low"]) if slo.get("ci_low") is not None else (ordered[0] if ordered.size else 0.0)
         high = (
-            float(slo["ci_high"]) if slo.get("ci_high") is not None else (ordered[-1] if ordered.size else low)
+            float(slo["ci_high"])
+            if slo.get("ci_high") is not None
+            else (ordered[-1] if ordered.size else low)
         )
         ax.axvspan(
             low,

@@ -38,6 +38,7 @@ from verification_pipeline.records import (
     ReleaseDecisionRecord,
     ReleaseDocs,
     ScanSummaryRecord,
+    ServiceBuildRecord,
     SloMetricsRecord,
     SloSpecRecord,
     release_gates,
@@ -128,7 +129,7 @@ def evidence_bundle(
     scan_summary: ScanSummaryRecord,
     baseline_comparison: BaselineComparisonRecord,
     release_docs: ReleaseDocs,
-    service_build: dict,
+    service_build: ServiceBuildRecord,
 ) -> dg.Output[BundleRecord]:
     key = signing_key.load()  # before anything is uploaded: a missing key fails here, cleanly
     if key.is_dev_key:
@@ -207,7 +208,7 @@ def evidence_bundle(
         external_parameters={
             "commit": release_candidate.commit,
             "targetUrl": target.label(),
-            "serviceBuild": service_build,
+            "serviceBuild": service_build.signed(),
             "slosSha256": slo_spec.sha256,
             "runTags": {
                 k: v for k, v in context.run.tags.items() if k.startswith("vp/") or k == "dagster/partition"
@@ -303,7 +304,7 @@ def release_decision(
     release_candidate: ReleaseCandidateRecord,
     slo_metrics: SloMetricsRecord,
     scan_summary: ScanSummaryRecord,
-    service_build: dict,
+    service_build: ServiceBuildRecord,
     baseline_comparison: BaselineComparisonRecord,
     evidence_bundle: BundleRecord,
 ):

@@ -13,6 +13,7 @@ from verification_pipeline.errors import ConfigError
 from verification_pipeline.fanout.accounting import DELIVERY_SCHEMA
 from verification_pipeline.fanout.probe import ProbeConfig, run_probe
 from verification_pipeline.fanout.seed_import import import_seed_fanout
+from verification_pipeline.records import ServiceBuildRecord
 from verification_pipeline.report.markdown import fanout_chart_markdown
 from verification_pipeline.storage.serialize import encode
 
@@ -52,7 +53,7 @@ def fanout_latencies(
     config: FanoutConfig,
     target: TargetResource,
     s3: S3Resource,
-    service_build: dict,  # no probe before the build under test is shown to be the RC (or waived)
+    service_build: ServiceBuildRecord,  # no probe before the build under test is shown to be the RC (or waived)
 ) -> dg.Output[pl.DataFrame]:
     if config.source == "import":
         if not config.path:

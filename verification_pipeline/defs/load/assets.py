@@ -34,7 +34,7 @@ from verification_pipeline.loadtest.runner import (
 )
 from verification_pipeline.loadtest.summary import summarize
 from verification_pipeline.reachability import check_reachable
-from verification_pipeline.records import LoadPlan
+from verification_pipeline.records import LoadPlan, ServiceBuildRecord
 from verification_pipeline.storage.serialize import encode
 
 SEED_VUS = {"read": 50, "write": 20}
@@ -89,13 +89,11 @@ K6_DURATION = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h))+")
     description="One plan per execution segment (or one import), once the service's build is the RC's.",
 )
 def plan_load_segments(
-    context: dg.OpExecutionContext, config: LoadConfig, load: LoadResource, service_build: dict
+    context: dg.OpExecutionContext, config: LoadConfig, load: LoadResource, service_build: ServiceBuildRecord
 ):
     # `service_build` is here so no load starts before the build under test was shown to be the RC
     # (or the check was waived), and so a missing RC tag fails in seconds, not after the load.
-    context.log.info(
-        f"service build: {service_build['reportedCommit'] or 'WAIVED: ' + service_build['waiver']}"
-    )
+    context.log.info(f"service build: {service_build.described()}")
     duration = config.duration or load.duration
     if config.source == "import":
         if not config.read_files and not config.write_files:

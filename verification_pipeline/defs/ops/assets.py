@@ -1,8 +1,7 @@
 """Grafana dashboard, Prometheus burn-rate rules, PR body and release notes, from the SLOs and figures."""
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import dagster as dg
 import polars as pl
@@ -20,6 +19,7 @@ from verification_pipeline.records import (
     ReleaseCandidateRecord,
     ReleaseDocs,
     ScanSummaryRecord,
+    ServiceBuildRecord,
     SloMetricsRecord,
     SloSpecRecord,
     release_gates,
@@ -68,7 +68,7 @@ def render_docs(
     slo_spec: SloSpecRecord,
     slo_metrics: SloMetricsRecord,
     scan_summary: ScanSummaryRecord,
-    service_build: Mapping[str, Any],
+    service_build: ServiceBuildRecord,
     baseline_comparison: BaselineComparisonRecord,
     evidence_uri: str,
     date: dt.date,
@@ -114,7 +114,7 @@ def release_docs(
     slo_spec: SloSpecRecord,
     slo_metrics: SloMetricsRecord,
     scan_summary: ScanSummaryRecord,
-    service_build: dict,
+    service_build: ServiceBuildRecord,
     baseline_comparison: BaselineComparisonRecord,
 ) -> dg.Output[ReleaseDocs]:
     names = release_doc_names(release_candidate.version)

@@ -6,7 +6,7 @@ from verification_pipeline.code_version import code_version
 from verification_pipeline.defs.partitions import release_candidates
 from verification_pipeline.defs.release.resources import GitRepoResource
 from verification_pipeline.defs.target import TargetResource
-from verification_pipeline.records import ReleaseCandidateRecord
+from verification_pipeline.records import ReleaseCandidateRecord, ServiceBuildRecord
 from verification_pipeline.release.service_build import read_service_build, waived
 from verification_pipeline.release.tags import parse_rc
 
@@ -68,7 +68,7 @@ def service_build(
     config: ServiceBuildConfig,
     target: TargetResource,
     release_candidate: ReleaseCandidateRecord,
-) -> dg.Output[dict]:
+) -> dg.Output[ServiceBuildRecord]:
     expected = release_candidate.commit
     if config.waive:
         build = waived(expected, config.waiver_reason)
@@ -79,7 +79,7 @@ def service_build(
         )
         context.log.info(f"the service reports build {build.reported_commit}: the RC's commit")
     return dg.Output(
-        build.as_json(),
+        build.record(),
         metadata={
             "expected_commit": expected,
             "reported_commit": build.reported_commit or "",

@@ -12,6 +12,7 @@ from verification_pipeline.records import (
     BaselineComparisonRecord,
     ReleaseCandidateRecord,
     ScanSummaryRecord,
+    ServiceBuildRecord,
     SloMetricsRecord,
     release_gates,
 )
@@ -35,7 +36,7 @@ def report(
     release_candidate: ReleaseCandidateRecord,
     slo_metrics: SloMetricsRecord,
     scan_summary: ScanSummaryRecord,
-    service_build: dict,
+    service_build: ServiceBuildRecord,
     baseline_comparison: BaselineComparisonRecord,
     read_load_samples: pl.DataFrame,
     write_load_samples: pl.DataFrame,
