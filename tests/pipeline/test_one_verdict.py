@@ -29,7 +29,6 @@ from verification_pipeline.evidence.verify import verify_files
 from verification_pipeline.fanout.accounting import DELIVERED, DELIVERY_SCHEMA, LOST
 from verification_pipeline.loadtest.ingest import SAMPLE_SCHEMA
 from verification_pipeline.records import ReleaseCandidateRecord, ServiceBuildRecord
-from verification_pipeline.release.service_build import ServiceBuild
 from verification_pipeline.stack.control import DEMO_REPORTS
 from verification_pipeline.storage.bundles import read_bundle_uri
 from verification_pipeline.storage.s3 import S3Settings
@@ -104,7 +103,7 @@ def measured_build() -> dg.AssetsDefinition:
     @dg.asset(name="service_build", partitions_def=release_candidates, group_name="release")
     def _service_build(release_candidate: ReleaseCandidateRecord) -> ServiceBuildRecord:
         commit = release_candidate.commit
-        return ServiceBuild(expected_commit=commit, reported_commit=commit, source="test stand-in").record()
+        return ServiceBuildRecord(expected_commit=commit, reported_commit=commit, source="test stand-in")
 
     return _service_build
 
@@ -184,7 +183,9 @@ def test_the_delivery_gate_gives_one_verdict_in_check_bundle_docs_decision_and_p
     report = verify_files(files, load_public_key_file(Path(environ["PUBLIC_KEY"])), expected_rc=RC)
     statements = [_payload(line) for line in files["attestations.intoto.jsonl"].splitlines()]
     (test_result,) = [s for s in statements if s["predicateType"] == TEST_RESULT_PREDICATE]
-    gate = next(g for g in test_result["predicate"][EXTENSION]["gates"] if g["name"] == "slo:fanout_delivery_ratio")
+    gate = next(
+        g for g in test_result["predicate"][EXTENSION]["gates"] if g["name"] == "slo:fanout_delivery_ratio"
+    )
     assert (gate["verdict"], gate["delivery_ratio"], gate["min_delivery_ratio"]) == (
         expected,
         0.995,
@@ -202,7 +203,9 @@ def test_the_delivery_gate_gives_one_verdict_in_check_bundle_docs_decision_and_p
     assert ("**Verdict: PASSED.**" in pr_body) is (expected == "PASS")
 
     # the comparison with an earlier RC (there is none) warns everywhere, and blocks nothing
-    compared = next(g for g in test_result["predicate"][EXTENSION]["gates"] if g["name"] == "baseline:no_regression")
+    compared = next(
+        g for g in test_result["predicate"][EXTENSION]["gates"] if g["name"] == "baseline:no_regression"
+    )
     assert (compared["verdict"], compared["status"]) == ("WARN", "NO_BASELINE")
     assert "baseline:no_regression" in test_result["predicate"]["warnedTests"]
     assert checks["no_regression"].passed is False

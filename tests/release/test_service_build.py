@@ -14,7 +14,7 @@ def test_the_reference_target_reports_the_commit_it_was_started_with_and_it_matc
     head = checkout_head(project_root())
     build = read_service_build(head, f"{target.base_url}/version")
     assert build.verified and build.reported_commit == head
-    assert build.record().signed()["source"] == f"{target.base_url}/version [commit]"
+    assert build.signed()["source"] == f"{target.base_url}/version [commit]"
 
 
 def test_another_build_stops_the_run_naming_both_commits(target):
@@ -41,4 +41,4 @@ def test_a_waiver_needs_a_reason_and_is_never_verified():
     with pytest.raises(ConfigError, match="waiver_reason"):
         waived(OTHER, "  ")
     build = waived(OTHER, "the legacy service has no version endpoint")
-    assert not build.verified and build.record().signed()["waiver"] == "the legacy service has no version endpoint"
+    assert not build.verified and build.signed()["waiver"] == "the legacy service has no version endpoint"

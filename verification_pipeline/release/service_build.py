@@ -9,59 +9,30 @@ never a PASS.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
 import httpx
 
 from verification_pipeline.errors import ConfigError, GateFailed, TargetError
 from verification_pipeline.jsonio import decode_json, shown
-
-if TYPE_CHECKING:
-    from verification_pipeline.records import ServiceBuildRecord
+from verification_pipeline.records import ServiceBuildRecord
 
 MAX_VERSION_BYTES = 64 * 1024
 TIMEOUT_S = 10.0
 
 
-@dataclass(frozen=True)
-class ServiceBuild:
-    """What was established about the build under test; signed into the bundle as it is."""
-
-    expected_commit: str
-    reported_commit: str | None
-    source: str
-    """Where it was read (URL and field or header), or `waived`."""
-    waiver: str | None = None
-
-    @property
-    def verified(self) -> bool:
-        return self.waiver is None and self.reported_commit == self.expected_commit
-
-    def record(self) -> ServiceBuildRecord:
-        """What the `service_build` asset hands the steps after it (and the bundle signs)."""
-        from verification_pipeline.records import ServiceBuildRecord
-
-        return ServiceBuildRecord(
-            expected_commit=self.expected_commit,
-            reported_commit=self.reported_commit,
-            source=self.source,
-            waiver=self.waiver,
-        )
-
-
-def waived(expected_commit: str, reason: str) -> ServiceBuild:
+def waived(expected_commit: str, reason: str) -> ServiceBuildRecord:
     if not reason.strip():
         raise ConfigError(
             "a waiver needs a reason (why this service cannot report its build)",
             field="service_build.config.waiver_reason",
         )
-    return ServiceBuild(expected_commit, None, "waived", waiver=reason.strip())
+    return ServiceBuildRecord(
+        expected_commit=expected_commit, reported_commit=None, source="waived", waiver=reason.strip()
+    )
 
 
 def read_service_build(
     expected_commit: str, url: str, *, field: str = "commit", header: str = "", timeout_s: float = TIMEOUT_S
-) -> ServiceBuild:
+) -> ServiceBuildRecord:
     """The service's reported commit, required to equal `expected_commit`; GateFailed when it does not.
 
     `header`: read this response header instead of the JSON `field`.
@@ -94,7 +65,7 @@ def read_service_build(
             f"{source}: no commit reported (got {shown(value)})",
             hint="start the service with its build commit, or waive the check in run config",
         )
-    build = ServiceBuild(expected_commit, value.strip(), source)
+    build = ServiceBuildRecord(expected_commit=expected_commit, reported_commit=value.strip(), source=source)
     if not build.verified:
         raise GateFailed(
             f"{source}: the service reports build {value.strip()[:12]}, but the RC is commit "

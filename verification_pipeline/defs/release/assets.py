@@ -79,7 +79,7 @@ def service_build(
         )
         context.log.info(f"the service reports build {build.reported_commit}: the RC's commit")
     return dg.Output(
-        build.record(),
+        build,
         metadata={
             "expected_commit": expected,
             "reported_commit": build.reported_commit or "",
