@@ -9,7 +9,7 @@ import uuid
 import dagster as dg
 
 from tests.loadtest.lines import k6_lines, point, write
-from verification_pipeline.defs.runner import RunWatcher, StepDone
+from verification_pipeline.defs.runner import RunWatcher, StepDone, VerificationRun
 from verification_pipeline.loadtest.progress import LoadTally
 
 
@@ -65,3 +65,17 @@ def test_the_load_tally_counts_whole_lines_only_and_reads_each_byte_once(tmp_pat
         handle.write(point("http_reqs", 1)[30:] + "\n")
     tally.update([out])
     assert (tally.requests, tally.failed) == (9, 1)
+
+
+def test_overhead_after_measuring_starts_when_the_last_measurement_ends():
+    """The demo's "end of the measurements -> verified bundle": the fan-out probe runs after the
+    load, so the overhead is counted from the later of the two, not from the load alone."""
+    windows = {
+        "load_samples.run_load_segment[segment_0]": (100.0, 121.0),
+        "fanout_latencies": (121.5, 125.0),
+        "sbom": (90.0, 94.0),
+        "evidence_bundle": (127.0, 129.0),
+    }
+    run = VerificationRun("r", True, [], {}, windows)
+    assert run.load_to_bundle_s() == 4.0
+    assert VerificationRun("r", True, [], {}, {"evidence_bundle": (1.0, 2.0)}).load_to_bundle_s() is None

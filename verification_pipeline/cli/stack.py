@@ -298,7 +298,7 @@ def _print_outcome(run, rc: str, output: Path, stack: Stack, elapsed: float) -> 
     )
     overhead = run.load_to_bundle_s()
     if overhead is not None:
-        typer.echo(f"end of load phase -> verified bundle in S3: {overhead:.1f}s")
+        typer.echo(f"end of the measurements (load, fan-out) -> verified bundle in S3: {overhead:.1f}s")
     if not bundle:
         typer.secho("no evidence bundle was produced: see the run's errors above", fg=typer.colors.RED)
         return
