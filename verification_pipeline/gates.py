@@ -105,22 +105,18 @@ def scan_gates(gates: Iterable[tuple[str, Verdict, str]]) -> tuple[GateOutcome, 
     )
 
 
-def service_build_gate(build: Mapping[str, Any]) -> GateOutcome:
-    """The build measured was the RC's (PASS); a waived check can never pass (INCONCLUSIVE)."""
-    if build.get("verified"):
-        return GateOutcome(
-            SERVICE_BUILD_GATE,
-            Verdict.PASS,
-            {"reason": f"the service reported build {build['reportedCommit']}"},
-        )
-    if not build.get(
-        "waiver"
-    ):  # read, and another build's: the run stops before this, so a record saying it is wrong
-        reason = f"the service reported build {build.get('reportedCommit')}, not the RC's {build.get('expectedCommit')}"
+def service_build_gate(
+    *, verified: bool, reported_commit: str | None, expected_commit: str, waiver: str | None
+) -> GateOutcome:
+    """The build measured was the RC's (PASS); a waived check can never pass (INCONCLUSIVE); another
+    build's commit is a FAIL (the run stops before any load then, so only a record can say it)."""
+    if verified:
+        reason = f"the service reported build {reported_commit}"
+        return GateOutcome(SERVICE_BUILD_GATE, Verdict.PASS, {"reason": reason})
+    if not waiver:
+        reason = f"the service reported build {reported_commit}, not the RC's {expected_commit}"
         return GateOutcome(SERVICE_BUILD_GATE, Verdict.FAIL, {"reason": reason})
-    reason = (
-        f"NOT CHECKED (waived: {build.get('waiver')}); the build that was measured is not shown to be this RC"
-    )
+    reason = f"NOT CHECKED (waived: {waiver}); the build that was measured is not shown to be this RC"
     return GateOutcome(SERVICE_BUILD_GATE, Verdict.INCONCLUSIVE, {"reason": reason})
 
 

@@ -201,7 +201,12 @@ class ServiceBuildRecord(Record):
         return f"build {self.reported_commit}" if self.verified else f"WAIVED: {self.waiver}"
 
     def gate(self) -> GateOutcome:
-        return service_build_gate(self.signed())
+        return service_build_gate(
+            verified=self.verified,
+            reported_commit=self.reported_commit,
+            expected_commit=self.expected_commit,
+            waiver=self.waiver,
+        )
 
 
 def release_gates(

@@ -18,7 +18,7 @@ import dagster as dg
 from pydantic import BaseModel
 
 from verification_pipeline.defs.partitions import RELEASE_CANDIDATES
-from verification_pipeline.defs.timing import PHASE_STEPS, step_windows
+from verification_pipeline.defs.timing import is_measuring, step_windows
 
 
 @dataclass
@@ -43,12 +43,7 @@ class VerificationRun:
         """Seconds from the end of the last measurement (a load segment or the fan-out probe, which
         runs after the load) to the verified bundle: the pipeline's own overhead after measuring."""
         load_end = max(
-            (
-                end
-                for step, (_, end) in self.step_windows.items()
-                if any(phase in step for phase in PHASE_STEPS)
-            ),
-            default=None,
+            (end for step, (_, end) in self.step_windows.items() if is_measuring(step)), default=None
         )
         bundle = self.step_windows.get("evidence_bundle")
         return bundle[1] - load_end if load_end is not None and bundle else None

@@ -25,6 +25,7 @@ failed rows over rows; latency figures use the rows that have a latency.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import io
 import json
@@ -173,9 +174,7 @@ def ingest(
         return _requests(points, label, role=role, segment=segment or Path(label).name)
 
 
-_MALLOPT_DONE = False
-
-
+@functools.cache
 def _reuse_freed_blocks() -> None:
     """Let glibc's malloc keep block-sized buffers for reuse instead of unmapping each one.
 
@@ -187,10 +186,6 @@ def _reuse_freed_blocks() -> None:
     and harmless for the rest of the process: memory freed back to malloc is reused, and up to
     a few blocks of it are kept rather than returned. A no-op where malloc is not glibc's.
     """
-    global _MALLOPT_DONE
-    if _MALLOPT_DONE:
-        return
-    _MALLOPT_DONE = True
     import ctypes
     import ctypes.util
 
