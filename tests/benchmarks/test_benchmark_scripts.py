@@ -79,6 +79,8 @@ def test_baseline_comparison_benchmark_prints_coverage_and_cost_of_every_contend
         assert 0.0 <= coverage <= 1.0
     assert "5 replications of n = 200 per side, AR(1) rho 0.3" in out
     assert re.search(r"^\| 1,000 \| [0-9.]+ \| [0-9.]+ \| [0-9.]+x \|$", out, re.MULTILINE)
+
+
 def test_report_benchmark_times_the_report_and_the_ui_charts_beside_the_slo_maths():
     out = run(
         "report_render.py",

@@ -104,7 +104,7 @@ def audit(
     ] = None,
 ) -> None:
     """Recompute slo/metrics.json (and slo/baseline.json with --baseline) from raw data, compare, print the lineage."""
-    from verification_pipeline.evidence.audit import audit_path, lineage_lines
+    from verification_pipeline.audit.recompute import audit_path, lineage_lines
     from verification_pipeline.evidence.keys import load_public_key_file
 
     key = load_public_key_file(public_key) if public_key is not None else None

@@ -34,13 +34,13 @@ import polars as pl
 
 from verification_pipeline.fanout.accounting import DELIVERED, LATE
 from verification_pipeline.loadtest.ingest import FAILURE_KINDS
+from verification_pipeline.quantile import quantile_type7
 from verification_pipeline.scalars import float_of
 from verification_pipeline.slo.spec import Slo, SloSpec
 from verification_pipeline.slo.stats import (
     Dependence,
     failure_dependence,
     quantile_bounds_in_time_order,
-    quantile_type7,
     quantile_upper_sample_size,
     rate_bounds,
     serial_dependence,

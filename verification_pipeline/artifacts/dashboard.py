@@ -13,8 +13,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from verification_pipeline.ops.model import MetricsConfig, SLOTarget
-from verification_pipeline.ops.rules import (
+from verification_pipeline.artifacts.model import MetricsConfig, SLOTarget
+from verification_pipeline.artifacts.rules import (
     CURRENT_BURN_RATE,
     ERROR_BUDGET_RATIO,
     PAGE,

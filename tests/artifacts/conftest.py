@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from verification_pipeline.ops.model import MetricsConfig, SLOTarget, from_spec
+from verification_pipeline.artifacts.model import MetricsConfig, SLOTarget, from_spec
 from verification_pipeline.slo.spec import default_slo_spec
 
 

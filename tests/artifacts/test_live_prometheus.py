@@ -16,8 +16,8 @@ import httpx
 import pytest
 import yaml
 
-from verification_pipeline.ops.dashboard import render_dashboard
-from verification_pipeline.ops.rules import render_rules
+from verification_pipeline.artifacts.dashboard import render_dashboard
+from verification_pipeline.artifacts.rules import render_rules
 
 READ = "query($t:ID!){ tenantCoherence(tenantId:$t){ score status updatedAt } }"
 WRITE = "mutation($input:PublishCoherenceSignalInput!){ publishCoherenceSignal(input:$input) }"

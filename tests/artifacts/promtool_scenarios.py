@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from verification_pipeline.ops.model import MetricsConfig, SLOTarget, bucket_label
-from verification_pipeline.ops.rules import rule_groups, slo_labels
+from verification_pipeline.artifacts.model import MetricsConfig, SLOTarget, bucket_label
+from verification_pipeline.artifacts.rules import rule_groups, slo_labels
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.35, 0.5, 0.7, 0.75, 1.0, 2.5, 5.0, 10.0, math.inf)
 FAST_SECONDS = 0.05

@@ -25,8 +25,8 @@ from typing import Any
 from ariadne import graphql_sync
 from graphql import GraphQLSchema, OperationType, get_operation_ast
 
-from verification_pipeline.target.faults import FaultInjector
-from verification_pipeline.target.graphql_api import (
+from reference_target.faults import FaultInjector
+from reference_target.graphql_api import (
     BAD_USER_INPUT,
     FORBIDDEN,
     INTERNAL,
@@ -36,11 +36,11 @@ from verification_pipeline.target.graphql_api import (
     already_validated,
     format_error,
 )
-from verification_pipeline.target.limiter import REFUSAL_PACING_S, AdmissionControl, TurnGate
-from verification_pipeline.target.metrics import TargetMetrics
-from verification_pipeline.target.realtime import Realtime
-from verification_pipeline.target.store import CoherenceEvent, CoherenceStore
-from verification_pipeline.target.tokens import READ_SCOPE, WRITE_SCOPE, Claims, TokenRejected, TokenVerifier
+from reference_target.limiter import REFUSAL_PACING_S, AdmissionControl, TurnGate
+from reference_target.metrics import TargetMetrics
+from reference_target.realtime import Realtime
+from reference_target.store import CoherenceEvent, CoherenceStore
+from reference_target.tokens import READ_SCOPE, WRITE_SCOPE, Claims, TokenRejected, TokenVerifier
 
 log = logging.getLogger(__name__)
 

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import uvicorn
 
+from reference_target.app import create_app
+from reference_target.config import TargetConfig
+from reference_target.realtime import MAX_MESSAGE_BYTES
 from verification_pipeline.errors import StackError
 from verification_pipeline.fileio import atomic_write
-from verification_pipeline.target.app import create_app
-from verification_pipeline.target.config import TargetConfig
-from verification_pipeline.target.realtime import MAX_MESSAGE_BYTES
 
-log = logging.getLogger("verification_pipeline.target")
+log = logging.getLogger("reference_target")
 
 
 def serve(config: TargetConfig) -> None:

@@ -21,16 +21,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from verification_pipeline.target.admin import MAX_ADMIN_BODY_BYTES, FaultsAdmin
-from verification_pipeline.target.config import TargetConfig
-from verification_pipeline.target.faults import FaultInjector
-from verification_pipeline.target.graphql_api import DocumentCache, build_schema
-from verification_pipeline.target.graphql_http import GraphQLEndpoint
-from verification_pipeline.target.limiter import AdmissionControl, TurnGate
-from verification_pipeline.target.metrics import CONTENT_TYPE, TargetMetrics
-from verification_pipeline.target.realtime import Realtime
-from verification_pipeline.target.store import CoherenceStore
-from verification_pipeline.target.tokens import TokenVerifier
+from reference_target.admin import MAX_ADMIN_BODY_BYTES, FaultsAdmin
+from reference_target.config import TargetConfig
+from reference_target.faults import FaultInjector
+from reference_target.graphql_api import DocumentCache, build_schema
+from reference_target.graphql_http import GraphQLEndpoint
+from reference_target.limiter import AdmissionControl, TurnGate
+from reference_target.metrics import CONTENT_TYPE, TargetMetrics
+from reference_target.realtime import Realtime
+from reference_target.store import CoherenceStore
+from reference_target.tokens import TokenVerifier
 
 
 class _Dispatch:

@@ -10,11 +10,11 @@ import json
 import jsonschema
 import pytest
 
+from tests.artifacts.promql_names import exposition_names, metric_names
 from tests.fixtures import GRAFANA_DASHBOARD_SCHEMA
-from tests.ops.promql_names import exposition_names, metric_names
-from verification_pipeline.ops.dashboard import DATASOURCE_VARIABLE, GRID_COLUMNS, render_dashboard
-from verification_pipeline.ops.model import bucket_label
-from verification_pipeline.ops.rules import recorded_series, rule_groups
+from verification_pipeline.artifacts.dashboard import DATASOURCE_VARIABLE, GRID_COLUMNS, render_dashboard
+from verification_pipeline.artifacts.model import bucket_label
+from verification_pipeline.artifacts.rules import recorded_series, rule_groups
 
 SCHEMA_PATH = GRAFANA_DASHBOARD_SCHEMA
 

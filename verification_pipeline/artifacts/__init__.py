@@ -10,16 +10,16 @@ Entry points for the Dagster layer and the CLI (plain functions on data):
   {"PR_BODY_<version>.md": str, "RELEASE_NOTES_<version>.md": str}), `load_narrative`.
 """
 
-from verification_pipeline.ops.artifacts import render_ops_artifacts, write_ops_artifacts
-from verification_pipeline.ops.dashboard import DASHBOARD_FILE, render_dashboard
-from verification_pipeline.ops.docs import (
+from verification_pipeline.artifacts.dashboard import DASHBOARD_FILE, render_dashboard
+from verification_pipeline.artifacts.docs import (
     ReleaseNarrative,
     load_narrative,
     release_doc_names,
     render_release_docs,
 )
-from verification_pipeline.ops.model import MetricsConfig, SLOTarget, from_spec, load_metrics_config
-from verification_pipeline.ops.rules import RULES_FILE, render_rules
+from verification_pipeline.artifacts.model import MetricsConfig, SLOTarget, from_spec, load_metrics_config
+from verification_pipeline.artifacts.render import render_ops_artifacts, write_ops_artifacts
+from verification_pipeline.artifacts.rules import RULES_FILE, render_rules
 
 __all__ = [
     "DASHBOARD_FILE",

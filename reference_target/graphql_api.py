@@ -22,8 +22,8 @@ from ariadne import MutationType, QueryType, make_executable_schema
 from ariadne.utils import unwrap_graphql_error
 from graphql import DocumentNode, GraphQLError, GraphQLSchema, parse, validate
 
-from verification_pipeline.target.store import CoherenceEvent, CoherenceStore, TenantCoherence
-from verification_pipeline.target.tokens import Claims
+from reference_target.store import CoherenceEvent, CoherenceStore, TenantCoherence
+from reference_target.tokens import Claims
 
 FORBIDDEN = "FORBIDDEN"
 BAD_USER_INPUT = "BAD_USER_INPUT"
@@ -103,7 +103,7 @@ def _camel(name: str) -> str:
 
 
 def build_schema() -> GraphQLSchema:
-    type_defs = resources.files("verification_pipeline.target").joinpath("schema.graphql").read_text()
+    type_defs = resources.files("reference_target").joinpath("schema.graphql").read_text()
     return make_executable_schema(type_defs, query, mutation, convert_names_case=True)
 
 

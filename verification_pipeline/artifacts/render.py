@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from verification_pipeline.artifacts.dashboard import DASHBOARD_FILE, dashboard_json
+from verification_pipeline.artifacts.model import MetricsConfig, SLOTarget
+from verification_pipeline.artifacts.rules import RULES_FILE, render_rules
 from verification_pipeline.fileio import atomic_write_many, check_output_dir
-from verification_pipeline.ops.dashboard import DASHBOARD_FILE, dashboard_json
-from verification_pipeline.ops.model import MetricsConfig, SLOTarget
-from verification_pipeline.ops.rules import RULES_FILE, render_rules
 
 
 def render_ops_artifacts(

@@ -18,7 +18,7 @@ import dagster as dg
 from pydantic import BaseModel
 
 from verification_pipeline.defs.partitions import RELEASE_CANDIDATES
-from verification_pipeline.defs.timing import is_measuring, step_windows
+from verification_pipeline.execution.timing import is_measuring, step_windows
 
 
 @dataclass

@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.ops.promtool_scenarios import QUIET, Phase, alert_checks, unit_test_file
-from verification_pipeline.errors import ConfigError
-from verification_pipeline.ops.model import MetricsConfig, SLOTarget
-from verification_pipeline.ops.rules import (
+from tests.artifacts.promtool_scenarios import QUIET, Phase, alert_checks, unit_test_file
+from verification_pipeline.artifacts.model import MetricsConfig, SLOTarget
+from verification_pipeline.artifacts.rules import (
     CURRENT_BURN_RATE,
     PERIOD_BUDGET_REMAINING,
     SLI_WINDOWS,
@@ -23,6 +22,7 @@ from verification_pipeline.ops.rules import (
     sli_error_metric,
     slo_labels,
 )
+from verification_pipeline.errors import ConfigError
 
 READ_BURN = "CoherenceReadLatencyP95ErrorBudgetBurn"
 READ_DIRECT = "CoherenceReadLatencyP95QuantileAboveThreshold"

@@ -8,9 +8,9 @@ import random
 import polars as pl
 import pytest
 
+from verification_pipeline.artifacts.docs import load_narrative, release_doc_names, render_release_docs
+from verification_pipeline.artifacts.model import from_spec
 from verification_pipeline.errors import ConfigError, InputError
-from verification_pipeline.ops.docs import load_narrative, release_doc_names, render_release_docs
-from verification_pipeline.ops.model import from_spec
 from verification_pipeline.slo.metrics import compute_slo_metrics
 from verification_pipeline.slo.spec import default_slo_spec
 

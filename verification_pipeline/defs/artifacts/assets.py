@@ -6,14 +6,14 @@ from collections.abc import Sequence
 import dagster as dg
 import polars as pl
 
+from verification_pipeline.artifacts.docs import release_doc_names, render_release_docs
+from verification_pipeline.artifacts.model import SLOTarget, from_spec
+from verification_pipeline.artifacts.render import render_ops_artifacts
 from verification_pipeline.code_version import code_version
 from verification_pipeline.defs.evidence.files import bundle_files_metadata, unrecorded_files
 from verification_pipeline.defs.partitions import release_candidates
 from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.gates import findings, rc_verdict
-from verification_pipeline.ops.artifacts import render_ops_artifacts
-from verification_pipeline.ops.docs import release_doc_names, render_release_docs
-from verification_pipeline.ops.model import SLOTarget, from_spec
 from verification_pipeline.records import (
     BaselineComparisonRecord,
     ReleaseCandidateRecord,

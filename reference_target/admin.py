@@ -14,9 +14,9 @@ import json
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from reference_target.faults import FaultInjector
+from reference_target.limiter import AdmissionControl
 from verification_pipeline.errors import ConfigError
-from verification_pipeline.target.faults import FaultInjector
-from verification_pipeline.target.limiter import AdmissionControl
 
 MAX_ADMIN_BODY_BYTES = 4096
 

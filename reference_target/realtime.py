@@ -23,10 +23,10 @@ from engineio import packet as engineio_packet
 from socketio import packet as socketio_packet
 from socketio.exceptions import ConnectionRefusedError
 
-from verification_pipeline.target.faults import FaultInjector
-from verification_pipeline.target.metrics import TargetMetrics
-from verification_pipeline.target.store import CoherenceEvent, CoherenceStore, iso_utc
-from verification_pipeline.target.tokens import READ_SCOPE, WRITE_SCOPE, Claims, TokenRejected, TokenVerifier
+from reference_target.faults import FaultInjector
+from reference_target.metrics import TargetMetrics
+from reference_target.store import CoherenceEvent, CoherenceStore, iso_utc
+from reference_target.tokens import READ_SCOPE, WRITE_SCOPE, Claims, TokenRejected, TokenVerifier
 
 EVENT = "coherenceEvents"
 NAMESPACE = "/"

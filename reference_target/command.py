@@ -1,6 +1,6 @@
 """The target's two commands, `serve` and `token`, as typer functions.
 
-Defined here once and used twice: by `python -m verification_pipeline.target` (serve only)
+Defined here once and used twice: by `python -m reference_target` (serve only)
 and by `verification-pipeline target serve|token`. Heavy imports (uvicorn, ariadne,
 socketio) happen inside `serve`, so loading the CLI stays fast.
 """
@@ -90,10 +90,10 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the reference target: GraphQL at /graphql, Socket.IO at /socket.io, /metrics, /healthz."""
+    from reference_target.config import TargetConfig, read_admin_token, read_jwt_secret
+    from reference_target.faults import FaultSettings
+    from reference_target.server import serve as run_server
     from verification_pipeline.fileio import check_output_file
-    from verification_pipeline.target.config import TargetConfig, read_admin_token, read_jwt_secret
-    from verification_pipeline.target.faults import FaultSettings
-    from verification_pipeline.target.server import serve as run_server
 
     if ready_file is not None:
         check_output_file(ready_file, what="--ready-file")  # refused now, not after the server started
@@ -138,8 +138,8 @@ def token(
     ttl: Annotated[int, typer.Option(help="Seconds until the token expires.")] = 3600,
 ) -> None:
     """Print a JWT for the reference target (HS256, one tenant, the given scopes)."""
-    from verification_pipeline.target.config import read_jwt_secret
-    from verification_pipeline.target.tokens import mint_token
+    from reference_target.config import read_jwt_secret
+    from reference_target.tokens import mint_token
 
     if ttl <= 0:
         raise UsageError(f"--ttl must be a positive number of seconds, got {ttl}")

@@ -6,10 +6,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reference_target.faults import FaultSettings
+from reference_target.tokens import MIN_SECRET_BYTES
 from verification_pipeline.errors import ConfigError
 from verification_pipeline.fileio import KEY_MAX_BYTES, read_capped
-from verification_pipeline.target.faults import FaultSettings
-from verification_pipeline.target.tokens import MIN_SECRET_BYTES
 
 MIN_ADMIN_TOKEN_CHARS = 16
 _COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")

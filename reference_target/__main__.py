@@ -1,4 +1,4 @@
-"""`python -m verification_pipeline.target --jwt-secret-file F [--port P] [fault flags]`.
+"""`python -m reference_target --jwt-secret-file F [--port P] [fault flags]`.
 
 The same command as `verification-pipeline target serve`; this entry point exists so the stack
 launcher and the tests can start the target as a process without loading the whole CLI.
@@ -10,8 +10,8 @@ import sys
 
 import typer
 
+from reference_target.command import serve
 from verification_pipeline.errors import PipelineError
-from verification_pipeline.target.command import serve
 
 
 def main() -> None:

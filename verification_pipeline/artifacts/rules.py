@@ -29,8 +29,8 @@ from typing import Any, Literal
 
 import yaml
 
+from verification_pipeline.artifacts.model import MetricsConfig, SLOTarget, bucket_label
 from verification_pipeline.errors import ConfigError
-from verification_pipeline.ops.model import MetricsConfig, SLOTarget, bucket_label
 
 RULES_FILE = "slo-burn-rate.yaml"
 SLI_WINDOWS: tuple[str, ...] = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")

@@ -1,6 +1,6 @@
 """The reference target: the GraphQL + Socket.IO service under test, built from the seed.
 
-Started only as a process (`python -m verification_pipeline.target` or
+Started only as a process (`python -m reference_target` or
 `verification-pipeline target serve`); the pipeline never imports this package, so it can
 only rely on what any real service offers over the wire. Modules:
 
