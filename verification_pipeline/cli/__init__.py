@@ -25,7 +25,7 @@ app = typer.Typer(
 
 
 def _mount() -> None:
-    from verification_pipeline.cli import evidence, fanout, k6, ops, release, scan, stack, target
+    from verification_pipeline.cli import evidence, fanout, k6, ops, policy, release, scan, stack, target
 
     app.add_typer(stack.app, name="stack")
     app.add_typer(k6.app, name="k6")
@@ -33,6 +33,7 @@ def _mount() -> None:
     app.add_typer(fanout.app, name="fanout")
     app.add_typer(ops.app, name="ops")
     app.add_typer(target.app, name="target")
+    app.add_typer(policy.app, name="policy")
     for command in ("keygen", "verify", "audit"):
         app.command(command)(getattr(evidence, command))
     app.command("lineage")(release.lineage)
