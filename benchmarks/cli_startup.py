@@ -23,6 +23,7 @@ COMMANDS = [
     ["k6", "summarize"],
     ["k6", "gate"],
     ["scan", "summarize"],
+    ["policy", "test"],
     ["fanout", "run"],
     ["ops", "render"],
     ["target", "serve"],

@@ -98,3 +98,17 @@ def test_report_benchmark_times_the_report_and_the_ui_charts_beside_the_slo_math
     assert "500 reads, 300 writes, 100 deliveries" in out
     for step in ("metrics_document", "render_report", "slo_charts_markdown"):
         assert re.search(rf"^\| {step} .*\| [\d.]+ \|", out, re.MULTILINE), step
+
+
+def test_policy_benchmark_compares_the_same_counts_every_way():
+    out = run("policy_test.py", "--documents", "20")
+    assert "20 documents" in out
+    rows = [
+        line
+        for line in out.splitlines()
+        if line.startswith("| ") and "wall s" not in line and "---" not in line
+    ]
+    assert len(rows) == 3
+    counts = {tuple(row.split("|")[3:5]) for row in rows}
+    assert len(counts) == 1 and int(next(iter(counts))[0]) > 0  # same failures and warnings, some found
+    assert "same counts every way: True" in out

@@ -55,24 +55,34 @@ def test_json_output_shape(policy_test):
     assert result["namespace"] == "main"
     # two documents judged one by one, reported once: deployment 4 failures + 1 success, service 1 warning + 4
     assert result["successes"] == 5
-    assert [f["metadata"]["query"] for f in result["failures"]] == ["data.main.deny"] * 3 + ["data.main.violation"]
+    assert [f["metadata"]["query"] for f in result["failures"]] == ["data.main.deny"] * 3 + [
+        "data.main.violation"
+    ]
     assert result["failures"][3] == {
         "msg": "Found deployment hello-kubernetes but deployments are not allowed",
         "metadata": {"details": {}, "query": "data.main.violation"},
     }
     assert result["warnings"] == [
-        {"msg": "Found service hello-kubernetes but services are not allowed", "metadata": {"query": "data.main.warn"}}
+        {
+            "msg": "Found service hello-kubernetes but services are not allowed",
+            "metadata": {"query": "data.main.warn"},
+        }
     ]
     assert "exceptions" not in result  # omitempty, as Go writes it
-    assert run.out.startswith("[\n\t{\n\t\t\"filename\"")  # tab-indented like conftest
+    assert run.out.startswith('[\n\t{\n\t\t"filename"')  # tab-indented like conftest
 
 
 def test_exceptions_reported_correctly(policy_test):
     # "Exceptions reported correctly" + "Exceptions output"
-    run = policy_test("-p", "examples/exceptions/policy", "examples/exceptions/deployments.yaml", "--no-color")
+    run = policy_test(
+        "-p", "examples/exceptions/policy", "examples/exceptions/deployments.yaml", "--no-color"
+    )
     assert run.code == 1
     assert run.lines[2] == "2 tests, 0 passed, 0 warnings, 1 failure, 1 exception"
-    assert 'EXCP - examples/exceptions/deployments.yaml - main - data.main.exception[_][_] == "run_as_root"' in run.lines[1]
+    assert (
+        'EXCP - examples/exceptions/deployments.yaml - main - data.main.exception[_][_] == "run_as_root"'
+        in run.lines[1]
+    )
 
 
 def test_suppress_exceptions(policy_test):
@@ -86,8 +96,12 @@ def test_suppress_exceptions(policy_test):
 def test_combine_yaml_files(policy_test):
     # "Can combine yaml files"
     run = policy_test(
-        "-p", "examples/combine/policy", "examples/combine/team.yaml", "examples/combine/user1.yaml",
-        "examples/combine/user2.yaml", "--combine",
+        "-p",
+        "examples/combine/policy",
+        "examples/combine/team.yaml",
+        "examples/combine/user1.yaml",
+        "examples/combine/user2.yaml",
+        "--combine",
     )
     assert run.code == 1
     assert "2 tests, 1 passed, 0 warnings, 1 failure" in run.out
@@ -97,7 +111,11 @@ def test_combine_yaml_files(policy_test):
 def test_combining_multi_document_yaml_has_same_result(policy_test):
     # "Combining multi-document yaml file has same result"
     run = policy_test(
-        "-p", "examples/combine/policy", "examples/combine/team.yaml", "examples/combine/users.yaml", "--combine"
+        "-p",
+        "examples/combine/policy",
+        "examples/combine/team.yaml",
+        "examples/combine/users.yaml",
+        "--combine",
     )
     assert run.code == 1
     assert "2 tests, 1 passed, 0 warnings, 1 failure" in run.out
@@ -105,11 +123,19 @@ def test_combining_multi_document_yaml_has_same_result(policy_test):
 
 def test_kubernetes_combine_names_the_unmatched_deployment(policy_test):
     # examples/kubernetes/combine (conftest verify's combine_test.rego expects this message)
-    run = policy_test("-p", "examples/kubernetes/combine/combine.rego", "examples/kubernetes/combine/combine.yaml",
-                      "--combine", "-o", "json")
+    run = policy_test(
+        "-p",
+        "examples/kubernetes/combine/combine.rego",
+        "examples/kubernetes/combine/combine.yaml",
+        "--combine",
+        "-o",
+        "json",
+    )
     assert run.code == 1
     (result,) = run.json()
-    assert [f["msg"] for f in result["failures"]] == ["Deployment 'goodbye-kubernetes' has no matching service"]
+    assert [f["msg"] for f in result["failures"]] == [
+        "Deployment 'goodbye-kubernetes' has no matching service"
+    ]
 
 
 def test_compose_example_hits_a_rego_cpp_gap(policy_test):
@@ -125,7 +151,9 @@ def test_data_documents(policy_test, tmp_path):
     # "Can load data along with rego policies": conftest's base.rego compares `ports[p].port == services.ports[_]`,
     # which rego-cpp 1.5.2 refuses (exit 2 naming the line); the same rule written `some port in ...` passes
     # conftest's expectation (exit 1, "Cannot expose port") with conftest's own data directory.
-    refused = policy_test("-p", "examples/data/policy", "-d", "examples/data/exclusions", "examples/data/service.yaml")
+    refused = policy_test(
+        "-p", "examples/data/policy", "-d", "examples/data/exclusions", "examples/data/service.yaml"
+    )
     assert refused.code == 2 and "examples/data/policy/base.rego:19:" in refused.err
     policy = tmp_path / "ports.rego"
     policy.write_text(
@@ -145,7 +173,9 @@ def test_data_documents(policy_test, tmp_path):
 
 def test_multiple_policy_flags(policy_test):
     # tests/multidir "Can have multiple policy flags"
-    run = policy_test("--policy", "tests/multidir/org", "--policy", "tests/multidir/team", "tests/multidir/data.json")
+    run = policy_test(
+        "--policy", "tests/multidir/org", "--policy", "tests/multidir/team", "tests/multidir/data.json"
+    )
     assert run.code == 1
     assert "2 tests, 0 passed, 0 warnings, 2 failures" in run.out
 
@@ -161,15 +191,21 @@ def test_multiple_namespace_flags(policy_test):
 
 def test_namespace_wildcards(policy_test):
     # "Test command matches every namespace with a wildcard" / "... wildcard prefix", on our kubernetes policies
-    every = policy_test("-p", K8S, "examples/kubernetes/deployment.yaml", "--namespace", "*", "-o", "json").json()
+    every = policy_test(
+        "-p", K8S, "examples/kubernetes/deployment.yaml", "--namespace", "*", "-o", "json"
+    ).json()
     assert sorted(r["namespace"] for r in every) == ["kubernetes", "main"]
-    prefix = policy_test("-p", K8S, "examples/kubernetes/deployment.yaml", "--namespace", "k*", "-o", "json").json()
+    prefix = policy_test(
+        "-p", K8S, "examples/kubernetes/deployment.yaml", "--namespace", "k*", "-o", "json"
+    ).json()
     assert [r["namespace"] for r in prefix] == ["kubernetes"]
 
 
 def test_policy_returning_multiple_failures(policy_test):
     # tests/return-multiple-failures
-    run = policy_test("-p", "tests/return-multiple-failures/policy.rego", "tests/return-multiple-failures/file.json")
+    run = policy_test(
+        "-p", "tests/return-multiple-failures/policy.rego", "tests/return-multiple-failures/file.json"
+    )
     assert run.code == 1
     assert "3 tests, 0 passed, 0 warnings, 3 failures" in run.out
 
@@ -177,15 +213,25 @@ def test_policy_returning_multiple_failures(policy_test):
 def test_rego_versions(policy_test):
     # tests/rego-version: a v0 policy under v1 fails, a v1 policy under v1 passes (conftest exits 1 on the
     # compile error; a policy that cannot be read is bad input here: exit 2, naming the file and line)
-    v0 = policy_test("--policy", "tests/rego-version/policy/v0.rego", "--rego-version", "v1",
-                     "tests/rego-version/data.yaml")
+    v0 = policy_test(
+        "--policy",
+        "tests/rego-version/policy/v0.rego",
+        "--rego-version",
+        "v1",
+        "tests/rego-version/data.yaml",
+    )
     assert v0.code == 2
     assert "tests/rego-version/policy/v0.rego:3:" in v0.err and "Rego v0" in v0.err
     v1 = policy_test("--policy", "tests/rego-version/policy/v1.rego", "tests/rego-version/data.yaml")
     assert v1.code == 0
     # v0 itself: regopy reads v1 only, said so
-    refused = policy_test("--policy", "tests/rego-version/policy/v0.rego", "--rego-version", "v0",
-                          "tests/rego-version/data.yaml")
+    refused = policy_test(
+        "--policy",
+        "tests/rego-version/policy/v0.rego",
+        "--rego-version",
+        "v0",
+        "tests/rego-version/data.yaml",
+    )
     assert refused.code == 2 and "reads Rego v1 only" in refused.err
 
 
@@ -193,9 +239,13 @@ def test_problematic_if(policy_test):
     # tests/problematic-if: `deny if { ... }` is refused, the valid forms are not
     bad = policy_test("-p", "tests/problematic-if/policy/invalid.rego", "tests/problematic-if/data.yaml")
     assert bad.code == 2 and "tests/problematic-if/policy/invalid.rego:" in bad.err
-    valid = policy_test("--policy", "tests/problematic-if/policy/valid.rego", "tests/problematic-if/data.yaml")
+    valid = policy_test(
+        "--policy", "tests/problematic-if/policy/valid.rego", "tests/problematic-if/data.yaml"
+    )
     assert valid.code == 1 and "1 test, 0 passed, 0 warnings, 1 failure, 0 exceptions" in valid.out
-    bare = policy_test("--policy", "tests/problematic-if/policy/valid_bare_deny.rego", "tests/problematic-if/data.yaml")
+    bare = policy_test(
+        "--policy", "tests/problematic-if/policy/valid_bare_deny.rego", "tests/problematic-if/data.yaml"
+    )
     assert bare.code == 0 and "1 test, 1 passed, 0 warnings, 0 failures, 0 exceptions" in bare.out
 
 

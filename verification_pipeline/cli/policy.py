@@ -13,7 +13,9 @@ import typer
 
 from verification_pipeline.errors import GateFailed, UsageError
 
-app = typer.Typer(help="Policy as code: Rego (v1) evaluated in process with conftest's semantics.", no_args_is_help=True)
+app = typer.Typer(
+    help="Policy as code: Rego (v1) evaluated in process with conftest's semantics.", no_args_is_help=True
+)
 
 
 @app.callback()
@@ -23,26 +25,39 @@ def _group() -> None:
 
 @app.command("test")
 def test(
-    files: Annotated[list[Path], typer.Argument(help="Configuration files: YAML (multi-document), JSON, TOML.")],
+    files: Annotated[
+        list[Path], typer.Argument(help="Configuration files: YAML (multi-document), JSON, TOML.")
+    ],
     policy: Annotated[
         list[Path] | None,
         typer.Option("--policy", "-p", help="Directory or .rego file; repeatable (default: policy/)."),
     ] = None,
     data: Annotated[
-        list[Path] | None, typer.Option("--data", "-d", help="Data documents (.json/.yaml) for data.*; repeatable.")
+        list[Path] | None,
+        typer.Option("--data", "-d", help="Data documents (.json/.yaml) for data.*; repeatable."),
     ] = None,
     namespace: Annotated[
         list[str] | None,
-        typer.Option("--namespace", "-n", help="Package to test (a glob with * ? [); repeatable. Default main."),
+        typer.Option(
+            "--namespace", "-n", help="Package to test (a glob with * ? [); repeatable. Default main."
+        ),
     ] = None,
     all_namespaces: Annotated[bool, typer.Option("--all-namespaces", help="Test every package.")] = False,
-    combine: Annotated[bool, typer.Option("--combine", help="Judge all files at once, as one input.")] = False,
+    combine: Annotated[
+        bool, typer.Option("--combine", help="Judge all files at once, as one input.")
+    ] = False,
     fail_on_warn: Annotated[bool, typer.Option("--fail-on-warn", help="Exit 1 on a warning too.")] = False,
-    rego_version: Annotated[str, typer.Option("--rego-version", help="v1 (default); v0 is not supported.")] = "v1",
+    rego_version: Annotated[
+        str, typer.Option("--rego-version", help="v1 (default); v0 is not supported.")
+    ] = "v1",
     parser: Annotated[str | None, typer.Option("--parser", help="yaml, json or toml for every file.")] = None,
-    output: Annotated[str, typer.Option("--output", "-o", help="stdout (default) or json (conftest's shape).")] = "stdout",
+    output: Annotated[
+        str, typer.Option("--output", "-o", help="stdout (default) or json (conftest's shape).")
+    ] = "stdout",
     no_color: Annotated[bool, typer.Option("--no-color", help="Accepted; the output has no colour.")] = False,
-    suppress_exceptions: Annotated[bool, typer.Option("--suppress-exceptions", help="Hide exception lines.")] = False,
+    suppress_exceptions: Annotated[
+        bool, typer.Option("--suppress-exceptions", help="Hide exception lines.")
+    ] = False,
 ) -> None:
     """Evaluate Rego policies against configuration files, as `conftest test` does."""
     from verification_pipeline.policy.conftest import Engine
@@ -83,7 +98,11 @@ def test(
             hint=f"packages: {', '.join(known)}",
         )
     results = run_test(engine, read_inputs(files, parser), options)
-    typer.echo(render_json(results) if output == "json" else render_text(results, suppress_exceptions=suppress_exceptions))
+    typer.echo(
+        render_json(results)
+        if output == "json"
+        else render_text(results, suppress_exceptions=suppress_exceptions)
+    )
     counts = totals(results)
     if counts["failures"] or (fail_on_warn and counts["warnings"]):
         raise GateFailed(

@@ -62,7 +62,11 @@ class CheckResult:
     exceptions: list[Result] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"filename": self.filename, "namespace": self.namespace, "successes": self.successes}
+        out: dict[str, Any] = {
+            "filename": self.filename,
+            "namespace": self.namespace,
+            "successes": self.successes,
+        }
         for key in ("warnings", "failures", "exceptions"):
             if items := getattr(self, key):
                 out[key] = [item.to_json() for item in items]
@@ -108,12 +112,18 @@ class Engine:
 
     def __init__(self, modules: Sequence[Module], data: Mapping[str, Any] | None = None) -> None:
         if not modules:
-            raise PolicyError("no policies found", hint="give --policy a directory or .rego file holding Rego modules")
+            raise PolicyError(
+                "no policies found", hint="give --policy a directory or .rego file holding Rego modules"
+            )
         self.modules = list(modules)
         self.heads: list[ModuleHeads] = [read_heads(module.name, module.source) for module in modules]
         self._data = dict(data or {})
         entrypoints = sorted(
-            {f"{head.namespace.replace('.', '/')}/{rule}" for head in self.heads for rule in self._queried(head)}
+            {
+                f"{head.namespace.replace('.', '/')}/{rule}"
+                for head in self.heads
+                for rule in self._queried(head)
+            }
         )
         # a policy that reads data.conftest.file needs the file's name in data: recompiled per file
         self.reads_file_info = any("data.conftest" in module.source for module in modules)
@@ -167,7 +177,9 @@ class Engine:
         combined.sort(key=lambda item: item["path"])
         return self._check_document(self._for_file("Combined"), "Combined", combined, namespace)
 
-    def _check_document(self, compiled: CompiledPolicy, path: str, document: Any, namespace: str) -> CheckResult:
+    def _check_document(
+        self, compiled: CompiledPolicy, path: str, document: Any, namespace: str
+    ) -> CheckResult:
         heads = [head for head in self.heads if head.namespace == namespace]
         rules: list[str] = []
         rule_count = 0
@@ -182,7 +194,9 @@ class Engine:
         compiled.set_input(document)
         prefix = namespace.replace(".", "/")
         exception_value = (
-            compiled.evaluate(f"{prefix}/exception") if any("exception" in head.rules for head in heads) else UNDEFINED
+            compiled.evaluate(f"{prefix}/exception")
+            if any("exception" in head.rules for head in heads)
+            else UNDEFINED
         )
         successes = 0
         for rule in rules:

@@ -66,7 +66,7 @@ def read_heads(path: str, source: str) -> ModuleHeads:
     at_line_start = True
     index = 0
     while index < len(tokens):
-        kind, text, line = tokens[index]
+        kind, text, _ = tokens[index]
         if kind == "newline":
             at_line_start = True
             index += 1

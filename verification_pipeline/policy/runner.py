@@ -62,7 +62,9 @@ def load_data(paths: Sequence[Path]) -> dict[str, Any]:
                 parser="json" if path.suffix == ".json" else "yaml",
             )
             if not isinstance(document, dict):
-                raise ConfigError("a data document must be an object (key: value) at its top", source=str(path))
+                raise ConfigError(
+                    "a data document must be an object (key: value) at its top", source=str(path)
+                )
             relative = path.parent.relative_to(root).parts if root.is_dir() else ()
             target = data
             for part in relative:
@@ -144,9 +146,9 @@ def render_text(results: Sequence[CheckResult], *, suppress_exceptions: bool = F
     def plural(n: int, word: str) -> str:
         return f"{n} {word}{'' if n == 1 else 's'}"
 
-    lines += [
-        "",
+    summary = (
         f"{plural(counts['tests'], 'test')}, {counts['successes']} passed, {plural(counts['warnings'], 'warning')}, "
-        f"{plural(counts['failures'], 'failure')}, {plural(counts['exceptions'], 'exception')}",
-    ]
+        f"{plural(counts['failures'], 'failure')}, {plural(counts['exceptions'], 'exception')}"
+    )
+    lines += ["", summary]
     return "\n".join(lines)
