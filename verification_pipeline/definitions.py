@@ -98,6 +98,8 @@ def build_definitions(environ: Mapping[str, str]) -> dg.Definitions:
                 sbom_report=environ.get("VP_SBOM_REPORT", ""),
                 vulnerability_report=environ.get("VP_VULN_REPORT", ""),
                 policy_report=environ.get("VP_POLICY_REPORT", ""),
+                policy_dir=environ.get("VP_POLICY_DIR", ""),
+                policy_files=environ.get("VP_POLICY_FILES", ""),
                 vulnerability_policy=environ.get("VP_VULN_POLICY", ""),
             ),
             "signing_key": SigningKeyResource(

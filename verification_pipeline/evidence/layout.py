@@ -21,6 +21,9 @@ GENERATED_FILES = (LINEAGE, MANIFEST, ATTESTATIONS)
 """Written by the bundle itself; callers never supply them."""
 
 ARCHIVE_NAME = "bundle.tar.gz"
+POLICY_REPORT = "policy/opa_report.json"
+POLICY_EVALUATION = "policy/evaluation.json"
+"""What the policy gate judged (commit, policy and input digests, engine), when it ran in process."""
 REPORT = "report/index.html"
 """Our signed HTML report; k6's own exported dashboards sit beside it (`k6_dashboard_name`)."""
 _K6_DASHBOARD = "report/k6-dashboard-{role}.html"
@@ -82,7 +85,8 @@ BUNDLE_FILES: tuple[BundleFile, ...] = (
     BundleFile("slo/fanout.json", "slo_metrics", ("raw/fanout.parquet",), CiImport("fanout_latencies", "path")),
     BundleFile("slo/metrics.json", "slo_metrics", _RAW),
     BundleFile("slo/baseline.json", "baseline_comparison", _RAW),
-    BundleFile("policy/opa_report.json", "policy_report", ci_import=CiImport("policy_report", "path")),
+    BundleFile(POLICY_REPORT, "policy_report", ci_import=CiImport("policy_report", "path")),
+    BundleFile(POLICY_EVALUATION, "policy_report", (POLICY_REPORT,), required=False),
     BundleFile("security/sbom.syft.json", "sbom", ci_import=CiImport("sbom", "path")),
     BundleFile("security/vulns.grype.json", "vulnerability_report", ci_import=CiImport("vulnerability_report", "path")),
     BundleFile("ops/dashboards/grafana-v24-slos.json", "ops_artifacts"),

@@ -45,7 +45,9 @@ def _git(repo: Path, *args: str) -> bytes:
         raise ToolError(f"git {args[0]} timed out after {_GIT_TIMEOUT_S}s") from None
     if done.returncode != 0:
         cause = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise ToolError(f"git {' '.join(args[:2])} failed in {repo}: {cause[0] if cause else done.returncode}")
+        raise ToolError(
+            f"git {' '.join(args[:2])} failed in {repo}: {cause[0] if cause else done.returncode}"
+        )
     return done.stdout
 
 
@@ -116,7 +118,10 @@ def evaluate_commit(
 def _shown(path: Path) -> str:
     """A policy's path as the report shows it: inside the package when it is ours, else its name."""
     try:
-        return "verification_pipeline/policy/" + path.resolve().relative_to(Path(__file__).resolve().parent).as_posix()
+        return (
+            "verification_pipeline/policy/"
+            + path.resolve().relative_to(Path(__file__).resolve().parent).as_posix()
+        )
     except ValueError:
         return path.as_posix()
 
@@ -128,3 +133,40 @@ def failure_lines(results: Sequence[CheckResult]) -> list[str]:
         for r in results
         for f in r.failures
     ]
+
+
+def policy_rows(results: Sequence[CheckResult]) -> list[dict[str, Any]]:
+    """The policy table (scans.schemas.POLICY_SCHEMA): per file what passed, and one row per failing rule.
+
+    A failing rule's row is named `namespace.rule (file)`, so the gate's reason names both.
+    """
+    rows: list[dict[str, Any]] = []
+    for result in results:
+        rows.append(
+            _row(result.namespace, result.filename, passed=result.successes, warnings=result.warnings)
+        )
+        by_rule: dict[str, list[str]] = {}
+        for failure in result.failures:
+            rule = str((failure.metadata or {}).get("query", f"data.{result.namespace}")).removeprefix(
+                "data."
+            )
+            by_rule.setdefault(rule, []).append(failure.msg)
+        for rule, messages in by_rule.items():
+            rows.append(_row(f"{rule} ({result.filename})", result.filename, failed=messages))
+    return rows
+
+
+def _row(
+    policy: str, target: str, *, passed: int = 0, warnings: Sequence[Any] = (), failed: Sequence[str] = ()
+) -> dict[str, Any]:
+    return {
+        "policy": policy,
+        "target": target,
+        "passed": passed,
+        "failed": len(failed),
+        "warnings": len(warnings),
+        "errors": 0,
+        "skipped": 0,
+        "messages": [f"deny: {m}" for m in failed] + [f"warn: {w.msg}" for w in warnings],
+        "source_tool": "verification-pipeline policy (regopy)",
+    }

@@ -32,12 +32,14 @@ DEFAULT_PORT_BASE = 18300
 DEFAULT_BUCKET = "verification-evidence"
 DEFAULT_PREFIX = "verification"
 START_TIMEOUT_S = 60.0
-# grype, trivy and OPA cannot run offline: the embedded stack imports sample CI reports
-# (verification_pipeline/demo_inputs/README.md says what they are).
+# grype and trivy cannot run offline: the embedded stack imports a sample CI report
+# (verification_pipeline/demo_inputs/README.md says what it is). The policy gate is measured:
+# the package's Rego policies on the RC commit's files (policy/gate.py); the canned OPA sample
+# is for import mode only.
 DEMO_REPORTS = {
     "VP_VULN_REPORT": str(PACKAGE_DIR / "demo_inputs" / "vulns.grype.json"),
-    "VP_POLICY_REPORT": str(PACKAGE_DIR / "demo_inputs" / "opa_report.json"),
 }
+DEMO_POLICY_REPORT = str(PACKAGE_DIR / "demo_inputs" / "opa_report.json")
 
 
 @dataclass(frozen=True)

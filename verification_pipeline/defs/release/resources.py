@@ -1,10 +1,13 @@
 """Where release-candidate tags come from."""
 
+from pathlib import Path
+
 import dagster as dg
 
+from verification_pipeline.errors import ConfigError
 from verification_pipeline.evidence.statements import COMMIT_FROM_CHECKOUT, COMMIT_FROM_TAG
 from verification_pipeline.paths import project_root
-from verification_pipeline.release.git import checkout_head, tag_commit
+from verification_pipeline.release.git import checkout_head, is_local_repo, tag_commit
 
 
 class GitRepoResource(dg.ConfigurableResource):
@@ -22,3 +25,15 @@ class GitRepoResource(dg.ConfigurableResource):
         if self.repo:
             return tag_commit(self.repo, tag), COMMIT_FROM_TAG
         return checkout_head(project_root()), COMMIT_FROM_CHECKOUT
+
+    def local_path(self) -> Path:
+        """Where `git show <commit>:<path>` can read the RC's files: the repository, or this checkout."""
+        if not self.repo:
+            return project_root()
+        if not is_local_repo(self.repo):
+            raise ConfigError(
+                f"{self.repo} is not a local repository: the policy gate reads the RC's files with git show",
+                field="VP_GIT_REPO",
+                hint="point VP_GIT_REPO at a local clone, or import CI's report (VP_POLICY_REPORT)",
+            )
+        return Path(self.repo)

@@ -1,20 +1,32 @@
 """SBOM, vulnerability and policy reports: normalized tables, originals kept, gates judged."""
 
+import json
 import tempfile
 from datetime import date
 from pathlib import Path
 
 import dagster as dg
 import polars as pl
+from pydantic import Field
 
 from verification_pipeline.code_version import code_version
 from verification_pipeline.defs.evidence.files import bundle_files_metadata
 from verification_pipeline.defs.partitions import release_candidates
+from verification_pipeline.defs.release.resources import GitRepoResource
 from verification_pipeline.defs.scans.resources import ScanInputsResource
 from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.defs.storage.sources import original_metadata, read_source, store_original
 from verification_pipeline.errors import ConfigError, FormatError
+from verification_pipeline.evidence.layout import POLICY_EVALUATION, POLICY_REPORT, sha256_hex
 from verification_pipeline.paths import PACKAGE_DIR
+from verification_pipeline.policy.gate import (
+    DEFAULT_FILES,
+    DEFAULT_POLICY_DIR,
+    evaluate_commit,
+    failure_lines,
+    policy_rows,
+)
+from verification_pipeline.policy.runner import render_json
 from verification_pipeline.records import ScanSummaryRecord
 from verification_pipeline.scans import (
     component_counts,
@@ -29,6 +41,7 @@ from verification_pipeline.scans import (
     vulnerability_counts,
 )
 from verification_pipeline.scans.environment import stage_environment
+from verification_pipeline.scans.schemas import POLICY_SCHEMA, frame
 from verification_pipeline.verdict import Verdict
 
 CODE_VERSION = code_version(__name__)
@@ -178,20 +191,35 @@ def vulnerability_report(
     )
 
 
+class PolicyReportConfig(dg.Config):
+    path: str = ""
+    """Import mode: the OPA/conftest report CI produced (path or s3:// URI); default the `scan_inputs` resource's.
+    Empty (and no VP_POLICY_REPORT): the policies are evaluated here, on the RC commit's files."""
+    policy_dir: str = ""
+    """Rego policies to evaluate (a directory or .rego file); default VP_POLICY_DIR, else the package's own set."""
+    files: list[str] = Field(default_factory=list)
+    """Globs of repository paths, read from the RC's commit; default VP_POLICY_FILES, else the reference target's deploy files."""
+    namespaces: list[str] = Field(default_factory=lambda: ["main"])
+
+
 @dg.asset(
     partitions_def=release_candidates,
     code_version=CODE_VERSION,
     group_name="security",
     kinds={"opa", "polars"},
-    description="Policy results from `opa eval`, `opa test` or conftest: passed, failed, warnings, errors per policy.",
+    description="Policy results: the project's Rego policies evaluated in process on the files of the RC's commit "
+    "(conftest semantics), or imported from CI's `opa eval`, `opa test` or conftest report.",
 )
 def policy_report(
     context: dg.AssetExecutionContext,
-    config: ReportImportConfig,
+    config: PolicyReportConfig,
     s3: S3Resource,
     scan_inputs: ScanInputsResource,
+    git_repo: GitRepoResource,
 ) -> dg.Output[pl.DataFrame]:
-    path = _configured(config.path, scan_inputs.policy_report, "VP_POLICY_REPORT", "policy report")
+    path = config.path or scan_inputs.policy_report
+    if not path:
+        return _evaluated_policies(context, config, s3, scan_inputs, git_repo)
     report, ref = _imported(context, s3, path, parse_policy_report, "opa_report.json")
     return _report_output(
         context,
@@ -202,7 +230,59 @@ def policy_report(
         report.policies,
         "Policy results",
         policy_counts(report.policies),
-        "policy/opa_report.json",
+        POLICY_REPORT,
+        mode="import",
+    )
+
+
+def _evaluated_policies(
+    context: dg.AssetExecutionContext,
+    config: PolicyReportConfig,
+    s3: S3Resource,
+    scan_inputs: ScanInputsResource,
+    git_repo: GitRepoResource,
+) -> dg.Output[pl.DataFrame]:
+    repo = git_repo.local_path()
+    commit, _ = git_repo.commit_of(context.partition_key)
+    policy_dir = config.policy_dir or scan_inputs.policy_dir
+    globs = (
+        config.files or [g for g in scan_inputs.policy_files.split(",") if g.strip()] or list(DEFAULT_FILES)
+    )
+    run = evaluate_commit(
+        repo,
+        commit,
+        policy_dirs=[Path(policy_dir)] if policy_dir else [DEFAULT_POLICY_DIR],
+        globs=[g.strip() for g in globs],
+        namespaces=config.namespaces,
+    )
+    for line in failure_lines(run.results):
+        context.log.warning(f"policy FAIL {line}")
+    conftest_json = render_json(run.results).encode("utf-8")
+    evaluation = json.dumps({k: v for k, v in run.report.items() if k != "results"}, indent=2).encode("utf-8")
+    table = frame(policy_rows(run.results), POLICY_SCHEMA)
+    counts = run.report["totals"]
+    context.log.info(
+        f"policies on {commit[:12]}: {counts['tests']} tests, {counts['successes']} passed, "
+        f"{counts['failures']} failed, {counts['warnings']} warnings ({len(run.report['inputs'])} files)"
+    )
+    return dg.Output(
+        table,
+        data_version=dg.DataVersion(sha256_hex(conftest_json + evaluation)),
+        metadata={
+            "mode": "evaluate",
+            "commit": commit,
+            "verdict": run.report["verdict"],
+            "engine": run.report["engine"],
+            "files": dg.MetadataValue.json(run.report["inputs"]),
+            "policies": dg.MetadataValue.json(run.report["policies"]),
+            "failures": dg.MetadataValue.md(
+                "\n".join(f"- {line}" for line in failure_lines(run.results)) or "none"
+            ),
+            "summary": dg.MetadataValue.md(_markdown_counts("Policy results", policy_counts(table))),
+            **bundle_files_metadata(
+                context, s3, {POLICY_REPORT: conftest_json, POLICY_EVALUATION: evaluation}
+            ),
+        },
     )
 
 
