@@ -46,37 +46,48 @@ def verify(
             "--require-pass", help="Also exit 1 unless the signed verdict is PASS (for release gates)."
         ),
     ] = False,
+    policy: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--policy",
+            help="A release policy (Rego v1 .rego file or directory) evaluated on the verified statements "
+            "and figures; exit 1 on any denial. Repeatable.",
+        ),
+    ] = None,
 ) -> None:
     """Check every signature, the RC, every file's digest, and that no file is missing or extra.
 
     Plain `verify` is an integrity check: a signed FAIL verifies. It prints the signed verdict first.
     """
-    from verification_pipeline.evidence.bundle_io import root_version_of
+    from verification_pipeline.evidence.bundle_io import read_bundle, root_version_of
     from verification_pipeline.evidence.keys import load_public_key_file
     from verification_pipeline.evidence.layout import ATTESTATIONS
-    from verification_pipeline.evidence.verify import verify_files, verify_path
+    from verification_pipeline.evidence.verify import verify_files
     from verification_pipeline.verdict import Verdict
 
     key = load_public_key_file(public_key)
+    release_policy = None
+    if policy:  # compiled before any bundle is read: a policy that cannot run is bad input (exit 2)
+        from verification_pipeline.policy.release import load_release_policy
+
+        release_policy = load_release_policy(policy)
     if bundle.startswith("s3://"):
         from verification_pipeline.storage.bundles import read_bundle_uri
         from verification_pipeline.storage.s3 import S3Settings
 
-        report = verify_files(
-            read_bundle_uri(bundle, S3Settings.from_env()),
-            key,
-            expected_rc=rc,
-            source=bundle,
-            root_version=root_version_of(bundle),
-        )
+        files, root_version = read_bundle_uri(bundle, S3Settings.from_env()), root_version_of(bundle)
     else:
-        report = verify_path(_bundle_path(bundle), key, expected_rc=rc)
+        read = read_bundle(_bundle_path(bundle))
+        files, root_version = read.files, read.root_version
+    report = verify_files(files, key, expected_rc=rc, source=bundle, root_version=root_version)
     first, *rest = report.summary_lines()
     typer.secho(
         first, fg=typer.colors.GREEN if report.verdict == Verdict.PASS else typer.colors.RED, bold=True
     )
     for line in rest:
         typer.secho(line, fg=typer.colors.YELLOW if line.lstrip().startswith("WARNING") else None)
+    if release_policy is not None:
+        _judge_release_policy(release_policy, files, key, report, policy or [], bundle)
     if require_pass and report.verdict != Verdict.PASS:
         raise VerificationFailed(
             f"{ATTESTATIONS} [verdict]: the bundle verifies, but its signed verdict is {report.verdict}, not PASS",
@@ -152,6 +163,25 @@ def audit(
                 hint="the recorded figures do not follow from the raw measurements",
             )
     typer.echo("audit: every recorded figure matches the recomputation")
+
+
+def _judge_release_policy(engine, files, key, report, paths: list[Path], bundle: str) -> None:
+    """The release policy on what just verified; each denial printed, exit 1 on any."""
+    from verification_pipeline.errors import GateFailed
+    from verification_pipeline.policy.release import evaluate_release_policy, release_input
+
+    outcome = evaluate_release_policy(engine, release_input(files, key, report), source=bundle)
+    named = ", ".join(str(p) for p in paths)
+    typer.echo(
+        f"release policy {named} (sha256 {outcome.policy_digest[:16]}): "
+        f"{len(outcome.denials)} denial(s), {len(outcome.warnings)} warning(s)"
+    )
+    for line in outcome.denials:
+        typer.secho(f"  DENY {line}", fg=typer.colors.RED)
+    for line in outcome.warnings:
+        typer.secho(f"  WARN {line}", fg=typer.colors.YELLOW)
+    if outcome.denials:
+        raise GateFailed(f"the release policy denies this bundle: {len(outcome.denials)} denial(s)")
 
 
 def _bundle_path(bundle: str) -> Path:
