@@ -113,6 +113,7 @@ def verify_rc(
     instance: dg.DagsterInstance,
     selection: list[str] | None = None,
     raw_fanout: str | None = "raw/fanout.parquet",
+    run_config: dict | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Materialize the RC's assets (or only `selection`, the rest read from storage)."""
     defs = build_definitions(environ)
@@ -130,7 +131,9 @@ def verify_rc(
         partition_key=RC,
         instance=instance,
         resources=defs.resources,
-        run_config={"ops": {"sbom": {"config": {"source": "import", "path": str(SBOM)}}}}
+        run_config=run_config
+        if run_config is not None
+        else {"ops": {"sbom": {"config": {"source": "import", "path": str(SBOM)}}}}
         if selection is None
         else {},
         selection=selection,
@@ -241,3 +244,45 @@ def test_missing_evidence_is_incomplete_in_the_docs_the_bundle_and_the_decision_
     assert bundle.missing_files == docs.missing_files == ("raw/fanout.parquet",)
     assert docs.verdict == bundle.verdict == result.asset_value("release_decision").verdict == "INCOMPLETE"
     assert "missing from the evidence bundle: raw/fanout.parquet" in docs.files["PR_BODY_v24.1.md"]
+
+
+@pytest.mark.slow
+def test_a_release_policy_of_the_rc_line_judges_the_verified_bundle_and_its_denial_fails_the_decision(
+    environ, instance, tmp_path
+):
+    assert verify_rc({**environ, "VP_MIN_DELIVERY_RATIO": "0.99"}, instance).success
+    policy = tmp_path / "release-v24.1.rego"  # the policy of the v24.1 line, named through `{line}`
+    policy.write_text(
+        "package main\nimport rego.v1\n\n"
+        "deny_held_back contains msg if {\n"
+        '\tinput.releaseCandidate.tag == "v24.1.0-rc1"\n'
+        "\tsome slo in input.slos\n"
+        '\tslo.name == "read_latency_p95"\n'
+        '\tmsg := sprintf("%s held back: read p95 %v ms on %v samples", [input.releaseCandidate.tag, slo.value, slo.n])\n'
+        "}\n"
+    )
+    config = {
+        "ops": {"release_decision": {"config": {"release_policy": str(tmp_path / "release-{line}.rego")}}}
+    }
+    result = verify_rc(
+        {**environ, "VP_MIN_DELIVERY_RATIO": "0.99"},
+        instance,
+        selection=["release_decision"],
+        run_config=config,
+    )
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert checks["release_policy"].passed is False
+    assert checks["release_policy"].description.startswith(
+        "main.deny_held_back: v24.1.0-rc1 held back: read p95 "
+    )
+    decision = result.asset_value("release_decision")
+    assert decision.verdict == "FAIL" and checks["promotable"].passed is False
+    assert any(r.startswith("release policy: main.deny_held_back: ") for r in decision.reasons)
+    # without the policy the same bundle's decision is its signed PASS, and the check says none ran
+    plain = verify_rc({**environ, "VP_MIN_DELIVERY_RATIO": "0.99"}, instance, selection=["release_decision"])
+    plain_checks = {e.check_name: e for e in plain.get_asset_check_evaluations()}
+    assert plain.asset_value("release_decision").verdict == "PASS"
+    assert (
+        plain_checks["release_policy"].passed
+        and "no release policy configured" in plain_checks["release_policy"].description
+    )

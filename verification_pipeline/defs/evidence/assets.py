@@ -8,6 +8,7 @@ before the asset reports success.
 
 import datetime as dt
 import subprocess
+from pathlib import Path
 
 import dagster as dg
 
@@ -31,6 +32,8 @@ from verification_pipeline.evidence.verify import verify_files
 from verification_pipeline.gates import rc_verdict
 from verification_pipeline.loadtest.runner import SCRIPTS_DIR
 from verification_pipeline.paths import file_sha256, portable_uri, tool_path
+from verification_pipeline.policy.conftest import Engine
+from verification_pipeline.policy.release import evaluate_release_policy, load_release_policy, release_input
 from verification_pipeline.records import (
     BaselineComparisonRecord,
     BundleRecord,
@@ -279,6 +282,18 @@ def evidence_bundle(
     )
 
 
+class ReleaseDecisionConfig(dg.Config):
+    release_policy: str = ""
+    """A release policy (Rego v1 file or directory) judged on the verified bundle; `{line}` becomes the RC's
+    release line (`v24.1`), so each line can have its own. A denial fails the decision. Empty: none."""
+
+
+def _release_policy(config: ReleaseDecisionConfig, line: str) -> Engine | None:
+    if not config.release_policy:
+        return None
+    return load_release_policy([Path(config.release_policy.replace("{line}", line))])
+
+
 @dg.asset(
     partitions_def=release_candidates,
     code_version=CODE_VERSION,
@@ -294,11 +309,18 @@ def evidence_bundle(
             blocking=True,
             partitions_def=release_candidates,
             description="The RC may be promoted: decision PASS on a verified bundle.",
-        )
+        ),
+        dg.AssetCheckSpec(
+            "release_policy",
+            asset="release_decision",
+            partitions_def=release_candidates,
+            description="The configured release policy (Rego) allows the verified bundle: no denial.",
+        ),
     ],
 )
 def release_decision(
     context: dg.AssetExecutionContext,
+    config: ReleaseDecisionConfig,
     s3: S3Resource,
     signing_key: SigningKeyResource,
     release_candidate: ReleaseCandidateRecord,
@@ -311,10 +333,14 @@ def release_decision(
     gates = release_gates(slo_metrics, scan_summary, service_build, baseline_comparison)
     reasons = [f"{g.name}: {g.verdict}" for g in gates if g.verdict is not Verdict.PASS]
     reasons += [f"missing from the bundle: {name}" for name in evidence_bundle.missing_files]
+    release_policy = _release_policy(config, release_candidate.version)
+    denials: list[str] | None = None
+    files = read_bundle_uri(evidence_bundle.uri, s3.settings())
+    trusted_key = load_public_key_pem(evidence_bundle.public_key_pem.encode(), source="evidence_bundle")
     try:
         report = verify_files(
-            read_bundle_uri(evidence_bundle.uri, s3.settings()),
-            load_public_key_pem(evidence_bundle.public_key_pem.encode(), source="evidence_bundle"),
+            files,
+            trusted_key,
             expected_rc=release_candidate.tag,
             source=evidence_bundle.uri,
             root_version=root_version_of(evidence_bundle.uri),
@@ -323,12 +349,20 @@ def release_decision(
         verdict = Verdict.FAIL
         reasons.append(f"the bundle does not verify: {exc.message}")
     else:
+        if release_policy is not None:  # judged on what just verified, never on the run's own records
+            outcome = evaluate_release_policy(
+                release_policy, release_input(files, trusted_key, report), source=evidence_bundle.uri
+            )
+            denials = outcome.denials
+            reasons += [f"release policy: {line}" for line in denials]
         # the decision is what the verified signature covers; it is the gates' verdict, or the bundle is wrong
         verdict = Verdict(report.verdict)
         if verdict is not rc_verdict(gates, evidence_bundle.missing_files):
             reasons.append(
                 f"the signed verdict {verdict} is not the gates' {rc_verdict(gates, evidence_bundle.missing_files)}"
             )
+            verdict = Verdict.FAIL
+        if denials:
             verdict = Verdict.FAIL
     value = ReleaseDecisionRecord(
         rc=release_candidate.tag,
@@ -374,6 +408,19 @@ def release_decision(
             "verify_command": verify_command(evidence_bundle.uri, public_key, release_candidate.tag),
             "summary": dg.MetadataValue.md(summary),
         },
+    )
+    yield dg.AssetCheckResult(
+        check_name="release_policy",
+        passed=not denials,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=(
+            "no release policy configured (release_decision config `release_policy`)"
+            if release_policy is None
+            else "not evaluated: the bundle does not verify"
+            if denials is None
+            else "; ".join(denials) or f"{config.release_policy}: no denial"
+        ),
+        metadata={"configured": release_policy is not None, "denials": len(denials or [])},
     )
     yield dg.AssetCheckResult(
         check_name="promotable",
