@@ -7,13 +7,17 @@ end-to-end test (a bundle a real pipeline run uploaded), so both are judged the 
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import importlib.util
 import json
 import re
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import google.protobuf.json_format as pb_json
+import jsonschema
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from in_toto_attestation.predicates.provenance.v1 import provenance_pb2
 from in_toto_attestation.predicates.test_result.v0 import test_result_pb2
@@ -25,6 +29,36 @@ from securesystemslib.signer import SSlibKey
 ATTESTATIONS = "attestations.intoto.jsonl"
 TEST_RESULT = "https://in-toto.io/attestation/test-result/v0.1"
 PROVENANCE = "https://slsa.dev/provenance/v1"
+VSA = "https://slsa.dev/verification_summary/v1"
+SLSA_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "slsa"
+
+
+def _vsa_message_class() -> Any:
+    """in-toto's published VerificationSummary (v1) protobuf message, from its generated module."""
+    spec = importlib.util.spec_from_file_location("vsa_v1_pb2", SLSA_FIXTURES / "vsa_pb2.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.VerificationSummary
+
+
+_VSA_MESSAGE: list[Any] = []
+
+
+def validate_vsa(statement: Mapping[str, Any]) -> None:
+    """The VSA predicate against SLSA's requirements (JSON Schema) and in-toto's published protobuf, strictly."""
+    predicate = statement["predicate"]
+    schema = json.loads((SLSA_FIXTURES / "verification_summary.v1.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(predicate)
+    if not _VSA_MESSAGE:
+        _VSA_MESSAGE.append(_vsa_message_class())
+    # the proto's Verifier has only `id` (the spec also defines `version`): that one field aside, strict
+    verifier = {k: v for k, v in predicate["verifier"].items() if k != "version"}
+    message = pb_json.ParseDict({**predicate, "verifier": verifier}, _VSA_MESSAGE[0]())
+    assert (
+        message.verification_result in {"PASSED", "FAILED"} and message.verifier.id and message.resource_uri
+    )
+    assert message.policy.uri and message.policy.digest and len(message.input_attestations) == 2
 
 
 def statements_verified_by_securesystemslib(files: Mapping[str, bytes], public_pem: bytes) -> dict[str, dict]:
@@ -49,6 +83,9 @@ def validate_with_in_toto_attestation(statement: Mapping[str, Any]) -> None:
     )
     Statement.copy_from_pb(parsed).validate()
     predicate = statement["predicate"]
+    if statement["predicateType"] == VSA:
+        validate_vsa(statement)
+        return
     if statement["predicateType"] == TEST_RESULT:
         # our fields sit under one extension field (a URI), which the proto cannot hold: ignored
         message = pb_json.ParseDict(predicate, test_result_pb2.TestResult(), ignore_unknown_fields=True)
@@ -64,6 +101,12 @@ def validate_with_in_toto_attestation(statement: Mapping[str, Any]) -> None:
 
 
 def subjects_match_hashlib(statement: Mapping[str, Any], files: Mapping[str, bytes]) -> None:
+    if statement["predicateType"] == VSA:  # its subject is the RC's commit; its inputs are the statements
+        payloads = [json.loads(line)["payload"] for line in files[ATTESTATIONS].splitlines() if line.strip()]
+        digests = {hashlib.sha256(base64.b64decode(p)).hexdigest() for p in payloads}
+        assert {a["digest"]["sha256"] for a in statement["predicate"]["inputAttestations"]} <= digests
+        assert list(statement["subject"][0]["digest"]) == ["gitCommit"]
+        return
     signed = {s["name"]: s["digest"]["sha256"] for s in statement["subject"]}
     assert signed == {n: hashlib.sha256(d).hexdigest() for n, d in files.items() if n != ATTESTATIONS}
 

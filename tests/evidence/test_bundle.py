@@ -26,6 +26,7 @@ from verification_pipeline.evidence.statements import EXTENSION
 
 TEST_RESULT = "https://in-toto.io/attestation/test-result/v0.1"
 PROVENANCE = "https://slsa.dev/provenance/v1"
+VSA = "https://slsa.dev/verification_summary/v1"
 
 
 def independent_statements(attestations: bytes, public_pem: bytes) -> dict[str, dict[str, Any]]:
@@ -53,13 +54,26 @@ def test_signatures_verify_with_an_independent_implementation(
     statements = independent_statements(
         bundle.files["attestations.intoto.jsonl"], key_pair.public_key.read_bytes()
     )
-    assert set(statements) == {TEST_RESULT, PROVENANCE}
+    assert set(statements) == {TEST_RESULT, PROVENANCE, VSA}
     every_file = {
         n: hashlib.sha256(d).hexdigest() for n, d in bundle.files.items() if n != "attestations.intoto.jsonl"
     }
-    for statement in statements.values():
-        assert statement["_type"] == "https://in-toto.io/Statement/v1"
-        assert {s["name"]: s["digest"]["sha256"] for s in statement["subject"]} == every_file
+    for kind in (TEST_RESULT, PROVENANCE):
+        assert statements[kind]["_type"] == "https://in-toto.io/Statement/v1"
+        assert {s["name"]: s["digest"]["sha256"] for s in statements[kind]["subject"]} == every_file
+    # the summary is about the RC's commit, from the exact payloads of the other two
+    assert statements[VSA]["subject"] == [
+        {"name": f"urn:verification-pipeline:release-candidate:{RC.tag}", "digest": {"gitCommit": RC.commit}}
+    ]
+    payloads = [
+        base64.b64decode(json.loads(line)["payload"])
+        for line in bundle.files["attestations.intoto.jsonl"].splitlines()
+    ]
+    assert [a["digest"]["sha256"] for a in statements[VSA]["predicate"]["inputAttestations"]] == [
+        hashlib.sha256(p).hexdigest() for p in payloads[:2]
+    ]
+    assert statements[VSA]["predicate"]["verificationResult"] == "PASSED"
+    assert statements[VSA]["predicate"]["verifiedLevels"] == ["SLSA_BUILD_LEVEL_UNEVALUATED"]
     assert statements[TEST_RESULT]["predicate"][EXTENSION]["releaseCandidate"]["tag"] == RC.tag
     assert statements[PROVENANCE]["predicate"]["buildDefinition"]["externalParameters"][
         "releaseCandidate"
@@ -115,6 +129,8 @@ def test_failed_rc_still_gets_a_complete_signed_bundle_that_says_failed(
     )
     predicate = statements[TEST_RESULT]["predicate"]
     assert predicate["result"] == "FAILED" and predicate["failedTests"] == ["slo:read_p95"]
+    assert statements[VSA]["predicate"]["verificationResult"] == "FAILED"
+    assert statements[VSA]["predicate"]["verifiedLevels"] == ["FAILED"]
 
 
 def test_same_inputs_give_byte_identical_bundle_and_archive(

@@ -7,6 +7,7 @@ import pytest
 from tests.evidence.interop import (
     PROVENANCE,
     TEST_RESULT,
+    VSA,
     absolute_local_paths,
     statements_verified_by_securesystemslib,
     subjects_match_hashlib,
@@ -21,7 +22,7 @@ def test_securesystemslib_verifies_both_envelopes_finding_the_signature_by_its_d
     bundle: EvidenceBundle, key_pair: KeyPairFiles
 ) -> None:
     statements = statements_verified_by_securesystemslib(bundle.files, key_pair.public_key.read_bytes())
-    assert set(statements) == {TEST_RESULT, PROVENANCE}
+    assert set(statements) == {TEST_RESULT, PROVENANCE, VSA}
 
 
 def test_securesystemslib_refuses_the_bundle_for_another_key(
@@ -63,3 +64,31 @@ def test_a_packaged_file_gets_a_package_uri_and_a_local_path_none(tmp_path) -> N
     assert portable_uri(str(slos)).endswith("#verification_pipeline/slo/slos.yaml")
     assert portable_uri(str(tmp_path / "slos.yaml")) is None
     assert portable_uri("s3://bucket/key") == "s3://bucket/key"
+
+
+def test_the_verification_summary_validates_against_the_published_schema_and_verifies_with_securesystemslib(
+    bundle: EvidenceBundle, build_bundle, key_pair: KeyPairFiles
+) -> None:
+    from tests.evidence.conftest import outcomes
+    from tests.evidence.interop import validate_vsa
+
+    for built, result in ((bundle, "PASSED"), (build_bundle(gates=outcomes("FAIL")), "FAILED")):
+        # securesystemslib's DSSE verifies the envelope with the bundle's key (its own default keyid)
+        summary = statements_verified_by_securesystemslib(built.files, key_pair.public_key.read_bytes())[VSA]
+        validate_vsa(summary)
+        assert summary["predicate"]["verificationResult"] == result
+
+
+def test_the_schema_check_refuses_a_summary_the_spec_does_not_allow(bundle: EvidenceBundle, key_pair) -> None:
+    import jsonschema
+
+    from tests.evidence.interop import validate_vsa
+
+    summary = statements_verified_by_securesystemslib(bundle.files, key_pair.public_key.read_bytes())[VSA]
+    for broken in (
+        {**summary["predicate"], "verificationResult": "OK"},
+        {k: v for k, v in summary["predicate"].items() if k != "policy"},
+        {**summary["predicate"], "verifiedLevels": ["SLSA_BUILD_LEVEL_THREE"]},
+    ):
+        with pytest.raises(jsonschema.ValidationError):
+            validate_vsa({**summary, "predicate": broken})

@@ -27,6 +27,7 @@ from verification_pipeline.evidence.dsse import sign_envelope
 from verification_pipeline.evidence.keys import KeyPairFiles, SigningKey
 from verification_pipeline.evidence.layout import ATTESTATIONS, sha256_hex
 from verification_pipeline.evidence.statements import EXTENSION, canonical_json, subjects
+from verification_pipeline.evidence.vsa import input_attestations
 
 
 def verify(capsys: pytest.CaptureFixture[str], path: Path, key: Path, *extra: str) -> tuple[int, str]:
@@ -181,12 +182,15 @@ def resigned(
             if entry["name"] in changed:
                 entry.update(sha256=sha256_hex(files[entry["name"]]), size=len(files[entry["name"]]))
         files["manifest.json"] = json.dumps(manifest).encode()
-    test_result, provenance = _statements(files)
+    test_result, provenance, summary = _statements(files)
     digests = subjects({n: sha256_hex(d) for n, d in files.items() if n != ATTESTATIONS})
     test_result["subject"] = provenance["subject"] = digests
     edit(test_result, provenance)
+    # a consistent producer's summary names the statements it now signs
+    summary["predicate"]["inputAttestations"] = input_attestations((test_result, provenance))
     files[ATTESTATIONS] = b"".join(
-        canonical_json(sign_envelope(canonical_json(s), key)) + b"\n" for s in (test_result, provenance)
+        canonical_json(sign_envelope(canonical_json(s), key)) + b"\n"
+        for s in (test_result, provenance, summary)
     )
     return files
 
@@ -360,7 +364,7 @@ def test_conformant_extras_do_not_break_verification(
 ) -> None:
     for change in (
         _malformed_signature_first,
-        lambda lines: [b"", lines[0], b"   ", lines[1], b""],
+        lambda lines: [b"", lines[0], b"   ", lines[1], lines[2], b""],
         lambda lines: [_foreign_attestation(other_signing_key), *lines],
     ):
         root = _with_attestations(bundle, tmp_path, change)
@@ -451,7 +455,12 @@ def test_statements_mixed_from_two_runs_fail(
     other = build_bundle(run_id="9c1d0e2f-2222-4e3b-8c1d-7e6f5d4c3b21")
     files = dict(bundle.files)
     files[ATTESTATIONS] = (
-        bundle.files[ATTESTATIONS].splitlines()[0] + b"\n" + other.files[ATTESTATIONS].splitlines()[1] + b"\n"
+        bundle.files[ATTESTATIONS].splitlines()[0]
+        + b"\n"
+        + other.files[ATTESTATIONS].splitlines()[1]
+        + b"\n"
+        + bundle.files[ATTESTATIONS].splitlines()[2]
+        + b"\n"
     )
     code, out = verify(capsys, _write(files, tmp_path / "b"), key_pair.public_key)
     assert code == 1 and "the two statements list different subjects" in out

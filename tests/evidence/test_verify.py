@@ -141,7 +141,9 @@ def test_one_statement_swapped_in_from_another_rc_fails(
 ) -> None:
     other_lines = build_bundle(rc=OTHER_RC).files["attestations.intoto.jsonl"].splitlines()
     own_lines = (bundle_dir / "attestations.intoto.jsonl").read_bytes().splitlines()
-    (bundle_dir / "attestations.intoto.jsonl").write_bytes(other_lines[0] + b"\n" + own_lines[1] + b"\n")
+    (bundle_dir / "attestations.intoto.jsonl").write_bytes(
+        other_lines[0] + b"\n" + own_lines[1] + b"\n" + own_lines[2] + b"\n"
+    )
     _fails(
         bundle_dir,
         trusted,

@@ -39,6 +39,7 @@ from verification_pipeline.evidence.statements import (
     rfc3339,
     subjects,
 )
+from verification_pipeline.evidence.vsa import build_vsa_statement
 from verification_pipeline.gates import GateOutcome
 from verification_pipeline.verdict import Verdict
 
@@ -122,9 +123,17 @@ def assemble_bundle(
         ),
         build_provenance_statement(file_subjects, rc, provenance),
     )
+    summary = build_vsa_statement(
+        rc,
+        statements,
+        verdict=verdict.value,
+        configuration=configuration,
+        verified_at=dt.datetime.fromisoformat(created),
+        verifier_version=provenance.builder_version,
+    )
     files[ATTESTATIONS] = b"".join(
         canonical_json(sign_envelope(canonical_json(statement), signing_key)) + b"\n"
-        for statement in statements
+        for statement in (*statements, summary)
     )
     return EvidenceBundle(
         release_candidate=rc,

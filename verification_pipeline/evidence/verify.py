@@ -49,10 +49,12 @@ from verification_pipeline.evidence.statements import (
     SLSA_PROVENANCE_PREDICATE,
     STATEMENT_TYPE,
     TEST_RESULT_PREDICATE,
+    VERIFICATION_SUMMARY_PREDICATE,
     GateOutcome,
     ReleaseCandidate,
     build_test_result_statement,
 )
+from verification_pipeline.evidence.vsa import check_vsa_statement
 from verification_pipeline.jsonio import decode_json, shown
 from verification_pipeline.verdict import Verdict
 
@@ -156,6 +158,13 @@ def verify_files(
         raise VerificationFailed(f"{ATTESTATIONS}: the two statements list different subjects")
     _check_files_against_subjects(files, signed)
     _check_result(test_result, ours)
+    check_vsa_statement(
+        statements[VERIFICATION_SUMMARY_PREDICATE],
+        (test_result, provenance),
+        rc,
+        ours["verdict"],
+        test_result["predicate"]["configuration"],
+    )
     run_id = provenance["predicate"]["runDetails"]["metadata"]["invocationId"]
     manifest = _check_manifest(files, signed, rc, ours, run_id, public_key)
     _check_lineage(files, signed, rc, run_id, build.get("resolvedDependencies", []))
