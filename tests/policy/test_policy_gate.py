@@ -130,3 +130,77 @@ def test_policy_report_asset_evaluates_the_rc_commit(service_repo, s3_env, tmp_p
     assert {p["path"] for p in evaluation["policies"]} == {
         f"verification_pipeline/policy/rules/{p.name}" for p in DEFAULT_POLICY_DIR.glob("*.rego")
     }
+
+
+def test_the_report_and_the_release_notes_show_every_rule_and_each_failure_with_file_and_message(
+    service_repo,
+):
+    import polars as pl
+
+    from tests.report.samples import synthetic
+    from verification_pipeline.artifacts.docs import render_release_docs
+    from verification_pipeline.policy.gate import policy_rows
+    from verification_pipeline.report.html import ReportInputs, render_report
+    from verification_pipeline.slo.metrics import SLO_METRICS_SCHEMA
+    from verification_pipeline.verdict import Verdict
+
+    tag_edited_rc(service_repo, "v24.1.0-rc2")
+    run = evaluate_commit(service_repo, git(service_repo, "rev-parse", "v24.1.0-rc2^{commit}"))
+    rows = policy_rows(run.results, run.rules)
+    rules = run.rules["main"]
+    assert len(rows) == len(rules) * len(run.report["inputs"])  # every rule on every file
+    assert [r["policy"] for r in rows if r["failed"]] == [
+        "main.deny_writable_root_filesystem (reference_target/deploy/deployment.yaml)"
+    ]
+
+    sample = synthetic()
+    page = render_report(
+        ReportInputs(
+            rc="v24.1.0-rc2",
+            commit="0" * 40,
+            verdict=Verdict.FAIL,
+            metrics=sample["metrics"],
+            scan_summary=sample["scan_summary"],
+            read=sample["read"],
+            write=sample["write"],
+            fanout=sample["fanout"],
+            baseline=sample["baseline"],
+            policies=rows,
+        )
+    ).decode()
+    table = page[page.index('<table id="policies">') :]
+    table = table[: table.index("</table>")]
+    first = table[table.index("<tr data-policy") :]
+    first = first[: first.index("</tr>")]
+    assert (
+        "<td>main.deny_writable_root_filesystem</td><td>reference_target/deploy/deployment.yaml</td><td>FAIL</td>"
+        in first
+    )
+    assert "container api has a writable root filesystem" in first
+    assert table.count("<tr data-policy") == len(rows) and table.count("<td>PASS</td>") == len(rows) - 1
+
+    frame = pl.DataFrame(
+        [{k: row.get(k) for k in SLO_METRICS_SCHEMA} for row in sample["metrics"]["slos"]],
+        schema=SLO_METRICS_SCHEMA,
+    )
+    notes = next(
+        text
+        for name, text in render_release_docs(
+            frame,
+            version="v24.1",
+            rc="v24.1.0-rc2",
+            date=__import__("datetime").date(2026, 12, 7),
+            evidence_uri="s3://b/p/v24.1.0-rc2/",
+            verdict="FAIL",
+            policies=rows,
+        ).items()
+        if name.startswith("RELEASE_NOTES")
+    )
+    section = notes[notes.index("### Policies") : notes.index("### Compared")]
+    assert (
+        f"{len(rows)} results: {len(rules)} rules on 5 file(s), {len(rows) - 1} passed, 1 failed" in section
+    )
+    assert (
+        "- FAIL `main.deny_writable_root_filesystem (reference_target/deploy/deployment.yaml)`: "
+        "Deployment coherence-api: container api has a writable root filesystem" in section
+    )

@@ -98,6 +98,7 @@ def render_release_docs(
     findings: Sequence[str] = (),
     narrative: ReleaseNarrative | None = None,
     baseline: Mapping[str, Any] | None = None,
+    policies: Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, str]:
     """`{file name: markdown}` for the PR body and the release notes of one verified RC.
 
@@ -111,7 +112,8 @@ def render_release_docs(
     maps SLO names to display names (`ops.model.from_spec` titles: "Read p95");
     `findings` are further reasons for a non-PASS verdict (a failed scan gate, a missing file), or
     under PASS the warnings that do not block it (the baseline comparison's WARN);
-    `baseline` is slo/baseline.json (the comparison with the previous RC), None when none was made.
+    `baseline` is slo/baseline.json (the comparison with the previous RC), None when none was made;
+    `policies` is the policy gate's table (one row per rule and file), None when there is none.
     """
     records = _records(slo_metrics)
     rows = [_row(record, labels or {}) for record in records]
@@ -128,6 +130,7 @@ def render_release_docs(
     context = {
         "doc": doc,
         "comparison": _comparison(baseline, labels or {}),
+        "policies": policy_lines(policies),
         "narrative": narrative or load_narrative(),
     }
     pr_name, notes_name = release_doc_names(version)
@@ -247,6 +250,24 @@ def _comparison(baseline: Mapping[str, Any] | None, labels: Mapping[str, str]) -
         f"at {baseline['confidence'] * 100:g} % confidence: **{baseline['verdict']}** ({baseline['reason']}).",
         rows,
     )
+
+
+def policy_lines(policies: Sequence[Mapping[str, Any]] | None) -> list[str]:
+    """The policy gate in a few lines: what was evaluated, then every failure with its rule, file and message."""
+    if policies is None:
+        return ["No policy results were recorded for this document."]
+    rules = sorted({str(row["policy"]).split(" (")[0] for row in policies})
+    files = sorted({str(row["target"]) for row in policies if row.get("target")})
+    failed = [row for row in policies if row["failed"] or row.get("errors")]
+    lines = [
+        f"{len(policies)} results: {len(rules)} rules on {len(files) or 'the'} file(s), "
+        f"{sum(1 for row in policies if not row['failed'] and not row.get('errors'))} passed, {len(failed)} failed"
+        + (f" (rules: {', '.join(f'`{r}`' for r in rules)})" if len(rules) <= 12 else "")
+    ]
+    for row in failed:
+        for message in row.get("messages") or []:
+            lines.append(f"FAIL `{row['policy']}`: {str(message).removeprefix('deny: ')}")
+    return lines
 
 
 def _change(row: Mapping[str, Any]) -> str:

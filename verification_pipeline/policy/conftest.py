@@ -134,6 +134,16 @@ class Engine:
     def _queried(head: ModuleHeads) -> list[str]:
         return [*head.checked_rules(), *(["exception"] if "exception" in head.rules else [])]
 
+    def rules_by_namespace(self) -> dict[str, list[str]]:
+        """namespace -> its checked rules' names (deny*, violation*, warn*), each once, in module order."""
+        found: dict[str, list[str]] = {}
+        for head in self.heads:
+            names = found.setdefault(head.namespace, [])
+            for rule in head.checked_rules():
+                if rule not in names:
+                    names.append(rule)
+        return found
+
     def namespaces(self) -> list[str]:
         seen: list[str] = []
         for head in self.heads:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,6 +76,8 @@ class GateRun:
 
     results: list[CheckResult]
     report: dict[str, Any]
+    rules: dict[str, list[str]]
+    """namespace -> the rules evaluated there (deny*, violation*, warn*), each once."""
 
     @property
     def failed(self) -> bool:
@@ -103,6 +105,7 @@ def evaluate_commit(
         "commit": commit,
         "engine": f"regopy {regopy.__version__} (rego-cpp), conftest semantics",
         "namespaces": list(namespaces),
+        "rules": {ns: rules for ns, rules in engine.rules_by_namespace().items() if ns in namespaces},
         "files": globs and list(globs),
         "policies": [
             {"path": _shown(Path(m.name)), "sha256": sha256_hex(m.source.encode("utf-8"))} for m in modules
@@ -112,7 +115,7 @@ def evaluate_commit(
         "verdict": "FAIL" if counts["failures"] else "PASS",
         "results": [r.to_json() for r in results],
     }
-    return GateRun(results=results, report=report)
+    return GateRun(results=results, report=report, rules=engine.rules_by_namespace())
 
 
 def _shown(path: Path) -> str:
@@ -135,24 +138,26 @@ def failure_lines(results: Sequence[CheckResult]) -> list[str]:
     ]
 
 
-def policy_rows(results: Sequence[CheckResult]) -> list[dict[str, Any]]:
-    """The policy table (scans.schemas.POLICY_SCHEMA): per file what passed, and one row per failing rule.
+def policy_rows(results: Sequence[CheckResult], rules: Mapping[str, Sequence[str]]) -> list[dict[str, Any]]:
+    """The policy table (scans.schemas.POLICY_SCHEMA): one row per file and rule evaluated.
 
-    A failing rule's row is named `namespace.rule (file)`, so the gate's reason names both.
+    `rules`: namespace -> the rule names evaluated there. A row is named `namespace.rule (file)`, so
+    the gate's reason names both; it passed when the rule gave that file no failure.
     """
     rows: list[dict[str, Any]] = []
     for result in results:
-        rows.append(
-            _row(result.namespace, result.filename, passed=result.successes, warnings=result.warnings)
-        )
-        by_rule: dict[str, list[str]] = {}
-        for failure in result.failures:
-            rule = str((failure.metadata or {}).get("query", f"data.{result.namespace}")).removeprefix(
-                "data."
+        for rule in dict.fromkeys(rules.get(result.namespace, ())):
+            query = f"data.{result.namespace}.{rule}"
+            failed = [f.msg for f in result.failures if (f.metadata or {}).get("query") == query]
+            warned = [w for w in result.warnings if (w.metadata or {}).get("query") == query]
+            rows.append(
+                _row(
+                    f"{result.namespace}.{rule} ({result.filename})",
+                    result.filename,
+                    failed=failed,
+                    warnings=warned,
+                )
             )
-            by_rule.setdefault(rule, []).append(failure.msg)
-        for rule, messages in by_rule.items():
-            rows.append(_row(f"{rule} ({result.filename})", result.filename, failed=messages))
     return rows
 
 

@@ -99,9 +99,7 @@ def release_input(
     moment = now or dt.datetime.now(dt.UTC)
     age_days = None
     if created:
-        age_days = (
-            moment - dt.datetime.fromisoformat(created)
-        ).total_seconds() / 86400
+        age_days = (moment - dt.datetime.fromisoformat(created)).total_seconds() / 86400
     vulnerability_rows = (
         parse_vulnerability_report(vulns, VULNERABILITIES)
         .vulnerabilities.select("id", "severity", "package", "version", "fix_state")  # type: ignore[union-attr]

@@ -7,7 +7,7 @@ Content-Security-Policy forbids it too), so the signed bytes are all there is to
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +52,8 @@ class ReportInputs:
     fanout: pl.DataFrame
     baseline: Mapping[str, Any] | None = None
     """slo/baseline.json, when the comparison ran."""
+    policies: Sequence[Mapping[str, Any]] | None = None
+    """The policy gate's table (one row per rule and file: policy, target, passed, failed, messages)."""
 
 
 def render_report(inputs: ReportInputs) -> bytes:
@@ -64,6 +66,7 @@ def render_report(inputs: ReportInputs) -> bytes:
         _fanout_section(inputs),
         _baseline_section(inputs),
         _scan_section(inputs),
+        _policy_section(inputs),
         _diagnostics_section(inputs),
     ]
     title = f"{inputs.rc}: {verdict}"
@@ -227,6 +230,27 @@ def _scan_section(inputs: ReportInputs) -> str:
         for g in inputs.scan_summary.get("gates") or []
     )
     return f'<h2>Scan gates</h2><table id="scans"><tr><th>gate</th><th>verdict</th><th>why</th></tr>{rows}</table>'
+
+
+def _policy_section(inputs: ReportInputs) -> str:
+    """Every rule evaluated on every file, failures first, each with its message."""
+    if inputs.policies is None:
+        return ""
+    ordered = sorted(
+        inputs.policies, key=lambda row: (not (row["failed"] or row.get("errors")), str(row["policy"]))
+    )
+    rows = "".join(
+        f'<tr data-policy="{_e(row["policy"])}"><td>{_e(str(row["policy"]).split(" (")[0])}</td>'
+        f"<td>{_e(row.get('target') or '')}</td>"
+        f"<td>{'FAIL' if row['failed'] or row.get('errors') else 'WARN' if row.get('warnings') else 'PASS'}</td>"
+        f"<td>{'<br>'.join(_e(m) for m in row.get('messages') or [])}</td></tr>"
+        for row in ordered
+    )
+    failed = sum(1 for row in inputs.policies if row["failed"] or row.get("errors"))
+    return (
+        f"<h2>Policies</h2><p>{len(inputs.policies)} rule evaluations, {failed} failed.</p>"
+        f'<table id="policies"><tr><th>rule</th><th>file</th><th>result</th><th>message</th></tr>{rows}</table>'
+    )
 
 
 def diagnostics(slo: Mapping[str, Any]) -> dict[str, Any]:

@@ -41,6 +41,7 @@ def report(
     read_load_samples: pl.DataFrame,
     write_load_samples: pl.DataFrame,
     fanout_latencies: pl.DataFrame,
+    policy_report: pl.DataFrame,
 ) -> dg.Output[bytes]:
     # the verdict the bundle will sign: the gates, and evidence already known to be missing
     missing = unrecorded_files(context, release_candidate.version, made_here=[REPORT])
@@ -59,6 +60,7 @@ def report(
             read=read_load_samples,
             write=write_load_samples,
             fanout=fanout_latencies,
+            policies=policy_report.to_dicts(),
         )
     )
     line = headline(verdict, document)

@@ -259,7 +259,7 @@ def _evaluated_policies(
         context.log.warning(f"policy FAIL {line}")
     conftest_json = render_json(run.results).encode("utf-8")
     evaluation = json.dumps({k: v for k, v in run.report.items() if k != "results"}, indent=2).encode("utf-8")
-    table = frame(policy_rows(run.results), POLICY_SCHEMA)
+    table = frame(policy_rows(run.results, run.rules), POLICY_SCHEMA)
     counts = run.report["totals"]
     context.log.info(
         f"policies on {commit[:12]}: {counts['tests']} tests, {counts['successes']} passed, "
