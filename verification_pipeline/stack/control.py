@@ -39,7 +39,6 @@ START_TIMEOUT_S = 60.0
 DEMO_REPORTS = {
     "VP_VULN_REPORT": str(PACKAGE_DIR / "demo_inputs" / "vulns.grype.json"),
 }
-DEMO_POLICY_REPORT = str(PACKAGE_DIR / "demo_inputs" / "opa_report.json")
 
 
 @dataclass(frozen=True)
