@@ -29,6 +29,8 @@ from typing import Any
 from verification_pipeline.policy.heads import FAILURE, ModuleHeads, read_heads
 from verification_pipeline.policy.rego import UNDEFINED, CompiledPolicy, Module, PolicyError
 
+_COLLECTOR = "vp_conftest_collect"
+_UNDEFINED = "<undefined: no value for this input>"
 _PREFIX = re.compile(r"^(violation_|deny_|warn_)")
 _GLOB = re.compile(r"[*?\[]")
 
@@ -118,17 +120,39 @@ class Engine:
         self.modules = list(modules)
         self.heads: list[ModuleHeads] = [read_heads(module.name, module.source) for module in modules]
         self._data = dict(data or {})
-        entrypoints = sorted(
-            {
-                f"{head.namespace.replace('.', '/')}/{rule}"
-                for head in self.heads
-                for rule in self._queried(head)
-            }
-        )
         # a policy that reads data.conftest.file needs the file's name in data: recompiled per file
         self.reads_file_info = any("data.conftest" in module.source for module in modules)
-        self._entrypoints = entrypoints or ["main/deny"]
-        self._compiled = CompiledPolicy(self.modules, self._entrypoints, self._data)
+        self._collected: dict[str, str] = {}  # namespace -> the entry point of its collector
+        self._collectors = self._collector_modules()
+        self._compiled = self._compile(self._data)
+
+    def _collector_modules(self) -> dict[str, Module]:
+        """Per namespace, one generated rule holding every queried rule's value: one query per document.
+
+        A rule that is undefined for the input takes the default `_UNDEFINED` instead, so the one
+        object always exists and says which rules had no value (conftest's "no result")."""
+        queried: dict[str, list[str]] = {}
+        for head in self.heads:
+            names = queried.setdefault(head.namespace, [])
+            for rule in self._queried(head):
+                if rule not in names:
+                    names.append(rule)
+        modules = {}
+        for index, (namespace, rules) in enumerate(sorted(queried.items())):
+            if not rules:
+                continue
+            lines = [f"package {_COLLECTOR}.ns{index}", "", "import rego.v1", ""]
+            for number, rule in enumerate(rules):
+                lines += [f'default r{number} := "{_UNDEFINED}"', f"r{number} := data.{namespace}.{rule}"]
+            pairs = ", ".join(f'"{rule}": r{number}' for number, rule in enumerate(rules))
+            lines += [f"result := {{{pairs}}}", ""]
+            modules[namespace] = Module(name=f"<{_COLLECTOR} {namespace}>", source="\n".join(lines))
+            self._collected[namespace] = f"{_COLLECTOR}/ns{index}/result"
+        return modules
+
+    def _compile(self, data: Mapping[str, Any]) -> CompiledPolicy:
+        entrypoints = list(self._collected.values()) or [f"{_COLLECTOR}/none"]
+        return CompiledPolicy([*self.modules, *self._collectors.values()], entrypoints, data)
 
     @staticmethod
     def _queried(head: ModuleHeads) -> list[str]:
@@ -164,8 +188,7 @@ class Engine:
             return self._compiled
         name = path.rsplit("/", 1)[-1]
         directory = path.rsplit("/", 1)[0] if "/" in path else "."
-        data = {**self._data, "conftest": {"file": {"name": name, "dir": directory}}}
-        return CompiledPolicy(self.modules, self._entrypoints, data)
+        return self._compile({**self._data, "conftest": {"file": {"name": name, "dir": directory}}})
 
     def check(self, path: str, config: Any, namespace: str) -> CheckResult:
         """One file: a list is a multi-document file, each document judged alone, reported once."""
@@ -202,19 +225,18 @@ class Engine:
         if not rules:
             return result
         compiled.set_input(document)
-        prefix = namespace.replace(".", "/")
-        exception_value = (
-            compiled.evaluate(f"{prefix}/exception")
-            if any("exception" in head.rules for head in heads)
-            else UNDEFINED
-        )
+        values = compiled.evaluate(self._collected[namespace])
+        if not isinstance(values, dict):
+            raise PolicyError(f"namespace {namespace}: the rules' values could not be collected ({values!r})")
+        values = {rule: UNDEFINED if value == _UNDEFINED else value for rule, value in values.items()}
+        exception_value = values.get("exception", UNDEFINED)
         successes = 0
         for rule in rules:
             name = exception_name(rule)
             excepted = _exception_matches(exception_value, name)
             query = f"data.{namespace}.exception[_][_] == {_go_quote(name)}"
             result.exceptions += [Result(msg=query) for _ in range(excepted)]
-            value = compiled.evaluate(f"{prefix}/{rule}")
+            value = values.get(rule, UNDEFINED)
             if excepted or value is UNDEFINED:
                 continue
             items = value if isinstance(value, list) else []

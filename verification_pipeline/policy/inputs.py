@@ -10,6 +10,7 @@ refused by name rather than misread.
 from __future__ import annotations
 
 import datetime
+import json
 import math
 import tomllib
 from typing import Any
@@ -50,6 +51,17 @@ def _plain(value: Any, source: str) -> Any:
     return value
 
 
+def _as_json_values(documents: list[Any], source: str) -> list[Any]:
+    """The documents, converted (`_plain`) only when JSON cannot hold them as they are: the usual
+    manifest holds nothing but strings, numbers, booleans, lists and maps, and walking a thousand of
+    them in Python costs more than checking them in C."""
+    try:
+        json.dumps(documents, allow_nan=False)
+    except (TypeError, ValueError):
+        return [_plain(document, source) for document in documents]
+    return documents
+
+
 def parse_config(data: bytes, source: str, parser: str | None = None) -> Any:
     """One file's configuration: a document, or a list of documents for a multi-document YAML."""
     parser = parser or parser_for(source)
@@ -73,7 +85,7 @@ def parse_config(data: bytes, source: str, parser: str | None = None) -> Any:
         ) from None
     except (RecursionError, ValueError) as exc:
         raise FormatError(f"cannot be read as YAML: {exc}", source=source) from None
-    documents = [_plain(document, source) for document in documents]
+    documents = _as_json_values(documents, source)
     if len(documents) == 1:
         return documents[0]
     return documents or None
