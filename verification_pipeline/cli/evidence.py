@@ -33,7 +33,7 @@ def verify(
     bundle: Annotated[
         str,
         typer.Argument(
-            help="Bundle directory, bundle.tar.gz, or s3://bucket/.../evidence/<version>/ (VP_S3_* credentials)."
+            help="Bundle directory, bundle.tar.gz, or s3://bucket/.../evidence/VERSION/ (with the VP_S3_* credentials)."
         ),
     ],
     public_key: Annotated[Path, typer.Option("--public-key", help="Trusted Ed25519 public key (PEM).")],

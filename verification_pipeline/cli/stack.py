@@ -39,7 +39,7 @@ PortBase = typer.Option(
 @app.command()
 def up(
     port_base: int | None = PortBase,
-    no_target: bool = typer.Option(False, help="Start only the object store."),
+    no_target: bool = typer.Option(False, "--no-target", help="Start only the object store."),
 ) -> None:
     """Start the store (and the reference target); wait until they answer. Safe to repeat."""
     from verification_pipeline.stack.control import Stack
