@@ -33,7 +33,9 @@ class PipelineError(Exception):
 
 # A value longer than this is shown by its two ends: a 100,000-character path is no message.
 _SHOWN_MAX = 160
-_LONG_WORD = re.compile(rf"\S{{{_SHOWN_MAX + 1},}}")
+# Surrogates that are no escaped byte of a file name (those are U+DC80..U+DCFF).
+_LONE_SURROGATE = re.compile("[\ud800-\udc7f\udd00-\udfff]")
+_LONG_WORD = re.compile(r"\S{401,}")  # a word of a message: a path, a value given
 
 
 def shown(value: object) -> str:
@@ -43,19 +45,18 @@ def shown(value: object) -> str:
     Use it for every path, tag or value a user gave that goes into a message; `InputError`
     applies it to its `source` itself.
     """
-    return _shortened(_escaped(os_fsdecode(value)))
+    return _shortened(escaped(os_fsdecode(value)))
 
 
 def shown_message(text: str) -> str:
     """A whole message made fit to print: escaped as `shown`, every overlong word cut in its middle."""
-    return _LONG_WORD.sub(lambda match: _shortened(match.group()), _escaped(text))
+    return _LONG_WORD.sub(lambda match: _shortened(match.group()), escaped(text))
 
 
-def _escaped(text: str) -> str:
-    try:
-        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    except UnicodeEncodeError:  # a lone surrogate that is no escaped byte
-        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+def escaped(text: str) -> str:
+    """`text` with the bytes of a non-UTF-8 file name (`\\udcff` in Python) written as `\\xff`."""
+    text = _LONE_SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _shortened(text: str) -> str:

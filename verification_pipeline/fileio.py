@@ -272,6 +272,16 @@ def _read_stream(handle, path: Path, what: str, limit: int, wait_s: float, error
             raise _too_large(path, what, limit, error)
 
 
+def gzip_problem(exc: BaseException) -> str:
+    """What a gzip reader's exception means, in words (not zlib's "Error -3 ... incorrect header check")."""
+    if isinstance(exc, EOFError):
+        return "the compressed data ends early: the file is truncated"
+    text = str(exc)
+    if "header" in text or "Not a gzipped file" in text:
+        return "the data is not gzip-compressed"
+    return "the compressed data is damaged"
+
+
 def _too_large(path: Path, what: str, limit: int, error: type[InputError] = InputError) -> InputError:
     return error(
         f"{what} is larger than the {_size(limit)} this input may be",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -211,6 +212,7 @@ def _load(files: list[Path], role: str | None) -> pl.DataFrame:
         DownloadColumn(),
         transient=True,
         console=Console(stderr=True),
+        disable=not sys.stderr.isatty(),  # a bar is for a person watching; in a log it is a stray line
     ) as progress:
         for path in files:
             if not is_regular_file(path):

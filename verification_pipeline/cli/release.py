@@ -30,6 +30,12 @@ def _instance() -> Iterator[DagsterInstance]:
     config = home / "dagster.yaml"
     try:
         instance = dg.DagsterInstance.get()
+    except UnicodeDecodeError:
+        raise ConfigError(
+            "the Dagster instance cannot be loaded: dagster.yaml is not UTF-8 text",
+            source=str(config),
+            hint="fix dagster.yaml (or unset DAGSTER_HOME to use the embedded instance)",
+        ) from None
     except (yaml.YAMLError, dg.DagsterInvalidConfigError, dg.DagsterInvariantViolationError) as exc:
         raise ConfigError(
             f"the Dagster instance cannot be loaded: {_first_line(exc)}",

@@ -29,9 +29,8 @@ PortBase = typer.Option(
     None,
     "--port-base",
     envvar="VP_STACK_PORT_BASE",
-    # the stack listens on base..base+40 and each gRPC port 10000 above its HTTP port
     min=1024,
-    max=65535 - 10040,
+    max=65535 - 10040,  # stack.control.MAX_PORT_BASE: base..base+40, and each gRPC port 10000 above
     help="First of the stack's ports (default 18300).",
 )
 
@@ -63,8 +62,10 @@ def down(port_base: int | None = PortBase) -> None:
 @app.command()
 def status(port_base: int | None = PortBase) -> None:
     """Say what runs where (credentials masked)."""
+    from verification_pipeline.paths import existing_vp_home
     from verification_pipeline.stack.control import Stack
 
+    existing_vp_home()
     for line in Stack(port_base=port_base).status().lines():
         typer.echo(line)
 

@@ -45,6 +45,7 @@ import polars as pl
 from polars.expr.whenthen import ChainedThen, Then
 
 from verification_pipeline.errors import FormatError, NoDataError
+from verification_pipeline.fileio import gzip_problem
 
 SAMPLE_SCHEMA: dict[str, pl.DataType] = {
     "timestamp": pl.Datetime("us", "UTC"),
@@ -79,6 +80,9 @@ IMPLICIT_SCENARIO = "default"
 MAX_DROPPED_ITERATIONS = 10_000_000
 
 BLOCK_BYTES = 8 * 1024 * 1024
+# No k6 line (a point, its tags, a CSV row) comes near a block; a longer one is refused before
+# it is held whole, so one endless line cannot take the memory a whole file would.
+MAX_LINE_BYTES = BLOCK_BYTES
 GZIP_MAGIC = b"\x1f\x8b"
 CSV_FIXED = ("metric_name", "timestamp", "metric_value")
 CSV_TRAILING = ("extra_tags", "metadata")
@@ -166,7 +170,8 @@ def ingest(
         else:
             raise FormatError(
                 "not k6 output: expected `--out json` lines ({...}) or `--out csv` "
-                f"(header {CSV_DEFAULT_HEADER}); the file starts with {head[:60]!r}",
+                f"(header {CSV_DEFAULT_HEADER}); the file starts with "
+                f"'{head[:60].decode('utf-8', 'backslashreplace')}'",
                 source=label,
                 line=1,
             )
@@ -249,7 +254,7 @@ def _read_into(stream: io.BufferedIOBase, into: memoryview, label: str, lines_be
         return stream.readinto(into)
     except (gzip.BadGzipFile, zlib.error, EOFError) as exc:
         raise FormatError(
-            f"corrupt or truncated gzip data after line {lines_before} ({exc})",
+            f"corrupt or truncated gzip data after line {lines_before} ({gzip_problem(exc)})",
             source=label,
             line=lines_before + 1,
             hint="copy the file again, or rerun k6",
@@ -291,6 +296,8 @@ def _blocks(
     buffer[0] = ord("\n")
     start, line = 1, 1
     while True:
+        if start > MAX_LINE_BYTES:
+            raise _line_too_long(label, line)
         if len(buffer) - start < read_size:  # a line longer than a block, or a grown read: make room
             buffer.extend(bytes(start + read_size - len(buffer)))
         read = _read_into(stream, memoryview(buffer)[start : start + read_size], label, line - 1)
@@ -331,6 +338,19 @@ class _LineError(Exception):
     ) -> None:
         super().__init__(message)
         self.row, self.message, self.hint, self.before = row, message, hint, before
+
+
+class _LineTooLong(Exception):
+    """A line runs on past MAX_LINE_BYTES; the reader adds its number."""
+
+
+def _line_too_long(label: str, line: int) -> FormatError:
+    return FormatError(
+        f"a line longer than {MAX_LINE_BYTES >> 20} MiB: not k6 output (k6 writes one short line per point)",
+        source=label,
+        line=line,
+        hint="is this the right file?",
+    )
 
 
 class _ReadError(Exception):
@@ -398,12 +418,17 @@ def _ndjson_points(
                     del chunk
                     while len(pending) > workers:
                         take(pending.popleft())
+            except _LineTooLong:
+                while pending:
+                    take(pending.popleft())
+                checked()
+                raise _line_too_long(label, first_line) from None
             except _ReadError as broken:
                 while pending:
                     take(pending.popleft())
                 checked()
                 raise FormatError(
-                    f"corrupt or truncated gzip data after line {first_line - 1} ({broken.cause})",
+                    f"corrupt or truncated gzip data after line {first_line - 1} ({gzip_problem(broken.cause)})",
                     source=label,
                     line=first_line,
                     hint="copy the file again, or rerun k6",
@@ -453,6 +478,8 @@ def _line_chunks(
             del chunk
         else:  # a line longer than a read
             carry += data
+        if len(carry) > MAX_LINE_BYTES:
+            raise _LineTooLong
 
 
 def _ndjson_chunk(handed: list[bytes], complete: bool, clock: StageTimes) -> tuple[pl.DataFrame | None, int]:
@@ -613,6 +640,12 @@ def _csv_points(blocks: Iterator[_Block], label: str) -> pl.DataFrame:
             cut = data.rfind(b"\n", 0, cut)
         cut = max(cut, 0)
         carry, carry_line = data[cut:], first_line + data.count(b"\n", 0, cut)
+        if len(carry) > MAX_LINE_BYTES:
+            raise FormatError(
+                f"a quoted field runs on for more than {MAX_LINE_BYTES >> 20} MiB (a stray quote?)",
+                source=label,
+                line=carry_line,
+            )
         if cut:
             frames.append(_csv_fields(data[1:cut], header, label, first_line, times))
     if carry:
