@@ -14,6 +14,7 @@ setting) is such a mistake too and exits 2 naming the path, not 3.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         typer.echo(exc.format_message(), err=True)
         return exc.exit_code
     except click_exceptions.UsageError as exc:
-        say_error(exc.format_message())
+        say_error(_plain_usage(exc.format_message()))
         if exc.ctx is not None:
             typer.echo(exc.ctx.get_usage().replace("Usage:", "usage:", 1), err=True)
             typer.echo(f"(see '{exc.ctx.command_path} -h')", err=True)
@@ -125,6 +126,25 @@ def main(argv: list[str] | None = None) -> int:
 def say_error(message: str) -> None:
     """The one way an error reaches the user: `error: ...` on stderr, paths escaped and bounded."""
     typer.secho(f"error: {shown_message(message)}", err=True, fg=typer.colors.RED)
+
+
+# Typer checks values with pydantic and passes its wording on; said here as the rest of our messages.
+_PYDANTIC_WORDS = (
+    (re.compile(r"Input should be greater than or equal to"), "must be at least"),
+    (re.compile(r"Input should be less than or equal to"), "must be at most"),
+    (re.compile(r"Input should be greater than"), "must be above"),
+    (re.compile(r"Input should be less than"), "must be below"),
+    (re.compile(r"Input should be a valid integer.*"), "expected a whole number"),
+    (re.compile(r"Input should be a valid number.*"), "expected a number"),
+    (re.compile(r"Input should be a finite number"), "must be a finite number"),
+    (re.compile(r"Input should be"), "must be"),
+)
+
+
+def _plain_usage(message: str) -> str:
+    for pattern, words in _PYDANTIC_WORDS:
+        message = pattern.sub(words, message)
+    return message
 
 
 def _crash(exc: BaseException, args: list[str]) -> int:

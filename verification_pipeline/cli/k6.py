@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, cast
 
 import typer
 
+from verification_pipeline.cli.output import ms
 from verification_pipeline.errors import GateFailed, NoDataError, UsageError
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ def summarize_command(
                 op,
                 figures["http_reqs"]["count"],
                 f"{failures['count']} ({_percent(failures['rate'])})",
-                *(_ms(duration[name]) for name in ("avg", "min", "med", "max", "p(90)", "p(95)", "p(99)")),
+                *(ms(duration[name]) for name in ("avg", "min", "med", "max", "p(90)", "p(95)", "p(99)")),
             )
         )
     headers = ("op", "requests", "failed", "avg ms", "min ms", "med ms", "max ms", "p(90) ms", "p(95) ms")
@@ -130,7 +131,7 @@ def gate_command(
     # The rate's denominator: every request owed, the ones k6 sent and the iterations it dropped.
     owed = figures["http_reqs"]["count"] + failures["dropped"]
     typer.echo(
-        f"{scope}: p95 {_ms(measured_p95)} ms (limit {p95:g}), error rate {failed_share:.4f}% (limit {error_rate:g}%), "
+        f"{scope}: p95 {ms(measured_p95)} ms (limit {p95:g}), error rate {failed_share:.4f}% (limit {error_rate:g}%), "
         f"{failures['count']} of {owed} requests failed"
         + (f" ({failures['dropped']} dropped iterations included)" if failures["dropped"] else "")
     )
@@ -138,7 +139,7 @@ def gate_command(
     if measured_p95 is None:
         breaches.append("no request has a latency, so p95 cannot be measured")
     elif measured_p95 > p95:
-        breaches.append(f"p95 {_ms(measured_p95)} ms exceeds {p95:g} ms")
+        breaches.append(f"p95 {ms(measured_p95)} ms exceeds {p95:g} ms")
     if failed_share > error_rate:
         breaches.append(f"error rate {failed_share:.4f}% exceeds {error_rate:g}%")
     if breaches:
@@ -234,10 +235,6 @@ def _scope_words(scope: str) -> str:
     from verification_pipeline.loadtest.summary import ALL_OPS
 
     return "every request" if scope == ALL_OPS else f"the {scope} requests"
-
-
-def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}"
 
 
 def _percent(rate: float | None) -> str:

@@ -44,7 +44,7 @@ import numpy as np
 import polars as pl
 from polars.expr.whenthen import ChainedThen, Then
 
-from verification_pipeline.errors import FormatError, NoDataError
+from verification_pipeline.errors import FormatError, NoDataError, shown
 from verification_pipeline.fileio import gzip_problem
 
 SAMPLE_SCHEMA: dict[str, pl.DataType] = {
@@ -531,7 +531,7 @@ def _ndjson_chunk(handed: list[bytes], complete: bool, clock: StageTimes) -> tup
         what = (
             "is blank"
             if not text_of_bad.strip()
-            else f"is not a line of k6 `--out json` output: {text_of_bad.encode()[:80]!r}"
+            else f"is not a line of k6 `--out json` output: '{shown(text_of_bad[:80])}'"
         )
         row = bad["row"][0]
         above = points.filter(pl.col("row") < row)
@@ -665,7 +665,7 @@ def _check_csv_header(header: list[str], label: str) -> None:
     )
     if not known:
         raise FormatError(
-            f"unknown CSV header {','.join(header)!r}",
+            f"unknown CSV header '{shown(','.join(header))}'",
             source=label,
             line=1,
             hint=f"expected k6's `--out csv` header with a status column, e.g. {CSV_DEFAULT_HEADER}",
