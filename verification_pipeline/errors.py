@@ -175,10 +175,15 @@ def os_error(exc: OSError, *, source: object | None = None, what: str | None = N
     `source` defaults to the path the OSError names; `what` says what the path is for
     ("the bundle", "--out"). Raise it `from None`: the OSError's wording is Python's, not ours.
     """
-    reason, hint = _OS_REASONS.get(exc.errno or 0, (exc.strerror or "cannot be used", None))
+    reason, hint = os_reason(exc)
     where = source if source is not None else (exc.filename if exc.filename is not None else None)
     text = os_fsdecode(where) if where is not None else None
     return InputError(f"{what}: {reason}" if what else reason, source=text, hint=hint)
+
+
+def os_reason(exc: OSError) -> tuple[str, str | None]:
+    """Why the OS refused, in words, and what to do: ("permission denied", "check the permissions...")."""
+    return _OS_REASONS.get(exc.errno or 0, (exc.strerror or "cannot be used", None))
 
 
 def os_fsdecode(path: object) -> str:

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from verification_pipeline.errors import InputError, VerificationFailed
+from verification_pipeline.errors import InputError, UsageError, VerificationFailed
 
 app = typer.Typer(help="Evidence bundles: signing keys, offline verification, audit.", no_args_is_help=True)
 
@@ -108,11 +108,14 @@ def audit(
     from verification_pipeline.evidence.keys import load_public_key_file
 
     key = load_public_key_file(public_key) if public_key is not None else None
-    report = audit_path(
-        _bundle_path(bundle),
-        public_key=key,
-        baseline=_bundle_path(baseline) if baseline is not None else None,
-    )
+    bundle_path = _bundle_path(bundle)
+    baseline_path = _bundle_path(baseline) if baseline is not None else None
+    if baseline_path is not None and _same_place(bundle_path, baseline_path):
+        raise UsageError(
+            "--baseline names the audited bundle itself; a bundle compared with itself shows nothing",
+            hint="pass the bundle of the RC before it",
+        )
+    report = audit_path(bundle_path, public_key=key, baseline=baseline_path)
     if report.verification is None:
         typer.secho(
             "WARNING: NOT VERIFIED: no --public-key given, so these files are checked only against "
@@ -152,6 +155,15 @@ def audit(
                 hint="the recorded figures do not follow from the raw measurements",
             )
     typer.echo("audit: every recorded figure matches the recomputation")
+
+
+def _same_place(first: Path, second: Path) -> bool:
+    """The same file or folder (or the bundle root inside the other: `dir` and `dir/evidence/v24.1`)."""
+    try:
+        one, other = first.resolve(strict=True), second.resolve(strict=True)
+    except OSError:
+        return False  # the reader names what is missing
+    return one == other or one in other.parents or other in one.parents
 
 
 def _bundle_path(bundle: str) -> Path:
