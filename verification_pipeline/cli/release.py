@@ -102,9 +102,11 @@ def promote(
     from verification_pipeline.evidence.keys import load_public_key_file
     from verification_pipeline.evidence.verify import VerificationReport, verify_files
     from verification_pipeline.release.promote import promote as create_tag
+    from verification_pipeline.release.tags import parse_rc
     from verification_pipeline.storage.bundles import read_bundle_uri
     from verification_pipeline.storage.s3 import S3Settings
 
+    parse_rc(rc)  # refused before the instance is opened, as `lineage` does
     key = load_public_key_file(public_key)
     with _instance() as instance:
         recorded = latest_decision(instance, rc)  # only where the bundle is: nothing here is trusted

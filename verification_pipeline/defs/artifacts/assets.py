@@ -33,7 +33,7 @@ OPS_BUNDLE_DIRS = {"grafana-v24-slos.json": "ops/dashboards", "slo-burn-rate.yam
 
 
 def _targets(slo_spec: SloSpecRecord) -> list[SLOTarget]:
-    return from_spec(load_slo_spec(slo_spec.yaml.encode(), source=slo_spec.source))
+    return from_spec(load_slo_spec(slo_spec.yaml.encode(), source=slo_spec.source), source=slo_spec.source)
 
 
 @dg.asset(
