@@ -10,6 +10,7 @@ over file permissions (see userproc.py), so a mode-000 file is really unreadable
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import zipfile
 from collections.abc import Callable
@@ -47,9 +48,7 @@ class World:
         return path
 
     def copy_bundle(self, name: str) -> Path:
-        copy = self.root / name
-        os.system(f"cp -r '{self.bundle_dir}' '{copy}'")  # noqa: S605 - fixed paths under tmp
-        return copy
+        return Path(shutil.copytree(self.bundle_dir, self.root / name))
 
     def slos(self, name: str, old: str, new: str) -> Path:
         text = DEFAULT_SLOS_PATH.read_text()
@@ -150,12 +149,22 @@ CASES: dict[str, Case] = {
         unprivileged=True,
     ),
     "verify: an archive nobody may read": Case(
-        lambda w: ["verify", str(w.closed(Path(write_bytes(w.path("c.tar.gz"), w.archive)))), PUB, str(w.public_key)],
+        lambda w: [
+            "verify",
+            str(w.closed(Path(write_bytes(w.path("c.tar.gz"), w.archive)))),
+            PUB,
+            str(w.public_key),
+        ],
         "c.tar.gz: permission denied",
         unprivileged=True,
     ),
     "verify: a key nobody may read": Case(
-        lambda w: ["verify", str(w.bundle_dir), PUB, str(w.closed(Path(write_bytes(w.path("k.pub"), w.public_key))))],
+        lambda w: [
+            "verify",
+            str(w.bundle_dir),
+            PUB,
+            str(w.closed(Path(write_bytes(w.path("k.pub"), w.public_key)))),
+        ],
         "k.pub",
         unprivileged=True,
     ),
@@ -183,7 +192,8 @@ CASES: dict[str, Case] = {
     ),
     "audit: a path too long": Case(lambda w: ["audit", f"/{LONG}"], "too long"),
     "audit: --baseline is the bundle itself": Case(
-        lambda w: ["audit", str(w.bundle_dir), "--baseline", str(w.bundle_dir)], "--baseline names the audited"
+        lambda w: ["audit", str(w.bundle_dir), "--baseline", str(w.bundle_dir)],
+        "--baseline names the audited",
     ),
     # lineage and promote
     "lineage: an RC number of 5,000 digits": Case(
@@ -200,7 +210,9 @@ CASES: dict[str, Case] = {
     # demo and stack
     "demo: a duration k6 cannot read": Case(lambda w: ["demo", "--duration", "soon"], "--duration"),
     "stack status: VP_HOME is a file": Case(
-        lambda w: ["stack", "status"], "VP_HOME", env=lambda w: {"VP_HOME": str(write_text(w.path("home"), ""))}
+        lambda w: ["stack", "status"],
+        "VP_HOME",
+        env=lambda w: {"VP_HOME": str(write_text(w.path("home"), ""))},
     ),
     "stack status: VP_STACK_PORT_BASE not a number": Case(
         lambda w: ["stack", "status"], "VP_STACK_PORT_BASE", env=lambda w: {"VP_STACK_PORT_BASE": "lots"}
@@ -222,10 +234,16 @@ CASES: dict[str, Case] = {
         lambda w: ["k6", "gate", str(w.k6_file), "--p95", "350", "--error-rate", "1", "--confidence", "0.5"],
         "--confidence must lie above 0.5",
     ),
-    "k6 gate: no --error-rate": Case(lambda w: ["k6", "gate", str(w.k6_file), "--p95", "350"], "--error-rate"),
+    "k6 gate: no --error-rate": Case(
+        lambda w: ["k6", "gate", str(w.k6_file), "--p95", "350"], "--error-rate"
+    ),
     # scan
     "scan summarize: SARIF with a null run": Case(
-        lambda w: ["scan", "summarize", str(write_text(w.path("s.sarif"), '{"version":"2.1.0","runs":[null]}'))],
+        lambda w: [
+            "scan",
+            "summarize",
+            str(write_text(w.path("s.sarif"), '{"version":"2.1.0","runs":[null]}')),
+        ],
         "[runs[0]]: an entry is null",
     ),
     "scan summarize: trivy with a null result": Case(
@@ -244,7 +262,14 @@ CASES: dict[str, Case] = {
     # ops
     "ops render: --out too long": Case(lambda w: ["ops", "render", "--out", f"{w.root}/{LONG}"], "too long"),
     "ops render: threshold: yes": Case(
-        lambda w: ["ops", "render", "--out", str(w.path("o1")), "--slos", str(w.slos("y.yaml", "threshold: 350", "threshold: yes"))],
+        lambda w: [
+            "ops",
+            "render",
+            "--out",
+            str(w.path("o1")),
+            "--slos",
+            str(w.slos("y.yaml", "threshold: 350", "threshold: yes")),
+        ],
         "y.yaml:25 [slos[0].threshold]: expected a number, got 'yes'",
     ),
     "ops render: a key given twice": Case(
@@ -259,21 +284,51 @@ CASES: dict[str, Case] = {
         "d.yaml:26: `threshold` is given twice (also on line 25)",
     ),
     "ops render: min_samples: 1e23": Case(
-        lambda w: ["ops", "render", "--out", str(w.path("o3")), "--slos", str(w.slos("m.yaml", "min_samples: 200", "min_samples: 1e23"))],
+        lambda w: [
+            "ops",
+            "render",
+            "--out",
+            str(w.path("o3")),
+            "--slos",
+            str(w.slos("m.yaml", "min_samples: 200", "min_samples: 1e23")),
+        ],
         "m.yaml:27 [slos[0].min_samples]",
     ),
     "ops render: an error-rate threshold of 0": Case(
-        lambda w: ["ops", "render", "--out", str(w.path("o4")), "--slos", str(w.slos("z.yaml", "threshold: 0.1", "threshold: 0"))],
+        lambda w: [
+            "ops",
+            "render",
+            "--out",
+            str(w.path("o4")),
+            "--slos",
+            str(w.slos("z.yaml", "threshold: 0.1", "threshold: 0")),
+        ],
         "z.yaml [slos[2].threshold]",
     ),
     "ops render: --slos nobody may read": Case(
-        lambda w: ["ops", "render", "--out", str(w.path("o5")), "--slos", str(w.closed(w.slos("c.yaml", "x", "x")))],
+        lambda w: [
+            "ops",
+            "render",
+            "--out",
+            str(w.path("o5")),
+            "--slos",
+            str(w.closed(w.slos("c.yaml", "x", "x"))),
+        ],
         "c.yaml' is not readable",
         unprivileged=True,
     ),
     # fanout
     "fanout run: 10^25 subscribers": Case(
-        lambda w: ["fanout", "run", "--url", "http://127.0.0.1:9/graphql", "--token", "t", "--subscribers", "1" + "0" * 25],
+        lambda w: [
+            "fanout",
+            "run",
+            "--url",
+            "http://127.0.0.1:9/graphql",
+            "--token",
+            "t",
+            "--subscribers",
+            "1" + "0" * 25,
+        ],
         "--subscribers",
     ),
     # target
@@ -281,14 +336,17 @@ CASES: dict[str, Case] = {
         lambda w: ["target", "token", "--secret-file", str(_secret(w)), "--ttl", "1" + "0" * 23], "--ttl"
     ),
     "target token: --scopes ,,,": Case(
-        lambda w: ["target", "token", "--secret-file", str(_secret(w)), "--scopes", ",,,"], "--scopes names no scope"
+        lambda w: ["target", "token", "--secret-file", str(_secret(w)), "--scopes", ",,,"],
+        "--scopes names no scope",
     ),
     "target token: an unknown scope": Case(
         lambda w: ["target", "token", "--secret-file", str(_secret(w)), "--scopes", "bogus"],
         "unknown scope(s) bogus",
     ),
     "target token: a secret nobody may read": Case(
-        lambda w: ["target", "token", "--secret-file", str(w.closed(_secret(w)))], "jwt.secret", unprivileged=True
+        lambda w: ["target", "token", "--secret-file", str(w.closed(_secret(w)))],
+        "jwt.secret",
+        unprivileged=True,
     ),
 }
 
