@@ -31,7 +31,8 @@ def serve(
         typer.Option(help="File holding the X-Admin-Token for /admin/faults; without it that API is off."),
     ] = None,
     ready_file: Annotated[
-        Path | None, typer.Option(help="Write {host, port, pid, base_url, graphql_url} here once serving.")
+        Path | None,
+        typer.Option(help="Write host, port, pid, base_url and graphql_url here (JSON) once serving."),
     ] = None,
     read_latency_ms: Annotated[
         str | None,
