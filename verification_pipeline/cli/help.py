@@ -66,7 +66,7 @@ def install() -> None:
     """Put the plain rendering in place (once; the CLI's import does it)."""
     core.TyperArgument._usage_display_name = _usage_name  # type: ignore[method-assign]
     core.TyperArgument._rich_display_name = _row_name  # type: ignore[method-assign]
-    core.TyperArgument.display_type_rich = lambda self, ctx: None  # type: ignore[method-assign,assignment]
+    core.TyperArgument.display_type_rich = lambda self, ctx: None  # type: ignore[method-assign]
     core.TyperOption.display_type_rich = lambda self, ctx: _value_name(self)  # type: ignore[method-assign]
     core.TyperOption._get_default_string = _option_default  # type: ignore[method-assign]
     _textwrap.TextWrapper = _Wrapper  # type: ignore[misc]
