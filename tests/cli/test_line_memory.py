@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.userproc import peak_rss
-from verification_pipeline.loadtest.ingest import MAX_LINE_BYTES
+from verification_pipeline.loadtest.ingest.blocks import MAX_LINE_BYTES
 
 LINE_BYTES = 110_000_000
 LIMIT = 1 << 30
