@@ -116,6 +116,11 @@ def _non_utf8_name(w: World, content: bytes | None) -> bytes:
     return name
 
 
+def _render_slos(name: str, old: str, new: str) -> Callable[[World], list[str | bytes]]:
+    """`ops render` of the packaged slos.yaml with `old` replaced by `new`."""
+    return lambda w: ["ops", "render", "--out", str(w.path("out")), "--slos", str(w.slos(name, old, new))]
+
+
 PUB = "--public-key"
 CASES: dict[str, Case] = {
     # keygen
@@ -262,48 +267,18 @@ CASES: dict[str, Case] = {
     # ops
     "ops render: --out too long": Case(lambda w: ["ops", "render", "--out", f"{w.root}/{LONG}"], "too long"),
     "ops render: threshold: yes": Case(
-        lambda w: [
-            "ops",
-            "render",
-            "--out",
-            str(w.path("o1")),
-            "--slos",
-            str(w.slos("y.yaml", "threshold: 350", "threshold: yes")),
-        ],
+        _render_slos("y.yaml", "threshold: 350", "threshold: yes"),
         "y.yaml:25 [slos[0].threshold]: expected a number, got 'yes'",
     ),
     "ops render: a key given twice": Case(
-        lambda w: [
-            "ops",
-            "render",
-            "--out",
-            str(w.path("o2")),
-            "--slos",
-            str(w.slos("d.yaml", "threshold: 350", "threshold: 350\n    threshold: 1")),
-        ],
+        _render_slos("d.yaml", "threshold: 350", "threshold: 350\n    threshold: 1"),
         "d.yaml:26: `threshold` is given twice (also on line 25)",
     ),
     "ops render: min_samples: 1e23": Case(
-        lambda w: [
-            "ops",
-            "render",
-            "--out",
-            str(w.path("o3")),
-            "--slos",
-            str(w.slos("m.yaml", "min_samples: 200", "min_samples: 1e23")),
-        ],
-        "m.yaml:27 [slos[0].min_samples]",
+        _render_slos("m.yaml", "min_samples: 200", "min_samples: 1e23"), "m.yaml:27 [slos[0].min_samples]"
     ),
     "ops render: an error-rate threshold of 0": Case(
-        lambda w: [
-            "ops",
-            "render",
-            "--out",
-            str(w.path("o4")),
-            "--slos",
-            str(w.slos("z.yaml", "threshold: 0.1", "threshold: 0")),
-        ],
-        "z.yaml [slos[2].threshold]",
+        _render_slos("z.yaml", "threshold: 0.1", "threshold: 0"), "z.yaml [slos[2].threshold]"
     ),
     "ops render: --slos nobody may read": Case(
         lambda w: [

@@ -8,6 +8,7 @@ killed at 2 GB on such a CSV line and at 1.3 GB on such a JSON line.
 from __future__ import annotations
 
 import gzip
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,56 +20,34 @@ LINE_BYTES = 110_000_000
 LIMIT = 1 << 30
 
 
-def _k6_json(path: Path) -> Path:
-    head = b'{"metric":"http_req_duration","type":"Point","data":{"time":"2025-11-27T12:00:00Z","value":1,"tags":{"url":"'
-    with path.open("wb") as out:
-        out.write(head)
-        for _ in range(LINE_BYTES // 1_000_000):
-            out.write(b"x" * 1_000_000)
-        out.write(b'"}}}\n')
-    return path
+def _long_line(head: bytes, fill: bytes, tail: bytes, *, compressed: bool = False) -> Callable[[Path], Path]:
+    """A writer of `head`, then `fill` up to LINE_BYTES (written a megabyte at a time), then `tail`."""
+
+    def make(path: Path) -> Path:
+        with gzip.open(path, "wb", compresslevel=1) if compressed else path.open("wb") as out:
+            out.write(head)
+            for _ in range(LINE_BYTES // len(fill)):
+                out.write(fill)
+            out.write(tail)
+        return path
+
+    return make
 
 
-def _k6_csv_header(path: Path) -> Path:
-    with path.open("wb") as out:
-        out.write(b"metric_name,timestamp,metric_value,")
-        for _ in range(LINE_BYTES // 1_000_000):
-            out.write(b"y" * 1_000_000)
-        out.write(b"\n")
-    return path
-
-
-def _k6_csv_quoted_field(path: Path) -> Path:
-    # a stray quote: everything after it would be one field spanning the rest of the file
-    with path.open("wb") as out:
-        out.write(
-            b"metric_name,timestamp,metric_value,check,error,error_code,expected_response,group,method,name,"
-        )
-        out.write(b"proto,scenario,service,status,subproto,tls_version,url,extra_tags,metadata\n")
-        out.write(b'http_reqs,1764244800,1,"')
-        for _ in range(LINE_BYTES // 1_000_000):
-            out.write(b"z" * 999_999 + b"\n")
-    return path
-
-
-def _k6_json_gz(path: Path) -> Path:
-    with gzip.open(path, "wb", compresslevel=1) as out:
-        out.write(b'{"metric":"http_reqs","type":"Point","data":{"tags":{"url":"')
-        for _ in range(LINE_BYTES // 1_000_000):
-            out.write(b"x" * 1_000_000)
-        out.write(b'"}}}\n')
-    return path
-
-
-def _scan_report(path: Path) -> Path:
-    # a scan report is one JSON document, often on one line: this one is a long string inside it
-    with path.open("wb") as out:
-        out.write(b'{"matches":[],"source":{},"descriptor":{"name":"grype","note":"')
-        for _ in range(LINE_BYTES // 1_000_000):
-            out.write(b"q" * 1_000_000)
-        out.write(b'"}}\n')
-    return path
-
+_POINT = b'{"metric":"http_req_duration","type":"Point","data":{"time":"2025-11-27T12:00:00Z","value":1,"tags":{"url":"'
+_CSV_HEADER = (
+    b"metric_name,timestamp,metric_value,check,error,error_code,expected_response,group,method,name,"
+    b"proto,scenario,service,status,subproto,tls_version,url,extra_tags,metadata\n"
+)
+_k6_json = _long_line(_POINT, b"x" * 1_000_000, b'"}}}\n')
+_k6_json_gz = _long_line(_POINT, b"x" * 1_000_000, b'"}}}\n', compressed=True)
+_k6_csv_header = _long_line(b"metric_name,timestamp,metric_value,", b"y" * 1_000_000, b"\n")
+# a stray quote: everything after it would be one field spanning the rest of the file
+_k6_csv_quoted_field = _long_line(_CSV_HEADER + b'http_reqs,1764244800,1,"', b"z" * 999_999 + b"\n", b"")
+# a scan report is one JSON document, often on one line: this one is a long string inside it
+_scan_report = _long_line(
+    b'{"matches":[],"source":{},"descriptor":{"name":"grype","note":"', b"q" * 1_000_000, b'"}}\n'
+)
 
 CASES = {
     "k6 JSON line": (_k6_json, "run.json", ["k6", "summarize"], 2, "run.json:1: a line longer than"),
