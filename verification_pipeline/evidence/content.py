@@ -15,18 +15,20 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from verification_pipeline.errors import VerificationFailed
 
 MAX_DOCUMENT_BYTES = 16 << 20
 """The largest JSON document of a bundle that is parsed (the README's configuration cap): a
 parsed document takes several times its size in memory, so the cap comes before any parse."""
-IN_MEMORY_BYTES = 1 << 20
-"""Files up to this size stay in memory; larger ones are spooled to an anonymous file."""
+IN_MEMORY_BYTES = 32 << 20
+"""Files stay in memory until they add up to this; the rest go to one anonymous spool file
+(one descriptor however many files), so memory does not grow with the bundle."""
 _CHUNK = 1 << 20
 
 DIGEST_ALGORITHMS = {
@@ -49,12 +51,13 @@ DIGEST_ALGORITHMS = {
 several; every one given is checked, and one we cannot compute is refused, not skipped."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Entry:
     size: int
     sha256: str
     data: bytes | None
-    spool: BinaryIO | None
+    """The bytes, or None when they sit in the spool file at `offset`."""
+    offset: int = 0
 
 
 class SpooledFiles(Mapping[str, bytes]):
@@ -65,33 +68,40 @@ class SpooledFiles(Mapping[str, bytes]):
 
     def __init__(self) -> None:
         self._entries: dict[str, _Entry] = {}
+        self._in_memory = 0
+        self._spool: BinaryIO | None = None
 
-    def add(self, name: str, stream: BinaryIO, size: int, *, where: str) -> None:
+    def add(self, name: str, stream: IO[bytes], size: int, *, where: str) -> None:
         """Copy exactly `size` bytes of `stream` (never more: it may be hostile), hashing them."""
         digest = hashlib.sha256()
-        target: BinaryIO = io.BytesIO() if size <= IN_MEMORY_BYTES else tempfile.TemporaryFile()  # noqa: SIM115 (kept open: the bundle's file)
+        keep = self._in_memory + size <= IN_MEMORY_BYTES
+        target: BinaryIO = io.BytesIO() if keep else self._spool_file()
+        offset = target.seek(0, io.SEEK_END)
         remaining = size
         while remaining:
             chunk = stream.read(min(_CHUNK, remaining))
             if not chunk:
-                target.close()
                 raise VerificationFailed(f"{where}: ends after {size - remaining} of its {size} bytes")
             digest.update(chunk)
             target.write(chunk)
             remaining -= len(chunk)
         if isinstance(target, io.BytesIO):
-            self._entries[name] = _Entry(size, digest.hexdigest(), target.getvalue(), None)
+            self._in_memory += size
+            self._entries[name] = _Entry(size, digest.hexdigest(), target.getvalue())
         else:
-            self._entries[name] = _Entry(size, digest.hexdigest(), None, target)
+            self._entries[name] = _Entry(size, digest.hexdigest(), None, offset)
 
     def add_bytes(self, name: str, data: bytes) -> None:
         self.add(name, io.BytesIO(data), len(data), where=name)
 
+    def _spool_file(self) -> BinaryIO:
+        if self._spool is None:
+            self._spool = tempfile.TemporaryFile()  # noqa: SIM115 (open as long as the files are)
+        return self._spool
+
     def __getitem__(self, name: str) -> bytes:
         entry = self._entries[name]
-        if entry.data is not None:
-            return entry.data
-        return self.open(name).read()
+        return entry.data if entry.data is not None else self.open(name).read()
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._entries)
@@ -106,18 +116,46 @@ class SpooledFiles(Mapping[str, bytes]):
         return self._entries[name].sha256
 
     def open(self, name: str) -> BinaryIO:
-        """A stream of the file from its start (the one spool: read it before opening another)."""
+        """A seekable stream of the file; any number may be open at once."""
         entry = self._entries[name]
         if entry.data is not None:
             return io.BytesIO(entry.data)
-        assert entry.spool is not None  # an entry holds its bytes or its spool
-        entry.spool.seek(0)
-        return entry.spool
+        assert self._spool is not None  # an entry without bytes was spooled
+        self._spool.flush()
+        return io.BufferedReader(_Section(self._spool.fileno(), entry.offset, entry.size), _CHUNK)
 
     def close(self) -> None:
-        for entry in self._entries.values():
-            if entry.spool is not None:
-                entry.spool.close()
+        if self._spool is not None:
+            self._spool.close()
+
+
+class _Section(io.RawIOBase):
+    """`size` bytes of a file from `offset`, read with pread (no shared file position)."""
+
+    def __init__(self, fd: int, offset: int, size: int) -> None:
+        super().__init__()
+        self._fd, self._offset, self._size, self._position = fd, offset, size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        count = max(0, min(len(buffer), self._size - self._position))
+        data = os.pread(self._fd, count, self._offset + self._position) if count else b""
+        buffer[: len(data)] = data
+        self._position += len(data)
+        return len(data)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._size}[whence]
+        self._position = max(0, base + offset)
+        return self._position
+
+    def tell(self) -> int:
+        return self._position
 
 
 def file_size(files: Mapping[str, bytes], name: str) -> int:
