@@ -388,13 +388,22 @@ def test_require_pass_accepts_only_a_signed_pass(
     capsys, bundle: EvidenceBundle, build_bundle: BuildBundle, key_pair: KeyPairFiles, tmp_path: Path
 ) -> None:
     passing = write_directory(bundle, tmp_path / "pass")
-    code, out = verify(capsys, passing, key_pair.public_key, "--require-pass")
+    code, out = verify(capsys, passing, key_pair.public_key, "--rc", RC.tag, "--require-pass")
     assert code == 0 and out.startswith("signed verdict: PASS")
     failing = write_directory(build_bundle(gates=outcomes("FAIL")), tmp_path / "fail")
     code, out = verify(capsys, failing, key_pair.public_key)
     assert code == 0 and out.startswith("signed verdict: FAIL")  # plain verify: integrity only
-    code, out = verify(capsys, failing, key_pair.public_key, "--require-pass")
+    code, out = verify(capsys, failing, key_pair.public_key, "--rc", RC.tag, "--require-pass")
     assert code == 1 and "its signed verdict is FAIL, not PASS" in out
+
+
+def test_require_pass_without_rc_is_a_usage_error(
+    capsys, bundle: EvidenceBundle, key_pair: KeyPairFiles, tmp_path: Path
+) -> None:
+    """Without --rc, rc1's signed PASS stored under rc2's name would pass rc2's release gate."""
+    replay = write_directory(bundle, tmp_path / "v24.1.0-rc2")
+    code, out = verify(capsys, replay, key_pair.public_key, "--require-pass")
+    assert code == 2 and "--require-pass needs --rc" in out and "signed verdict" not in out
 
 
 # --- the earlier cases, through the command line --------------------------------------------------

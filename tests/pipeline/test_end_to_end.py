@@ -140,7 +140,7 @@ def test_a_failing_rc_still_gets_a_complete_signed_bundle_that_says_failed(pipel
     assert report.verdict == "FAIL" and report.result == "FAILED"
     public = str(pipeline_env.signing_public_key)
     assert main(["verify", bundle["uri"], "--public-key", public]) == 0  # integrity holds
-    assert main(["verify", bundle["uri"], "--public-key", public, "--require-pass"]) == 1
+    assert main(["verify", bundle["uri"], "--public-key", public, "--rc", RC, "--require-pass"]) == 1
     assert (
         files["release/PR_BODY_v24.1.md"].decode().lstrip().startswith(">")
         or "FAILED" in files["release/PR_BODY_v24.1.md"].decode().split("\n\n")[0]

@@ -166,12 +166,22 @@ def audit_comparison(
     recomputed = comparison_document(
         spec,
         rc=str(recorded.get("rc")),
-        current=Samples.from_frames(raw_frames(files)),
-        baseline=Samples.from_frames(raw_frames(baseline_files)),
+        current=Samples.from_frames(_named_frames(files, "audited bundle")),
+        baseline=Samples.from_frames(_named_frames(baseline_files, f"baseline bundle {source}")),
         baseline_info=info,
     )
     recomputed = json.loads(json.dumps(recomputed, default=str))
     return tuple(_differences(recorded, recomputed, "", rel_tol, abs_tol))
+
+
+def _named_frames(files: Mapping[str, bytes], bundle: str) -> dict[str, pl.DataFrame]:
+    """raw_frames, with a refused file named by the bundle it is in (two bundles are read here)."""
+    try:
+        return raw_frames(files)
+    except FormatError as exc:
+        raise FormatError(
+            exc.message.removeprefix(f"{exc.source}: "), source=f"{bundle}: {exc.source}", hint=exc.hint
+        ) from None
 
 
 def audit_files(

@@ -12,6 +12,7 @@ import sys
 import typer
 
 from verification_pipeline.errors import PipelineError, UsageError
+from verification_pipeline.textsafe import for_terminal
 
 app = typer.Typer(
     name="verification-pipeline",
@@ -55,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         _refuse_empty_arguments(args)
         app(args=args, standalone_mode=True)
     except PipelineError as exc:
-        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        # an error quotes its input (a member name, a field): shown inert, never as escapes
+        typer.secho(f"error: {for_terminal(exc)}", err=True, fg=typer.colors.RED)
         return exc.exit_code
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)

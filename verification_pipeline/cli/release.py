@@ -66,16 +66,20 @@ def lineage(rc: Annotated[str, typer.Argument(help="Release-candidate tag, e.g. 
         from verification_pipeline.defs.lineage import lineage as lineage_of
 
         steps = lineage_of(build_definitions(os.environ), instance, rc)
-    typer.echo(f"lineage of {rc} (Dagster instance {os.environ['DAGSTER_HOME']})")
-    for step in steps:
+    from verification_pipeline.textsafe import for_terminal
+
+    typer.echo(for_terminal(f"lineage of {rc} (Dagster instance {os.environ['DAGSTER_HOME']})"))
+    for step in steps:  # recorded metadata, shown inert on the terminal
         inputs = f"  <- {', '.join(step.upstream)}" if step.upstream else ""
         verdict = f"  [{step.verdict}]" if step.verdict else ""
-        typer.echo(f"{step.asset}{verdict}{inputs}")
+        typer.echo(for_terminal(f"{step.asset}{verdict}{inputs}"))
         typer.echo(
-            f"    run {step.run_id}  code v{step.code_version or '?'}  sha256 {step.sha256 or step.data_version or '-'}"
+            for_terminal(
+                f"    run {step.run_id}  code v{step.code_version or '?'}  sha256 {step.sha256 or step.data_version or '-'}"
+            )
         )
         if step.uri:
-            typer.echo(f"    {step.uri}")
+            typer.echo(for_terminal(f"    {step.uri}"))
 
 
 def promote(
