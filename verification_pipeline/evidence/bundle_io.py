@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import gzip
+import hashlib
 import io
 import os
 import stat
@@ -20,11 +21,11 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from verification_pipeline.errors import InputError, VerificationFailed
 from verification_pipeline.evidence.bundle import EvidenceBundle
-from verification_pipeline.evidence.content import SpooledFiles
+from verification_pipeline.evidence.content import SpooledFiles, file_size, open_file
 from verification_pipeline.evidence.layout import ATTESTATIONS, check_relative_name
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz")
@@ -63,22 +64,46 @@ def write_directory(bundle: EvidenceBundle, out_dir: Path) -> Path:
 
 def archive_bytes(bundle: EvidenceBundle) -> bytes:
     """A tar.gz whose bytes depend only on the bundle: sorted members, fixed times, owners and modes."""
-    mtime = 0  # the gzip header and every member: no wall-clock time leaks into the bytes
     raw = io.BytesIO()
+    _write_archive(bundle.files, bundle.root, raw)
+    return raw.getvalue()
+
+
+def archive_sha256(files: Mapping[str, bytes], root: str) -> str:
+    """The sha256 of the archive `archive_bytes` writes for these files, without holding it: the
+    digest of a verified bundle's archive, to compare with the one a record claims."""
+    sink = _HashingSink()
+    _write_archive(files, root, sink)
+    return sink.digest.hexdigest()
+
+
+def _write_archive(files: Mapping[str, bytes], root: str, out: IO[bytes] | io.RawIOBase) -> None:
+    mtime = 0  # the gzip header and every member: no wall-clock time leaks into the bytes
     with (
-        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=mtime) as gz,
+        gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=mtime) as gz,
         tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
     ):
-        for name in sorted(bundle.files):
-            data = bundle.files[name]
-            info = tarfile.TarInfo(f"{bundle.root}/{name}")
-            info.size = len(data)
+        for name in sorted(files):
+            info = tarfile.TarInfo(f"{root}/{name}")
+            info.size = file_size(files, name)
             info.mtime = mtime
             info.mode = 0o644
             info.uid = info.gid = 0
             info.uname = info.gname = ""
-            tar.addfile(info, io.BytesIO(data))
-    return raw.getvalue()
+            tar.addfile(info, open_file(files, name))
+
+
+class _HashingSink(io.RawIOBase):
+    def __init__(self) -> None:
+        super().__init__()
+        self.digest = hashlib.sha256()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        self.digest.update(data)
+        return len(data)
 
 
 def write_archive(bundle: EvidenceBundle, path: Path) -> Path:
