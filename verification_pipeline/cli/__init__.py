@@ -23,6 +23,7 @@ from typer._click import exceptions as click_exceptions
 
 from verification_pipeline.cli.help import install as _plain_help
 from verification_pipeline.errors import PipelineError, UsageError, os_error, os_fsdecode, shown_message
+from verification_pipeline.textsafe import for_terminal
 
 PROG = "verification-pipeline"
 # Settings in the environment that name paths: an OSError under one is the user's to fix.
@@ -125,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def say_error(message: str) -> None:
     """The one way an error reaches the user: `error: ...` on stderr, paths escaped and bounded."""
-    typer.secho(f"error: {shown_message(message)}", err=True, fg=typer.colors.RED)
+    # an error quotes its input (a member name, a field): shown inert, never as terminal escapes
+    typer.secho(f"error: {for_terminal(shown_message(message))}", err=True, fg=typer.colors.RED)
 
 
 # Typer checks values with pydantic and passes its wording on; said here as the rest of our messages.
