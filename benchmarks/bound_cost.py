@@ -13,7 +13,10 @@ For each file, in the same run and taking turns (`--rounds`, median):
 - "bounds": the gate's two SLO rows (p95 and error rate with their one-sided bounds, what
   `compute_slo_metrics` does) on the requests already read, in this process.
 
-    uv run python benchmarks/bound_cost.py [--sizes 10000,100000,1000000] [--rounds 3]
+    uv run python benchmarks/bound_cost.py [--sizes 10000,100000,1000000] [--rounds 3] [--before DIR]
+
+`--before DIR`: also the bounds of an older checkout's package, once per file (e.g. a
+`git archive <commit> verification_pipeline | tar -x -C DIR`).
 """
 
 from __future__ import annotations
@@ -92,43 +95,55 @@ def cli(arguments: list[str]) -> float:
     return elapsed
 
 
-def bounds(path: Path) -> float:
-    """The gate's SLO rows on the requests of `path`, in this process (reading not counted)."""
-    from verification_pipeline.loadtest.ingest import ingest
-    from verification_pipeline.slo.metrics import compute_slo_metrics
-    from verification_pipeline.slo.spec import Slo, SloSpec
+BOUNDS = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from verification_pipeline.loadtest.ingest import ingest
+from verification_pipeline.slo.metrics import compute_slo_metrics
+from verification_pipeline.slo.spec import Slo, SloSpec
 
-    requests = ingest(path, role="read")
-    spec = SloSpec(
-        slos=[
-            Slo(
-                name="p95",
-                metric="quantile",
-                source="read",
-                quantile=0.95,
-                threshold=80,
-                unit="ms",
-                min_samples=1,
-            ),
-            Slo(
-                name="error_rate", metric="rate", source="read", threshold=0.5, unit="percent", min_samples=1
-            ),
-        ]
+requests = ingest(sys.argv[2], role="read")
+spec = SloSpec(
+    slos=[
+        Slo(name="p95", metric="quantile", source="read", quantile=0.95, threshold=80, unit="ms", min_samples=1),
+        Slo(name="error_rate", metric="rate", source="read", threshold=0.5, unit="percent", min_samples=1),
+    ]
+)
+started = time.perf_counter()
+compute_slo_metrics(spec, read=requests)
+print(time.perf_counter() - started)
+"""
+
+
+def bounds(path: Path, code: Path = REPO) -> float:
+    """The gate's two SLO rows on the requests of `path` (read first, not counted), with the
+    `verification_pipeline` package found in `code` (this checkout, or an older one)."""
+    done = subprocess.run(
+        [sys.executable, "-c", BOUNDS, str(code), str(path)], capture_output=True, text=True, check=False
     )
-    started = time.perf_counter()
-    compute_slo_metrics(spec, read=requests)
-    return time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"bounds with {code} failed:\n{done.stderr[-2000:]}")
+    return float(done.stdout.split()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
-    print(
-        "| requests | run | file MB | `k6 summarize` s | bounds s | bounds / summarize | `k6 gate --confidence` s | gate / summarize |"
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="a directory holding an older `verification_pipeline` package: its bounds, once per file",
     )
-    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    args = parser.parse_args()
+    before = " bounds before s |" if args.before else ""
+    print(
+        "| requests | run | file MB | `k6 summarize` s | bounds s | bounds / summarize |"
+        f"{before} `k6 gate --confidence` s | gate / summarize |"
+    )
+    print(
+        "| ---: | --- | ---: | ---: | ---: | ---: |" + (" ---: |" if args.before else "") + " ---: | ---: |"
+    )
     with tempfile.TemporaryDirectory() as scratch:
         for n in (int(size) for size in args.sizes.split(",")):
             for stretches in (False, True):
@@ -142,9 +157,11 @@ def main() -> None:
                 summarize, bound, gate = (
                     statistics.median(times[key]) for key in ("summarize", "bounds", "gate")
                 )
+                old = f" {bounds(path, args.before):.2f} |" if args.before else ""
                 print(
                     f"| {n:,} | {'stretches' if stretches else 'plain'} | {path.stat().st_size / 1e6:.0f} | "
-                    f"{summarize:.2f} | {bound:.2f} | {bound / summarize:.2f} | {gate:.2f} | {gate / summarize:.2f} |",
+                    f"{summarize:.2f} | {bound:.2f} | {bound / summarize:.2f} |{old} {gate:.2f} | "
+                    f"{gate / summarize:.2f} |",
                     flush=True,
                 )
                 path.unlink()

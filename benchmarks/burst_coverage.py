@@ -99,8 +99,10 @@ def main() -> None:
     parser.add_argument(
         "--part", default="0/1", help="i/k: every k-th cell from the i-th (to run k processes)"
     )
+    parser.add_argument("--cells", help="comma-separated cell numbers (0-based, in table order) instead")
     args = parser.parse_args()
     index, parts = (int(value) for value in args.part.split("/"))
+    chosen = {int(number) for number in args.cells.split(",")} if args.cells else None
     started = time.perf_counter()
     print(
         "| sizes | expected bursts | expected failures | rate | P(no burst) | median bursts seen | "
@@ -108,7 +110,7 @@ def main() -> None:
     )
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for number, (kind, parameter, bursts) in enumerate(CELLS):
-        if number % parts == index:
+        if (number in chosen) if chosen is not None else number % parts == index:
             # A stream per cell: a cell's figures do not depend on which others ran.
             print(
                 cell(np.random.default_rng([args.seed, number]), args.reps, kind, parameter, bursts),
