@@ -32,9 +32,9 @@ test: install system-deps lint
 test-quick: install system-deps
 	$(UV) run pytest -m "not slow" $(PYTEST_ARGS)
 
-## ruff, and mypy over verification_pipeline/ (settings in pyproject.toml).
+## ruff, and mypy over verification_pipeline/ and reference_target/ (settings in pyproject.toml).
 lint: install
-	$(UV) run ruff check verification_pipeline tests benchmarks
+	$(UV) run ruff check verification_pipeline reference_target tests benchmarks
 	$(UV) run mypy
 
 stack-up: install

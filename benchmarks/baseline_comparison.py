@@ -22,7 +22,7 @@ import time
 import polars as pl
 
 from verification_pipeline.compare.stats import quantile_ratio, shift, z_of
-from verification_pipeline.slo.stats import quantile_type7
+from verification_pipeline.quantile import quantile_type7
 
 MU, SIGMA, RHO = 3.0, 0.5, 0.3
 DELTA_MS = 4.0

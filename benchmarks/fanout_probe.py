@@ -89,7 +89,7 @@ class Target:
             [
                 sys.executable,
                 "-m",
-                "verification_pipeline.target",
+                "reference_target",
                 "--jwt-secret-file",
                 str(secret_file),
                 "--host",

@@ -252,7 +252,7 @@ def main() -> None:
             ("verification_pipeline ingest", OURS),
             ("pl.scan_ndjson(...).collect()", SCAN_NDJSON),
             ('grep -F \'"type":"Point"\' | wc -l', GREP),
-            ("LC_ALL=C grep -cF '\"metric\":\"http_req_duration\"' (the floor)", GREP_REQUESTS),
+            ('LC_ALL=C grep -cF \'"metric":"http_req_duration"\' (the floor)', GREP_REQUESTS),
         ]
         runs: dict[str, list[Measured]] = {name: [] for name, _ in contenders}
         for round_ in range(1, max(1, args.repeat) + 1):
@@ -283,7 +283,9 @@ def main() -> None:
         print()
         print(f"ours vs scan_ndjson: {ndjson / ours:.1f}x faster (goal >= 5x)")
         print(f"ours vs grep -F | wc -l: {ours / grep:.1f}x its time")
-        print(f"ours vs the floor (LC_ALL=C grep -cF of the request lines): {ours / floor:.1f}x its time (goal <= 5x)")
+        print(
+            f"ours vs the floor (LC_ALL=C grep -cF of the request lines): {ours / floor:.1f}x its time (goal <= 5x)"
+        )
         print(f"ours peak RSS / file size: {rows[0][2] / size:.2f} (goal < 0.5)")
         median_round = sorted(runs[rows[0][0]], key=lambda run: run.seconds)[len(runs[rows[0][0]]) // 2]
         print()

@@ -60,7 +60,7 @@ def start_target(work: Path) -> tuple[subprocess.Popen, dict, bytes]:
     (work / "jwt.secret").write_bytes(secret)
     ready = work / "ready.json"
     process = subprocess.Popen(
-        [sys.executable, "-m", "verification_pipeline.target", "--port", "0",
+        [sys.executable, "-m", "reference_target", "--port", "0",
          "--jwt-secret-file", str(work / "jwt.secret"), "--ready-file", str(ready)],
         stdout=(work / "target.log").open("wb"),
         stderr=subprocess.STDOUT,

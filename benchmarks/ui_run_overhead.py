@@ -39,7 +39,7 @@ import dagster as dg
 
 from tests.plugins.stack import free_port_base
 from tests.plugins.webserver import launch_and_wait, launch_dagster_ui
-from verification_pipeline.defs.timing import RunTiming, run_timing
+from verification_pipeline.execution.timing import RunTiming, run_timing
 from verification_pipeline.stack.control import Stack, StackLayout
 
 RC = "v24.1.0-rc1"
@@ -64,7 +64,7 @@ def _in_process(env: dict[str, str], work: Path) -> tuple[RunTiming, str]:
     (home / "dagster.yaml").symlink_to(ROOT / "dagster.yaml")
     os.environ.update({**env, "DAGSTER_HOME": str(home)})
     from verification_pipeline.definitions import build_definitions
-    from verification_pipeline.defs.runner import verify_in_process
+    from verification_pipeline.execution.runner import verify_in_process
 
     with dg.DagsterInstance.get() as instance:
         run = verify_in_process(build_definitions(os.environ), RC, instance, raise_on_error=False)
@@ -93,7 +93,9 @@ def _print_failures(instance: dg.DagsterInstance, run_id: str) -> None:
         data = event.event_specific_data
         error = getattr(data, "error", None)
         message = error.message.strip() if error is not None else (record.message or "")
-        print(f"  {event.event_type_value} {event.step_key or ''}: {message.splitlines()[0] if message else ''}")
+        print(
+            f"  {event.event_type_value} {event.step_key or ''}: {message.splitlines()[0] if message else ''}"
+        )
     for check in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
         data = check.dagster_event.event_specific_data if check.dagster_event else None
         if data is not None and not data.passed:

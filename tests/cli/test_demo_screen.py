@@ -9,7 +9,7 @@ import uuid
 import dagster as dg
 
 from tests.loadtest.lines import k6_lines, point, write
-from verification_pipeline.defs.runner import RunWatcher, StepDone, VerificationRun
+from verification_pipeline.execution.runner import RunWatcher, StepDone, VerificationRun
 from verification_pipeline.loadtest.progress import LoadTally
 
 

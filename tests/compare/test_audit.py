@@ -10,9 +10,9 @@ import polars as pl
 import pytest
 
 from tests.compare.samples import load_frame, lognormal_ar1
+from verification_pipeline.audit.recompute import audit_comparison
 from verification_pipeline.compare.document import Samples, comparison_document
 from verification_pipeline.errors import InputError
-from verification_pipeline.evidence.audit import audit_comparison
 from verification_pipeline.evidence.layout import sha256_hex
 from verification_pipeline.slo.spec import DEFAULT_SLOS_PATH, default_slo_spec
 

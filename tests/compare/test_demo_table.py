@@ -7,7 +7,7 @@ import random
 from tests.compare.samples import load_frame, lognormal_ar1
 from verification_pipeline.cli.stack import _print_comparison
 from verification_pipeline.compare.document import Samples, comparison_document, no_baseline_document
-from verification_pipeline.defs.runner import VerificationRun
+from verification_pipeline.execution.runner import VerificationRun
 from verification_pipeline.slo.spec import default_slo_spec
 
 

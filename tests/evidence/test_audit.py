@@ -10,8 +10,8 @@ import polars as pl
 import pytest
 
 from tests.evidence.conftest import RC, BuildBundle, evidence_files, parquet, raw_frames, recompute_for_tests
+from verification_pipeline.audit.recompute import audit_files, audit_path, lineage_lines
 from verification_pipeline.errors import FormatError, InputError, VerificationFailed
-from verification_pipeline.evidence.audit import audit_files, audit_path, lineage_lines
 from verification_pipeline.evidence.bundle import EvidenceBundle
 from verification_pipeline.evidence.layout import sha256_hex
 from verification_pipeline.evidence.raw import MAX_RAW_ROWS
@@ -162,7 +162,7 @@ def test_a_small_parquet_file_claiming_too_many_rows_is_refused_before_it_is_rea
 ) -> None:
     monkeypatch.setattr("verification_pipeline.evidence.raw.MAX_RAW_ROWS", 4)
     monkeypatch.setattr(
-        "verification_pipeline.evidence.audit.pl.read_parquet",
+        "verification_pipeline.audit.recompute.pl.read_parquet",
         lambda *a, **k: pytest.fail("the rows were read before the row count was checked"),
     )
     with pytest.raises(FormatError, match=r"raw/fanout\.parquet: 5 rows is over the 4-row limit"):

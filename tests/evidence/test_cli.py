@@ -64,7 +64,7 @@ def test_verify_warns_about_a_dev_key(build_bundle: BuildBundle, tmp_path: Path)
 @pytest.fixture
 def slo_metrics_module(monkeypatch: pytest.MonkeyPatch) -> None:
     """The CLI's audit on these synthetic bundles recomputes with the tests' small stand-in."""
-    monkeypatch.setattr("verification_pipeline.evidence.audit.recompute_bundle_metrics", recompute_for_tests)
+    monkeypatch.setattr("verification_pipeline.audit.recompute.recompute_bundle_metrics", recompute_for_tests)
 
 
 @pytest.mark.usefixtures("slo_metrics_module")

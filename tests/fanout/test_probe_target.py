@@ -8,10 +8,10 @@ import socket
 import polars as pl
 import pytest
 
+from reference_target.tokens import mint_token
 from verification_pipeline.errors import TargetError
 from verification_pipeline.fanout.metrics import gate_breaches
 from verification_pipeline.fanout.probe import ProbeConfig, run_probe
-from verification_pipeline.target.tokens import mint_token
 
 
 def probe(target, tenant: str, **settings) -> ProbeConfig:

@@ -13,10 +13,10 @@ import pytest
 from tests.pipeline.conftest import TEST_SLOS, definitions, short_run_config
 from verification_pipeline.cli import main
 from verification_pipeline.defs.partitions import release_candidates
-from verification_pipeline.defs.runner import verify_in_process
 from verification_pipeline.evidence.keys import load_public_key_file
 from verification_pipeline.evidence.statements import EXTENSION, TEST_RESULT_PREDICATE
 from verification_pipeline.evidence.verify import verify_files
+from verification_pipeline.execution.runner import verify_in_process
 from verification_pipeline.storage.bundles import read_bundle_uri
 from verification_pipeline.storage.s3 import S3Settings
 

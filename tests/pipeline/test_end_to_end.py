@@ -13,12 +13,12 @@ from tests.evidence.interop import (
 )
 from tests.gitrepo import git, new_repo
 from tests.pipeline.conftest import RC, definitions, short_run_config
+from verification_pipeline.audit.recompute import audit_files
 from verification_pipeline.cli import main
-from verification_pipeline.defs.runner import verify_in_process
 from verification_pipeline.errors import VerificationFailed
-from verification_pipeline.evidence.audit import audit_files
 from verification_pipeline.evidence.keys import load_public_key_file
 from verification_pipeline.evidence.verify import verify_files
+from verification_pipeline.execution.runner import verify_in_process
 from verification_pipeline.paths import file_sha256, project_root, tool_path
 from verification_pipeline.storage.bundles import read_bundle_uri
 from verification_pipeline.storage.s3 import S3Settings

@@ -13,7 +13,7 @@ import pytest
 
 from verification_pipeline.defs.executor import PRELOADED_MODULES, step_executor
 
-FORKSERVER = {"forkserver": {"preload_modules": ["verification_pipeline.defs.step_server"]}}
+FORKSERVER = {"forkserver": {"preload_modules": ["verification_pipeline.execution.step_server"]}}
 # A hang here is a deadlock in the forked step, not slowness: generous for a busy machine.
 CHILD_TIMEOUT_S = 180.0
 

@@ -13,7 +13,9 @@ SERVICE_BUILD = ServiceBuildRecord(expected_commit="a" * 40, reported_commit="a"
 
 
 def plans(**config):
-    return list(plan_load_segments(dg.build_op_context(), LoadConfig(**config), LoadResource(), SERVICE_BUILD))
+    return list(
+        plan_load_segments(dg.build_op_context(), LoadConfig(**config), LoadResource(), SERVICE_BUILD)
+    )
 
 
 def test_segments_share_a_start_moment_in_the_future():
@@ -48,7 +50,9 @@ def test_the_duration_comes_from_run_config_else_the_load_resource():
         plan_load_segments(dg.build_op_context(), LoadConfig(), LoadResource(duration="7s"), SERVICE_BUILD)
     )
     (from_config,) = list(
-        plan_load_segments(dg.build_op_context(), LoadConfig(duration="9s"), LoadResource(duration="7s"), SERVICE_BUILD)
+        plan_load_segments(
+            dg.build_op_context(), LoadConfig(duration="9s"), LoadResource(duration="7s"), SERVICE_BUILD
+        )
     )
     assert (from_resource.value.duration, from_config.value.duration) == ("7s", "9s")
 

@@ -12,10 +12,10 @@ import pytest
 
 from tests.pipeline.conftest import RC, definitions, short_run_config
 from verification_pipeline.defs.run_tags import BROKEN_STEP_TAG, VERDICT_TAG, incomplete_run_sensor
-from verification_pipeline.defs.runner import verify_in_process
 from verification_pipeline.errors import VerificationFailed
 from verification_pipeline.evidence.keys import load_public_key_file
 from verification_pipeline.evidence.verify import verify_files
+from verification_pipeline.execution.runner import verify_in_process
 from verification_pipeline.storage.bundles import read_bundle_uri
 from verification_pipeline.storage.s3 import S3Settings
 

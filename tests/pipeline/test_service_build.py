@@ -4,7 +4,7 @@ import dagster as dg
 import pytest
 
 from tests.pipeline.conftest import RC, definitions, short_run_config
-from verification_pipeline.defs.runner import verify_in_process
+from verification_pipeline.execution.runner import verify_in_process
 from verification_pipeline.storage.bundles import read_bundle_uri
 from verification_pipeline.storage.s3 import S3Settings
 

@@ -26,9 +26,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from reference_target.tokens import mint_token
 from verification_pipeline.paths import project_root
 from verification_pipeline.release.git import checkout_head
-from verification_pipeline.target.tokens import mint_token
 
 START_TIMEOUT_S = 30.0
 DEFAULT_SCOPES = ("coherence:read", "coherence:write")
@@ -96,7 +96,7 @@ class RunningTarget:
 
 
 def launch_target(home: Path, *flags: str) -> RunningTarget:
-    """Start `python -m verification_pipeline.target` with `flags` and wait until /healthz answers."""
+    """Start `python -m reference_target` with `flags` and wait until /healthz answers."""
     home.mkdir(parents=True, exist_ok=True)
     secret = secrets.token_hex(32).encode()
     admin_token = secrets.token_hex(16)
@@ -108,7 +108,7 @@ def launch_target(home: Path, *flags: str) -> RunningTarget:
     argv = [
         sys.executable,
         "-m",
-        "verification_pipeline.target",
+        "reference_target",
         "--host",
         "127.0.0.1",
         "--port",

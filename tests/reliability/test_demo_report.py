@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from tests.pipeline.conftest import RC
 from verification_pipeline.cli.stack import _print_outcome
-from verification_pipeline.defs.runner import VerificationRun
+from verification_pipeline.execution.runner import VerificationRun
 
 
 def test_demo_prints_a_one_sided_interval_instead_of_crashing(tmp_path, monkeypatch, capsys):

@@ -27,11 +27,11 @@ import polars as pl
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from reference_target.tokens import mint_token
 from tests.pipeline.conftest import RC, definitions, short_run_config
 from tests.reliability.conftest import pipeline_store, run_assets, step_failures
 from verification_pipeline.cli.stack import _print_outcome
-from verification_pipeline.defs.runner import verify_in_process
-from verification_pipeline.target.tokens import mint_token
+from verification_pipeline.execution.runner import verify_in_process
 
 pytestmark = pytest.mark.slow
 

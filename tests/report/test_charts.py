@@ -9,8 +9,8 @@ import pytest
 
 from tests.report.samples import START
 from verification_pipeline.loadtest.ingest import FAILURE_KINDS
+from verification_pipeline.quantile import quantile_type7
 from verification_pipeline.report.charts import subscriber_outcomes, windows
-from verification_pipeline.slo.stats import quantile_type7
 
 
 def test_each_window_has_the_type7_p95_of_its_successful_requests(sample):

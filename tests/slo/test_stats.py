@@ -9,13 +9,13 @@ import statistics
 import polars as pl
 import pytest
 
+from verification_pipeline.quantile import quantile_type7
 from verification_pipeline.slo.stats import (
     Dependence,
     binomial_cdf,
     clopper_pearson,
     failure_dependence,
     quantile_bounds,
-    quantile_type7,
     quantile_upper_sample_size,
     rate_bounds,
     serial_dependence,

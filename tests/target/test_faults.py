@@ -155,7 +155,7 @@ def test_bad_startup_flag_exits_2_with_a_message_and_no_traceback(tmp_path):
         [
             sys.executable,
             "-m",
-            "verification_pipeline.target",
+            "reference_target",
             "--jwt-secret-file",
             str(secret),
             "--error-rate",

@@ -10,11 +10,11 @@ from collections import Counter
 import jwt
 import pytest
 
+from reference_target.faults import FaultInjector, FaultSettings, parse_latency
+from reference_target.limiter import AdmissionControl, TurnGate
+from reference_target.store import CoherenceStore
+from reference_target.tokens import TokenRejected, TokenVerifier, mint_token
 from verification_pipeline.errors import ConfigError, InputError
-from verification_pipeline.target.faults import FaultInjector, FaultSettings, parse_latency
-from verification_pipeline.target.limiter import AdmissionControl, TurnGate
-from verification_pipeline.target.store import CoherenceStore
-from verification_pipeline.target.tokens import TokenRejected, TokenVerifier, mint_token
 
 SECRET = b"k" * 32
 

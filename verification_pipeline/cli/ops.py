@@ -36,9 +36,9 @@ def render(
     ] = None,
 ) -> None:
     """Write the burn-rate rules and the dashboard for the SLOs into --out."""
+    from verification_pipeline.artifacts.model import MetricsConfig, from_spec, load_metrics_config
+    from verification_pipeline.artifacts.render import render_ops_artifacts, write_ops_artifacts
     from verification_pipeline.fileio import CONFIG_MAX_BYTES, read_capped
-    from verification_pipeline.ops.artifacts import render_ops_artifacts, write_ops_artifacts
-    from verification_pipeline.ops.model import MetricsConfig, from_spec, load_metrics_config
     from verification_pipeline.slo.spec import default_slo_spec, load_slo_spec
 
     def read(path: Path, what: str) -> bytes:

@@ -18,7 +18,7 @@ from verification_pipeline.errors import UsageError
 from verification_pipeline.paths import ensure_dagster_home, usable_vp_home
 
 if TYPE_CHECKING:
-    from verification_pipeline.defs.runner import StepDone, VerificationRun
+    from verification_pipeline.execution.runner import StepDone, VerificationRun
     from verification_pipeline.stack.control import Stack
 
 app = typer.Typer(
@@ -138,7 +138,7 @@ def _verify_rc(defs, instance, rc: str, load_s: float) -> VerificationRun:
     Dagster's own per-event lines go to a log file (its path is printed first), not the screen.
     """
 
-    from verification_pipeline.defs.runner import RunWatcher, verify_in_process
+    from verification_pipeline.execution.runner import RunWatcher, verify_in_process
     from verification_pipeline.paths import vp_home
 
     run_id = str(uuid.uuid4())  # a Dagster run id is a UUID4 string

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from verification_pipeline.target import command
+from reference_target import command
 
 app = typer.Typer(
     help="The reference target: the GraphQL + Socket.IO service the demo and the tests verify.",

@@ -29,8 +29,8 @@ import polars as pl
 
 from verification_pipeline.compare.stats import quantile_ratio, rate_difference, shift
 from verification_pipeline.fanout.accounting import DELIVERED, LATE
+from verification_pipeline.quantile import quantile_type7
 from verification_pipeline.slo.spec import RegressionPolicy, Slo, SloSpec
-from verification_pipeline.slo.stats import quantile_type7
 from verification_pipeline.verdict import Verdict, worst
 
 SCHEMA = "verification_pipeline/baseline/v1"

@@ -35,8 +35,8 @@ from statistics import NormalDist
 
 import polars as pl
 
+from verification_pipeline.quantile import quantile_type7
 from verification_pipeline.scalars import float_of
-from verification_pipeline.slo.stats import quantile_type7
 
 _MAX_LAG = 500
 _LAG_BATCH = 16

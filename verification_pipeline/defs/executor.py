@@ -3,7 +3,7 @@
 Dagster's default executor starts a fresh Python for every step (`spawn`), and each one imports
 Dagster and this project again: 5-7 s a step on 2 cores, 16 steps a run. Here the multiprocess
 executor forks each step from a `forkserver` that has imported the code location once
-(`defs/step_server.py`), so a step starts with all of that in memory. Steps still run as
+(`execution/step_server.py`), so a step starts with all of that in memory. Steps still run as
 separate processes: the load segments of a split test run at the same time, and one step's
 crash or memory stays its own. The fork server is a clean process (no gRPC channel, no open
 storage, no step run in it); polars and pyarrow start threads when imported, and the forked
@@ -22,7 +22,7 @@ import dagster as dg
 
 # What the fork server imports before it forks steps: the whole code location and what Dagster
 # loads in each step before it runs, so a step finds all of it already in memory.
-PRELOADED_MODULES = ["verification_pipeline.defs.step_server"]
+PRELOADED_MODULES = ["verification_pipeline.execution.step_server"]
 FORKSERVER = {"forkserver": {"preload_modules": PRELOADED_MODULES}}
 
 

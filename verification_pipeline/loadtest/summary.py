@@ -11,8 +11,8 @@ from __future__ import annotations
 import polars as pl
 
 from verification_pipeline.loadtest.ingest import FAILURE_KINDS
+from verification_pipeline.quantile import quantile_type7
 from verification_pipeline.scalars import datetime_of, float_of
-from verification_pipeline.slo.stats import quantile_type7
 
 ALL_OPS = "all"
 TREND_STATS = (("med", 0.5), ("p(90)", 0.9), ("p(95)", 0.95), ("p(99)", 0.99))

@@ -34,6 +34,7 @@ import polars as pl
 
 from verification_pipeline.fanout.accounting import DELIVERED, LATE
 from verification_pipeline.loadtest.ingest import FAILURE_KINDS
+from verification_pipeline.quantile import quantile_type7
 from verification_pipeline.scalars import float_of
 from verification_pipeline.slo.spec import Slo, SloSpec
 from verification_pipeline.slo.stats import (
@@ -42,7 +43,6 @@ from verification_pipeline.slo.stats import (
     burst_frequency_upper,
     failure_dependence,
     quantile_bounds_in_time_order,
-    quantile_type7,
     quantile_upper_sample_size,
     rate_bounds,
     serial_dependence,

@@ -2,8 +2,7 @@
 assumption about the latency distribution and keep their coverage when requests are not
 independent.
 
-- `quantile_type7`: linear interpolation between closest ranks (Hyndman-Fan type 7), written
-  exactly as k6's `TrendSink.P` so that our figure and k6's agree to the last bit.
+- k6's percentile itself is `verification_pipeline.quantile.quantile_type7`.
 - `quantile_bounds`: the order-statistic bounds. The number of samples at or below the true
   q-quantile is Binomial(n, q), so the sample rank s with P(B <= s-1) >= c bounds it from above
   at level c, and the rank r with P(B <= r-1) <= 1-c from below; valid for any continuous
@@ -77,7 +76,7 @@ effective n of 312.7 costs microseconds.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from statistics import NormalDist
 
@@ -86,17 +85,6 @@ import polars as pl
 
 _EPSILON = 1e-15
 _TINY = 1e-300
-
-
-def quantile_type7(ordered: Sequence[float] | pl.Series, q: float) -> float:
-    """k6's percentile of ascending `ordered` values (at least one): j + (k - j) * f."""
-    count = len(ordered)
-    if count == 1:
-        return ordered[0]
-    position = q * (count - 1.0)
-    below = ordered[math.floor(position)]
-    above = ordered[math.ceil(position)]
-    return below + (above - below) * (position - math.floor(position))
 
 
 def quantile_bounds(

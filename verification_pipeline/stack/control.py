@@ -332,7 +332,7 @@ class Stack:
         argv = [
             sys.executable,
             "-m",
-            "verification_pipeline.target",
+            "reference_target",
             "--host",
             HOST,
             "--port",

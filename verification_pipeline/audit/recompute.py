@@ -1,0 +1,291 @@
+"""Audit a bundle: recompute slo/metrics.json from raw/*.parquet and show where every figure came from.
+
+Verification proves the files are the ones that were signed; the audit proves the signed
+figures follow from the signed raw measurements, with the same SLO code the pipeline runs.
+Given the trusted public key it verifies the bundle first; without one it checks the files only
+against manifest.json, which anyone can rewrite, and says so. Either way the content is read as
+hostile: raw data is checked as ingestion checks it (`evidence/raw.py`), and Parquet row counts
+and JSON nesting are bounded before anything large is built from them. Given the baseline RC's
+bundle too, it recomputes slo/baseline.json from both bundles' raw data (run `verify` on the
+baseline bundle to prove it is the signed one).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from verification_pipeline.compare.document import Samples, comparison_document
+from verification_pipeline.errors import FormatError, InputError, VerificationFailed
+from verification_pipeline.evidence.bundle_io import DEFAULT_LIMITS, ReadLimits, read_bundle
+from verification_pipeline.evidence.layout import (
+    ATTESTATIONS,
+    LINEAGE,
+    MANIFEST,
+    SLO_BASELINE,
+    SLO_METRICS,
+    raw_name,
+    sha256_hex,
+)
+from verification_pipeline.evidence.raw import raw_frames
+from verification_pipeline.evidence.verify import VerificationReport, verify_files
+from verification_pipeline.jsonio import decode_json
+from verification_pipeline.slo.document import recompute_bundle_metrics
+from verification_pipeline.slo.spec import load_slo_spec
+
+MAX_JSON_DEPTH = 64
+"""No document of ours nests deeper; comparing deeper ones would exhaust the stack."""
+Recompute = Callable[[dict[str, pl.DataFrame], dict[str, Any]], dict[str, Any]]
+"""(raw frames keyed by stem ("read", "write", "fanout"), the recorded document) -> the document again."""
+
+
+@dataclass(frozen=True)
+class MetricDifference:
+    field: str
+    recorded: Any
+    recomputed: Any
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    source: str
+    raw_rows: Mapping[str, int]
+    differences: tuple[MetricDifference, ...]
+    lineage: Mapping[str, Any]
+    verification: VerificationReport | None
+    """The verified signature, or None when no trusted key was given (the files are then unproven)."""
+    baseline_differences: tuple[MetricDifference, ...] | None = None
+    """slo/baseline.json against its recomputation; None when no baseline bundle was given."""
+
+    @property
+    def matches(self) -> bool:
+        return not self.differences and not self.baseline_differences
+
+
+def audit_path(
+    path: Path,
+    *,
+    baseline: Path | None = None,
+    recompute: Recompute | None = None,
+    public_key: Ed25519PublicKey | None = None,
+    rel_tol: float = 1e-9,
+    abs_tol: float = 1e-6,
+    limits: ReadLimits = DEFAULT_LIMITS,
+) -> AuditReport:
+    """Audit the bundle at `path`; with `baseline` (the baseline RC's bundle), its comparison too."""
+    read = read_bundle(path, limits)
+    verification = (
+        verify_files(read.files, public_key, source=str(path), root_version=read.root_version)
+        if public_key is not None
+        else None
+    )
+    report = audit_files(
+        read.files,
+        source=str(path),
+        recompute=recompute,
+        rel_tol=rel_tol,
+        abs_tol=abs_tol,
+        verification=verification,
+    )
+    if baseline is None:
+        return report
+    differences = audit_comparison(
+        read.files,
+        read_bundle(baseline, limits).files,
+        source=str(baseline),
+        rel_tol=rel_tol,
+        abs_tol=abs_tol,
+    )
+    return dataclasses.replace(report, baseline_differences=differences)
+
+
+def audit_comparison(
+    files: Mapping[str, bytes],
+    baseline_files: Mapping[str, bytes],
+    *,
+    source: str = "baseline bundle",
+    rel_tol: float = 1e-9,
+    abs_tol: float = 1e-6,
+) -> tuple[MetricDifference, ...]:
+    """Recompute slo/baseline.json from both bundles' raw data and the recorded slos.yaml; the differences."""
+    _check_against_manifest(baseline_files)
+    if SLO_BASELINE not in files:
+        raise InputError(f"the bundle has no {SLO_BASELINE} to audit", source=SLO_BASELINE)
+    recorded = _json_object(files[SLO_BASELINE], SLO_BASELINE)
+    manifest = _json_object(baseline_files[MANIFEST], MANIFEST)
+    given = (manifest.get("releaseCandidate") or {}) if isinstance(manifest, dict) else {}
+    info = recorded.get("baseline") if isinstance(recorded, dict) else None
+    if not isinstance(info, dict):
+        return (MetricDifference("status", recorded.get("status"), f"compared with {given.get('tag')}"),)
+    if (info.get("rc"), info.get("commit") or "") != (given.get("tag"), given.get("commit") or ""):
+        raise InputError(
+            f"{SLO_BASELINE} compares with {info.get('rc')} (commit {info.get('commit')}), "
+            f"but this bundle is {given.get('tag')} (commit {given.get('commit')})",
+            source=source,
+            hint=f"pass the bundle of {info.get('rc')}: {info.get('bundle_uri')}",
+        )
+    metrics = _json_object(files[SLO_METRICS], SLO_METRICS) if SLO_METRICS in files else {}
+    spec_doc = metrics.get("spec") or {}
+    spec = load_slo_spec(
+        str(spec_doc.get("yaml", "")).encode(), source=str(spec_doc.get("source", "slos.yaml"))
+    )
+    recomputed = comparison_document(
+        spec,
+        rc=str(recorded.get("rc")),
+        current=Samples.from_frames(raw_frames(files)),
+        baseline=Samples.from_frames(raw_frames(baseline_files)),
+        baseline_info=info,
+    )
+    recomputed = json.loads(json.dumps(recomputed, default=str))
+    return tuple(_differences(recorded, recomputed, "", rel_tol, abs_tol))
+
+
+def audit_files(
+    files: Mapping[str, bytes],
+    *,
+    source: str = "bundle",
+    recompute: Recompute | None = None,
+    rel_tol: float = 1e-9,
+    abs_tol: float = 1e-6,
+    verification: VerificationReport | None = None,
+) -> AuditReport:
+    """Recompute and compare. Numbers match within `abs_tol` (ms) or `rel_tol`; anything else exactly.
+
+    `verification`: the report of `verify_files` on these same files, when the caller verified them.
+    """
+    _check_against_manifest(files)
+    if SLO_METRICS not in files:
+        raise InputError(f"the bundle has no {SLO_METRICS} to audit", source=source)
+    recorded = _json_object(files[SLO_METRICS], SLO_METRICS)
+    lineage = _lineage(files[LINEAGE]) if LINEAGE in files else {}
+    frames = raw_frames(files)
+    if not frames:
+        raise InputError(f"the bundle has no {raw_name('*')} measurements to recompute from", source=source)
+    recomputed = (recompute or recompute_bundle_metrics)(frames, recorded)
+    # Through JSON once, so tuples, numpy scalars and dates compare as the file stores them.
+    recomputed = json.loads(json.dumps(recomputed, default=str))
+    differences = tuple(_differences(recorded, recomputed, "", rel_tol, abs_tol))
+    return AuditReport(
+        source=source,
+        raw_rows={name: frame.height for name, frame in frames.items()},
+        differences=differences,
+        lineage=lineage,
+        verification=verification,
+    )
+
+
+def lineage_lines(lineage: Mapping[str, Any]) -> list[str]:
+    """inputs -> outputs, with digests and the run that made each; for people, not machines."""
+    rc = lineage.get("releaseCandidate") or {}
+    lines = [
+        f"lineage of {rc.get('tag', '?')} (commit {rc.get('commit', '?')}), run {lineage.get('runId', '?')}"
+    ]
+    lines.append("inputs:")
+    for item in lineage.get("inputs", []):
+        digest = item.get("digest")
+        sha = str(digest.get("sha256", "")) if isinstance(digest, Mapping) else ""
+        lines.append(f"  {item.get('name')}  {('sha256:' + sha[:16]) if sha else item.get('uri', '')}")
+    lines.append("outputs:")
+    for item in lineage.get("outputs", []):
+        derived = item.get("derivedFrom")
+        origin = " <- " + ", ".join(map(str, derived)) if isinstance(derived, list) and derived else ""
+        run = f"  [run {item['runId']}]" if item.get("runId") else ""
+        lines.append(f"  {item.get('name')}  sha256:{str(item.get('sha256', ''))[:16]}{origin}{run}")
+    return lines
+
+
+def _check_against_manifest(files: Mapping[str, bytes]) -> None:
+    # Auditing files that are not the ones the manifest lists would prove nothing.
+    if MANIFEST not in files:
+        raise InputError(f"the bundle has no {MANIFEST}", source=MANIFEST)
+    manifest = _json_object(files[MANIFEST], MANIFEST)
+    entries = manifest.get("files")
+    if not isinstance(entries, list) or not all(
+        isinstance(e, Mapping) and isinstance(e.get("name"), str) and isinstance(e.get("sha256"), str)
+        for e in entries
+    ):
+        raise FormatError("'files' is not a list of {name, sha256} objects", source=MANIFEST)
+    listed = {e["name"]: e["sha256"] for e in entries}
+    for name in sorted(files):
+        if name in (MANIFEST, ATTESTATIONS):
+            continue
+        if name not in listed:
+            raise VerificationFailed(f"{name}: not listed in {MANIFEST}", hint="run `verify` first")
+        if sha256_hex(files[name]) != listed[name]:
+            raise VerificationFailed(
+                f"{name}: does not match its sha256 in {MANIFEST}", hint="run `verify` first"
+            )
+
+
+def _differences(
+    recorded: Any, recomputed: Any, path: str, rel_tol: float, abs_tol: float
+) -> Iterator[MetricDifference]:
+    if isinstance(recorded, dict) and isinstance(recomputed, dict):
+        for key in sorted(set(recorded) | set(recomputed)):
+            here = f"{path}.{key}" if path else str(key)
+            if key not in recorded or key not in recomputed:
+                yield MetricDifference(here, recorded.get(key), recomputed.get(key))
+            else:
+                yield from _differences(recorded[key], recomputed[key], here, rel_tol, abs_tol)
+    elif isinstance(recorded, list) and isinstance(recomputed, list):
+        if len(recorded) != len(recomputed):
+            yield MetricDifference(f"{path} (length)", len(recorded), len(recomputed))
+        # a length difference is reported above; the common prefix is still compared item by item
+        for index, (a, b) in enumerate(zip(recorded, recomputed, strict=False)):
+            yield from _differences(a, b, f"{path}[{index}]", rel_tol, abs_tol)
+    elif _is_number(recorded) and _is_number(recomputed):
+        if not _close(float(recorded), float(recomputed), rel_tol, abs_tol):
+            yield MetricDifference(path, recorded, recomputed)
+    elif recorded != recomputed:
+        yield MetricDifference(path, recorded, recomputed)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _close(a: float, b: float, rel_tol: float, abs_tol: float) -> bool:
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    return math.isclose(a, b, rel_tol=rel_tol, abs_tol=abs_tol)
+
+
+def _json_object(data: bytes, name: str) -> dict[str, Any]:
+    value = decode_json(data, name, expected="a JSON object")
+    if not isinstance(value, dict):
+        raise FormatError(f"holds a JSON {type(value).__name__}, not an object", source=name)
+    if _depth(value) > MAX_JSON_DEPTH:
+        raise FormatError(f"nested more than {MAX_JSON_DEPTH} levels deep", source=name)
+    return value
+
+
+def _lineage(data: bytes) -> dict[str, Any]:
+    lineage = _json_object(data, LINEAGE)
+    for field in ("inputs", "outputs"):
+        entries = lineage.get(field, [])
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise FormatError("not a list of objects", source=LINEAGE, field=field)
+    if not isinstance(lineage.get("releaseCandidate", {}), dict):
+        raise FormatError("not an object", source=LINEAGE, field="releaseCandidate")
+    return lineage
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth, without recursion (the document may be hostile)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if level > MAX_JSON_DEPTH:
+            break
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        stack.extend((child, level + 1) for child in children if isinstance(child, dict | list))
+    return deepest
