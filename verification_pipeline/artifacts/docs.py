@@ -17,10 +17,12 @@ from typing import Any
 
 import jinja2
 import polars as pl
+from markupsafe import Markup
 
 from verification_pipeline.config_files import load_yaml
 from verification_pipeline.errors import ConfigError, InputError
-from verification_pipeline.slo.metrics import dependence_summary
+from verification_pipeline.slo.metrics import cannot_exclude, dependence_summary
+from verification_pipeline.textsafe import for_code_span, for_markdown
 from verification_pipeline.verdict import Verdict
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -130,8 +132,8 @@ def render_release_docs(
     context = {
         "doc": doc,
         "comparison": _comparison(baseline, labels or {}),
-        "policies": policy_lines(policies),
-        "narrative": narrative or load_narrative(),
+        "policies": policy_summary(policies),
+        "narrative": _trusted(narrative or load_narrative()),
     }
     pr_name, notes_name = release_doc_names(version)
     environment = _environment()
@@ -139,6 +141,15 @@ def render_release_docs(
         pr_name: environment.get_template("PR_BODY.md.j2").render(context),
         notes_name: environment.get_template("RELEASE_NOTES.md.j2").render(context),
     }
+
+
+def _trusted(narrative: ReleaseNarrative) -> ReleaseNarrative:
+    """The narrative is prose the release's author wrote, Markdown meant as Markdown."""
+    fields: dict[str, Any] = {
+        name: Markup(value) if isinstance(value, str) else tuple(Markup(item) for item in value)
+        for name, value in vars(narrative).items()
+    }
+    return ReleaseNarrative(**fields)
 
 
 @dataclass(frozen=True)
@@ -152,6 +163,9 @@ class _Row:
     dependence: str
     verdict: str
     reason: str
+    # What the evidence behind the verdict could have missed (fewer bursts than its level is
+    # stated for), shown under a PASS too: its reason is not printed there.
+    limit: str | None
 
 
 @dataclass(frozen=True)
@@ -168,6 +182,7 @@ class _Document:
     rows: list[_Row]
     not_passed: list[_Row]
     findings: list[str]
+    limits: list[str]
     targets_line: str
     figures_line: str
 
@@ -206,6 +221,7 @@ def _row(record: Mapping[str, Any], labels: Mapping[str, str]) -> _Row:
         dependence=dependence_summary(record),
         verdict=verdict,
         reason=str(record["reason"] or "").strip(),
+        limit=cannot_exclude(str(record["reason"] or "")),
     )
 
 
@@ -222,16 +238,21 @@ class _ComparisonRow:
 
 @dataclass(frozen=True)
 class _Comparison:
-    headline: str
+    headline: Markup
     rows: list[_ComparisonRow]
 
 
 def _comparison(baseline: Mapping[str, Any] | None, labels: Mapping[str, str]) -> _Comparison:
     """slo/baseline.json as a headline and a table; its absence is said, never left blank."""
     if baseline is None:
-        return _Comparison("No comparison with an earlier RC was made for this document.", [])
+        return _Comparison(Markup("No comparison with an earlier RC was made for this document."), [])
     if baseline.get("status") != "COMPARED":
-        return _Comparison(f"**No baseline ({baseline['verdict']}):** {baseline['reason']}.", [])
+        return _Comparison(
+            Markup("**No baseline ({}):** {}.").format(
+                for_markdown(baseline["verdict"]), for_markdown(baseline["reason"])
+            ),
+            [],
+        )
     info = baseline["baseline"]
     rows = [
         _ComparisonRow(
@@ -246,28 +267,39 @@ def _comparison(baseline: Mapping[str, Any] | None, labels: Mapping[str, str]) -
         for row in baseline["slos"]
     ]
     return _Comparison(
-        f"Against {info['rc']} (commit {info.get('commit') or 'unknown'}, its signed bundle verified), "
-        f"at {baseline['confidence'] * 100:g} % confidence: **{baseline['verdict']}** ({baseline['reason']}).",
+        Markup("Against {} (commit {}, its signed bundle verified), at {} % confidence: **{}** ({}).").format(
+            *(
+                for_markdown(part)
+                for part in (
+                    info["rc"],
+                    info.get("commit") or "unknown",
+                    f"{baseline['confidence'] * 100:g}",
+                    baseline["verdict"],
+                    baseline["reason"],
+                )
+            )
+        ),
         rows,
     )
 
 
-def policy_lines(policies: Sequence[Mapping[str, Any]] | None) -> list[str]:
-    """The policy gate in a few lines: what was evaluated, then every failure with its rule, file and message."""
+def policy_summary(policies: Sequence[Mapping[str, Any]] | None) -> dict[str, Any]:
+    """The policy gate in a few lines: what was evaluated, then every failure (rule and file, message)."""
     if policies is None:
-        return ["No policy results were recorded for this document."]
+        return {"line": "No policy results were recorded for this document.", "rules": [], "failures": []}
     rules = sorted({str(row["policy"]).split(" (")[0] for row in policies})
-    files = sorted({str(row["target"]) for row in policies if row.get("target")})
+    files = {str(row["target"]) for row in policies if row.get("target")}
     failed = [row for row in policies if row["failed"] or row.get("errors")]
-    lines = [
+    line = (
         f"{len(policies)} results: {len(rules)} rules on {len(files) or 'the'} file(s), "
-        f"{sum(1 for row in policies if not row['failed'] and not row.get('errors'))} passed, {len(failed)} failed"
-        + (f" (rules: {', '.join(f'`{r}`' for r in rules)})" if len(rules) <= 12 else "")
+        f"{len(policies) - len(failed)} passed, {len(failed)} failed"
+    )
+    failures = [
+        {"policy": str(row["policy"]), "message": str(message).removeprefix("deny: ")}
+        for row in failed
+        for message in row.get("messages") or []
     ]
-    for row in failed:
-        for message in row.get("messages") or []:
-            lines.append(f"FAIL `{row['policy']}`: {str(message).removeprefix('deny: ')}")
-    return lines
+    return {"line": line, "rules": rules if len(rules) <= 12 else [], "failures": failures}
 
 
 def _change(row: Mapping[str, Any]) -> str:
@@ -327,6 +359,7 @@ def _document(
         rows=rows,
         not_passed=not_passed,
         findings=list(findings),
+        limits=[f"{row.label}: {row.limit}" for row in rows if row.verdict == Verdict.PASS and row.limit],
         targets_line="; ".join(f"{row.label} {row.target}" for row in rows) + ".",
         figures_line=" · ".join(f"{row.label}: {row.measured} ({row.verdict})" for row in rows),
     )
@@ -377,19 +410,31 @@ def _interval(low: float | None, high: float | None, unit: str) -> str:
     return f"{lower} – {upper} {_symbol(unit)}".rstrip()
 
 
-def _cell(text: str) -> str:
-    """Keep a value inside its markdown table cell."""
-    return str(text).replace("|", "\\|").replace("\n", " ")
+def _markdown(value: object) -> Markup:
+    """Every value a template prints, escaped for Markdown unless it is Markup already (the
+    templates' own blocks, the narrative a person wrote): text from an input (an SLO name, a
+    scan finding, a reason) cannot end a block, emphasise, link, embed HTML or make a heading,
+    and a long one is cut with a marker."""
+    return value if isinstance(value, Markup) else Markup(for_markdown(value))
+
+
+def _code(value: object) -> Markup:
+    """A value inside a code span the template opens and closes: no backtick of its own."""
+    return Markup(for_code_span(value)[1:-1])
 
 
 def _environment() -> jinja2.Environment:
+    # Autoescaping on, with Markdown's escaping as `finalize`: what reaches the output is either
+    # the template's own text or an escaped value, never raw input.
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
         undefined=jinja2.StrictUndefined,
-        autoescape=False,  # markdown, not HTML
+        autoescape=True,
+        finalize=_markdown,
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.filters["cell"] = _cell
+    environment.filters["cell"] = _markdown  # a table cell: `|` is escaped with the rest
+    environment.filters["code"] = _code
     return environment

@@ -27,7 +27,7 @@ TEST_RESULT_PREDICATE = "https://in-toto.io/attestation/test-result/v0.1"
 SLSA_PROVENANCE_PREDICATE = "https://slsa.dev/provenance/v1"
 VERIFICATION_SUMMARY_PREDICATE = "https://slsa.dev/verification_summary/v1"
 """The SLSA VSA over the other two (built and checked in evidence/vsa.py)."""
-PREDICATE_TYPES = (TEST_RESULT_PREDICATE, SLSA_PROVENANCE_PREDICATE, VERIFICATION_SUMMARY_PREDICATE)
+PREDICATE_TYPES = (TEST_RESULT_PREDICATE, SLSA_PROVENANCE_PREDICATE)
 
 EVIDENCE_BUILD_TYPE = "urn:verification-pipeline:buildtype:evidence-bundle:v1"
 """How to read externalParameters: `releaseCandidate` {tag, commit, version} plus the run's

@@ -46,12 +46,12 @@ def policy_digest(configuration: Sequence[Mapping[str, Any]]) -> str:
     return sha256_hex(canonical_json([dict(c) for c in configuration]))
 
 
-def input_attestations(statements: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Each input statement by the sha256 of its canonical JSON: the payload its envelope signs.
+def input_attestations(payload_sha256: Sequence[str]) -> list[dict[str, Any]]:
+    """Each input statement by the sha256 of the payload its envelope signs.
 
     No `uri` (the spec: SHOULD): the statements sit beside this one in the same file, wherever the
     bundle is stored, and a relative name is not a URI; the digest is what identifies them."""
-    return [{"digest": {"sha256": sha256_hex(canonical_json(s))}} for s in statements]
+    return [{"digest": {"sha256": digest}} for digest in payload_sha256]
 
 
 def build_vsa_statement(
@@ -72,7 +72,7 @@ def build_vsa_statement(
         "timeVerified": rfc3339(verified_at, "timeVerified"),
         "resourceUri": resource_uri(rc),
         "policy": {"uri": GATES_POLICY_URI, "digest": {"sha256": policy_digest(configuration)}},
-        "inputAttestations": input_attestations(inputs),
+        "inputAttestations": input_attestations([sha256_hex(canonical_json(s)) for s in inputs]),
         "verificationResult": "PASSED" if passed else "FAILED",
         "verifiedLevels": [NO_LEVEL_CLAIMED if passed else "FAILED"],
         "slsaVersion": SLSA_VERSION,
@@ -86,23 +86,24 @@ def build_vsa_statement(
 
 
 def check_vsa_statement(
-    vsa: Mapping[str, Any],
-    inputs: Sequence[Mapping[str, Any]],
+    subject: Sequence[Mapping[str, Any]],
+    predicate: Mapping[str, Any],
+    input_payload_sha256: Sequence[str],
     rc: Mapping[str, str],
     verdict: str,
     configuration: Sequence[Mapping[str, Any]],
 ) -> None:
-    """The verified VSA says what the verified statements say; else VerificationFailed naming the field."""
-    predicate = vsa["predicate"]
+    """The verified VSA says what the verified statements say; else VerificationFailed naming the field.
+
+    `input_payload_sha256`: the sha256 of the test-result's and the provenance's signed payloads."""
     expected_uri = f"urn:verification-pipeline:release-candidate:{rc['tag']}"
-    subject = vsa.get("subject")
     if subject != [{"name": expected_uri, "digest": {"gitCommit": rc["commit"]}}]:
         raise VerificationFailed(f"{_WHERE}.subject]: not the signed RC's commit {rc['commit']}")
     checks = {
         "resourceUri": expected_uri,
         "verificationResult": "PASSED" if verdict == "PASS" else "FAILED",
         "verifiedLevels": [NO_LEVEL_CLAIMED if verdict == "PASS" else "FAILED"],
-        "inputAttestations": input_attestations(inputs),
+        "inputAttestations": input_attestations(input_payload_sha256),
         "policy": {"uri": GATES_POLICY_URI, "digest": {"sha256": policy_digest(configuration)}},
     }
     for field, expected in checks.items():

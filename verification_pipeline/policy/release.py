@@ -31,6 +31,7 @@ import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from verification_pipeline.errors import VerificationFailed
+from verification_pipeline.evidence.content import file_digest, read_document
 from verification_pipeline.evidence.dsse import verify_envelope
 from verification_pipeline.evidence.layout import ATTESTATIONS, MANIFEST, POLICY_REPORT, sha256_hex
 from verification_pipeline.evidence.statements import EXTENSION, STATEMENT_TYPE, TEST_RESULT_PREDICATE
@@ -50,7 +51,8 @@ def verified_statements(
 ) -> dict[str, dict[str, Any]]:
     """predicateType -> statement, for every envelope that verifies with the trusted key."""
     found: dict[str, dict[str, Any]] = {}
-    for number, line in enumerate(files.get(ATTESTATIONS, b"").split(b"\n"), start=1):
+    data = read_document(files, ATTESTATIONS) if ATTESTATIONS in files else b""
+    for number, line in enumerate(data.split(b"\n"), start=1):
         if not line.strip():
             continue
         try:
@@ -67,10 +69,9 @@ def _signed_file(files: Mapping[str, bytes], signed: Mapping[str, str], name: st
     """A bundle file's bytes, only when they hash to the digest the signed statement lists."""
     if name not in signed or name not in files:
         return None
-    data = files[name]
-    if sha256_hex(data) != signed[name]:
+    if file_digest(files, name, "sha256") != signed[name]:
         raise VerificationFailed(f"{name}: its bytes are not the signed subject's", hint="the bundle changed")
-    return data
+    return read_document(files, name)
 
 
 def release_input(

@@ -17,8 +17,14 @@ from verification_pipeline.defs.scans.resources import ScanInputsResource
 from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.defs.storage.sources import original_metadata, read_source, store_original
 from verification_pipeline.errors import ConfigError, FormatError
-from verification_pipeline.evidence.layout import POLICY_EVALUATION, POLICY_REPORT, sha256_hex
-from verification_pipeline.paths import PACKAGE_DIR
+from verification_pipeline.evidence.layout import (
+    POLICY_EVALUATION,
+    POLICY_REPORT,
+    SBOM,
+    VULNERABILITIES,
+    sha256_hex,
+)
+from verification_pipeline.paths import REFERENCE_TARGET_DIR
 from verification_pipeline.policy.gate import (
     DEFAULT_FILES,
     DEFAULT_POLICY_DIR,
@@ -35,6 +41,7 @@ from verification_pipeline.scans import (
     parse_sbom,
     parse_vulnerability_report,
     policy_counts,
+    portable_sbom,
     run_syft,
     summarize_scans,
     syft_version,
@@ -91,12 +98,14 @@ def sbom(
         scan_dir = config.scan_dir or scan_inputs.sbom_scan_dir
         with tempfile.TemporaryDirectory(prefix="vp-sbom-") as staging:
             if not scan_dir:
-                scan_dir = str(stage_environment(PACKAGE_DIR / "target", Path(staging)))
+                scan_dir = str(stage_environment(REFERENCE_TARGET_DIR, Path(staging)))
                 label = "syft: reference target source + installed Python distributions"
             else:
                 label = f"syft dir:{scan_dir}"
             context.log.info(f"running syft over {scan_dir}")
-            data = run_syft(Path(scan_dir))
+            # signed into the bundle: the scan root is named for the RC, not by this machine's path
+            root_name = f"{context.partition_key}/{'reference-target' if label.startswith('syft:') else Path(scan_dir).name}"
+            data = portable_sbom(run_syft(Path(scan_dir)), scan_root=Path(scan_dir), name=root_name)
     elif config.source == "import":
         label = _configured(config.path, scan_inputs.sbom_report, "VP_SBOM_REPORT", "SBOM file")
         data = read_source(label, s3)
@@ -119,7 +128,7 @@ def sbom(
         components,
         "SBOM components",
         component_counts(components),
-        "security/sbom.syft.json",
+        SBOM,
         **extra,
     )
 
@@ -187,7 +196,7 @@ def vulnerability_report(
         report.vulnerabilities,
         "Vulnerabilities by severity",
         by_severity,
-        "security/vulns.grype.json",
+        VULNERABILITIES,
     )
 
 
