@@ -26,10 +26,10 @@ import pyarrow.parquet as pq
 
 from verification_pipeline.errors import FormatError
 from verification_pipeline.evidence.content import open_file
+from verification_pipeline.evidence.layout import raw_name, raw_stem
 from verification_pipeline.fanout.accounting import DELIVERY_SCHEMA
 from verification_pipeline.loadtest.ingest import SAMPLE_SCHEMA
 
-RAW_PREFIX = "raw/"
 RAW_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     "read": SAMPLE_SCHEMA,
     "write": SAMPLE_SCHEMA,
@@ -77,22 +77,20 @@ def raw_frames(files: Mapping[str, bytes], budget: DecodeBudget | None = None) -
     """A bundle's raw/*.parquet keyed by stem ("read", "write", "fanout"), each checked."""
     budget = DecodeBudget() if budget is None else budget
     return {
-        name.removeprefix(RAW_PREFIX).removesuffix(".parquet"): raw_frame(
-            open_file(files, name), name, budget
-        )
+        stem: raw_frame(open_file(files, name), name, budget)
         for name in sorted(files)
-        if name.startswith(RAW_PREFIX) and name.endswith(".parquet")
+        if (stem := raw_stem(name)) is not None
     }
 
 
 def raw_frame(source: bytes | IO[bytes], name: str, budget: DecodeBudget | None = None) -> pl.DataFrame:
     """One raw measurement file, refused (naming it) unless it is what the pipeline writes."""
-    stem = name.removeprefix(RAW_PREFIX).removesuffix(".parquet")
-    schema = RAW_SCHEMAS.get(stem)
+    stem = raw_stem(name)
+    schema = RAW_SCHEMAS.get(stem) if stem is not None else None
     if schema is None:
         raise FormatError(
             f"not a raw measurement this pipeline records (expected one of "
-            f"{', '.join(f'raw/{s}.parquet' for s in RAW_SCHEMAS)})",
+            f"{', '.join(raw_name(s) for s in RAW_SCHEMAS)})",
             source=name,
         )
     stream = io.BytesIO(source) if isinstance(source, bytes) else source
