@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, cast
 import typer
 
 from verification_pipeline.errors import GateFailed, NoDataError, UsageError
+from verification_pipeline.formatting import fixed
 
 if TYPE_CHECKING:
     import polars as pl
@@ -71,7 +72,10 @@ def summarize_command(
             op,
             str(figures["http_reqs"]["count"]),
             f"{failures['count']} ({_percent(failures['rate'])})",
-            *(_ms(duration[name]) for name in ("avg", "min", "med", "max", "p(90)", "p(95)", "p(99)")),
+            *(
+                fixed(duration[name], missing="-")
+                for name in ("avg", "min", "med", "max", "p(90)", "p(95)", "p(99)")
+            ),
         )
     Console().print(table)
 
@@ -126,7 +130,7 @@ def gate_command(
     # The rate's denominator: every request owed, the ones k6 sent and the iterations it dropped.
     owed = figures["http_reqs"]["count"] + failures["dropped"]
     typer.echo(
-        f"{scope}: p95 {_ms(measured_p95)} ms (limit {p95:g}), error rate {failed_share:.4f}% (limit {error_rate:g}%), "
+        f"{scope}: p95 {fixed(measured_p95, missing='-')} ms (limit {p95:g}), error rate {failed_share:.4f}% (limit {error_rate:g}%), "
         f"{failures['count']} of {owed} requests failed"
         + (f" ({failures['dropped']} dropped iterations included)" if failures["dropped"] else "")
     )
@@ -134,7 +138,7 @@ def gate_command(
     if measured_p95 is None:
         breaches.append("no request has a latency, so p95 cannot be measured")
     elif measured_p95 > p95:
-        breaches.append(f"p95 {_ms(measured_p95)} ms exceeds {p95:g} ms")
+        breaches.append(f"p95 {fixed(measured_p95, missing='-')} ms exceeds {p95:g} ms")
     if failed_share > error_rate:
         breaches.append(f"error rate {failed_share:.4f}% exceeds {error_rate:g}%")
     if breaches:
@@ -222,10 +226,6 @@ def _load(files: list[Path], role: str | None) -> pl.DataFrame:
 
             frames.append(ingest(path, role=role, on_progress=advance))
     return merge_segments(frames)
-
-
-def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}"
 
 
 def _percent(rate: float | None) -> str:

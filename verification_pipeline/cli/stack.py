@@ -15,9 +15,12 @@ from typing import TYPE_CHECKING
 import typer
 
 from verification_pipeline.errors import UsageError
+from verification_pipeline.formatting import fixed
 from verification_pipeline.paths import ensure_dagster_home, usable_vp_home
 
 if TYPE_CHECKING:
+    import dagster as dg
+
     from verification_pipeline.execution.runner import StepDone, VerificationRun
     from verification_pipeline.stack.control import Stack
 
@@ -39,13 +42,17 @@ PortBase = typer.Option(
 @app.command()
 def up(
     port_base: int | None = PortBase,
-    no_target: bool = typer.Option(False, help="Start only the object store."),
+    target: bool = typer.Option(
+        True,
+        "--target/--no-target",
+        help="Also start the reference target (--no-target: only the object store).",
+    ),
 ) -> None:
     """Start the store (and the reference target); wait until they answer. Safe to repeat."""
     from verification_pipeline.stack.control import Stack
 
     usable_vp_home()
-    status = Stack(port_base=port_base, with_target=not no_target).up(progress=typer.echo)
+    status = Stack(port_base=port_base, with_target=target).up(progress=typer.echo)
     for line in status.lines():
         typer.echo(line)
     typer.echo(f"point a shell at it: set -a; . {Stack(port_base=port_base).layout.env_file}; set +a")
@@ -132,7 +139,7 @@ def demo(
         raise typer.Exit(1)
 
 
-def _verify_rc(defs, instance, rc: str, load_s: float) -> VerificationRun:
+def _verify_rc(defs: dg.Definitions, instance: dg.DagsterInstance, rc: str, load_s: float) -> VerificationRun:
     """One RC's run, as the screen shows it: a line per finished step, a live line during the load.
 
     Dagster's own per-event lines go to a log file (its path is printed first), not the screen.
@@ -212,12 +219,7 @@ def _seconds(duration: str) -> float:
     return sum(float(n) * units[u] for n, u in re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h)", duration))
 
 
-def _num(value: float | None) -> str:
-    """A figure for the table; a bound that the sample cannot give is n/a, not 0."""
-    return "n/a" if value is None else f"{value:.3f}"
-
-
-def _print_comparison(run) -> None:
+def _print_comparison(run: VerificationRun) -> None:
     """slo/baseline.json as a table: every shift with its interval, p-value, effect size and verdict."""
     comparison = run.values.get("baseline_comparison")
     if not comparison:
@@ -240,17 +242,17 @@ def _print_comparison(run) -> None:
         figure = r.get("shift_ms") or r.get("rate_diff")
         unit = "ms" if r["kind"] == "latency" else "pp"
         estimate = "n/a" if not figure else f"{figure['estimate']:+.3f} {unit}"
-        interval = "n/a" if not figure else f"[{_num(figure['lower'])}, {_num(figure['upper'])}]"
+        interval = "n/a" if not figure else f"[{fixed(figure['lower'])}, {fixed(figure['upper'])}]"
         ratio = r.get("p95_ratio")
         typer.echo(
             f"{r['slo']:<22}{r['classification'] or 'n/a':<12}{estimate:>14}  {interval:<24}"
-            f"{_num(ratio['estimate']) if ratio else 'n/a':>10}  "
+            f"{fixed(ratio['estimate']) if ratio else 'n/a':>10}  "
             f"{'n/a' if r['p_value'] is None else format(r['p_value'], '.2g'):>9}  "
             f"{'n/a' if r['effect_size'] is None else format(r['effect_size'], '+.2f'):>7}  {r['verdict']}"
         )
 
 
-def _print_outcome(run, rc: str, output: Path, stack: Stack, elapsed: float) -> None:
+def _print_outcome(run: VerificationRun, rc: str, output: Path, stack: Stack, elapsed: float) -> None:
     from verification_pipeline.evidence.keys import load_public_key_pem
     from verification_pipeline.evidence.verify import verify_path
     from verification_pipeline.slo.metrics import dependence_summary
@@ -268,9 +270,9 @@ def _print_outcome(run, rc: str, output: Path, stack: Stack, elapsed: float) -> 
             ci = (
                 "n/a"
                 if r["ci_low"] is None and r["ci_high"] is None
-                else f"[{_num(r['ci_low'])}, {_num(r['ci_high'])}]"
+                else f"[{fixed(r['ci_low'])}, {fixed(r['ci_high'])}]"
             )
-            value = _num(r["value"])
+            value = fixed(r["value"])
             typer.echo(
                 f"{r['name']:<22}{r['n']:>8}  {value:>12}  {'<= ' + format(r['threshold'], 'g') + ' ' + r['unit']:>14}  {ci:<24}{r['verdict']:<14}{dependence_summary(r)}"
             )

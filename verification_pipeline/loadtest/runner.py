@@ -20,6 +20,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import IO
 
 from verification_pipeline.errors import ToolError, UsageError
 from verification_pipeline.loadtest.progress import K6Progress, ProgressReader
@@ -247,7 +248,7 @@ _OUTPUT_WRITE_ERROR = ("no space left on device", "output=json", "disk quota exc
 
 
 def _pump(
-    stream,
+    stream: IO[str],
     secrets: list[str],
     on_line: Callable[[str], None] | None,
     tail: deque[str] | None,

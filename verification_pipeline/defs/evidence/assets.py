@@ -8,6 +8,7 @@ before the asset reports success.
 
 import datetime as dt
 import subprocess
+from collections.abc import Iterator
 
 import dagster as dg
 
@@ -15,8 +16,8 @@ from verification_pipeline.code_version import code_version
 from verification_pipeline.defs.evidence.files import load_bundle_files
 from verification_pipeline.defs.evidence.location import bundle_uri_for
 from verification_pipeline.defs.evidence.resources import SigningKeyResource
+from verification_pipeline.defs.materializations import latest_record
 from verification_pipeline.defs.partitions import release_candidates
-from verification_pipeline.defs.records import latest_record
 from verification_pipeline.defs.run_tags import tag_verdict
 from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.defs.target import TargetResource
@@ -34,6 +35,7 @@ from verification_pipeline.evidence.layout import (
 )
 from verification_pipeline.evidence.statements import (
     ProvenanceInputs,
+    ReleaseCandidate,
     resource_descriptor,
     tool_descriptor,
 )
@@ -45,7 +47,6 @@ from verification_pipeline.paths import file_sha256, portable_uri, tool_path
 from verification_pipeline.records import (
     BaselineComparisonRecord,
     BundleRecord,
-    ReleaseCandidateRecord,
     ReleaseDecisionRecord,
     ReleaseDocs,
     ScanSummaryRecord,
@@ -134,7 +135,7 @@ def evidence_bundle(
     s3: S3Resource,
     signing_key: SigningKeyResource,
     target: TargetResource,
-    release_candidate: ReleaseCandidateRecord,
+    release_candidate: ReleaseCandidate,
     slo_spec: SloSpecRecord,
     slo_metrics: SloMetricsRecord,
     scan_summary: ScanSummaryRecord,
@@ -229,7 +230,7 @@ def evidence_bundle(
     )
     bundle = assemble_bundle(
         files,
-        release_candidate=release_candidate.signed(),
+        release_candidate=release_candidate,
         signing_key=key,
         provenance=provenance,
         outcomes=gates,
@@ -310,13 +311,13 @@ def release_decision(
     context: dg.AssetExecutionContext,
     s3: S3Resource,
     signing_key: SigningKeyResource,
-    release_candidate: ReleaseCandidateRecord,
+    release_candidate: ReleaseCandidate,
     slo_metrics: SloMetricsRecord,
     scan_summary: ScanSummaryRecord,
     service_build: ServiceBuildRecord,
     baseline_comparison: BaselineComparisonRecord,
     evidence_bundle: BundleRecord,
-):
+) -> Iterator[dg.Output[ReleaseDecisionRecord] | dg.AssetCheckResult]:
     gates = release_gates(slo_metrics, scan_summary, service_build, baseline_comparison)
     reasons = [f"{g.name}: {g.verdict}" for g in gates if g.verdict is not Verdict.PASS]
     reasons += [f"missing from the bundle: {name}" for name in evidence_bundle.missing_files]

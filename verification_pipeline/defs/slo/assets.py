@@ -6,7 +6,7 @@ built for one `SloResource`: the checks and the run read the same slos.yaml.
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import dagster as dg
@@ -120,7 +120,7 @@ def build_slo_assets(slos: SloResource) -> list[dg.AssetsDefinition]:
         read_load_samples: pl.DataFrame,
         write_load_samples: pl.DataFrame,
         fanout_latencies: pl.DataFrame,
-    ):
+    ) -> Iterator[dg.Output[SloMetricsRecord] | dg.AssetCheckResult]:
         value = SloMetricsRecord.model_validate(
             metrics_document(
                 spec_yaml=slo_spec.yaml,
