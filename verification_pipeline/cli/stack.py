@@ -10,7 +10,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -255,33 +255,13 @@ def _print_comparison(run: VerificationRun) -> None:
 def _print_outcome(run: VerificationRun, rc: str, output: Path, stack: Stack, elapsed: float) -> None:
     from verification_pipeline.evidence.keys import load_public_key_pem
     from verification_pipeline.evidence.verify import verify_path
-    from verification_pipeline.slo.metrics import dependence_summary
     from verification_pipeline.storage.bundles import read_bundle_uri
+    from verification_pipeline.verdict import Verdict
 
     typer.echo("")
     slo = run.values.get("slo_metrics")
     if slo:
-        confidence = slo["slos"][0].get("confidence") if slo["slos"] else None
-        level = f"{confidence * 100:g}% bounds" if confidence else "bounds"
-        typer.echo(
-            f"{'SLO':<22}{'n':>8}  {'value':>12}  {'threshold':>14}  {level:<24}{'verdict':<14}dependence"
-        )
-        for r in slo["slos"]:
-            ci = (
-                "n/a"
-                if r["ci_low"] is None and r["ci_high"] is None
-                else f"[{fixed(r['ci_low'])}, {fixed(r['ci_high'])}]"
-            )
-            value = fixed(r["value"])
-            typer.echo(
-                f"{r['name']:<22}{r['n']:>8}  {value:>12}  {'<= ' + format(r['threshold'], 'g') + ' ' + r['unit']:>14}  {ci:<24}{r['verdict']:<14}{dependence_summary(r)}"
-            )
-        fanout = slo.get("fanout") or {}
-        if fanout:
-            typer.echo(
-                f"fan-out delivery: {fanout.get('delivered')} delivered, {fanout.get('lost')} lost, "
-                f"{fanout.get('duplicates')} duplicates (ratio {fanout.get('delivery_ratio')})"
-            )
+        _print_slo_table(slo)
     scans = run.values.get("scan_summary")
     if scans:
         typer.echo("scan gates: " + ", ".join(f"{g['name']} {g['verdict']}" for g in scans["gates"]))
@@ -291,7 +271,7 @@ def _print_outcome(run: VerificationRun, rc: str, output: Path, stack: Stack, el
         typer.secho(
             f"release decision for {rc}: {decision['verdict']}"
             + (f" ({'; '.join(decision['reasons'])})" if decision["reasons"] else ""),
-            fg=typer.colors.GREEN if decision["verdict"] == "PASS" else typer.colors.RED,
+            fg=typer.colors.GREEN if Verdict(decision["verdict"]) is Verdict.PASS else typer.colors.RED,
             bold=True,
         )
     typer.echo(
@@ -304,21 +284,8 @@ def _print_outcome(run: VerificationRun, rc: str, output: Path, stack: Stack, el
     if not bundle:
         typer.secho("no evidence bundle was produced: see the run's errors above", fg=typer.colors.RED)
         return
-    local = output / rc
     files = read_bundle_uri(bundle["uri"], stack.settings())
-    # the copy is made beside its place and swapped in whole: never half a bundle, never via a link
-    output.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=output, prefix=f".{rc}."))
-    for name, data in files.items():
-        target = staging / "bundle" / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-    (staging / "evidence-signing.pub").write_text(bundle["public_key_pem"])
-    if local.is_symlink():
-        local.unlink()
-    elif local.exists():
-        shutil.rmtree(local)
-    staging.replace(local)
+    local = _local_copy(files, bundle["public_key_pem"], output, rc)
     public_key = local / "evidence-signing.pub"
     report = verify_path(
         local / "bundle", load_public_key_pem(public_key.read_bytes(), source=str(public_key)), expected_rc=rc
@@ -334,3 +301,46 @@ def _print_outcome(run: VerificationRun, rc: str, output: Path, stack: Stack, el
     command = f"uv run verification-pipeline verify {local / 'bundle'} --public-key {public_key} --rc {rc}"
     typer.echo(f"verify it:  {command}")
     typer.echo(f"            -> {report.files} files verified, verdict {report.verdict}")
+
+
+def _print_slo_table(slo: dict[str, Any]) -> None:
+    from verification_pipeline.slo.metrics import dependence_summary
+
+    confidence = slo["slos"][0].get("confidence") if slo["slos"] else None
+    level = f"{confidence * 100:g}% bounds" if confidence else "bounds"
+    typer.echo(f"{'SLO':<22}{'n':>8}  {'value':>12}  {'threshold':>14}  {level:<24}{'verdict':<14}dependence")
+    for r in slo["slos"]:
+        ci = (
+            "n/a"
+            if r["ci_low"] is None and r["ci_high"] is None
+            else f"[{fixed(r['ci_low'])}, {fixed(r['ci_high'])}]"
+        )
+        value = fixed(r["value"])
+        typer.echo(
+            f"{r['name']:<22}{r['n']:>8}  {value:>12}  {'<= ' + format(r['threshold'], 'g') + ' ' + r['unit']:>14}  {ci:<24}{r['verdict']:<14}{dependence_summary(r)}"
+        )
+    fanout = slo.get("fanout") or {}
+    if fanout:
+        typer.echo(
+            f"fan-out delivery: {fanout.get('delivered')} delivered, {fanout.get('lost')} lost, "
+            f"{fanout.get('duplicates')} duplicates (ratio {fanout.get('delivery_ratio')})"
+        )
+
+
+def _local_copy(files: dict[str, bytes], public_key_pem: str, output: Path, rc: str) -> Path:
+    """`output/<rc>/`: the bundle and its public key. The copy is made beside its place and swapped in
+    whole: never half a bundle, never via a link."""
+    local = output / rc
+    output.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=output, prefix=f".{rc}."))
+    for name, data in files.items():
+        target = staging / "bundle" / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    (staging / "evidence-signing.pub").write_text(public_key_pem)
+    if local.is_symlink():
+        local.unlink()
+    elif local.exists():
+        shutil.rmtree(local)
+    staging.replace(local)
+    return local

@@ -27,7 +27,13 @@ from typing import Any
 
 import polars as pl
 
-from verification_pipeline.compare.stats import quantile_ratio, rate_difference, shift
+from verification_pipeline.compare.stats import (
+    RateResult,
+    ShiftResult,
+    quantile_ratio,
+    rate_difference,
+    shift,
+)
 from verification_pipeline.fanout.accounting import DELIVERED, LATE
 from verification_pipeline.formatting import bounds, level, signed, significant
 from verification_pipeline.quantile import quantile_type7
@@ -158,12 +164,7 @@ def _latency_row(slo: Slo, spec: SloSpec, current: Samples, baseline: Samples) -
     return row | {
         "shift_ms": s.as_json(),
         "p95_ratio": ratio.as_json(),
-        "p_value": result.p_value,
-        "effect_size": result.effect_size,
-        "n_eff": {"current": result.n_eff_current, "baseline": result.n_eff_baseline},
-        "classification": classification,
-        "verdict": verdict.value,
-        "reason": f"{figures}; {why}",
+        **_judgement(result, classification, verdict, f"{figures}; {why}"),
         "cdf": {"current": _cdf(x), "baseline": _cdf(y)},
     }
 
@@ -204,12 +205,21 @@ def _rate_row(slo: Slo, spec: SloSpec, current: Samples, baseline: Samples) -> d
         verdict, why = Verdict.PASS, "no regression"
     return row | {
         "rate_diff": pp,
+        **_judgement(result, classification, verdict, f"{figures}; {why}"),
+    }
+
+
+def _judgement(
+    result: ShiftResult | RateResult, classification: str, verdict: Verdict, reason: str
+) -> dict[str, Any]:
+    """What a latency and a rate comparison both end with: the test, the effect, the verdict."""
+    return {
         "p_value": result.p_value,
         "effect_size": result.effect_size,
         "n_eff": {"current": result.n_eff_current, "baseline": result.n_eff_baseline},
         "classification": classification,
         "verdict": verdict.value,
-        "reason": f"{figures}; {why}",
+        "reason": reason,
     }
 
 
