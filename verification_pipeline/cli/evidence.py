@@ -14,7 +14,13 @@ from verification_pipeline.errors import InputError, UsageError, VerificationFai
 from verification_pipeline.evidence.layout import ARCHIVE_NAME, MANIFEST, SLO_BASELINE, SLO_METRICS
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     from verification_pipeline.audit.recompute import MetricDifference
+    from verification_pipeline.evidence.verify import VerificationReport
+    from verification_pipeline.policy.conftest import Engine
 
 app = typer.Typer(help="Evidence bundles: signing keys, offline verification, audit.", no_args_is_help=True)
 
@@ -184,7 +190,14 @@ def audit(
     typer.echo("audit: every recorded figure matches the recomputation")
 
 
-def _judge_release_policy(engine, files, key, report, paths: list[Path], bundle: str) -> None:
+def _judge_release_policy(
+    engine: Engine,
+    files: Mapping[str, bytes],
+    key: Ed25519PublicKey,
+    report: VerificationReport,
+    paths: list[Path],
+    bundle: str,
+) -> None:
     """The release policy on what just verified; each denial printed, exit 1 on any."""
     from verification_pipeline.errors import GateFailed
     from verification_pipeline.policy.release import evaluate_release_policy, release_input

@@ -21,6 +21,7 @@ from verification_pipeline.fileio import CONFIG_MAX_BYTES
 from verification_pipeline.policy.conftest import CheckResult, Engine
 from verification_pipeline.policy.inputs import parse_config
 from verification_pipeline.policy.runner import TestOptions, load_modules, run_test, totals
+from verification_pipeline.scans.schemas import policy_row
 
 DEFAULT_POLICY_DIR = Path(__file__).resolve().parent / "rules"
 DEFAULT_FILES = ("reference_target/deploy/*.yaml",)
@@ -162,16 +163,13 @@ def policy_rows(results: Sequence[CheckResult], rules: Mapping[str, Sequence[str
 
 
 def _row(
-    policy: str, target: str, *, passed: int = 0, warnings: Sequence[Any] = (), failed: Sequence[str] = ()
+    policy: str, target: str, *, warnings: Sequence[Any] = (), failed: Sequence[str] = ()
 ) -> dict[str, Any]:
-    return {
-        "policy": policy,
-        "target": target,
-        "passed": passed,
-        "failed": len(failed),
-        "warnings": len(warnings),
-        "errors": 0,
-        "skipped": 0,
-        "messages": [f"deny: {m}" for m in failed] + [f"warn: {w.msg}" for w in warnings],
-        "source_tool": "verification-pipeline policy (regopy)",
-    }
+    row = policy_row(policy, target, "verification-pipeline policy (regopy)")
+    row.update(
+        passed=0 if failed else 1,
+        failed=len(failed),
+        warnings=len(warnings),
+        messages=[f"deny: {m}" for m in failed] + [f"warn: {w.msg}" for w in warnings],
+    )
+    return row
