@@ -9,6 +9,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,9 +33,8 @@ PortBase = typer.Option(
     None,
     "--port-base",
     envvar="VP_STACK_PORT_BASE",
-    # the stack listens on base..base+40 and each gRPC port 10000 above its HTTP port
     min=1024,
-    max=65535 - 10040,
+    max=65535 - 10040,  # stack.control.MAX_PORT_BASE: base..base+40, and each gRPC port 10000 above
     help="First of the stack's ports (default 18300).",
 )
 
@@ -70,8 +70,10 @@ def down(port_base: int | None = PortBase) -> None:
 @app.command()
 def status(port_base: int | None = PortBase) -> None:
     """Say what runs where (credentials masked)."""
+    from verification_pipeline.paths import existing_vp_home
     from verification_pipeline.stack.control import Stack
 
+    existing_vp_home()
     for line in Stack(port_base=port_base).status().lines():
         typer.echo(line)
 
@@ -221,6 +223,8 @@ def _seconds(duration: str) -> float:
 
 def _print_comparison(run: VerificationRun) -> None:
     """slo/baseline.json as a table: every shift with its interval, p-value, effect size and verdict."""
+    from verification_pipeline.cli.output import print_table
+
     comparison = run.values.get("baseline_comparison")
     if not comparison:
         return
@@ -234,22 +238,24 @@ def _print_comparison(run: VerificationRun) -> None:
     if not comparison["slos"]:
         return
     level = f"{comparison['confidence'] * 100:g}% CI"
-    typer.echo(
-        f"{'SLO':<22}{'change':<12}{'shift / diff':>14}  {level:<24}{'p95 ratio':>10}  "
-        f"{'p-value':>9}  {'effect':>7}  verdict"
-    )
+    rows = []
     for r in comparison["slos"]:
         figure = r.get("shift_ms") or r.get("rate_diff")
         unit = "ms" if r["kind"] == "latency" else "pp"
-        estimate = "n/a" if not figure else f"{figure['estimate']:+.3f} {unit}"
-        interval = "n/a" if not figure else f"[{fixed(figure['lower'])}, {fixed(figure['upper'])}]"
         ratio = r.get("p95_ratio")
-        typer.echo(
-            f"{r['slo']:<22}{r['classification'] or 'n/a':<12}{estimate:>14}  {interval:<24}"
-            f"{fixed(ratio['estimate']) if ratio else 'n/a':>10}  "
-            f"{'n/a' if r['p_value'] is None else format(r['p_value'], '.2g'):>9}  "
-            f"{'n/a' if r['effect_size'] is None else format(r['effect_size'], '+.2f'):>7}  {r['verdict']}"
+        rows.append(
+            (
+                r["slo"],
+                r["classification"] or "n/a",
+                "n/a" if not figure else f"{figure['estimate']:+.3f} {unit}",
+                "n/a" if not figure else f"[{fixed(figure['lower'])}, {fixed(figure['upper'])}]",
+                fixed(ratio["estimate"]) if ratio else "n/a",
+                "n/a" if r["p_value"] is None else format(r["p_value"], ".2g"),
+                "n/a" if r["effect_size"] is None else format(r["effect_size"], "+.2f"),
+                r["verdict"],
+            )
         )
+    print_table(("SLO", "change", "shift / diff", level, "p95 ratio", "p-value", "effect", "verdict"), rows)
 
 
 def _print_outcome(run: VerificationRun, rc: str, output: Path, stack: Stack, elapsed: float) -> None:
@@ -304,21 +310,26 @@ def _print_outcome(run: VerificationRun, rc: str, output: Path, stack: Stack, el
 
 
 def _print_slo_table(slo: dict[str, Any]) -> None:
+    from verification_pipeline.cli.output import print_table
     from verification_pipeline.slo.metrics import dependence_summary
 
     confidence = slo["slos"][0].get("confidence") if slo["slos"] else None
     level = f"{confidence * 100:g}% bounds" if confidence else "bounds"
-    typer.echo(f"{'SLO':<22}{'n':>8}  {'value':>12}  {'threshold':>14}  {level:<24}{'verdict':<14}dependence")
-    for r in slo["slos"]:
-        ci = (
+    rows = [
+        (
+            r["name"],
+            r["n"],
+            fixed(r["value"]),
+            f"<= {r['threshold']:g} {r['unit']}",
             "n/a"
             if r["ci_low"] is None and r["ci_high"] is None
-            else f"[{fixed(r['ci_low'])}, {fixed(r['ci_high'])}]"
+            else f"[{fixed(r['ci_low'])}, {fixed(r['ci_high'])}]",
+            r["verdict"],
+            dependence_summary(r),
         )
-        value = fixed(r["value"])
-        typer.echo(
-            f"{r['name']:<22}{r['n']:>8}  {value:>12}  {'<= ' + format(r['threshold'], 'g') + ' ' + r['unit']:>14}  {ci:<24}{r['verdict']:<14}{dependence_summary(r)}"
-        )
+        for r in slo["slos"]
+    ]
+    print_table(("SLO", "n", "value", "threshold", level, "verdict", "dependence"), rows)
     fanout = slo.get("fanout") or {}
     if fanout:
         typer.echo(
@@ -327,7 +338,7 @@ def _print_slo_table(slo: dict[str, Any]) -> None:
         )
 
 
-def _local_copy(files: dict[str, bytes], public_key_pem: str, output: Path, rc: str) -> Path:
+def _local_copy(files: Mapping[str, bytes], public_key_pem: str, output: Path, rc: str) -> Path:
     """`output/<rc>/`: the bundle and its public key. The copy is made beside its place and swapped in
     whole: never half a bundle, never via a link."""
     local = output / rc

@@ -48,17 +48,23 @@ class BaselineConfig(dg.Config):
     """An RC tag to compare with; empty: the most recent earlier RC of the line whose bundle verifies."""
 
 
-def _locator(s3: S3Resource, instance: dg.DagsterInstance) -> Callable[[str], str | None]:
+def _locator(s3: S3Resource, instance: dg.DagsterInstance) -> Callable[[str], list[str]]:
     store = s3.store()
 
-    def locate(rc: str) -> str | None:
+    def locate(rc: str) -> list[str]:
+        """Where each record says the RC's newest bundle is: the store's `latest.json` (anyone who
+        can write the bucket can rewrite it) and this instance's evidence_bundle record."""
+        found = []
         try:
             pointer = json.loads(store.get_bytes(store.key(rc, LATEST_POINTER)))
-            return store.uri(str(pointer["bundlePrefix"]))
+            found.append(store.uri(str(pointer["bundlePrefix"])))
         except (StorageError, ValueError, KeyError, TypeError):
-            record = latest_record(instance, dg.AssetKey("evidence_bundle"), rc)
-            metadata = materialization(record).metadata if record else {}
-            return str(metadata["bundle_uri"].value) if "bundle_uri" in metadata else None
+            pass  # no pointer, or not one this pipeline wrote: the record alone says
+        record = latest_record(instance, dg.AssetKey("evidence_bundle"), rc)
+        metadata = materialization(record).metadata if record else {}
+        if "bundle_uri" in metadata:
+            found.append(str(metadata["bundle_uri"].value))
+        return found
 
     return locate
 

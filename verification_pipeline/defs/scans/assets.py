@@ -25,6 +25,7 @@ from verification_pipeline.scans import (
     parse_sbom,
     parse_vulnerability_report,
     policy_counts,
+    portable_sbom,
     run_syft,
     summarize_scans,
     syft_version,
@@ -87,7 +88,9 @@ def sbom(
             else:
                 label = f"syft dir:{scan_dir}"
             context.log.info(f"running syft over {scan_dir}")
-            data = run_syft(Path(scan_dir))
+            # signed into the bundle: the scan root is named for the RC, not by this machine's path
+            root_name = f"{context.partition_key}/{'reference-target' if label.startswith('syft:') else Path(scan_dir).name}"
+            data = portable_sbom(run_syft(Path(scan_dir)), scan_root=Path(scan_dir), name=root_name)
     elif config.source == "import":
         label = _configured(config.path, scan_inputs.sbom_report, "VP_SBOM_REPORT", "SBOM file")
         data = read_source(label, s3)
