@@ -59,7 +59,7 @@ def test_t0_echoes_write_the_seed_method_figures(target, tmp_path):
     assert result.exit_code == 0, result.output
     seed_method = json.loads(out.read_text())["seed_method"]
     assert seed_method["count"] == 6 and seed_method["echoes"] > 0
-    assert f"p95 {seed_method['p95_ms']} ms" in result.output
+    assert f"p95 {seed_method['p95_ms']:.3f} ms" in result.output
     refused = invoke([*args, "--out", str(out), "--t0-echoes", "--rate", "20"], token)
     assert isinstance(refused.exception, ConfigError) and refused.exception.exit_code == 2
     assert "[t0_echoes]" in str(refused.exception)
