@@ -16,6 +16,7 @@ import contextlib
 import logging
 import math
 import multiprocessing
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AsyncExitStack
@@ -61,7 +62,7 @@ class ProbeConfig:
     subscribe_url: str | None = None
     socketio_path: str = "socket.io"
     processes: int | None = None
-    subscribers_per_process: int = 200
+    subscribers_per_process: int = 500
     connect_timeout_s: float = 10.0
     request_timeout_s: float = 10.0
     max_loop_lag_ms: float = 20.0
@@ -139,8 +140,13 @@ class ProbeResult:
 
 
 def plan_groups(config: ProbeConfig) -> list[SubscriberGroup]:
-    """Split the subscribers evenly over as many processes as the per-process bound needs."""
-    processes = config.processes or math.ceil(config.subscribers / config.subscribers_per_process)
+    """Split the subscribers evenly over as many processes as the per-process bound needs.
+
+    By default never more processes than cores: past that, the loops only wait for each other's
+    time slices, and that wait is stamped into every arrival (measured: `benchmarks/RESULTS.md`).
+    """
+    needed = math.ceil(config.subscribers / config.subscribers_per_process)
+    processes = config.processes or max(1, min(needed, os.cpu_count() or 1))
     base, extra = divmod(config.subscribers, processes)
     groups, first = [], 0
     for index in range(processes):
