@@ -44,7 +44,10 @@ def run(
     ] = 5000.0,
     late_ms: Annotated[float, typer.Option(help="An arrival later than this is counted as late.")] = 250.0,
     processes: Annotated[
-        int | None, typer.Option(min=1, help="Subscriber processes; default: one per 500 subscribers, at most one per core.")
+        int | None,
+        typer.Option(
+            min=1, help="Subscriber processes; default: one per 500 subscribers, at most one per core."
+        ),
     ] = None,
     subscribe_url: Annotated[
         str | None, typer.Option(help="Socket.IO base URL; default: --url without /graphql.")

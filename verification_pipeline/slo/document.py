@@ -15,6 +15,7 @@ from verification_pipeline.errors import FormatError
 from verification_pipeline.fanout.accounting import DELIVERY_SCHEMA
 from verification_pipeline.fanout.metrics import fanout_metrics
 from verification_pipeline.gates import rc_verdict, slo_gates
+from verification_pipeline.health.assess import apply_health, assess, measured_phases
 from verification_pipeline.loadtest.ingest import SAMPLE_SCHEMA
 from verification_pipeline.loadtest.summary import summarize
 from verification_pipeline.slo.metrics import compute_slo_metrics, dependence_summary
@@ -34,8 +35,13 @@ def metrics_document(
     fanout: pl.DataFrame,
     fanout_summary_only: dict | None = None,
     min_delivery_ratio: float = DEFAULT_MIN_DELIVERY_RATIO,
+    health_phases: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Everything `slo/metrics.json` holds. `fanout_summary_only`: a seed fanout.json, when no raw rows exist."""
+    """Everything `slo/metrics.json` holds. `fanout_summary_only`: a seed fanout.json, when no raw rows exist.
+
+    `health_phases`: each phase's measurement health (`health.assess.phase_record`); when given,
+    the document gets a `measurement_health` section and the verdicts a saturated client cannot
+    support are changed (`health.assess.apply_health`)."""
     spec = load_slo_spec(spec_yaml.encode(), source=spec_source)
     has_fanout_rows = fanout.height > 0
     rows = compute_slo_metrics(
@@ -44,8 +50,10 @@ def metrics_document(
     fanout_figures = fanout_metrics(fanout) if has_fanout_rows else fanout_summary_only
     if fanout_figures is not None and not has_fanout_rows:
         rows = [_summary_only_fanout(r, fanout_figures) if r["source"] == "fanout" else r for r in rows]
+    health = assess(health_phases, spec.measurement_health) if health_phases is not None else None
+    rows = apply_health(rows, health)
     verdict = rc_verdict(slo_gates(rows, fanout_figures, min_delivery_ratio))
-    return {
+    document = {
         "slos": rows,
         "summaries": summarize(pl.concat([read, write], how="vertical")),
         "fanout": fanout_figures,
@@ -53,6 +61,8 @@ def metrics_document(
         "verdict": verdict.value,
         "spec": {"source": spec_source, "yaml": spec_yaml},
     }
+    # Only when measured: a bundle from before (or an import of CI's files) keeps its old shape.
+    return document | ({"measurement_health": health} if health is not None else {})
 
 
 def _summary_only_fanout(row: dict, fanout: dict) -> dict:
@@ -121,6 +131,7 @@ def recompute_bundle_metrics(frames: dict[str, pl.DataFrame], recorded: dict[str
         fanout=fanout,
         fanout_summary_only=summary_only,
         min_delivery_ratio=float(ratio),
+        health_phases=measured_phases(recorded.get("measurement_health")),
     )
 
 
