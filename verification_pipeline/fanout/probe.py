@@ -167,10 +167,16 @@ def plan_groups(config: ProbeConfig) -> list[SubscriberGroup]:
     return groups
 
 
-def run_probe(config: ProbeConfig, *, progress: Progress | None = None) -> ProbeResult:
+def run_probe(
+    config: ProbeConfig,
+    *,
+    progress: Progress | None = None,
+    on_worker: Callable[[int], None] | None = None,
+) -> ProbeResult:
     """Run the probe against a live target; raises TargetError naming the URL and the cause.
 
     Synchronous (it runs its own event loops): call it from plain code, not from a running loop.
+    `on_worker` gets the pid of each subscriber process once it has started.
     """
     report = progress or (lambda phase, done, total: None)
     for url in (config.url, config.socketio_url):
@@ -183,6 +189,9 @@ def run_probe(config: ProbeConfig, *, progress: Progress | None = None) -> Probe
         config.events,
     )
     with _SubscriberProcesses(groups, config.socketio_url) as subscribers:
+        for worker in subscribers.workers:
+            if on_worker is not None and worker.pid is not None:
+                on_worker(worker.pid)
         subscribers.wait_until_subscribed(config, report)
         outcome, echoes, publisher_lag_ms = asyncio.run(_publish(config, report))
         if not outcome.publishes:

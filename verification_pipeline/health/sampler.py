@@ -55,13 +55,14 @@ class _Reading:
 class HealthSampler:
     """Sample once a second in a thread while the block runs; `samples` holds the result.
 
-    `client_pids`: the load generator's processes (their descendants are found each second, so
-    workers started later count too); more can be added with `add_client`. `target_pid`: the
-    target's process when it runs here, else None.
+    `client_pids`: the load generator's processes (with `with_descendants`, their descendants are
+    found each second, so workers started later count too); more can be added with `add_client`.
+    `target_pid`: the target's process when it runs here, else None.
     """
 
     client_pids: list[int]
     target_pid: int | None = None
+    with_descendants: bool = True
     interval_s: float = SAMPLE_INTERVAL_S
     samples: list[HealthSample] = field(default_factory=list)
     cores: int = field(default_factory=lambda: os.cpu_count() or 1)
@@ -100,7 +101,7 @@ class HealthSampler:
     def _read(self) -> _Reading:
         with self._lock:
             roots = list(self.client_pids)
-        pids = descendants(roots)
+        pids = descendants(roots) if self.with_descendants else roots
         cpu_s = wait_s = 0.0
         for pid in pids:
             used, waited = process_cpu(pid)

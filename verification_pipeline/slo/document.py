@@ -102,7 +102,32 @@ def slo_table_markdown(document: dict[str, Any]) -> str:
         f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}] | {dependence_summary(r)} | **{r['verdict']}** | {r['reason']} |"
         for r in rows
     ]
+    if (health := document.get("measurement_health")) is not None:
+        lines += ["", health_line(health)]
     return "\n".join(lines)
+
+
+def health_line(health: dict[str, Any]) -> str:
+    """One line on whether the clients measured the service: for the SLO table and the release notes."""
+    phases = health.get("phases", [])
+    saturated = [p for p in phases if p.get("saturated")]
+    if not saturated:
+        figures = ", ".join(
+            f"{p['phase']} {p['client']} CPU max {_pct_or_na(p.get('client_cpu_pct_max'))}"
+            + (
+                f", loop lag p99 {p['loop_lag_p99_ms']:.1f} ms"
+                if p.get("loop_lag_p99_ms") is not None
+                else ""
+            )
+            for p in phases
+        )
+        return f"**Measurement health: OK** (no client saturated; {figures})"
+    reasons = "; ".join(f"{p['phase']}: {', '.join(p['reasons'])}" for p in saturated)
+    return f"**Measurement health: client saturated** ({reasons})"
+
+
+def _pct_or_na(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0f} %"
 
 
 def _fmt(value: float | None) -> str:
