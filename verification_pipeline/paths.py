@@ -17,6 +17,9 @@ from pathlib import Path
 from verification_pipeline.errors import ConfigError, ToolError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+# The reference target's source, a sibling package of the same distribution (in a checkout and in
+# site-packages alike): syft catalogs it for the demo's SBOM; the pipeline never imports it.
+REFERENCE_TARGET_DIR = PACKAGE_DIR.parent / "reference_target"
 
 
 def project_root() -> Path:

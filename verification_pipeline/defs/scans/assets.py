@@ -14,7 +14,7 @@ from verification_pipeline.defs.scans.resources import ScanInputsResource
 from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.defs.storage.sources import original_metadata, read_source, store_original
 from verification_pipeline.errors import ConfigError, FormatError
-from verification_pipeline.paths import PACKAGE_DIR
+from verification_pipeline.paths import REFERENCE_TARGET_DIR
 from verification_pipeline.records import ScanSummaryRecord
 from verification_pipeline.scans import (
     component_counts,
@@ -78,7 +78,7 @@ def sbom(
         scan_dir = config.scan_dir or scan_inputs.sbom_scan_dir
         with tempfile.TemporaryDirectory(prefix="vp-sbom-") as staging:
             if not scan_dir:
-                scan_dir = str(stage_environment(PACKAGE_DIR / "target", Path(staging)))
+                scan_dir = str(stage_environment(REFERENCE_TARGET_DIR, Path(staging)))
                 label = "syft: reference target source + installed Python distributions"
             else:
                 label = f"syft dir:{scan_dir}"
