@@ -134,8 +134,13 @@ def audit_comparison(
     recomputed = comparison_document(
         spec,
         rc=str(recorded.get("rc")),
-        current=Samples.from_frames(raw_frames(files)),
-        baseline=Samples.from_frames(raw_frames(baseline_files)),
+        current=Samples.from_frames(raw_frames(files), metrics),
+        baseline=Samples.from_frames(
+            raw_frames(baseline_files),
+            _json_object(baseline_files[METRICS_FILE], METRICS_FILE)
+            if METRICS_FILE in baseline_files
+            else {},
+        ),
         baseline_info=info,
     )
     recomputed = json.loads(json.dumps(recomputed, default=str))

@@ -9,6 +9,7 @@ bundle's signed `raw/*.parquet`, after `verify_files` accepted it for that RC.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,7 @@ from verification_pipeline.errors import PipelineError
 from verification_pipeline.evidence.raw import raw_frames
 from verification_pipeline.evidence.verify import verify_files
 from verification_pipeline.release.tags import is_rc, parse_rc
+from verification_pipeline.slo.document import METRICS
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,8 @@ class VerifiedBaseline:
     bundle_verdict: str
     key_fingerprint: str
     frames: Mapping[str, pl.DataFrame] = field(repr=False)
+    metrics: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    """Its signed slo/metrics.json (the measurement health the comparison weighs)."""
 
     def info(self) -> dict[str, Any]:
         """The `baseline` block of slo/baseline.json."""
@@ -82,7 +86,15 @@ def verified_baseline(
         bundle_verdict=report.verdict,
         key_fingerprint=report.key_fingerprint,
         frames=raw_frames(files),
+        metrics=_metrics(files),
     )
+
+
+def _metrics(files: Mapping[str, bytes]) -> Mapping[str, Any]:
+    """The bundle's slo/metrics.json (verified with the rest), or nothing when it has none."""
+    data = files.get(METRICS)
+    document = json.loads(data) if data is not None else {}
+    return document if isinstance(document, dict) else {}
 
 
 def find_baseline(
