@@ -142,3 +142,31 @@ def test_the_limits_are_read_from_slos_yaml():
     )
     assert doc["measurement_health"]["limits"]["max_client_cpu_pct"] == 99.5
     assert row(doc, "read_latency_p95")["verdict"] == "FAIL"
+
+
+def test_the_release_notes_and_the_pr_body_say_whether_a_client_was_saturated():
+    import datetime as dt
+
+    from verification_pipeline.artifacts.docs import render_release_docs
+    from verification_pipeline.slo.metrics import SLO_METRICS_SCHEMA
+
+    for read_phase, expected in (
+        (seconds(20), "**Measurement health: OK** (no client saturated; read k6 CPU max 20 %"),
+        (
+            seconds(20, cpu=98.0),
+            "**Measurement health: client saturated** (read: load generator saturated: k6 at 98 %",
+        ),
+    ):
+        doc = document(500.0, read_phase)
+        files = render_release_docs(
+            pl.DataFrame(doc["slos"], schema=SLO_METRICS_SCHEMA),
+            version="v24.1",
+            rc="v24.1.0-rc1",
+            date=dt.date(2026, 12, 7),
+            evidence_uri="s3://bucket/prefix/v24.1.0-rc1/",
+            verdict=doc["verdict"],
+            measurement_health=doc["measurement_health"],
+        )
+        assert len(files) == 2
+        for text in files.values():
+            assert expected in text

@@ -20,6 +20,7 @@ import polars as pl
 
 from verification_pipeline.config_files import load_yaml
 from verification_pipeline.errors import ConfigError, InputError
+from verification_pipeline.slo.document import health_line
 from verification_pipeline.slo.metrics import dependence_summary
 from verification_pipeline.verdict import Verdict
 
@@ -98,6 +99,7 @@ def render_release_docs(
     findings: Sequence[str] = (),
     narrative: ReleaseNarrative | None = None,
     baseline: Mapping[str, Any] | None = None,
+    measurement_health: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
     """`{file name: markdown}` for the PR body and the release notes of one verified RC.
 
@@ -111,7 +113,9 @@ def render_release_docs(
     maps SLO names to display names (`ops.model.from_spec` titles: "Read p95");
     `findings` are further reasons for a non-PASS verdict (a failed scan gate, a missing file), or
     under PASS the warnings that do not block it (the baseline comparison's WARN);
-    `baseline` is slo/baseline.json (the comparison with the previous RC), None when none was made.
+    `baseline` is slo/baseline.json (the comparison with the previous RC), None when none was made;
+    `measurement_health` the section of slo/metrics.json saying whether the clients measured the
+    service or themselves (one line under the SLO table), None when not recorded.
     """
     records = _records(slo_metrics)
     rows = [_row(record, labels or {}) for record in records]
@@ -127,6 +131,7 @@ def render_release_docs(
     )
     context = {
         "doc": doc,
+        "health": health_line(measurement_health) if measurement_health is not None else "",
         "comparison": _comparison(baseline, labels or {}),
         "narrative": narrative or load_narrative(),
     }

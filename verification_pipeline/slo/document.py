@@ -7,6 +7,7 @@ The document carries the slos.yaml it was computed with, so the audit needs noth
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import polars as pl
@@ -107,7 +108,7 @@ def slo_table_markdown(document: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def health_line(health: dict[str, Any]) -> str:
+def health_line(health: Mapping[str, Any]) -> str:
     """One line on whether the clients measured the service: for the SLO table and the release notes."""
     phases = health.get("phases", [])
     saturated = [p for p in phases if p.get("saturated")]
