@@ -280,6 +280,10 @@ def _print_outcome(run, rc: str, output: Path, stack: Stack, elapsed: float) -> 
                 f"fan-out delivery: {fanout.get('delivered')} delivered, {fanout.get('lost')} lost, "
                 f"{fanout.get('duplicates')} duplicates (ratio {fanout.get('delivery_ratio')})"
             )
+        if slo.get("measurement_health"):
+            from verification_pipeline.slo.document import health_line
+
+            typer.echo(health_line(slo["measurement_health"]).replace("**", ""))
     scans = run.values.get("scan_summary")
     if scans:
         typer.echo("scan gates: " + ", ".join(f"{g['name']} {g['verdict']}" for g in scans["gates"]))
