@@ -17,9 +17,9 @@ from pathlib import Path
 from verification_pipeline.errors import ConfigError, ToolError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-# The reference target's source, a sibling package of the same distribution (in a checkout and in
-# site-packages alike): syft catalogs it for the demo's SBOM; the pipeline never imports it.
 REFERENCE_TARGET_DIR = PACKAGE_DIR.parent / "reference_target"
+"""The reference target's source, a sibling package of the same distribution: the SBOM scans it
+(a path only: the pipeline never imports it)."""
 
 
 def project_root() -> Path:
@@ -35,6 +35,18 @@ def vp_home() -> Path:
 def usable_vp_home() -> Path:
     """`vp_home()`, created if missing; exit 2 naming VP_HOME when it is a file or cannot be made."""
     return _usable_dir(vp_home(), "VP_HOME")
+
+
+def existing_vp_home() -> Path:
+    """`vp_home()` when it is a directory or not there yet (nothing to read then); exit 2 naming
+    VP_HOME when it is something else (a file), which a read-only command would otherwise
+    take for an empty home."""
+    home = vp_home()
+    if home.exists() and not home.is_dir():
+        raise ConfigError(
+            f"{home} is not a directory", field="VP_HOME", hint="point VP_HOME at a directory, or unset it"
+        )
+    return home
 
 
 def _usable_dir(path: Path, name: str) -> Path:

@@ -18,10 +18,11 @@ import polars as pl
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from verification_pipeline.errors import PipelineError
+from verification_pipeline.evidence.content import read_document
+from verification_pipeline.evidence.layout import SLO_METRICS
 from verification_pipeline.evidence.raw import raw_frames
 from verification_pipeline.evidence.verify import verify_files
 from verification_pipeline.release.tags import is_rc, parse_rc
-from verification_pipeline.slo.document import METRICS
 
 
 @dataclass(frozen=True)
@@ -92,8 +93,7 @@ def verified_baseline(
 
 def _metrics(files: Mapping[str, bytes]) -> Mapping[str, Any]:
     """The bundle's slo/metrics.json (verified with the rest), or nothing when it has none."""
-    data = files.get(METRICS)
-    document = json.loads(data) if data is not None else {}
+    document = json.loads(read_document(files, SLO_METRICS)) if SLO_METRICS in files else {}
     return document if isinstance(document, dict) else {}
 
 

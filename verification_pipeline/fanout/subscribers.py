@@ -160,7 +160,11 @@ async def _subscribe(group: SubscriberGroup, url: str, session: aiohttp.ClientSe
             f"within {group.connect_timeout_s:g} s"
         ) from None
     except aiohttp.ClientError as exc:
-        raise SubscribeFailed(f"the Socket.IO connection failed: {type(exc).__name__}: {exc}") from None
+        # the transport failed before any Socket.IO answer: a plain HTTP server, a proxy, nothing
+        raise SubscribeFailed(
+            f"no Socket.IO handshake with {group.url} (path {group.socketio_path}): "
+            f"{type(exc).__name__}: {exc}; is a Socket.IO server there?"
+        ) from None
     if not (isinstance(ack, dict) and ack.get("ok") is True):
         await subscription.close()
         reason = ack.get("error") if isinstance(ack, dict) else ack

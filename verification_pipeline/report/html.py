@@ -6,7 +6,6 @@ Content-Security-Policy forbids it too), so the signed bytes are all there is to
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +17,13 @@ from verification_pipeline.report.budget import budget_rows, figure, headline, i
 from verification_pipeline.report.health import client_health
 from verification_pipeline.report.markdown import number, shift_text
 from verification_pipeline.slo.document import health_line
-from verification_pipeline.slo.metrics import DEPENDENCE_COLUMNS, SLO_METRICS_SCHEMA, slo_latencies
+from verification_pipeline.slo.metrics import (
+    DEPENDENCE_COLUMNS,
+    SLO_METRICS_SCHEMA,
+    cannot_exclude,
+    slo_latencies,
+)
+from verification_pipeline.textsafe import for_html
 from verification_pipeline.verdict import Verdict
 
 # Per-SLO keys of slo/metrics.json that are the figure itself; any other key is a diagnostic.
@@ -82,7 +87,8 @@ def render_report(inputs: ReportInputs) -> bytes:
 
 
 def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
+    """A value inside an element or a quoted attribute: escaped, controls dropped, cut when long."""
+    return for_html(value)
 
 
 def _figure(name: str, svg: str, caption: str) -> str:
@@ -112,8 +118,18 @@ def _verdict_section(inputs: ReportInputs, verdict: Verdict) -> str:
         )
         + '</p><h2>SLOs, tightest first</h2><table id="slos"><tr><th>SLO</th><th>verdict</th><th>value</th>'
         "<th>threshold</th><th>interval</th><th>share of budget used</th><th>n</th></tr>"
-        f"{rows}</table>"
+        f"{rows}</table>{_limits(inputs)}"
     )
+
+
+def _limits(inputs: ReportInputs) -> str:
+    """What each verdict's evidence could have missed (a PASS on too few bursts of failures)."""
+    items = "".join(
+        f'<li data-limit="{_e(slo["name"])}">{_e(slo["name"])}: {_e(limit)}</li>'
+        for slo in inputs.metrics.get("slos") or []
+        if (limit := cannot_exclude(slo.get("reason") or ""))
+    )
+    return f'<p>What these verdicts cannot exclude:</p><ul id="limits">{items}</ul>' if items else ""
 
 
 def _latency_section(inputs: ReportInputs) -> str:

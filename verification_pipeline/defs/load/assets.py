@@ -23,7 +23,7 @@ from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.defs.storage.sources import read_source
 from verification_pipeline.defs.target import TargetResource
 from verification_pipeline.errors import ConfigError
-from verification_pipeline.evidence.layout import bundle_file, k6_dashboard_name
+from verification_pipeline.evidence.layout import bundle_file, k6_dashboard_name, raw_name
 from verification_pipeline.health.assess import phase_record
 from verification_pipeline.loadtest.ingest import DROPPED, ingest, merge_segments
 from verification_pipeline.loadtest.progress import K6Progress, is_log_line
@@ -324,7 +324,7 @@ def _merged_output(
             **health_metadata([phase for found in health for phase in found if phase["phase"] == role]),
             # the raw table is the stored value; k6's dashboards of this op (one per segment) were kept by the steps
             **stored_value_metadata(
-                f"raw/{role}.parquet",
+                raw_name(role),
                 kept={
                     name: where
                     for found in dashboards

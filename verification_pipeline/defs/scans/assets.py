@@ -14,6 +14,7 @@ from verification_pipeline.defs.scans.resources import ScanInputsResource
 from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.defs.storage.sources import original_metadata, read_source, store_original
 from verification_pipeline.errors import ConfigError, FormatError
+from verification_pipeline.evidence.layout import POLICY_REPORT, SBOM, VULNERABILITIES
 from verification_pipeline.paths import REFERENCE_TARGET_DIR
 from verification_pipeline.records import ScanSummaryRecord
 from verification_pipeline.scans import (
@@ -23,6 +24,7 @@ from verification_pipeline.scans import (
     parse_sbom,
     parse_vulnerability_report,
     policy_counts,
+    portable_sbom,
     run_syft,
     summarize_scans,
     syft_version,
@@ -83,7 +85,9 @@ def sbom(
             else:
                 label = f"syft dir:{scan_dir}"
             context.log.info(f"running syft over {scan_dir}")
-            data = run_syft(Path(scan_dir))
+            # signed into the bundle: the scan root is named for the RC, not by this machine's path
+            root_name = f"{context.partition_key}/{'reference-target' if label.startswith('syft:') else Path(scan_dir).name}"
+            data = portable_sbom(run_syft(Path(scan_dir)), scan_root=Path(scan_dir), name=root_name)
     elif config.source == "import":
         label = _configured(config.path, scan_inputs.sbom_report, "VP_SBOM_REPORT", "SBOM file")
         data = read_source(label, s3)
@@ -106,7 +110,7 @@ def sbom(
         components,
         "SBOM components",
         component_counts(components),
-        "security/sbom.syft.json",
+        SBOM,
         **extra,
     )
 
@@ -174,7 +178,7 @@ def vulnerability_report(
         report.vulnerabilities,
         "Vulnerabilities by severity",
         by_severity,
-        "security/vulns.grype.json",
+        VULNERABILITIES,
     )
 
 
@@ -202,7 +206,7 @@ def policy_report(
         report.policies,
         "Policy results",
         policy_counts(report.policies),
-        "policy/opa_report.json",
+        POLICY_REPORT,
     )
 
 

@@ -7,6 +7,7 @@ built for one `SloResource`: the checks and the run read the same slos.yaml.
 import hashlib
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -19,8 +20,10 @@ from verification_pipeline.defs.partitions import release_candidates
 from verification_pipeline.defs.slo.resources import SloResource
 from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.defs.storage.sources import load_original
+from verification_pipeline.evidence.layout import SLO_METRICS, slo_summary_name
 from verification_pipeline.fanout.seed_import import import_seed_fanout
 from verification_pipeline.gates import DELIVERY_RATIO_GATE
+from verification_pipeline.paths import portable_uri
 from verification_pipeline.records import SloMetricsRecord, SloSpecRecord
 from verification_pipeline.report.budget import headline
 from verification_pipeline.report.markdown import budget_table_markdown, slo_charts_markdown
@@ -42,12 +45,12 @@ def _seed_fanout(context: dg.AssetExecutionContext, s3: S3Resource) -> dict | No
 
 def slo_bundle_files(metrics: SloMetricsRecord) -> dict[str, bytes]:
     """The bundle's slo/*.json: the whole document, and the k6-shaped and fan-out summaries it holds."""
-    files = {"slo/metrics.json": _json(metrics.as_json())}
+    files = {SLO_METRICS: _json(metrics.as_json())}
     for role in ("read", "write"):
         if role in metrics.summaries:
-            files[f"slo/{role}.json"] = _json(metrics.summaries[role])
+            files[slo_summary_name(role)] = _json(metrics.summaries[role])
     if metrics.fanout:
-        files["slo/fanout.json"] = _json(metrics.fanout)
+        files[slo_summary_name("fanout")] = _json(metrics.fanout)
     return files
 
 
@@ -124,7 +127,8 @@ def build_slo_assets(slos: SloResource) -> list[dg.AssetsDefinition]:
         value = SloMetricsRecord.model_validate(
             metrics_document(
                 spec_yaml=slo_spec.yaml,
-                spec_source=slo_spec.source,
+                # signed into the bundle: the package URL of a shipped spec, else its file name, never a local path
+                spec_source=portable_uri(slo_spec.source) or Path(slo_spec.source).name,
                 read=read_load_samples,
                 write=write_load_samples,
                 fanout=fanout_latencies,
