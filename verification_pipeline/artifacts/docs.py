@@ -21,7 +21,7 @@ from markupsafe import Markup
 
 from verification_pipeline.config_files import load_yaml
 from verification_pipeline.errors import ConfigError, InputError
-from verification_pipeline.slo.document import health_line
+from verification_pipeline.slo.document import health_summary
 from verification_pipeline.slo.metrics import cannot_exclude, dependence_summary
 from verification_pipeline.textsafe import for_code_span, for_markdown
 from verification_pipeline.verdict import Verdict
@@ -133,7 +133,7 @@ def render_release_docs(
     )
     context = {
         "doc": doc,
-        "health": health_line(measurement_health) if measurement_health is not None else "",
+        "health": health_summary(measurement_health) if measurement_health is not None else None,
         "comparison": _comparison(baseline, labels or {}),
         "narrative": _trusted(narrative or load_narrative()),
     }

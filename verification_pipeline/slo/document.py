@@ -109,7 +109,14 @@ def slo_table_markdown(document: dict[str, Any]) -> str:
 
 
 def health_line(health: Mapping[str, Any]) -> str:
-    """One line on whether the clients measured the service: for the SLO table and the release notes."""
+    """One line on whether the clients measured the service: for the SLO table and the demo's screen."""
+    status, detail = health_summary(health)
+    return f"**Measurement health: {status}** ({detail})"
+
+
+def health_summary(health: Mapping[str, Any]) -> tuple[str, str]:
+    """(status, detail) of a `measurement_health` section: "OK" with the clients' figures, or
+    "client saturated" with which phase and why (the release documents set them in their own markup)."""
     phases = health.get("phases", [])
     saturated = [p for p in phases if p.get("saturated")]
     if not saturated:
@@ -122,9 +129,8 @@ def health_line(health: Mapping[str, Any]) -> str:
             )
             for p in phases
         )
-        return f"**Measurement health: OK** (no client saturated; {figures})"
-    reasons = "; ".join(f"{p['phase']}: {', '.join(p['reasons'])}" for p in saturated)
-    return f"**Measurement health: client saturated** ({reasons})"
+        return "OK", f"no client saturated; {figures}"
+    return "client saturated", "; ".join(f"{p['phase']}: {', '.join(p['reasons'])}" for p in saturated)
 
 
 def _pct_or_na(value: float | None) -> str:
