@@ -128,5 +128,14 @@ def run(
             f"{seed_method['echoes']} t0 echoes), p95 {ms(seed_method['p95_ms'])} ms, p99 {ms(seed_method['p99_ms'])} ms"
         )
     breaches = gate_breaches(metrics, max_p95_ms=max_p95_ms, min_delivery_ratio=min_delivery_ratio)
+    lag = metrics.get("loop_lag_p99_ms")
+    if breaches and lag is not None and lag > config.max_loop_lag_ms:
+        # The figure is the probe's own delay as much as the target's: no verdict on the target
+        # (exit 1 still: nothing passed), said first so nobody reads it as the target's FAIL.
+        breaches.insert(
+            0,
+            f"INCONCLUSIVE, not a verdict on the target: the probe's own event loops lagged {lag:.1f} ms "
+            f"(p99) > {config.max_loop_lag_ms:g} ms (the machine is busy); measured",
+        )
     if breaches:
         raise GateFailed("; ".join(breaches))
