@@ -22,8 +22,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, ValidationError
 
-from verification_pipeline.config_files import in_words
-from verification_pipeline.errors import ConfigError
+from verification_pipeline.errors import ConfigError, in_words
 
 Operation = Literal["read", "write"]
 

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple, TypeVar
 import pydantic
 import yaml
 
-from verification_pipeline.errors import ConfigError, shown
+from verification_pipeline.errors import ConfigError, in_words, shown
 from verification_pipeline.jsonio import overlong_integer_line, refuse_lone_surrogates
 
 Model = TypeVar("Model", bound=pydantic.BaseModel)
@@ -154,61 +154,3 @@ def validate(
             field=field_path(first["loc"]) or None,
             hint=hint or more,
         ) from None
-
-
-# pydantic's error types, said as a person would; `{input}` and the constraint names come from the error.
-_WORDS = {
-    "missing": "required field is missing",
-    "extra_forbidden": "unknown key",
-    "float_type": "expected a number, got {input}",
-    "float_parsing": "expected a number, got {input}",
-    "int_type": "expected a whole number, got {input}",
-    "int_parsing": "expected a whole number, got {input}",
-    "int_from_float": "expected a whole number, got {input}",
-    "bool_type": "expected true or false, got {input}",
-    "bool_parsing": "expected true or false, got {input}",
-    "string_type": "expected text, got {input}",
-    "dict_type": "expected a mapping (key: value lines), got {input}",
-    "model_type": "expected a mapping (key: value lines), got {input}",
-    "list_type": "expected a list (- item lines), got {input}",
-    "greater_than": "must be above {gt}, got {input}",
-    "greater_than_equal": "must be at least {ge}, got {input}",
-    "less_than": "must be below {lt}, got {input}",
-    "less_than_equal": "must be at most {le}, got {input}",
-    "finite_number": "must be a finite number, got {input}",
-    "literal_error": "must be one of {expected}, got {input}",
-    "enum": "must be one of {expected}, got {input}",
-    "string_too_long": "is longer than {max_length} characters",
-    "string_too_short": "is shorter than {min_length} characters",
-    "too_short": "needs at least {min_length} item(s)",
-    "too_long": "holds more than {max_length} items",
-    "string_pattern_mismatch": "{input} is not of the form wanted here ({pattern_words})",
-}
-_PATTERN_WORDS = {
-    "^[a-z][a-z0-9_]*$": "lower-case letters, digits and _, starting with a letter",
-}
-
-
-def in_words(error: Any) -> str:
-    """One pydantic error as a sentence without pydantic's wording or Python's reprs."""
-    context = dict(error.get("ctx") or {})
-    template = _WORDS.get(error["type"])
-    if template is None:
-        return str(error["msg"]).removeprefix("Value error, ")
-    pattern = str(context.get("pattern", ""))
-    context["pattern_words"] = _PATTERN_WORDS.get(pattern, f"matching {pattern}")
-    return template.format(input=_value(error.get("input")), **{k: str(v) for k, v in context.items()})
-
-
-def _value(value: Any) -> str:
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, int | float):
-        return shown(value)
-    return f"'{shown(value)}'"

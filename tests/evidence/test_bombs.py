@@ -8,9 +8,9 @@ regression from taking the shared machine down with it; hitting it is a signal, 
 
 from __future__ import annotations
 
-import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import tarfile
@@ -36,11 +36,20 @@ MEMORY_BOUND = 1 << 30
 TIME_BOUND_S = 60
 _SAFETY_NET = 4 << 30
 MIB = 1 << 20
-_CHILD = (
+_CLI = (
     "import resource, sys; "
     f"resource.setrlimit(resource.RLIMIT_AS, ({_SAFETY_NET}, {_SAFETY_NET})); "
     "from verification_pipeline.cli import main; sys.exit(main())"
 )
+# A process's peak RSS (ru_maxrss) counts the image it was forked from until it execs, so the CLI
+# is started by this small launcher, not by the (large) test process; the launcher reports the
+# CLI's exit status and peak RSS as `<status> <bytes>` on its stdout.
+_LAUNCHER = f"""
+import os, subprocess, sys
+cli = subprocess.Popen([sys.executable, "-c", {_CLI!r}, *sys.argv[1:]], stdout=sys.stderr, stderr=sys.stderr)
+_, status, usage = os.wait4(cli.pid, 0)
+print(os.waitstatus_to_exitcode(status), usage.ru_maxrss * 1024)
+"""
 
 
 @dataclass(frozen=True)
@@ -54,39 +63,22 @@ class Run:
 def run_cli(*args: str, env: dict[str, str] | None = None) -> Run:
     """The CLI in its own process: exit code (negative for a signal), output, peak RSS, seconds."""
     started = time.monotonic()
-    with open(os.devnull, "rb") as stdin, _capture() as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", _CHILD, *args],
-            stdin=stdin,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-        deadline = started + TIME_BOUND_S
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > deadline:
-                proc.kill()
-                pid, status, usage = os.wait4(proc.pid, 0)
-                break
-            time.sleep(0.05)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        output = out.read().decode(errors="replace")
-    return Run(proc.returncode, output, usage.ru_maxrss * 1024, time.monotonic() - started)
-
-
-class _capture:
-    def __enter__(self) -> io.BufferedRandom:
-        import tempfile
-
-        self._file = tempfile.TemporaryFile()
-        return self._file
-
-    def __exit__(self, *exc: object) -> None:
-        self._file.close()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _LAUNCHER, *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        start_new_session=True,  # on a timeout the launcher and the CLI are killed together
+    )
+    try:
+        report, output = proc.communicate(timeout=TIME_BOUND_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        report, output = proc.communicate()
+        return Run(-signal.SIGKILL, output.decode(errors="replace"), 0, time.monotonic() - started)
+    code, peak = (int(field) for field in report.split())
+    return Run(code, output.decode(errors="replace"), peak, time.monotonic() - started)
 
 
 def assert_bounded(run: Run, *, codes: Iterable[int] = (1, 2), says: str = "") -> None:

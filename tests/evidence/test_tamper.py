@@ -216,6 +216,75 @@ def _both_rcs(change: Callable[[dict], None]) -> Callable[[dict, dict], None]:
     return edit
 
 
+_BUILD = "buildDefinition"
+
+
+def _params(provenance: dict) -> dict:
+    return provenance["predicate"][_BUILD]["externalParameters"]
+
+
+def _read_gate(test_result: dict) -> dict:
+    return test_result["predicate"][EXTENSION]["gates"][0]
+
+
+def _sha512_beside(test_result: dict, provenance: dict) -> None:
+    for statement in (test_result, provenance):
+        for subject in statement["subject"]:
+            if subject["name"] == "slo/read.json":
+                subject["digest"]["sha512"] = "0" * 128
+
+
+_SIGNER_CONTRADICTIONS = {
+    "commit-parameter": (
+        lambda t, p: _params(p).update(commit="a" * 40),
+        r"externalParameters\.commit\]: 'aaaa.*' is not the signed RC's commit",
+    ),
+    "service-build-two-commits-verified": (
+        lambda t, p: _params(p).update(
+            serviceBuild={
+                "expectedCommit": RC.commit,
+                "reportedCommit": "b" * 40,
+                "source": "http://x/version",
+                "verified": True,
+                "waiver": None,
+            }
+        ),
+        r"serviceBuild\.verified\]: true, although the service reported 'bbbb",
+    ),
+    "gate-9999-ms-against-350-pass": (
+        lambda t, p: _read_gate(t).update(value=9999.0, ci_low=9000.0, ci_high=10500.0),
+        r"gates\.0\.verdict\]: slo:read_p95 is signed PASS, but its signed figures make it FAIL",
+    ),
+    "gate-value-above-threshold-without-bounds": (
+        lambda t, p: (
+            [_read_gate(t).pop(k) for k in ("ci_low", "ci_high")] and _read_gate(t).update(value=9999.0)
+        ),
+        r"slo:read_p95 is signed PASS, but its signed figures make it",
+    ),
+    "url-of-another-rc": (
+        lambda t, p: t["predicate"].update(url="s3://evidence/verification/v24.1.0-rc2/run/evidence/v24.1/"),
+        r"\[test-result predicate\.url\]: .* is not the bundle of v24\.1\.0-rc1",
+    ),
+    "wrong-sha512-beside-right-sha256": (
+        _sha512_beside,
+        r"slo/read\.json: sha512 .* does not match the signed subject",
+    ),
+    "unknown-digest-algorithm": (
+        lambda t, p: [
+            s["digest"].update(whirlpool="ab")
+            for statement in (t, p)
+            for s in statement["subject"]
+            if s["name"] == "slo/read.json"
+        ],
+        r"slo/read\.json\.digest\.whirlpool: an algorithm this verifier cannot check",
+    ),
+    "no-release-candidate": (
+        lambda t, p: t["predicate"][EXTENSION].pop("releaseCandidate"),
+        r"release-verification:v1\.releaseCandidate\]: missing",
+    ),
+}
+
+
 CONTRADICTIONS = {
     "pass-with-failed-tests": (
         {"edit": lambda t, p: t["predicate"]["failedTests"].append("slo:read_p95")},
@@ -300,6 +369,12 @@ CONTRADICTIONS = {
 }
 
 
+# a trusted signer that contradicts itself elsewhere than in its verdict (round two of the hostile reader)
+CONTRADICTIONS.update(
+    {name: ({"edit": edit}, message) for name, (edit, message) in _SIGNER_CONTRADICTIONS.items()}
+)
+
+
 @pytest.mark.parametrize(("change", "message"), CONTRADICTIONS.values(), ids=CONTRADICTIONS.keys())
 def test_signed_content_that_contradicts_itself_fails_naming_the_field(
     change: dict,
@@ -312,8 +387,8 @@ def test_signed_content_that_contradicts_itself_fails_naming_the_field(
 ) -> None:
     files = resigned(bundle, signing_key, **change)
     root = _write(files, tmp_path / "bundle")
-    code, out = verify(capsys, root, key_pair.public_key)
-    assert code == 1, out
+    code, out = verify(capsys, root, key_pair.public_key, "--rc", RC.tag, "--require-pass")
+    assert code == 1 and "signed verdict" not in out, out
     assert re.search(message, out), out
 
 

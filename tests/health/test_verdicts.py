@@ -68,7 +68,9 @@ def test_a_fail_measured_by_a_saturated_k6_is_inconclusive_with_the_reason():
     saturated = document(500.0, seconds(8) + seconds(12, cpu=98.0))
     read = row(saturated, "read_latency_p95")
     assert read["verdict"] == "INCONCLUSIVE"
-    assert read["verdict_before_health"] == "FAIL"
+    assert {"slo": "read_latency_p95", "from": "FAIL", "to": "INCONCLUSIVE"} in saturated[
+        "measurement_health"
+    ]["changed"]
     assert "load generator saturated: k6 at 98 % CPU for 12 s" in read["reason"]
     assert "it would have been FAIL" in read["reason"]
     # the write phase was fine: its SLOs keep their verdicts, and the RC is not a FAIL any more

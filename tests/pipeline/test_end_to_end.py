@@ -173,6 +173,7 @@ def test_a_failing_rc_still_gets_a_complete_signed_bundle_that_says_failed(pipel
     files = read_bundle_uri(bundle["uri"], S3Settings.from_env())
     report = verify_files(files, load_public_key_file(pipeline_env.signing_public_key), expected_rc=RC)
     assert report.verdict == "FAIL" and report.result == "FAILED"
+    assert machine_paths_in(files) == {}  # a failing RC's bundle names no path of this machine either
     public = str(pipeline_env.signing_public_key)
     assert main(["verify", bundle["uri"], "--public-key", public]) == 0  # integrity holds
     assert main(["verify", bundle["uri"], "--public-key", public, "--rc", RC, "--require-pass"]) == 1

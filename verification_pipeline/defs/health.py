@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import dagster as dg
 
-from verification_pipeline.defs.records import latest_record, materialization
+from verification_pipeline.defs.materializations import latest_record, materialization
 from verification_pipeline.defs.target import TargetResource
 from verification_pipeline.health.sampler import HealthSampler, local_listener_pid
 

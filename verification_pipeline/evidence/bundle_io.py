@@ -26,7 +26,7 @@ from typing import IO, BinaryIO
 from verification_pipeline.errors import InputError, VerificationFailed, os_error
 from verification_pipeline.evidence.bundle import EvidenceBundle
 from verification_pipeline.evidence.content import SpooledFiles, file_size, open_file
-from verification_pipeline.evidence.layout import ATTESTATIONS, check_relative_name
+from verification_pipeline.evidence.layout import ARCHIVE_NAME, ATTESTATIONS, check_relative_name
 from verification_pipeline.fileio import gzip_problem
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz")
@@ -140,7 +140,7 @@ def read_bundle(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> BundleFiles:
         with _open_regular(path, str(path)) as stream:
             # a zip or plain tar by that name is the wrong file, not a bad bundle (a cut one stays a bad bundle)
             if len(magic := stream.read(2)) == 2 and magic != b"\x1f\x8b":
-                raise InputError("is not a gzip-compressed tar archive (bundle.tar.gz)", source=str(path))
+                raise InputError(f"is not a gzip-compressed tar archive ({ARCHIVE_NAME})", source=str(path))
             stream.seek(0)
             return read_archive(stream, source=str(path), limits=limits)
     if not path.exists():

@@ -26,6 +26,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from verification_pipeline.health.sampler import HealthSample
+from verification_pipeline.slo_row import SloRow
 from verification_pipeline.verdict import Verdict
 
 # Which phases measured each SLO source: k6's read and write scripts, and the probe.
@@ -199,36 +200,31 @@ def saturated_sources(section: Mapping[str, Any] | None) -> dict[str, list[str]]
     return found
 
 
-def apply_health(rows: list[dict[str, Any]], section: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+def apply_health(rows: Sequence[SloRow], section: dict[str, Any] | None) -> tuple[SloRow, ...]:
     """SLO rows with the verdicts a saturated client cannot support changed, and said so.
 
     FAIL -> INCONCLUSIVE (the latency may be the client's own); PASS stays (saturation only adds
-    delay) with the reason saying it; INCONCLUSIVE stays, with the reason added.
+    delay) with the reason saying it; INCONCLUSIVE stays, with the reason added. The changed
+    verdicts are listed in the section (`changed`: slo, from, to).
     """
     saturated = saturated_sources(section)
-    changed = []
+    changed: list[dict[str, str]] = []
+    out: list[SloRow] = []
     for row in rows:
-        reasons = saturated.get(row["source"])
+        reasons = saturated.get(row.source)
         if not reasons:
-            changed.append(row)
+            out.append(row)
             continue
         why = "; ".join(reasons)
-        if row["verdict"] == Verdict.FAIL.value:
-            changed.append(
-                {
-                    **row,
-                    "verdict": Verdict.INCONCLUSIVE.value,
-                    "reason": f"measurement not trusted ({why}); it would have been FAIL: {row['reason']}",
-                    "verdict_before_health": Verdict.FAIL.value,
-                }
-            )
-        elif row["verdict"] == Verdict.PASS.value:
-            changed.append(
-                {
-                    **row,
-                    "reason": f"{row['reason']} (measured while {why}: saturation only adds delay, so the PASS stands)",
-                }
-            )
+        if row.verdict is Verdict.FAIL:
+            changed.append({"slo": row.name, "from": Verdict.FAIL.value, "to": Verdict.INCONCLUSIVE.value})
+            reason = f"measurement not trusted ({why}); it would have been FAIL: {row.reason}"
+            out.append(row.model_copy(update={"verdict": Verdict.INCONCLUSIVE, "reason": reason}))
+        elif row.verdict is Verdict.PASS:
+            reason = f"{row.reason} (measured while {why}: saturation only adds delay, so the PASS stands)"
+            out.append(row.model_copy(update={"reason": reason}))
         else:
-            changed.append({**row, "reason": f"{row['reason']} (measured while {why})"})
-    return changed
+            out.append(row.model_copy(update={"reason": f"{row.reason} (measured while {why})"}))
+    if section is not None:
+        section["changed"] = changed
+    return tuple(out)
