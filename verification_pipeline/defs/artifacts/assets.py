@@ -93,6 +93,7 @@ def render_docs(
             *(f"missing from the evidence bundle: {name}" for name in missing_files),
         ],
         baseline=baseline_comparison.as_json(),
+        measurement_health=slo_metrics.measurement_health,
     )
     return ReleaseDocs(
         verdict=verdict, missing_files=tuple(missing_files), evidence_uri=evidence_uri, files=files
