@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -99,4 +100,44 @@ def test_with_no_earlier_rc_the_reason_says_there_is_nothing_to_compare_with(key
     assert search.baseline is None and search.passed_over == ()
     assert search.reason("v24.1.0-rc1") == (
         "no earlier RC of the release line of v24.1.0-rc1 is known: there is nothing to compare with"
+    )
+
+
+def test_records_that_disagree_a_failed_baseline_and_a_bundle_moved_to_another_run_are_passed_over(
+    keys,
+) -> None:
+    """latest.json can be rewritten by whoever can write the bucket: it must agree with the
+    instance's record; a baseline is a signed PASS stored under its own run."""
+    trusted, _ = keys
+    passing = _bundle("v24.1.0-rc2", trusted)
+    run = json.loads(passing["manifest.json"])["runId"]
+    here = f"s3://b/v/v24.1.0-rc2/{run}/evidence/v24.1/"
+    store = {here: passing, "s3://b/v/v24.1.0-rc2/other-run/evidence/v24.1/": passing}
+
+    def search(located):
+        return find_baseline(
+            ["v24.1.0-rc2"], locate=lambda rc: located, read=store.__getitem__, public_key=trusted.public_key
+        )
+
+    assert search([here, here.rstrip("/")]).baseline is not None  # the same bundle, spelled twice
+    disagreeing = search([here, "s3://b/v/v24.1.0-rc2/older-run/evidence/v24.1/"])
+    assert disagreeing.baseline is None and "its records name different bundles" in disagreeing.passed_over[0]
+    moved = search("s3://b/v/v24.1.0-rc2/other-run/evidence/v24.1/")
+    assert moved.baseline is None and f"signed by run {run}" in moved.passed_over[0]
+    failed = dict(
+        assemble_bundle(
+            evidence_files("v24.1"),
+            release_candidate=ReleaseCandidate(
+                tag="v24.1.0-rc2", commit="c0ffee" + "2" * 34, version="v24.1"
+            ),
+            signing_key=trusted,
+            provenance=provenance(),
+            outcomes=outcomes("FAIL"),
+        ).files
+    )
+    store[here] = failed
+    refused = search(here)
+    assert (
+        refused.baseline is None
+        and "its signed verdict is FAIL; only a PASS is a baseline" in refused.passed_over[0]
     )

@@ -128,10 +128,29 @@ def provenance(run_id: str = "2b7e5f0c-1111-4d2a-9a0b-6d5c4b3a2f10") -> Provenan
     )
 
 
+# The read SLO's figures for each verdict it may be signed with (`verify` recomputes the verdict
+# from them): a FAIL's lower bound above the threshold, a PASS's upper bound at or below it.
+_READ_FIGURES = {
+    "PASS": {"value": 301.0, "ci_low": 280.0, "ci_high": 330.0},
+    "INCONCLUSIVE": {"value": 340.0, "ci_low": 310.0, "ci_high": 380.0},
+    "FAIL": {"value": 401.0, "ci_low": 380.0, "ci_high": 430.0},
+}
+
+
 def outcomes(verdict: Verdict = "PASS") -> list[GateOutcome]:
+    read = {
+        **_READ_FIGURES.get(verdict, _READ_FIGURES["INCONCLUSIVE"]),
+        "threshold": 350.0,
+        "unit": "ms",
+        "n": 6,
+    }
     return [
-        GateOutcome("slo:read_p95", verdict, {"value": 301.0, "threshold": 350.0, "unit": "ms", "n": 6}),
-        GateOutcome("slo:write_p95", "PASS", {"value": 402.0, "threshold": 700.0, "unit": "ms", "n": 4}),
+        GateOutcome("slo:read_p95", verdict, read),
+        GateOutcome(
+            "slo:write_p95",
+            "PASS",
+            {"value": 402.0, "ci_high": 520.0, "threshold": 700.0, "unit": "ms", "n": 4},
+        ),
         GateOutcome("scan:vulnerability-policy", "PASS", {"reason": "no Critical, no fixable High"}),
     ]
 
@@ -189,7 +208,7 @@ def build_bundle(signing_key: SigningKey) -> BuildBundle:
             configuration=[resource_descriptor("slos.yaml", data=SLOS_YAML)],
             lineage=LINEAGE,
             created_at=FINISHED,
-            url="s3://evidence/verification/v24.1.0-rc1/run/evidence/v24.1/",
+            url=f"s3://evidence/verification/{rc.tag}/{run_id}/evidence/{rc.version}/",
         )
 
     return build

@@ -111,7 +111,10 @@ def test_bundle_uploaded_to_seaweedfs_verifies_back_and_is_write_once(
     pointer = json.loads(store.get_bytes(f"{prefix}/{RC.tag}/latest.json"))
     bundle_prefix = pointer["bundlePrefix"]
     files = read_object_prefix(
-        store.list(bundle_prefix), bundle_prefix, store.get_bytes, source=store.uri(bundle_prefix)
+        store.list_sizes(bundle_prefix),
+        bundle_prefix,
+        lambda key, size: store.get_bytes(key, max_bytes=size),
+        source=store.uri(bundle_prefix),
     )
     trusted: Ed25519PublicKey = signing_key.public_key
     report = verify_files(files, trusted, expected_rc=RC.tag, source=store.uri(bundle_prefix))

@@ -65,7 +65,11 @@ def test_gate_breach_exits_1_naming_what_failed(closed_read_run) -> None:
         "gate", str(closed_read_run.out_path), "--p95", "0.001", "--error-rate", "0.1", "--op", "read"
     )
     assert code == 1
-    assert "read gate breached: p95" in output and "exceeds 0.001 ms" in output and "error rate" in output
+    assert (
+        "the gate on the read requests was breached: p95" in output
+        and "exceeds 0.001 ms" in output
+        and "error rate" in output
+    )
 
 
 def test_gate_failure_count_uses_the_rates_denominator(open_write_run) -> None:

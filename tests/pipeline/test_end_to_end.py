@@ -1,6 +1,9 @@
 """One RC verified end to end: figures, checks, a signed bundle in S3 that verifies offline."""
 
 import json
+import os
+import tempfile
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -24,6 +27,26 @@ from verification_pipeline.storage.bundles import read_bundle_uri
 from verification_pipeline.storage.s3 import S3Settings
 
 pytestmark = pytest.mark.slow
+
+
+def machine_paths_in(files) -> dict[str, list[str]]:
+    """Bundle file -> the absolute paths of this machine found in its bytes."""
+    local = {
+        str(project_root()),
+        str(Path.home()),
+        tempfile.gettempdir() + "/",
+        os.environ.get("DAGSTER_HOME", ""),
+    }
+    local |= {str(Path(path).resolve()) for path in local if path}
+    found = {}
+    for name in files:
+        if name.startswith("raw/"):
+            continue  # Parquet: binary measurements; no path is written into them
+        text = files[name].decode("utf-8", "replace")
+        hits = sorted(path for path in local if path and len(path) > 1 and path in text)
+        if hits:
+            found[name] = hits
+    return found
 
 
 def _check_results(instance, run_id):
@@ -71,6 +94,9 @@ def test_a_passing_rc_gets_a_verified_bundle_and_a_pass_decision(pipeline_env, i
         bundle["uri"].startswith(f"s3://{S3Settings.from_env().bucket}/")
         and bundle["uri"].split(run.run_id)[0] in notes
     )
+    # no signed file names a path of this machine (the checkout, the home, the temporary directory,
+    # the instance): metrics.json's spec, the SBOM's scan root and caches included
+    assert machine_paths_in(files) == {}
     # lineage names the run that produced each raw input
     lineage = json.loads(files["lineage.json"])
     assert any(o.get("runId") == run.run_id for o in lineage["outputs"])
@@ -138,9 +164,10 @@ def test_a_failing_rc_still_gets_a_complete_signed_bundle_that_says_failed(pipel
     files = read_bundle_uri(bundle["uri"], S3Settings.from_env())
     report = verify_files(files, load_public_key_file(pipeline_env.signing_public_key), expected_rc=RC)
     assert report.verdict == "FAIL" and report.result == "FAILED"
+    assert machine_paths_in(files) == {}  # a failing RC's bundle names no path of this machine either
     public = str(pipeline_env.signing_public_key)
     assert main(["verify", bundle["uri"], "--public-key", public]) == 0  # integrity holds
-    assert main(["verify", bundle["uri"], "--public-key", public, "--require-pass"]) == 1
+    assert main(["verify", bundle["uri"], "--public-key", public, "--rc", RC, "--require-pass"]) == 1
     assert (
         files["release/PR_BODY_v24.1.md"].decode().lstrip().startswith(">")
         or "FAILED" in files["release/PR_BODY_v24.1.md"].decode().split("\n\n")[0]

@@ -6,12 +6,15 @@ not loaded globally, so other areas' hypothesis tests keep their own settings.
 
 At the end of the session the per-parser tally (cases, successes, typed errors, escapes,
 seconds inside the parser) goes to `.cache/property-cases.json` at the repository root, and
-one line `property cases: ...` is printed in the terminal summary.
+one line `property cases: ...` is printed in the terminal summary, with the seed the session
+ran with: Hypothesis draws at random, so a red run is replayed with `--hypothesis-seed=<seed>`
+(a seed given that way is kept; otherwise one is drawn here and forced for the session).
 """
 
 from __future__ import annotations
 
 import json
+import random
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -39,6 +42,21 @@ REPORT_PATH = Path(".cache") / "property-cases.json"
 _HERE = Path(__file__).resolve().parent
 _test_seconds: dict[str, float] = {}
 _started = time.monotonic()
+_seed: list[object] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from hypothesis import core
+
+    seed = config.getoption("hypothesis_seed", default=None)
+    if seed is None:
+        seed = random.SystemRandom().randrange(1 << 32)
+        core.global_force_seed = seed  # what --hypothesis-seed would set: every test draws from it
+    _seed[:] = [seed]
+
+
+def _replay() -> str:
+    return f"seed {_seed[0]} (replay: pytest --hypothesis-seed={_seed[0]})" if _seed else "seed unknown"
 
 
 def _ours(nodeid: str) -> bool:
@@ -56,7 +74,7 @@ def _summary_line() -> str:
     known = sum(entry.known for entry in TALLY.values())
     return (
         f"property cases ({active_profile()}): {parts}; total {total} "
-        f"({known} hit open bugs) in {time.monotonic() - _started:.0f} s"
+        f"({known} hit open bugs) in {time.monotonic() - _started:.0f} s; {_replay()}"
     )
 
 
@@ -67,6 +85,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     report = {
         "profile": active_profile(),
+        "seed": _seed[0] if _seed else None,
         "total_cases": sum(entry.cases for entry in TALLY.values()),
         "wall_seconds": round(time.monotonic() - _started, 1),
         "parsers": {name: entry.as_json() for name, entry in sorted(TALLY.items())},

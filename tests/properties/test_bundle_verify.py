@@ -45,6 +45,12 @@ from tests.properties.oracles import typed_outcome
 from verification_pipeline.errors import VerificationFailed
 from verification_pipeline.evidence.bundle_io import archive_bytes, write_directory
 from verification_pipeline.evidence.layout import ATTESTATIONS, MANIFEST
+from verification_pipeline.evidence.statements import (
+    EXTENSION,
+    TEST_RESULT_PREDICATE,
+    GateOutcome,
+    build_test_result_statement,
+)
 from verification_pipeline.evidence.verify import VerificationReport, verify_files, verify_path
 
 # --- integrity ------------------------------------------------------------------------------------
@@ -167,6 +173,74 @@ def test_signed_random_payloads(payload: bytes) -> None:
     """Any payload bytes under a valid signature: our error."""
     second = dumps_with_tokens(STATEMENTS[1]).encode()
     assert verify({**FILES, ATTESTATIONS: sign_all([], [payload, second])}, "bundle-signed") is None
+
+
+# --- signed figures that contradict their verdicts ------------------------------------------------
+
+_FIGURE = st.floats(min_value=0, max_value=1e6, allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def contradicting_gates(draw: st.DrawFn) -> dict:
+    """A gate whose signed verdict its own signed figures refute (an independent statement of the
+    SLO and delivery-ratio rules: what makes each verdict impossible, not how verify decides)."""
+    threshold = draw(st.floats(min_value=1, max_value=1e4, allow_nan=False))
+    above = draw(st.floats(min_value=threshold * 1.0001 + 1e-9, max_value=threshold * 100, allow_nan=False))
+    at_most = draw(st.floats(min_value=0, max_value=threshold, allow_nan=False))
+    case = draw(st.sampled_from(["pass-breached", "lower-bound-above", "fail-within", "warn", "ratio"]))
+    if case == "pass-breached":  # PASS although the value or the upper bound is above the threshold
+        breached = draw(st.sampled_from(["value", "ci_high"]))
+        figures = {"value": at_most, "ci_high": at_most, breached: above}
+        return {"name": "slo:read_p95", "verdict": "PASS", "threshold": threshold, **figures}
+    if case == "lower-bound-above":  # the lower bound above the threshold is a FAIL, nothing else
+        verdict = draw(st.sampled_from(["PASS", "INCONCLUSIVE", "WARN"]))
+        return {
+            "name": "slo:read_p95",
+            "verdict": verdict,
+            "threshold": threshold,
+            "ci_low": above,
+            "value": above,
+        }
+    if case == "fail-within":  # FAIL although every figure is within the threshold
+        return {
+            "name": "slo:read_p95",
+            "verdict": "FAIL",
+            "threshold": threshold,
+            "value": at_most,
+            "ci_low": at_most,
+            "ci_high": at_most,
+        }
+    if case == "warn":  # an SLO gate never WARNs
+        return {"name": "slo:read_p95", "verdict": "WARN", "threshold": threshold, "value": draw(_FIGURE)}
+    minimum = draw(st.floats(min_value=0.01, max_value=1, allow_nan=False))
+    ratio = draw(st.floats(min_value=0, max_value=1, allow_nan=False))
+    verdict = "FAIL" if ratio >= minimum else "PASS"
+    return {
+        "name": "slo:fanout_delivery_ratio",
+        "verdict": verdict,
+        "delivery_ratio": ratio,
+        "min_delivery_ratio": minimum,
+    }
+
+
+@pytest.mark.timeout(300)
+@examples(100)
+@given(gate=contradicting_gates())
+def test_signed_figures_that_contradict_their_verdict_are_refused(gate: dict) -> None:
+    """The predicate is rebuilt around the gate as the builder would (verdict, result and test
+    lists follow from it), so the figures are the one contradiction left; verify must see it."""
+    statements = json.loads(json.dumps(STATEMENTS))
+    tested = next(s for s in statements if s["predicateType"] == TEST_RESULT_PREDICATE)
+    detail = {k: v for k, v in gate.items() if k not in ("name", "verdict")}
+    tested["predicate"] = build_test_result_statement(
+        tested["subject"],
+        RC,
+        [GateOutcome(gate["name"], gate["verdict"], detail)],
+        missing_files=tested["predicate"][EXTENSION]["missingFiles"],
+        configuration=tested["predicate"]["configuration"],
+    )["predicate"]
+    with pytest.raises(VerificationFailed, match=r"gates\.0\.verdict\]: .* but its signed figures make it"):
+        verify_files({**FILES, ATTESTATIONS: sign_all(statements)}, TRUSTED, source=SOURCE)
 
 
 # --- archives and directories -----------------------------------------------------------------------

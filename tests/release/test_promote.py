@@ -4,12 +4,15 @@ The decision comes only from the verified bundle: these tests give `promote` not
 no Dagster record (whatever verdict it says) can make it tag.
 """
 
+import hashlib
+
 import pytest
 
 from tests.evidence.conftest import LINEAGE, RC, evidence_files, outcomes, provenance
 from tests.gitrepo import git, new_repo
 from verification_pipeline.errors import PromotionRefused
 from verification_pipeline.evidence.bundle import assemble_bundle
+from verification_pipeline.evidence.bundle_io import archive_bytes, archive_sha256
 from verification_pipeline.evidence.keys import generate_key_pair, load_signing_key_file
 from verification_pipeline.evidence.statements import COMMIT_FROM_CHECKOUT, ReleaseCandidate
 from verification_pipeline.evidence.verify import verify_files
@@ -55,13 +58,20 @@ def sign(repo, key):
     return build
 
 
-def _promote(repo, bundle, key, files=None):
+def _verified(files, key, **expected):
+    """What the CLI hands promote: the verified report and the verified bundle's archive digest."""
+    report = verify_files(files, key.public_key, **expected)
+    return report, archive_sha256(files, f"evidence/{report.release_candidate['version']}")
+
+
+def _promote(repo, bundle, key, files=None, recorded=None):
+    files = files or bundle.files
     return promote(
         str(repo),
         RC.tag,
-        lambda: verify_files(files or bundle.files, key.public_key, expected_rc=RC.tag),
+        lambda: _verified(files, key, expected_rc=RC.tag),
         bundle_uri=URI,
-        bundle_sha256="ab" * 32,
+        recorded_sha256=recorded or hashlib.sha256(archive_bytes(bundle)).hexdigest(),
     )
 
 
@@ -72,7 +82,19 @@ def test_a_signed_pass_creates_the_annotated_release_tag_on_the_signed_commit(re
     assert git(repo, "rev-parse", "v24.1.0^{commit}") == commit != git(repo, "rev-parse", "HEAD")
     assert git(repo, "cat-file", "-t", "v24.1.0") == "tag"
     message = git(repo, "tag", "-l", "--format=%(contents)", "v24.1.0")
-    assert URI in message and "ab" * 32 in message and commit in message
+    assert (
+        URI in message and hashlib.sha256(archive_bytes(bundle)).hexdigest() in message and commit in message
+    )
+
+
+def test_a_recorded_digest_that_is_not_the_verified_bundles_is_refused(repo, sign, key):
+    """The record only says where the bundle is: its digest goes into the tag only once it is the
+    digest of the bundle that verified."""
+    with pytest.raises(
+        PromotionRefused, match=r"recorded bundle sha256 abababab.* is not the verified bundle's"
+    ):
+        _promote(repo, sign(), key, recorded="ab" * 32)
+    assert git(repo, "tag", "-l", "v24.1.0") == ""
 
 
 @pytest.mark.parametrize("verdict", ["FAIL", "INCONCLUSIVE"])
@@ -173,9 +195,9 @@ def test_a_dev_key_bundle_is_refused_unless_allowed(repo, tmp_path, sign):
         promote(
             str(repo),
             RC.tag,
-            lambda: verify_files(bundle.files, dev.public_key),
+            lambda: _verified(bundle.files, dev),
             bundle_uri=URI,
-            bundle_sha256="ab" * 32,
+            recorded_sha256=hashlib.sha256(archive_bytes(bundle)).hexdigest(),
             allow_dev_key=True,
         )
         == "v24.1.0"

@@ -7,6 +7,7 @@ signs decides.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from tests.evidence.conftest import LINEAGE, RC, evidence_files, outcomes, prove
 from tests.gitrepo import git, new_repo
 from verification_pipeline.cli import main
 from verification_pipeline.evidence.bundle import assemble_bundle
+from verification_pipeline.evidence.bundle_io import archive_bytes
 from verification_pipeline.evidence.keys import generate_key_pair, load_signing_key_file
 from verification_pipeline.evidence.statements import ReleaseCandidate
 from verification_pipeline.evidence.upload import upload_bundle
@@ -32,7 +34,7 @@ def world(s3_env, s3_stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     keys = generate_key_pair(tmp_path / "keys")
     key = load_signing_key_file(keys.private_key)
 
-    def publish(verdict: str = "PASS", commit: str | None = None) -> str:
+    def publish(verdict: str = "PASS", commit: str | None = None, recorded_sha256: str | None = None) -> str:
         """Upload a signed bundle and record a PASS decision for it, whatever the bundle says."""
         rc = ReleaseCandidate(tag=RC.tag, commit=commit or git(repo, "rev-parse", "HEAD"), version=RC.version)
         bundle = assemble_bundle(
@@ -57,7 +59,7 @@ def world(s3_env, s3_stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
                     metadata={
                         "verdict": "PASS",
                         "bundle_uri": uri,
-                        "bundle_sha256": "ab" * 32,
+                        "bundle_sha256": recorded_sha256 or hashlib.sha256(archive_bytes(bundle)).hexdigest(),
                         "dev_key": False,
                     },
                 )
@@ -87,6 +89,14 @@ def test_a_signed_commit_other_than_the_tags_is_refused(world, capsys) -> None:
     code, tag = promote()
     assert code == 1 and tag == ""
     assert "but the bundle signs commit" in capsys.readouterr().err
+
+
+def test_a_recorded_digest_other_than_the_verified_bundles_is_refused(world, capsys) -> None:
+    publish, promote, _ = world
+    publish("PASS", recorded_sha256="ab" * 32)
+    code, tag = promote()
+    assert code == 1 and tag == ""
+    assert "is not the verified bundle's" in capsys.readouterr().err
 
 
 def test_a_signed_pass_on_the_tags_commit_is_promoted(world) -> None:

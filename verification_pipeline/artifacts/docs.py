@@ -17,10 +17,12 @@ from typing import Any
 
 import jinja2
 import polars as pl
+from markupsafe import Markup
 
 from verification_pipeline.config_files import load_yaml
 from verification_pipeline.errors import ConfigError, InputError
 from verification_pipeline.slo.metrics import cannot_exclude, dependence_summary
+from verification_pipeline.textsafe import for_code_span, for_markdown
 from verification_pipeline.verdict import Verdict
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -128,7 +130,7 @@ def render_release_docs(
     context = {
         "doc": doc,
         "comparison": _comparison(baseline, labels or {}),
-        "narrative": narrative or load_narrative(),
+        "narrative": _trusted(narrative or load_narrative()),
     }
     pr_name, notes_name = release_doc_names(version)
     environment = _environment()
@@ -136,6 +138,15 @@ def render_release_docs(
         pr_name: environment.get_template("PR_BODY.md.j2").render(context),
         notes_name: environment.get_template("RELEASE_NOTES.md.j2").render(context),
     }
+
+
+def _trusted(narrative: ReleaseNarrative) -> ReleaseNarrative:
+    """The narrative is prose the release's author wrote, Markdown meant as Markdown."""
+    fields: dict[str, Any] = {
+        name: Markup(value) if isinstance(value, str) else tuple(Markup(item) for item in value)
+        for name, value in vars(narrative).items()
+    }
+    return ReleaseNarrative(**fields)
 
 
 @dataclass(frozen=True)
@@ -224,16 +235,21 @@ class _ComparisonRow:
 
 @dataclass(frozen=True)
 class _Comparison:
-    headline: str
+    headline: Markup
     rows: list[_ComparisonRow]
 
 
 def _comparison(baseline: Mapping[str, Any] | None, labels: Mapping[str, str]) -> _Comparison:
     """slo/baseline.json as a headline and a table; its absence is said, never left blank."""
     if baseline is None:
-        return _Comparison("No comparison with an earlier RC was made for this document.", [])
+        return _Comparison(Markup("No comparison with an earlier RC was made for this document."), [])
     if baseline.get("status") != "COMPARED":
-        return _Comparison(f"**No baseline ({baseline['verdict']}):** {baseline['reason']}.", [])
+        return _Comparison(
+            Markup("**No baseline ({}):** {}.").format(
+                for_markdown(baseline["verdict"]), for_markdown(baseline["reason"])
+            ),
+            [],
+        )
     info = baseline["baseline"]
     rows = [
         _ComparisonRow(
@@ -248,8 +264,18 @@ def _comparison(baseline: Mapping[str, Any] | None, labels: Mapping[str, str]) -
         for row in baseline["slos"]
     ]
     return _Comparison(
-        f"Against {info['rc']} (commit {info.get('commit') or 'unknown'}, its signed bundle verified), "
-        f"at {baseline['confidence'] * 100:g} % confidence: **{baseline['verdict']}** ({baseline['reason']}).",
+        Markup("Against {} (commit {}, its signed bundle verified), at {} % confidence: **{}** ({}).").format(
+            *(
+                for_markdown(part)
+                for part in (
+                    info["rc"],
+                    info.get("commit") or "unknown",
+                    f"{baseline['confidence'] * 100:g}",
+                    baseline["verdict"],
+                    baseline["reason"],
+                )
+            )
+        ),
         rows,
     )
 
@@ -362,19 +388,31 @@ def _interval(low: float | None, high: float | None, unit: str) -> str:
     return f"{lower} – {upper} {_symbol(unit)}".rstrip()
 
 
-def _cell(text: str) -> str:
-    """Keep a value inside its markdown table cell."""
-    return str(text).replace("|", "\\|").replace("\n", " ")
+def _markdown(value: object) -> Markup:
+    """Every value a template prints, escaped for Markdown unless it is Markup already (the
+    templates' own blocks, the narrative a person wrote): text from an input (an SLO name, a
+    scan finding, a reason) cannot end a block, emphasise, link, embed HTML or make a heading,
+    and a long one is cut with a marker."""
+    return value if isinstance(value, Markup) else Markup(for_markdown(value))
+
+
+def _code(value: object) -> Markup:
+    """A value inside a code span the template opens and closes: no backtick of its own."""
+    return Markup(for_code_span(value)[1:-1])
 
 
 def _environment() -> jinja2.Environment:
+    # Autoescaping on, with Markdown's escaping as `finalize`: what reaches the output is either
+    # the template's own text or an escaped value, never raw input.
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
         undefined=jinja2.StrictUndefined,
-        autoescape=False,  # markdown, not HTML
+        autoescape=True,
+        finalize=_markdown,
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.filters["cell"] = _cell
+    environment.filters["cell"] = _markdown  # a table cell: `|` is escaped with the rest
+    environment.filters["code"] = _code
     return environment

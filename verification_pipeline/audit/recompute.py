@@ -6,8 +6,8 @@ Given the trusted public key it verifies the bundle first; without one it checks
 against manifest.json, which anyone can rewrite, and says so. Either way the content is read as
 hostile: raw data is checked as ingestion checks it (`evidence/raw.py`), and Parquet row counts
 and JSON nesting are bounded before anything large is built from them. Given the baseline RC's
-bundle too, it recomputes slo/baseline.json from both bundles' raw data (run `verify` on the
-baseline bundle to prove it is the signed one).
+bundle too, it recomputes slo/baseline.json from both bundles' raw data; with the key it
+verifies the baseline bundle first, as the audited one, and names whichever does not verify.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from verification_pipeline.compare.document import Samples, comparison_document
 from verification_pipeline.errors import FormatError, InputError, VerificationFailed
-from verification_pipeline.evidence.bundle_io import DEFAULT_LIMITS, ReadLimits, read_bundle
+from verification_pipeline.evidence.bundle_io import DEFAULT_LIMITS, BundleFiles, ReadLimits, read_bundle
+from verification_pipeline.evidence.content import file_digest, read_document
 from verification_pipeline.evidence.layout import (
     ATTESTATIONS,
     LINEAGE,
@@ -33,7 +34,6 @@ from verification_pipeline.evidence.layout import (
     SLO_BASELINE,
     SLO_METRICS,
     raw_name,
-    sha256_hex,
 )
 from verification_pipeline.evidence.raw import raw_frames
 from verification_pipeline.evidence.verify import VerificationReport, verify_files
@@ -64,6 +64,8 @@ class AuditReport:
     """The verified signature, or None when no trusted key was given (the files are then unproven)."""
     baseline_differences: tuple[MetricDifference, ...] | None = None
     """slo/baseline.json against its recomputation; None when no baseline bundle was given."""
+    baseline_verification: VerificationReport | None = None
+    """The baseline bundle's verified signature (with a key and a baseline bundle)."""
 
     @property
     def matches(self) -> bool:
@@ -80,13 +82,14 @@ def audit_path(
     abs_tol: float = 1e-6,
     limits: ReadLimits = DEFAULT_LIMITS,
 ) -> AuditReport:
-    """Audit the bundle at `path`; with `baseline` (the baseline RC's bundle), its comparison too."""
+    """Audit the bundle at `path`; with `baseline` (the baseline RC's bundle), its comparison too.
+
+    With a key, both bundles are verified before anything is recomputed from either, and a
+    bundle that does not verify is named: "baseline bundle ..." or "audited bundle ...".
+    """
     read = read_bundle(path, limits)
-    verification = (
-        verify_files(read.files, public_key, source=str(path), root_version=read.root_version)
-        if public_key is not None
-        else None
-    )
+    label = "audited bundle" if baseline is not None else "bundle"
+    verification = _verified(read, public_key, f"{label} {path}")
     report = audit_files(
         read.files,
         source=str(path),
@@ -97,14 +100,33 @@ def audit_path(
     )
     if baseline is None:
         return report
+    base = read_bundle(baseline, limits)
+    base_verification = _verified(base, public_key, f"baseline bundle {baseline}")
     differences = audit_comparison(
         read.files,
-        read_bundle(baseline, limits).files,
+        base.files,
         source=str(baseline),
         rel_tol=rel_tol,
         abs_tol=abs_tol,
+        baseline_verification=base_verification,
     )
-    return dataclasses.replace(report, baseline_differences=differences)
+    return dataclasses.replace(
+        report, baseline_differences=differences, baseline_verification=base_verification
+    )
+
+
+def _verified(
+    read: BundleFiles, public_key: Ed25519PublicKey | None, label: str
+) -> VerificationReport | None:
+    """The bundle's verification, failing with the bundle named; None without a trusted key."""
+    if public_key is None:
+        return None
+    source = label.split(" ", 2)[-1]
+    try:
+        return verify_files(read.files, public_key, source=source, root_version=read.root_version)
+    except VerificationFailed as exc:
+        message = exc.message.removeprefix(f"{source}: ")
+        raise VerificationFailed(f"{label}: {message}", hint=exc.hint) from None
 
 
 def audit_comparison(
@@ -114,15 +136,24 @@ def audit_comparison(
     source: str = "baseline bundle",
     rel_tol: float = 1e-9,
     abs_tol: float = 1e-6,
+    baseline_verification: VerificationReport | None = None,
 ) -> tuple[MetricDifference, ...]:
-    """Recompute slo/baseline.json from both bundles' raw data and the recorded slos.yaml; the differences."""
-    _check_against_manifest(baseline_files)
+    """Recompute slo/baseline.json from both bundles' raw data and the recorded slos.yaml; the differences.
+
+    `baseline_verification`: the baseline bundle's verified signature; without it its files are
+    checked only against its own manifest, which proves nothing.
+    """
+    if baseline_verification is None:
+        _check_against_manifest(baseline_files, source=f"baseline bundle {source}")
+        manifest = _json_object(read_document(baseline_files, MANIFEST), MANIFEST)
+        given = manifest.get("releaseCandidate") or {}
+        given = given if isinstance(given, dict) else {}
+    else:
+        given = dict(baseline_verification.release_candidate)
     if SLO_BASELINE not in files:
         raise InputError(f"the bundle has no {SLO_BASELINE} to audit", source=SLO_BASELINE)
-    recorded = _json_object(files[SLO_BASELINE], SLO_BASELINE)
-    manifest = _json_object(baseline_files[MANIFEST], MANIFEST)
-    given = (manifest.get("releaseCandidate") or {}) if isinstance(manifest, dict) else {}
-    info = recorded.get("baseline") if isinstance(recorded, dict) else None
+    recorded = _json_object(read_document(files, SLO_BASELINE), SLO_BASELINE)
+    info = recorded.get("baseline")
     if not isinstance(info, dict):
         return (MetricDifference("status", recorded.get("status"), f"compared with {given.get('tag')}"),)
     if (info.get("rc"), info.get("commit") or "") != (given.get("tag"), given.get("commit") or ""):
@@ -132,7 +163,7 @@ def audit_comparison(
             source=source,
             hint=f"pass the bundle of {info.get('rc')}: {info.get('bundle_uri')}",
         )
-    metrics = _json_object(files[SLO_METRICS], SLO_METRICS) if SLO_METRICS in files else {}
+    metrics = _json_object(read_document(files, SLO_METRICS), SLO_METRICS) if SLO_METRICS in files else {}
     spec_doc = metrics.get("spec") or {}
     spec = load_slo_spec(
         str(spec_doc.get("yaml", "")).encode(), source=str(spec_doc.get("source", "slos.yaml"))
@@ -140,12 +171,22 @@ def audit_comparison(
     recomputed = comparison_document(
         spec,
         rc=str(recorded.get("rc")),
-        current=Samples.from_frames(raw_frames(files)),
-        baseline=Samples.from_frames(raw_frames(baseline_files)),
+        current=Samples.from_frames(_named_frames(files, "audited bundle")),
+        baseline=Samples.from_frames(_named_frames(baseline_files, f"baseline bundle {source}")),
         baseline_info=info,
     )
     recomputed = json.loads(json.dumps(recomputed, default=str))
     return tuple(_differences(recorded, recomputed, "", rel_tol, abs_tol))
+
+
+def _named_frames(files: Mapping[str, bytes], bundle: str) -> dict[str, pl.DataFrame]:
+    """raw_frames, with a refused file named by the bundle it is in (two bundles are read here)."""
+    try:
+        return raw_frames(files)
+    except FormatError as exc:
+        raise FormatError(
+            exc.message.removeprefix(f"{exc.source}: "), source=f"{bundle}: {exc.source}", hint=exc.hint
+        ) from None
 
 
 def audit_files(
@@ -161,11 +202,11 @@ def audit_files(
 
     `verification`: the report of `verify_files` on these same files, when the caller verified them.
     """
-    _check_against_manifest(files)
+    _check_against_manifest(files, source=source)
     if SLO_METRICS not in files:
         raise InputError(f"the bundle has no {SLO_METRICS} to audit", source=source)
-    recorded = _json_object(files[SLO_METRICS], SLO_METRICS)
-    lineage = _lineage(files[LINEAGE]) if LINEAGE in files else {}
+    recorded = _json_object(read_document(files, SLO_METRICS), SLO_METRICS)
+    lineage = _lineage(read_document(files, LINEAGE)) if LINEAGE in files else {}
     frames = raw_frames(files)
     if not frames:
         raise InputError(f"the bundle has no {raw_name('*')} measurements to recompute from", source=source)
@@ -202,26 +243,26 @@ def lineage_lines(lineage: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def _check_against_manifest(files: Mapping[str, bytes]) -> None:
+def _check_against_manifest(files: Mapping[str, bytes], *, source: str) -> None:
     # Auditing files that are not the ones the manifest lists would prove nothing.
     if MANIFEST not in files:
-        raise InputError(f"the bundle has no {MANIFEST}", source=MANIFEST)
-    manifest = _json_object(files[MANIFEST], MANIFEST)
+        raise InputError(f"the bundle has no {MANIFEST}", source=f"{source}: {MANIFEST}")
+    manifest = _json_object(read_document(files, MANIFEST), MANIFEST)
     entries = manifest.get("files")
     if not isinstance(entries, list) or not all(
         isinstance(e, Mapping) and isinstance(e.get("name"), str) and isinstance(e.get("sha256"), str)
         for e in entries
     ):
-        raise FormatError("'files' is not a list of {name, sha256} objects", source=MANIFEST)
+        raise FormatError("'files' is not a list of {name, sha256} objects", source=f"{source}: {MANIFEST}")
     listed = {e["name"]: e["sha256"] for e in entries}
     for name in sorted(files):
         if name in (MANIFEST, ATTESTATIONS):
             continue
         if name not in listed:
-            raise VerificationFailed(f"{name}: not listed in {MANIFEST}", hint="run `verify` first")
-        if sha256_hex(files[name]) != listed[name]:
+            raise VerificationFailed(f"{source}: {name}: not listed in {MANIFEST}", hint="run `verify` first")
+        if file_digest(files, name, "sha256") != listed[name]:
             raise VerificationFailed(
-                f"{name}: does not match its sha256 in {MANIFEST}", hint="run `verify` first"
+                f"{source}: {name}: does not match its sha256 in {MANIFEST}", hint="run `verify` first"
             )
 
 

@@ -6,12 +6,15 @@ Exit codes come from the root: 0 verified / matches, 1 does not verify / differs
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from verification_pipeline.errors import InputError, VerificationFailed
+from verification_pipeline.errors import InputError, UsageError, VerificationFailed
 from verification_pipeline.evidence.layout import ARCHIVE_NAME, MANIFEST, SLO_BASELINE, SLO_METRICS
+
+if TYPE_CHECKING:
+    from verification_pipeline.audit.recompute import MetricDifference
 
 app = typer.Typer(help="Evidence bundles: signing keys, offline verification, audit.", no_args_is_help=True)
 
@@ -34,7 +37,7 @@ def verify(
     bundle: Annotated[
         str,
         typer.Argument(
-            help=f"Bundle directory, {ARCHIVE_NAME}, or s3://bucket/.../evidence/<version>/ (VP_S3_* credentials)."
+            help=f"Bundle directory, {ARCHIVE_NAME}, or s3://bucket/.../evidence/VERSION/ (with the VP_S3_* credentials)."
         ),
     ],
     public_key: Annotated[Path, typer.Option("--public-key", help="Trusted Ed25519 public key (PEM).")],
@@ -52,12 +55,20 @@ def verify(
 
     Plain `verify` is an integrity check: a signed FAIL verifies. It prints the signed verdict first.
     """
+    from verification_pipeline.errors import UsageError
     from verification_pipeline.evidence.bundle_io import root_version_of
     from verification_pipeline.evidence.keys import load_public_key_file
     from verification_pipeline.evidence.layout import ATTESTATIONS
     from verification_pipeline.evidence.verify import verify_files, verify_path
+    from verification_pipeline.textsafe import for_terminal
     from verification_pipeline.verdict import Verdict
 
+    if require_pass and rc is None:
+        # a signed PASS of another RC (rc1's bundle under rc2's name) would pass the gate
+        raise UsageError(
+            "--require-pass needs --rc TAG: a release gate must say which RC's PASS it accepts",
+            hint="add --rc with the release candidate's tag",
+        )
     key = load_public_key_file(public_key)
     if bundle.startswith("s3://"):
         from verification_pipeline.storage.bundles import read_bundle_uri
@@ -72,7 +83,7 @@ def verify(
         )
     else:
         report = verify_path(_bundle_path(bundle), key, expected_rc=rc)
-    first, *rest = report.summary_lines()
+    first, *rest = (for_terminal(line) for line in report.summary_lines())
     typer.secho(
         first, fg=typer.colors.GREEN if report.verdict == Verdict.PASS else typer.colors.RED, bold=True
     )
@@ -107,13 +118,17 @@ def audit(
     """Recompute slo/metrics.json (and slo/baseline.json with --baseline) from raw data, compare, print the lineage."""
     from verification_pipeline.audit.recompute import audit_path, lineage_lines
     from verification_pipeline.evidence.keys import load_public_key_file
+    from verification_pipeline.textsafe import for_terminal
 
     key = load_public_key_file(public_key) if public_key is not None else None
-    report = audit_path(
-        _bundle_path(bundle),
-        public_key=key,
-        baseline=_bundle_path(baseline) if baseline is not None else None,
-    )
+    bundle_path = _bundle_path(bundle)
+    baseline_path = _bundle_path(baseline) if baseline is not None else None
+    if baseline_path is not None and _same_place(bundle_path, baseline_path):
+        raise UsageError(
+            "--baseline names the audited bundle itself; a bundle compared with itself shows nothing",
+            hint="pass the bundle of the RC before it",
+        )
+    report = audit_path(bundle_path, public_key=key, baseline=baseline_path)
     if report.verification is None:
         typer.secho(
             "WARNING: NOT VERIFIED: no --public-key given, so these files are checked only against "
@@ -125,24 +140,27 @@ def audit(
     else:
         typer.echo(
             f"verified: signed by {report.verification.key_fingerprint}, "
-            f"signed verdict {report.verification.verdict}"
+            f"signed verdict {for_terminal(report.verification.verdict)}"
+        )
+    if report.baseline_verification is not None:
+        typer.echo(
+            f"baseline verified: {for_terminal(report.baseline_verification.release_candidate.get('tag'))}, "
+            f"signed by {report.baseline_verification.key_fingerprint}"
         )
     for line in lineage_lines(report.lineage):
-        typer.echo(line)
-    rows = ", ".join(f"{name}: {count} rows" for name, count in report.raw_rows.items())
+        typer.echo(for_terminal(line))
+    rows = ", ".join(f"{for_terminal(name)}: {count} rows" for name, count in report.raw_rows.items())
     typer.echo(f"recomputed {SLO_METRICS} from raw measurements ({rows})")
     for difference in report.differences:
-        typer.echo(
-            f"  {difference.field}: recorded {difference.recorded!r}, recomputed {difference.recomputed!r}"
-        )
+        typer.echo(for_terminal(_difference_line(difference)))
     if report.baseline_differences is None:
         typer.echo(f"{SLO_BASELINE} not recomputed: pass --baseline with the baseline RC's bundle")
     else:
-        typer.echo(f"recomputed {SLO_BASELINE} from both bundles' raw measurements ({baseline})")
+        typer.echo(
+            f"recomputed {SLO_BASELINE} from both bundles' raw measurements ({for_terminal(baseline)})"
+        )
         for difference in report.baseline_differences:
-            typer.echo(
-                f"  {difference.field}: recorded {difference.recorded!r}, recomputed {difference.recomputed!r}"
-            )
+            typer.echo(for_terminal(_difference_line(difference)))
     for name, differences in (
         (SLO_METRICS, report.differences),
         (SLO_BASELINE, report.baseline_differences or ()),
@@ -153,6 +171,19 @@ def audit(
                 hint="the recorded figures do not follow from the raw measurements",
             )
     typer.echo("audit: every recorded figure matches the recomputation")
+
+
+def _same_place(first: Path, second: Path) -> bool:
+    """The same file or folder (or the bundle root inside the other: `dir` and `dir/evidence/v24.1`)."""
+    try:
+        one, other = first.resolve(strict=True), second.resolve(strict=True)
+    except OSError:
+        return False  # the reader names what is missing
+    return one == other or one in other.parents or other in one.parents
+
+
+def _difference_line(difference: MetricDifference) -> str:
+    return f"  {difference.field}: recorded {difference.recorded!r}, recomputed {difference.recomputed!r}"
 
 
 def _bundle_path(bundle: str) -> Path:

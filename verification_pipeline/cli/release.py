@@ -30,6 +30,12 @@ def _instance() -> Iterator[DagsterInstance]:
     config = home / "dagster.yaml"
     try:
         instance = dg.DagsterInstance.get()
+    except UnicodeDecodeError:
+        raise ConfigError(
+            "the Dagster instance cannot be loaded: dagster.yaml is not UTF-8 text",
+            source=str(config),
+            hint="fix dagster.yaml (or unset DAGSTER_HOME to use the embedded instance)",
+        ) from None
     except (yaml.YAMLError, dg.DagsterInvalidConfigError, dg.DagsterInvariantViolationError) as exc:
         raise ConfigError(
             f"the Dagster instance cannot be loaded: {_first_line(exc)}",
@@ -66,16 +72,20 @@ def lineage(rc: Annotated[str, typer.Argument(help="Release-candidate tag, e.g. 
         from verification_pipeline.defs.lineage import lineage as lineage_of
 
         steps = lineage_of(build_definitions(os.environ), instance, rc)
-    typer.echo(f"lineage of {rc} (Dagster instance {os.environ['DAGSTER_HOME']})")
-    for step in steps:
+    from verification_pipeline.textsafe import for_terminal
+
+    typer.echo(for_terminal(f"lineage of {rc} (Dagster instance {os.environ['DAGSTER_HOME']})"))
+    for step in steps:  # recorded metadata, shown inert on the terminal
         inputs = f"  <- {', '.join(step.upstream)}" if step.upstream else ""
         verdict = f"  [{step.verdict}]" if step.verdict else ""
-        typer.echo(f"{step.asset}{verdict}{inputs}")
+        typer.echo(for_terminal(f"{step.asset}{verdict}{inputs}"))
         typer.echo(
-            f"    run {step.run_id}  code v{step.code_version or '?'}  sha256 {step.sha256 or step.data_version or '-'}"
+            for_terminal(
+                f"    run {step.run_id}  code v{step.code_version or '?'}  sha256 {step.sha256 or step.data_version or '-'}"
+            )
         )
         if step.uri:
-            typer.echo(f"    {step.uri}")
+            typer.echo(for_terminal(f"    {step.uri}"))
 
 
 def promote(
@@ -92,33 +102,34 @@ def promote(
 ) -> None:
     """Create the release tag (v24.1.0 for v24.1.0-rc1) on the RC's commit, only on a signed, verified PASS."""
     from verification_pipeline.defs.lineage import latest_decision
-    from verification_pipeline.evidence.bundle_io import root_version_of
+    from verification_pipeline.evidence.bundle_io import archive_sha256, root_version_of
     from verification_pipeline.evidence.keys import load_public_key_file
+    from verification_pipeline.evidence.layout import bundle_root
     from verification_pipeline.evidence.verify import VerificationReport, verify_files
     from verification_pipeline.release.promote import promote as create_tag
+    from verification_pipeline.release.tags import parse_rc
     from verification_pipeline.storage.bundles import read_bundle_uri
     from verification_pipeline.storage.s3 import S3Settings
 
+    parse_rc(rc)  # refused before the instance is opened, as `lineage` does
     key = load_public_key_file(public_key)
     with _instance() as instance:
         recorded = latest_decision(instance, rc)  # only where the bundle is: nothing here is trusted
     bundle_uri = str(recorded["bundle_uri"])
 
-    def verify_bundle() -> VerificationReport:
-        return verify_files(
-            read_bundle_uri(bundle_uri, S3Settings.from_env()),
-            key,
-            expected_rc=rc,
-            source=bundle_uri,
-            root_version=root_version_of(bundle_uri),
+    def verify_bundle() -> tuple[VerificationReport, str]:
+        files = read_bundle_uri(bundle_uri, S3Settings.from_env())
+        report = verify_files(
+            files, key, expected_rc=rc, source=bundle_uri, root_version=root_version_of(bundle_uri)
         )
+        return report, archive_sha256(files, bundle_root(report.release_candidate["version"]))
 
     tag = create_tag(
         repo,
         rc,
         verify_bundle,
         bundle_uri=bundle_uri,
-        bundle_sha256=str(recorded["bundle_sha256"]),
+        recorded_sha256=str(recorded["bundle_sha256"]),
         allow_dev_key=allow_dev_key,
     )
     typer.echo(f"created annotated tag {tag} on {rc}'s commit in {repo}; push it with: git push origin {tag}")

@@ -2,26 +2,32 @@
 
 Reading treats the input as hostile: an archive member that is absolute, climbs out with
 `..`, is a link or a device, repeats a name, or exceeds the size limits fails verification
-instead of being extracted. Nothing is ever extracted to disk: members are read into memory,
-each only after its size was checked against the limits.
+instead of being extracted, and a tar header is size-checked before it is read. Nothing is
+extracted where anyone could open it: each file, once its size was checked against the limits,
+is streamed into a `SpooledFiles` (memory up to a fixed budget, then one anonymous spool file)
+with its digest computed on the way, so memory stays bounded whatever the bundle holds.
 """
 
 from __future__ import annotations
 
+import errno
 import gzip
+import hashlib
 import io
 import os
 import stat
 import tarfile
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
-from verification_pipeline.errors import InputError, VerificationFailed
+from verification_pipeline.errors import InputError, VerificationFailed, os_error
 from verification_pipeline.evidence.bundle import EvidenceBundle
-from verification_pipeline.evidence.layout import ATTESTATIONS, check_relative_name
+from verification_pipeline.evidence.content import SpooledFiles, file_size, open_file
+from verification_pipeline.evidence.layout import ARCHIVE_NAME, ATTESTATIONS, check_relative_name
+from verification_pipeline.fileio import gzip_problem
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz")
 
@@ -59,22 +65,46 @@ def write_directory(bundle: EvidenceBundle, out_dir: Path) -> Path:
 
 def archive_bytes(bundle: EvidenceBundle) -> bytes:
     """A tar.gz whose bytes depend only on the bundle: sorted members, fixed times, owners and modes."""
-    mtime = 0  # the gzip header and every member: no wall-clock time leaks into the bytes
     raw = io.BytesIO()
+    _write_archive(bundle.files, bundle.root, raw)
+    return raw.getvalue()
+
+
+def archive_sha256(files: Mapping[str, bytes], root: str) -> str:
+    """The sha256 of the archive `archive_bytes` writes for these files, without holding it: the
+    digest of a verified bundle's archive, to compare with the one a record claims."""
+    sink = _HashingSink()
+    _write_archive(files, root, sink)
+    return sink.digest.hexdigest()
+
+
+def _write_archive(files: Mapping[str, bytes], root: str, out: IO[bytes] | io.RawIOBase) -> None:
+    mtime = 0  # the gzip header and every member: no wall-clock time leaks into the bytes
     with (
-        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=mtime) as gz,
+        gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=mtime) as gz,
         tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
     ):
-        for name in sorted(bundle.files):
-            data = bundle.files[name]
-            info = tarfile.TarInfo(f"{bundle.root}/{name}")
-            info.size = len(data)
+        for name in sorted(files):
+            info = tarfile.TarInfo(f"{root}/{name}")
+            info.size = file_size(files, name)
             info.mtime = mtime
             info.mode = 0o644
             info.uid = info.gid = 0
             info.uname = info.gname = ""
-            tar.addfile(info, io.BytesIO(data))
-    return raw.getvalue()
+            tar.addfile(info, open_file(files, name))
+
+
+class _HashingSink(io.RawIOBase):
+    def __init__(self) -> None:
+        super().__init__()
+        self.digest = hashlib.sha256()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        self.digest.update(data)
+        return len(data)
 
 
 def write_archive(bundle: EvidenceBundle, path: Path) -> Path:
@@ -98,7 +128,7 @@ class BundleFiles:
     directly); verification compares it with the signed version when it does.
     """
 
-    files: dict[str, bytes]
+    files: SpooledFiles
     root_version: str | None
 
 
@@ -107,7 +137,11 @@ def read_bundle(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> BundleFiles:
     if path.is_dir():
         return read_directory(path, limits)
     if path.is_file() and path.name.endswith(ARCHIVE_SUFFIXES):
-        with path.open("rb") as stream:
+        with _open_regular(path, str(path)) as stream:
+            # a zip or plain tar by that name is the wrong file, not a bad bundle (a cut one stays a bad bundle)
+            if len(magic := stream.read(2)) == 2 and magic != b"\x1f\x8b":
+                raise InputError(f"is not a gzip-compressed tar archive ({ARCHIVE_NAME})", source=str(path))
+            stream.seek(0)
             return read_archive(stream, source=str(path), limits=limits)
     if not path.exists():
         raise InputError("does not exist", source=str(path))
@@ -117,32 +151,44 @@ def read_bundle(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> BundleFiles:
 def read_directory(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> BundleFiles:
     """The bundle root itself, or a directory that holds nothing but `evidence/<version>/`."""
     root, version = _directory_root(path)
-    files: dict[str, bytes] = {}
+    files = SpooledFiles()
     total = 0
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False, onerror=_unreadable):
         for entry in sorted(dirnames + filenames):
             full = Path(dirpath) / entry
             name = full.relative_to(root).as_posix()
-            info = full.lstat()
-            if stat.S_ISLNK(info.st_mode):
-                raise VerificationFailed(f"{name}: is a symbolic link; a bundle holds regular files only")
-            if stat.S_ISDIR(info.st_mode):
-                continue
-            if not stat.S_ISREG(info.st_mode):
-                raise VerificationFailed(f"{name}: is not a regular file (device, FIFO or socket)")
-            total += info.st_size
-            _check_limits(name, info.st_size, len(files) + 1, total, limits)
-            files[name] = _read_capped(full, info.st_size, name)
+            if stat.S_ISDIR(full.lstat().st_mode):
+                continue  # os.walk descends into it (never through a link: followlinks=False)
+            with _open_regular(full, name) as handle:
+                size = os.fstat(handle.fileno()).st_size
+                total += size
+                _check_limits(name, size, len(files) + 1, total, limits)
+                files.add(name, handle, size, where=name)
+                if handle.read(1):
+                    raise VerificationFailed(f"{name}: changed size while it was read")
     return BundleFiles(files, version)
 
 
-def _read_capped(path: Path, size: int, name: str) -> bytes:
-    # Never more than the size the limits were checked against, even if the file grows meanwhile.
-    with path.open("rb") as handle:
-        data = handle.read(size + 1)
-    if len(data) != size:
-        raise VerificationFailed(f"{name}: changed size while it was read")
-    return data
+def _unreadable(exc: OSError) -> None:
+    # os.walk skips a folder it cannot list: its files would then read as missing, the wrong cause
+    raise os_error(exc, what="a folder of the bundle") from None
+
+
+def _open_regular(path: Path, name: str) -> BinaryIO:
+    """Open once, refusing a link (O_NOFOLLOW), and judge what was opened (fstat), not the name:
+    the file cannot be swapped between the check and the read. O_NONBLOCK: a FIFO does not hang."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise VerificationFailed(
+                f"{name}: is a symbolic link; a bundle holds regular files only"
+            ) from None
+        raise os_error(exc, source=str(path)) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise VerificationFailed(f"{name}: is not a regular file (device, FIFO or socket)")
+    return os.fdopen(fd, "rb")
 
 
 def _directory_root(path: Path) -> tuple[Path, str | None]:
@@ -156,40 +202,89 @@ def _directory_root(path: Path) -> tuple[Path, str | None]:
         if len(versions) == 1 and _is_plain_dir(versions[0]):
             return versions[0], versions[0].name
         raise InputError(
-            f"evidence/ holds {sorted(p.name for p in versions)}, not exactly one <version> directory",
+            f"evidence/ holds {', '.join(sorted(p.name for p in versions)) or 'nothing'}, not exactly one <version> directory",
             source=str(path),
             hint="pass one evidence/<version> directory",
         )
+    if below := next(_bundles_below(path), None):
+        # e.g. demo-output/<rc>/, which holds bundle/ and the public key: not an unsigned bundle.
+        # (evidence/<version>/ with anything beside it stays a bundle that fails: a copy may hide there)
+        raise InputError(
+            f"is not a bundle root (it has no {ATTESTATIONS}); a bundle is in {below}",
+            source=str(path),
+            hint=f"pass {below}",
+        )
     return path, None
+
+
+def _bundles_below(path: Path, depth: int = 3) -> Iterator[Path]:
+    """Bundle roots up to `depth` folders below `path` (whatever cannot be listed is passed over)."""
+    if depth == 0:
+        return
+    try:
+        folders = sorted(
+            entry for entry in path.iterdir() if _is_plain_dir(entry) and entry.name != "evidence"
+        )
+    except OSError:
+        return
+    for folder in folders:
+        if (folder / ATTESTATIONS).is_file():
+            yield folder
+        else:
+            yield from _bundles_below(folder, depth - 1)
 
 
 def _is_plain_dir(path: Path) -> bool:
     return stat.S_ISDIR(path.lstat().st_mode)
 
 
+MAX_HEADER_BYTES = 64 << 10
+"""The largest PAX or GNU long-name header read: ours hold a path of at most 512 characters.
+Python's tar reader loads such a header whole, and the size limits apply only to members, so
+without this cap a 3 MB archive could make it hold a 900 MiB header."""
+_EXTENDED_HEADERS = (
+    tarfile.XHDTYPE,
+    tarfile.XGLTYPE,
+    tarfile.SOLARIS_XHDTYPE,
+    tarfile.GNUTYPE_LONGNAME,
+    tarfile.GNUTYPE_LONGLINK,
+)
+
+
+class _CappedTarInfo(tarfile.TarInfo):
+    """A tar header whose extended headers are size-checked before their data is read."""
+
+    def _proc_member(self, archive: tarfile.TarFile) -> tarfile.TarInfo:
+        if self.type == tarfile.GNUTYPE_SPARSE:
+            # its sparse map may chain header blocks without end, each read into memory
+            raise VerificationFailed(
+                f"member {self.name[:80]!r} is a sparse file; a bundle holds regular files only"
+            )
+        if self.type in _EXTENDED_HEADERS and self.size > MAX_HEADER_BYTES:
+            raise VerificationFailed(
+                f"an extended tar header (type {self.type!r}) of {self.size} bytes is over the "
+                f"{MAX_HEADER_BYTES}-byte limit; no bundle this tool wrote has one",
+            )
+        return super()._proc_member(archive)  # type: ignore[misc]
+
+
 def read_archive(stream: BinaryIO, *, source: str, limits: ReadLimits = DEFAULT_LIMITS) -> BundleFiles:
     """Members of a bundle tar.gz under its single `evidence/<version>/` root, checked one by one.
 
-    The archive is streamed: each member's size is checked against the limits from its header,
-    before its data is decompressed, so a bomb is refused without being unpacked.
+    The archive is streamed: each header is size-checked before it is read (`_CappedTarInfo`),
+    each member's size against the limits before its data is decompressed, and its data is
+    copied to a `SpooledFiles` with its digest, so memory stays bounded whatever the archive.
     """
     gunzip = _BoundedGunzip(stream, source=source, budget=_decompressed_budget(limits))
-    files: dict[str, bytes] = {}
+    files = SpooledFiles()
     root: str | None = None
     total = 0
     try:
-        with tarfile.open(fileobj=io.BufferedReader(gunzip, 1 << 16), mode="r|") as tar:
-            for member in tar:
+        with tarfile.open(
+            fileobj=io.BufferedReader(gunzip, 1 << 16), mode="r|", tarinfo=_CappedTarInfo
+        ) as tar:
+            for member in _members(tar, source):
                 where = f"{source}: member {member.name!r}"
-                check_relative_name(
-                    member.name.rstrip("/"), lambda message: VerificationFailed(f"{source}: {message}")
-                )
-                if member.isdir():
-                    continue
-                if not member.isreg() or member.issparse():
-                    raise VerificationFailed(
-                        f"{where} is a link or special file; a bundle holds regular files only"
-                    )
                 parts = member.name.split("/")
                 if len(parts) < 3 or parts[0] != "evidence":
                     raise VerificationFailed(f"{where} is outside evidence/<version>/")
@@ -202,15 +297,32 @@ def read_archive(stream: BinaryIO, *, source: str, limits: ReadLimits = DEFAULT_
                 total += member.size
                 _check_limits(name, member.size, len(files) + 1, total, limits)
                 extracted = tar.extractfile(member)
-                files[name] = extracted.read() if extracted is not None else b""
-                if len(files[name]) != member.size:
-                    raise VerificationFailed(f"{where} is truncated")
+                files.add(name, extracted or io.BytesIO(), member.size, where=f"{where} is truncated:")
             _check_end_of_archive(tar, source)
     except tarfile.TarError as exc:
         raise VerificationFailed(f"{source}: not a readable tar archive ({exc})") from None
+    except VerificationFailed as exc:
+        if exc.message.startswith(source):
+            raise
+        raise VerificationFailed(f"{source}: {exc.message}", hint=exc.hint) from None
     if not files or root is None:
         raise VerificationFailed(f"{source}: the archive holds no bundle files")
     return BundleFiles(files, root.split("/", 1)[1])
+
+
+def _members(tar: tarfile.TarFile, source: str) -> Iterator[tarfile.TarInfo]:
+    """The archive's regular members; a link, a device or a name that could leave the bundle fails."""
+    for member in tar:
+        check_relative_name(
+            member.name.rstrip("/"), lambda message: VerificationFailed(f"{source}: {message}")
+        )
+        if member.isdir():
+            continue
+        if not member.isreg() or member.issparse():
+            raise VerificationFailed(
+                f"{source}: member {member.name!r} is a link or special file; a bundle holds regular files only"
+            )
+        yield member
 
 
 def _check_end_of_archive(tar: tarfile.TarFile, source: str) -> None:
@@ -227,33 +339,41 @@ def _check_end_of_archive(tar: tarfile.TarFile, source: str) -> None:
 
 
 def read_object_prefix(
-    keys: Iterable[str],
+    objects: Mapping[str, int],
     prefix: str,
-    fetch: Callable[[str], bytes],
+    fetch: Callable[[str, int], bytes],
     *,
     source: str,
     limits: ReadLimits = DEFAULT_LIMITS,
-) -> dict[str, bytes]:
+) -> SpooledFiles:
     """A bundle stored under an object-store prefix (the keys below `.../evidence/<version>/`).
 
-    `keys` is the store's listing of the prefix, `fetch` its checksum-verified get; the caller
-    wires the store, so this module needs no S3 client.
+    `objects` is the store's listing of the prefix (key -> size), checked against the limits
+    before any object is fetched; `fetch(key, size)` its checksum-verified get of at most `size`
+    bytes. The caller wires the store, so this module needs no S3 client.
     """
     base = prefix.rstrip("/") + "/"
-    files: dict[str, bytes] = {}
+    names: dict[str, str] = {}
     total = 0
-    for key in sorted(keys):
+    for key in sorted(objects):
         if not key.startswith(base):
             continue
         name = check_relative_name(
             key[len(base) :], lambda message: VerificationFailed(f"{source}: {message}")
         )
-        data = fetch(key)
-        total += len(data)
-        _check_limits(name, len(data), len(files) + 1, total, limits)
-        files[name] = data
-    if not files:
+        total += objects[key]
+        _check_limits(name, objects[key], len(names) + 1, total, limits)
+        names[key] = name
+    if not names:
         raise InputError("no bundle files under this prefix", source=source)
+    files = SpooledFiles()
+    for key, name in names.items():
+        data = fetch(key, objects[key])
+        if len(data) != objects[key]:
+            raise VerificationFailed(
+                f"{source}: {name} is {len(data)} bytes, but was listed with {objects[key]}"
+            )
+        files.add_bytes(name, data)
     return files
 
 
@@ -272,7 +392,8 @@ class _BoundedGunzip(io.RawIOBase):
     """A gzip stream decompressed on demand, never past `budget` bytes in total.
 
     A gzip bomb stops at the budget; a truncated stream is caught by the missing end-of-stream
-    marker, not by luck in the tar reader; bytes after the gzip stream are refused.
+    marker, not by luck in the tar reader. Several gzip members one after the other are one
+    stream (RFC 1952, what `cat a.gz b.gz` and pigz write); anything else after the end is refused.
     """
 
     def __init__(self, raw: BinaryIO, *, source: str, budget: int) -> None:
@@ -288,8 +409,9 @@ class _BoundedGunzip(io.RawIOBase):
         return True
 
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        want = len(buffer)
-        while not self._inflater.eof:
+        while True:
+            if self._inflater.eof and not self._next_member():
+                return 0
             if not self._pending:
                 self._pending = self._raw.read(1 << 16)
                 if not self._pending:
@@ -297,9 +419,11 @@ class _BoundedGunzip(io.RawIOBase):
                         f"{self._source}: the archive is truncated (gzip stream ends early)"
                     )
             try:
-                chunk = self._inflater.decompress(self._pending, want)
+                chunk = self._inflater.decompress(self._pending, len(buffer))
             except zlib.error as exc:
-                raise VerificationFailed(f"{self._source}: not a valid gzip stream ({exc})") from None
+                raise VerificationFailed(
+                    f"{self._source}: not a valid gzip stream ({gzip_problem(exc)})"
+                ) from None
             self._pending = self._inflater.unconsumed_tail
             if chunk:
                 self._produced += len(chunk)
@@ -309,9 +433,25 @@ class _BoundedGunzip(io.RawIOBase):
                     )
                 buffer[: len(chunk)] = chunk
                 return len(chunk)
-        if self._inflater.unused_data or self._raw.read(1):
+
+    def _next_member(self) -> bool:
+        """After one gzip member: start the next one, or False at the end of the input."""
+        rest = self._inflater.unused_data + self._pending
+        while len(rest) < 2:
+            more = self._raw.read(2 - len(rest))
+            if not more:
+                break
+            rest += more
+        if not rest:
+            return False
+        if not rest.startswith(_GZIP_MAGIC):
             raise VerificationFailed(f"{self._source}: unexpected data after the end of the gzip stream")
-        return 0
+        self._inflater = zlib.decompressobj(wbits=31)
+        self._pending = rest
+        return True
+
+
+_GZIP_MAGIC = b"\x1f\x8b"
 
 
 def _check_limits(name: str, size: int, count: int, total: int, limits: ReadLimits) -> None:

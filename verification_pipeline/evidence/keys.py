@@ -106,6 +106,12 @@ def generate_key_pair(out_dir: Path, *, dev: bool = False) -> KeyPairFiles:
     private_path = out_dir / PRIVATE_KEY_FILE
     public_path = out_dir / PUBLIC_KEY_FILE
     for path in (private_path, public_path):
+        if path.is_dir() and not path.is_symlink():
+            raise InputError(
+                "is a folder, where the key file would go",
+                source=str(path),
+                hint="choose another --out directory",
+            )
         if path.exists() or path.is_symlink():
             raise InputError(
                 "a key file (or a link) is already there; keys are never overwritten",
@@ -205,7 +211,18 @@ def resolve_signing_key(
 
 
 def load_public_key_pem(pem: bytes, *, source: str) -> Ed25519PublicKey:
-    """The verifier's trusted key. A wrong file here is bad input (exit 2), not a failed bundle."""
+    """The verifier's trusted key. A wrong file here is bad input (exit 2), not a failed bundle.
+
+    Exactly one PEM block: a PEM reader takes the first block and ignores the rest, so a file
+    holding an attacker's key before the trusted one would silently trust the attacker's.
+    """
+    blocks = pem.count(b"-----BEGIN ")
+    if blocks > 1:
+        raise InputError(
+            f"holds {blocks} PEM blocks; a trusted key file must hold exactly one public key",
+            source=source,
+            hint="pass the one key you trust; split a key set into one file per key and verify with each",
+        )
     try:
         key = serialization.load_pem_public_key(pem)
     except (ValueError, UnsupportedAlgorithm):

@@ -118,13 +118,20 @@ async def warm_up(client: httpx.AsyncClient, url: str, token: str) -> None:
             url, json={"query": "{ __typename }"}, headers={"Authorization": f"Bearer {token}"}
         )
     except httpx.TransportError as exc:
-        raise TargetError(
-            f"{url}: cannot reach the GraphQL endpoint: {redact_token(str(exc), token)}"
-        ) from None
+        raise _unreachable(url, exc, token) from None
+    _refuse_refused(url, response, token, "scopes coherence:read and coherence:write")
+
+
+def _unreachable(url: str, exc: httpx.TransportError, token: str) -> TargetError:
+    return TargetError(f"{url}: cannot reach the GraphQL endpoint: {redact_token(str(exc), token)}")
+
+
+def _refuse_refused(url: str, response: httpx.Response, token: str, scopes: str) -> None:
+    """A refused token fails for good: no later request can succeed either."""
     if response.status_code in REFUSAL_STATUSES:
         raise TargetError(
             f"{url}: the target refused the token (HTTP {response.status_code}: {_reason(response, token)})",
-            hint="mint a token with scopes coherence:read and coherence:write for this tenant",
+            hint=f"mint a token with {scopes} for this tenant",
         )
 
 
@@ -176,14 +183,8 @@ async def _publish(client: httpx.AsyncClient, url: str, token: str, tenant: str)
     except httpx.TimeoutException:
         return f"publish timed out after {client.timeout.read} s"
     except httpx.TransportError as exc:
-        raise TargetError(
-            f"{url}: cannot reach the GraphQL endpoint: {redact_token(str(exc), token)}"
-        ) from None
-    if response.status_code in REFUSAL_STATUSES:
-        raise TargetError(
-            f"{url}: the target refused the token (HTTP {response.status_code}: {_reason(response, token)})",
-            hint="mint a token with scope coherence:write for this tenant",
-        )
+        raise _unreachable(url, exc, token) from None
+    _refuse_refused(url, response, token, "scope coherence:write")
     if not response.is_success:
         return f"HTTP {response.status_code}: {_reason(response, token)}"
     try:

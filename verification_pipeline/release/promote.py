@@ -23,23 +23,31 @@ from verification_pipeline.verdict import Verdict
 def promote(
     repo: str,
     rc_tag: str,
-    verify_bundle: Callable[[], VerificationReport],
+    verify_bundle: Callable[[], tuple[VerificationReport, str]],
     *,
     bundle_uri: str,
-    bundle_sha256: str,
+    recorded_sha256: str,
     allow_dev_key: bool = False,
 ) -> str:
     """Create the release tag and return its name, or raise PromotionRefused saying why.
 
-    `verify_bundle` verifies the RC's bundle against the trusted key and returns what it signs.
+    `verify_bundle` verifies the RC's bundle against the trusted key and returns what it signs
+    and the sha256 of that verified bundle's archive; the tag message names that digest, once it
+    equals the one recorded for the RC (`recorded_sha256`), never the record's word alone.
     """
     rc = parse_rc(rc_tag)
     try:
-        signed = verify_bundle()
+        signed, verified_sha256 = verify_bundle()
     except VerificationFailed as exc:
         raise PromotionRefused(
             f"{rc.tag} is not promotable: its evidence bundle does not verify: {exc.message}"
         ) from None
+    if verified_sha256 != recorded_sha256:
+        raise PromotionRefused(
+            f"{rc.tag} is not promotable: the recorded bundle sha256 {recorded_sha256[:16]}… is not the "
+            f"verified bundle's {verified_sha256[:16]}…",
+            hint="the record and the stored bundle disagree; verify the RC again",
+        )
     if signed.release_candidate["tag"] != rc.tag:
         raise PromotionRefused(
             f"{rc.tag} is not promotable: its bundle is signed for {signed.release_candidate['tag']}"
@@ -71,7 +79,7 @@ def promote(
         f"{rc.release_tag}: promoted from {rc.tag}\n\n"
         f"Signed verdict: PASS (run {signed.run_id}, commit {signed.commit})\n"
         f"Evidence bundle: {bundle_uri}\n"
-        f"Bundle sha256: {bundle_sha256}\n"
+        f"Bundle sha256: {verified_sha256}\n"
         f"Signed by: {signed.key_fingerprint}\n"
     )
     proc = subprocess.run(

@@ -9,13 +9,20 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from verification_pipeline.errors import InputError
+from verification_pipeline.errors import InputError, shown
 
-_RC = re.compile(r"^v(?P<major>\d+)\.(?P<minor>\d+)\.(?P<patch>\d+)-rc(?P<rc>\d+)$")
+# ASCII digits, at most nine per number: no version is longer, and int() of 5,000 digits is an error.
+_NUMBER = "[0-9]{1,9}"
+_RC = re.compile(rf"^v(?P<major>{_NUMBER})\.(?P<minor>{_NUMBER})\.(?P<patch>{_NUMBER})-rc(?P<rc>{_NUMBER})$")
 
 
 @dataclass(frozen=True, order=True)
-class ReleaseCandidate:
+class RcTag:
+    """A release-candidate tag, parsed: what its name says (version, release tag, order).
+
+    Only the name: the release candidate itself (with its commit) is `evidence.statements.ReleaseCandidate`.
+    """
+
     sort_key: tuple[int, int, int, int]
     tag: str
 
@@ -36,16 +43,16 @@ class ReleaseCandidate:
         return self.sort_key[3]
 
 
-def parse_rc(tag: str) -> ReleaseCandidate:
+def parse_rc(tag: str) -> RcTag:
     match = _RC.match(tag.strip())
     if not match:
         raise InputError(
-            f"{tag!r} is not a release-candidate tag",
+            f"'{shown(tag)}' is not a release-candidate tag",
             field="rc",
             hint="use the form vMAJOR.MINOR.PATCH-rcN, e.g. v24.1.0-rc1",
         )
     parts = tuple(int(match[g]) for g in ("major", "minor", "patch", "rc"))
-    return ReleaseCandidate(sort_key=parts, tag=tag.strip())  # type: ignore[arg-type]
+    return RcTag(sort_key=parts, tag=tag.strip())  # type: ignore[arg-type]
 
 
 def is_rc(tag: str) -> bool:

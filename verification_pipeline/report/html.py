@@ -6,7 +6,6 @@ Content-Security-Policy forbids it too), so the signed bytes are all there is to
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +21,7 @@ from verification_pipeline.slo.metrics import (
     cannot_exclude,
     slo_latencies,
 )
+from verification_pipeline.textsafe import for_html
 from verification_pipeline.verdict import Verdict
 
 # Per-SLO keys of slo/metrics.json that are the figure itself; any other key is a diagnostic.
@@ -84,7 +84,8 @@ def render_report(inputs: ReportInputs) -> bytes:
 
 
 def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
+    """A value inside an element or a quoted attribute: escaped, controls dropped, cut when long."""
+    return for_html(value)
 
 
 def _figure(name: str, svg: str, caption: str) -> str:

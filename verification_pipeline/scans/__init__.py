@@ -4,7 +4,7 @@ Entry points for the Dagster layer and the CLI (all plain functions on bytes and
 
 - `parse_sbom`, `parse_vulnerability_report`, `parse_policy_report`, `parse_report`
   (bytes + source name -> ScanReport with the tables and the original bytes);
-- `run_syft` (directory -> syft JSON bytes), `syft_version`;
+- `run_syft` (directory -> syft JSON bytes), `portable_sbom` (its machine paths named portably), `syft_version`;
 - `load_vulnerability_policy`, `evaluate_vulnerability_policy`;
 - `missing_from_sbom`; `summarize_scans` (-> ScanSummary with the gate verdicts);
 - `report_summary` (counts for one report).
@@ -36,7 +36,7 @@ from verification_pipeline.scans.summary import (
     summarize_scans,
     vulnerability_counts,
 )
-from verification_pipeline.scans.syft_runner import run_syft, syft_version
+from verification_pipeline.scans.syft_runner import portable_sbom, run_syft, syft_version
 from verification_pipeline.scans.vuln_policy import (
     ALLOWLISTED_SCHEMA,
     VIOLATION_SCHEMA,
@@ -74,6 +74,7 @@ __all__ = [
     "parse_sbom",
     "parse_vulnerability_report",
     "policy_counts",
+    "portable_sbom",
     "report_summary",
     "run_syft",
     "summarize_scans",

@@ -7,8 +7,10 @@ import logging
 import os
 import re
 import subprocess
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from verification_pipeline.errors import InputError, ToolError
 from verification_pipeline.paths import tool_path
@@ -92,3 +94,34 @@ def syft_version() -> str:
         raise ToolError(
             f"`syft version -o json` printed something unexpected: {completed.stdout[:200]!r}"
         ) from None
+
+
+def portable_sbom(data: bytes, *, scan_root: Path, name: str) -> bytes:
+    """syft's JSON with the paths of the machine that ran it replaced, so a signed SBOM says what
+    was scanned, not where: the scan root becomes `name` (what it holds, e.g. the RC's source),
+    the home directory `~`, the temporary directory `$TMPDIR`. Locations inside the scanned tree
+    are relative to its root already and stay as they are."""
+    replacements = sorted(
+        {
+            str(scan_root.resolve()): name,
+            str(scan_root): name,
+            str(Path.home()): "~",
+            tempfile.gettempdir(): "$TMPDIR",
+            str(Path(tempfile.gettempdir()).resolve()): "$TMPDIR",
+        }.items(),
+        key=lambda item: -len(item[0]),  # the longest first: the scan root usually sits in $TMPDIR
+    )
+
+    def scrub(value: Any) -> Any:
+        if isinstance(value, str):
+            for local, portable in replacements:
+                value = value.replace(local, portable)
+            return value
+        if isinstance(value, list):
+            return [scrub(item) for item in value]
+        if isinstance(value, dict):
+            return {scrub(key): scrub(item) for key, item in value.items()}
+        return value
+
+    document = json.loads(data)
+    return json.dumps(scrub(document), indent=2).encode() + b"\n"

@@ -15,11 +15,13 @@ from verification_pipeline.errors import FormatError
 from verification_pipeline.evidence.layout import SLO_METRICS
 from verification_pipeline.fanout.accounting import DELIVERY_SCHEMA
 from verification_pipeline.fanout.metrics import fanout_metrics
+from verification_pipeline.formatting import fixed
 from verification_pipeline.gates import rc_verdict, slo_gates
 from verification_pipeline.loadtest.ingest import SAMPLE_SCHEMA
 from verification_pipeline.loadtest.summary import summarize
-from verification_pipeline.slo.metrics import compute_slo_metrics, dependence_summary
+from verification_pipeline.slo.metrics import dependence_summary, slo_rows
 from verification_pipeline.slo.spec import load_slo_spec
+from verification_pipeline.slo_row import SloRow
 from verification_pipeline.verdict import Verdict
 
 DEFAULT_MIN_DELIVERY_RATIO = 1.0
@@ -38,15 +40,13 @@ def metrics_document(
     """Everything `slo/metrics.json` holds. `fanout_summary_only`: a seed fanout.json, when no raw rows exist."""
     spec = load_slo_spec(spec_yaml.encode(), source=spec_source)
     has_fanout_rows = fanout.height > 0
-    rows = compute_slo_metrics(
-        spec, read=read, write=write, fanout=fanout if has_fanout_rows else None
-    ).to_dicts()
+    rows = slo_rows(spec, read=read, write=write, fanout=fanout if has_fanout_rows else None)
     fanout_figures = fanout_metrics(fanout) if has_fanout_rows else fanout_summary_only
     if fanout_figures is not None and not has_fanout_rows:
-        rows = [_summary_only_fanout(r, fanout_figures) if r["source"] == "fanout" else r for r in rows]
+        rows = tuple(_summary_only_fanout(r, fanout_figures) if r.source == "fanout" else r for r in rows)
     verdict = rc_verdict(slo_gates(rows, fanout_figures, min_delivery_ratio))
     return {
-        "slos": rows,
+        "slos": [row.as_json() for row in rows],
         "summaries": summarize(pl.concat([read, write], how="vertical")),
         "fanout": fanout_figures,
         "min_delivery_ratio": min_delivery_ratio,
@@ -55,26 +55,27 @@ def metrics_document(
     }
 
 
-def _summary_only_fanout(row: dict, fanout: dict) -> dict:
+def _summary_only_fanout(row: SloRow, fanout: dict) -> SloRow:
     """A seed fanout.json has a p95 but no raw points: no bound can be computed, so neither a
     PASS nor a FAIL can be shown at the configured level; the point estimate is reported."""
     value = fanout["p95_ms"]
-    side = "above" if value > row["threshold"] else "at or below"
+    side = "above" if value > row.threshold else "at or below"
     reason = (
         f"summary-only evidence (a seed fanout.json, no raw deliveries): p95 {value:g} ms over "
-        f"{fanout['count']} events, {side} the {row['threshold']:g} ms threshold as a point estimate; "
-        f"without raw deliveries no {row['confidence'] * 100:g}% bound can be computed, so the sample cannot decide"
+        f"{fanout['count']} events, {side} the {row.threshold:g} ms threshold as a point estimate; "
+        f"without raw deliveries no {row.confidence * 100:g}% bound can be computed, so the sample cannot decide"
     )
-    return {
-        **row,
-        "n": fanout["count"],
-        "value": value,
-        "ci_low": None,
-        "ci_high": None,
-        "verdict": str(Verdict.INCONCLUSIVE),
-        "reason": reason,
-        "interval_method": None,
-    }
+    return row.model_copy(
+        update={
+            "n": fanout["count"],
+            "value": value,
+            "ci_low": None,
+            "ci_high": None,
+            "verdict": Verdict.INCONCLUSIVE,
+            "reason": reason,
+            "interval_method": None,
+        }
+    )
 
 
 def slo_table_markdown(document: dict[str, Any]) -> str:
@@ -88,15 +89,11 @@ def slo_table_markdown(document: dict[str, Any]) -> str:
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     lines += [
-        f"| {r['name']} | {r['n']} | {_fmt(r['value'])} | <= {r['threshold']:g} {r['unit']} | "
-        f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}] | {dependence_summary(r)} | **{r['verdict']}** | {r['reason']} |"
+        f"| {r['name']} | {r['n']} | {fixed(r['value'])} | <= {r['threshold']:g} {r['unit']} | "
+        f"[{fixed(r['ci_low'])}, {fixed(r['ci_high'])}] | {dependence_summary(r)} | **{r['verdict']}** | {r['reason']} |"
         for r in rows
     ]
     return "\n".join(lines)
-
-
-def _fmt(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
 
 
 def recompute_bundle_metrics(frames: dict[str, pl.DataFrame], recorded: dict[str, Any]) -> dict[str, Any]:

@@ -476,7 +476,7 @@ def _beta_fraction(a: float, b: float, x: float) -> float:
     raise ArithmeticError(f"incomplete beta did not converge for a={a}, b={b}, x={x}")
 
 
-def _solve_p(increasing) -> float:
+def _solve_p(increasing: Callable[[float], float]) -> float:
     """The p in [0, 1] where a function increasing in p crosses zero, by bisection."""
     low, high = 0.0, 1.0
     for _ in range(200):

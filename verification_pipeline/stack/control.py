@@ -14,11 +14,13 @@ import secrets
 import string
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
+from verification_pipeline.envvars import env_int
 from verification_pipeline.errors import StackError, StorageError
 from verification_pipeline.fileio import atomic_write
 from verification_pipeline.paths import PACKAGE_DIR, project_root, tool_path, vp_home
@@ -29,6 +31,8 @@ from verification_pipeline.storage.s3 import ObjectStore, S3Settings
 
 HOST = "127.0.0.1"
 DEFAULT_PORT_BASE = 18300
+# the stack listens on base..base+40 and each gRPC port 10000 above its HTTP port
+MAX_PORT_BASE = 65535 - 10040
 DEFAULT_BUCKET = "verification-evidence"
 DEFAULT_PREFIX = "verification"
 START_TIMEOUT_S = 60.0
@@ -146,7 +150,10 @@ class Stack:
         self, layout: StackLayout | None = None, port_base: int | None = None, with_target: bool = True
     ):
         self.layout = layout or StackLayout()
-        self.ports = StackPorts(port_base or int(os.environ.get("VP_STACK_PORT_BASE", DEFAULT_PORT_BASE)))
+        self.ports = StackPorts(
+            port_base
+            or env_int(os.environ, "VP_STACK_PORT_BASE", DEFAULT_PORT_BASE, low=1024, high=MAX_PORT_BASE)
+        )
         self.with_target = with_target
 
     # --- credentials -------------------------------------------------------------------------
@@ -236,7 +243,7 @@ class Stack:
             target_url = f"http://{HOST}:{self.ports.target}/"
         return StackStatus(running=running, stale=stale, settings=settings, target_url=target_url)
 
-    def up(self, progress=print) -> StackStatus:
+    def up(self, progress: Callable[[str], object] = print) -> StackStatus:
         """Start what is not running yet, wait until it answers; a second call starts nothing."""
         saved_base = self._saved_port_base()
         records = {n: r for n, r in self._records().items() if processes.is_alive(r)}

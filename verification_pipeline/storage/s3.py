@@ -20,6 +20,7 @@ import boto3
 import botocore.exceptions
 from botocore.config import Config
 
+from verification_pipeline.envvars import env_text, env_url
 from verification_pipeline.errors import ConfigError, StorageError
 
 
@@ -43,12 +44,23 @@ class S3Settings:
                 hint="run `verification-pipeline stack up` and source .vp/stack/env, or set the VP_S3_* variables",
             )
         return cls(
-            endpoint_url=env.get("VP_S3_ENDPOINT_URL") or None,
-            region=env.get("VP_S3_REGION", "us-east-1"),
+            endpoint_url=env_url(env, "VP_S3_ENDPOINT_URL", example="http://127.0.0.1:8333"),
+            region=env_text(
+                env, "VP_S3_REGION", "us-east-1", pattern=r"[a-z0-9-]{1,64}", example="us-east-1"
+            ),
             access_key_id=env.get("VP_S3_ACCESS_KEY_ID") or None,
             secret_access_key=env.get("VP_S3_SECRET_ACCESS_KEY") or None,
-            bucket=bucket,
-            prefix=env.get("VP_S3_PREFIX", "verification").strip("/"),
+            # S3's bucket naming rules
+            bucket=env_text(
+                env, "VP_S3_BUCKET", bucket, pattern=r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", example="evidence"
+            ),
+            prefix=env_text(
+                env,
+                "VP_S3_PREFIX",
+                "verification",
+                pattern=r"[A-Za-z0-9!_.*'()/-]{0,512}",
+                example="verification",
+            ).strip("/"),
         )
 
     def masked_key(self) -> str:
@@ -216,18 +228,25 @@ class ObjectStore:
         expected_sha256: str | None = None,
         version_id: str | None = None,
         require_checksum: bool = True,
+        max_bytes: int | None = None,
     ) -> bytes:
         """Download and check the digest: ours if given, else the one the store recorded at upload.
 
         `require_checksum=False` is for inputs others uploaded (CI artifacts) without a checksum:
-        they are read as they are, and the caller records the digest it saw.
+        they are read as they are, and the caller records the digest it saw. `max_bytes`: an
+        object larger than that is refused from its Content-Length, before its body is read.
         """
         args = {"Bucket": self.bucket, "Key": key, "ChecksumMode": "ENABLED"}
         if version_id:
             args["VersionId"] = version_id
         try:
             resp = self._client.get_object(**args)
-            data = resp["Body"].read()
+            if max_bytes is not None and int(resp.get("ContentLength", 0)) > max_bytes:
+                resp["Body"].close()
+                raise StorageError(
+                    f"{self.uri(key)} is {resp['ContentLength']} bytes, over the {max_bytes} expected"
+                )
+            data = resp["Body"].read() if max_bytes is None else resp["Body"].read(max_bytes + 1)
         except botocore.exceptions.ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 raise StorageError(f"{self.uri(key)} does not exist") from None
@@ -263,15 +282,19 @@ class ObjectStore:
             raise self._fail("head", key, exc) from None
 
     def list(self, prefix: str) -> list[str]:
-        keys: list[str] = []
+        return sorted(self.list_sizes(prefix))
+
+    def list_sizes(self, prefix: str) -> dict[str, int]:
+        """Key -> size in bytes of every object under `prefix`, so sizes are known before any get."""
+        sizes: dict[str, int] = {}
         try:
             for page in self._client.get_paginator("list_objects_v2").paginate(
                 Bucket=self.bucket, Prefix=prefix
             ):
-                keys.extend(obj["Key"] for obj in page.get("Contents", []))
+                sizes.update((obj["Key"], int(obj.get("Size", 0))) for obj in page.get("Contents", []))
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
             raise self._fail("list", prefix, exc) from None
-        return sorted(keys)
+        return sizes
 
     def delete(self, key: str, version_id: str | None = None) -> None:
         args = {"Bucket": self.bucket, "Key": key}

@@ -14,10 +14,10 @@ from verification_pipeline.defs.evidence.files import bundle_files_metadata, unr
 from verification_pipeline.defs.partitions import release_candidates
 from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.evidence.layout import by_file_name
+from verification_pipeline.evidence.statements import ReleaseCandidate
 from verification_pipeline.gates import findings, rc_verdict
 from verification_pipeline.records import (
     BaselineComparisonRecord,
-    ReleaseCandidateRecord,
     ReleaseDocs,
     ScanSummaryRecord,
     ServiceBuildRecord,
@@ -32,7 +32,7 @@ CODE_VERSION = code_version(__name__)
 
 
 def _targets(slo_spec: SloSpecRecord) -> list[SLOTarget]:
-    return from_spec(load_slo_spec(slo_spec.yaml.encode(), source=slo_spec.source))
+    return from_spec(load_slo_spec(slo_spec.yaml.encode(), source=slo_spec.source), source=slo_spec.source)
 
 
 @dg.asset(
@@ -57,14 +57,14 @@ def ops_artifacts(
     )
 
 
-def evidence_location(s3: S3Resource, release_candidate: ReleaseCandidateRecord) -> str:
+def evidence_location(s3: S3Resource, release_candidate: ReleaseCandidate) -> str:
     """`s3://<bucket>/<prefix>/<rc>/`: where every run's bundle for this RC goes, known before any run."""
     store = s3.store()
     return store.uri(store.key(release_candidate.tag)) + "/"
 
 
 def render_docs(
-    release_candidate: ReleaseCandidateRecord,
+    release_candidate: ReleaseCandidate,
     slo_spec: SloSpecRecord,
     slo_metrics: SloMetricsRecord,
     scan_summary: ScanSummaryRecord,
@@ -110,7 +110,7 @@ def render_docs(
 def release_docs(
     context: dg.AssetExecutionContext,
     s3: S3Resource,
-    release_candidate: ReleaseCandidateRecord,
+    release_candidate: ReleaseCandidate,
     slo_spec: SloSpecRecord,
     slo_metrics: SloMetricsRecord,
     scan_summary: ScanSummaryRecord,

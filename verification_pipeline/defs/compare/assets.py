@@ -6,6 +6,7 @@ Dagster record of `evidence_bundle`, only says where that bundle is.
 """
 
 import json
+from collections.abc import Callable, Iterator
 
 import dagster as dg
 import polars as pl
@@ -20,14 +21,15 @@ from verification_pipeline.compare.document import (
 )
 from verification_pipeline.defs.evidence.files import bundle_files_metadata
 from verification_pipeline.defs.evidence.resources import SigningKeyResource
+from verification_pipeline.defs.materializations import latest_record, materialization
 from verification_pipeline.defs.partitions import RELEASE_CANDIDATES, release_candidates
-from verification_pipeline.defs.records import latest_record, materialization
 from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.errors import StorageError, VerificationFailed
 from verification_pipeline.evidence.layout import SLO_BASELINE
+from verification_pipeline.evidence.statements import ReleaseCandidate
 from verification_pipeline.evidence.upload import LATEST_POINTER
 from verification_pipeline.gates import NO_REGRESSION_GATE
-from verification_pipeline.records import BaselineComparisonRecord, ReleaseCandidateRecord, SloSpecRecord
+from verification_pipeline.records import BaselineComparisonRecord, SloSpecRecord
 from verification_pipeline.release.tags import parse_rc
 from verification_pipeline.report.markdown import comparison_chart_markdown
 from verification_pipeline.slo.spec import load_slo_spec
@@ -46,17 +48,23 @@ class BaselineConfig(dg.Config):
     """An RC tag to compare with; empty: the most recent earlier RC of the line whose bundle verifies."""
 
 
-def _locator(s3: S3Resource, instance: dg.DagsterInstance):
+def _locator(s3: S3Resource, instance: dg.DagsterInstance) -> Callable[[str], list[str]]:
     store = s3.store()
 
-    def locate(rc: str) -> str | None:
+    def locate(rc: str) -> list[str]:
+        """Where each record says the RC's newest bundle is: the store's `latest.json` (anyone who
+        can write the bucket can rewrite it) and this instance's evidence_bundle record."""
+        found = []
         try:
             pointer = json.loads(store.get_bytes(store.key(rc, LATEST_POINTER)))
-            return store.uri(str(pointer["bundlePrefix"]))
+            found.append(store.uri(str(pointer["bundlePrefix"])))
         except (StorageError, ValueError, KeyError, TypeError):
-            record = latest_record(instance, dg.AssetKey("evidence_bundle"), rc)
-            metadata = materialization(record).metadata if record else {}
-            return str(metadata["bundle_uri"].value) if "bundle_uri" in metadata else None
+            pass  # no pointer, or not one this pipeline wrote: the record alone says
+        record = latest_record(instance, dg.AssetKey("evidence_bundle"), rc)
+        metadata = materialization(record).metadata if record else {}
+        if "bundle_uri" in metadata:
+            found.append(str(metadata["bundle_uri"].value))
+        return found
 
     return locate
 
@@ -90,12 +98,12 @@ def baseline_comparison(
     config: BaselineConfig,
     s3: S3Resource,
     signing_key: SigningKeyResource,
-    release_candidate: ReleaseCandidateRecord,
+    release_candidate: ReleaseCandidate,
     slo_spec: SloSpecRecord,
     read_load_samples: pl.DataFrame,
     write_load_samples: pl.DataFrame,
     fanout_latencies: pl.DataFrame,
-):
+) -> Iterator[dg.Output[BaselineComparisonRecord] | dg.AssetCheckResult]:
     rc = release_candidate.tag
     spec = load_slo_spec(slo_spec.yaml.encode(), source=slo_spec.source)
     named = parse_rc(config.baseline_rc).tag if config.baseline_rc else None

@@ -9,7 +9,9 @@ import re
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import polars as pl
@@ -90,7 +92,7 @@ K6_DURATION = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h))+")
 )
 def plan_load_segments(
     context: dg.OpExecutionContext, config: LoadConfig, load: LoadResource, service_build: ServiceBuildRecord
-):
+) -> Iterator[dg.DynamicOutput[LoadPlan]]:
     # `service_build` is here so no load starts before the build under test was shown to be the RC
     # (or the check was waived), and so a missing RC tag fails in seconds, not after the load.
     context.log.info(f"service build: {service_build.described()}")
@@ -140,7 +142,7 @@ def plan_load_segments(
 
 
 def _run_role(
-    context,
+    context: dg.OpExecutionContext,
     target: TargetResource,
     s3: S3Resource,
     token: str,
@@ -201,7 +203,7 @@ def _run_role(
 
 
 def _keep_dashboard(
-    context, s3: S3Resource, plan: LoadPlan, role: str, path: Path
+    context: dg.OpExecutionContext, s3: S3Resource, plan: LoadPlan, role: str, path: Path
 ) -> dict[str, dict[str, str]]:
     """Store k6's exported web dashboard beside the run's originals: bundle name -> where it is kept."""
     if not path.exists():
@@ -222,7 +224,9 @@ def _keep_dashboard(
     pool="load_target",
     description="Runs the read and write k6 scripts at once for one execution segment (or ingests CI files).",
 )
-def run_load_segment(context: dg.OpExecutionContext, target: TargetResource, s3: S3Resource, plan: LoadPlan):
+def run_load_segment(
+    context: dg.OpExecutionContext, target: TargetResource, s3: S3Resource, plan: LoadPlan
+) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, dict[str, str]]]:
     if plan.mode == "import":
         frames = {}
         for role in ROLES:
@@ -313,12 +317,16 @@ def _merged_output(
 
 
 @dg.op(out=dg.Out(pl.DataFrame, io_manager_key="io_manager"))
-def merge_read_samples(frames: list[pl.DataFrame], dashboards: list[dict[str, dict[str, str]]]):
+def merge_read_samples(
+    frames: list[pl.DataFrame], dashboards: list[dict[str, dict[str, str]]]
+) -> dg.Output[pl.DataFrame]:
     return _merged_output(frames, "read", dashboards)
 
 
 @dg.op(out=dg.Out(pl.DataFrame, io_manager_key="io_manager"))
-def merge_write_samples(frames: list[pl.DataFrame], dashboards: list[dict[str, dict[str, str]]]):
+def merge_write_samples(
+    frames: list[pl.DataFrame], dashboards: list[dict[str, dict[str, str]]]
+) -> dg.Output[pl.DataFrame]:
     return _merged_output(frames, "write", dashboards)
 
 
@@ -339,7 +347,7 @@ def merge_write_samples(frames: list[pl.DataFrame], dashboards: list[dict[str, d
     partitions_def=release_candidates,
     group_name="load",
 )
-def load_samples(service_build):
+def load_samples(service_build: Any) -> dict[str, Any]:  # Dagster graph wiring: node outputs, not values
     plans = plan_load_segments(service_build)
     read, write, dashboards = plans.map(run_load_segment)
     return {

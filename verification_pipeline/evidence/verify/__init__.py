@@ -1,0 +1,111 @@
+"""Offline verification of an evidence bundle against a public key the auditor already trusts.
+
+Checked in this order, stopping at the first failure and naming the file or field, one module
+per family of checks:
+1. `envelopes`: exactly one test-result and one provenance envelope signed by the trusted key,
+   each an in-toto v1 Statement, validated against its predicate's schema (`schemas`) before
+   any field is read;
+2. `claims`: both statements name the same release candidate, the expected one when given, the
+   bundle is stored under that RC's version, and the commit, service build and URL they sign
+   say the same;
+3. `subjects`: both list the same subjects, and every subject is in the bundle with every digest
+   it is given, with no file left over;
+4. `verdicts`: each gate's verdict follows from its signed figures and threshold, and the
+   signed verdict, result and passed/warned/failed tests follow from the gates;
+5. `documents`: manifest.json and lineage.json (signed subjects themselves) agree with the
+   signed statements: files, sizes, RC, verdict, run id, signing key, inputs.
+
+Files may be bytes in memory or a `content.SpooledFiles`: digests are streamed, and only the
+documents that are parsed are read whole, below a size cap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from verification_pipeline.errors import VerificationFailed
+from verification_pipeline.evidence.bundle_io import DEFAULT_LIMITS, ReadLimits, read_bundle
+from verification_pipeline.evidence.keys import public_key_fingerprint
+from verification_pipeline.evidence.layout import check_relative_name
+from verification_pipeline.evidence.verify.claims import (
+    check_commit_claims,
+    check_stored_version,
+    check_url,
+    release_candidate,
+)
+from verification_pipeline.evidence.verify.documents import check_lineage, check_manifest
+from verification_pipeline.evidence.verify.envelopes import signed_statements
+from verification_pipeline.evidence.verify.report import VerificationReport
+from verification_pipeline.evidence.verify.subjects import check_files, signed_subjects
+from verification_pipeline.evidence.verify.verdicts import check_gates, check_result
+
+__all__ = ["VerificationReport", "verify_files", "verify_path"]
+
+
+def verify_path(
+    path: Path,
+    public_key: Ed25519PublicKey,
+    *,
+    expected_rc: str | None = None,
+    limits: ReadLimits = DEFAULT_LIMITS,
+) -> VerificationReport:
+    """Verify a bundle directory or `.tar.gz`."""
+    read = read_bundle(path, limits)
+    return verify_files(
+        read.files, public_key, expected_rc=expected_rc, source=str(path), root_version=read.root_version
+    )
+
+
+def verify_files(
+    files: Mapping[str, bytes],
+    public_key: Ed25519PublicKey,
+    *,
+    expected_rc: str | None = None,
+    source: str = "bundle",
+    root_version: str | None = None,
+) -> VerificationReport:
+    """Verify a bundle held as bundle-relative name -> bytes (from a directory, an archive or S3).
+
+    `root_version`: the `<version>` of the `evidence/<version>/` the files were stored under,
+    when the location says; it must be the signed version.
+    """
+    for name in files:
+        check_relative_name(name, lambda message: VerificationFailed(f"{source}: {message}"))
+    signed = signed_statements(files, public_key)
+    tested, built = signed.tested, signed.built
+    parameters = built.buildDefinition.externalParameters
+    run_id = built.runDetails.metadata.invocationId
+    rc = release_candidate(tested, parameters, expected_rc)
+    check_stored_version(root_version, rc, source)
+    subjects = signed_subjects(signed.test_result, signed.provenance)
+    check_files(files, subjects)
+    check_commit_claims(parameters, rc)
+    check_url(tested, rc, run_id)
+    check_gates(tested, parameters)
+    check_result(tested)
+    sha256 = {name: digests["sha256"] for name, digests in subjects.items()}
+    manifest = check_manifest(
+        files, sha256, rc, tested.ours.verdict, tested.ours.missingFiles, run_id, public_key
+    )
+    check_lineage(
+        files,
+        sha256,
+        rc,
+        run_id,
+        [d.model_dump(exclude_unset=True) for d in built.buildDefinition.resolvedDependencies],
+    )
+    return VerificationReport(
+        source=source,
+        release_candidate=rc,
+        run_id=run_id,
+        created_at=str(manifest.get("createdAt", "")),
+        verdict=tested.ours.verdict,
+        result=tested.result,
+        files=len(subjects),
+        missing_files=tuple(tested.ours.missingFiles),
+        key_fingerprint=public_key_fingerprint(public_key),
+        dev_key=manifest["signingKey"].get("devKey") is True,
+    )

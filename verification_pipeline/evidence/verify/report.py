@@ -1,0 +1,60 @@
+"""What a verified bundle says, for the CLI and for `release_decision`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from verification_pipeline.evidence.statements import COMMIT_FROM_CHECKOUT, COMMIT_FROM_TAG
+
+_COMMIT_SOURCE_TEXT = {
+    COMMIT_FROM_TAG: "RC's git tag",
+    COMMIT_FROM_CHECKOUT: "checkout's HEAD; the RC is not a git tag",
+}
+
+
+@dataclass(frozen=True)
+class VerificationReport:
+    source: str
+    release_candidate: Mapping[str, str]
+    """The signed RC: tag, commit (never empty), commitSource, version."""
+    run_id: str
+    created_at: str
+    verdict: str
+    result: str
+    files: int
+    missing_files: tuple[str, ...]
+    key_fingerprint: str
+    dev_key: bool
+
+    @property
+    def commit(self) -> str:
+        return self.release_candidate["commit"]
+
+    @property
+    def commit_source_text(self) -> str:
+        return _COMMIT_SOURCE_TEXT.get(self.release_candidate.get("commitSource", ""), "?")
+
+    def summary_lines(self) -> list[str]:
+        """The signed verdict first (what a reader needs), then where it comes from.
+
+        Every value from the bundle or its location is shown as text; the CLI makes it inert for
+        a terminal (`textsafe.for_terminal`) before printing.
+        """
+        lines = [
+            f"signed verdict: {self.verdict}",
+            f"verified: {self.source}",
+            f"  release candidate: {self.release_candidate.get('tag')} (commit {self.commit}, from the {self.commit_source_text})",
+            f"  run id:            {self.run_id}",
+            f"  created:           {self.created_at}",
+            f"  verdict:           {self.verdict} (test-result {self.result})",
+            f"  files:             {self.files} signed subjects",
+            f"  signed by:         {self.key_fingerprint}",
+        ]
+        if self.missing_files:
+            lines.append(f"  missing evidence:  {', '.join(self.missing_files)}")
+        if self.dev_key:
+            lines.append(
+                "  WARNING: signed with a DEV key; it proves nothing to anyone who does not hold that key"
+            )
+        return lines
