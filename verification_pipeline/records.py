@@ -69,6 +69,8 @@ class SloMetricsRecord(Record):
     min_delivery_ratio: float
     verdict: Verdict
     spec: SpecSource
+    measurement_health: dict[str, Any] | None = None
+    """Whether each phase's client measured the service or itself (`health.assess`)."""
 
     def gates(self) -> tuple[GateOutcome, ...]:
         return slo_gates(self.slos, self.fanout, self.min_delivery_ratio)

@@ -336,6 +336,10 @@ def _print_slo_table(slo: dict[str, Any]) -> None:
             f"fan-out delivery: {fanout.get('delivered')} delivered, {fanout.get('lost')} lost, "
             f"{fanout.get('duplicates')} duplicates (ratio {fanout.get('delivery_ratio')})"
         )
+    if slo.get("measurement_health"):
+        from verification_pipeline.slo.document import health_line
+
+        typer.echo(health_line(slo["measurement_health"]).replace("**", ""))
 
 
 def _local_copy(files: Mapping[str, bytes], public_key_pem: str, output: Path, rc: str) -> Path:

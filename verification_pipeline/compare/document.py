@@ -36,6 +36,7 @@ from verification_pipeline.compare.stats import (
 )
 from verification_pipeline.fanout.accounting import DELIVERED, LATE
 from verification_pipeline.formatting import bounds, level, signed, significant
+from verification_pipeline.health.assess import assess, measured_phases, saturated_sources
 from verification_pipeline.quantile import quantile_type7
 from verification_pipeline.slo.spec import RegressionPolicy, Slo, SloSpec
 from verification_pipeline.verdict import Verdict, worst
@@ -59,16 +60,26 @@ RATE_METHOD = (
 
 @dataclass(frozen=True)
 class Samples:
-    """One RC's raw rows: load samples (`ingest.SAMPLE_SCHEMA`) and fan-out deliveries."""
+    """One RC's raw rows: load samples (`ingest.SAMPLE_SCHEMA`) and fan-out deliveries, and the
+    measurement-health phase records of the run that took them (None: not recorded)."""
 
     read: pl.DataFrame | None = None
     write: pl.DataFrame | None = None
     fanout: pl.DataFrame | None = None
+    health_phases: list[dict[str, Any]] | None = None
 
     @classmethod
-    def from_frames(cls, frames: Mapping[str, pl.DataFrame]) -> Samples:
-        """From a bundle's raw/*.parquet, keyed by stem ("read", "write", "fanout")."""
-        return cls(read=frames.get("read"), write=frames.get("write"), fanout=frames.get("fanout"))
+    def from_frames(
+        cls, frames: Mapping[str, pl.DataFrame], metrics: Mapping[str, Any] | None = None
+    ) -> Samples:
+        """From a bundle's raw/*.parquet, keyed by stem ("read", "write", "fanout"), and its
+        slo/metrics.json (for the measurement health it signed)."""
+        return cls(
+            read=frames.get("read"),
+            write=frames.get("write"),
+            fanout=frames.get("fanout"),
+            health_phases=measured_phases((metrics or {}).get("measurement_health")),
+        )
 
 
 def no_baseline_document(rc: str, confidence: float, reason: str) -> dict[str, Any]:
@@ -94,10 +105,22 @@ def comparison_document(
     baseline_info: Mapping[str, Any],
 ) -> dict[str, Any]:
     """Compare every SLO of `spec`; `baseline_info`: rc, bundle_uri, commit, verified of the baseline."""
+    # Both sides' health judged by this RC's limits, so the same figures always read the same.
+    saturated = {
+        side: saturated_sources(assess(samples.health_phases, spec.measurement_health))
+        if samples.health_phases is not None
+        else {}
+        for side, samples in (("current", current), ("baseline", baseline))
+    }
     rows = [
-        _latency_row(slo, spec, current, baseline)
-        if slo.metric == "quantile"
-        else _rate_row(slo, spec, current, baseline)
+        _guard(
+            _latency_row(slo, spec, current, baseline)
+            if slo.metric == "quantile"
+            else _rate_row(slo, spec, current, baseline),
+            spec.regression,
+            saturated["current"].get(slo.source),
+            saturated["baseline"].get(slo.source),
+        )
         for slo in spec.slos
     ]
     verdict = worst((row["verdict"] for row in rows), empty=Verdict.WARN)
@@ -117,6 +140,37 @@ def comparison_document(
         "verdict": verdict.value,
         "slos": rows,
     }
+
+
+def _guard(
+    row: dict[str, Any],
+    policy: RegressionPolicy,
+    current: list[str] | None,
+    baseline: list[str] | None,
+) -> dict[str, Any]:
+    """No change is called when only one side's client was saturated: its delay is its own.
+
+    Saturation only adds delay, so a change found with one side saturated may be the client's;
+    the row keeps its figures, its verdict becomes undecided (WARN, INCONCLUSIVE under `fail`)
+    and the reason says which side. Both sides saturated: they share the noise, so the figures
+    stand, with the note.
+    """
+    if not current and not baseline:
+        return row
+    note = {"current": current or [], "baseline": baseline or []}
+    changed = row.get("classification") not in (None, "no_change")
+    if bool(current) != bool(baseline) and changed:
+        side = "this RC's" if current else "the baseline's"
+        why = "; ".join(current or baseline or [])
+        return row | {
+            "measurement_health": note,
+            "verdict": _undecided(policy).value,
+            "reason": (
+                f"{row['reason']}; not called: only {side} measurement was saturated ({why}), "
+                "so the change may be the client's own delay"
+            ),
+        }
+    return row | {"measurement_health": note}
 
 
 def _latency_row(slo: Slo, spec: SloSpec, current: Samples, baseline: Samples) -> dict[str, Any]:

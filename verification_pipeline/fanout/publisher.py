@@ -29,7 +29,7 @@ import socketio
 from verification_pipeline.errors import TargetError
 from verification_pipeline.fanout.accounting import Publish
 from verification_pipeline.fanout.redact import redact_token
-from verification_pipeline.fanout.subscribers import SubscribeFailed, connect
+from verification_pipeline.fanout.subscribers import SubscribeFailed
 
 log = logging.getLogger(__name__)
 
@@ -222,6 +222,38 @@ def _reason(response: httpx.Response, token: str) -> str:
         if answer.get("error") or answer.get("detail"):
             return redact_token(str(answer.get("error") or answer.get("detail"))[:200], token)
     return response.reason_phrase
+
+
+async def connect(
+    client: socketio.AsyncClient, url: str, socketio_path: str, token: str, timeout_s: float
+) -> None:
+    """Connect over websocket with the token as `auth`; SubscribeFailed gives the target's reason."""
+    refusals: list[str] = []
+
+    def on_connect_error(data: object) -> None:
+        refusals.append(str(data.get("message", data)) if isinstance(data, dict) else str(data))
+
+    client.on("connect_error", on_connect_error)
+    try:
+        await client.connect(
+            url,
+            auth={"token": token},
+            transports=["websocket"],
+            socketio_path=socketio_path,
+            wait_timeout=timeout_s,
+        )
+    except socketio.exceptions.ConnectionError as exc:
+        if exc.__cause__ is not None:
+            # the transport failed before any Socket.IO answer: a plain HTTP server, a proxy, nothing
+            detail = refusals[-1] if refusals else str(exc)
+            raise SubscribeFailed(
+                f"no Socket.IO handshake with {url} (path {socketio_path}): {detail}; "
+                "is a Socket.IO server there?"
+            ) from None
+        # the server answered the handshake and refused the connection (its reason, e.g. a bad token)
+        raise SubscribeFailed(
+            f"the Socket.IO connection was refused: {refusals[-1] if refusals else exc}"
+        ) from None
 
 
 class T0Emitter:

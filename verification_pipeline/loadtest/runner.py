@@ -112,6 +112,7 @@ def run_k6(
     dashboard_path: Path | None = None,
     timeout_s: float | None = None,
     stop: threading.Event | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> K6Run:
     """Run k6 to completion, passing each output line (secrets masked) to `on_line`.
 
@@ -122,7 +123,8 @@ def run_k6(
     failures so far) instead of reaching `on_line`. With `dashboard_path`, k6 exports its web
     dashboard there as one self-contained HTML file (no port opened: the dashboard server is off).
     k6 exits 0 even when it could not write its output (a full disk): that is an error too,
-    because the raw points on disk would be incomplete.
+    because the raw points on disk would be incomplete. `on_start` gets k6's pid once it runs
+    (for the measurement-health sampler).
     """
     k6 = tool_path("k6")
     secrets = [env[name] for name in secret_env if env.get(name)]
@@ -142,6 +144,8 @@ def run_k6(
         )
     except OSError as exc:
         raise ToolError(f"cannot start k6 ({k6}): {exc.strerror or exc}") from exc
+    if on_start is not None:
+        on_start(process.pid)
     output_errors: list[str] = []
     readers = [
         threading.Thread(

@@ -94,6 +94,7 @@ def render_docs(
             *(f"missing from the evidence bundle: {name}" for name in missing_files),
         ],
         baseline=baseline_comparison.as_json(),
+        measurement_health=slo_metrics.measurement_health,
         policies=policies.to_dicts() if policies is not None else None,
     )
     return ReleaseDocs(

@@ -21,6 +21,7 @@ from verification_pipeline.compare.document import (
 )
 from verification_pipeline.defs.evidence.files import bundle_files_metadata
 from verification_pipeline.defs.evidence.resources import SigningKeyResource
+from verification_pipeline.defs.health import HEALTH_ASSETS, recorded_phases
 from verification_pipeline.defs.materializations import latest_record, materialization
 from verification_pipeline.defs.partitions import RELEASE_CANDIDATES, release_candidates
 from verification_pipeline.defs.storage.resources import S3Resource
@@ -130,8 +131,13 @@ def baseline_comparison(
         document = comparison_document(
             spec,
             rc=rc,
-            current=Samples(read=read_load_samples, write=write_load_samples, fanout=fanout_latencies),
-            baseline=Samples.from_frames(search.baseline.frames),
+            current=Samples(
+                read=read_load_samples,
+                write=write_load_samples,
+                fanout=fanout_latencies,
+                health_phases=recorded_phases(context, HEALTH_ASSETS),
+            ),
+            baseline=Samples.from_frames(search.baseline.frames, search.baseline.metrics),
             baseline_info=search.baseline.info(),
         )
     value = BaselineComparisonRecord.model_validate(document)

@@ -15,6 +15,7 @@ import polars as pl
 
 from verification_pipeline.code_version import code_version
 from verification_pipeline.defs.evidence.files import bundle_files_metadata
+from verification_pipeline.defs.health import HEALTH_ASSETS, recorded_phases
 from verification_pipeline.defs.partitions import release_candidates
 from verification_pipeline.defs.slo.resources import SloResource
 from verification_pipeline.defs.storage.resources import S3Resource
@@ -116,6 +117,7 @@ def build_slo_assets(slos: SloResource) -> list[dg.AssetsDefinition]:
                 fanout=fanout_latencies,
                 fanout_summary_only=None if fanout_latencies.height else _seed_fanout(context, s3),
                 min_delivery_ratio=slos.min_delivery_ratio,
+                health_phases=recorded_phases(context, HEALTH_ASSETS),
             )
         )
         samples = {"read": read_load_samples, "write": write_load_samples, "fanout": fanout_latencies}
