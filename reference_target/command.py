@@ -31,7 +31,8 @@ def serve(
         typer.Option(help="File holding the X-Admin-Token for /admin/faults; without it that API is off."),
     ] = None,
     ready_file: Annotated[
-        Path | None, typer.Option(help="Write {host, port, pid, base_url, graphql_url} here once serving.")
+        Path | None,
+        typer.Option(help="Write host, port, pid, base_url and graphql_url here (JSON) once serving."),
     ] = None,
     read_latency_ms: Annotated[
         str | None,
@@ -127,6 +128,9 @@ def serve(
     run_server(config)
 
 
+MAX_TTL_S = 366 * 24 * 3600  # a test token outliving a year is a mistake, not a need
+
+
 def token(
     secret_file: Annotated[
         Path, typer.Option(help="File holding the target's HS256 key (its --jwt-secret-file).")
@@ -135,13 +139,15 @@ def token(
     scopes: Annotated[
         str, typer.Option(help="Comma-separated scopes: coherence:read, coherence:write.")
     ] = "coherence:read,coherence:write",
-    ttl: Annotated[int, typer.Option(help="Seconds until the token expires.")] = 3600,
+    ttl: Annotated[
+        int, typer.Option(min=1, max=MAX_TTL_S, metavar="SECONDS", help="Seconds until the token expires.")
+    ] = 3600,
 ) -> None:
     """Print a JWT for the reference target (HS256, one tenant, the given scopes)."""
     from reference_target.config import read_jwt_secret
     from reference_target.tokens import mint_token
 
-    if ttl <= 0:
-        raise UsageError(f"--ttl must be a positive number of seconds, got {ttl}")
     scope_list = [scope.strip() for scope in scopes.split(",") if scope.strip()]
+    if not scope_list:
+        raise UsageError("--scopes names no scope", hint="e.g. --scopes coherence:read")
     typer.echo(mint_token(read_jwt_secret(secret_file), tenant, scope_list, ttl_s=ttl))

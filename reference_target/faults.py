@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, ValidationError
 
-from verification_pipeline.errors import ConfigError
+from verification_pipeline.errors import ConfigError, in_words
 
 Operation = Literal["read", "write"]
 
@@ -107,8 +107,7 @@ class FaultSettings(BaseModel):
         except ValidationError as error:
             first = error.errors()[0]
             field = ".".join(str(part) for part in first["loc"]) or None
-            message = first["msg"].removeprefix("Value error, ")
-            raise ConfigError(message, source=source, field=field) from None
+            raise ConfigError(in_words(first), source=source, field=field) from None
 
     def updated(self, changes: dict[str, Any], *, source: str) -> FaultSettings:
         """These settings with `changes` applied; keys not named keep their value."""

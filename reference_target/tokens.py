@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import jwt
 
-from verification_pipeline.errors import InputError
+from verification_pipeline.errors import InputError, shown
 
 ALGORITHM = "HS256"
 READ_SCOPE = "coherence:read"
@@ -48,7 +48,11 @@ def mint_token(secret: bytes, tenant: str, scopes: list[str], ttl_s: int = 3600)
         raise InputError("a token names exactly one tenant; '*' and '' are not allowed", field="tenant")
     unknown = set(scopes) - KNOWN_SCOPES
     if unknown:
-        raise InputError(f"unknown scopes {sorted(unknown)}; known: {sorted(KNOWN_SCOPES)}", field="scopes")
+        raise InputError(
+            f"unknown scope(s) {', '.join(shown(scope) for scope in sorted(unknown))}",
+            field="scopes",
+            hint=f"known: {', '.join(sorted(KNOWN_SCOPES))}",
+        )
     now = int(time.time())
     payload = {
         "sub": f"{tenant}-client",

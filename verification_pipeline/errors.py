@@ -11,6 +11,11 @@ of secrets, never their values.
 
 from __future__ import annotations
 
+import errno
+import re
+from collections.abc import Mapping
+from typing import Any
+
 
 class PipelineError(Exception):
     """Base class: an expected failure with a message a person can act on."""
@@ -24,6 +29,40 @@ class PipelineError(Exception):
 
     def __str__(self) -> str:
         return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+# --- Showing what a user gave: paths and values inside messages ---
+
+# A value longer than this is shown by its two ends: a 100,000-character path is no message.
+_SHOWN_MAX = 160
+# Surrogates that are no escaped byte of a file name (those are U+DC80..U+DCFF).
+_LONE_SURROGATE = re.compile("[\ud800-\udc7f\udd00-\udfff]")
+_LONG_WORD = re.compile(r"\S{401,}")  # a word of a message: a path, a value given
+
+
+def shown(value: object) -> str:
+    """`value` as a message shows it: bytes a file name held that are not UTF-8 as `\\xff` (never
+    Python's `\\udcff`), and a very long value cut in its middle with its length said.
+
+    Use it for every path, tag or value a user gave that goes into a message; `InputError`
+    applies it to its `source` itself.
+    """
+    return _shortened(escaped(os_fsdecode(value)))
+
+
+def shown_message(text: str) -> str:
+    """A whole message made fit to print: escaped as `shown`, every overlong word cut in its middle."""
+    return _LONG_WORD.sub(lambda match: _shortened(match.group()), escaped(text))
+
+
+def escaped(text: str) -> str:
+    """`text` with the bytes of a non-UTF-8 file name (`\\udcff` in Python) written as `\\xff`."""
+    text = _LONE_SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _shortened(text: str) -> str:
+    return text if len(text) <= _SHOWN_MAX else f"{text[:100]}...{text[-40:]} ({len(text):,} characters)"
 
 
 # --- Bad input: a file, a field or an argument that cannot be used. Exit 2. ---
@@ -44,7 +83,7 @@ class InputError(PipelineError):
         self.source = source
         self.line = line
         self.field = field
-        where = source or ""
+        where = shown(source) if source else ""
         if line is not None:
             where += f":{line}" if where else f"line {line}"
         if field:
@@ -110,3 +149,107 @@ class TargetError(PipelineError):
 
 class SigningError(PipelineError):
     """The signing key is missing, unreadable or of the wrong type."""
+
+
+# --- The operating system refused a path the user gave ---
+
+_OS_REASONS = {
+    errno.EACCES: (
+        "permission denied",
+        "check the permissions of it and of its folders, or run as a user who may",
+    ),
+    errno.EPERM: ("operation not permitted", "check the permissions of it and of its folders"),
+    errno.ENAMETOOLONG: ("the path is too long for the file system", "use a shorter path"),
+    errno.EISDIR: ("is a directory, where a file is wanted", "name a file"),
+    errno.ENOTDIR: ("a part of the path is not a directory", "check the path"),
+    errno.ENOENT: ("does not exist", "check the path"),
+    errno.ELOOP: ("has too many levels of symbolic links", "name the file itself"),
+    errno.EROFS: ("is on a read-only file system", "name a writable place"),
+    errno.ENOSPC: ("no space left on the device", "free some space, or name another place"),
+    errno.EDQUOT: ("the disk quota is exceeded", "free some space, or name another place"),
+    errno.ETXTBSY: ("is busy (a running program)", "name another file"),
+}
+
+
+def os_error(exc: OSError, *, source: object | None = None, what: str | None = None) -> InputError:
+    """The InputError (exit 2) for an OSError on a path the user gave: its path and a plain reason.
+
+    `source` defaults to the path the OSError names; `what` says what the path is for
+    ("the bundle", "--out"). Raise it `from None`: the OSError's wording is Python's, not ours.
+    """
+    reason, hint = os_reason(exc)
+    where = source if source is not None else (exc.filename if exc.filename is not None else None)
+    text = os_fsdecode(where) if where is not None else None
+    return InputError(f"{what}: {reason}" if what else reason, source=text, hint=hint)
+
+
+def os_reason(exc: OSError) -> tuple[str, str | None]:
+    """Why the OS refused, in words, and what to do: ("permission denied", "check the permissions...")."""
+    return _OS_REASONS.get(exc.errno or 0, (exc.strerror or "cannot be used", None))
+
+
+def os_fsdecode(path: object) -> str:
+    """A path as text, whatever the OS gave (bytes, str, a path object, a file descriptor)."""
+    if isinstance(path, bytes):
+        return path.decode("utf-8", "surrogateescape")
+    return str(path)
+
+
+# --- Validation errors (pydantic's, also typer's) said as our messages are ---
+
+# pydantic's error types, said as a person would; `{input}` and the constraint names come from the error.
+_WORDS = {
+    "missing": "required field is missing",
+    "extra_forbidden": "unknown key",
+    "float_type": "expected a number, got {input}",
+    "float_parsing": "expected a number, got {input}",
+    "int_type": "expected a whole number, got {input}",
+    "int_parsing": "expected a whole number, got {input}",
+    "int_from_float": "expected a whole number, got {input}",
+    "bool_type": "expected true or false, got {input}",
+    "bool_parsing": "expected true or false, got {input}",
+    "string_type": "expected text, got {input}",
+    "dict_type": "expected a mapping (key: value lines), got {input}",
+    "model_type": "expected a mapping (key: value lines), got {input}",
+    "list_type": "expected a list (- item lines), got {input}",
+    "greater_than": "must be above {gt}, got {input}",
+    "greater_than_equal": "must be at least {ge}, got {input}",
+    "less_than": "must be below {lt}, got {input}",
+    "less_than_equal": "must be at most {le}, got {input}",
+    "finite_number": "must be a finite number, got {input}",
+    "literal_error": "must be one of {expected}, got {input}",
+    "enum": "must be one of {expected}, got {input}",
+    "string_too_long": "is longer than {max_length} characters",
+    "string_too_short": "is shorter than {min_length} characters",
+    "too_short": "needs at least {min_length} item(s)",
+    "too_long": "holds more than {max_length} items",
+    "string_pattern_mismatch": "{input} is not of the form wanted here ({pattern_words})",
+}
+_PATTERN_WORDS = {
+    "^[a-z][a-z0-9_]*$": "lower-case letters, digits and _, starting with a letter",
+}
+
+
+def in_words(error: Mapping[str, Any]) -> str:
+    """One pydantic error as a sentence without pydantic's wording or Python's reprs."""
+    context = dict(error.get("ctx") or {})
+    template = _WORDS.get(error["type"])
+    if template is None:
+        return str(error["msg"]).removeprefix("Value error, ")
+    pattern = str(context.get("pattern", ""))
+    context["pattern_words"] = _PATTERN_WORDS.get(pattern, f"matching {pattern}")
+    return template.format(input=_value(error.get("input")), **{k: str(v) for k, v in context.items()})
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, int | float):
+        return shown(value)
+    return f"'{shown(value)}'"

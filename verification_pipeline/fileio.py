@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from verification_pipeline.errors import InputError
+from verification_pipeline.errors import InputError, os_reason
 
 KIB, MIB, GIB = 1 << 10, 1 << 20, 1 << 30
 # Caps by what a file holds; each is far above any real file of its kind.
@@ -48,7 +48,8 @@ def read_capped(
         # O_NONBLOCK: opening a FIFO without a writer would otherwise block here, before any timeout.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
-        raise error(f"cannot read {what}: {exc.strerror or exc}", source=str(path)) from None
+        reason, hint = os_reason(exc)
+        raise error(f"cannot read {what}: {reason}", source=str(path), hint=hint) from None
     info = os.fstat(fd)
     if stat.S_ISDIR(info.st_mode):
         os.close(fd)
@@ -270,6 +271,16 @@ def _read_stream(handle, path: Path, what: str, limit: int, wait_s: float, error
         size += len(chunk)
         if size > limit:
             raise _too_large(path, what, limit, error)
+
+
+def gzip_problem(exc: BaseException) -> str:
+    """What a gzip reader's exception means, in words (not zlib's "Error -3 ... incorrect header check")."""
+    if isinstance(exc, EOFError):
+        return "the compressed data ends early: the file is truncated"
+    text = str(exc)
+    if "header" in text or "Not a gzipped file" in text:
+        return "the data is not gzip-compressed"
+    return "the compressed data is damaged"
 
 
 def _too_large(path: Path, what: str, limit: int, error: type[InputError] = InputError) -> InputError:

@@ -37,6 +37,18 @@ def usable_vp_home() -> Path:
     return _usable_dir(vp_home(), "VP_HOME")
 
 
+def existing_vp_home() -> Path:
+    """`vp_home()` when it is a directory or not there yet (nothing to read then); exit 2 naming
+    VP_HOME when it is something else (a file), which a read-only command would otherwise
+    take for an empty home."""
+    home = vp_home()
+    if home.exists() and not home.is_dir():
+        raise ConfigError(
+            f"{home} is not a directory", field="VP_HOME", hint="point VP_HOME at a directory, or unset it"
+        )
+    return home
+
+
 def _usable_dir(path: Path, name: str) -> Path:
     """`path` as a directory (created when missing), or a ConfigError naming the variable that chose it."""
     try:

@@ -266,3 +266,20 @@ def test_an_undecided_comparison_alone_makes_the_documents_inconclusive_without_
             "> **INCONCLUSIVE: v24.1.0-rc1 met its SLOs but the evidence cannot decide another release gate."
         )
         assert "> - baseline comparison: INCONCLUSIVE" in text
+
+
+def test_a_pass_on_too_few_bursts_says_what_it_cannot_exclude_in_both_documents(passing, labels):
+    """No failure in 8,000 requests passes <= 0.1 %, but cannot exclude rare bursts: the reason
+    says how often and how large, and the documents show it under the PASS (whose reason
+    they do not print) for the error rate alone."""
+    errors = passing.filter(pl.col("name") == "error_rate").row(0, named=True)
+    assert errors["failures"] == 0 and errors["verdict"] == "PASS"
+    frequency = 1 - 0.05 ** (1 / errors["n"])
+    limit = (
+        f"Error rate: no burst of failures was seen (the 95% level is stated for runs with at least 4), "
+        f"so this run cannot exclude bursts starting once every {1 / frequency:,.0f} requests"
+    )
+    for text in _render(passing, "PASS", labels).values():
+        head = text.split("| SLO |")[0]
+        assert "What these passes cannot exclude:" in head and limit in head
+        assert head.count("cannot exclude bursts") == 1

@@ -98,3 +98,23 @@ def test_report_benchmark_times_the_report_and_the_ui_charts_beside_the_slo_math
     assert "500 reads, 300 writes, 100 deliveries" in out
     for step in ("metrics_document", "render_report", "slo_charts_markdown"):
         assert re.search(rf"^\| {step} .*\| [\d.]+ \|", out, re.MULTILINE), step
+
+
+def test_bound_cost_benchmark_times_the_bounds_beside_summarize_on_the_same_files(tmp_path):
+    """Both runs (plain and with slow stretches) of each size, before and after side by side."""
+    before = tmp_path / "before"
+    before.mkdir()
+    archive = subprocess.run(
+        ["git", "archive", "HEAD", "verification_pipeline"], cwd=REPO, capture_output=True, check=True
+    )
+    subprocess.run(["tar", "-x", "-C", str(before)], input=archive.stdout, check=True)
+    out = run("bound_cost.py", "--sizes", "2000", "--rounds", "1", "--before", str(before))
+    for kind in ("plain", "stretches"):
+        assert re.search(rf"^\| 2,000 \| {kind} \|( [0-9.]+ \|){{7}}$", out, re.MULTILINE), out
+
+
+def test_burst_coverage_benchmark_prints_before_and_now_for_the_cells_asked():
+    out = run("burst_coverage.py", "--reps", "20", "--cells", "0,14")
+    rows = [line for line in out.splitlines() if re.match(r"^\| (independent|pareto)", line)]
+    assert [row.split(" | ")[0] for row in rows] == ["| independent", "| pareto 1.5"], out
+    assert all(len(row.split("|")) == 13 for row in rows)

@@ -150,7 +150,7 @@ def test_no_baseline_is_said_never_a_silent_pass() -> None:
     ("change", "where", "message"),
     [
         ({"on_regression": "block"}, r"\[regression\.on_regression\]", "'warn' or 'fail'"),
-        ({"max_p95_increase_pct": -1}, r"\[regression\.max_p95_increase_pct\]", "greater than or equal to 0"),
+        ({"max_p95_increase_pct": -1}, r"\[regression\.max_p95_increase_pct\]", "must be at least 0"),
         ({"max_p95_pct": 5}, r"\[regression\.max_p95_pct\]", "unknown key"),
     ],
 )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 from pathlib import Path
 
 import pytest
@@ -63,7 +65,11 @@ def test_gate_breach_exits_1_naming_what_failed(closed_read_run) -> None:
         "gate", str(closed_read_run.out_path), "--p95", "0.001", "--error-rate", "0.1", "--op", "read"
     )
     assert code == 1
-    assert "read gate breached: p95" in output and "exceeds 0.001 ms" in output and "error rate" in output
+    assert (
+        "the gate on the read requests was breached: p95" in output
+        and "exceeds 0.001 ms" in output
+        and "error rate" in output
+    )
 
 
 def test_gate_failure_count_uses_the_rates_denominator(open_write_run) -> None:
@@ -87,6 +93,18 @@ def test_gate_with_confidence_needs_the_bound_not_the_point_estimate(clean_read_
     assert "p95: PASS" in output and "effective n" in output
     code, output = invoke("gate", path, "--p95", "350", "--error-rate", "1", "--confidence", "0.95")
     assert code == 0 and "gate passed" in output, output
+    # A PASS without a failure still says what the run could have missed: bursts starting up to
+    # the 95 % bound on their frequency, 1 - 0.05^(1/n), and the size that would break 1 % then.
+    failed = re.search(r"error_rate: PASS: 0 of (\d+) requests failed", output)
+    assert failed, output
+    requests = int(failed.group(1))
+    frequency = 1 - 0.05 ** (1 / requests)
+    assert "no burst of failures was seen" in output
+    assert f"bursts starting once every {1 / frequency:,.0f} requests" in output
+    assert (
+        f"bursts of {math.ceil(0.01 / frequency):,} or more failures that often would break the 1% threshold"
+        in output
+    )
 
 
 def test_gate_with_confidence_fails_a_measured_breach(closed_read_run) -> None:

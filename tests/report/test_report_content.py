@@ -195,3 +195,23 @@ def test_a_one_sided_interval_is_drawn_and_shown_open_ended_not_as_zero(inputs):
     row = next(r for r in metrics["slos"] if r["name"] == "ingest_latency_p95")
     assert f"interval [{row['ci_low']:.1f}, +inf] ms" in page
     assert '<figure data-chart="cdf-ingest_latency_p95"><svg' in page
+
+
+def test_what_a_verdict_cannot_exclude_is_listed_under_the_slo_table(text_only):
+    """A rate SLO that passed on too few bursts carries in its reason what it could have missed;
+    the page lists it under the SLO table (whose rows show no reason), and nothing without one."""
+    from verification_pipeline.slo.metrics import CANNOT_EXCLUDE
+
+    slos = [dict(slo) for slo in text_only.metrics["slos"]]
+    slos[0]["reason"] = (
+        f"the upper bound is below the threshold{CANNOT_EXCLUDE}bursts once every 1,002 requests"
+    )
+    page = render_report(dataclasses.replace(text_only, metrics={**text_only.metrics, "slos": slos})).decode()
+    assert (
+        f'<ul id="limits"><li data-limit="{slos[0]["name"]}">{slos[0]["name"]}: '
+        "bursts once every 1,002 requests</li></ul>" in page
+    )
+    for slo in slos:
+        slo["reason"] = "the upper bound is below the threshold"
+    page = render_report(dataclasses.replace(text_only, metrics={**text_only.metrics, "slos": slos})).decode()
+    assert 'id="limits"' not in page

@@ -31,7 +31,11 @@ def edited(change) -> str:
 @pytest.mark.parametrize(
     ("change", "where", "message"),
     [
-        (lambda d: d["slos"][1].update(threshold="fast"), r"\[slos\[1\]\.threshold\]", "valid number"),
+        (
+            lambda d: d["slos"][1].update(threshold="fast"),
+            r"\[slos\[1\]\.threshold\]",
+            "expected a number, got .fast.",
+        ),
         (lambda d: d["slos"][0].update(unit="s"), r"\[slos\[0\]\.unit\]", "'ms' or 'percent'"),
         (lambda d: d["slos"][0].pop("quantile"), r"\[slos\[0\]\]", "needs `quantile`"),
         (lambda d: d["slos"][2].update(source="ingest"), r"\[slos\[2\]\]", "rate SLO counts failed requests"),
@@ -43,8 +47,8 @@ def edited(change) -> str:
         ),
         (lambda d: d["slos"][4].update(colour="red"), r"\[slos\[4\]\.colour\]", "unknown key"),
         (lambda d: d["slos"][4].update(name="read_latency_p95"), ":", "repeated: read_latency_p95"),
-        (lambda d: d.update(confidence=1.5), r"\[confidence\]", "less than 1"),
-        (lambda d: d["slos"][0].update(quantile=95), r"\[slos\[0\]\.quantile\]", "less than 1"),
+        (lambda d: d.update(confidence=1.5), r"\[confidence\]", "must be below 1"),
+        (lambda d: d["slos"][0].update(quantile=95), r"\[slos\[0\]\.quantile\]", "must be below 1"),
         (
             lambda d: d["slos"][0].update(responses="failed"),
             r"\[slos\[0\]\.responses\]",
@@ -71,9 +75,9 @@ SLO = "slos:\n  - {name: read_p95, metric: quantile, source: read, quantile: 0.9
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        (SLO % ".inf", r"slos\.yaml \[slos\[0\]\.threshold\]: Input should be a finite number"),
-        (SLO % "1e400", r"slos\.yaml \[slos\[0\]\.threshold\]: Input should be a finite number"),
-        (SLO % ".nan", r"slos\.yaml \[slos\[0\]\.threshold\]: Input should be a finite number"),
+        (SLO % ".inf", r"slos\.yaml:2 \[slos\[0\]\.threshold\]: must be a finite number, got inf"),
+        (SLO % "1e400", r"slos\.yaml:2 \[slos\[0\]\.threshold\]: must be a finite number, got inf"),
+        (SLO % ".nan", r"slos\.yaml:2 \[slos\[0\]\.threshold\]: must be a finite number, got nan"),
         (SLO % ("1" * 4301), r"slos\.yaml:2: holds an integer of more than 4300 digits"),
         ("slos: " + "[" * 10_000, r"slos\.yaml: not a configuration file: nested too deeply"),
         (

@@ -39,9 +39,15 @@ def test_token_refuses_a_short_secret(tmp_path):
     assert "tooshort" not in str(result.exception)
 
 
-def test_token_refuses_a_non_positive_ttl(secret_file):
-    result = runner.invoke(app, ["token", "--secret-file", str(secret_file), "--ttl", "0"])
-    assert isinstance(result.exception, UsageError)
+@pytest.mark.parametrize("ttl", ["0", "-5", "99999999999999999999999", str(366 * 24 * 3600 + 1)])
+def test_token_refuses_a_ttl_that_is_not_positive_or_beyond_a_year(secret_file, ttl):
+    result = runner.invoke(app, ["token", "--secret-file", str(secret_file), "--ttl", ttl])
+    assert result.exit_code == 2 and "--ttl" in result.output
+
+
+def test_token_refuses_scopes_that_name_no_scope(secret_file):
+    result = runner.invoke(app, ["token", "--secret-file", str(secret_file), "--scopes", ",, ,"])
+    assert isinstance(result.exception, UsageError) and "names no scope" in str(result.exception)
 
 
 def test_serve_names_a_missing_secret_file(tmp_path):

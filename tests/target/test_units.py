@@ -55,9 +55,7 @@ def test_fault_update_is_partial_and_null_switches_off():
 
 
 def test_fault_errors_name_the_field_and_source():
-    with pytest.raises(
-        ConfigError, match=r"^flags \[drop_event_rate\]: Input should be less than or equal to 1"
-    ):
+    with pytest.raises(ConfigError, match=r"^flags \[drop_event_rate\]: must be at most 1\.0, got 3"):
         FaultSettings.parse({"drop_event_rate": 3}, source="flags")
 
 

@@ -21,7 +21,7 @@ from markupsafe import Markup
 
 from verification_pipeline.config_files import load_yaml
 from verification_pipeline.errors import ConfigError, InputError
-from verification_pipeline.slo.metrics import dependence_summary
+from verification_pipeline.slo.metrics import cannot_exclude, dependence_summary
 from verification_pipeline.textsafe import for_code_span, for_markdown
 from verification_pipeline.verdict import Verdict
 
@@ -160,6 +160,9 @@ class _Row:
     dependence: str
     verdict: str
     reason: str
+    # What the evidence behind the verdict could have missed (fewer bursts than its level is
+    # stated for), shown under a PASS too: its reason is not printed there.
+    limit: str | None
 
 
 @dataclass(frozen=True)
@@ -176,6 +179,7 @@ class _Document:
     rows: list[_Row]
     not_passed: list[_Row]
     findings: list[str]
+    limits: list[str]
     targets_line: str
     figures_line: str
 
@@ -214,6 +218,7 @@ def _row(record: Mapping[str, Any], labels: Mapping[str, str]) -> _Row:
         dependence=dependence_summary(record),
         verdict=verdict,
         reason=str(record["reason"] or "").strip(),
+        limit=cannot_exclude(str(record["reason"] or "")),
     )
 
 
@@ -332,6 +337,7 @@ def _document(
         rows=rows,
         not_passed=not_passed,
         findings=list(findings),
+        limits=[f"{row.label}: {row.limit}" for row in rows if row.verdict == Verdict.PASS and row.limit],
         targets_line="; ".join(f"{row.label} {row.target}" for row in rows) + ".",
         figures_line=" · ".join(f"{row.label}: {row.measured} ({row.verdict})" for row in rows),
     )

@@ -152,7 +152,7 @@ _SOURCE_WORDS = {
 }
 
 
-def from_spec(spec: SloSpec) -> list[SLOTarget]:
+def from_spec(spec: SloSpec, *, source: str | None = None) -> list[SLOTarget]:
     """The SLOs of `slos.yaml` as Prometheus sees them.
 
     A quantile SLO "p95 <= 350 ms" becomes "95 % of requests within 0.35 s"; a rate SLO
@@ -177,6 +177,7 @@ def from_spec(spec: SloSpec) -> list[SLOTarget]:
             if slo.threshold <= 0:
                 raise ConfigError(
                     "an error-rate threshold of 0 % leaves no error budget to alert on",
+                    source=source,
                     field=f"slos[{index}].threshold",
                     hint="set the largest error rate you accept, e.g. 0.1",
                 )

@@ -30,23 +30,39 @@ def report_crash(exc: BaseException, args: list[str]) -> str:
         secrets,
     )
     where = _write_log(text)
-    message = _mask(str(exc), secrets).splitlines()[0] if str(exc) else ""
+    text_of = _text(exc)
+    message = _mask(text_of, secrets).splitlines()[0] if text_of.strip() else ""
     return f"internal error: {type(exc).__name__}: {message}; details in {where}"
+
+
+def _text(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:  # noqa: BLE001 - an exception whose own __str__ fails must still be reported
+        return ""
 
 
 def _write_log(text: str) -> str:
     from verification_pipeline.paths import vp_home
 
     name = f"internal-error-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.log"
+    # a file name that is not UTF-8 (`k6_\xff.json`) is in the traceback as `\udcff`: bytes, escaped
+    from verification_pipeline.errors import escaped
+
+    data = escaped(text).encode("utf-8")
     for folder in _log_folders(vp_home):
+        path = folder / name
         try:
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            path = folder / name
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(text)
+        except OSError:
+            continue
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
             return str(path)
         except OSError:
+            path.unlink(missing_ok=True)  # no empty log left behind
             continue
     return "nowhere (no writable log folder)"
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from verification_pipeline.errors import InputError, VerificationFailed
+from verification_pipeline.errors import InputError, UsageError, VerificationFailed
 from verification_pipeline.evidence.layout import ARCHIVE_NAME, MANIFEST, SLO_BASELINE, SLO_METRICS
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ def verify(
     bundle: Annotated[
         str,
         typer.Argument(
-            help=f"Bundle directory, {ARCHIVE_NAME}, or s3://bucket/.../evidence/<version>/ (VP_S3_* credentials)."
+            help=f"Bundle directory, {ARCHIVE_NAME}, or s3://bucket/.../evidence/VERSION/ (with the VP_S3_* credentials)."
         ),
     ],
     public_key: Annotated[Path, typer.Option("--public-key", help="Trusted Ed25519 public key (PEM).")],
@@ -121,11 +121,14 @@ def audit(
     from verification_pipeline.textsafe import for_terminal
 
     key = load_public_key_file(public_key) if public_key is not None else None
-    report = audit_path(
-        _bundle_path(bundle),
-        public_key=key,
-        baseline=_bundle_path(baseline) if baseline is not None else None,
-    )
+    bundle_path = _bundle_path(bundle)
+    baseline_path = _bundle_path(baseline) if baseline is not None else None
+    if baseline_path is not None and _same_place(bundle_path, baseline_path):
+        raise UsageError(
+            "--baseline names the audited bundle itself; a bundle compared with itself shows nothing",
+            hint="pass the bundle of the RC before it",
+        )
+    report = audit_path(bundle_path, public_key=key, baseline=baseline_path)
     if report.verification is None:
         typer.secho(
             "WARNING: NOT VERIFIED: no --public-key given, so these files are checked only against "
@@ -168,6 +171,15 @@ def audit(
                 hint="the recorded figures do not follow from the raw measurements",
             )
     typer.echo("audit: every recorded figure matches the recomputation")
+
+
+def _same_place(first: Path, second: Path) -> bool:
+    """The same file or folder (or the bundle root inside the other: `dir` and `dir/evidence/v24.1`)."""
+    try:
+        one, other = first.resolve(strict=True), second.resolve(strict=True)
+    except OSError:
+        return False  # the reader names what is missing
+    return one == other or one in other.parents or other in one.parents
 
 
 def _difference_line(difference: MetricDifference) -> str:

@@ -33,18 +33,24 @@ def run(
         typer.Option(envvar="VP_TARGET_JWT", show_default=False, help="JWT with coherence:read and :write."),
     ],
     tenant: Annotated[str, typer.Option(help="Tenant whose room the subscribers join.")] = "tenant-123",
-    subscribers: Annotated[int, typer.Option(min=1, help="Socket.IO subscribers to hold.")] = 50,
-    events: Annotated[int, typer.Option(min=1, help="Signals to publish.")] = 200,
+    subscribers: Annotated[int, typer.Option(min=1, max=100_000, help="Socket.IO subscribers to hold.")] = 50,
+    events: Annotated[int, typer.Option(min=1, max=1_000_000, help="Signals to publish.")] = 200,
     out: Annotated[Path, typer.Option(help="Where to write the seed's shape plus our fields.")] = DEFAULT_OUT,
     rate: Annotated[
-        float | None, typer.Option(help="Events per second (open model); default: the seed's cadence.")
+        float | None,
+        typer.Option(
+            min=0.01, max=100_000, help="Events per second (open model); default: the seed's cadence."
+        ),
     ] = None,
     grace_ms: Annotated[
-        float, typer.Option(help="An event not seen this long after its publish is lost.")
+        float, typer.Option(min=1, max=600_000, help="An event not seen this long after its publish is lost.")
     ] = 5000.0,
-    late_ms: Annotated[float, typer.Option(help="An arrival later than this is counted as late.")] = 250.0,
+    late_ms: Annotated[
+        float, typer.Option(min=0, max=600_000, help="An arrival later than this is counted as late.")
+    ] = 250.0,
     processes: Annotated[
-        int | None, typer.Option(min=1, help="Subscriber processes; default: one per 200 subscribers.")
+        int | None,
+        typer.Option(min=1, max=1024, help="Subscriber processes; default: one per 200 subscribers."),
     ] = None,
     subscribe_url: Annotated[
         str | None, typer.Option(help="Socket.IO base URL; default: --url without /graphql.")
@@ -67,6 +73,7 @@ def run(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+    from verification_pipeline.cli.output import ms
     from verification_pipeline.fanout.metrics import gate_breaches
     from verification_pipeline.fanout.probe import ProbeConfig, run_probe
     from verification_pipeline.fileio import atomic_write, check_output_file
@@ -106,15 +113,15 @@ def run(
     atomic_write(out, (json.dumps(metrics, indent=2) + "\n").encode())
     typer.echo(
         f"fan-out: {metrics['subscribers']} subscribers x {metrics['events']} events, "
-        f"p50 {metrics['p50_ms']} ms, p95 {metrics['p95_ms']} ms, p99 {metrics['p99_ms']} ms; "
+        f"p50 {ms(metrics['p50_ms'])} ms, p95 {ms(metrics['p95_ms'])} ms, p99 {ms(metrics['p99_ms'])} ms; "
         f"delivered {metrics['delivered']}, late {metrics['late']}, lost {metrics['lost']}, "
         f"duplicates {metrics['duplicates']}, ratio {metrics['delivery_ratio']:.4%}; "
-        f"probe loop lag p99 {metrics['loop_lag_p99_ms']} ms -> {out}"
+        f"probe loop lag p99 {ms(metrics['loop_lag_p99_ms'])} ms -> {out}"
     )
     if (seed_method := metrics.get("seed_method")) is not None:
         typer.echo(
             f"seed's method: {seed_method['count']} latencies ({seed_method['publishes']} publishes, "
-            f"{seed_method['echoes']} t0 echoes), p95 {seed_method['p95_ms']} ms, p99 {seed_method['p99_ms']} ms"
+            f"{seed_method['echoes']} t0 echoes), p95 {ms(seed_method['p95_ms'])} ms, p99 {ms(seed_method['p99_ms'])} ms"
         )
     breaches = gate_breaches(metrics, max_p95_ms=max_p95_ms, min_delivery_ratio=min_delivery_ratio)
     if breaches:

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 import typer
 
+from verification_pipeline.cli.output import ms
 from verification_pipeline.errors import GateFailed, NoDataError, UsageError
 
 if TYPE_CHECKING:
@@ -43,62 +45,65 @@ def summarize_command(
     role: str | None = Role,
 ) -> None:
     """Per-op and whole-run figures in k6's summary shape (avg, min, med, max, p(90), p(95), p(99))."""
-    from rich.console import Console
-    from rich.table import Table
-
+    from verification_pipeline.cli.output import print_table
     from verification_pipeline.loadtest.summary import summarize
 
     summary = summarize(_load(files, role))
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
         return
-    table = Table(
-        "op",
-        "requests",
-        "failed",
-        "avg ms",
-        "min ms",
-        "med ms",
-        "max ms",
-        "p(90) ms",
-        "p(95) ms",
-        "p(99) ms",
-        title="k6 requests",
-    )
+    rows = []
     for op, figures in summary.items():
         duration, failures = figures["http_req_duration"], figures["request_failures"]
-        table.add_row(
-            op,
-            str(figures["http_reqs"]["count"]),
-            f"{failures['count']} ({_percent(failures['rate'])})",
-            *(_ms(duration[name]) for name in ("avg", "min", "med", "max", "p(90)", "p(95)", "p(99)")),
+        rows.append(
+            (
+                op,
+                figures["http_reqs"]["count"],
+                f"{failures['count']} ({_percent(failures['rate'])})",
+                *(ms(duration[name]) for name in ("avg", "min", "med", "max", "p(90)", "p(95)", "p(99)")),
+            )
         )
-    Console().print(table)
+    headers = ("op", "requests", "failed", "avg ms", "min ms", "med ms", "max ms", "p(90) ms", "p(95) ms")
+    print_table((*headers, "p(99) ms"), rows, title="k6 requests")
 
 
 @app.command("gate")
 def gate_command(
     files: list[Path] = Files,
-    p95: float = typer.Option(..., "--p95", min=0, help="largest acceptable p95 latency, ms"),
-    error_rate: float = typer.Option(
-        ..., "--error-rate", "--errorRate", min=0, max=100, help="largest acceptable failed share, percent"
+    p95: float = typer.Option(..., "--p95", min=0, metavar="MS", help="largest acceptable p95 latency, ms"),
+    error_rate: float | None = typer.Option(
+        None,
+        "--error-rate",
+        min=0,
+        max=100,
+        metavar="PERCENT",
+        help="largest acceptable failed share, percent (required; the seed's --errorRate works too)",
     ),
+    seed_error_rate: float | None = typer.Option(None, "--errorRate", min=0, max=100, hidden=True),
     op: str | None = typer.Option(None, "--op", help="judge only this op (default: every request)"),
     confidence: float | None = typer.Option(
         None,
         "--confidence",
-        min=0.5,
-        max=0.9999,
-        help="gate on the pipeline's one-sided bounds at this level (e.g. 0.95) instead of point estimates",
+        metavar="LEVEL",
+        help="gate on the pipeline's one-sided bounds at this level, above 0.5 and below 1 (e.g. 0.95), "
+        "instead of point estimates",
     ),
     role: str | None = Role,
 ) -> None:
     """The seed's parse-k6.js: p95 and error rate against limits; exit 1 on a breach."""
     from verification_pipeline.loadtest.summary import ALL_OPS, summarize
 
+    if error_rate is None:
+        if seed_error_rate is None:
+            raise UsageError("missing option --error-rate", hint="e.g. --error-rate 0.1 (percent)")
+        error_rate = seed_error_rate
     for name, limit in (("--p95", p95), ("--error-rate", error_rate), ("--confidence", confidence or 0.95)):
         if not math.isfinite(limit):
             raise UsageError(f"{name} must be a finite number, got {limit}", hint="e.g. --p95 350")
+    if confidence is not None and not 0.5 < confidence < 1:
+        raise UsageError(
+            f"--confidence must lie above 0.5 and below 1, got {confidence:g}", hint="e.g. --confidence 0.95"
+        )
     samples = _load(files, role)
     summary = summarize(samples)
     scope = op or ALL_OPS
@@ -126,7 +131,7 @@ def gate_command(
     # The rate's denominator: every request owed, the ones k6 sent and the iterations it dropped.
     owed = figures["http_reqs"]["count"] + failures["dropped"]
     typer.echo(
-        f"{scope}: p95 {_ms(measured_p95)} ms (limit {p95:g}), error rate {failed_share:.4f}% (limit {error_rate:g}%), "
+        f"{scope}: p95 {ms(measured_p95)} ms (limit {p95:g}), error rate {failed_share:.4f}% (limit {error_rate:g}%), "
         f"{failures['count']} of {owed} requests failed"
         + (f" ({failures['dropped']} dropped iterations included)" if failures["dropped"] else "")
     )
@@ -134,11 +139,11 @@ def gate_command(
     if measured_p95 is None:
         breaches.append("no request has a latency, so p95 cannot be measured")
     elif measured_p95 > p95:
-        breaches.append(f"p95 {_ms(measured_p95)} ms exceeds {p95:g} ms")
+        breaches.append(f"p95 {ms(measured_p95)} ms exceeds {p95:g} ms")
     if failed_share > error_rate:
         breaches.append(f"error rate {failed_share:.4f}% exceeds {error_rate:g}%")
     if breaches:
-        raise GateFailed(f"{scope} gate breached: " + "; ".join(breaches))
+        raise GateFailed(f"the gate on {_scope_words(scope)} was breached: " + "; ".join(breaches))
     typer.echo("gate passed")
 
 
@@ -179,7 +184,8 @@ def _gate_on_bounds(
     blocking = [f"{row['name']} {row['verdict']}" for row in rows if row["verdict"] != Verdict.PASS]
     if blocking:
         raise GateFailed(
-            f"{scope} gate at {confidence * 100:g}% confidence did not pass: " + "; ".join(blocking)
+            f"the gate on {_scope_words(scope)} did not pass at {confidence * 100:g}% confidence: "
+            + "; ".join(blocking)
         )
     typer.echo("gate passed")
 
@@ -207,6 +213,7 @@ def _load(files: list[Path], role: str | None) -> pl.DataFrame:
         DownloadColumn(),
         transient=True,
         console=Console(stderr=True),
+        disable=not sys.stderr.isatty(),  # a bar is for a person watching; in a log it is a stray line
     ) as progress:
         for path in files:
             if not is_regular_file(path):
@@ -224,8 +231,10 @@ def _load(files: list[Path], role: str | None) -> pl.DataFrame:
     return merge_segments(frames)
 
 
-def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}"
+def _scope_words(scope: str) -> str:
+    from verification_pipeline.loadtest.summary import ALL_OPS
+
+    return "every request" if scope == ALL_OPS else f"the {scope} requests"
 
 
 def _percent(rate: float | None) -> str:

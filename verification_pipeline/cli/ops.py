@@ -48,5 +48,6 @@ def render(
     config = (
         load_metrics_config(read(metrics, "--metrics"), source=str(metrics)) if metrics else MetricsConfig()
     )
-    for path in write_ops_artifacts(out, render_ops_artifacts(from_spec(spec), config)):
+    targets = from_spec(spec, source=str(slos) if slos else None)
+    for path in write_ops_artifacts(out, render_ops_artifacts(targets, config)):
         typer.echo(f"wrote {path}")

@@ -30,6 +30,12 @@ def _instance() -> Iterator[DagsterInstance]:
     config = home / "dagster.yaml"
     try:
         instance = dg.DagsterInstance.get()
+    except UnicodeDecodeError:
+        raise ConfigError(
+            "the Dagster instance cannot be loaded: dagster.yaml is not UTF-8 text",
+            source=str(config),
+            hint="fix dagster.yaml (or unset DAGSTER_HOME to use the embedded instance)",
+        ) from None
     except (yaml.YAMLError, dg.DagsterInvalidConfigError, dg.DagsterInvariantViolationError) as exc:
         raise ConfigError(
             f"the Dagster instance cannot be loaded: {_first_line(exc)}",
@@ -101,9 +107,11 @@ def promote(
     from verification_pipeline.evidence.layout import bundle_root
     from verification_pipeline.evidence.verify import VerificationReport, verify_files
     from verification_pipeline.release.promote import promote as create_tag
+    from verification_pipeline.release.tags import parse_rc
     from verification_pipeline.storage.bundles import read_bundle_uri
     from verification_pipeline.storage.s3 import S3Settings
 
+    parse_rc(rc)  # refused before the instance is opened, as `lineage` does
     key = load_public_key_file(public_key)
     with _instance() as instance:
         recorded = latest_decision(instance, rc)  # only where the bundle is: nothing here is trusted

@@ -29,9 +29,8 @@ PortBase = typer.Option(
     None,
     "--port-base",
     envvar="VP_STACK_PORT_BASE",
-    # the stack listens on base..base+40 and each gRPC port 10000 above its HTTP port
     min=1024,
-    max=65535 - 10040,
+    max=65535 - 10040,  # stack.control.MAX_PORT_BASE: base..base+40, and each gRPC port 10000 above
     help="First of the stack's ports (default 18300).",
 )
 
@@ -39,7 +38,7 @@ PortBase = typer.Option(
 @app.command()
 def up(
     port_base: int | None = PortBase,
-    no_target: bool = typer.Option(False, help="Start only the object store."),
+    no_target: bool = typer.Option(False, "--no-target", help="Start only the object store."),
 ) -> None:
     """Start the store (and the reference target); wait until they answer. Safe to repeat."""
     from verification_pipeline.stack.control import Stack
@@ -63,8 +62,10 @@ def down(port_base: int | None = PortBase) -> None:
 @app.command()
 def status(port_base: int | None = PortBase) -> None:
     """Say what runs where (credentials masked)."""
+    from verification_pipeline.paths import existing_vp_home
     from verification_pipeline.stack.control import Stack
 
+    existing_vp_home()
     for line in Stack(port_base=port_base).status().lines():
         typer.echo(line)
 
@@ -219,6 +220,8 @@ def _num(value: float | None) -> str:
 
 def _print_comparison(run) -> None:
     """slo/baseline.json as a table: every shift with its interval, p-value, effect size and verdict."""
+    from verification_pipeline.cli.output import print_table
+
     comparison = run.values.get("baseline_comparison")
     if not comparison:
         return
@@ -232,25 +235,28 @@ def _print_comparison(run) -> None:
     if not comparison["slos"]:
         return
     level = f"{comparison['confidence'] * 100:g}% CI"
-    typer.echo(
-        f"{'SLO':<22}{'change':<12}{'shift / diff':>14}  {level:<24}{'p95 ratio':>10}  "
-        f"{'p-value':>9}  {'effect':>7}  verdict"
-    )
+    rows = []
     for r in comparison["slos"]:
         figure = r.get("shift_ms") or r.get("rate_diff")
         unit = "ms" if r["kind"] == "latency" else "pp"
-        estimate = "n/a" if not figure else f"{figure['estimate']:+.3f} {unit}"
-        interval = "n/a" if not figure else f"[{_num(figure['lower'])}, {_num(figure['upper'])}]"
         ratio = r.get("p95_ratio")
-        typer.echo(
-            f"{r['slo']:<22}{r['classification'] or 'n/a':<12}{estimate:>14}  {interval:<24}"
-            f"{_num(ratio['estimate']) if ratio else 'n/a':>10}  "
-            f"{'n/a' if r['p_value'] is None else format(r['p_value'], '.2g'):>9}  "
-            f"{'n/a' if r['effect_size'] is None else format(r['effect_size'], '+.2f'):>7}  {r['verdict']}"
+        rows.append(
+            (
+                r["slo"],
+                r["classification"] or "n/a",
+                "n/a" if not figure else f"{figure['estimate']:+.3f} {unit}",
+                "n/a" if not figure else f"[{_num(figure['lower'])}, {_num(figure['upper'])}]",
+                _num(ratio["estimate"]) if ratio else "n/a",
+                "n/a" if r["p_value"] is None else format(r["p_value"], ".2g"),
+                "n/a" if r["effect_size"] is None else format(r["effect_size"], "+.2f"),
+                r["verdict"],
+            )
         )
+    print_table(("SLO", "change", "shift / diff", level, "p95 ratio", "p-value", "effect", "verdict"), rows)
 
 
 def _print_outcome(run, rc: str, output: Path, stack: Stack, elapsed: float) -> None:
+    from verification_pipeline.cli.output import print_table
     from verification_pipeline.evidence.keys import load_public_key_pem
     from verification_pipeline.evidence.verify import verify_path
     from verification_pipeline.slo.metrics import dependence_summary
@@ -261,19 +267,21 @@ def _print_outcome(run, rc: str, output: Path, stack: Stack, elapsed: float) -> 
     if slo:
         confidence = slo["slos"][0].get("confidence") if slo["slos"] else None
         level = f"{confidence * 100:g}% bounds" if confidence else "bounds"
-        typer.echo(
-            f"{'SLO':<22}{'n':>8}  {'value':>12}  {'threshold':>14}  {level:<24}{'verdict':<14}dependence"
-        )
-        for r in slo["slos"]:
-            ci = (
+        rows = [
+            (
+                r["name"],
+                r["n"],
+                _num(r["value"]),
+                f"<= {r['threshold']:g} {r['unit']}",
                 "n/a"
                 if r["ci_low"] is None and r["ci_high"] is None
-                else f"[{_num(r['ci_low'])}, {_num(r['ci_high'])}]"
+                else f"[{_num(r['ci_low'])}, {_num(r['ci_high'])}]",
+                r["verdict"],
+                dependence_summary(r),
             )
-            value = _num(r["value"])
-            typer.echo(
-                f"{r['name']:<22}{r['n']:>8}  {value:>12}  {'<= ' + format(r['threshold'], 'g') + ' ' + r['unit']:>14}  {ci:<24}{r['verdict']:<14}{dependence_summary(r)}"
-            )
+            for r in slo["slos"]
+        ]
+        print_table(("SLO", "n", "value", "threshold", level, "verdict", "dependence"), rows)
         fanout = slo.get("fanout") or {}
         if fanout:
             typer.echo(

@@ -23,10 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO
 
-from verification_pipeline.errors import InputError, VerificationFailed
+from verification_pipeline.errors import InputError, VerificationFailed, os_error
 from verification_pipeline.evidence.bundle import EvidenceBundle
 from verification_pipeline.evidence.content import SpooledFiles, file_size, open_file
-from verification_pipeline.evidence.layout import ATTESTATIONS, check_relative_name
+from verification_pipeline.evidence.layout import ARCHIVE_NAME, ATTESTATIONS, check_relative_name
+from verification_pipeline.fileio import gzip_problem
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz")
 
@@ -137,6 +138,10 @@ def read_bundle(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> BundleFiles:
         return read_directory(path, limits)
     if path.is_file() and path.name.endswith(ARCHIVE_SUFFIXES):
         with _open_regular(path, str(path)) as stream:
+            # a zip or plain tar by that name is the wrong file, not a bad bundle (a cut one stays a bad bundle)
+            if len(magic := stream.read(2)) == 2 and magic != b"\x1f\x8b":
+                raise InputError(f"is not a gzip-compressed tar archive ({ARCHIVE_NAME})", source=str(path))
+            stream.seek(0)
             return read_archive(stream, source=str(path), limits=limits)
     if not path.exists():
         raise InputError("does not exist", source=str(path))
@@ -148,7 +153,7 @@ def read_directory(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> BundleFil
     root, version = _directory_root(path)
     files = SpooledFiles()
     total = 0
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False, onerror=_unreadable):
         for entry in sorted(dirnames + filenames):
             full = Path(dirpath) / entry
             name = full.relative_to(root).as_posix()
@@ -164,6 +169,11 @@ def read_directory(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> BundleFil
     return BundleFiles(files, version)
 
 
+def _unreadable(exc: OSError) -> None:
+    # os.walk skips a folder it cannot list: its files would then read as missing, the wrong cause
+    raise os_error(exc, what="a folder of the bundle") from None
+
+
 def _open_regular(path: Path, name: str) -> BinaryIO:
     """Open once, refusing a link (O_NOFOLLOW), and judge what was opened (fstat), not the name:
     the file cannot be swapped between the check and the read. O_NONBLOCK: a FIFO does not hang."""
@@ -174,7 +184,7 @@ def _open_regular(path: Path, name: str) -> BinaryIO:
             raise VerificationFailed(
                 f"{name}: is a symbolic link; a bundle holds regular files only"
             ) from None
-        raise InputError(f"cannot be opened ({exc.strerror})", source=str(path)) from None
+        raise os_error(exc, source=str(path)) from None
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
         raise VerificationFailed(f"{name}: is not a regular file (device, FIFO or socket)")
@@ -192,11 +202,36 @@ def _directory_root(path: Path) -> tuple[Path, str | None]:
         if len(versions) == 1 and _is_plain_dir(versions[0]):
             return versions[0], versions[0].name
         raise InputError(
-            f"evidence/ holds {sorted(p.name for p in versions)}, not exactly one <version> directory",
+            f"evidence/ holds {', '.join(sorted(p.name for p in versions)) or 'nothing'}, not exactly one <version> directory",
             source=str(path),
             hint="pass one evidence/<version> directory",
         )
+    if below := next(_bundles_below(path), None):
+        # e.g. demo-output/<rc>/, which holds bundle/ and the public key: not an unsigned bundle.
+        # (evidence/<version>/ with anything beside it stays a bundle that fails: a copy may hide there)
+        raise InputError(
+            f"is not a bundle root (it has no {ATTESTATIONS}); a bundle is in {below}",
+            source=str(path),
+            hint=f"pass {below}",
+        )
     return path, None
+
+
+def _bundles_below(path: Path, depth: int = 3) -> Iterator[Path]:
+    """Bundle roots up to `depth` folders below `path` (whatever cannot be listed is passed over)."""
+    if depth == 0:
+        return
+    try:
+        folders = sorted(
+            entry for entry in path.iterdir() if _is_plain_dir(entry) and entry.name != "evidence"
+        )
+    except OSError:
+        return
+    for folder in folders:
+        if (folder / ATTESTATIONS).is_file():
+            yield folder
+        else:
+            yield from _bundles_below(folder, depth - 1)
 
 
 def _is_plain_dir(path: Path) -> bool:
@@ -386,7 +421,9 @@ class _BoundedGunzip(io.RawIOBase):
             try:
                 chunk = self._inflater.decompress(self._pending, len(buffer))
             except zlib.error as exc:
-                raise VerificationFailed(f"{self._source}: not a valid gzip stream ({exc})") from None
+                raise VerificationFailed(
+                    f"{self._source}: not a valid gzip stream ({gzip_problem(exc)})"
+                ) from None
             self._pending = self._inflater.unconsumed_tail
             if chunk:
                 self._produced += len(chunk)

@@ -106,6 +106,12 @@ def generate_key_pair(out_dir: Path, *, dev: bool = False) -> KeyPairFiles:
     private_path = out_dir / PRIVATE_KEY_FILE
     public_path = out_dir / PUBLIC_KEY_FILE
     for path in (private_path, public_path):
+        if path.is_dir() and not path.is_symlink():
+            raise InputError(
+                "is a folder, where the key file would go",
+                source=str(path),
+                hint="choose another --out directory",
+            )
         if path.exists() or path.is_symlink():
             raise InputError(
                 "a key file (or a link) is already there; keys are never overwritten",

@@ -294,7 +294,7 @@ class _SubscriberProcesses:
             if not ready:
                 raise TargetError(
                     f"{self.url}: {len(waiting)} subscriber process(es) did not report within {within_s:.0f} s",
-                    hint="the target may be overloaded; try fewer subscribers or a longer connect timeout",
+                    hint="the target may be overloaded; try fewer --subscribers",
                 )
             for link in ready:
                 index = waiting.pop(link)

@@ -143,8 +143,17 @@ async def connect(
             wait_timeout=timeout_s,
         )
     except socketio.exceptions.ConnectionError as exc:
-        cause = refusals[-1] if refusals else str(exc)
-        raise SubscribeFailed(f"the Socket.IO connection was refused: {cause}") from None
+        if exc.__cause__ is not None:
+            # the transport failed before any Socket.IO answer: a plain HTTP server, a proxy, nothing
+            detail = refusals[-1] if refusals else str(exc)
+            raise SubscribeFailed(
+                f"no Socket.IO handshake with {url} (path {socketio_path}): {detail}; "
+                "is a Socket.IO server there?"
+            ) from None
+        # the server answered the handshake and refused the connection (its reason, e.g. a bad token)
+        raise SubscribeFailed(
+            f"the Socket.IO connection was refused: {refusals[-1] if refusals else exc}"
+        ) from None
 
 
 async def _subscribe(

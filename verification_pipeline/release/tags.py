@@ -9,9 +9,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from verification_pipeline.errors import InputError
+from verification_pipeline.errors import InputError, shown
 
-_RC = re.compile(r"^v(?P<major>\d+)\.(?P<minor>\d+)\.(?P<patch>\d+)-rc(?P<rc>\d+)$")
+# ASCII digits, at most nine per number: no version is longer, and int() of 5,000 digits is an error.
+_NUMBER = "[0-9]{1,9}"
+_RC = re.compile(rf"^v(?P<major>{_NUMBER})\.(?P<minor>{_NUMBER})\.(?P<patch>{_NUMBER})-rc(?P<rc>{_NUMBER})$")
 
 
 @dataclass(frozen=True, order=True)
@@ -40,7 +42,7 @@ def parse_rc(tag: str) -> ReleaseCandidate:
     match = _RC.match(tag.strip())
     if not match:
         raise InputError(
-            f"{tag!r} is not a release-candidate tag",
+            f"'{shown(tag)}' is not a release-candidate tag",
             field="rc",
             hint="use the form vMAJOR.MINOR.PATCH-rcN, e.g. v24.1.0-rc1",
         )

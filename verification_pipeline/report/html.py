@@ -15,7 +15,12 @@ import polars as pl
 from verification_pipeline.report import charts
 from verification_pipeline.report.budget import budget_rows, figure, headline, interval
 from verification_pipeline.report.markdown import number, shift_text
-from verification_pipeline.slo.metrics import DEPENDENCE_COLUMNS, SLO_METRICS_SCHEMA, slo_latencies
+from verification_pipeline.slo.metrics import (
+    DEPENDENCE_COLUMNS,
+    SLO_METRICS_SCHEMA,
+    cannot_exclude,
+    slo_latencies,
+)
 from verification_pipeline.textsafe import for_html
 from verification_pipeline.verdict import Verdict
 
@@ -110,8 +115,18 @@ def _verdict_section(inputs: ReportInputs, verdict: Verdict) -> str:
         )
         + '</p><h2>SLOs, tightest first</h2><table id="slos"><tr><th>SLO</th><th>verdict</th><th>value</th>'
         "<th>threshold</th><th>interval</th><th>share of budget used</th><th>n</th></tr>"
-        f"{rows}</table>"
+        f"{rows}</table>{_limits(inputs)}"
     )
+
+
+def _limits(inputs: ReportInputs) -> str:
+    """What each verdict's evidence could have missed (a PASS on too few bursts of failures)."""
+    items = "".join(
+        f'<li data-limit="{_e(slo["name"])}">{_e(slo["name"])}: {_e(limit)}</li>'
+        for slo in inputs.metrics.get("slos") or []
+        if (limit := cannot_exclude(slo.get("reason") or ""))
+    )
+    return f'<p>What these verdicts cannot exclude:</p><ul id="limits">{items}</ul>' if items else ""
 
 
 def _latency_section(inputs: ReportInputs) -> str:

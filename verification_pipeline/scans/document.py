@@ -7,16 +7,23 @@ KeyError or TypeError from deep inside a parser. (Decoding the bytes is `jsonio.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
-from verification_pipeline.errors import FormatError
+from verification_pipeline.errors import FormatError, shown
 
 # Counts land in Int64 columns of the policy table and are summed over its rows; no scanner
 # counts a trillion checks, and sums of millions of such rows stay far from Int64's limit.
 _MAX_COUNT = 10**12
 
 _TYPE_NAMES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
+
+
+def _shown_json(value: Any) -> str:
+    if isinstance(value, int | float | bool) or value is None:
+        return json.dumps(value)
+    return f"'{shown(value)}'" if isinstance(value, str) else _json_type(value)
 
 
 def _json_type(value: Any) -> str:
@@ -72,12 +79,19 @@ class Node:
         return list(self.value) if isinstance(self.value, dict) else []
 
     def items(self) -> Iterator[Node]:
-        """The elements of an array (none when the field is missing or null)."""
+        """The elements of an array (none when the field is missing or null).
+
+        A null element is refused: it is an entry (a run, a result, a finding) that cannot be
+        read, and skipping it would let an unreadable report read as a clean one.
+        """
         if self.value is None:
             return
         self._expect(list, "an array")
         for index, item in enumerate(self.value):
-            yield Node(item, f"{self.path}[{index}]", self.source)
+            node = Node(item, f"{self.path}[{index}]", self.source)
+            if item is None:
+                raise node.error("an entry is null: the report cannot be read as written")
+            yield node
 
     def entries(self) -> Iterator[tuple[str, Node]]:
         """The members of an object (none when the field is missing or null)."""
@@ -113,7 +127,7 @@ class Node:
             try:
                 return float(self.value)
             except ValueError:
-                raise self.error(f"expected a number, got {self.value!r}") from None
+                raise self.error(f"expected a number, got '{shown(self.value)}'") from None
         if isinstance(self.value, bool) or not isinstance(self.value, int | float):
             raise self.error(f"expected a number, got {_json_type(self.value)}")
         try:
@@ -126,7 +140,7 @@ class Node:
         if self.value is None:
             return 0
         if isinstance(self.value, bool) or not isinstance(self.value, int) or self.value < 0:
-            raise self.error(f"expected a non-negative integer, got {self.value!r}")
+            raise self.error(f"expected a non-negative integer, got {_shown_json(self.value)}")
         if self.value > _MAX_COUNT:
             raise self.error(f"a count above {_MAX_COUNT:,} is beyond any real count")
         return self.value

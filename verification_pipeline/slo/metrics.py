@@ -38,7 +38,9 @@ from verification_pipeline.quantile import quantile_type7
 from verification_pipeline.scalars import float_of
 from verification_pipeline.slo.spec import Slo, SloSpec
 from verification_pipeline.slo.stats import (
+    STATED_BURSTS,
     Dependence,
+    burst_frequency_upper,
     failure_dependence,
     quantile_bounds_in_time_order,
     quantile_upper_sample_size,
@@ -75,6 +77,8 @@ SLO_METRICS_SCHEMA: dict[str, pl.DataType] = {
 DEPENDENCE_COLUMNS = ("lag1_autocorrelation", "effective_n", "dispersion_index", "interval_method")
 """The columns that say how serial dependence shaped each interval (shown beside the figures)."""
 
+# Opens the part of a reason that says what the run could have missed (`cannot_exclude`).
+CANNOT_EXCLUDE = "; what it cannot exclude: "
 QUANTILE_METHOD = "order statistics on effective n"
 RATE_METHOD = "Clopper-Pearson on effective n"
 
@@ -204,14 +208,17 @@ def evaluate_rate(slo: Slo, requests: pl.DataFrame | None, confidence: float) ->
     failed = requests.filter(failed_flags)
     failures = failed.height
     dependence = failure_dependence(failed_flags)
-    bounds = rate_bounds(failures, n, confidence, dependence.design_effect, dependence.bursts)
+    bounds = rate_bounds(
+        failures, n, confidence, dependence.design_effect, dependence.bursts, dependence.burst_sizes
+    )
     low, high = (bound * 100 for bound in bounds)
     value = failures / n * 100
     kinds = dict(failed.group_by("failure").len().iter_rows())
     breakdown = ", ".join(f"{kinds[kind]} {kind}" for kind in FAILURE_KINDS if kinds.get(kind))
     dispersion = failure_dispersion_index(failed_flags)
     measured = (
-        f"{failures} of {n} {words} failed ({_num(value)}%{'; ' + breakdown if breakdown else ''}); "
+        f"{failures} of {n} {words} failed ({_num(value)}%{'; ' + breakdown if breakdown else ''})"
+        f"{_bursts_seen(dependence)}; "
         f"{_bounds_text(confidence, low, high, '%')} ({_dependence_text(dependence, dependence.lag1_autocorrelation)}"
         f"{'' if dispersion is None else f', dispersion index {dispersion:.3g}'})"
     )
@@ -222,6 +229,8 @@ def evaluate_rate(slo: Slo, requests: pl.DataFrame | None, confidence: float) ->
             zero_failure_sample_size(slo.threshold / 100, confidence, dependence.design_effect),
         )
         why += f"; {needed} requests without a failure would be needed to show it"
+    if verdict != FAIL and (dependence.bursts or 0) < STATED_BURSTS:
+        why += f"{CANNOT_EXCLUDE}{_could_miss(dependence.bursts or 0, n, slo.threshold, confidence)}"
     return _row(
         slo,
         confidence,
@@ -236,6 +245,39 @@ def evaluate_rate(slo: Slo, requests: pl.DataFrame | None, confidence: float) ->
         dependence,
         dependence.lag1_autocorrelation,
         dispersion,
+    )
+
+
+def cannot_exclude(reason: str) -> str | None:
+    """What a verdict's evidence could have missed, from its reason (None when it says nothing):
+    the release documents show it under a PASS, whose reason they do not print."""
+    return reason.split(CANNOT_EXCLUDE, 1)[1] if CANNOT_EXCLUDE in reason else None
+
+
+def _bursts_seen(dependence: Dependence) -> str:
+    """The bursts in words (" in 3 bursts (runs of ..., the largest 12)"); "" without a failure."""
+    bursts, sizes = dependence.bursts, dependence.burst_sizes
+    if not bursts or sizes is None:
+        return ""
+    plural = "burst" if bursts == 1 else "bursts"
+    return f" in {bursts} {plural} (runs of consecutive failed requests, the largest {sizes.largest})"
+
+
+def _could_miss(bursts: int, n: int, threshold: float, confidence: float) -> str:
+    """What a verdict on fewer than STATED_BURSTS bursts cannot exclude: bursts recurring up to
+    the upper bound on their frequency, of a size that would break the threshold at it."""
+    frequency = burst_frequency_upper(bursts, n, confidence)
+    size = max(1, math.ceil(threshold / 100 / frequency * (1 - 1e-12)))
+    seen = (
+        "no burst of failures was seen"
+        if bursts == 0
+        else f"only {bursts} burst{'s' if bursts > 1 else ''} of failures seen"
+    )
+    return (
+        f"{seen} (the {_pct(confidence)} level is stated for runs with at least {STATED_BURSTS}), "
+        f"so this run cannot exclude bursts starting once every {1 / frequency:,.0f} requests "
+        f"(the {_pct(confidence)} upper bound on how often they start): bursts of {size:,} or more "
+        f"failures that often would break the {_num(threshold)}% threshold"
     )
 
 

@@ -18,10 +18,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from verification_pipeline.config_files import load_yaml, validate
+from verification_pipeline.config_files import load_yaml_with_lines, validate
 from verification_pipeline.errors import ConfigError
 
 DEFAULT_SLOS_PATH = Path(__file__).resolve().parent / "slos.yaml"
+
+# Past these no SLO means anything: a latency bound of a day, a sample no run produces.
+MAX_THRESHOLD_MS = 86_400_000.0
+MAX_MIN_SAMPLES = 1_000_000_000
 
 Source = Literal["read", "write", "all", "ingest", "fanout"]
 # Sources that are requests with an outcome; `ingest` and `fanout` only carry latencies.
@@ -38,10 +42,11 @@ class Slo(BaseModel):
     description: str = ""
     metric: Literal["quantile", "rate"]
     source: Source
-    quantile: float | None = Field(default=None, gt=0, lt=1)
-    threshold: float = Field(ge=0)
+    # strict: `yes`, `true` or "350" is no number (pydantic would read true as 1)
+    quantile: float | None = Field(default=None, gt=0, lt=1, strict=True)
+    threshold: float = Field(ge=0, le=MAX_THRESHOLD_MS, strict=True)
     unit: Literal["ms", "percent"]
-    min_samples: int = Field(ge=1)
+    min_samples: int = Field(ge=1, le=MAX_MIN_SAMPLES, strict=True)
     responses: Literal["successful", "all"] = "successful"
 
     @model_validator(mode="after")
@@ -51,6 +56,8 @@ class Slo(BaseModel):
                 raise ValueError("a quantile SLO needs `quantile`, e.g. 0.95 for p95")
             if self.unit != "ms":
                 raise ValueError("a quantile SLO bounds a latency: unit must be ms")
+            if self.threshold <= 0:
+                raise ValueError("a latency threshold must be above 0 ms")
         else:
             if self.quantile is not None:
                 raise ValueError("a rate SLO takes no `quantile`")
@@ -78,8 +85,8 @@ class RegressionPolicy(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    max_p95_increase_pct: float = Field(default=10.0, ge=0, le=1000)
-    max_error_rate_increase_pp: float = Field(default=0.1, ge=0, le=100)
+    max_p95_increase_pct: float = Field(default=10.0, ge=0, le=1000, strict=True)
+    max_error_rate_increase_pp: float = Field(default=0.1, ge=0, le=100, strict=True)
     on_regression: Literal["warn", "fail"] = "warn"
 
 
@@ -89,7 +96,7 @@ class SloSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     version: Literal[1] = 1
-    confidence: float = Field(default=0.95, gt=0.5, lt=1)
+    confidence: float = Field(default=0.95, gt=0.5, lt=1, strict=True)
     slos: list[Slo] = Field(min_length=1)
     regression: RegressionPolicy = Field(default_factory=RegressionPolicy)
 
@@ -104,10 +111,10 @@ class SloSpec(BaseModel):
 
 def load_slo_spec(text: str | bytes, *, source: str = "slos.yaml") -> SloSpec:
     """Parse and validate; a ConfigError names the file and the field (e.g. `slos[2].threshold`)."""
-    document = load_yaml(text, source=source)
+    document, lines = load_yaml_with_lines(text, source=source)
     if not isinstance(document, dict):
         raise ConfigError("expected a mapping with `slos:` at the top", source=source)
-    return validate(SloSpec, document, source=source)
+    return validate(SloSpec, document, source=source, lines=lines)
 
 
 def default_slo_spec() -> SloSpec:

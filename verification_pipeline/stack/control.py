@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 
+from verification_pipeline.envvars import env_int
 from verification_pipeline.errors import StackError, StorageError
 from verification_pipeline.fileio import atomic_write
 from verification_pipeline.paths import PACKAGE_DIR, project_root, tool_path, vp_home
@@ -29,6 +30,8 @@ from verification_pipeline.storage.s3 import ObjectStore, S3Settings
 
 HOST = "127.0.0.1"
 DEFAULT_PORT_BASE = 18300
+# the stack listens on base..base+40 and each gRPC port 10000 above its HTTP port
+MAX_PORT_BASE = 65535 - 10040
 DEFAULT_BUCKET = "verification-evidence"
 DEFAULT_PREFIX = "verification"
 START_TIMEOUT_S = 60.0
@@ -146,7 +149,10 @@ class Stack:
         self, layout: StackLayout | None = None, port_base: int | None = None, with_target: bool = True
     ):
         self.layout = layout or StackLayout()
-        self.ports = StackPorts(port_base or int(os.environ.get("VP_STACK_PORT_BASE", DEFAULT_PORT_BASE)))
+        self.ports = StackPorts(
+            port_base
+            or env_int(os.environ, "VP_STACK_PORT_BASE", DEFAULT_PORT_BASE, low=1024, high=MAX_PORT_BASE)
+        )
         self.with_target = with_target
 
     # --- credentials -------------------------------------------------------------------------

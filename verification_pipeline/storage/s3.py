@@ -20,6 +20,7 @@ import boto3
 import botocore.exceptions
 from botocore.config import Config
 
+from verification_pipeline.envvars import env_text, env_url
 from verification_pipeline.errors import ConfigError, StorageError
 
 
@@ -43,12 +44,23 @@ class S3Settings:
                 hint="run `verification-pipeline stack up` and source .vp/stack/env, or set the VP_S3_* variables",
             )
         return cls(
-            endpoint_url=env.get("VP_S3_ENDPOINT_URL") or None,
-            region=env.get("VP_S3_REGION", "us-east-1"),
+            endpoint_url=env_url(env, "VP_S3_ENDPOINT_URL", example="http://127.0.0.1:8333"),
+            region=env_text(
+                env, "VP_S3_REGION", "us-east-1", pattern=r"[a-z0-9-]{1,64}", example="us-east-1"
+            ),
             access_key_id=env.get("VP_S3_ACCESS_KEY_ID") or None,
             secret_access_key=env.get("VP_S3_SECRET_ACCESS_KEY") or None,
-            bucket=bucket,
-            prefix=env.get("VP_S3_PREFIX", "verification").strip("/"),
+            # S3's bucket naming rules
+            bucket=env_text(
+                env, "VP_S3_BUCKET", bucket, pattern=r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", example="evidence"
+            ),
+            prefix=env_text(
+                env,
+                "VP_S3_PREFIX",
+                "verification",
+                pattern=r"[A-Za-z0-9!_.*'()/-]{0,512}",
+                example="verification",
+            ).strip("/"),
         )
 
     def masked_key(self) -> str:

@@ -32,7 +32,7 @@ CODE_VERSION = code_version(__name__)
 
 
 def _targets(slo_spec: SloSpecRecord) -> list[SLOTarget]:
-    return from_spec(load_slo_spec(slo_spec.yaml.encode(), source=slo_spec.source))
+    return from_spec(load_slo_spec(slo_spec.yaml.encode(), source=slo_spec.source), source=slo_spec.source)
 
 
 @dg.asset(

@@ -95,7 +95,8 @@ def ingest(
         else:
             raise FormatError(
                 "not k6 output: expected `--out json` lines ({...}) or `--out csv` "
-                f"(header {CSV_DEFAULT_HEADER}); the file starts with {head[:60]!r}",
+                f"(header {CSV_DEFAULT_HEADER}); the file starts with "
+                f"'{head[:60].decode('utf-8', 'backslashreplace')}'",
                 source=label,
                 line=1,
             )

@@ -10,9 +10,13 @@ from pathlib import Path
 from typing import NamedTuple
 
 from verification_pipeline.errors import FormatError
+from verification_pipeline.fileio import gzip_problem
 from verification_pipeline.loadtest.ingest.stages import StageTimes
 
 BLOCK_BYTES = 8 * 1024 * 1024
+# No k6 line (a point, its tags, a CSV row) comes near a block; a longer one is refused before
+# it is held whole, so one endless line cannot take the memory a whole file would.
+MAX_LINE_BYTES = BLOCK_BYTES
 GZIP_MAGIC = b"\x1f\x8b"
 
 Progress = Callable[[int, int | None], None]
@@ -49,11 +53,24 @@ def _read_into(stream: io.BufferedIOBase, into: memoryview, label: str, lines_be
         return stream.readinto(into)
     except (gzip.BadGzipFile, zlib.error, EOFError) as exc:
         raise FormatError(
-            f"corrupt or truncated gzip data after line {lines_before} ({exc})",
+            f"corrupt or truncated gzip data after line {lines_before} ({gzip_problem(exc)})",
             source=label,
             line=lines_before + 1,
             hint="copy the file again, or rerun k6",
         ) from exc
+
+
+class LineTooLong(Exception):
+    """A line runs on past MAX_LINE_BYTES; the reader, which knows its number, says so."""
+
+
+def line_too_long(label: str, line: int) -> FormatError:
+    return FormatError(
+        f"a line longer than {MAX_LINE_BYTES >> 20} MiB: not k6 output (k6 writes one short line per point)",
+        source=label,
+        line=line,
+        hint="is this the right file?",
+    )
 
 
 class Block(NamedTuple):
@@ -91,6 +108,8 @@ def read_blocks(
     buffer[0] = ord("\n")
     start, line = 1, 1
     while True:
+        if start > MAX_LINE_BYTES:
+            raise line_too_long(label, line)
         if len(buffer) - start < read_size:  # a line longer than a block, or a grown read: make room
             buffer.extend(bytes(start + read_size - len(buffer)))
         read = _read_into(stream, memoryview(buffer)[start : start + read_size], label, line - 1)
@@ -161,3 +180,5 @@ def line_chunks(
             del chunk
         else:  # a line longer than a read
             carry += data
+        if len(carry) > MAX_LINE_BYTES:
+            raise LineTooLong

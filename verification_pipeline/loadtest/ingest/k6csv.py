@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import numpy as np
 import polars as pl
 
-from verification_pipeline.errors import FormatError
-from verification_pipeline.loadtest.ingest.blocks import Block
+from verification_pipeline.errors import FormatError, shown
+from verification_pipeline.loadtest.ingest.blocks import MAX_LINE_BYTES, Block
 from verification_pipeline.loadtest.ingest.points import checked_points, empty_points, k6_times
 from verification_pipeline.loadtest.ingest.schema import METRICS
 
@@ -55,6 +55,12 @@ def csv_points(blocks: Iterator[Block], label: str) -> pl.DataFrame:
             cut = data.rfind(b"\n", 0, cut)
         cut = max(cut, 0)
         carry, carry_line = data[cut:], first_line + data.count(b"\n", 0, cut)
+        if len(carry) > MAX_LINE_BYTES:
+            raise FormatError(
+                f"a quoted field runs on for more than {MAX_LINE_BYTES >> 20} MiB (a stray quote?)",
+                source=label,
+                line=carry_line,
+            )
         if cut:
             frames.append(_csv_fields(data[1:cut], header, label, first_line, times))
     if carry:
@@ -74,7 +80,7 @@ def _check_csv_header(header: list[str], label: str) -> None:
     )
     if not known:
         raise FormatError(
-            f"unknown CSV header {','.join(header)!r}",
+            f"unknown CSV header '{shown(','.join(header))}'",
             source=label,
             line=1,
             hint=f"expected k6's `--out csv` header with a status column, e.g. {CSV_DEFAULT_HEADER}",

@@ -9,8 +9,15 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import polars as pl
 
-from verification_pipeline.errors import FormatError
-from verification_pipeline.loadtest.ingest.blocks import Progress, ReadError, line_chunks
+from verification_pipeline.errors import FormatError, shown
+from verification_pipeline.fileio import gzip_problem
+from verification_pipeline.loadtest.ingest.blocks import (
+    LineTooLong,
+    Progress,
+    ReadError,
+    line_chunks,
+    line_too_long,
+)
 from verification_pipeline.loadtest.ingest.points import checked_points, k6_times, raw_points
 from verification_pipeline.loadtest.ingest.schema import GRAPHQL_ERRORS_METRIC, INGEST_METRIC, METRICS
 from verification_pipeline.loadtest.ingest.stages import StageTimes
@@ -95,12 +102,17 @@ def ndjson_points(
                     del chunk
                     while len(pending) > workers:
                         take(pending.popleft())
+            except LineTooLong:
+                while pending:
+                    take(pending.popleft())
+                checked()
+                raise line_too_long(label, first_line) from None
             except ReadError as broken:
                 while pending:
                     take(pending.popleft())
                 checked()
                 raise FormatError(
-                    f"corrupt or truncated gzip data after line {first_line - 1} ({broken.cause})",
+                    f"corrupt or truncated gzip data after line {first_line - 1} ({gzip_problem(broken.cause)})",
                     source=label,
                     line=first_line,
                     hint="copy the file again, or rerun k6",
@@ -162,7 +174,7 @@ def _ndjson_chunk(handed: list[bytes], complete: bool, clock: StageTimes) -> tup
         what = (
             "is blank"
             if not text_of_bad.strip()
-            else f"is not a line of k6 `--out json` output: {text_of_bad.encode()[:80]!r}"
+            else f"is not a line of k6 `--out json` output: '{shown(text_of_bad[:80])}'"
         )
         row = bad["row"][0]
         above = points.filter(pl.col("row") < row)
