@@ -19,6 +19,10 @@ whole-ms latencies moves by a millisecond or two on its own.
 
     uv run python benchmarks/fanout_probe.py                                   # full figures
     uv run python benchmarks/fanout_probe.py --runs 50 --rounds 1 --subscribers 200 --events 10  # smoke
+    uv run python benchmarks/fanout_probe.py --rounds 0 --subscribers 300,1000 --repeat 3      # fan-out rows only
+
+The fan-out rows say which environment ran them (bytecode compiled at install, as
+`scripts/bootstrap.sh` and so `make demo` do, or not) and the load average before each run.
 """
 
 from __future__ import annotations
@@ -182,13 +186,22 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, default=5, help="alternating Node/probe rounds; medians compared"
     )
-    parser.add_argument("--subscribers", type=int, default=1000, help="subscribers held for the fan-out run")
+    parser.add_argument(
+        "--subscribers",
+        type=lambda text: [int(part) for part in text.split(",")],
+        default=[1000],
+        help="subscribers held for the fan-out runs, comma-separated (e.g. 300,1000)",
+    )
     parser.add_argument("--events", type=int, default=50, help="events published in the fan-out run")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="fan-out runs per subscriber count, alternating"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="fanout-bench-") as tmp:
         workdir = Path(tmp)
-        node_modules()
+        if args.rounds:
+            node_modules()
         target = Target(workdir)
         try:
             # Alternate the two clients so that a noisy moment on the machine hits both alike.
@@ -199,11 +212,24 @@ def main() -> None:
                 )
                 for n in range(1, args.rounds + 1)
             ]
-            many = run_our_probe(target, "tenant-probe-many", args.subscribers, args.events)
+            many = []
+            for repeat in range(args.repeat):
+                for subscribers in args.subscribers:
+                    load = os.getloadavg()[0]
+                    figures = run_our_probe(
+                        target, f"tenant-many-{subscribers}-{repeat}", subscribers, args.events
+                    )
+                    many.append({**figures, "load": load})
         finally:
             target.stop()
 
-    print(f"## Fan-out: seed Node client vs our probe, 1 subscriber, RUNS={args.runs}, seed cadence\n")
+    if pairs:
+        print_pairs(args.runs, pairs)
+    print_many(many, args.events)
+
+
+def print_pairs(runs: int, pairs: list[tuple[dict, dict]]) -> None:
+    print(f"## Fan-out: seed Node client vs our probe, 1 subscriber, RUNS={runs}, seed cadence\n")
     print(
         "| round | Node p95 ms | probe p95 ms, seed's method | difference | Node p99 ms | probe p99 ms, seed's method "
         "| probe p95 ms, publishes only | probe loop lag p99 ms | probe lost / dup |"
@@ -236,25 +262,33 @@ def main() -> None:
         "Publishes only: every publish, fractional ms.)\n"
     )
 
-    pairs_expected = many["subscribers"] * many["events"]
-    accounted = many["delivered"] + many["late"] + many["lost"]
-    print(f"## Fan-out: our probe holding {args.subscribers} subscribers, {args.events} events\n")
+
+def bytecode_compiled() -> bool:
+    """Whether the environment's packages came with compiled bytecode (`uv sync --compile-bytecode`)."""
+    import socketio
+
+    return any((Path(socketio.__file__).parent / "__pycache__").glob("*.pyc"))
+
+
+def print_many(many: list[dict], events: int) -> None:
+    environment = "bytecode compiled at install" if bytecode_compiled() else "no bytecode at install"
+    print(f"## Fan-out: our probe, {events} events, {environment} ({sys.prefix})\n")
     print(
-        "| subscribers | processes | events | pairs | delivered | late | lost | duplicates | delivery ratio "
-        "| p50 ms | p95 ms | p99 ms | max ms | loop lag p99 ms | wall s |"
+        "| subscribers | processes | pairs | delivered | late | lost | delivery ratio "
+        "| p50 ms | p95 ms | p99 ms | max ms | loop lag p99 ms | wall s | load average before |"
     )
     print(
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     )
-    print(
-        f"| {many['subscribers']} | {many['processes']} | {many['events']} | {pairs_expected} | {many['delivered']} "
-        f"| {many['late']} | {many['lost']} | {many['duplicates']} | {many['delivery_ratio']:.4%} "
-        f"| {fmt(many['p50_ms'])} | {fmt(many['p95_ms'])} | {fmt(many['p99_ms'])} | {fmt(many['max_ms'])} "
-        f"| {fmt(many['loop_lag_p99_ms'])} | {fmt(many['seconds'], 1)} |"
-    )
-    print(
-        f"\nevery pair accounted for (delivered + late + lost = subscribers x events): {accounted == pairs_expected}"
-    )
+    for row in many:
+        pairs_expected = row["subscribers"] * row["events"]
+        assert row["delivered"] + row["late"] + row["lost"] == pairs_expected, "a pair went unaccounted"
+        print(
+            f"| {row['subscribers']} | {row['processes']} | {pairs_expected} | {row['delivered']} "
+            f"| {row['late']} | {row['lost']} | {row['delivery_ratio']:.4%} "
+            f"| {fmt(row['p50_ms'])} | {fmt(row['p95_ms'])} | {fmt(row['p99_ms'])} | {fmt(row['max_ms'])} "
+            f"| {fmt(row['loop_lag_p99_ms'])} | {fmt(row['seconds'], 1)} | {row['load']:.1f} |"
+        )
 
 
 if __name__ == "__main__":

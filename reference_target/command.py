@@ -18,6 +18,8 @@ _FAULTS = "Fault injection (also changeable at runtime: POST /admin/faults)"
 _LIMITS = "Limits"
 
 
+# Long only by its options (each a typed, documented flag); the body is one straight line: parse the
+# faults, build the config, serve. Split, it would only hide that.
 def serve(
     jwt_secret_file: Annotated[
         Path, typer.Option(help="File holding the HS256 key (>= 32 bytes) that tokens are verified with.")

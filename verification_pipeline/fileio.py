@@ -17,6 +17,7 @@ import stat
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import BinaryIO
 
 from verification_pipeline.errors import InputError, os_reason
 
@@ -238,7 +239,7 @@ def _refuse_non_directory_ancestor(path: Path, what: str) -> None:
             return
 
 
-def _read_upto(handle, path: Path, what: str, limit: int, error: type[InputError]) -> bytes:
+def _read_upto(handle: BinaryIO, path: Path, what: str, limit: int, error: type[InputError]) -> bytes:
     chunks, size = [], 0
     while chunk := handle.read(min(_CHUNK, limit + 1 - size)):
         chunks.append(chunk)
@@ -248,7 +249,9 @@ def _read_upto(handle, path: Path, what: str, limit: int, error: type[InputError
     return b"".join(chunks)
 
 
-def _read_stream(handle, path: Path, what: str, limit: int, wait_s: float, error: type[InputError]) -> bytes:
+def _read_stream(
+    handle: BinaryIO, path: Path, what: str, limit: int, wait_s: float, error: type[InputError]
+) -> bytes:
     """A pipe, read as data arrives; silence for `wait_s` (e.g. a FIFO nobody opened) is refused."""
     poller = select.poll()
     poller.register(handle.fileno(), select.POLLIN | select.POLLHUP)

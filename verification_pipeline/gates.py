@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from verification_pipeline.slo_row import SLO_DETAIL_FIELDS, SloRow
 from verification_pipeline.verdict import Verdict, worst
 
 SLO_GROUP = "slo"
@@ -19,23 +20,7 @@ SCAN_GROUP = "scan"
 BASELINE_GROUP = "baseline"
 DELIVERY_RATIO_GATE = "fanout_delivery_ratio"
 NO_REGRESSION_GATE = "no_regression"
-# What of an SLO row the signed gate carries (besides name and verdict).
 SERVICE_BUILD_GATE = "service:build"
-SLO_DETAIL_FIELDS = (
-    "n",
-    "value",
-    "threshold",
-    "unit",
-    "ci_low",
-    "ci_high",
-    "confidence",
-    "value_all_responses",
-    "lag1_autocorrelation",
-    "effective_n",
-    "dispersion_index",
-    "interval_method",
-    "reason",
-)
 
 
 @dataclass(frozen=True)
@@ -83,14 +68,14 @@ def delivery_ratio_gate(fanout: Mapping[str, Any] | None, min_delivery_ratio: fl
 
 
 def slo_gates(
-    rows: Iterable[Mapping[str, Any]], fanout: Mapping[str, Any] | None, min_delivery_ratio: float
+    rows: Iterable[SloRow], fanout: Mapping[str, Any] | None, min_delivery_ratio: float
 ) -> tuple[GateOutcome, ...]:
     """One gate per SLO row, then the fan-out delivery ratio."""
     outcomes = [
         GateOutcome(
-            f"{SLO_GROUP}:{row['name']}",
-            Verdict(row["verdict"]),
-            {k: row[k] for k in SLO_DETAIL_FIELDS if row.get(k) is not None},
+            f"{SLO_GROUP}:{row.name}",
+            row.verdict,
+            {k: value for k in SLO_DETAIL_FIELDS if (value := getattr(row, k)) is not None},
         )
         for row in rows
     ]

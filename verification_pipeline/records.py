@@ -11,8 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from verification_pipeline.evidence import statements
 from verification_pipeline.gates import GateOutcome, baseline_gate, scan_gates, service_build_gate, slo_gates
+from verification_pipeline.slo_row import SloRow
 from verification_pipeline.verdict import Verdict
 
 
@@ -22,24 +22,6 @@ class Record(BaseModel):
     def as_json(self) -> dict[str, Any]:
         """The JSON-ready form: what the IO manager stores and the demo prints."""
         return self.model_dump(mode="json")
-
-
-class ReleaseCandidateRecord(Record):
-    """The RC a partition stands for."""
-
-    tag: str
-    version: str
-    release_tag: str
-    commit: str
-    """The tag's commit, or this checkout's HEAD where the RC is not a git tag (`commit_source`)."""
-    commit_source: str
-    repository: str | None = None
-
-    def signed(self) -> statements.ReleaseCandidate:
-        """The part of the RC the bundle's statements sign."""
-        return statements.ReleaseCandidate(
-            tag=self.tag, commit=self.commit, version=self.version, commit_source=self.commit_source
-        )
 
 
 class SloSpecRecord(Record):
@@ -73,27 +55,6 @@ class LoadPlan(Record):
         return self.read_files if role == "read" else self.write_files
 
 
-class SloRow(BaseModel):
-    """One SLO's figures and verdict (`slo.metrics.SLO_METRICS_SCHEMA`); further columns ride along."""
-
-    model_config = ConfigDict(frozen=True, extra="allow")
-
-    name: str
-    metric: str
-    source: str
-    quantile: float | None = None
-    n: int | None = None
-    failures: int | None = None
-    value: float | None = None
-    threshold: float
-    unit: str
-    ci_low: float | None = None
-    ci_high: float | None = None
-    confidence: float | None = None
-    verdict: Verdict
-    reason: str
-
-
 class SpecSource(Record):
     source: str
     yaml: str
@@ -108,11 +69,11 @@ class SloMetricsRecord(Record):
     min_delivery_ratio: float
     verdict: Verdict
     spec: SpecSource
+    measurement_health: dict[str, Any] | None = None
+    """Whether each phase's client measured the service or itself (`health.assess`)."""
 
     def gates(self) -> tuple[GateOutcome, ...]:
-        return slo_gates(
-            (row.model_dump(mode="json") for row in self.slos), self.fanout, self.min_delivery_ratio
-        )
+        return slo_gates(self.slos, self.fanout, self.min_delivery_ratio)
 
 
 class ScanGate(Record):

@@ -12,7 +12,6 @@ import os
 import re
 import subprocess
 import sys
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,18 +69,28 @@ def run_cli(
     )
 
 
+# A small launcher forks the CLI and reports its peak RSS: wait4 on a child forked straight from
+# pytest would count pytest's own pages (a forked child starts with its parent's RSS, which the
+# kernel keeps as the child's high-water mark across exec), and pytest may be gigabytes by then.
+_LAUNCHER = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+    os.execv(sys.argv[1], sys.argv[1:])
+_, status, usage = os.wait4(pid, 0)
+print(usage.ru_maxrss * 1024, os.waitstatus_to_exitcode(status))
+"""
+
+
 def peak_rss(args: list[str], *, timeout: float = 300) -> tuple[int, str, int]:
-    """Exit code, stderr and peak RSS in bytes of one CLI run, measured by wait4 on that process alone."""
-    process = subprocess.Popen(
-        [CLI, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
+    """Exit code, stderr and peak RSS in bytes of one CLI run (that process alone, by wait4)."""
+    finished = subprocess.run(
+        [sys.executable, "-c", _LAUNCHER, CLI, *args],
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        timeout=timeout,
+        check=True,
     )
-    assert process.stderr is not None
-    timer = threading.Timer(timeout, process.kill)  # a run past its time fails the test, never hangs it
-    timer.start()
-    try:
-        err = process.stderr.read()  # a few lines: the error message
-        _, status, usage = os.wait4(process.pid, 0)  # this process's own peak, not the children's so far
-    finally:
-        timer.cancel()
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return process.returncode, err.decode("utf-8", "backslashreplace"), usage.ru_maxrss * 1024
+    rss, code = finished.stdout.split()
+    return int(code), finished.stderr.decode("utf-8", "backslashreplace"), int(rss)

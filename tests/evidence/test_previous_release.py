@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import re
 import tarfile
 from pathlib import Path
 
@@ -37,9 +38,14 @@ def test_the_previous_releases_bundle_verifies_with_this_code() -> None:
 
 
 def test_this_code_recomputes_the_previous_releases_figures() -> None:
+    """Every figure recomputes to what the old bundle signed. Only an SLO's `reason` may differ:
+    it is prose, and later code says more in it (issue 26 added what a run cannot exclude), which
+    `audit` reports as a difference; a number that differs is a broken recomputation."""
     code, output = run("audit", str(BUNDLE), "--public-key", str(PUBLIC_KEY))
-    assert code == 0, output
-    assert "recomputed slo/metrics.json from raw measurements" in output
+    assert "recomputed slo/metrics.json from raw measurements" in output, output
+    differing = re.findall(r"^\s+(slos\[\d+\]\.\w+|[\w.\[\]]+): recorded ", output, re.MULTILINE)
+    assert code == 0 or (code == 1 and differing), output
+    assert all(re.fullmatch(r"slos\[\d+\]\.reason", field) for field in differing), differing
 
 
 def test_a_changed_byte_of_the_previous_releases_bundle_fails(tmp_path: Path) -> None:

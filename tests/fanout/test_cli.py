@@ -59,7 +59,7 @@ def test_t0_echoes_write_the_seed_method_figures(target, tmp_path):
     assert result.exit_code == 0, result.output
     seed_method = json.loads(out.read_text())["seed_method"]
     assert seed_method["count"] == 6 and seed_method["echoes"] > 0
-    assert f"p95 {seed_method['p95_ms']} ms" in result.output
+    assert f"p95 {seed_method['p95_ms']:.3f} ms" in result.output
     refused = invoke([*args, "--out", str(out), "--t0-echoes", "--rate", "20"], token)
     assert isinstance(refused.exception, ConfigError) and refused.exception.exit_code == 2
     assert "[t0_echoes]" in str(refused.exception)
@@ -83,3 +83,27 @@ def test_an_unreachable_target_is_a_target_error_naming_the_url(tmp_path):
     assert isinstance(result.exception, TargetError)
     assert str(result.exception).startswith(url) and "Connection refused" in str(result.exception)
     assert not (tmp_path / "fanout.json").exists()
+
+
+def test_a_breach_measured_by_a_lagging_probe_is_said_inconclusive(target, tmp_path, monkeypatch):
+    """The probe's own loop held up on purpose (each publish blocks it 40 ms): the breached gate
+    is reported as no verdict on the target, with the lag, before the breach itself."""
+    import time
+
+    from verification_pipeline.fanout import publisher
+
+    real_publish = publisher._publish
+
+    async def blocking_publish(*args, **kwargs):
+        time.sleep(0.04)  # noqa: ASYNC251 - blocks the event loop on purpose, as a starved probe would
+        return await real_publish(*args, **kwargs)
+
+    monkeypatch.setattr(publisher, "_publish", blocking_publish)
+    out = tmp_path / "fanout.json"
+    args = ["--url", target.graphql_url, "--tenant", "fanout-cli-lag", "--subscribers", "2", "--events", "20"]
+    result = invoke([*args, "--out", str(out), "--max-p95-ms", "0.001"], target.token("fanout-cli-lag"))
+    assert isinstance(result.exception, GateFailed) and result.exception.exit_code == 1
+    message = str(result.exception)
+    assert message.startswith("INCONCLUSIVE, not a verdict on the target: the probe's own event loops lagged")
+    assert "exceeds 0.001 ms" in message
+    assert json.loads(out.read_text())["loop_lag_p99_ms"] > 20

@@ -6,6 +6,7 @@ import pytest
 
 from verification_pipeline.errors import ConfigError
 from verification_pipeline.fanout.probe import ProbeConfig, plan_groups
+from verification_pipeline.fanout.wire import websocket_url
 
 TOKEN = "header.payload.signature-not-to-be-printed"
 
@@ -59,19 +60,37 @@ def test_socketio_url_is_the_graphql_url_without_graphql(url, subscribe_url, exp
 
 
 @pytest.mark.parametrize(
-    ("subscribers", "processes", "per_process", "counts"),
+    ("subscribers", "processes", "per_process", "cores", "counts"),
     [
-        (1, None, 200, [1]),
-        (200, None, 200, [200]),
-        (201, None, 200, [101, 100]),
-        (1000, None, 200, [200] * 5),
-        (10, 3, 200, [4, 3, 3]),
+        (1, None, 200, 8, [1]),
+        (200, None, 200, 8, [200]),
+        (201, None, 200, 8, [101, 100]),
+        (1000, None, 200, 8, [200] * 5),
+        # never more loops than cores by default: they would only wait for each other's slices
+        (1000, None, 200, 2, [500, 500]),
+        (1000, None, 500, 1, [1000]),
+        # an explicit count is taken as given
+        (10, 3, 200, 1, [4, 3, 3]),
     ],
 )
-def test_subscribers_are_split_evenly_over_processes(subscribers, processes, per_process, counts):
+def test_subscribers_are_split_evenly_over_processes(
+    monkeypatch, subscribers, processes, per_process, cores, counts
+):
+    monkeypatch.setattr("verification_pipeline.fanout.probe.os.cpu_count", lambda: cores)
     groups = plan_groups(
         config(subscribers=subscribers, processes=processes, subscribers_per_process=per_process)
     )
     assert [group.count for group in groups] == counts
     assert [group.first for group in groups] == [sum(counts[:i]) for i in range(len(counts))]
     assert {group.tenant for group in groups} == {"tenant-123"}
+
+
+@pytest.mark.parametrize(
+    ("base", "path", "expected"),
+    [
+        ("http://127.0.0.1:4000", "socket.io", "ws://127.0.0.1:4000/socket.io/?EIO=4&transport=websocket"),
+        ("https://rc.example.com/api/", "/rt/", "wss://rc.example.com/api/rt/?EIO=4&transport=websocket"),
+    ],
+)
+def test_the_subscribers_websocket_url_is_engineio_v4_over_websocket(base, path, expected):
+    assert websocket_url(base, path) == expected

@@ -10,17 +10,21 @@ from verification_pipeline.gates import (
     rc_verdict,
     slo_gates,
 )
+from verification_pipeline.slo_row import SLO_DETAIL_FIELDS, SLO_METRICS_SCHEMA, SloRow
 from verification_pipeline.verdict import Verdict
 
-ROW = {
-    "name": "read_p95",
-    "verdict": "PASS",
-    "n": 500,
-    "value": 20.0,
-    "threshold": 350.0,
-    "unit": "ms",
-    "reason": "ok",
-}
+ROW = SloRow(
+    name="read_p95",
+    metric="quantile",
+    source="read",
+    verdict=Verdict.PASS,
+    n=500,
+    value=20.0,
+    threshold=350.0,
+    unit="ms",
+    confidence=0.95,
+    reason="ok",
+)
 
 
 @pytest.mark.parametrize(
@@ -46,6 +50,16 @@ def test_slo_rows_become_gates_carrying_their_figures_and_then_the_delivery_rati
         and gates[0].detail["value"] == 20.0
         and "name" not in gates[0].detail
     )
+    # the gate carries the row's detail fields that have a value, and nothing else
+    assert set(gates[0].detail) == {"n", "value", "threshold", "unit", "confidence", "reason"}
+
+
+def test_the_slo_table_and_the_gate_detail_are_derived_from_the_one_row_type():
+    assert list(SLO_METRICS_SCHEMA) == list(SloRow.model_fields)
+    assert str(SLO_METRICS_SCHEMA["n"]) == "Int64" and str(SLO_METRICS_SCHEMA["ci_low"]) == "Float64"
+    assert str(SLO_METRICS_SCHEMA["verdict"]) == "String"
+    assert set(SLO_DETAIL_FIELDS) < set(SloRow.model_fields)
+    assert {"name", "verdict", "metric", "source"}.isdisjoint(SLO_DETAIL_FIELDS)
 
 
 def test_the_worst_gate_decides_and_missing_evidence_is_incomplete_never_pass():

@@ -68,6 +68,15 @@ def test_a_passing_rc_gets_a_verified_bundle_and_a_pass_decision(pipeline_env, i
     read = next(r for r in metrics["slos"] if r["name"] == "read_latency_p95")
     assert read["ci_low"] <= read["value"] <= read["ci_high"]
     assert metrics["fanout"]["delivered"] == 4 * 120 and metrics["fanout"]["lost"] == 0
+    # every phase recorded whether its client measured the service or itself, signed with the figures
+    health = metrics["measurement_health"]
+    assert sorted(p["phase"] for p in health["phases"]) == ["fanout", "read", "write"]
+    for phase in health["phases"]:
+        assert phase["client"] == ("the fan-out probe" if phase["phase"] == "fanout" else "k6")
+        if phase["phase"] != "fanout":
+            assert phase["seconds"] >= 1 and phase["client_cpu_pct_max"] > 0
+            assert phase["dropped_iterations"] == 0 and phase["target_cpu_pct_mean"] is not None
+    assert next(p for p in health["phases"] if p["phase"] == "fanout")["loop_lag_p99_ms"] is not None
 
     checks = _check_results(instance, run.run_id)
     assert {name for name, c in checks.items() if c.passed} >= {

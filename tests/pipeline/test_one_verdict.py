@@ -24,11 +24,11 @@ from verification_pipeline.defs.evidence.files import stored_value_metadata
 from verification_pipeline.defs.lineage import latest_decision
 from verification_pipeline.defs.partitions import release_candidates
 from verification_pipeline.evidence.keys import generate_key_pair, load_public_key_file
-from verification_pipeline.evidence.statements import EXTENSION, TEST_RESULT_PREDICATE
+from verification_pipeline.evidence.statements import EXTENSION, TEST_RESULT_PREDICATE, ReleaseCandidate
 from verification_pipeline.evidence.verify import verify_files
 from verification_pipeline.fanout.accounting import DELIVERED, DELIVERY_SCHEMA, LOST
 from verification_pipeline.loadtest.ingest import SAMPLE_SCHEMA
-from verification_pipeline.records import ReleaseCandidateRecord, ServiceBuildRecord
+from verification_pipeline.records import ServiceBuildRecord
 from verification_pipeline.stack.control import DEMO_REPORTS
 from verification_pipeline.storage.bundles import read_bundle_uri
 from verification_pipeline.storage.s3 import S3Settings
@@ -101,7 +101,7 @@ def measured_build() -> dg.AssetsDefinition:
     """`service_build` as if the service had reported the RC's commit (no target runs here)."""
 
     @dg.asset(name="service_build", partitions_def=release_candidates, group_name="release")
-    def _service_build(release_candidate: ReleaseCandidateRecord) -> ServiceBuildRecord:
+    def _service_build(release_candidate: ReleaseCandidate) -> ServiceBuildRecord:
         commit = release_candidate.commit
         return ServiceBuildRecord(expected_commit=commit, reported_commit=commit, source="test stand-in")
 

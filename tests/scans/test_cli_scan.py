@@ -86,5 +86,6 @@ def test_unknown_format_and_missing_file_exit_2(tmp_path):
     code, out = invoke("summarize", str(tmp_path / "absent.json"))
     assert (
         code == 2
-        and out == f"error: {tmp_path / 'absent.json'}: cannot read the report: No such file or directory"
+        and out
+        == f"error: {tmp_path / 'absent.json'}: cannot read the report: does not exist (check the path)"
     )

@@ -19,6 +19,7 @@ from verification_pipeline.slo.metrics import (
     evaluate_rate,
 )
 from verification_pipeline.slo.spec import Slo, SloSpec, default_slo_spec
+from verification_pipeline.slo_row import SloRow
 
 READ_P95 = Slo(
     name="read_p95",
@@ -57,12 +58,12 @@ def requests(
     )
 
 
-def verdict(row: tuple) -> str:
-    return row[list(SLO_METRICS_SCHEMA).index("verdict")]
+def verdict(row: SloRow) -> str:
+    return row.verdict.value
 
 
-def field(row: tuple, name: str):
-    return row[list(SLO_METRICS_SCHEMA).index(name)]
+def field(row: SloRow, name: str):
+    return getattr(row, name)
 
 
 @pytest.mark.parametrize(("latency", "expected"), [(350.001, FAIL), (349.999, PASS), (350.0, PASS)])
@@ -223,10 +224,8 @@ def correlated(n: int, rho: float, seed: int) -> list[float]:
 
 def test_correlated_latencies_count_as_fewer_samples_and_widen_the_bounds() -> None:
     values = pl.Series(correlated(20_000, 0.5, seed=5))
-    row = dict(zip(SLO_METRICS_SCHEMA, evaluate_quantile(READ_P95, values, 0.95), strict=True))
-    shuffled = dict(
-        zip(SLO_METRICS_SCHEMA, evaluate_quantile(READ_P95, values.shuffle(seed=1), 0.95), strict=True)
-    )
+    row = evaluate_quantile(READ_P95, values, 0.95).as_json()
+    shuffled = evaluate_quantile(READ_P95, values.shuffle(seed=1), 0.95).as_json()
     assert row["value"] == shuffled["value"]
     assert row["lag1_autocorrelation"] == pytest.approx(0.5, abs=0.05)
     assert row["effective_n"] < 0.8 * 20_000 and shuffled["effective_n"] == 20_000
@@ -244,12 +243,8 @@ def test_bursts_of_failures_widen_the_error_bound() -> None:
     for burst in range(6):
         for i in range(10):
             bursty[burst * 10_000 + 5000 + i] = "http"
-    alone = dict(
-        zip(SLO_METRICS_SCHEMA, evaluate_rate(ERRORS, requests([20.0] * n, scattered), 0.95), strict=True)
-    )
-    bursts = dict(
-        zip(SLO_METRICS_SCHEMA, evaluate_rate(ERRORS, requests([20.0] * n, bursty), 0.95), strict=True)
-    )
+    alone = evaluate_rate(ERRORS, requests([20.0] * n, scattered), 0.95).as_json()
+    bursts = evaluate_rate(ERRORS, requests([20.0] * n, bursty), 0.95).as_json()
     assert alone["value"] == bursts["value"] == 0.1
     assert alone["effective_n"] == n and alone["dispersion_index"] < 1
     assert bursts["effective_n"] < n / 5 and bursts["dispersion_index"] > 5
@@ -267,7 +262,7 @@ def test_a_warm_up_burst_far_below_the_threshold_does_not_hold_back_a_clear_pass
     rng = random.Random(12)
     values = [rng.uniform(30, 50) for _ in range(120)] + [rng.uniform(2, 8) for _ in range(1880)]
     slo = READ_P95.model_copy(update={"threshold": 700})
-    row = dict(zip(SLO_METRICS_SCHEMA, evaluate_quantile(slo, pl.Series(values), 0.95), strict=True))
+    row = evaluate_quantile(slo, pl.Series(values), 0.95).as_json()
     assert row["effective_n"] < 200
     assert row["verdict"] == PASS and row["ci_high"] <= 50
     # The same burst against a threshold inside it cannot pass.

@@ -26,6 +26,7 @@ from verification_pipeline.artifacts.rules import (
     sli_error_metric,
     slo_filter,
 )
+from verification_pipeline.formatting import exact_percent
 
 DASHBOARD_FILE = "grafana-v24-slos.json"
 DATASOURCE_VARIABLE = "datasource"
@@ -103,7 +104,7 @@ def _sli_stat(slo: SLOTarget, metrics: MetricsConfig) -> dict[str, Any]:
     return {
         "type": "stat",
         "title": "SLI, last 5m",
-        "description": f"Share of {good} over the last 5 minutes; the objective is {_pct(slo.objective)}.",
+        "description": f"Share of {good} over the last 5 minutes; the objective is {exact_percent(slo.objective)}.",
         "targets": [
             _target("A", f"1 - {sli_error_metric('5m')}{slo_filter(slo, metrics)}", "SLI", instant=True)
         ],
@@ -119,7 +120,7 @@ def _budget_stat(slo: SLOTarget, metrics: MetricsConfig) -> dict[str, Any]:
         "type": "stat",
         "title": f"Error budget left, {slo.period}",
         "description": (
-            f"Share of the {slo.period} error budget ({_pct(slo.error_budget)} of requests) not yet spent; "
+            f"Share of the {slo.period} error budget ({exact_percent(slo.error_budget)} of requests) not yet spent; "
             "below 0 the SLO is breached for the period."
         ),
         "targets": [
@@ -195,7 +196,7 @@ def _error_series(slo: SLOTarget, metrics: MetricsConfig) -> dict[str, Any]:
     return {
         "type": "timeseries",
         "title": "Error ratio",
-        "description": f"Share of failed requests against the {_pct(slo.error_budget)} budget (red line).",
+        "description": f"Share of failed requests against the {exact_percent(slo.error_budget)} budget (red line).",
         "targets": [
             _target("A", f"{sli_error_metric('5m')}{selector}", "5m"),
             _target("B", f"{sli_error_metric('1h')}{selector}", "1h"),
@@ -299,12 +300,10 @@ def _builtin_annotations() -> dict[str, Any]:
 
 def _objective_text(slo: SLOTarget) -> str:
     if slo.is_latency:
-        return f"{_pct(slo.objective)} of requests within {slo.threshold_seconds:g}s over {slo.period}"
-    return f"error ratio at most {_pct(slo.error_budget)} over {slo.period}"
-
-
-def _pct(ratio: float) -> str:
-    return f"{ratio * 100:.10g} %"
+        return (
+            f"{exact_percent(slo.objective)} of requests within {slo.threshold_seconds:g}s over {slo.period}"
+        )
+    return f"error ratio at most {exact_percent(slo.error_budget)} over {slo.period}"
 
 
 def _q(quantile: float) -> str:

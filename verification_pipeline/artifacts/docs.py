@@ -21,6 +21,7 @@ from markupsafe import Markup
 
 from verification_pipeline.config_files import load_yaml
 from verification_pipeline.errors import ConfigError, InputError
+from verification_pipeline.slo.document import health_summary
 from verification_pipeline.slo.metrics import cannot_exclude, dependence_summary
 from verification_pipeline.textsafe import for_code_span, for_markdown
 from verification_pipeline.verdict import Verdict
@@ -100,6 +101,7 @@ def render_release_docs(
     findings: Sequence[str] = (),
     narrative: ReleaseNarrative | None = None,
     baseline: Mapping[str, Any] | None = None,
+    measurement_health: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
     """`{file name: markdown}` for the PR body and the release notes of one verified RC.
 
@@ -113,7 +115,9 @@ def render_release_docs(
     maps SLO names to display names (`ops.model.from_spec` titles: "Read p95");
     `findings` are further reasons for a non-PASS verdict (a failed scan gate, a missing file), or
     under PASS the warnings that do not block it (the baseline comparison's WARN);
-    `baseline` is slo/baseline.json (the comparison with the previous RC), None when none was made.
+    `baseline` is slo/baseline.json (the comparison with the previous RC), None when none was made;
+    `measurement_health` the section of slo/metrics.json saying whether the clients measured the
+    service or themselves (one line under the SLO table), None when not recorded.
     """
     records = _records(slo_metrics)
     rows = [_row(record, labels or {}) for record in records]
@@ -129,6 +133,7 @@ def render_release_docs(
     )
     context = {
         "doc": doc,
+        "health": health_summary(measurement_health) if measurement_health is not None else None,
         "comparison": _comparison(baseline, labels or {}),
         "narrative": _trusted(narrative or load_narrative()),
     }

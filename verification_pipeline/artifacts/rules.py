@@ -31,6 +31,7 @@ import yaml
 
 from verification_pipeline.artifacts.model import MetricsConfig, SLOTarget, bucket_label
 from verification_pipeline.errors import ConfigError
+from verification_pipeline.formatting import exact, exact_percent
 
 RULES_FILE = "slo-burn-rate.yaml"
 SLI_WINDOWS: tuple[str, ...] = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
@@ -180,9 +181,9 @@ def _meta_rules(slo: SLOTarget, metrics: MetricsConfig) -> list[dict[str, Any]]:
         return f"{sli_error_metric(window)}{selector}\n/ {on}\n{ERROR_BUDGET_RATIO}{selector}\n"
 
     return [
-        {"record": OBJECTIVE_RATIO, "expr": f"vector({_num(slo.objective)})", "labels": labels},
-        {"record": ERROR_BUDGET_RATIO, "expr": f"vector(1-{_num(slo.objective)})", "labels": labels},
-        {"record": TIME_PERIOD_DAYS, "expr": f"vector({_num(_days(slo.period))})", "labels": labels},
+        {"record": OBJECTIVE_RATIO, "expr": f"vector({exact(slo.objective)})", "labels": labels},
+        {"record": ERROR_BUDGET_RATIO, "expr": f"vector(1-{exact(slo.objective)})", "labels": labels},
+        {"record": TIME_PERIOD_DAYS, "expr": f"vector({exact(_days(slo.period))})", "labels": labels},
         {"record": CURRENT_BURN_RATE, "expr": burn_rate(SLI_WINDOWS[0]), "labels": labels},
         {"record": PERIOD_BURN_RATE, "expr": burn_rate(slo.period), "labels": labels},
         {"record": PERIOD_BUDGET_REMAINING, "expr": f"1 - {PERIOD_BURN_RATE}{selector}", "labels": labels},
@@ -198,10 +199,10 @@ def _alert_rules(slo: SLOTarget, metrics: MetricsConfig) -> list[dict[str, Any]]
 
 def _burn_rate_alert(slo: SLOTarget, metrics: MetricsConfig, alert: BurnRateAlert) -> dict[str, Any]:
     selector = slo_filter(slo, metrics)
-    budget = _num(slo.error_budget)
+    budget = exact(slo.error_budget)
 
     def above(window: str, factor: float) -> str:
-        return f"max({sli_error_metric(window)}{selector} > ({_num(factor)} * {budget})) without ({WINDOW_LABEL})"
+        return f"max({sli_error_metric(window)}{selector} > ({exact(factor)} * {budget})) without ({WINDOW_LABEL})"
 
     def both(windows: BurnRateWindows) -> str:
         return (
@@ -217,8 +218,8 @@ def _burn_rate_alert(slo: SLOTarget, metrics: MetricsConfig, alert: BurnRateAler
         "annotations": {
             "title": f"({alert.severity}) {service} {name} SLO error budget burn rate is too fast.",
             "summary": (
-                f"{slo.title}: the error budget burns at >= {_num(alert.quick.factor)}x over "
-                f"{alert.quick.long} and {alert.quick.short}, or >= {_num(alert.slow.factor)}x over "
+                f"{slo.title}: the error budget burns at >= {exact(alert.quick.factor)}x over "
+                f"{alert.quick.long} and {alert.quick.short}, or >= {exact(alert.slow.factor)}x over "
                 f"{alert.slow.long} and {alert.slow.short}."
             ),
             "description": _budget_explanation(slo, alert),
@@ -230,25 +231,25 @@ def _direct_quantile_alert(slo: SLOTarget, metrics: MetricsConfig) -> dict[str, 
     assert slo.threshold_seconds is not None
     quantile = direct_quantile(slo)
     family = metrics.histogram(slo)
-    threshold = _num(slo.threshold_seconds)
-    slow_share = _pct(1.0 - quantile)
+    threshold = exact(slo.threshold_seconds)
+    slow_share = exact_percent(1.0 - quantile)
     return {
         "alert": alert_name(slo, metrics, DIRECT_ALERT_SUFFIX),
         "expr": (
-            f"histogram_quantile({_num(quantile)}, sum by (le) "
+            f"histogram_quantile({exact(quantile)}, sum by (le) "
             f"(rate({family}_bucket{metrics.matchers(slo)}[{DIRECT_ALERT_WINDOW}])))\n> {threshold}\n"
         ),
         "for": DIRECT_ALERT_FOR,
         "labels": {**slo_labels(slo, metrics), "sloth_severity": "page"},
         "annotations": {
-            "title": f"(page) {metrics.service} {slo.name} latency p{_num(quantile * 100)} is above {threshold}s.",
+            "title": f"(page) {metrics.service} {slo.name} latency p{exact(quantile * 100)} is above {threshold}s.",
             "summary": (
                 f"{slo.title}: more than {slow_share} of requests over the last {DIRECT_ALERT_WINDOW} "
                 f"took longer than {threshold}s, for {DIRECT_ALERT_FOR}."
             ),
             "description": (
                 f"{_budget_explanation(slo, PAGE)} This alert pages without waiting for the long "
-                f"windows: it fires when the {DIRECT_ALERT_WINDOW} p{_num(quantile * 100)} latency "
+                f"windows: it fires when the {DIRECT_ALERT_WINDOW} p{exact(quantile * 100)} latency "
                 f"exceeds {threshold}s, i.e. when more than {slow_share} of requests are slow."
             ),
         },
@@ -258,21 +259,21 @@ def _direct_quantile_alert(slo: SLOTarget, metrics: MetricsConfig) -> dict[str, 
 def _budget_explanation(slo: SLOTarget, alert: BurnRateAlert) -> str:
     """Why the burn-rate factors mean what they mean for this SLO, in words for the on-call."""
     budget = slo.error_budget
-    bad = f"slower than {_num(slo.threshold_seconds or 0)}s" if slo.is_latency else "failed"
+    bad = f"slower than {exact(slo.threshold_seconds or 0)}s" if slo.is_latency else "failed"
     parts = [
         (
-            f"A {_pct(slo.objective)} objective over {slo.period} leaves an error budget of "
-            f"{_pct(budget)} of requests {bad}."
+            f"A {exact_percent(slo.objective)} objective over {slo.period} leaves an error budget of "
+            f"{exact_percent(budget)} of requests {bad}."
         )
     ]
     for windows in (alert.quick, alert.slow):
         share = windows.factor * budget
         reach = (
-            f"needs >= {_pct(share)} of requests {bad} over {windows.long} and {windows.short}"
+            f"needs >= {exact_percent(share)} of requests {bad} over {windows.long} and {windows.short}"
             if share <= 1.0
-            else f"can never fire ({_pct(share)} of requests would have to be {bad})"
+            else f"can never fire ({exact_percent(share)} of requests would have to be {bad})"
         )
-        parts.append(f"A {_num(windows.factor)}x burn {reach}.")
+        parts.append(f"A {exact(windows.factor)}x burn {reach}.")
     return " ".join(parts)
 
 
@@ -287,11 +288,11 @@ def _header(slos: Sequence[SLOTarget], metrics: MetricsConfig) -> str:
         if slo.is_latency:
             quantile = direct_quantile(slo)
             lines.append(
-                f"# {slo.name}: {_pct(slo.objective)} objective -> {_pct(slo.error_budget)} budget; the "
-                f"{_num(PAGE.quick.factor)}x page needs >= {_pct(min(PAGE.quick.factor * slo.error_budget, 1.0))} "
+                f"# {slo.name}: {exact_percent(slo.objective)} objective -> {exact_percent(slo.error_budget)} budget; the "
+                f"{exact(PAGE.quick.factor)}x page needs >= {exact_percent(min(PAGE.quick.factor * slo.error_budget, 1.0))} "
                 f"slow requests, so {alert_name(slo, metrics, DIRECT_ALERT_SUFFIX)} pages when "
-                f"p{_num(quantile * 100)} > {_num(slo.threshold_seconds or 0)}s over {DIRECT_ALERT_WINDOW} "
-                f"(> {_pct(1 - quantile)} slow) for {DIRECT_ALERT_FOR}."
+                f"p{exact(quantile * 100)} > {exact(slo.threshold_seconds or 0)}s over {DIRECT_ALERT_WINDOW} "
+                f"(> {exact_percent(1 - quantile)} slow) for {DIRECT_ALERT_FOR}."
             )
     return "\n".join(lines) + "\n"
 
@@ -309,15 +310,6 @@ def _check_unique(slos: Sequence[SLOTarget]) -> None:
 def _days(period: str) -> float:
     value, unit = int(period[:-1]), period[-1]
     return value * {"m": 1 / 1440, "h": 1 / 24, "d": 1, "w": 7}[unit]
-
-
-def _num(value: float) -> str:
-    """A float as PromQL and people read it: 0.999, not 0.9990000000000001."""
-    return f"{value:.10g}"
-
-
-def _pct(ratio: float) -> str:
-    return f"{ratio * 100:.10g} %"
 
 
 class _BlockStringDumper(yaml.SafeDumper):

@@ -171,8 +171,13 @@ def audit_comparison(
     recomputed = comparison_document(
         spec,
         rc=str(recorded.get("rc")),
-        current=Samples.from_frames(_named_frames(files, "audited bundle")),
-        baseline=Samples.from_frames(_named_frames(baseline_files, f"baseline bundle {source}")),
+        current=Samples.from_frames(_named_frames(files, "audited bundle"), metrics),
+        baseline=Samples.from_frames(
+            _named_frames(baseline_files, f"baseline bundle {source}"),
+            _json_object(read_document(baseline_files, SLO_METRICS), SLO_METRICS)
+            if SLO_METRICS in baseline_files
+            else {},
+        ),
         baseline_info=info,
     )
     recomputed = json.loads(json.dumps(recomputed, default=str))

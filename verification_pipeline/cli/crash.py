@@ -13,6 +13,7 @@ import re
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 _SECRET_NAME = re.compile(
@@ -67,7 +68,7 @@ def _write_log(text: str) -> str:
     return "nowhere (no writable log folder)"
 
 
-def _log_folders(vp_home) -> list[Path]:
+def _log_folders(vp_home: Callable[[], Path]) -> list[Path]:
     folders = []
     with contextlib.suppress(Exception):  # a broken VP_HOME must not hide the original error
         folders.append(vp_home() / "logs")

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, cast
 
 import typer
 
-from verification_pipeline.cli.output import ms
 from verification_pipeline.errors import GateFailed, NoDataError, UsageError
+from verification_pipeline.formatting import fixed
 
 if TYPE_CHECKING:
     import polars as pl
@@ -52,7 +52,7 @@ def summarize_command(
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
         return
-    rows = []
+    rows: list[tuple[object, ...]] = []
     for op, figures in summary.items():
         duration, failures = figures["http_req_duration"], figures["request_failures"]
         rows.append(
@@ -60,7 +60,7 @@ def summarize_command(
                 op,
                 figures["http_reqs"]["count"],
                 f"{failures['count']} ({_percent(failures['rate'])})",
-                *(ms(duration[name]) for name in ("avg", "min", "med", "max", "p(90)", "p(95)", "p(99)")),
+                *(fixed(duration[name]) for name in ("avg", "min", "med", "max", "p(90)", "p(95)", "p(99)")),
             )
         )
     headers = ("op", "requests", "failed", "avg ms", "min ms", "med ms", "max ms", "p(90) ms", "p(95) ms")
@@ -131,7 +131,7 @@ def gate_command(
     # The rate's denominator: every request owed, the ones k6 sent and the iterations it dropped.
     owed = figures["http_reqs"]["count"] + failures["dropped"]
     typer.echo(
-        f"{scope}: p95 {ms(measured_p95)} ms (limit {p95:g}), error rate {failed_share:.4f}% (limit {error_rate:g}%), "
+        f"{scope}: p95 {fixed(measured_p95)} ms (limit {p95:g}), error rate {failed_share:.4f}% (limit {error_rate:g}%), "
         f"{failures['count']} of {owed} requests failed"
         + (f" ({failures['dropped']} dropped iterations included)" if failures["dropped"] else "")
     )
@@ -139,7 +139,7 @@ def gate_command(
     if measured_p95 is None:
         breaches.append("no request has a latency, so p95 cannot be measured")
     elif measured_p95 > p95:
-        breaches.append(f"p95 {ms(measured_p95)} ms exceeds {p95:g} ms")
+        breaches.append(f"p95 {fixed(measured_p95)} ms exceeds {p95:g} ms")
     if failed_share > error_rate:
         breaches.append(f"error rate {failed_share:.4f}% exceeds {error_rate:g}%")
     if breaches:

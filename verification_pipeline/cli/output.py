@@ -52,11 +52,6 @@ def table_lines(
     return lines
 
 
-def ms(value: float | None) -> str:
-    """A latency in ms as printed: three decimals (a microsecond), or n/a when there is none."""
-    return "n/a" if value is None else f"{value:.3f}"
-
-
 def _aligned(cells: Sequence[str], columns: list[int]) -> str:
     # text left, figures right: the first column names the record, the others are its figures
     first, *rest = cells

@@ -9,15 +9,19 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from verification_pipeline.errors import UsageError
+from verification_pipeline.formatting import fixed
 from verification_pipeline.paths import ensure_dagster_home, usable_vp_home
 
 if TYPE_CHECKING:
+    import dagster as dg
+
     from verification_pipeline.execution.runner import StepDone, VerificationRun
     from verification_pipeline.stack.control import Stack
 
@@ -38,13 +42,17 @@ PortBase = typer.Option(
 @app.command()
 def up(
     port_base: int | None = PortBase,
-    no_target: bool = typer.Option(False, "--no-target", help="Start only the object store."),
+    target: bool = typer.Option(
+        True,
+        "--target/--no-target",
+        help="Also start the reference target (--no-target: only the object store).",
+    ),
 ) -> None:
     """Start the store (and the reference target); wait until they answer. Safe to repeat."""
     from verification_pipeline.stack.control import Stack
 
     usable_vp_home()
-    status = Stack(port_base=port_base, with_target=not no_target).up(progress=typer.echo)
+    status = Stack(port_base=port_base, with_target=target).up(progress=typer.echo)
     for line in status.lines():
         typer.echo(line)
     typer.echo(f"point a shell at it: set -a; . {Stack(port_base=port_base).layout.env_file}; set +a")
@@ -133,7 +141,7 @@ def demo(
         raise typer.Exit(1)
 
 
-def _verify_rc(defs, instance, rc: str, load_s: float) -> VerificationRun:
+def _verify_rc(defs: dg.Definitions, instance: dg.DagsterInstance, rc: str, load_s: float) -> VerificationRun:
     """One RC's run, as the screen shows it: a line per finished step, a live line during the load.
 
     Dagster's own per-event lines go to a log file (its path is printed first), not the screen.
@@ -213,12 +221,7 @@ def _seconds(duration: str) -> float:
     return sum(float(n) * units[u] for n, u in re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h)", duration))
 
 
-def _num(value: float | None) -> str:
-    """A figure for the table; a bound that the sample cannot give is n/a, not 0."""
-    return "n/a" if value is None else f"{value:.3f}"
-
-
-def _print_comparison(run) -> None:
+def _print_comparison(run: VerificationRun) -> None:
     """slo/baseline.json as a table: every shift with its interval, p-value, effect size and verdict."""
     from verification_pipeline.cli.output import print_table
 
@@ -245,8 +248,8 @@ def _print_comparison(run) -> None:
                 r["slo"],
                 r["classification"] or "n/a",
                 "n/a" if not figure else f"{figure['estimate']:+.3f} {unit}",
-                "n/a" if not figure else f"[{_num(figure['lower'])}, {_num(figure['upper'])}]",
-                _num(ratio["estimate"]) if ratio else "n/a",
+                "n/a" if not figure else f"[{fixed(figure['lower'])}, {fixed(figure['upper'])}]",
+                fixed(ratio["estimate"]) if ratio else "n/a",
                 "n/a" if r["p_value"] is None else format(r["p_value"], ".2g"),
                 "n/a" if r["effect_size"] is None else format(r["effect_size"], "+.2f"),
                 r["verdict"],
@@ -255,39 +258,16 @@ def _print_comparison(run) -> None:
     print_table(("SLO", "change", "shift / diff", level, "p95 ratio", "p-value", "effect", "verdict"), rows)
 
 
-def _print_outcome(run, rc: str, output: Path, stack: Stack, elapsed: float) -> None:
-    from verification_pipeline.cli.output import print_table
+def _print_outcome(run: VerificationRun, rc: str, output: Path, stack: Stack, elapsed: float) -> None:
     from verification_pipeline.evidence.keys import load_public_key_pem
     from verification_pipeline.evidence.verify import verify_path
-    from verification_pipeline.slo.metrics import dependence_summary
     from verification_pipeline.storage.bundles import read_bundle_uri
+    from verification_pipeline.verdict import Verdict
 
     typer.echo("")
     slo = run.values.get("slo_metrics")
     if slo:
-        confidence = slo["slos"][0].get("confidence") if slo["slos"] else None
-        level = f"{confidence * 100:g}% bounds" if confidence else "bounds"
-        rows = [
-            (
-                r["name"],
-                r["n"],
-                _num(r["value"]),
-                f"<= {r['threshold']:g} {r['unit']}",
-                "n/a"
-                if r["ci_low"] is None and r["ci_high"] is None
-                else f"[{_num(r['ci_low'])}, {_num(r['ci_high'])}]",
-                r["verdict"],
-                dependence_summary(r),
-            )
-            for r in slo["slos"]
-        ]
-        print_table(("SLO", "n", "value", "threshold", level, "verdict", "dependence"), rows)
-        fanout = slo.get("fanout") or {}
-        if fanout:
-            typer.echo(
-                f"fan-out delivery: {fanout.get('delivered')} delivered, {fanout.get('lost')} lost, "
-                f"{fanout.get('duplicates')} duplicates (ratio {fanout.get('delivery_ratio')})"
-            )
+        _print_slo_table(slo)
     scans = run.values.get("scan_summary")
     if scans:
         typer.echo("scan gates: " + ", ".join(f"{g['name']} {g['verdict']}" for g in scans["gates"]))
@@ -297,7 +277,7 @@ def _print_outcome(run, rc: str, output: Path, stack: Stack, elapsed: float) -> 
         typer.secho(
             f"release decision for {rc}: {decision['verdict']}"
             + (f" ({'; '.join(decision['reasons'])})" if decision["reasons"] else ""),
-            fg=typer.colors.GREEN if decision["verdict"] == "PASS" else typer.colors.RED,
+            fg=typer.colors.GREEN if Verdict(decision["verdict"]) is Verdict.PASS else typer.colors.RED,
             bold=True,
         )
     typer.echo(
@@ -310,21 +290,8 @@ def _print_outcome(run, rc: str, output: Path, stack: Stack, elapsed: float) -> 
     if not bundle:
         typer.secho("no evidence bundle was produced: see the run's errors above", fg=typer.colors.RED)
         return
-    local = output / rc
     files = read_bundle_uri(bundle["uri"], stack.settings())
-    # the copy is made beside its place and swapped in whole: never half a bundle, never via a link
-    output.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=output, prefix=f".{rc}."))
-    for name, data in files.items():
-        target = staging / "bundle" / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-    (staging / "evidence-signing.pub").write_text(bundle["public_key_pem"])
-    if local.is_symlink():
-        local.unlink()
-    elif local.exists():
-        shutil.rmtree(local)
-    staging.replace(local)
+    local = _local_copy(files, bundle["public_key_pem"], output, rc)
     public_key = local / "evidence-signing.pub"
     report = verify_path(
         local / "bundle", load_public_key_pem(public_key.read_bytes(), source=str(public_key)), expected_rc=rc
@@ -340,3 +307,55 @@ def _print_outcome(run, rc: str, output: Path, stack: Stack, elapsed: float) -> 
     command = f"uv run verification-pipeline verify {local / 'bundle'} --public-key {public_key} --rc {rc}"
     typer.echo(f"verify it:  {command}")
     typer.echo(f"            -> {report.files} files verified, verdict {report.verdict}")
+
+
+def _print_slo_table(slo: dict[str, Any]) -> None:
+    from verification_pipeline.cli.output import print_table
+    from verification_pipeline.slo.metrics import dependence_summary
+
+    confidence = slo["slos"][0].get("confidence") if slo["slos"] else None
+    level = f"{confidence * 100:g}% bounds" if confidence else "bounds"
+    rows = [
+        (
+            r["name"],
+            r["n"],
+            fixed(r["value"]),
+            f"<= {r['threshold']:g} {r['unit']}",
+            "n/a"
+            if r["ci_low"] is None and r["ci_high"] is None
+            else f"[{fixed(r['ci_low'])}, {fixed(r['ci_high'])}]",
+            r["verdict"],
+            dependence_summary(r),
+        )
+        for r in slo["slos"]
+    ]
+    print_table(("SLO", "n", "value", "threshold", level, "verdict", "dependence"), rows)
+    fanout = slo.get("fanout") or {}
+    if fanout:
+        typer.echo(
+            f"fan-out delivery: {fanout.get('delivered')} delivered, {fanout.get('lost')} lost, "
+            f"{fanout.get('duplicates')} duplicates (ratio {fanout.get('delivery_ratio')})"
+        )
+    if slo.get("measurement_health"):
+        from verification_pipeline.slo.document import health_line
+
+        typer.echo(health_line(slo["measurement_health"]).replace("**", ""))
+
+
+def _local_copy(files: Mapping[str, bytes], public_key_pem: str, output: Path, rc: str) -> Path:
+    """`output/<rc>/`: the bundle and its public key. The copy is made beside its place and swapped in
+    whole: never half a bundle, never via a link."""
+    local = output / rc
+    output.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=output, prefix=f".{rc}."))
+    for name, data in files.items():
+        target = staging / "bundle" / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    (staging / "evidence-signing.pub").write_text(public_key_pem)
+    if local.is_symlink():
+        local.unlink()
+    elif local.exists():
+        shutil.rmtree(local)
+    staging.replace(local)
+    return local

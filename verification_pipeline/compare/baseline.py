@@ -10,6 +10,7 @@ RC, stored under its own version and run, with a signed PASS.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from verification_pipeline.errors import PipelineError, VerificationFailed
 from verification_pipeline.evidence.bundle_io import root_version_of
+from verification_pipeline.evidence.content import read_document
+from verification_pipeline.evidence.layout import SLO_METRICS
 from verification_pipeline.evidence.raw import raw_frames
 from verification_pipeline.evidence.verify import verify_files
 from verification_pipeline.release.tags import is_rc, parse_rc
@@ -35,6 +38,8 @@ class VerifiedBaseline:
     bundle_verdict: str
     key_fingerprint: str
     frames: Mapping[str, pl.DataFrame] = field(repr=False)
+    metrics: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    """Its signed slo/metrics.json (the measurement health the comparison weighs)."""
 
     def info(self) -> dict[str, Any]:
         """The `baseline` block of slo/baseline.json."""
@@ -97,7 +102,14 @@ def verified_baseline(
         bundle_verdict=report.verdict,
         key_fingerprint=report.key_fingerprint,
         frames=raw_frames(files),
+        metrics=_metrics(files),
     )
+
+
+def _metrics(files: Mapping[str, bytes]) -> Mapping[str, Any]:
+    """The bundle's slo/metrics.json (verified with the rest), or nothing when it has none."""
+    document = json.loads(read_document(files, SLO_METRICS)) if SLO_METRICS in files else {}
+    return document if isinstance(document, dict) else {}
 
 
 def _run_of(uri: str) -> str | None:

@@ -27,8 +27,16 @@ from typing import Any
 
 import polars as pl
 
-from verification_pipeline.compare.stats import quantile_ratio, rate_difference, shift
+from verification_pipeline.compare.stats import (
+    RateResult,
+    ShiftResult,
+    quantile_ratio,
+    rate_difference,
+    shift,
+)
 from verification_pipeline.fanout.accounting import DELIVERED, LATE
+from verification_pipeline.formatting import bounds, level, signed, significant
+from verification_pipeline.health.assess import assess, measured_phases, saturated_sources
 from verification_pipeline.quantile import quantile_type7
 from verification_pipeline.slo.spec import RegressionPolicy, Slo, SloSpec
 from verification_pipeline.verdict import Verdict, worst
@@ -52,16 +60,26 @@ RATE_METHOD = (
 
 @dataclass(frozen=True)
 class Samples:
-    """One RC's raw rows: load samples (`ingest.SAMPLE_SCHEMA`) and fan-out deliveries."""
+    """One RC's raw rows: load samples (`ingest.SAMPLE_SCHEMA`) and fan-out deliveries, and the
+    measurement-health phase records of the run that took them (None: not recorded)."""
 
     read: pl.DataFrame | None = None
     write: pl.DataFrame | None = None
     fanout: pl.DataFrame | None = None
+    health_phases: list[dict[str, Any]] | None = None
 
     @classmethod
-    def from_frames(cls, frames: Mapping[str, pl.DataFrame]) -> Samples:
-        """From a bundle's raw/*.parquet, keyed by stem ("read", "write", "fanout")."""
-        return cls(read=frames.get("read"), write=frames.get("write"), fanout=frames.get("fanout"))
+    def from_frames(
+        cls, frames: Mapping[str, pl.DataFrame], metrics: Mapping[str, Any] | None = None
+    ) -> Samples:
+        """From a bundle's raw/*.parquet, keyed by stem ("read", "write", "fanout"), and its
+        slo/metrics.json (for the measurement health it signed)."""
+        return cls(
+            read=frames.get("read"),
+            write=frames.get("write"),
+            fanout=frames.get("fanout"),
+            health_phases=measured_phases((metrics or {}).get("measurement_health")),
+        )
 
 
 def no_baseline_document(rc: str, confidence: float, reason: str) -> dict[str, Any]:
@@ -87,10 +105,22 @@ def comparison_document(
     baseline_info: Mapping[str, Any],
 ) -> dict[str, Any]:
     """Compare every SLO of `spec`; `baseline_info`: rc, bundle_uri, commit, verified of the baseline."""
+    # Both sides' health judged by this RC's limits, so the same figures always read the same.
+    saturated = {
+        side: saturated_sources(assess(samples.health_phases, spec.measurement_health))
+        if samples.health_phases is not None
+        else {}
+        for side, samples in (("current", current), ("baseline", baseline))
+    }
     rows = [
-        _latency_row(slo, spec, current, baseline)
-        if slo.metric == "quantile"
-        else _rate_row(slo, spec, current, baseline)
+        _guard(
+            _latency_row(slo, spec, current, baseline)
+            if slo.metric == "quantile"
+            else _rate_row(slo, spec, current, baseline),
+            spec.regression,
+            saturated["current"].get(slo.source),
+            saturated["baseline"].get(slo.source),
+        )
         for slo in spec.slos
     ]
     verdict = worst((row["verdict"] for row in rows), empty=Verdict.WARN)
@@ -110,6 +140,37 @@ def comparison_document(
         "verdict": verdict.value,
         "slos": rows,
     }
+
+
+def _guard(
+    row: dict[str, Any],
+    policy: RegressionPolicy,
+    current: list[str] | None,
+    baseline: list[str] | None,
+) -> dict[str, Any]:
+    """No change is called when only one side's client was saturated: its delay is its own.
+
+    Saturation only adds delay, so a change found with one side saturated may be the client's;
+    the row keeps its figures, its verdict becomes undecided (WARN, INCONCLUSIVE under `fail`)
+    and the reason says which side. Both sides saturated: they share the noise, so the figures
+    stand, with the note.
+    """
+    if not current and not baseline:
+        return row
+    note = {"current": current or [], "baseline": baseline or []}
+    changed = row.get("classification") not in (None, "no_change")
+    if bool(current) != bool(baseline) and changed:
+        side = "this RC's" if current else "the baseline's"
+        why = "; ".join(current or baseline or [])
+        return row | {
+            "measurement_health": note,
+            "verdict": _undecided(policy).value,
+            "reason": (
+                f"{row['reason']}; not called: only {side} measurement was saturated ({why}), "
+                "so the change may be the client's own delay"
+            ),
+        }
+    return row | {"measurement_health": note}
 
 
 def _latency_row(slo: Slo, spec: SloSpec, current: Samples, baseline: Samples) -> dict[str, Any]:
@@ -139,9 +200,9 @@ def _latency_row(slo: Slo, spec: SloSpec, current: Samples, baseline: Samples) -
     limit = 1.0 + policy.max_p95_increase_pct / 100.0
     label = f"p{q * 100:g}"
     figures = (
-        f"{label} {_num(row['current']['p95_ms'])} ms vs {_num(row['baseline']['p95_ms'])} ms "
-        f"(ratio {_num(ratio.estimate)}, {_pct(spec.confidence)} CI {_interval(ratio.lower, ratio.upper)}); "
-        f"shift {_signed(s.estimate)} ms, CI {_interval(s.lower, s.upper)} ms; "
+        f"{label} {significant(row['current']['p95_ms'], 4)} ms vs {significant(row['baseline']['p95_ms'], 4)} ms "
+        f"(ratio {significant(ratio.estimate, 4)}, {level(spec.confidence)} CI {bounds(ratio.lower, ratio.upper, 4)}); "
+        f"shift {signed(s.estimate)} ms, CI {bounds(s.lower, s.upper, 4)} ms; "
         f"Mann-Whitney p = {result.p_value:.3g}, Cliff's delta {result.effect_size:+.3f}: {classification}"
     )
     tolerance = f"+{policy.max_p95_increase_pct:g} % on {label}"
@@ -157,12 +218,7 @@ def _latency_row(slo: Slo, spec: SloSpec, current: Samples, baseline: Samples) -
     return row | {
         "shift_ms": s.as_json(),
         "p95_ratio": ratio.as_json(),
-        "p_value": result.p_value,
-        "effect_size": result.effect_size,
-        "n_eff": {"current": result.n_eff_current, "baseline": result.n_eff_baseline},
-        "classification": classification,
-        "verdict": verdict.value,
-        "reason": f"{figures}; {why}",
+        **_judgement(result, classification, verdict, f"{figures}; {why}"),
         "cdf": {"current": _cdf(x), "baseline": _cdf(y)},
     }
 
@@ -188,8 +244,8 @@ def _rate_row(slo: Slo, spec: SloSpec, current: Samples, baseline: Samples) -> d
     classification = "higher" if pp["lower"] > 0 else "lower" if pp["upper"] < 0 else "no_change"
     limit = policy.max_error_rate_increase_pp
     figures = (
-        f"error rate {_num(row['current']['rate_pct'])}% vs {_num(row['baseline']['rate_pct'])}%: "
-        f"difference {_signed(pp['estimate'])} pp, {_pct(spec.confidence)} CI {_interval(pp['lower'], pp['upper'])} pp; "
+        f"error rate {significant(row['current']['rate_pct'], 4)}% vs {significant(row['baseline']['rate_pct'], 4)}%: "
+        f"difference {signed(pp['estimate'])} pp, {level(spec.confidence)} CI {bounds(pp['lower'], pp['upper'], 4)} pp; "
         f"p = {result.p_value:.3g}, Cohen's h {result.effect_size:+.3f}: {classification}"
     )
     tolerance = f"+{limit:g} percentage points"
@@ -203,12 +259,21 @@ def _rate_row(slo: Slo, spec: SloSpec, current: Samples, baseline: Samples) -> d
         verdict, why = Verdict.PASS, "no regression"
     return row | {
         "rate_diff": pp,
+        **_judgement(result, classification, verdict, f"{figures}; {why}"),
+    }
+
+
+def _judgement(
+    result: ShiftResult | RateResult, classification: str, verdict: Verdict, reason: str
+) -> dict[str, Any]:
+    """What a latency and a rate comparison both end with: the test, the effect, the verdict."""
+    return {
         "p_value": result.p_value,
         "effect_size": result.effect_size,
         "n_eff": {"current": result.n_eff_current, "baseline": result.n_eff_baseline},
         "classification": classification,
         "verdict": verdict.value,
-        "reason": f"{figures}; {why}",
+        "reason": reason,
     }
 
 
@@ -289,19 +354,3 @@ def _cdf(values: pl.Series) -> list[list[float]]:
     """101 points [ms, p] of the empirical CDF, p = 0, 0.01, ..., 1 (k6's percentile)."""
     ordered = values.sort()
     return [[quantile_type7(ordered, i / (CDF_POINTS - 1)), i / (CDF_POINTS - 1)] for i in range(CDF_POINTS)]
-
-
-def _num(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.4g}"
-
-
-def _signed(value: float) -> str:
-    return f"{value:+.4g}"
-
-
-def _pct(confidence: float) -> str:
-    return f"{confidence * 100:g}%"
-
-
-def _interval(low: float | None, high: float | None) -> str:
-    return f"[{'-inf' if low is None else _num(low)}, {'+inf' if high is None else _num(high)}]"

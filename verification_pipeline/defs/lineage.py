@@ -1,10 +1,11 @@
 """What the Dagster instance recorded for one RC: each asset's latest materialization and its inputs."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import dagster as dg
 
-from verification_pipeline.defs.records import latest_record, materialization
+from verification_pipeline.defs.materializations import latest_record, materialization
 from verification_pipeline.errors import InputError
 
 
@@ -32,7 +33,7 @@ def lineage(defs: dg.Definitions, instance: dg.DagsterInstance, rc: str) -> list
         mat = materialization(record)
         md, tags = mat.metadata, mat.tags or {}
 
-        def text(name: str, md=md) -> str:
+        def text(name: str, md: Mapping[str, dg.MetadataValue] = md) -> str:
             return str(md[name].value) if name in md else ""
 
         steps.append(

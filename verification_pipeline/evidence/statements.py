@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, model_validator
+
 from verification_pipeline.errors import ConfigError
 from verification_pipeline.evidence.layout import sha256_hex
 from verification_pipeline.gates import GateOutcome, rc_verdict
@@ -58,14 +60,29 @@ _SECRET_VALUE = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class ReleaseCandidate:
-    tag: str
-    commit: str
-    version: str
-    commit_source: str = COMMIT_FROM_TAG
+class ReleaseCandidate(BaseModel):
+    """The release candidate: the one type from the partition key to the signed statement.
 
-    def __post_init__(self) -> None:
+    The `release_candidate` asset makes it (with the tag parsed by `release.tags.parse_rc` and the
+    commit from git), the IO manager stores all its fields, and the bundle signs `as_json()`: the
+    tag, commit, where the commit came from and the version. `verify` reads those four back.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tag: str
+    version: str
+    release_tag: str | None = None
+    """The tag promotion creates (`v24.1.0`); not signed, so None for an RC read back from a bundle."""
+    commit: str
+    """The tag's commit, or this checkout's HEAD where the RC is not a git tag (`commit_source`)."""
+    commit_source: str = COMMIT_FROM_TAG
+    repository: str | None = None
+    """The git repository the commit was read from; None for the checkout."""
+
+    @model_validator(mode="after")
+    def _signable(self) -> ReleaseCandidate:
+        # ConfigError is not a ValueError, so pydantic lets it through as it is: the caller sees the field
         if not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", self.commit):
             raise ConfigError(
                 f"{self.commit!r} is not a full git commit id",
@@ -74,8 +91,10 @@ class ReleaseCandidate:
             )
         if self.commit_source not in COMMIT_SOURCES:
             raise ConfigError(f"{self.commit_source!r} is not one of {COMMIT_SOURCES}", field="commitSource")
+        return self
 
     def as_json(self) -> dict[str, str]:
+        """The signed form (`releaseCandidate` of the statements, the manifest and `latest.json`)."""
         return {
             "tag": self.tag,
             "commit": self.commit,

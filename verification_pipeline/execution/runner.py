@@ -180,7 +180,7 @@ class RunWatcher:
                 break
         self._log.flush()
 
-    def _handle(self, entry) -> None:
+    def _handle(self, entry: dg.EventLogEntry) -> None:
         event = entry.dagster_event
         stamp = time.strftime("%H:%M:%S", time.localtime(entry.timestamp))
         kind = event.event_type_value if event else "LOG"

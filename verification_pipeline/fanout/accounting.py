@@ -67,7 +67,29 @@ def account_deliveries(
         raise ValueError("subscribers must be at least 1")
     if not 0 <= late_ms <= grace_ms:
         raise ValueError("late_ms must lie between 0 and grace_ms")
+    published = _published(publishes)
+    arrived = _arrived(receipts, subscribers)
+    # The target stamps seq on the event; an event nobody received keeps a null seq.
+    seq_by_event = arrived.group_by("event_id").agg(pl.col("seq").drop_nulls().first())
+    ours = _classified(arrived, published, late_ms=late_ms, grace_ms=grace_ms)
+    columns = ["subscriber", "event_id", "published_at_ms", "received_at_ms", "latency_ms", "status"]
+    rows = pl.concat([ours.select(columns), _never_seen(published, ours, subscribers).select(columns)])
+    return (
+        rows.join(seq_by_event, on="event_id", how="left")
+        .sort("published_at_ms", "subscriber", "received_at_ms", nulls_last=True)
+        .select(
+            pl.col("subscriber").cast(pl.Int32),
+            "event_id",
+            "seq",
+            _epoch_ms_to_utc("published_at_ms").alias("published_at"),
+            _epoch_ms_to_utc("received_at_ms").alias("received_at"),
+            "latency_ms",
+            "status",
+        )
+    )
 
+
+def _published(publishes: Sequence[Publish]) -> pl.DataFrame:
     published = pl.DataFrame(
         publishes, schema={"event_id": pl.String, "published_at_ms": pl.Float64}, orient="row"
     )
@@ -77,6 +99,10 @@ def account_deliveries(
             f"the target returned event id {repeated[0]!r} for more than one publish",
             hint="event ids must be unique for deliveries to be matched to publishes",
         )
+    return published
+
+
+def _arrived(receipts: Sequence[Receipt], subscribers: int) -> pl.DataFrame:
     arrived = pl.DataFrame(
         receipts,
         schema={
@@ -91,11 +117,15 @@ def account_deliveries(
         float_of(arrived["subscriber"].min()) >= 0 and float_of(arrived["subscriber"].max()) < subscribers
     ):
         raise ValueError("a receipt names a subscriber outside 0..subscribers-1")
+    return arrived
 
-    # The target stamps seq on the event; an event nobody received keeps a null seq.
-    seq_by_event = arrived.group_by("event_id").agg(pl.col("seq").drop_nulls().first())
 
-    ours = (
+def _classified(
+    arrived: pl.DataFrame, published: pl.DataFrame, *, late_ms: float, grace_ms: float
+) -> pl.DataFrame:
+    """Every arrival of a published event: its latency, and delivered, late, lost (past the grace) or
+    duplicate (not the first arrival of that event at that subscriber)."""
+    return (
         arrived.join(published, on="event_id", how="inner")
         .with_columns(latency_ms=pl.col("received_at_ms") - pl.col("published_at_ms"))
         .sort("subscriber", "event_id", "received_at_ms")
@@ -110,30 +140,19 @@ def account_deliveries(
             .otherwise(pl.lit(DELIVERED))
         )
     )
+
+
+def _never_seen(published: pl.DataFrame, ours: pl.DataFrame, subscribers: int) -> pl.DataFrame:
+    """The (subscriber, event) pairs with no arrival at all: lost."""
     everyone = pl.DataFrame({"subscriber": range(subscribers)}, schema={"subscriber": pl.Int32})
     first_arrivals = ours.filter(pl.col("arrival") == 0).select("subscriber", "event_id")
-    never_seen = (
+    return (
         published.join(everyone, how="cross")
         .join(first_arrivals, on=["subscriber", "event_id"], how="anti")
         .with_columns(
             received_at_ms=pl.lit(None, pl.Float64),
             latency_ms=pl.lit(None, pl.Float64),
             status=pl.lit(LOST),
-        )
-    )
-    columns = ["subscriber", "event_id", "published_at_ms", "received_at_ms", "latency_ms", "status"]
-    rows = pl.concat([ours.select(columns), never_seen.select(columns)])
-    return (
-        rows.join(seq_by_event, on="event_id", how="left")
-        .sort("published_at_ms", "subscriber", "received_at_ms", nulls_last=True)
-        .select(
-            pl.col("subscriber").cast(pl.Int32),
-            "event_id",
-            "seq",
-            _epoch_ms_to_utc("published_at_ms").alias("published_at"),
-            _epoch_ms_to_utc("received_at_ms").alias("received_at"),
-            "latency_ms",
-            "status",
         )
     )
 

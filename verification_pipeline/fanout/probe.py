@@ -16,6 +16,7 @@ import contextlib
 import logging
 import math
 import multiprocessing
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AsyncExitStack
@@ -61,7 +62,7 @@ class ProbeConfig:
     subscribe_url: str | None = None
     socketio_path: str = "socket.io"
     processes: int | None = None
-    subscribers_per_process: int = 200
+    subscribers_per_process: int = 500
     connect_timeout_s: float = 10.0
     request_timeout_s: float = 10.0
     max_loop_lag_ms: float = 20.0
@@ -139,8 +140,13 @@ class ProbeResult:
 
 
 def plan_groups(config: ProbeConfig) -> list[SubscriberGroup]:
-    """Split the subscribers evenly over as many processes as the per-process bound needs."""
-    processes = config.processes or math.ceil(config.subscribers / config.subscribers_per_process)
+    """Split the subscribers evenly over as many processes as the per-process bound needs.
+
+    By default never more processes than cores: past that, the loops only wait for each other's
+    time slices, and that wait is stamped into every arrival (measured: `benchmarks/RESULTS.md`).
+    """
+    needed = math.ceil(config.subscribers / config.subscribers_per_process)
+    processes = config.processes or max(1, min(needed, os.cpu_count() or 1))
     base, extra = divmod(config.subscribers, processes)
     groups, first = [], 0
     for index in range(processes):
@@ -161,10 +167,16 @@ def plan_groups(config: ProbeConfig) -> list[SubscriberGroup]:
     return groups
 
 
-def run_probe(config: ProbeConfig, *, progress: Progress | None = None) -> ProbeResult:
+def run_probe(
+    config: ProbeConfig,
+    *,
+    progress: Progress | None = None,
+    on_worker: Callable[[int], None] | None = None,
+) -> ProbeResult:
     """Run the probe against a live target; raises TargetError naming the URL and the cause.
 
     Synchronous (it runs its own event loops): call it from plain code, not from a running loop.
+    `on_worker` gets the pid of each subscriber process once it has started.
     """
     report = progress or (lambda phase, done, total: None)
     for url in (config.url, config.socketio_url):
@@ -177,6 +189,9 @@ def run_probe(config: ProbeConfig, *, progress: Progress | None = None) -> Probe
         config.events,
     )
     with _SubscriberProcesses(groups, config.socketio_url) as subscribers:
+        for worker in subscribers.workers:
+            if on_worker is not None and worker.pid is not None:
+                on_worker(worker.pid)
         subscribers.wait_until_subscribed(config, report)
         outcome, echoes, publisher_lag_ms = asyncio.run(_publish(config, report))
         if not outcome.publishes:

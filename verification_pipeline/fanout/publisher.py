@@ -29,7 +29,7 @@ import socketio
 from verification_pipeline.errors import TargetError
 from verification_pipeline.fanout.accounting import Publish
 from verification_pipeline.fanout.redact import redact_token
-from verification_pipeline.fanout.subscribers import SubscribeFailed, connect
+from verification_pipeline.fanout.subscribers import SubscribeFailed
 
 log = logging.getLogger(__name__)
 
@@ -118,13 +118,20 @@ async def warm_up(client: httpx.AsyncClient, url: str, token: str) -> None:
             url, json={"query": "{ __typename }"}, headers={"Authorization": f"Bearer {token}"}
         )
     except httpx.TransportError as exc:
-        raise TargetError(
-            f"{url}: cannot reach the GraphQL endpoint: {redact_token(str(exc), token)}"
-        ) from None
+        raise _unreachable(url, exc, token) from None
+    _refuse_refused(url, response, token, "scopes coherence:read and coherence:write")
+
+
+def _unreachable(url: str, exc: httpx.TransportError, token: str) -> TargetError:
+    return TargetError(f"{url}: cannot reach the GraphQL endpoint: {redact_token(str(exc), token)}")
+
+
+def _refuse_refused(url: str, response: httpx.Response, token: str, scopes: str) -> None:
+    """A refused token fails for good: no later request can succeed either."""
     if response.status_code in REFUSAL_STATUSES:
         raise TargetError(
             f"{url}: the target refused the token (HTTP {response.status_code}: {_reason(response, token)})",
-            hint="mint a token with scopes coherence:read and coherence:write for this tenant",
+            hint=f"mint a token with {scopes} for this tenant",
         )
 
 
@@ -176,14 +183,8 @@ async def _publish(client: httpx.AsyncClient, url: str, token: str, tenant: str)
     except httpx.TimeoutException:
         return f"publish timed out after {client.timeout.read} s"
     except httpx.TransportError as exc:
-        raise TargetError(
-            f"{url}: cannot reach the GraphQL endpoint: {redact_token(str(exc), token)}"
-        ) from None
-    if response.status_code in REFUSAL_STATUSES:
-        raise TargetError(
-            f"{url}: the target refused the token (HTTP {response.status_code}: {_reason(response, token)})",
-            hint="mint a token with scope coherence:write for this tenant",
-        )
+        raise _unreachable(url, exc, token) from None
+    _refuse_refused(url, response, token, "scope coherence:write")
     if not response.is_success:
         return f"HTTP {response.status_code}: {_reason(response, token)}"
     try:
@@ -221,6 +222,38 @@ def _reason(response: httpx.Response, token: str) -> str:
         if answer.get("error") or answer.get("detail"):
             return redact_token(str(answer.get("error") or answer.get("detail"))[:200], token)
     return response.reason_phrase
+
+
+async def connect(
+    client: socketio.AsyncClient, url: str, socketio_path: str, token: str, timeout_s: float
+) -> None:
+    """Connect over websocket with the token as `auth`; SubscribeFailed gives the target's reason."""
+    refusals: list[str] = []
+
+    def on_connect_error(data: object) -> None:
+        refusals.append(str(data.get("message", data)) if isinstance(data, dict) else str(data))
+
+    client.on("connect_error", on_connect_error)
+    try:
+        await client.connect(
+            url,
+            auth={"token": token},
+            transports=["websocket"],
+            socketio_path=socketio_path,
+            wait_timeout=timeout_s,
+        )
+    except socketio.exceptions.ConnectionError as exc:
+        if exc.__cause__ is not None:
+            # the transport failed before any Socket.IO answer: a plain HTTP server, a proxy, nothing
+            detail = refusals[-1] if refusals else str(exc)
+            raise SubscribeFailed(
+                f"no Socket.IO handshake with {url} (path {socketio_path}): {detail}; "
+                "is a Socket.IO server there?"
+            ) from None
+        # the server answered the handshake and refused the connection (its reason, e.g. a bad token)
+        raise SubscribeFailed(
+            f"the Socket.IO connection was refused: {refusals[-1] if refusals else exc}"
+        ) from None
 
 
 class T0Emitter:

@@ -17,16 +17,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
+import json
 import logging
 import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 
 import aiohttp
-import socketio
 
 from verification_pipeline.fanout.looplag import LoopLagMonitor
 from verification_pipeline.fanout.redact import redact_token
+from verification_pipeline.fanout.wire import Subscription, WireRefused, websocket_url
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,7 @@ log = logging.getLogger(__name__)
 # fan-out, the thing being measured; a bounded number in flight keeps the start orderly.
 CONNECTS_IN_FLIGHT = 20
 DRAIN_POLL_S = 0.02
+EVENT = "coherenceEvents"
 
 Receipt = tuple[int, str, int | None, float]
 
@@ -75,10 +78,11 @@ async def _hold(group: SubscriberGroup, parent: Connection) -> None:
     monitor.start()
     inbox = _Inbox()
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
-    clients: list[socketio.AsyncClient] = []
+    subscriptions: list[Subscription] = []
+    readers: list[asyncio.Task[None]] = []
     try:
         try:
-            await _connect_all(group, session, clients, inbox)
+            await _connect_all(group, session, subscriptions, readers, inbox)
         except SubscribeFailed as exc:
             parent.send(("error", redact_token(str(exc), group.token)))
             return
@@ -90,7 +94,13 @@ async def _hold(group: SubscriberGroup, parent: Connection) -> None:
                 )
             )
             return
-        parent.send(("ready", len(clients)))
+        # The heap is built; a full collection in the middle of the burst would stop this loop for
+        # milliseconds while arrivals wait to be stamped. The run is bounded (subscribers x events
+        # receipts), so the collector can rest until the receipts are handed over.
+        gc.collect()
+        gc.freeze()
+        gc.disable()
+        parent.send(("ready", len(subscriptions)))
         order = await asyncio.get_running_loop().run_in_executor(None, parent.recv)
         if order[0] != "drain":
             return
@@ -99,22 +109,30 @@ async def _hold(group: SubscriberGroup, parent: Connection) -> None:
         lag = await monitor.stop()
         parent.send(("result", inbox.receipts, lag, inbox.disconnects))
     finally:
+        gc.enable()
         await monitor.stop()
-        await asyncio.gather(*(client.disconnect() for client in clients), return_exceptions=True)
+        await asyncio.gather(
+            *(subscription.close() for subscription in subscriptions), return_exceptions=True
+        )
+        await asyncio.gather(*readers, return_exceptions=True)
         await session.close()
 
 
 async def _connect_all(
     group: SubscriberGroup,
     session: aiohttp.ClientSession,
-    clients: list[socketio.AsyncClient],
+    subscriptions: list[Subscription],
+    readers: list[asyncio.Task[None]],
     inbox: _Inbox,
 ) -> None:
     gate = asyncio.Semaphore(CONNECTS_IN_FLIGHT)
+    url = websocket_url(group.url, group.socketio_path)
 
     async def connect_one(subscriber: int) -> None:
         async with gate:
-            clients.append(await _subscribe(group, subscriber, session, inbox))
+            subscription = await _subscribe(group, url, session)
+        subscriptions.append(subscription)
+        readers.append(asyncio.get_running_loop().create_task(_read(subscription, subscriber, inbox)))
 
     outcomes = await asyncio.gather(
         *(connect_one(group.first + offset) for offset in range(group.count)), return_exceptions=True
@@ -124,73 +142,55 @@ async def _connect_all(
             raise outcome
 
 
-async def connect(
-    client: socketio.AsyncClient, url: str, socketio_path: str, token: str, timeout_s: float
-) -> None:
-    """Connect over websocket with the token as `auth`; SubscribeFailed gives the target's reason."""
-    refusals: list[str] = []
-
-    def on_connect_error(data: object) -> None:
-        refusals.append(str(data.get("message", data)) if isinstance(data, dict) else str(data))
-
-    client.on("connect_error", on_connect_error)
+async def _subscribe(group: SubscriberGroup, url: str, session: aiohttp.ClientSession) -> Subscription:
     try:
-        await client.connect(
+        subscription, ack = await Subscription.open(
+            session,
             url,
-            auth={"token": token},
-            transports=["websocket"],
-            socketio_path=socketio_path,
-            wait_timeout=timeout_s,
+            auth={"token": group.token},
+            subscribe=("subscribe", {"tenantId": group.tenant}),
+            event_name=EVENT,
+            timeout_s=group.connect_timeout_s,
         )
-    except socketio.exceptions.ConnectionError as exc:
-        if exc.__cause__ is not None:
-            # the transport failed before any Socket.IO answer: a plain HTTP server, a proxy, nothing
-            detail = refusals[-1] if refusals else str(exc)
-            raise SubscribeFailed(
-                f"no Socket.IO handshake with {url} (path {socketio_path}): {detail}; "
-                "is a Socket.IO server there?"
-            ) from None
-        # the server answered the handshake and refused the connection (its reason, e.g. a bad token)
+    except WireRefused as exc:
+        raise SubscribeFailed(f"the Socket.IO connection or subscription was refused: {exc}") from None
+    except TimeoutError:
         raise SubscribeFailed(
-            f"the Socket.IO connection was refused: {refusals[-1] if refusals else exc}"
+            f"no Socket.IO connection and acknowledgement of subscribe to tenant {group.tenant!r} "
+            f"within {group.connect_timeout_s:g} s"
         ) from None
-
-
-async def _subscribe(
-    group: SubscriberGroup,
-    subscriber: int,
-    session: aiohttp.ClientSession,
-    inbox: _Inbox,
-) -> socketio.AsyncClient:
-    client = socketio.AsyncClient(reconnection=False, http_session=session, handle_sigint=False)
-
-    # Synchronous on purpose: the arrival is stamped before anything else can run.
-    def on_event(payload: object) -> None:
-        received_at_ms = time.time() * 1000.0
-        if isinstance(payload, dict) and isinstance(payload.get("id"), str):
-            seq = payload.get("seq")
-            inbox.receipts.append(
-                (subscriber, payload["id"], seq if type(seq) is int else None, received_at_ms)
-            )
-
-    def on_disconnect(*_reason: object) -> None:
-        inbox.disconnects += 1
-
-    client.on("coherenceEvents", on_event)
-    client.on("disconnect", on_disconnect)
-    await connect(client, group.url, group.socketio_path, group.token, group.connect_timeout_s)
-    try:
-        ack = await client.call("subscribe", {"tenantId": group.tenant}, timeout=group.connect_timeout_s)
-    except socketio.exceptions.TimeoutError:
-        await client.disconnect()
+    except aiohttp.ClientError as exc:
+        # the transport failed before any Socket.IO answer: a plain HTTP server, a proxy, nothing
         raise SubscribeFailed(
-            f"no acknowledgement of subscribe to tenant {group.tenant!r} within {group.connect_timeout_s:g} s"
+            f"no Socket.IO handshake with {group.url} (path {group.socketio_path}): "
+            f"{type(exc).__name__}: {exc}; is a Socket.IO server there?"
         ) from None
     if not (isinstance(ack, dict) and ack.get("ok") is True):
-        await client.disconnect()
+        await subscription.close()
         reason = ack.get("error") if isinstance(ack, dict) else ack
         raise SubscribeFailed(f"subscribe to tenant {group.tenant!r} was refused: {reason}")
-    return client
+    return subscription
+
+
+async def _read(subscription: Subscription, subscriber: int, inbox: _Inbox) -> None:
+    """Record each arrival as a receipt; the stamp was taken before the payload is parsed."""
+    receipts = inbox.receipts
+
+    def on_event(received_at_ms: float, payload_json: str) -> None:
+        try:
+            payload = json.loads(payload_json)
+        except ValueError:
+            return
+        if isinstance(payload, dict) and isinstance(payload.get("id"), str):
+            seq = payload.get("seq")
+            receipts.append((subscriber, payload["id"], seq if type(seq) is int else None, received_at_ms))
+
+    try:
+        closed_by_target = await subscription.run(on_event)
+    except aiohttp.ClientError:
+        closed_by_target = not subscription.closing
+    if closed_by_target:
+        inbox.disconnects += 1
 
 
 async def _drain(

@@ -20,6 +20,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import IO
 
 from verification_pipeline.errors import ToolError, UsageError
 from verification_pipeline.loadtest.progress import K6Progress, ProgressReader
@@ -111,6 +112,7 @@ def run_k6(
     dashboard_path: Path | None = None,
     timeout_s: float | None = None,
     stop: threading.Event | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> K6Run:
     """Run k6 to completion, passing each output line (secrets masked) to `on_line`.
 
@@ -121,50 +123,19 @@ def run_k6(
     failures so far) instead of reaching `on_line`. With `dashboard_path`, k6 exports its web
     dashboard there as one self-contained HTML file (no port opened: the dashboard server is off).
     k6 exits 0 even when it could not write its output (a full disk): that is an error too,
-    because the raw points on disk would be incomplete.
+    because the raw points on disk would be incomplete. `on_start` gets k6's pid once it runs
+    (for the measurement-health sampler).
     """
     k6 = tool_path("k6")
     secrets = [env[name] for name in secret_env if env.get(name)]
-    command = [
-        str(k6),
-        "run",
-        "--no-usage-report",
-        "--no-color",
-        "--address",
-        "",
-        "--out",
-        f"json={out_path}",
-    ]
-    if summary_path is not None:
-        command += ["--summary-export", str(summary_path)]
-    if segment is not None:
-        command += segment.args()
-    command.append(str(script))
+    command = _k6_command(k6, script, out_path, summary_path, segment)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    k6_env = {**os.environ, **env}
-    if dashboard_path is not None:
-        k6_env |= {
-            "K6_WEB_DASHBOARD": "true",
-            "K6_WEB_DASHBOARD_PORT": "-1",  # export only: no HTTP port to collide with anything
-            "K6_WEB_DASHBOARD_PERIOD": DASHBOARD_PERIOD,
-            "K6_WEB_DASHBOARD_EXPORT": str(dashboard_path),
-        }
-    forward = on_line
-    if on_progress is not None:
-        progress_reader = ProgressReader(out_path)
-
-        def forward(line: str) -> None:
-            progress = progress_reader.feed(line)
-            if progress is not None:
-                on_progress(progress)
-            elif on_line is not None:
-                on_line(line)
-
+    forward = _forwarder(out_path, on_line, on_progress)
     stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
     try:
         process = subprocess.Popen(
             command,
-            env=k6_env,
+            env=_k6_environment(env, dashboard_path),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -173,6 +144,8 @@ def run_k6(
         )
     except OSError as exc:
         raise ToolError(f"cannot start k6 ({k6}): {exc.strerror or exc}") from exc
+    if on_start is not None:
+        on_start(process.pid)
     output_errors: list[str] = []
     readers = [
         threading.Thread(
@@ -200,6 +173,73 @@ def run_k6(
             _RUNNING.discard(out_path)
         for reader in readers:
             reader.join()
+    _check_ending(script, out_path, exit_code, stop, output_errors, stderr_tail)
+    return K6Run(out_path=out_path, summary_path=summary_path, exit_code=exit_code, segment=segment)
+
+
+def _k6_command(
+    k6: Path, script: Path, out_path: Path, summary_path: Path | None, segment: ExecutionSegment | None
+) -> list[str]:
+    command = [
+        str(k6),
+        "run",
+        "--no-usage-report",
+        "--no-color",
+        "--address",
+        "",
+        "--out",
+        f"json={out_path}",
+    ]
+    if summary_path is not None:
+        command += ["--summary-export", str(summary_path)]
+    if segment is not None:
+        command += segment.args()
+    command.append(str(script))
+    return command
+
+
+def _k6_environment(env: Mapping[str, str], dashboard_path: Path | None) -> dict[str, str]:
+    k6_env = {**os.environ, **env}
+    if dashboard_path is not None:
+        k6_env |= {
+            "K6_WEB_DASHBOARD": "true",
+            "K6_WEB_DASHBOARD_PORT": "-1",  # export only: no HTTP port to collide with anything
+            "K6_WEB_DASHBOARD_PERIOD": DASHBOARD_PERIOD,
+            "K6_WEB_DASHBOARD_EXPORT": str(dashboard_path),
+        }
+    return k6_env
+
+
+def _forwarder(
+    out_path: Path,
+    on_line: Callable[[str], None] | None,
+    on_progress: Callable[[K6Progress], None] | None,
+) -> Callable[[str], None] | None:
+    """Where k6's output lines go: progress lines become `K6Progress` records, the rest `on_line`."""
+    if on_progress is None:
+        return on_line
+    progress_reader = ProgressReader(out_path)
+
+    def forward(line: str) -> None:
+        progress = progress_reader.feed(line)
+        if progress is not None:
+            on_progress(progress)
+        elif on_line is not None:
+            on_line(line)
+
+    return forward
+
+
+def _check_ending(
+    script: Path,
+    out_path: Path,
+    exit_code: int,
+    stop: threading.Event | None,
+    output_errors: list[str],
+    stderr_tail: deque[str],
+) -> None:
+    """Exit 0 and 99 (a threshold crossed) are a run; a stop, a failed write of the raw points or
+    any other exit code is a ToolError."""
     if stop is not None and stop.is_set() and exit_code != 0:
         raise ToolError(f"k6 running {script.name} was stopped because another part of the load test failed")
     if output_errors:
@@ -207,7 +247,6 @@ def run_k6(
             f"k6 could not write its raw points to {out_path}: {output_errors[0]}",
             hint="free space on that disk (or point TMPDIR elsewhere) and run again; the partial file is not used",
         )
-
     if exit_code not in (0, THRESHOLDS_CROSSED):
         what = f"was killed by signal {-exit_code}" if exit_code < 0 else f"exited with code {exit_code}"
         meaning = K6_EXIT_CODES.get(exit_code)
@@ -215,7 +254,6 @@ def run_k6(
             f"k6 {what} running {script.name}" + (f": {meaning}" if meaning else ""),
             hint=_tail(stderr_tail),
         )
-    return K6Run(out_path=out_path, summary_path=summary_path, exit_code=exit_code, segment=segment)
 
 
 def _fraction(value: Fraction) -> str:
@@ -247,7 +285,7 @@ _OUTPUT_WRITE_ERROR = ("no space left on device", "output=json", "disk quota exc
 
 
 def _pump(
-    stream,
+    stream: IO[str],
     secrets: list[str],
     on_line: Callable[[str], None] | None,
     tail: deque[str] | None,

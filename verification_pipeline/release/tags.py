@@ -17,7 +17,12 @@ _RC = re.compile(rf"^v(?P<major>{_NUMBER})\.(?P<minor>{_NUMBER})\.(?P<patch>{_NU
 
 
 @dataclass(frozen=True, order=True)
-class ReleaseCandidate:
+class RcTag:
+    """A release-candidate tag, parsed: what its name says (version, release tag, order).
+
+    Only the name: the release candidate itself (with its commit) is `evidence.statements.ReleaseCandidate`.
+    """
+
     sort_key: tuple[int, int, int, int]
     tag: str
 
@@ -38,7 +43,7 @@ class ReleaseCandidate:
         return self.sort_key[3]
 
 
-def parse_rc(tag: str) -> ReleaseCandidate:
+def parse_rc(tag: str) -> RcTag:
     match = _RC.match(tag.strip())
     if not match:
         raise InputError(
@@ -47,7 +52,7 @@ def parse_rc(tag: str) -> ReleaseCandidate:
             hint="use the form vMAJOR.MINOR.PATCH-rcN, e.g. v24.1.0-rc1",
         )
     parts = tuple(int(match[g]) for g in ("major", "minor", "patch", "rc"))
-    return ReleaseCandidate(sort_key=parts, tag=tag.strip())  # type: ignore[arg-type]
+    return RcTag(sort_key=parts, tag=tag.strip())  # type: ignore[arg-type]
 
 
 def is_rc(tag: str) -> bool:

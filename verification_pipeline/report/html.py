@@ -14,7 +14,9 @@ import polars as pl
 
 from verification_pipeline.report import charts
 from verification_pipeline.report.budget import budget_rows, figure, headline, interval
+from verification_pipeline.report.health import client_health
 from verification_pipeline.report.markdown import number, shift_text
+from verification_pipeline.slo.document import health_line
 from verification_pipeline.slo.metrics import (
     DEPENDENCE_COLUMNS,
     SLO_METRICS_SCHEMA,
@@ -66,6 +68,7 @@ def render_report(inputs: ReportInputs) -> bytes:
         _verdict_section(inputs, verdict),
         _latency_section(inputs),
         _timeline_section(inputs),
+        _health_section(inputs),
         _fanout_section(inputs),
         _baseline_section(inputs),
         _scan_section(inputs),
@@ -172,6 +175,24 @@ def _timeline_section(inputs: ReportInputs) -> str:
             "errors",
             charts.svg(charts.errors_over_time(samples)),
             f"{failures} failed requests of {samples.height}, by kind: HTTP status, GraphQL error, timeout, dropped.",
+        )
+    )
+
+
+def _health_section(inputs: ReportInputs) -> str:
+    """Under the latency charts: whether each phase's client measured the service or itself."""
+    section = inputs.metrics.get("measurement_health")
+    if not section:
+        return ""
+    return (
+        "<h2>Measurement health</h2>"
+        + f'<p id="health-line">{_e(health_line(section).replace("**", ""))}</p>'
+        + _figure(
+            "client-health",
+            charts.svg(client_health(section)),
+            "CPU use of each phase's client (k6; the fan-out probe with its subscriber processes) and the share of "
+            "the time its threads waited for a core; dashed: the slos.yaml limits. A FAIL measured past them is "
+            "INCONCLUSIVE.",
         )
     )
 

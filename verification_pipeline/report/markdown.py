@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import polars as pl
+from matplotlib.figure import Figure
 
 from verification_pipeline.report import charts
 from verification_pipeline.report.budget import budget_rows, figure
@@ -20,7 +21,7 @@ from verification_pipeline.slo.metrics import slo_latencies
 PNG_DPI = 64
 
 
-def _image(alt: str, fig) -> str:
+def _image(alt: str, fig: Figure) -> str:
     return f"![{alt}]({charts.png_data_uri(fig, dpi=PNG_DPI)})"
 
 

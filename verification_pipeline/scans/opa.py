@@ -18,24 +18,14 @@ from typing import Any
 
 from verification_pipeline.scans.document import Node
 from verification_pipeline.scans.parsed import Parsed
-from verification_pipeline.scans.schemas import POLICY_SCHEMA, frame
+from verification_pipeline.scans.schemas import POLICY_SCHEMA, frame, policy_row
 
 _FAIL_KEYS = ("deny", "violation", "violations")
 _WARN_KEYS = ("warn", "warning", "warnings")
 
 
 def _row(policy: str, target: str | None = None) -> dict[str, Any]:
-    return {
-        "policy": policy,
-        "target": target,
-        "passed": 0,
-        "failed": 0,
-        "warnings": 0,
-        "errors": 0,
-        "skipped": 0,
-        "messages": [],
-        "source_tool": "opa",
-    }
+    return policy_row(policy, target, "opa")
 
 
 def parse_opa_test(doc: Node) -> Parsed:

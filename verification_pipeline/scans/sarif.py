@@ -21,6 +21,7 @@ from verification_pipeline.scans.schemas import (
     VULNERABILITY_SCHEMA,
     frame,
     normalize_severity,
+    policy_row,
     severity_from_cvss,
 )
 
@@ -163,17 +164,7 @@ def _add_policy_result(
         break
     row = policies.setdefault(
         (namespace or kind, target),
-        {
-            "policy": namespace or kind,
-            "target": target,
-            "passed": 0,
-            "failed": 0,
-            "warnings": 0,
-            "errors": 0,
-            "skipped": 0,
-            "messages": [],
-            "source_tool": tool,
-        },
+        policy_row(namespace or kind, target, tool),
     )
     level = (result["level"].text() or "warning").lower()
     message = result["message"]["text"].text() or ""

@@ -103,3 +103,18 @@ def severity_from_cvss(score: float) -> str:
 def frame(rows: Iterable[Mapping[str, Any]], schema: pl.Schema) -> pl.DataFrame:
     """Rows (dicts with exactly the schema's keys) as a frame with that schema, even when empty."""
     return pl.DataFrame(list(rows), schema=schema)
+
+
+def policy_row(policy: str, target: str | None, tool: str) -> dict[str, Any]:
+    """A policy's row of `POLICY_SCHEMA` before any result is counted into it."""
+    return {
+        "policy": policy,
+        "target": target,
+        "passed": 0,
+        "failed": 0,
+        "warnings": 0,
+        "errors": 0,
+        "skipped": 0,
+        "messages": [],
+        "source_tool": tool,
+    }

@@ -7,6 +7,7 @@ The document carries the slos.yaml it was computed with, so the audit needs noth
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import polars as pl
@@ -15,11 +16,14 @@ from verification_pipeline.errors import FormatError
 from verification_pipeline.evidence.layout import SLO_METRICS
 from verification_pipeline.fanout.accounting import DELIVERY_SCHEMA
 from verification_pipeline.fanout.metrics import fanout_metrics
+from verification_pipeline.formatting import fixed
 from verification_pipeline.gates import rc_verdict, slo_gates
+from verification_pipeline.health.assess import apply_health, assess, measured_phases
 from verification_pipeline.loadtest.ingest import SAMPLE_SCHEMA
 from verification_pipeline.loadtest.summary import summarize
-from verification_pipeline.slo.metrics import compute_slo_metrics, dependence_summary
+from verification_pipeline.slo.metrics import dependence_summary, slo_rows
 from verification_pipeline.slo.spec import load_slo_spec
+from verification_pipeline.slo_row import SloRow
 from verification_pipeline.verdict import Verdict
 
 DEFAULT_MIN_DELIVERY_RATIO = 1.0
@@ -34,47 +38,55 @@ def metrics_document(
     fanout: pl.DataFrame,
     fanout_summary_only: dict | None = None,
     min_delivery_ratio: float = DEFAULT_MIN_DELIVERY_RATIO,
+    health_phases: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Everything `slo/metrics.json` holds. `fanout_summary_only`: a seed fanout.json, when no raw rows exist."""
+    """Everything `slo/metrics.json` holds. `fanout_summary_only`: a seed fanout.json, when no raw rows exist.
+
+    `health_phases`: each phase's measurement health (`health.assess.phase_record`); when given,
+    the document gets a `measurement_health` section and the verdicts a saturated client cannot
+    support are changed (`health.assess.apply_health`)."""
     spec = load_slo_spec(spec_yaml.encode(), source=spec_source)
     has_fanout_rows = fanout.height > 0
-    rows = compute_slo_metrics(
-        spec, read=read, write=write, fanout=fanout if has_fanout_rows else None
-    ).to_dicts()
+    rows = slo_rows(spec, read=read, write=write, fanout=fanout if has_fanout_rows else None)
     fanout_figures = fanout_metrics(fanout) if has_fanout_rows else fanout_summary_only
     if fanout_figures is not None and not has_fanout_rows:
-        rows = [_summary_only_fanout(r, fanout_figures) if r["source"] == "fanout" else r for r in rows]
+        rows = tuple(_summary_only_fanout(r, fanout_figures) if r.source == "fanout" else r for r in rows)
+    health = assess(health_phases, spec.measurement_health) if health_phases is not None else None
+    rows = apply_health(rows, health)
     verdict = rc_verdict(slo_gates(rows, fanout_figures, min_delivery_ratio))
-    return {
-        "slos": rows,
+    document = {
+        "slos": [row.as_json() for row in rows],
         "summaries": summarize(pl.concat([read, write], how="vertical")),
         "fanout": fanout_figures,
         "min_delivery_ratio": min_delivery_ratio,
         "verdict": verdict.value,
         "spec": {"source": spec_source, "yaml": spec_yaml},
     }
+    # Only when measured: a bundle from before (or an import of CI's files) keeps its old shape.
+    return document | ({"measurement_health": health} if health is not None else {})
 
 
-def _summary_only_fanout(row: dict, fanout: dict) -> dict:
+def _summary_only_fanout(row: SloRow, fanout: dict) -> SloRow:
     """A seed fanout.json has a p95 but no raw points: no bound can be computed, so neither a
     PASS nor a FAIL can be shown at the configured level; the point estimate is reported."""
     value = fanout["p95_ms"]
-    side = "above" if value > row["threshold"] else "at or below"
+    side = "above" if value > row.threshold else "at or below"
     reason = (
         f"summary-only evidence (a seed fanout.json, no raw deliveries): p95 {value:g} ms over "
-        f"{fanout['count']} events, {side} the {row['threshold']:g} ms threshold as a point estimate; "
-        f"without raw deliveries no {row['confidence'] * 100:g}% bound can be computed, so the sample cannot decide"
+        f"{fanout['count']} events, {side} the {row.threshold:g} ms threshold as a point estimate; "
+        f"without raw deliveries no {row.confidence * 100:g}% bound can be computed, so the sample cannot decide"
     )
-    return {
-        **row,
-        "n": fanout["count"],
-        "value": value,
-        "ci_low": None,
-        "ci_high": None,
-        "verdict": str(Verdict.INCONCLUSIVE),
-        "reason": reason,
-        "interval_method": None,
-    }
+    return row.model_copy(
+        update={
+            "n": fanout["count"],
+            "value": value,
+            "ci_low": None,
+            "ci_high": None,
+            "verdict": Verdict.INCONCLUSIVE,
+            "reason": reason,
+            "interval_method": None,
+        }
+    )
 
 
 def slo_table_markdown(document: dict[str, Any]) -> str:
@@ -88,15 +100,42 @@ def slo_table_markdown(document: dict[str, Any]) -> str:
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     lines += [
-        f"| {r['name']} | {r['n']} | {_fmt(r['value'])} | <= {r['threshold']:g} {r['unit']} | "
-        f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}] | {dependence_summary(r)} | **{r['verdict']}** | {r['reason']} |"
+        f"| {r['name']} | {r['n']} | {fixed(r['value'])} | <= {r['threshold']:g} {r['unit']} | "
+        f"[{fixed(r['ci_low'])}, {fixed(r['ci_high'])}] | {dependence_summary(r)} | **{r['verdict']}** | {r['reason']} |"
         for r in rows
     ]
+    if (health := document.get("measurement_health")) is not None:
+        lines += ["", health_line(health)]
     return "\n".join(lines)
 
 
-def _fmt(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
+def health_line(health: Mapping[str, Any]) -> str:
+    """One line on whether the clients measured the service: for the SLO table and the demo's screen."""
+    status, detail = health_summary(health)
+    return f"**Measurement health: {status}** ({detail})"
+
+
+def health_summary(health: Mapping[str, Any]) -> tuple[str, str]:
+    """(status, detail) of a `measurement_health` section: "OK" with the clients' figures, or
+    "client saturated" with which phase and why (the release documents set them in their own markup)."""
+    phases = health.get("phases", [])
+    saturated = [p for p in phases if p.get("saturated")]
+    if not saturated:
+        figures = ", ".join(
+            f"{p['phase']} {p['client']} CPU max {_pct_or_na(p.get('client_cpu_pct_max'))}"
+            + (
+                f", loop lag p99 {p['loop_lag_p99_ms']:.1f} ms"
+                if p.get("loop_lag_p99_ms") is not None
+                else ""
+            )
+            for p in phases
+        )
+        return "OK", f"no client saturated; {figures}"
+    return "client saturated", "; ".join(f"{p['phase']}: {', '.join(p['reasons'])}" for p in saturated)
+
+
+def _pct_or_na(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0f} %"
 
 
 def recompute_bundle_metrics(frames: dict[str, pl.DataFrame], recorded: dict[str, Any]) -> dict[str, Any]:
@@ -123,6 +162,7 @@ def recompute_bundle_metrics(frames: dict[str, pl.DataFrame], recorded: dict[str
         fanout=fanout,
         fanout_summary_only=summary_only,
         min_delivery_ratio=float(ratio),
+        health_phases=measured_phases(recorded.get("measurement_health")),
     )
 
 

@@ -33,6 +33,7 @@ from typing import Any
 import polars as pl
 
 from verification_pipeline.fanout.accounting import DELIVERED, LATE
+from verification_pipeline.formatting import bounds, level, significant
 from verification_pipeline.loadtest.ingest import FAILURE_KINDS
 from verification_pipeline.quantile import quantile_type7
 from verification_pipeline.scalars import float_of
@@ -48,32 +49,11 @@ from verification_pipeline.slo.stats import (
     serial_dependence,
     zero_failure_sample_size,
 )
+from verification_pipeline.slo_row import SLO_METRICS_SCHEMA, SloRow
 from verification_pipeline.verdict import Verdict
 
 PASS, FAIL, INCONCLUSIVE = Verdict.PASS, Verdict.FAIL, Verdict.INCONCLUSIVE  # short names for the rules below
 
-SLO_METRICS_SCHEMA: dict[str, pl.DataType] = {
-    "name": pl.String(),
-    "metric": pl.String(),
-    "source": pl.String(),
-    "quantile": pl.Float64(),
-    "n": pl.Int64(),
-    "failures": pl.Int64(),
-    "value": pl.Float64(),
-    "threshold": pl.Float64(),
-    "unit": pl.String(),
-    "ci_low": pl.Float64(),
-    "ci_high": pl.Float64(),
-    "confidence": pl.Float64(),
-    "verdict": pl.String(),
-    "reason": pl.String(),
-    "responses": pl.String(),
-    "value_all_responses": pl.Float64(),
-    "lag1_autocorrelation": pl.Float64(),
-    "effective_n": pl.Float64(),
-    "dispersion_index": pl.Float64(),
-    "interval_method": pl.String(),
-}
 DEPENDENCE_COLUMNS = ("lag1_autocorrelation", "effective_n", "dispersion_index", "interval_method")
 """The columns that say how serial dependence shaped each interval (shown beside the figures)."""
 
@@ -94,13 +74,13 @@ _REQUEST_WORDS = {"read": "read requests", "write": "write requests", "all": "re
 _TIME_COLUMN = {"fanout": "received_at"}
 
 
-def compute_slo_metrics(
+def slo_rows(
     spec: SloSpec,
     *,
     read: pl.DataFrame | None = None,
     write: pl.DataFrame | None = None,
     fanout: pl.DataFrame | None = None,
-) -> pl.DataFrame:
+) -> tuple[SloRow, ...]:
     """Evaluate every SLO of `spec` on the samples given; a source not given has n = 0."""
     requests = {"read": read, "write": write, "all": _both(read, write)}
     rows = []
@@ -110,13 +90,27 @@ def compute_slo_metrics(
             rows.append(evaluate_quantile(slo, latencies, spec.confidence, all_responses=all_responses))
         else:
             rows.append(evaluate_rate(slo, requests[slo.source], spec.confidence))
-    return pl.DataFrame(rows, schema=SLO_METRICS_SCHEMA, orient="row")
+    return tuple(rows)
+
+
+def compute_slo_metrics(
+    spec: SloSpec,
+    *,
+    read: pl.DataFrame | None = None,
+    write: pl.DataFrame | None = None,
+    fanout: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """`slo_rows` as a table (`SLO_METRICS_SCHEMA`), for the readers that filter and chart it."""
+    rows = slo_rows(spec, read=read, write=write, fanout=fanout)
+    return pl.DataFrame(
+        [{**row.model_dump(), "verdict": row.verdict.value} for row in rows], schema=SLO_METRICS_SCHEMA
+    )
 
 
 def evaluate_quantile(
     slo: Slo, latencies: pl.Series, confidence: float, *, all_responses: pl.Series | None = None
-) -> tuple:
-    """One SLO_METRICS_SCHEMA row for a latency quantile; `latencies` in time order.
+) -> SloRow:
+    """One SLO's row for a latency quantile; `latencies` in time order.
 
     `all_responses`: the same source's latencies counting failed responses too, reported beside.
     """
@@ -137,16 +131,10 @@ def evaluate_quantile(
         return _row(
             slo,
             confidence,
-            n,
-            None,
-            None,
-            None,
-            None,
-            INCONCLUSIVE,
-            f"no {_scope(slo)}{words} were measured{also}",
-            everything,
-            None,
-            None,
+            n=n,
+            verdict=INCONCLUSIVE,
+            reason=f"no {_scope(slo)}{words} were measured{also}",
+            value_all_responses=everything,
         )
     ordered = measured_latencies.sort()
     value = quantile_type7(ordered, q)
@@ -158,50 +146,38 @@ def evaluate_quantile(
     low = ordered[low_rank - 1] if low_rank else None
     high = ordered[high_rank - 1] if high_rank else None
     measured = (
-        f"{label} of {n} {_scope(slo)}{words} is {_num(value)} ms"
-        f"{'' if everything is None else f' ({_num(everything)} ms over every response)'}; "
+        f"{label} of {n} {_scope(slo)}{words} is {significant(value)} ms"
+        f"{'' if everything is None else f' ({significant(everything)} ms over every response)'}; "
         f"{_bounds_text(confidence, low, high, ' ms')} ({_dependence_text(dependence, lag1)})"
     )
-    verdict, why = _decide(slo, n, low, high, f"{_num(slo.threshold)} ms", confidence)
+    verdict, why = _decide(slo, n, low, high, f"{significant(slo.threshold)} ms", confidence)
     if verdict == INCONCLUSIVE and high is None:
         needed = max(slo.min_samples, quantile_upper_sample_size(q, confidence, dependence.design_effect))
         why = (
-            f"only {n} samples, too few to bound {label} from above at {_pct(confidence)}: "
+            f"only {n} samples, too few to bound {label} from above at {level(confidence)}: "
             f"at least {needed} are needed"
         )
     return _row(
         slo,
         confidence,
-        n,
-        None,
-        value,
-        low,
-        high,
-        verdict,
-        f"{measured}: {why}",
-        everything,
-        dependence,
-        lag1,
+        n=n,
+        value=value,
+        low=low,
+        high=high,
+        verdict=verdict,
+        reason=f"{measured}: {why}",
+        value_all_responses=everything,
+        dependence=dependence,
+        lag1=lag1,
     )
 
 
-def evaluate_rate(slo: Slo, requests: pl.DataFrame | None, confidence: float) -> tuple:
-    """One SLO_METRICS_SCHEMA row for the share of failed requests, in percent; rows in time order."""
+def evaluate_rate(slo: Slo, requests: pl.DataFrame | None, confidence: float) -> SloRow:
+    """One SLO's row for the share of failed requests, in percent; rows in time order."""
     words = _REQUEST_WORDS[slo.source]
     if requests is None or requests.is_empty():
         return _row(
-            slo,
-            confidence,
-            0,
-            0,
-            None,
-            None,
-            None,
-            INCONCLUSIVE,
-            f"no {words} were measured",
-            None,
-            None,
-            None,
+            slo, confidence, n=0, failures=0, verdict=INCONCLUSIVE, reason=f"no {words} were measured"
         )
     n = requests.height
     failed_flags = ~requests["ok"]
@@ -217,12 +193,12 @@ def evaluate_rate(slo: Slo, requests: pl.DataFrame | None, confidence: float) ->
     breakdown = ", ".join(f"{kinds[kind]} {kind}" for kind in FAILURE_KINDS if kinds.get(kind))
     dispersion = failure_dispersion_index(failed_flags)
     measured = (
-        f"{failures} of {n} {words} failed ({_num(value)}%{'; ' + breakdown if breakdown else ''})"
+        f"{failures} of {n} {words} failed ({significant(value)}%{'; ' + breakdown if breakdown else ''})"
         f"{_bursts_seen(dependence)}; "
         f"{_bounds_text(confidence, low, high, '%')} ({_dependence_text(dependence, dependence.lag1_autocorrelation)}"
         f"{'' if dispersion is None else f', dispersion index {dispersion:.3g}'})"
     )
-    verdict, why = _decide(slo, n, low, high, f"{_num(slo.threshold)}%", confidence)
+    verdict, why = _decide(slo, n, low, high, f"{significant(slo.threshold)}%", confidence)
     if verdict == INCONCLUSIVE and failures == 0:
         needed = max(
             slo.min_samples,
@@ -234,17 +210,16 @@ def evaluate_rate(slo: Slo, requests: pl.DataFrame | None, confidence: float) ->
     return _row(
         slo,
         confidence,
-        n,
-        failures,
-        value,
-        low,
-        high,
-        verdict,
-        f"{measured}: {why}",
-        None,
-        dependence,
-        dependence.lag1_autocorrelation,
-        dispersion,
+        n=n,
+        failures=failures,
+        value=value,
+        low=low,
+        high=high,
+        verdict=verdict,
+        reason=f"{measured}: {why}",
+        dependence=dependence,
+        lag1=dependence.lag1_autocorrelation,
+        dispersion=dispersion,
     )
 
 
@@ -274,10 +249,10 @@ def _could_miss(bursts: int, n: int, threshold: float, confidence: float) -> str
         else f"only {bursts} burst{'s' if bursts > 1 else ''} of failures seen"
     )
     return (
-        f"{seen} (the {_pct(confidence)} level is stated for runs with at least {STATED_BURSTS}), "
+        f"{seen} (the {level(confidence)} level is stated for runs with at least {STATED_BURSTS}), "
         f"so this run cannot exclude bursts starting once every {1 / frequency:,.0f} requests "
-        f"(the {_pct(confidence)} upper bound on how often they start): bursts of {size:,} or more "
-        f"failures that often would break the {_num(threshold)}% threshold"
+        f"(the {level(confidence)} upper bound on how often they start): bursts of {size:,} or more "
+        f"failures that often would break the {significant(threshold)}% threshold"
     )
 
 
@@ -320,19 +295,19 @@ def failure_dispersion_index(failed: pl.Series) -> float | None:
 def _decide(
     slo: Slo, n: int, low: float | None, high: float | None, threshold: str, confidence: float
 ) -> tuple[Verdict, str]:
-    level = _pct(confidence)
+    at = level(confidence)
     if low is not None and low > slo.threshold:
-        return FAIL, f"the {level} lower bound is above the {threshold} threshold"
+        return FAIL, f"the {at} lower bound is above the {threshold} threshold"
     if n < slo.min_samples:
         return (
             INCONCLUSIVE,
             f"only {n} samples, and the SLO asks for at least {slo.min_samples} before a pass",
         )
     if high is not None and high <= slo.threshold:
-        return PASS, f"the {level} upper bound is at or below the {threshold} threshold"
+        return PASS, f"the {at} upper bound is at or below the {threshold} threshold"
     return (
         INCONCLUSIVE,
-        f"the {level} bounds are on both sides of the {threshold} threshold, so the sample cannot decide",
+        f"the {at} bounds are on both sides of the {threshold} threshold, so the sample cannot decide",
     )
 
 
@@ -375,39 +350,42 @@ def _in_time_order(frame: pl.DataFrame, column: str) -> pl.DataFrame:
 def _row(
     slo: Slo,
     confidence: float,
-    n,
-    failures,
-    value,
-    low,
-    high,
+    *,
+    n: int,
     verdict: Verdict,
     reason: str,
-    value_all_responses: float | None,
-    dependence: Dependence | None,
-    lag1: float | None,
+    failures: int | None = None,
+    value: float | None = None,
+    low: float | None = None,
+    high: float | None = None,
+    value_all_responses: float | None = None,
+    dependence: Dependence | None = None,
+    lag1: float | None = None,
     dispersion: float | None = None,
-) -> tuple:
-    return (
-        slo.name,
-        slo.metric,
-        slo.source,
-        slo.quantile,
-        n,
-        failures,
-        value,
-        slo.threshold,
-        slo.unit,
-        low,
-        high,
-        confidence,
-        verdict.value,
-        reason,
-        slo.responses if slo.metric == "quantile" and slo.source != "fanout" else None,
-        value_all_responses,
-        lag1,
-        dependence.effective_n if dependence else None,
-        dispersion,
-        (QUANTILE_METHOD if slo.metric == "quantile" else RATE_METHOD) if dependence else None,
+) -> SloRow:
+    return SloRow(
+        name=slo.name,
+        metric=slo.metric,
+        source=slo.source,
+        quantile=slo.quantile,
+        n=n,
+        failures=failures,
+        value=value,
+        threshold=slo.threshold,
+        unit=slo.unit,
+        ci_low=low,
+        ci_high=high,
+        confidence=confidence,
+        verdict=verdict,
+        reason=reason,
+        responses=slo.responses if slo.metric == "quantile" and slo.source != "fanout" else None,
+        value_all_responses=value_all_responses,
+        lag1_autocorrelation=lag1,
+        effective_n=dependence.effective_n if dependence else None,
+        dispersion_index=dispersion,
+        interval_method=(QUANTILE_METHOD if slo.metric == "quantile" else RATE_METHOD)
+        if dependence
+        else None,
     )
 
 
@@ -430,24 +408,12 @@ def _scope(slo: Slo) -> str:
 
 
 def _bounds_text(confidence: float, low: float | None, high: float | None, unit: str) -> str:
-    return f"its one-sided {_pct(confidence)} bounds are {_interval(low, high)}{unit}"
+    return f"its one-sided {level(confidence)} bounds are {bounds(low, high)}{unit}"
 
 
 def _dependence_text(dependence: Dependence, lag1: float | None) -> str:
     lag = "n/a" if lag1 is None else f"{lag1:.3f}"
     return f"lag-1 autocorrelation {lag}, effective n {dependence.effective_n:.6g}"
-
-
-def _num(value: float) -> str:
-    return f"{value:.6g}"
-
-
-def _pct(confidence: float) -> str:
-    return f"{confidence * 100:g}%"
-
-
-def _interval(low: float | None, high: float | None) -> str:
-    return f"[{'-inf' if low is None else _num(low)}, {'+inf' if high is None else _num(high)}]"
 
 
 def slo_latencies(

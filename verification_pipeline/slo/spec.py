@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from verification_pipeline.config_files import load_yaml_with_lines, validate
 from verification_pipeline.errors import ConfigError
+from verification_pipeline.health.assess import HealthLimits
 
 DEFAULT_SLOS_PATH = Path(__file__).resolve().parent / "slos.yaml"
 
@@ -99,6 +100,8 @@ class SloSpec(BaseModel):
     confidence: float = Field(default=0.95, gt=0.5, lt=1, strict=True)
     slos: list[Slo] = Field(min_length=1)
     regression: RegressionPolicy = Field(default_factory=RegressionPolicy)
+    measurement_health: HealthLimits = Field(default_factory=HealthLimits)
+    """When a phase's client counts as saturated (`health.assess`)."""
 
     @model_validator(mode="after")
     def _names_unique(self) -> SloSpec:

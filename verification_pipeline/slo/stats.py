@@ -59,14 +59,18 @@ Why this method (measured in benchmarks/interval_coverage.py, table in benchmark
   bursts accumulated. The second moment is what a heavy tail hides; the failure rate is burst
   frequency x mean size, a count and a first moment, so the upper bound is at least the
   product of Clopper-Pearson on the bursts (at c) and Student's t on the sizes (at
-  1 - (1 - c) / 5). Candidates and the tables are in RESULTS.md (issue 26). The coverage goal is
-  stated in expected bursts (at least `STATED_BURSTS`); a verdict on fewer says what the run
-  could have missed (`burst_frequency_upper`).
+  1 - (1 - c) / 5), where the failures are dependent (d > 1). Pareto 1.5 now covers 0.907-0.935
+  at 8-387 bursts (0.76-0.82 before), short of 95 % - 1.5 points below ~400 bursts; geometric
+  bursts 0.96-0.99 at the price of 1.4-1.8x the width; independent failures keep the exact
+  interval. Candidates and tables: RESULTS.md (issue 26). The coverage is stated in expected
+  bursts (at least `STATED_BURSTS`); a verdict on fewer says what the run could have missed
+  (`burst_frequency_upper`).
 
 Cost: every candidate bound of `quantile_bounds_in_time_order` estimates a design effect, with
 up to 1,000 lags when the run has slow stretches. The lags come from one batched FFT over rows
 of 1,024 requests (`_autocovariance_sums`), and the search over candidates interpolates rather
-than halves (`_first_holding`): 0.7 s at 10^6 requests with slow stretches, was 46 s.
+than halves (`_first_holding`): under 1 s of CPU for both bounds at 10^6 requests with slow
+stretches, where a pass per lag and bisection took 46-430 s (RESULTS.md, issue 26).
 
 Binomial tail probabilities come from the regularized incomplete beta function (continued
 fraction, Numerical Recipes `betacf`), which takes a real n, so n in the millions or an
@@ -472,7 +476,7 @@ def _beta_fraction(a: float, b: float, x: float) -> float:
     raise ArithmeticError(f"incomplete beta did not converge for a={a}, b={b}, x={x}")
 
 
-def _solve_p(increasing) -> float:
+def _solve_p(increasing: Callable[[float], float]) -> float:
     """The p in [0, 1] where a function increasing in p crosses zero, by bisection."""
     low, high = 0.0, 1.0
     for _ in range(200):

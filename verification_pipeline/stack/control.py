@@ -14,6 +14,7 @@ import secrets
 import string
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -242,7 +243,7 @@ class Stack:
             target_url = f"http://{HOST}:{self.ports.target}/"
         return StackStatus(running=running, stale=stale, settings=settings, target_url=target_url)
 
-    def up(self, progress=print) -> StackStatus:
+    def up(self, progress: Callable[[str], object] = print) -> StackStatus:
         """Start what is not running yet, wait until it answers; a second call starts nothing."""
         saved_base = self._saved_port_base()
         records = {n: r for n, r in self._records().items() if processes.is_alive(r)}

@@ -14,10 +14,10 @@ from verification_pipeline.defs.evidence.files import bundle_files_metadata, unr
 from verification_pipeline.defs.partitions import release_candidates
 from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.evidence.layout import by_file_name
+from verification_pipeline.evidence.statements import ReleaseCandidate
 from verification_pipeline.gates import findings, rc_verdict
 from verification_pipeline.records import (
     BaselineComparisonRecord,
-    ReleaseCandidateRecord,
     ReleaseDocs,
     ScanSummaryRecord,
     ServiceBuildRecord,
@@ -57,14 +57,14 @@ def ops_artifacts(
     )
 
 
-def evidence_location(s3: S3Resource, release_candidate: ReleaseCandidateRecord) -> str:
+def evidence_location(s3: S3Resource, release_candidate: ReleaseCandidate) -> str:
     """`s3://<bucket>/<prefix>/<rc>/`: where every run's bundle for this RC goes, known before any run."""
     store = s3.store()
     return store.uri(store.key(release_candidate.tag)) + "/"
 
 
 def render_docs(
-    release_candidate: ReleaseCandidateRecord,
+    release_candidate: ReleaseCandidate,
     slo_spec: SloSpecRecord,
     slo_metrics: SloMetricsRecord,
     scan_summary: ScanSummaryRecord,
@@ -93,6 +93,7 @@ def render_docs(
             *(f"missing from the evidence bundle: {name}" for name in missing_files),
         ],
         baseline=baseline_comparison.as_json(),
+        measurement_health=slo_metrics.measurement_health,
     )
     return ReleaseDocs(
         verdict=verdict, missing_files=tuple(missing_files), evidence_uri=evidence_uri, files=files
@@ -110,7 +111,7 @@ def render_docs(
 def release_docs(
     context: dg.AssetExecutionContext,
     s3: S3Resource,
-    release_candidate: ReleaseCandidateRecord,
+    release_candidate: ReleaseCandidate,
     slo_spec: SloSpecRecord,
     slo_metrics: SloMetricsRecord,
     scan_summary: ScanSummaryRecord,

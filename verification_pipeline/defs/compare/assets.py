@@ -6,6 +6,7 @@ Dagster record of `evidence_bundle`, only says where that bundle is.
 """
 
 import json
+from collections.abc import Callable, Iterator
 
 import dagster as dg
 import polars as pl
@@ -20,14 +21,16 @@ from verification_pipeline.compare.document import (
 )
 from verification_pipeline.defs.evidence.files import bundle_files_metadata
 from verification_pipeline.defs.evidence.resources import SigningKeyResource
+from verification_pipeline.defs.health import HEALTH_ASSETS, recorded_phases
+from verification_pipeline.defs.materializations import latest_record, materialization
 from verification_pipeline.defs.partitions import RELEASE_CANDIDATES, release_candidates
-from verification_pipeline.defs.records import latest_record, materialization
 from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.errors import StorageError, VerificationFailed
 from verification_pipeline.evidence.layout import SLO_BASELINE
+from verification_pipeline.evidence.statements import ReleaseCandidate
 from verification_pipeline.evidence.upload import LATEST_POINTER
 from verification_pipeline.gates import NO_REGRESSION_GATE
-from verification_pipeline.records import BaselineComparisonRecord, ReleaseCandidateRecord, SloSpecRecord
+from verification_pipeline.records import BaselineComparisonRecord, SloSpecRecord
 from verification_pipeline.release.tags import parse_rc
 from verification_pipeline.report.markdown import comparison_chart_markdown
 from verification_pipeline.slo.spec import load_slo_spec
@@ -46,7 +49,7 @@ class BaselineConfig(dg.Config):
     """An RC tag to compare with; empty: the most recent earlier RC of the line whose bundle verifies."""
 
 
-def _locator(s3: S3Resource, instance: dg.DagsterInstance):
+def _locator(s3: S3Resource, instance: dg.DagsterInstance) -> Callable[[str], list[str]]:
     store = s3.store()
 
     def locate(rc: str) -> list[str]:
@@ -96,12 +99,12 @@ def baseline_comparison(
     config: BaselineConfig,
     s3: S3Resource,
     signing_key: SigningKeyResource,
-    release_candidate: ReleaseCandidateRecord,
+    release_candidate: ReleaseCandidate,
     slo_spec: SloSpecRecord,
     read_load_samples: pl.DataFrame,
     write_load_samples: pl.DataFrame,
     fanout_latencies: pl.DataFrame,
-):
+) -> Iterator[dg.Output[BaselineComparisonRecord] | dg.AssetCheckResult]:
     rc = release_candidate.tag
     spec = load_slo_spec(slo_spec.yaml.encode(), source=slo_spec.source)
     named = parse_rc(config.baseline_rc).tag if config.baseline_rc else None
@@ -128,8 +131,13 @@ def baseline_comparison(
         document = comparison_document(
             spec,
             rc=rc,
-            current=Samples(read=read_load_samples, write=write_load_samples, fanout=fanout_latencies),
-            baseline=Samples.from_frames(search.baseline.frames),
+            current=Samples(
+                read=read_load_samples,
+                write=write_load_samples,
+                fanout=fanout_latencies,
+                health_phases=recorded_phases(context, HEALTH_ASSETS),
+            ),
+            baseline=Samples.from_frames(search.baseline.frames, search.baseline.metrics),
             baseline_info=search.baseline.info(),
         )
     value = BaselineComparisonRecord.model_validate(document)

@@ -8,6 +8,8 @@ before the asset reports success.
 
 import datetime as dt
 import subprocess
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import dagster as dg
 
@@ -15,15 +17,20 @@ from verification_pipeline.code_version import code_version
 from verification_pipeline.defs.evidence.files import load_bundle_files
 from verification_pipeline.defs.evidence.location import bundle_uri_for
 from verification_pipeline.defs.evidence.resources import SigningKeyResource
+from verification_pipeline.defs.materializations import latest_record
 from verification_pipeline.defs.partitions import release_candidates
-from verification_pipeline.defs.records import latest_record
 from verification_pipeline.defs.run_tags import tag_verdict
 from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.defs.target import TargetResource
 from verification_pipeline.errors import ConfigError, InputError, VerificationFailed
-from verification_pipeline.evidence.bundle import LineageStep, assemble_bundle
+from verification_pipeline.evidence.bundle import EvidenceBundle, LineageStep, assemble_bundle
 from verification_pipeline.evidence.bundle_io import root_version_of
-from verification_pipeline.evidence.keys import PUBLIC_KEY_FILE, load_public_key_pem, public_key_pem
+from verification_pipeline.evidence.keys import (
+    PUBLIC_KEY_FILE,
+    SigningKey,
+    load_public_key_pem,
+    public_key_pem,
+)
 from verification_pipeline.evidence.layout import (
     ARCHIVE_NAME,
     REPORT,
@@ -34,18 +41,18 @@ from verification_pipeline.evidence.layout import (
 )
 from verification_pipeline.evidence.statements import (
     ProvenanceInputs,
+    ReleaseCandidate,
     resource_descriptor,
     tool_descriptor,
 )
 from verification_pipeline.evidence.upload import upload_bundle
 from verification_pipeline.evidence.verify import verify_files
-from verification_pipeline.gates import rc_verdict
+from verification_pipeline.gates import GateOutcome, rc_verdict
 from verification_pipeline.loadtest.runner import SCRIPTS_DIR
 from verification_pipeline.paths import file_sha256, portable_uri, tool_path
 from verification_pipeline.records import (
     BaselineComparisonRecord,
     BundleRecord,
-    ReleaseCandidateRecord,
     ReleaseDecisionRecord,
     ReleaseDocs,
     ScanSummaryRecord,
@@ -58,6 +65,7 @@ from verification_pipeline.report.budget import headline
 from verification_pipeline.report.markdown import decision_markdown, verify_command
 from verification_pipeline.scans import syft_version
 from verification_pipeline.storage.bundles import read_bundle_uri
+from verification_pipeline.storage.s3 import ObjectRef
 from verification_pipeline.verdict import Verdict
 
 RETENTION_DAYS = 365
@@ -134,7 +142,7 @@ def evidence_bundle(
     s3: S3Resource,
     signing_key: SigningKeyResource,
     target: TargetResource,
-    release_candidate: ReleaseCandidateRecord,
+    release_candidate: ReleaseCandidate,
     slo_spec: SloSpecRecord,
     slo_metrics: SloMetricsRecord,
     scan_summary: ScanSummaryRecord,
@@ -149,72 +157,52 @@ def evidence_bundle(
         )
     gates = release_gates(slo_metrics, scan_summary, service_build, baseline_comparison)
     files, upstream = _evidence_files(context, s3, release_candidate.version)
-    missing = [name for name in expected_files(release_candidate.version) if name not in files]
-    if release_docs.verdict is not rc_verdict(gates, missing):
-        # the documents are signed as they are, so they must state the verdict the bundle signs
-        raise InputError(
-            f"release_docs states {release_docs.verdict}, but the gates and files it would be signed with "
-            f"say {rc_verdict(gates, missing)}",
-            source="release_docs",
-            hint="materialize release_docs again with evidence_bundle",
-        )
+    _check_docs_state(release_docs, gates, files, release_candidate.version)
     run_id = context.run.run_id
     uri = bundle_uri_for(s3, release_candidate, run_id)
-    lineage = [
-        LineageStep(
-            output=name,
-            derived_from=entry.derived_from,
-            asset_key=entry.asset,
-            run_id=upstream[entry.asset].get("run_id", ""),
-            code_version=upstream[entry.asset].get("code_version", ""),
-        )
-        for name in sorted(files)
-        if (entry := bundle_file(name, release_candidate.version)) is not None
-    ]
+    lineage = _lineage(files, upstream, release_candidate.version)
     for asset in ("release_candidate", "slo_spec", "scan_summary"):
         upstream[asset] = _upstream(
             asset, latest_record(context.instance, dg.AssetKey(asset), context.partition_key)
         )
-    scripts = sorted(SCRIPTS_DIR.glob("*.js"))
-    # URIs that mean the same anywhere: never a path of the machine that ran (paths.portable_uri)
-    configuration = [
-        resource_descriptor("slos.yaml", data=slo_spec.yaml.encode(), uri=portable_uri(str(slo_spec.source)))
-    ]
-    configuration += [
-        resource_descriptor(f"k6/{p.name}", data=p.read_bytes(), uri=portable_uri(str(p))) for p in scripts
-    ]
-    dependencies = list(configuration)
-    for info in upstream.values():
-        if info.get("uri"):
-            dependencies.append(
-                resource_descriptor(
-                    info["asset"],
-                    uri=info["uri"],
-                    digest={"sha256": info["sha256"]},
-                    annotations={"dagsterRunId": info["run_id"], "codeVersion": info["code_version"]},
-                )
-            )
-        if info.get("original_uri"):
-            dependencies.append(
-                resource_descriptor(
-                    f"{info['asset']} (original)",
-                    uri=portable_uri(info["original_uri"]),
-                    digest={"sha256": info["original_sha256"]},
-                )
-            )
-    dependencies += [
-        tool_descriptor("k6", _k6_version(), binary_sha256=file_sha256(tool_path("k6"))),
-        tool_descriptor("syft", syft_version(), binary_sha256=file_sha256(tool_path("syft"))),
-    ]
-    run_stats = context.instance.get_run_stats(run_id)
-    started = (
-        dt.datetime.fromtimestamp(run_stats.start_time, dt.UTC)
-        if run_stats.start_time
-        else dt.datetime.now(dt.UTC)
+    configuration = _configuration(slo_spec)
+    provenance = _provenance(
+        context, release_candidate, target, service_build, slo_spec, _dependencies(configuration, upstream)
     )
-    provenance = ProvenanceInputs(
-        run_id=run_id,
-        started_on=started,
+    bundle = assemble_bundle(
+        files,
+        release_candidate=release_candidate,
+        signing_key=key,
+        provenance=provenance,
+        outcomes=gates,
+        configuration=configuration,
+        lineage=lineage,
+        url=uri,
+    )
+    archive, retain_until = _upload(context, s3, bundle, uri)
+    report = verify_files(
+        read_bundle_uri(uri, s3.settings()),
+        key.public_key,
+        expected_rc=release_candidate.tag,
+        source=uri,
+        root_version=root_version_of(uri),
+    )
+    context.log.info(f"bundle verified from the store: {report.files} files, verdict {report.verdict}")
+    return _bundle_output(bundle, key, archive, retain_until, uri, run_id)
+
+
+def _provenance(
+    context: dg.AssetExecutionContext,
+    release_candidate: ReleaseCandidate,
+    target: TargetResource,
+    service_build: ServiceBuildRecord,
+    slo_spec: SloSpecRecord,
+    dependencies: list[dict[str, Any]],
+) -> ProvenanceInputs:
+    """The run, its non-secret parameters and what it resolved, for the SLSA provenance."""
+    return ProvenanceInputs(
+        run_id=context.run.run_id,
+        started_on=_run_start(context),
         finished_on=dt.datetime.now(dt.UTC),
         external_parameters={
             "commit": release_candidate.commit,
@@ -227,33 +215,16 @@ def evidence_bundle(
         },
         resolved_dependencies=dependencies,
     )
-    bundle = assemble_bundle(
-        files,
-        release_candidate=release_candidate.signed(),
-        signing_key=key,
-        provenance=provenance,
-        outcomes=gates,
-        configuration=configuration,
-        lineage=lineage,
-        url=uri,
-    )
-    store = s3.store()
-    context.log.info(f"uploading {len(bundle.files)} files to {uri} (attestations last)")
-    retain_until = (
-        dt.datetime.now(dt.UTC) + dt.timedelta(days=RETENTION_DAYS) if store.object_lock_enabled() else None
-    )
-    retention = {"retain_until": retain_until, "lock_mode": s3.object_lock_mode} if retain_until else {}
-    refs = upload_bundle(bundle, store, prefix=store.key(), write_once_options=retention)
-    archive = next(r for r in refs if r.key.endswith(ARCHIVE_NAME))
 
-    report = verify_files(
-        read_bundle_uri(uri, s3.settings()),
-        key.public_key,
-        expected_rc=release_candidate.tag,
-        source=uri,
-        root_version=root_version_of(uri),
-    )
-    context.log.info(f"bundle verified from the store: {report.files} files, verdict {report.verdict}")
+
+def _bundle_output(
+    bundle: EvidenceBundle,
+    key: SigningKey,
+    archive: ObjectRef,
+    retain_until: dt.datetime | None,
+    uri: str,
+    run_id: str,
+) -> dg.Output[BundleRecord]:
     value = BundleRecord(
         uri=uri,
         archive_uri=archive.uri,
@@ -288,6 +259,98 @@ def evidence_bundle(
     )
 
 
+def _check_docs_state(
+    release_docs: ReleaseDocs, gates: Sequence[GateOutcome], files: Mapping[str, bytes], version: str
+) -> None:
+    """The documents are signed as they are, so they must state the verdict the bundle signs."""
+    missing = [name for name in expected_files(version) if name not in files]
+    if release_docs.verdict is not rc_verdict(gates, missing):
+        raise InputError(
+            f"release_docs states {release_docs.verdict}, but the gates and files it would be signed with "
+            f"say {rc_verdict(gates, missing)}",
+            source="release_docs",
+            hint="materialize release_docs again with evidence_bundle",
+        )
+
+
+def _lineage(files: Mapping[str, bytes], upstream: Mapping[str, dict], version: str) -> list[LineageStep]:
+    """How each bundle file was made: the table's inputs, and the run and code of its asset."""
+    return [
+        LineageStep(
+            output=name,
+            derived_from=entry.derived_from,
+            asset_key=entry.asset,
+            run_id=upstream[entry.asset].get("run_id", ""),
+            code_version=upstream[entry.asset].get("code_version", ""),
+        )
+        for name in sorted(files)
+        if (entry := bundle_file(name, version)) is not None
+    ]
+
+
+def _configuration(slo_spec: SloSpecRecord) -> list[dict[str, Any]]:
+    """slos.yaml and the k6 scripts, with URIs that mean the same anywhere: never a path of the
+    machine that ran (paths.portable_uri)."""
+    scripts = sorted(SCRIPTS_DIR.glob("*.js"))
+    configuration = [
+        resource_descriptor("slos.yaml", data=slo_spec.yaml.encode(), uri=portable_uri(str(slo_spec.source)))
+    ]
+    configuration += [
+        resource_descriptor(f"k6/{p.name}", data=p.read_bytes(), uri=portable_uri(str(p))) for p in scripts
+    ]
+    return configuration
+
+
+def _dependencies(configuration: list[dict[str, Any]], upstream: Mapping[str, dict]) -> list[dict[str, Any]]:
+    """The provenance's resolved dependencies: the configuration, every upstream value and the
+    original it was made from, and the tools that measured."""
+    dependencies = list(configuration)
+    for info in upstream.values():
+        if info.get("uri"):
+            dependencies.append(
+                resource_descriptor(
+                    info["asset"],
+                    uri=info["uri"],
+                    digest={"sha256": info["sha256"]},
+                    annotations={"dagsterRunId": info["run_id"], "codeVersion": info["code_version"]},
+                )
+            )
+        if info.get("original_uri"):
+            dependencies.append(
+                resource_descriptor(
+                    f"{info['asset']} (original)",
+                    uri=portable_uri(info["original_uri"]),
+                    digest={"sha256": info["original_sha256"]},
+                )
+            )
+    dependencies += [
+        tool_descriptor("k6", _k6_version(), binary_sha256=file_sha256(tool_path("k6"))),
+        tool_descriptor("syft", syft_version(), binary_sha256=file_sha256(tool_path("syft"))),
+    ]
+    return dependencies
+
+
+def _run_start(context: dg.AssetExecutionContext) -> dt.datetime:
+    run_stats = context.instance.get_run_stats(context.run.run_id)
+    if run_stats.start_time:
+        return dt.datetime.fromtimestamp(run_stats.start_time, dt.UTC)
+    return dt.datetime.now(dt.UTC)
+
+
+def _upload(
+    context: dg.AssetExecutionContext, s3: S3Resource, bundle: EvidenceBundle, uri: str
+) -> tuple[ObjectRef, dt.datetime | None]:
+    """Upload write-once (retained where the bucket has Object Lock); the archive's ref and the retention."""
+    store = s3.store()
+    context.log.info(f"uploading {len(bundle.files)} files to {uri} (attestations last)")
+    retain_until = (
+        dt.datetime.now(dt.UTC) + dt.timedelta(days=RETENTION_DAYS) if store.object_lock_enabled() else None
+    )
+    retention = {"retain_until": retain_until, "lock_mode": s3.object_lock_mode} if retain_until else {}
+    refs = upload_bundle(bundle, store, prefix=store.key(), write_once_options=retention)
+    return next(r for r in refs if r.key.endswith(ARCHIVE_NAME)), retain_until
+
+
 @dg.asset(
     partitions_def=release_candidates,
     code_version=CODE_VERSION,
@@ -310,35 +373,17 @@ def release_decision(
     context: dg.AssetExecutionContext,
     s3: S3Resource,
     signing_key: SigningKeyResource,
-    release_candidate: ReleaseCandidateRecord,
+    release_candidate: ReleaseCandidate,
     slo_metrics: SloMetricsRecord,
     scan_summary: ScanSummaryRecord,
     service_build: ServiceBuildRecord,
     baseline_comparison: BaselineComparisonRecord,
     evidence_bundle: BundleRecord,
-):
+) -> Iterator[dg.Output[ReleaseDecisionRecord] | dg.AssetCheckResult]:
     gates = release_gates(slo_metrics, scan_summary, service_build, baseline_comparison)
     reasons = [f"{g.name}: {g.verdict}" for g in gates if g.verdict is not Verdict.PASS]
     reasons += [f"missing from the bundle: {name}" for name in evidence_bundle.missing_files]
-    try:
-        report = verify_files(
-            read_bundle_uri(evidence_bundle.uri, s3.settings()),
-            load_public_key_pem(evidence_bundle.public_key_pem.encode(), source="evidence_bundle"),
-            expected_rc=release_candidate.tag,
-            source=evidence_bundle.uri,
-            root_version=root_version_of(evidence_bundle.uri),
-        )
-    except VerificationFailed as exc:
-        verdict = Verdict.FAIL
-        reasons.append(f"the bundle does not verify: {exc.message}")
-    else:
-        # the decision is what the verified signature covers; it is the gates' verdict, or the bundle is wrong
-        verdict = Verdict(report.verdict)
-        if verdict is not rc_verdict(gates, evidence_bundle.missing_files):
-            reasons.append(
-                f"the signed verdict {verdict} is not the gates' {rc_verdict(gates, evidence_bundle.missing_files)}"
-            )
-            verdict = Verdict.FAIL
+    verdict = _signed_verdict(s3, release_candidate, evidence_bundle, gates, reasons)
     value = ReleaseDecisionRecord(
         rc=release_candidate.tag,
         commit=release_candidate.commit,
@@ -372,15 +417,7 @@ def release_decision(
             "headline": headline(verdict, document),
             "rc": release_candidate.tag,
             "commit": release_candidate.commit,
-            "dev_key": evidence_bundle.dev_key,
-            **(
-                {"warning": "DEV KEY: signed with the embedded stack's development key, not release evidence"}
-                if evidence_bundle.dev_key
-                else {}
-            ),
-            "bundle_uri": dg.MetadataValue.url(evidence_bundle.uri),
-            "bundle_sha256": evidence_bundle.archive_sha256,
-            "verify_command": verify_command(evidence_bundle.uri, public_key, release_candidate.tag),
+            **_bundle_metadata(evidence_bundle, public_key, release_candidate.tag),
             "summary": dg.MetadataValue.md(summary),
         },
     )
@@ -390,3 +427,48 @@ def release_decision(
         severity=dg.AssetCheckSeverity.ERROR,
         description=why,
     )
+
+
+def _signed_verdict(
+    s3: S3Resource,
+    release_candidate: ReleaseCandidate,
+    evidence_bundle: BundleRecord,
+    gates: Sequence[GateOutcome],
+    reasons: list[str],
+) -> Verdict:
+    """The verdict the verified bundle signs (FAIL when it does not verify, or signs another verdict
+    than the gates'); what is wrong is added to `reasons`."""
+    try:
+        report = verify_files(
+            read_bundle_uri(evidence_bundle.uri, s3.settings()),
+            load_public_key_pem(evidence_bundle.public_key_pem.encode(), source="evidence_bundle"),
+            expected_rc=release_candidate.tag,
+            source=evidence_bundle.uri,
+            root_version=root_version_of(evidence_bundle.uri),
+        )
+    except VerificationFailed as exc:
+        reasons.append(f"the bundle does not verify: {exc.message}")
+        return Verdict.FAIL
+    # the decision is what the verified signature covers; it is the gates' verdict, or the bundle is wrong
+    verdict = Verdict(report.verdict)
+    if verdict is not rc_verdict(gates, evidence_bundle.missing_files):
+        reasons.append(
+            f"the signed verdict {verdict} is not the gates' {rc_verdict(gates, evidence_bundle.missing_files)}"
+        )
+        return Verdict.FAIL
+    return verdict
+
+
+def _bundle_metadata(evidence_bundle: BundleRecord, public_key: str, rc: str) -> dict[str, Any]:
+    """Where the decision's bundle is, which key signed it, and how to verify it."""
+    return {
+        "dev_key": evidence_bundle.dev_key,
+        **(
+            {"warning": "DEV KEY: signed with the embedded stack's development key, not release evidence"}
+            if evidence_bundle.dev_key
+            else {}
+        ),
+        "bundle_uri": dg.MetadataValue.url(evidence_bundle.uri),
+        "bundle_sha256": evidence_bundle.archive_sha256,
+        "verify_command": verify_command(evidence_bundle.uri, public_key, rc),
+    }

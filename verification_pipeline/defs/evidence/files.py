@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 
 import dagster as dg
 
-from verification_pipeline.defs.records import latest_record
+from verification_pipeline.defs.materializations import latest_record
 from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.errors import StorageError
 from verification_pipeline.evidence.layout import BUNDLE_FILES, producing_assets

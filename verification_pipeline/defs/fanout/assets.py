@@ -1,10 +1,13 @@
 """Fan-out latencies: many Socket.IO subscribers, every (subscriber, event) pair accounted for."""
 
+import os
+
 import dagster as dg
 import polars as pl
 
 from verification_pipeline.code_version import code_version
 from verification_pipeline.defs.evidence.files import stored_value_metadata
+from verification_pipeline.defs.health import health_metadata, phase_sampler
 from verification_pipeline.defs.partitions import release_candidates
 from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.defs.storage.sources import original_metadata, read_source, store_original
@@ -14,6 +17,7 @@ from verification_pipeline.evidence.layout import raw_name
 from verification_pipeline.fanout.accounting import DELIVERY_SCHEMA
 from verification_pipeline.fanout.probe import ProbeConfig, run_probe
 from verification_pipeline.fanout.seed_import import import_seed_fanout
+from verification_pipeline.health.assess import phase_record
 from verification_pipeline.records import ServiceBuildRecord
 from verification_pipeline.report.markdown import fanout_chart_markdown
 from verification_pipeline.storage.serialize import encode
@@ -96,8 +100,17 @@ def fanout_latencies(
             logged[phase] = done // step
             context.log.info(f"fan-out probe: {phase} {done}/{total}")
 
-    result = run_probe(probe, progress=progress)
+    # the probe's clients: this process (the publisher) and its subscriber processes
+    with phase_sampler(target, [os.getpid()], with_descendants=False) as sampler:
+        result = run_probe(probe, progress=progress, on_worker=sampler.add_client)
     metrics = result.metrics()
+    health = phase_record(
+        "fanout",
+        "the fan-out probe",
+        sampler.samples,
+        cores=sampler.cores,
+        loop_lag_p99_ms=metrics["loop_lag_p99_ms"],
+    )
     return dg.Output(
         result.deliveries,
         data_version=dg.DataVersion(encode(result.deliveries).sha256),
@@ -112,6 +125,7 @@ def fanout_latencies(
             "duplicates": metrics["duplicates"],
             "loop_lag_p99_ms": _rounded(metrics["loop_lag_p99_ms"]),
             "charts": dg.MetadataValue.md(fanout_chart_markdown(result.deliveries)),
+            **health_metadata([health]),
             **stored_value_metadata(raw_name("fanout")),
         },
     )

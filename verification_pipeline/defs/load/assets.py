@@ -9,7 +9,9 @@ import re
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import polars as pl
@@ -17,13 +19,15 @@ from pydantic import Field
 
 from verification_pipeline.code_version import code_version
 from verification_pipeline.defs.evidence.files import stored_value_metadata
+from verification_pipeline.defs.health import health_metadata, phase_sampler
 from verification_pipeline.defs.partitions import release_candidates
 from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.defs.storage.sources import read_source
 from verification_pipeline.defs.target import TargetResource
 from verification_pipeline.errors import ConfigError
 from verification_pipeline.evidence.layout import bundle_file, k6_dashboard_name, raw_name
-from verification_pipeline.loadtest.ingest import ingest, merge_segments
+from verification_pipeline.health.assess import phase_record
+from verification_pipeline.loadtest.ingest import DROPPED, ingest, merge_segments
 from verification_pipeline.loadtest.progress import K6Progress, is_log_line
 from verification_pipeline.loadtest.runner import (
     ROLES,
@@ -90,7 +94,7 @@ K6_DURATION = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h))+")
 )
 def plan_load_segments(
     context: dg.OpExecutionContext, config: LoadConfig, load: LoadResource, service_build: ServiceBuildRecord
-):
+) -> Iterator[dg.DynamicOutput[LoadPlan]]:
     # `service_build` is here so no load starts before the build under test was shown to be the RC
     # (or the check was waived), and so a missing RC tag fails in seconds, not after the load.
     context.log.info(f"service build: {service_build.described()}")
@@ -140,7 +144,7 @@ def plan_load_segments(
 
 
 def _run_role(
-    context,
+    context: dg.OpExecutionContext,
     target: TargetResource,
     s3: S3Resource,
     token: str,
@@ -148,7 +152,7 @@ def _run_role(
     role: str,
     workdir: Path,
     stop: threading.Event,
-) -> tuple[pl.DataFrame, dict[str, dict[str, str]]]:
+) -> tuple[pl.DataFrame, dict[str, dict[str, str]], dict]:
     env = {
         "GRAPHQL_URL": target.graphql_url,
         "JWT": token,
@@ -162,6 +166,7 @@ def _run_role(
         env["RATE"] = str(plan.rate[role])
     last = [0.0]
     warnings = [0]
+    all_warnings = [0]
 
     def on_progress(progress: K6Progress) -> None:
         # k6 reports progress about once a second: one line per 5 s keeps the Dagster log readable
@@ -179,29 +184,41 @@ def _run_role(
             context.log.info(f"k6 {role}: {line.strip()}")
         elif "level=warn" in line:
             warnings[0] += 1
+            all_warnings[0] += 1
 
     segment = ExecutionSegment(plan.segment, plan.sequence) if plan.segments > 1 else None
     out = workdir / f"{role}.json"
     dashboard = workdir / f"{role}-dashboard.html"
-    run = run_k6(
-        script_path(role),
-        out,
-        env=env,
-        segment=segment,
-        on_line=on_line,
-        on_progress=on_progress,
-        dashboard_path=dashboard,
-        stop=stop,
-    )
+    with phase_sampler(target, []) as sampler:
+        run = run_k6(
+            script_path(role),
+            out,
+            env=env,
+            segment=segment,
+            on_line=on_line,
+            on_progress=on_progress,
+            dashboard_path=dashboard,
+            stop=stop,
+            on_start=sampler.add_client,
+        )
     if run.thresholds_crossed:
         context.log.warning(
             f"k6 {role}: a threshold in the script was crossed (exit 99); the SLO verdict decides"
         )
-    return ingest(out, role=role, segment=plan.segment), _keep_dashboard(context, s3, plan, role, dashboard)
+    samples = ingest(out, role=role, segment=plan.segment)
+    health = phase_record(
+        role,
+        "k6",
+        sampler.samples,
+        cores=sampler.cores,
+        dropped_iterations=samples.filter(pl.col("failure") == DROPPED).height,
+        k6_warnings=all_warnings[0],
+    )
+    return samples, _keep_dashboard(context, s3, plan, role, dashboard), health
 
 
 def _keep_dashboard(
-    context, s3: S3Resource, plan: LoadPlan, role: str, path: Path
+    context: dg.OpExecutionContext, s3: S3Resource, plan: LoadPlan, role: str, path: Path
 ) -> dict[str, dict[str, str]]:
     """Store k6's exported web dashboard beside the run's originals: bundle name -> where it is kept."""
     if not path.exists():
@@ -217,12 +234,19 @@ def _keep_dashboard(
 
 
 @dg.op(
-    out={"read": dg.Out(pl.DataFrame), "write": dg.Out(pl.DataFrame), "dashboards": dg.Out(dict)},
+    out={
+        "read": dg.Out(pl.DataFrame),
+        "write": dg.Out(pl.DataFrame),
+        "dashboards": dg.Out(dict),
+        "health": dg.Out(list),
+    },
     tags={"vp/step": "load"},
     pool="load_target",
     description="Runs the read and write k6 scripts at once for one execution segment (or ingests CI files).",
 )
-def run_load_segment(context: dg.OpExecutionContext, target: TargetResource, s3: S3Resource, plan: LoadPlan):
+def run_load_segment(
+    context: dg.OpExecutionContext, target: TargetResource, s3: S3Resource, plan: LoadPlan
+) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, dict[str, str]], list[dict]]:
     if plan.mode == "import":
         frames = {}
         for role in ROLES:
@@ -231,11 +255,11 @@ def run_load_segment(context: dg.OpExecutionContext, target: TargetResource, s3:
             ]
             frames[role] = merge_segments(parts)
             context.log.info(f"imported {len(parts)} {role} file(s): {frames[role].height} requests")
-        return frames["read"], frames["write"], {}
+        return frames["read"], frames["write"], {}, []
     token = target.token()
     check_reachable(target.graphql_url)
     _wait_for_start(context, plan)
-    results: dict[str, tuple[pl.DataFrame, dict[str, dict[str, str]]]] = {}
+    results: dict[str, tuple[pl.DataFrame, dict[str, dict[str, str]], dict]] = {}
     errors: list[Exception] = []
     stop = threading.Event()  # one k6 failing stops the other: no load without a measurement
     with tempfile.TemporaryDirectory(prefix="vp-k6-") as workdir:
@@ -257,7 +281,7 @@ def run_load_segment(context: dg.OpExecutionContext, target: TargetResource, s3:
     for role in ROLES:
         context.log.info(f"segment {plan.segment}: {results[role][0].height} {role} requests")
     dashboards = {name: kept for role in ROLES for name, kept in results[role][1].items()}
-    return results["read"][0], results["write"][0], dashboards
+    return results["read"][0], results["write"][0], dashboards, [results[role][2] for role in ROLES]
 
 
 def _wait_for_start(context: dg.OpExecutionContext, plan: LoadPlan) -> None:
@@ -276,7 +300,10 @@ def _wait_for_start(context: dg.OpExecutionContext, plan: LoadPlan) -> None:
 
 
 def _merged_output(
-    frames: list[pl.DataFrame], role: str, dashboards: list[dict[str, dict[str, str]]]
+    frames: list[pl.DataFrame],
+    role: str,
+    dashboards: list[dict[str, dict[str, str]]],
+    health: list[list[dict]],
 ) -> dg.Output:
     samples = merge_segments(frames)
     summary = summarize(samples).get(role) or summarize(samples)["all"]
@@ -298,6 +325,7 @@ def _merged_output(
             "summary": dg.MetadataValue.md(
                 f"**{role} latency (ms), k6 summary shape**\n\n| stat | value |\n| --- | --- |\n{table}"
             ),
+            **health_metadata([phase for found in health for phase in found if phase["phase"] == role]),
             # the raw table is the stored value; k6's dashboards of this op (one per segment) were kept by the steps
             **stored_value_metadata(
                 raw_name(role),
@@ -313,13 +341,17 @@ def _merged_output(
 
 
 @dg.op(out=dg.Out(pl.DataFrame, io_manager_key="io_manager"))
-def merge_read_samples(frames: list[pl.DataFrame], dashboards: list[dict[str, dict[str, str]]]):
-    return _merged_output(frames, "read", dashboards)
+def merge_read_samples(
+    frames: list[pl.DataFrame], dashboards: list[dict[str, dict[str, str]]], health: list[list[dict]]
+) -> dg.Output[pl.DataFrame]:
+    return _merged_output(frames, "read", dashboards, health)
 
 
 @dg.op(out=dg.Out(pl.DataFrame, io_manager_key="io_manager"))
-def merge_write_samples(frames: list[pl.DataFrame], dashboards: list[dict[str, dict[str, str]]]):
-    return _merged_output(frames, "write", dashboards)
+def merge_write_samples(
+    frames: list[pl.DataFrame], dashboards: list[dict[str, dict[str, str]]], health: list[list[dict]]
+) -> dg.Output[pl.DataFrame]:
+    return _merged_output(frames, "write", dashboards, health)
 
 
 @dg.graph_multi_asset(
@@ -339,10 +371,10 @@ def merge_write_samples(frames: list[pl.DataFrame], dashboards: list[dict[str, d
     partitions_def=release_candidates,
     group_name="load",
 )
-def load_samples(service_build):
+def load_samples(service_build: Any) -> dict[str, Any]:  # Dagster graph wiring: node outputs, not values
     plans = plan_load_segments(service_build)
-    read, write, dashboards = plans.map(run_load_segment)
+    read, write, dashboards, health = plans.map(run_load_segment)
     return {
-        "read_load_samples": merge_read_samples(read.collect(), dashboards.collect()),
-        "write_load_samples": merge_write_samples(write.collect(), dashboards.collect()),
+        "read_load_samples": merge_read_samples(read.collect(), dashboards.collect(), health.collect()),
+        "write_load_samples": merge_write_samples(write.collect(), dashboards.collect(), health.collect()),
     }

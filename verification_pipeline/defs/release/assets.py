@@ -6,7 +6,8 @@ from verification_pipeline.code_version import code_version
 from verification_pipeline.defs.partitions import release_candidates
 from verification_pipeline.defs.release.resources import GitRepoResource
 from verification_pipeline.defs.target import TargetResource
-from verification_pipeline.records import ReleaseCandidateRecord, ServiceBuildRecord
+from verification_pipeline.evidence.statements import ReleaseCandidate
+from verification_pipeline.records import ServiceBuildRecord
 from verification_pipeline.release.service_build import read_service_build, waived
 from verification_pipeline.release.tags import parse_rc
 
@@ -21,10 +22,10 @@ from verification_pipeline.release.tags import parse_rc
 )
 def release_candidate(
     context: dg.AssetExecutionContext, git_repo: GitRepoResource
-) -> dg.Output[ReleaseCandidateRecord]:
+) -> dg.Output[ReleaseCandidate]:
     rc = parse_rc(context.partition_key)
     commit, commit_source = git_repo.commit_of(rc.tag)
-    value = ReleaseCandidateRecord(
+    value = ReleaseCandidate(
         tag=rc.tag,
         version=rc.version,
         release_tag=rc.release_tag,
@@ -67,7 +68,7 @@ def service_build(
     context: dg.AssetExecutionContext,
     config: ServiceBuildConfig,
     target: TargetResource,
-    release_candidate: ReleaseCandidateRecord,
+    release_candidate: ReleaseCandidate,
 ) -> dg.Output[ServiceBuildRecord]:
     expected = release_candidate.commit
     if config.waive:

@@ -15,7 +15,7 @@ from verification_pipeline.release.tags import newest
     default_status=dg.DefaultScheduleStatus.STOPPED,
     description="Re-verifies the newest RC (semantic-version order: rc10 after rc9).",
 )
-def nightly_reverification(context: dg.ScheduleEvaluationContext):
+def nightly_reverification(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
     rc = newest(context.instance.get_dynamic_partitions(RELEASE_CANDIDATES))
     if rc is None:
         return dg.SkipReason("no release candidate has been registered yet")

@@ -44,7 +44,9 @@ def _plan(
     return requests, new_partitions
 
 
-def release_candidate_sensor(context: dg.SensorEvaluationContext, git_repo: GitRepoResource):
+def release_candidate_sensor(
+    context: dg.SensorEvaluationContext, git_repo: GitRepoResource
+) -> dg.SensorResult | dg.SkipReason:
     """Polls the `git_repo` resource's repository (VP_GIT_REPO, a path or URL) for tags matching its
     `tag_pattern` (VP_RC_TAG_PATTERN, default v*.*.*-rc*). A new tag, or a tag moved to a new
     commit, requests one run; the first tick runs only the newest RC and records the older ones.
@@ -119,7 +121,9 @@ def plan_incoming(
     return ready, sorted(skipped)
 
 
-def incoming_artifacts_sensor(context: dg.SensorEvaluationContext, s3: S3Resource):
+def incoming_artifacts_sensor(
+    context: dg.SensorEvaluationContext, s3: S3Resource
+) -> dg.SensorResult | dg.SkipReason:
     """CI artifacts uploaded under `<prefix>/incoming/<rc>/` (at least slo/read.json and slo/write.json)
     start an import-mode run for that RC: the pipeline reads what CI measured instead of measuring again."""
     store = s3.store()

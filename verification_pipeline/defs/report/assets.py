@@ -7,10 +7,10 @@ from verification_pipeline.code_version import code_version
 from verification_pipeline.defs.evidence.files import stored_value_metadata, unrecorded_files
 from verification_pipeline.defs.partitions import release_candidates
 from verification_pipeline.evidence.layout import REPORT
+from verification_pipeline.evidence.statements import ReleaseCandidate
 from verification_pipeline.gates import rc_verdict
 from verification_pipeline.records import (
     BaselineComparisonRecord,
-    ReleaseCandidateRecord,
     ScanSummaryRecord,
     ServiceBuildRecord,
     SloMetricsRecord,
@@ -33,7 +33,7 @@ CODE_VERSION = code_version(__name__)
 )
 def report(
     context: dg.AssetExecutionContext,
-    release_candidate: ReleaseCandidateRecord,
+    release_candidate: ReleaseCandidate,
     slo_metrics: SloMetricsRecord,
     scan_summary: ScanSummaryRecord,
     service_build: ServiceBuildRecord,

@@ -1,6 +1,7 @@
 """SBOM, vulnerability and policy reports: normalized tables, originals kept, gates judged."""
 
 import tempfile
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
@@ -31,6 +32,8 @@ from verification_pipeline.scans import (
     vulnerability_counts,
 )
 from verification_pipeline.scans.environment import stage_environment
+from verification_pipeline.scans.reports import ScanReport
+from verification_pipeline.storage.s3 import ObjectRef
 from verification_pipeline.verdict import Verdict
 
 CODE_VERSION = code_version(__name__)
@@ -118,15 +121,15 @@ def sbom(
 def _report_output(
     context: dg.AssetExecutionContext,
     s3: S3Resource,
-    report,
-    ref,
+    report: ScanReport,
+    ref: ObjectRef,
     label: str,
     table: pl.DataFrame,
     title: str,
     counts: dict,
     bundle_path: str,
-    **extra,
-) -> dg.Output:
+    **extra: str,
+) -> dg.Output[pl.DataFrame]:
     """The normalized table, versioned by the original file's digest, with the original's URI beside it."""
     return dg.Output(
         table,
@@ -143,7 +146,13 @@ def _report_output(
     )
 
 
-def _imported(context, s3: S3Resource, path: str, parse, filename: str):
+def _imported(
+    context: dg.AssetExecutionContext,
+    s3: S3Resource,
+    path: str,
+    parse: Callable[[bytes, str], ScanReport],
+    filename: str,
+) -> tuple[ScanReport, ObjectRef]:
     context.log.info(f"importing {path}")
     data = read_source(path, s3)
     report = parse(data, path)
@@ -167,7 +176,10 @@ def vulnerability_report(
         config.path, scan_inputs.vulnerability_report, "VP_VULN_REPORT", "vulnerability report"
     )
     report, ref = _imported(context, s3, path, parse_vulnerability_report, "vulns.json")
-    counts = vulnerability_counts(report.vulnerabilities)
+    vulnerabilities = report.vulnerabilities
+    if vulnerabilities is None:  # parse_vulnerability_report refuses a report without its table
+        raise FormatError("the report lists no vulnerabilities table", source=path)
+    counts = vulnerability_counts(vulnerabilities)
     by_severity = {"total": counts["total"], **counts["by_severity"]}
     return _report_output(
         context,
@@ -175,7 +187,7 @@ def vulnerability_report(
         report,
         ref,
         path,
-        report.vulnerabilities,
+        vulnerabilities,
         "Vulnerabilities by severity",
         by_severity,
         VULNERABILITIES,
@@ -197,15 +209,18 @@ def policy_report(
 ) -> dg.Output[pl.DataFrame]:
     path = _configured(config.path, scan_inputs.policy_report, "VP_POLICY_REPORT", "policy report")
     report, ref = _imported(context, s3, path, parse_policy_report, "opa_report.json")
+    policies = report.policies
+    if policies is None:  # parse_policy_report refuses a report without its table
+        raise FormatError("the report lists no policy results", source=path)
     return _report_output(
         context,
         s3,
         report,
         ref,
         path,
-        report.policies,
+        policies,
         "Policy results",
-        policy_counts(report.policies),
+        policy_counts(policies),
         POLICY_REPORT,
     )
 
@@ -237,7 +252,7 @@ def scan_summary(
     sbom: pl.DataFrame,
     vulnerability_report: pl.DataFrame,
     policy_report: pl.DataFrame,
-):
+) -> Iterator[dg.Output[ScanSummaryRecord] | dg.AssetCheckResult]:
     policy_path = config.policy_path or scan_inputs.vulnerability_policy
     policy = load_vulnerability_policy(read_source(policy_path, s3), policy_path) if policy_path else None
     summary = summarize_scans(

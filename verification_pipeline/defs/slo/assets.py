@@ -6,7 +6,7 @@ built for one `SloResource`: the checks and the run read the same slos.yaml.
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ import polars as pl
 
 from verification_pipeline.code_version import code_version
 from verification_pipeline.defs.evidence.files import bundle_files_metadata
+from verification_pipeline.defs.health import HEALTH_ASSETS, recorded_phases
 from verification_pipeline.defs.partitions import release_candidates
 from verification_pipeline.defs.slo.resources import SloResource
 from verification_pipeline.defs.storage.resources import S3Resource
@@ -53,54 +54,37 @@ def slo_bundle_files(metrics: SloMetricsRecord) -> dict[str, bytes]:
     return files
 
 
+@dg.asset(
+    partitions_def=release_candidates,
+    code_version=CODE_VERSION,
+    group_name="slo",
+    kinds={"yaml"},
+    description="slos.yaml, validated: the seed's five SLOs by default (VP_SLOS_FILE to change).",
+)
+def slo_spec(context: dg.AssetExecutionContext, slos: SloResource) -> dg.Output[SloSpecRecord]:
+    path = slos.path()
+    data = path.read_bytes()
+    loaded = slos.spec()
+    digest = hashlib.sha256(data).hexdigest()
+    value = SloSpecRecord(
+        source=str(path), sha256=digest, yaml=data.decode(), spec=loaded.model_dump(mode="json")
+    )
+    rows = "\n".join(
+        f"| {s.name} | {s.metric} of {s.source} | <= {s.threshold:g} {s.unit} |" for s in loaded.slos
+    )
+    return dg.Output(
+        value,
+        data_version=dg.DataVersion(digest),
+        metadata={
+            "sha256": digest,
+            "slos": len(loaded.slos),
+            "summary": dg.MetadataValue.md(f"| SLO | measures | threshold |\n| --- | --- | --- |\n{rows}"),
+        },
+    )
+
+
 def build_slo_assets(slos: SloResource) -> list[dg.AssetsDefinition]:
     """`slo_spec` and `slo_metrics`, with one check per SLO of `slos` and one for the delivery ratio."""
-    spec = slos.spec()
-
-    @dg.asset(
-        partitions_def=release_candidates,
-        code_version=CODE_VERSION,
-        group_name="slo",
-        kinds={"yaml"},
-        description="slos.yaml, validated: the seed's five SLOs by default (VP_SLOS_FILE to change).",
-    )
-    def slo_spec(context: dg.AssetExecutionContext, slos: SloResource) -> dg.Output[SloSpecRecord]:
-        path = slos.path()
-        data = path.read_bytes()
-        loaded = slos.spec()
-        digest = hashlib.sha256(data).hexdigest()
-        value = SloSpecRecord(
-            source=str(path), sha256=digest, yaml=data.decode(), spec=loaded.model_dump(mode="json")
-        )
-        rows = "\n".join(
-            f"| {s.name} | {s.metric} of {s.source} | <= {s.threshold:g} {s.unit} |" for s in loaded.slos
-        )
-        return dg.Output(
-            value,
-            data_version=dg.DataVersion(digest),
-            metadata={
-                "sha256": digest,
-                "slos": len(loaded.slos),
-                "summary": dg.MetadataValue.md(
-                    f"| SLO | measures | threshold |\n| --- | --- | --- |\n{rows}"
-                ),
-            },
-        )
-
-    checks = [
-        dg.AssetCheckSpec(
-            slo.name, asset="slo_metrics", description=slo.description, partitions_def=release_candidates
-        )
-        for slo in spec.slos
-    ]
-    checks.append(
-        dg.AssetCheckSpec(
-            DELIVERY_RATIO_GATE,
-            asset="slo_metrics",
-            description="Every (subscriber, event) pair delivered, down to the configured ratio.",
-            partitions_def=release_candidates,
-        )
-    )
 
     @dg.asset(
         partitions_def=release_candidates,
@@ -112,7 +96,7 @@ def build_slo_assets(slos: SloResource) -> list[dg.AssetsDefinition]:
             "diagnostics (lag-1 autocorrelation, effective n, dispersion, interval method), verdict and why; "
             "k6-shaped summaries per op."
         ),
-        check_specs=checks,
+        check_specs=_slo_checks(slos),
     )
     def slo_metrics(
         context: dg.AssetExecutionContext,
@@ -122,7 +106,7 @@ def build_slo_assets(slos: SloResource) -> list[dg.AssetsDefinition]:
         read_load_samples: pl.DataFrame,
         write_load_samples: pl.DataFrame,
         fanout_latencies: pl.DataFrame,
-    ):
+    ) -> Iterator[dg.Output[SloMetricsRecord] | dg.AssetCheckResult]:
         value = SloMetricsRecord.model_validate(
             metrics_document(
                 spec_yaml=slo_spec.yaml,
@@ -133,36 +117,64 @@ def build_slo_assets(slos: SloResource) -> list[dg.AssetsDefinition]:
                 fanout=fanout_latencies,
                 fanout_summary_only=None if fanout_latencies.height else _seed_fanout(context, s3),
                 min_delivery_ratio=slos.min_delivery_ratio,
+                health_phases=recorded_phases(context, HEALTH_ASSETS),
             )
         )
-        document = value.as_json()
-        yield dg.Output(
-            value,
-            metadata={
-                "verdict": value.verdict.value,
-                "headline": headline(value.verdict, document),
-                "summary": dg.MetadataValue.md(slo_table_markdown(document)),
-                "budget": dg.MetadataValue.md(budget_table_markdown(document)),
-                "charts": dg.MetadataValue.md(
-                    slo_charts_markdown(
-                        document, read=read_load_samples, write=write_load_samples, fanout=fanout_latencies
-                    )
-                ),
-                **bundle_files_metadata(context, s3, slo_bundle_files(value)),
-            },
-        )
-        for gate in value.gates():  # the gates the bundle signs, so a check and the bundle never disagree
-            yield dg.AssetCheckResult(
-                check_name=gate.check_name,
-                passed=gate.verdict is Verdict.PASS,
-                severity=dg.AssetCheckSeverity.ERROR
-                if gate.verdict is Verdict.FAIL
-                else dg.AssetCheckSeverity.WARN,
-                description=gate.reason,
-                metadata={"verdict": gate.verdict.value, **_present(gate.detail)},
-            )
+        samples = {"read": read_load_samples, "write": write_load_samples, "fanout": fanout_latencies}
+        yield dg.Output(value, metadata=_metrics_metadata(context, s3, value, samples))
+        yield from _check_results(value)
 
     return [slo_spec, slo_metrics]
+
+
+def _slo_checks(slos: SloResource) -> list[dg.AssetCheckSpec]:
+    """One check per SLO of the spec (known when the code location loads), then the delivery ratio."""
+    checks = [
+        dg.AssetCheckSpec(
+            slo.name, asset="slo_metrics", description=slo.description, partitions_def=release_candidates
+        )
+        for slo in slos.spec().slos
+    ]
+    checks.append(
+        dg.AssetCheckSpec(
+            DELIVERY_RATIO_GATE,
+            asset="slo_metrics",
+            description="Every (subscriber, event) pair delivered, down to the configured ratio.",
+            partitions_def=release_candidates,
+        )
+    )
+    return checks
+
+
+def _metrics_metadata(
+    context: dg.AssetExecutionContext,
+    s3: S3Resource,
+    value: SloMetricsRecord,
+    samples: dict[str, pl.DataFrame],
+) -> dict[str, Any]:
+    document = value.as_json()
+    return {
+        "verdict": value.verdict.value,
+        "headline": headline(value.verdict, document),
+        "summary": dg.MetadataValue.md(slo_table_markdown(document)),
+        "budget": dg.MetadataValue.md(budget_table_markdown(document)),
+        "charts": dg.MetadataValue.md(slo_charts_markdown(document, **samples)),
+        **bundle_files_metadata(context, s3, slo_bundle_files(value)),
+    }
+
+
+def _check_results(value: SloMetricsRecord) -> Iterator[dg.AssetCheckResult]:
+    """The gates the bundle signs, so a check and the bundle never disagree."""
+    for gate in value.gates():
+        yield dg.AssetCheckResult(
+            check_name=gate.check_name,
+            passed=gate.verdict is Verdict.PASS,
+            severity=dg.AssetCheckSeverity.ERROR
+            if gate.verdict is Verdict.FAIL
+            else dg.AssetCheckSeverity.WARN,
+            description=gate.reason,
+            metadata={"verdict": gate.verdict.value, **_present(gate.detail)},
+        )
 
 
 def _present(detail: Mapping[str, Any]) -> dict[str, Any]:

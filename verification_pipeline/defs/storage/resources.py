@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from verification_pipeline.defs.records import latest_record, materialization
+from verification_pipeline.defs.materializations import latest_record, materialization
 from verification_pipeline.errors import StorageError
 from verification_pipeline.storage.s3 import ObjectStore, S3Settings
 from verification_pipeline.storage.serialize import EXTENSIONS, decode, encode

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from verification_pipeline.defs.records import latest_record, materialization
+from verification_pipeline.defs.materializations import latest_record, materialization
 from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.errors import InputError
 from verification_pipeline.storage.s3 import ObjectRef, ObjectStore, parse_s3_uri

@@ -1,4 +1,7 @@
-"""What the Dagster instance recorded: the latest materialization of one asset for one RC."""
+"""What the Dagster instance recorded: the latest materialization of one asset for one RC.
+
+(Not `records.py`, the typed values assets hand each other: these are Dagster's event records.)
+"""
 
 import dagster as dg
 

@@ -1,0 +1,19 @@
+"""One spelling per kind of number: what the reasons, tables, rules and dashboards print."""
+
+from verification_pipeline.formatting import bounds, exact, exact_percent, fixed, level, signed, significant
+
+
+def test_a_missing_figure_is_said_never_printed_as_zero():
+    assert significant(None) == fixed(None) == signed(None) == "n/a"
+    assert fixed(None, missing="-") == "-"
+    assert bounds(None, None) == "[-inf, +inf]"
+
+
+def test_each_kind_of_number_has_its_spelling():
+    assert significant(12.345678) == "12.3457" and significant(12.345678, 4) == "12.35"
+    assert signed(0.5) == "+0.5" and signed(-1.23456) == "-1.235"
+    assert fixed(2.0) == "2.000" and fixed(2.0, 1) == "2.0"
+    assert level(0.95) == "95%" and level(0.999) == "99.9%"
+    assert bounds(1.5, None, 4) == "[1.5, +inf]" and bounds(None, 12.345678) == "[-inf, 12.3457]"
+    assert exact(1 - 0.999) == "0.001" and exact(0.999) == "0.999"
+    assert exact_percent(0.001) == "0.1 %"

@@ -1,0 +1,47 @@
+"""How figures are written for people: one spelling per kind of number.
+
+The SLO reasons, the comparison's reasons, the demo's tables, the alert rules and the dashboard
+all write numbers; they write them here, so the same figure reads the same everywhere and a
+missing one is said ("n/a"), never printed as 0. On the ground floor: below every writer.
+"""
+
+from __future__ import annotations
+
+MISSING = "n/a"
+
+
+def significant(value: float | None, digits: int = 6, *, missing: str = MISSING) -> str:
+    """`digits` significant digits (12.3457 for 12.34567 at 6); `missing` where there is no figure."""
+    return missing if value is None else f"{value:.{digits}g}"
+
+
+def signed(value: float | None, digits: int = 4, *, missing: str = MISSING) -> str:
+    """A difference with its sign (+1.25, -0.3), `digits` significant digits."""
+    return missing if value is None else f"{value:+.{digits}g}"
+
+
+def fixed(value: float | None, places: int = 3, *, missing: str = MISSING) -> str:
+    """A table cell: `places` decimals; `missing` where there is no figure."""
+    return missing if value is None else f"{value:.{places}f}"
+
+
+def level(confidence: float) -> str:
+    """A confidence level as a percentage: 0.95 -> "95%"."""
+    return f"{confidence * 100:g}%"
+
+
+def bounds(low: float | None, high: float | None, digits: int = 6) -> str:
+    """An interval, open where the sample gives no bound on that side: "[-inf, 12.3]"."""
+    lower = "-inf" if low is None else significant(low, digits)
+    upper = "+inf" if high is None else significant(high, digits)
+    return f"[{lower}, {upper}]"
+
+
+def exact(value: float) -> str:
+    """A float as PromQL and people read it: 0.999, not 0.9990000000000001."""
+    return f"{value:.10g}"
+
+
+def exact_percent(ratio: float) -> str:
+    """A ratio as a percentage, exactly: 0.001 -> "0.1 %"."""
+    return f"{ratio * 100:.10g} %"
