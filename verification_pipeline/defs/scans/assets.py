@@ -78,7 +78,7 @@ def sbom(
         scan_dir = config.scan_dir or scan_inputs.sbom_scan_dir
         with tempfile.TemporaryDirectory(prefix="vp-sbom-") as staging:
             if not scan_dir:
-                scan_dir = str(stage_environment(PACKAGE_DIR / "target", Path(staging)))
+                scan_dir = str(stage_environment(PACKAGE_DIR.parent / "reference_target", Path(staging)))
                 label = "syft: reference target source + installed Python distributions"
             else:
                 label = f"syft dir:{scan_dir}"
