@@ -7,7 +7,7 @@ from pathlib import Path
 
 from verification_pipeline.authz.document import authz_document
 from verification_pipeline.authz.probe import ProbeSettings, plan_attempts, run_probe
-from verification_pipeline.authz.tokens import AuthzTokens
+from verification_pipeline.defs.authz.resources import minted_tokens
 
 TENANT = "tenant-123"
 
@@ -15,7 +15,7 @@ TENANT = "tenant-123"
 def _plan(target, tmp_path: Path):
     secret = tmp_path / "jwt.secret"
     secret.write_bytes(target.jwt_secret)
-    return plan_attempts(AuthzTokens.minted(secret, TENANT, "tenant-456"), TENANT)
+    return plan_attempts(minted_tokens(secret, TENANT, "tenant-456"), TENANT)
 
 
 def _document(rows, plan):

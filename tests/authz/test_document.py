@@ -124,3 +124,47 @@ def test_the_leak_bound_covers_the_true_rate_at_its_confidence_by_simulation(n):
         assert missed <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / trials), (factor, missed)
     # and it is not loose: just above the bound, 0 leaks happens close to 5 % of the time
     assert np.mean(rng.binomial(n, bound * 1.0001, size=trials) == 0) == pytest.approx(0.05, abs=0.006)
+
+
+def test_the_audit_recomputation_finds_a_document_that_its_rows_do_not_give():
+    from verification_pipeline.audit.recompute import _differences
+    from verification_pipeline.authz.document import recompute_authz_document
+
+    rows = _rows([("forged", "refused", 401)] * 100 + [("cross_tenant_read", "admitted", 200)])
+    recorded = authz_document(rows, tried=TRIED, not_tried=NOT_TRIED, confidence=0.95)
+    again = recompute_authz_document(rows, recorded)
+    assert list(_differences(recorded, again, "", 1e-9, 1e-6)) == []
+    tampered = {**recorded, "verdict": "PASS", "admitted": 0}
+    found = {
+        d.field for d in _differences(tampered, recompute_authz_document(rows, tampered), "", 1e-9, 1e-6)
+    }
+    assert found == {"verdict", "admitted"}
+
+
+def test_the_release_documents_show_each_kind_under_policy_and_cost_controls():
+    from tests.artifacts.test_docs import DATE, EVIDENCE, RC, _fanout, _requests
+    from verification_pipeline.artifacts.docs import render_release_docs
+    from verification_pipeline.slo.metrics import compute_slo_metrics
+    from verification_pipeline.slo.spec import default_slo_spec
+
+    frame = compute_slo_metrics(
+        default_slo_spec(),
+        read=_requests(2000, 40, 300),
+        write=_requests(2000, 80, 600, seed=2),
+        fanout=_fanout(300, 200),
+    )
+    rows = _rows([("cross_tenant_read", "refused", 403)] * 7 + [("cross_tenant_read", "admitted", 200)])
+    authz = authz_document(rows, tried=TRIED, not_tried=NOT_TRIED, confidence=0.95)
+    docs = render_release_docs(
+        frame, version="v24.1", rc=RC, date=DATE, evidence_uri=EVIDENCE, verdict="FAIL", authz=authz
+    )
+    for text in docs.values():
+        section = text.split("Policy and cost controls under load", 1)[1]
+        assert "**FAIL**, authz:no_forbidden_admitted: 1 of 8 forbidden requests were admitted" in section
+        assert "| cross_tenant_read | 8 | 7 | 1 | 0 | 0 |" in section
+        assert "| expired | not tried: VP_TARGET_JWT_EXPIRED not given |" in section
+
+
+def test_nothing_sent_is_a_not_measured_warning_never_a_pass():
+    doc = authz_document(pl.DataFrame(schema=ROWS_SCHEMA), tried=[], not_tried={}, confidence=0.95)
+    assert doc["verdict"] == "WARN" and "NOT MEASURED" in doc["reason"]

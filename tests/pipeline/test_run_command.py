@@ -9,6 +9,7 @@ anything starts.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -71,6 +72,9 @@ def test_run_verifies_an_rc_against_a_target_and_store_named_only_by_the_environ
     target = start_target()  # its own process, its own secret: not the embedded stack's target
     token = target.token()
     env = _environment(tmp_path, s3_stack.env, target.graphql_url, token)
+    # the optional tokens of the forbidden-request kinds; no neighbour token: cross-tenant uses a made-up tenant
+    env["VP_TARGET_JWT_READ_ONLY"] = target.token(scopes=("coherence:read",))
+    env["VP_TARGET_JWT_EXPIRED"] = target.token(ttl_s=-60)
     done = _run(tmp_path, env)
     out = done.stdout + done.stderr
     assert done.returncode == 0, out
@@ -86,6 +90,17 @@ def test_run_verifies_an_rc_against_a_target_and_store_named_only_by_the_environ
     )
     assert report.verdict == "PASS"
     assert audit_files(read_bundle(bundle).files).matches
+    # forbidden requests went beside the load: every kind with a token was tried and refused
+    authz = json.loads((bundle / "policy" / "authz_under_load.json").read_text())
+    assert authz["verdict"] == "PASS" and authz["attempts"] > 0 and authz["admitted"] == 0
+    assert {k["kind"] for k in authz["kinds"] if k["tried"]} == {
+        "cross_tenant_read",
+        "cross_tenant_write",
+        "missing_scope",
+        "expired",
+        "forged",
+    }
+    assert (bundle / "raw" / "authz.parquet").is_file()
     # ... and so does the installed `verify` command, with --require-pass
     verified = subprocess.run(
         [

@@ -98,6 +98,7 @@ def render_release_docs(
     findings: Sequence[str] = (),
     narrative: ReleaseNarrative | None = None,
     baseline: Mapping[str, Any] | None = None,
+    authz: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
     """`{file name: markdown}` for the PR body and the release notes of one verified RC.
 
@@ -111,7 +112,9 @@ def render_release_docs(
     maps SLO names to display names (`ops.model.from_spec` titles: "Read p95");
     `findings` are further reasons for a non-PASS verdict (a failed scan gate, a missing file), or
     under PASS the warnings that do not block it (the baseline comparison's WARN);
-    `baseline` is slo/baseline.json (the comparison with the previous RC), None when none was made.
+    `baseline` is slo/baseline.json (the comparison with the previous RC), None when none was made;
+    `authz` is policy/authz_under_load.json (forbidden requests under load), shown under "Policy and
+    cost controls under load".
     """
     records = _records(slo_metrics)
     rows = [_row(record, labels or {}) for record in records]
@@ -129,6 +132,7 @@ def render_release_docs(
         "doc": doc,
         "comparison": _comparison(baseline, labels or {}),
         "narrative": narrative or load_narrative(),
+        "controls": authz,
     }
     pr_name, notes_name = release_doc_names(version)
     environment = _environment()

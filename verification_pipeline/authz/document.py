@@ -1,6 +1,7 @@
 """`policy/authz_under_load.json`: per kind, attempts and answers; the gate; the leak-rate bound.
 
-One admitted forbidden request fails the gate. With none admitted among n answered attempts
+One admitted forbidden request fails the gate; none sent at all (an imported load) is WARN, said
+as NOT MEASURED; sent but none answered (all shed or failed) is INCONCLUSIVE. With none admitted among n answered attempts
 (refused or admitted; a 429, a 5xx or a timeout tested nothing), the one-sided upper bound on
 the leak rate at confidence c is the exact binomial (Clopper-Pearson) bound for 0 of n,
 1 - (1 - c)^(1/n), about 3/n at 95 %. It holds for the conditions the attempts met (the load
@@ -17,9 +18,10 @@ from typing import Any
 import polars as pl
 
 from verification_pipeline.authz.probe import Kind, Outcome
+from verification_pipeline.gates import AUTHZ_GATE
 from verification_pipeline.verdict import Verdict
 
-GATE = "authz:no_forbidden_admitted"
+GATE = AUTHZ_GATE
 EXCLUDED_NOTE = (
     "forbidden requests are their own rows (raw/authz.parquet): they are not in the SLO load's samples, "
     "so the SLO latency and error figures do not include them"
@@ -89,6 +91,13 @@ def _gate(
             None,
         )
     bound = leak_upper_bound(answered, confidence)
+    if not any(k["tried"] for k in kinds):
+        # an imported load (CI's split jobs) or the probe turned off: not measured, said, never a pass
+        return (
+            Verdict.WARN,
+            f"{GATE}: NOT MEASURED: no forbidden requests were sent during the load{tail}",
+            None,
+        )
     if bound is None:
         return (
             Verdict.INCONCLUSIVE,
@@ -102,3 +111,10 @@ def _gate(
         f"{confidence:.0%}{noted}{tail}"
     )
     return Verdict.PASS, reason, bound
+
+
+def recompute_authz_document(rows: pl.DataFrame, recorded: Mapping[str, Any]) -> dict[str, Any]:
+    """The document again from its raw rows; what was tried and the confidence are the recorded inputs."""
+    tried = [k["kind"] for k in recorded.get("kinds", []) if isinstance(k, dict) and k.get("tried")]
+    not_tried = recorded.get("not_tried") or {}
+    return authz_document(rows, tried=tried, not_tried=not_tried, confidence=float(recorded["confidence"]))

@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 import polars as pl
 
+from verification_pipeline.authz.schema import ROWS_SCHEMA
 from verification_pipeline.authz.tokens import (
     EXPIRED_ENV,
     READ_ONLY_ENV,
@@ -58,15 +59,6 @@ WRITE_QUERY = (
 )
 _REFUSAL_CODES = frozenset({"FORBIDDEN", "UNAUTHENTICATED", "UNAUTHORIZED"})
 _BODY_CAP = 64 * 1024  # an answer to a forbidden request is an error message, not a data set
-
-ROWS_SCHEMA = {
-    "seq": pl.Int64,
-    "ts": pl.Float64,
-    "kind": pl.Utf8,
-    "status": pl.Int64,
-    "outcome": pl.Utf8,
-    "latency_ms": pl.Float64,
-}
 
 
 @dataclass(frozen=True)

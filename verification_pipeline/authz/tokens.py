@@ -16,7 +16,6 @@ import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 READ_ONLY_ENV = "VP_TARGET_JWT_READ_ONLY"
 EXPIRED_ENV = "VP_TARGET_JWT_EXPIRED"
@@ -40,19 +39,6 @@ class AuthzTokens:
             read_only=environ.get(READ_ONLY_ENV) or None,
             expired=environ.get(EXPIRED_ENV) or None,
             neighbour=environ.get(NEIGHBOUR_ENV) or None,
-        )
-
-    @classmethod
-    def minted(cls, secret_file: str | Path, tenant: str, neighbour_tenant: str) -> AuthzTokens:
-        """Every kind's token, for a target whose secret we hold (the embedded stack, tests)."""
-        from verification_pipeline.stack.tokens import mint_token
-
-        return cls(
-            main=mint_token(secret_file, tenant),
-            read_only=mint_token(secret_file, tenant, scopes=("coherence:read",)),
-            expired=mint_token(secret_file, tenant, ttl_s=-60),
-            neighbour=mint_token(secret_file, neighbour_tenant),
-            source="minted from the target's secret",
         )
 
 

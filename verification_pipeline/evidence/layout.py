@@ -25,6 +25,8 @@ REPORT = "report/index.html"
 """Our signed HTML report; k6's own exported dashboards sit beside it (`k6_dashboard_name`)."""
 _K6_DASHBOARD = "report/k6-dashboard-{role}.html"
 _K6_DASHBOARD_SEGMENT = "report/k6-dashboard-{role}-segment-{segment}.html"
+AUTHZ_DOCUMENT = "policy/authz_under_load.json"
+AUTHZ_ROWS = "raw/authz.parquet"
 
 
 def k6_dashboard_name(role: str, segment: int | None = None) -> str:
@@ -93,6 +95,9 @@ BUNDLE_FILES: tuple[BundleFile, ...] = (
     BundleFile("release/PR_BODY_{version}.md", "release_docs", ("slo/metrics.json",)),
     BundleFile("release/RELEASE_NOTES_{version}.md", "release_docs", ("slo/metrics.json",)),
     BundleFile(REPORT, "report", ("slo/metrics.json", *_RAW)),
+    # forbidden requests during the load: optional until the RC's verdict judges them (issue 22)
+    BundleFile(AUTHZ_DOCUMENT, "authz_under_load", (AUTHZ_ROWS,), required=False),
+    BundleFile(AUTHZ_ROWS, "authz_under_load", required=False),
     # k6's own exports: none for an import-mode run or a test too short for k6 to draw, so optional
     *(
         BundleFile(pattern.replace("{role}", role), f"{role}_load_samples", (f"raw/{role}.parquet",), required=False)

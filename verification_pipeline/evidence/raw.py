@@ -14,6 +14,7 @@ from typing import Any
 
 import polars as pl
 
+from verification_pipeline.authz.schema import ROWS_SCHEMA as AUTHZ_SCHEMA
 from verification_pipeline.errors import FormatError
 from verification_pipeline.fanout.accounting import DELIVERY_SCHEMA
 from verification_pipeline.loadtest.ingest import SAMPLE_SCHEMA
@@ -23,6 +24,7 @@ RAW_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     "read": SAMPLE_SCHEMA,
     "write": SAMPLE_SCHEMA,
     "fanout": DELIVERY_SCHEMA,
+    "authz": AUTHZ_SCHEMA,
 }
 """The raw measurements a bundle holds (raw/<stem>.parquet), each in the schema the pipeline writes."""
 DURATION_COLUMNS = ("latency_ms", "ingest_ms")

@@ -60,6 +60,7 @@ _VALUE_INPUTS = (
     "scan_summary",
     "baseline_comparison",
     "release_docs",
+    "authz_under_load",
 )
 
 
@@ -130,13 +131,14 @@ def evidence_bundle(
     baseline_comparison: BaselineComparisonRecord,
     release_docs: ReleaseDocs,
     service_build: ServiceBuildRecord,
+    authz_under_load: dict,
 ) -> dg.Output[BundleRecord]:
     key = signing_key.load()  # before anything is uploaded: a missing key fails here, cleanly
     if key.is_dev_key:
         context.log.warning(
             "signing with the embedded stack's DEV key: this bundle says so and is not release evidence"
         )
-    gates = release_gates(slo_metrics, scan_summary, service_build, baseline_comparison)
+    gates = release_gates(slo_metrics, scan_summary, service_build, baseline_comparison, authz_under_load)
     files, upstream = _evidence_files(context, s3, release_candidate.version)
     missing = [name for name in expected_files(release_candidate.version) if name not in files]
     if release_docs.verdict is not rc_verdict(gates, missing):
@@ -307,8 +309,9 @@ def release_decision(
     service_build: ServiceBuildRecord,
     baseline_comparison: BaselineComparisonRecord,
     evidence_bundle: BundleRecord,
+    authz_under_load: dict,
 ):
-    gates = release_gates(slo_metrics, scan_summary, service_build, baseline_comparison)
+    gates = release_gates(slo_metrics, scan_summary, service_build, baseline_comparison, authz_under_load)
     reasons = [f"{g.name}: {g.verdict}" for g in gates if g.verdict is not Verdict.PASS]
     reasons += [f"missing from the bundle: {name}" for name in evidence_bundle.missing_files]
     try:
