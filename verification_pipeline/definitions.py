@@ -21,6 +21,7 @@ from verification_pipeline.defs.evidence.assets import evidence_bundle, release_
 from verification_pipeline.defs.evidence.resources import SigningKeyResource
 from verification_pipeline.defs.executor import step_executor
 from verification_pipeline.defs.fanout.assets import fanout_latencies
+from verification_pipeline.defs.job import JOB
 from verification_pipeline.defs.load.assets import LoadResource, load_samples
 from verification_pipeline.defs.release.assets import release_candidate, service_build
 from verification_pipeline.defs.release.resources import GitRepoResource
@@ -36,8 +37,6 @@ from verification_pipeline.defs.storage.resources import S3IOManager, s3_resourc
 from verification_pipeline.defs.target import TargetResource
 from verification_pipeline.errors import ConfigError
 from verification_pipeline.slo.document import DEFAULT_MIN_DELIVERY_RATIO
-
-JOB = "verify_release_candidate"
 
 
 def _number(environ: Mapping[str, str], name: str, default: float, kind: type[int | float]) -> float:

@@ -17,6 +17,9 @@ from pathlib import Path
 from verification_pipeline.errors import ConfigError, ToolError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+REFERENCE_TARGET_DIR = PACKAGE_DIR.parent / "reference_target"
+"""The reference target's source, a sibling package of the same distribution: the SBOM scans it
+(a path only: the pipeline never imports it)."""
 
 
 def project_root() -> Path:

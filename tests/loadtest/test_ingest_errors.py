@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from tests.loadtest.lines import TAGS, k6_lines, metric_line, point, write
 from verification_pipeline.errors import FormatError, InputError, NoDataError
-from verification_pipeline.loadtest import ingest as ingest_module
 from verification_pipeline.loadtest.ingest import CSV_DEFAULT_HEADER, ingest
+from verification_pipeline.loadtest.ingest import blocks as ingest_blocks
 
 
 def test_a_well_formed_file_reads(tmp_path: Path) -> None:
@@ -198,7 +198,7 @@ def test_block_boundaries_do_not_change_rows_or_line_numbers(tmp_path: Path, mon
     lines[40] = point("http_req_duration", 1.0, tags={**TAGS, "status": "x"})
     lines[42] = "garbage"
     twice_broken = write(tmp_path / "twice.json", lines)
-    monkeypatch.setattr(ingest_module, "BLOCK_BYTES", 97)
+    monkeypatch.setattr(ingest_blocks, "BLOCK_BYTES", 97)
     assert ingest(path).equals(whole)
     with pytest.raises(FormatError, match=r"broken\.json:151: is not a line"):
         ingest(broken)
@@ -252,8 +252,8 @@ def test_csv_time_unit_is_one_for_the_file(tmp_path: Path, monkeypatch) -> None:
     rows[20] = row.format(time=17957977990, id="20-0")
     path = tmp_path / "read.csv"
     path.write_text(CSV_DEFAULT_HEADER + "\n" + "\n".join(rows) + "\n")
-    for block in (97, 4096, ingest_module.BLOCK_BYTES):
-        monkeypatch.setattr(ingest_module, "BLOCK_BYTES", block)
+    for block in (97, 4096, ingest_blocks.BLOCK_BYTES):
+        monkeypatch.setattr(ingest_blocks, "BLOCK_BYTES", block)
         with pytest.raises(FormatError, match=r"read\.csv:22: http_req_duration point has no readable time"):
             ingest(path)
 

@@ -41,13 +41,13 @@ from tests.properties.mutations import (
 )
 from tests.properties.open_bugs import is_open
 from tests.properties.oracles import finite_non_negative, typed_outcome
-from verification_pipeline.loadtest import ingest as ingest_module
 from verification_pipeline.loadtest.ingest import DROPPED, FAILURE_KINDS, METRICS, SAMPLE_SCHEMA, ingest
+from verification_pipeline.loadtest.ingest import blocks as ingest_blocks
 
 FAMILY = "k6"
 READ_METRICS = frozenset(METRICS)
 SMALL_BLOCK = 4096
-DEFAULT_BLOCK = ingest_module.BLOCK_BYTES
+DEFAULT_BLOCK = ingest_blocks.BLOCK_BYTES
 
 # While dropped_iterations counts are turned into that many rows with no bound (open bug
 # k6-dropped-iterations-unbounded), no mutation may write a count the reader would expand:
@@ -67,7 +67,7 @@ DANGEROUS_TOKENS = frozenset({"int-64"}) if UNBOUNDED_DROPPED else frozenset()
 
 @contextlib.contextmanager
 def block_size(size: int) -> Iterator[None]:
-    with mock.patch.object(ingest_module, "BLOCK_BYTES", size):
+    with mock.patch.object(ingest_blocks, "BLOCK_BYTES", size):
         yield
 
 

@@ -27,15 +27,22 @@ from verification_pipeline.authz.document import recompute_authz_document
 from verification_pipeline.compare.document import Samples, comparison_document
 from verification_pipeline.errors import FormatError, InputError, VerificationFailed
 from verification_pipeline.evidence.bundle_io import DEFAULT_LIMITS, ReadLimits, read_bundle
-from verification_pipeline.evidence.layout import ATTESTATIONS, AUTHZ_DOCUMENT, LINEAGE, MANIFEST, sha256_hex
+from verification_pipeline.evidence.layout import (
+    ATTESTATIONS,
+    AUTHZ_DOCUMENT,
+    LINEAGE,
+    MANIFEST,
+    SLO_BASELINE,
+    SLO_METRICS,
+    raw_name,
+    sha256_hex,
+)
 from verification_pipeline.evidence.raw import raw_frames
 from verification_pipeline.evidence.verify import VerificationReport, verify_files
 from verification_pipeline.jsonio import decode_json
 from verification_pipeline.slo.document import recompute_bundle_metrics
 from verification_pipeline.slo.spec import load_slo_spec
 
-METRICS_FILE = "slo/metrics.json"
-BASELINE_FILE = "slo/baseline.json"
 MAX_JSON_DEPTH = 64
 """No document of ours nests deeper; comparing deeper ones would exhaust the stack."""
 Recompute = Callable[[dict[str, pl.DataFrame], dict[str, Any]], dict[str, Any]]
@@ -112,9 +119,9 @@ def audit_comparison(
 ) -> tuple[MetricDifference, ...]:
     """Recompute slo/baseline.json from both bundles' raw data and the recorded slos.yaml; the differences."""
     _check_against_manifest(baseline_files)
-    if BASELINE_FILE not in files:
-        raise InputError("the bundle has no slo/baseline.json to audit", source=BASELINE_FILE)
-    recorded = _json_object(files[BASELINE_FILE], BASELINE_FILE)
+    if SLO_BASELINE not in files:
+        raise InputError(f"the bundle has no {SLO_BASELINE} to audit", source=SLO_BASELINE)
+    recorded = _json_object(files[SLO_BASELINE], SLO_BASELINE)
     manifest = _json_object(baseline_files[MANIFEST], MANIFEST)
     given = (manifest.get("releaseCandidate") or {}) if isinstance(manifest, dict) else {}
     info = recorded.get("baseline") if isinstance(recorded, dict) else None
@@ -122,12 +129,12 @@ def audit_comparison(
         return (MetricDifference("status", recorded.get("status"), f"compared with {given.get('tag')}"),)
     if (info.get("rc"), info.get("commit") or "") != (given.get("tag"), given.get("commit") or ""):
         raise InputError(
-            f"slo/baseline.json compares with {info.get('rc')} (commit {info.get('commit')}), "
+            f"{SLO_BASELINE} compares with {info.get('rc')} (commit {info.get('commit')}), "
             f"but this bundle is {given.get('tag')} (commit {given.get('commit')})",
             source=source,
             hint=f"pass the bundle of {info.get('rc')}: {info.get('bundle_uri')}",
         )
-    metrics = _json_object(files[METRICS_FILE], METRICS_FILE) if METRICS_FILE in files else {}
+    metrics = _json_object(files[SLO_METRICS], SLO_METRICS) if SLO_METRICS in files else {}
     spec_doc = metrics.get("spec") or {}
     spec = load_slo_spec(
         str(spec_doc.get("yaml", "")).encode(), source=str(spec_doc.get("source", "slos.yaml"))
@@ -157,13 +164,13 @@ def audit_files(
     `verification`: the report of `verify_files` on these same files, when the caller verified them.
     """
     _check_against_manifest(files)
-    if METRICS_FILE not in files:
-        raise InputError("the bundle has no slo/metrics.json to audit", source=source)
-    recorded = _json_object(files[METRICS_FILE], METRICS_FILE)
+    if SLO_METRICS not in files:
+        raise InputError(f"the bundle has no {SLO_METRICS} to audit", source=source)
+    recorded = _json_object(files[SLO_METRICS], SLO_METRICS)
     lineage = _lineage(files[LINEAGE]) if LINEAGE in files else {}
     frames = raw_frames(files)
     if not frames:
-        raise InputError("the bundle has no raw/*.parquet measurements to recompute from", source=source)
+        raise InputError(f"the bundle has no {raw_name('*')} measurements to recompute from", source=source)
     recomputed = (recompute or recompute_bundle_metrics)(frames, recorded)
     # Through JSON once, so tuples, numpy scalars and dates compare as the file stores them.
     recomputed = json.loads(json.dumps(recomputed, default=str))
@@ -208,7 +215,7 @@ def lineage_lines(lineage: Mapping[str, Any]) -> list[str]:
 def _check_against_manifest(files: Mapping[str, bytes]) -> None:
     # Auditing files that are not the ones the manifest lists would prove nothing.
     if MANIFEST not in files:
-        raise InputError("the bundle has no manifest.json", source=MANIFEST)
+        raise InputError(f"the bundle has no {MANIFEST}", source=MANIFEST)
     manifest = _json_object(files[MANIFEST], MANIFEST)
     entries = manifest.get("files")
     if not isinstance(entries, list) or not all(
@@ -221,10 +228,10 @@ def _check_against_manifest(files: Mapping[str, bytes]) -> None:
         if name in (MANIFEST, ATTESTATIONS):
             continue
         if name not in listed:
-            raise VerificationFailed(f"{name}: not listed in manifest.json", hint="run `verify` first")
+            raise VerificationFailed(f"{name}: not listed in {MANIFEST}", hint="run `verify` first")
         if sha256_hex(files[name]) != listed[name]:
             raise VerificationFailed(
-                f"{name}: does not match its sha256 in manifest.json", hint="run `verify` first"
+                f"{name}: does not match its sha256 in {MANIFEST}", hint="run `verify` first"
             )
 
 

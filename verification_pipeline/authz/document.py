@@ -23,7 +23,7 @@ from verification_pipeline.verdict import Verdict
 
 GATE = AUTHZ_GATE
 EXCLUDED_NOTE = (
-    "forbidden requests are their own rows (raw/authz.parquet): they are not in the SLO load's samples, "
+    "forbidden requests are their own raw rows, apart from the SLO load's samples, "
     "so the SLO latency and error figures do not include them"
 )
 

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from verification_pipeline.errors import InputError, VerificationFailed
+from verification_pipeline.evidence.layout import ARCHIVE_NAME, MANIFEST, SLO_BASELINE, SLO_METRICS
 
 app = typer.Typer(help="Evidence bundles: signing keys, offline verification, audit.", no_args_is_help=True)
 
@@ -33,7 +34,7 @@ def verify(
     bundle: Annotated[
         str,
         typer.Argument(
-            help="Bundle directory, bundle.tar.gz, or s3://bucket/.../evidence/<version>/ (VP_S3_* credentials)."
+            help=f"Bundle directory, {ARCHIVE_NAME}, or s3://bucket/.../evidence/<version>/ (VP_S3_* credentials)."
         ),
     ],
     public_key: Annotated[Path, typer.Option("--public-key", help="Trusted Ed25519 public key (PEM).")],
@@ -86,20 +87,20 @@ def verify(
 
 @app.command()
 def audit(
-    bundle: Annotated[str, typer.Argument(help="Bundle directory or bundle.tar.gz.")],
+    bundle: Annotated[str, typer.Argument(help=f"Bundle directory or {ARCHIVE_NAME}.")],
     public_key: Annotated[
         Path | None,
         typer.Option(
             "--public-key",
             help="Trusted Ed25519 public key (PEM): verify the signatures before auditing. "
-            "Without it the files are checked only against manifest.json, which proves nothing.",
+            f"Without it the files are checked only against {MANIFEST}, which proves nothing.",
         ),
     ] = None,
     baseline: Annotated[
         str | None,
         typer.Option(
             "--baseline",
-            help="The baseline RC's bundle (directory or .tar.gz): recompute slo/baseline.json too.",
+            help=f"The baseline RC's bundle (directory or .tar.gz): recompute {SLO_BASELINE} too.",
         ),
     ] = None,
 ) -> None:
@@ -116,7 +117,7 @@ def audit(
     if report.verification is None:
         typer.secho(
             "WARNING: NOT VERIFIED: no --public-key given, so these files are checked only against "
-            "manifest.json, which anyone can rewrite; audit with --public-key to rely on the result",
+            f"{MANIFEST}, which anyone can rewrite; audit with --public-key to rely on the result",
             err=True,
             fg=typer.colors.YELLOW,
             bold=True,
@@ -129,22 +130,22 @@ def audit(
     for line in lineage_lines(report.lineage):
         typer.echo(line)
     rows = ", ".join(f"{name}: {count} rows" for name, count in report.raw_rows.items())
-    typer.echo(f"recomputed slo/metrics.json from raw measurements ({rows})")
+    typer.echo(f"recomputed {SLO_METRICS} from raw measurements ({rows})")
     for difference in report.differences:
         typer.echo(
             f"  {difference.field}: recorded {difference.recorded!r}, recomputed {difference.recomputed!r}"
         )
     if report.baseline_differences is None:
-        typer.echo("slo/baseline.json not recomputed: pass --baseline with the baseline RC's bundle")
+        typer.echo(f"{SLO_BASELINE} not recomputed: pass --baseline with the baseline RC's bundle")
     else:
-        typer.echo(f"recomputed slo/baseline.json from both bundles' raw measurements ({baseline})")
+        typer.echo(f"recomputed {SLO_BASELINE} from both bundles' raw measurements ({baseline})")
         for difference in report.baseline_differences:
             typer.echo(
                 f"  {difference.field}: recorded {difference.recorded!r}, recomputed {difference.recomputed!r}"
             )
     for name, differences in (
-        ("slo/metrics.json", report.differences),
-        ("slo/baseline.json", report.baseline_differences or ()),
+        (SLO_METRICS, report.differences),
+        (SLO_BASELINE, report.baseline_differences or ()),
     ):
         if differences:
             raise VerificationFailed(

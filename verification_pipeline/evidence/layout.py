@@ -11,6 +11,7 @@ import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
 from verification_pipeline.errors import ConfigError, PipelineError
 
@@ -25,8 +26,40 @@ REPORT = "report/index.html"
 """Our signed HTML report; k6's own exported dashboards sit beside it (`k6_dashboard_name`)."""
 _K6_DASHBOARD = "report/k6-dashboard-{role}.html"
 _K6_DASHBOARD_SEGMENT = "report/k6-dashboard-{role}-segment-{segment}.html"
+# The files code reads or writes by name; every other use of a bundle path looks it up here.
+SLO_METRICS = "slo/metrics.json"
+SLO_BASELINE = "slo/baseline.json"
+SBOM = "security/sbom.syft.json"
+VULNERABILITIES = "security/vulns.grype.json"
+POLICY_REPORT = "policy/opa_report.json"
+DASHBOARD = "ops/dashboards/grafana-v24-slos.json"
+ALERT_RULES = "ops/alerts/slo-burn-rate.yaml"
+PR_BODY = "release/PR_BODY_{version}.md"
+RELEASE_NOTES = "release/RELEASE_NOTES_{version}.md"
 AUTHZ_DOCUMENT = "policy/authz_under_load.json"
-AUTHZ_ROWS = "raw/authz.parquet"
+_SLO_SUMMARY = "slo/{stem}.json"
+_RAW_DIR = "raw/"
+_RAW_SUFFIX = ".parquet"
+
+
+def slo_summary_name(stem: str) -> str:
+    """`slo/read.json`, `slo/write.json`, `slo/fanout.json`: one measurement's summary."""
+    return _SLO_SUMMARY.replace("{stem}", stem)
+
+
+def raw_name(stem: str) -> str:
+    """`raw/read.parquet`, `raw/write.parquet`, `raw/fanout.parquet`: one measurement's raw rows."""
+    return f"{_RAW_DIR}{stem}{_RAW_SUFFIX}"
+
+
+AUTHZ_ROWS = raw_name("authz")
+
+
+def raw_stem(name: str) -> str | None:
+    """The stem ("read") of a raw measurement file (`raw/read.parquet`); None for a name that is not a raw measurement file."""
+    if name.startswith(_RAW_DIR) and name.endswith(_RAW_SUFFIX):
+        return name.removeprefix(_RAW_DIR).removesuffix(_RAW_SUFFIX)
+    return None
 
 
 def k6_dashboard_name(role: str, segment: int | None = None) -> str:
@@ -74,36 +107,38 @@ class BundleFile:
         return re.fullmatch(pattern, name) is not None
 
 
-_RAW = ("raw/read.parquet", "raw/write.parquet", "raw/fanout.parquet")
+_RAW = tuple(raw_name(stem) for stem in ("read", "write", "fanout"))
+
+# k6's own exports: none for an import-mode run or a test too short for k6 to draw, so optional
+_K6_EXPORTS = tuple(
+    BundleFile(pattern.replace("{role}", role), f"{role}_load_samples", (raw_name(role),), required=False)
+    for role in ("read", "write")
+    for pattern in (_K6_DASHBOARD, _K6_DASHBOARD_SEGMENT)
+)
 
 # The one table of the bundle's files: the expected files, the lineage and CI's import names
 # are all read from it, so a new file is one line here.
 BUNDLE_FILES: tuple[BundleFile, ...] = (
-    BundleFile("slo/read.json", "slo_metrics", ("raw/read.parquet",), CiImport("read_load_samples", "read_files", required=True)),
-    BundleFile("slo/write.json", "slo_metrics", ("raw/write.parquet",), CiImport("write_load_samples", "write_files", required=True)),
-    BundleFile("slo/fanout.json", "slo_metrics", ("raw/fanout.parquet",), CiImport("fanout_latencies", "path")),
-    BundleFile("slo/metrics.json", "slo_metrics", _RAW),
-    BundleFile("slo/baseline.json", "baseline_comparison", _RAW),
-    BundleFile("policy/opa_report.json", "policy_report", ci_import=CiImport("policy_report", "path")),
-    BundleFile("security/sbom.syft.json", "sbom", ci_import=CiImport("sbom", "path")),
-    BundleFile("security/vulns.grype.json", "vulnerability_report", ci_import=CiImport("vulnerability_report", "path")),
-    BundleFile("ops/dashboards/grafana-v24-slos.json", "ops_artifacts"),
-    BundleFile("ops/alerts/slo-burn-rate.yaml", "ops_artifacts"),
-    BundleFile("raw/read.parquet", "read_load_samples"),
-    BundleFile("raw/write.parquet", "write_load_samples"),
-    BundleFile("raw/fanout.parquet", "fanout_latencies"),
-    BundleFile("release/PR_BODY_{version}.md", "release_docs", ("slo/metrics.json",)),
-    BundleFile("release/RELEASE_NOTES_{version}.md", "release_docs", ("slo/metrics.json",)),
-    BundleFile(REPORT, "report", ("slo/metrics.json", *_RAW)),
-    # forbidden requests during the load: optional until the RC's verdict judges them (issue 22)
+    BundleFile(slo_summary_name("read"), "slo_metrics", (raw_name("read"),), CiImport("read_load_samples", "read_files", required=True)),
+    BundleFile(slo_summary_name("write"), "slo_metrics", (raw_name("write"),), CiImport("write_load_samples", "write_files", required=True)),
+    BundleFile(slo_summary_name("fanout"), "slo_metrics", (raw_name("fanout"),), CiImport("fanout_latencies", "path")),
+    BundleFile(SLO_METRICS, "slo_metrics", _RAW),
+    BundleFile(SLO_BASELINE, "baseline_comparison", _RAW),
+    BundleFile(POLICY_REPORT, "policy_report", ci_import=CiImport("policy_report", "path")),
+    BundleFile(SBOM, "sbom", ci_import=CiImport("sbom", "path")),
+    BundleFile(VULNERABILITIES, "vulnerability_report", ci_import=CiImport("vulnerability_report", "path")),
+    BundleFile(DASHBOARD, "ops_artifacts"),
+    BundleFile(ALERT_RULES, "ops_artifacts"),
+    BundleFile(raw_name("read"), "read_load_samples"),
+    BundleFile(raw_name("write"), "write_load_samples"),
+    BundleFile(raw_name("fanout"), "fanout_latencies"),
+    BundleFile(PR_BODY, "release_docs", (SLO_METRICS,)),
+    BundleFile(RELEASE_NOTES, "release_docs", (SLO_METRICS,)),
+    BundleFile(REPORT, "report", (SLO_METRICS, *_RAW)),
+    # forbidden requests during the load (issue 22); optional: a bundle made before them still verifies
     BundleFile(AUTHZ_DOCUMENT, "authz_under_load", (AUTHZ_ROWS,), required=False),
     BundleFile(AUTHZ_ROWS, "authz_under_load", required=False),
-    # k6's own exports: none for an import-mode run or a test too short for k6 to draw, so optional
-    *(
-        BundleFile(pattern.replace("{role}", role), f"{role}_load_samples", (f"raw/{role}.parquet",), required=False)
-        for role in ("read", "write")
-        for pattern in (_K6_DASHBOARD, _K6_DASHBOARD_SEGMENT)
-    ),
+    *_K6_EXPORTS,
 )  # fmt: skip
 
 
@@ -115,6 +150,25 @@ def expected_files(version: str) -> tuple[str, ...]:
 def bundle_file(name: str, version: str) -> BundleFile | None:
     """The table's entry for a bundle file name; None for a name the layout does not know."""
     return next((entry for entry in BUNDLE_FILES if entry.matches(name, version)), None)
+
+
+def by_file_name(asset: str, version: str) -> dict[str, str]:
+    """`asset`'s files keyed by their name without the directory: where a renderer's output goes.
+
+    Only files named once per bundle (no `{segment}`), e.g. `ops_artifacts`:
+    {"grafana-v24-slos.json": "ops/dashboards/grafana-v24-slos.json", ...}.
+    """
+    return {
+        PurePosixPath(name).name: name
+        for entry in BUNDLE_FILES
+        if entry.asset == asset and "{segment}" not in entry.path
+        for name in (entry.name(version),)
+    }
+
+
+def is_k6_dashboard(name: str) -> bool:
+    """Whether a bundle file is one of k6's own exported dashboards (any role, any segment)."""
+    return any(entry.matches(name, "") for entry in _K6_EXPORTS)
 
 
 def producing_assets() -> tuple[str, ...]:

@@ -16,10 +16,10 @@ import polars as pl
 
 from verification_pipeline.authz.schema import ROWS_SCHEMA as AUTHZ_SCHEMA
 from verification_pipeline.errors import FormatError
+from verification_pipeline.evidence.layout import raw_name, raw_stem
 from verification_pipeline.fanout.accounting import DELIVERY_SCHEMA
 from verification_pipeline.loadtest.ingest import SAMPLE_SCHEMA
 
-RAW_PREFIX = "raw/"
 RAW_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     "read": SAMPLE_SCHEMA,
     "write": SAMPLE_SCHEMA,
@@ -39,20 +39,18 @@ _UNREADABLE_PARQUET = (pl.exceptions.PolarsError, pl.exceptions.PanicException, 
 def raw_frames(files: Mapping[str, bytes]) -> dict[str, pl.DataFrame]:
     """A bundle's raw/*.parquet keyed by stem ("read", "write", "fanout"), each checked."""
     return {
-        name.removeprefix(RAW_PREFIX).removesuffix(".parquet"): raw_frame(files[name], name)
-        for name in sorted(files)
-        if name.startswith(RAW_PREFIX) and name.endswith(".parquet")
+        stem: raw_frame(files[name], name) for name in sorted(files) if (stem := raw_stem(name)) is not None
     }
 
 
 def raw_frame(data: bytes, name: str) -> pl.DataFrame:
     """One raw measurement file, refused (naming it) unless it is what the pipeline writes."""
-    stem = name.removeprefix(RAW_PREFIX).removesuffix(".parquet")
-    schema = RAW_SCHEMAS.get(stem)
+    stem = raw_stem(name)
+    schema = RAW_SCHEMAS.get(stem) if stem is not None else None
     if schema is None:
         raise FormatError(
             f"not a raw measurement this pipeline records (expected one of "
-            f"{', '.join(f'raw/{s}.parquet' for s in RAW_SCHEMAS)})",
+            f"{', '.join(raw_name(s) for s in RAW_SCHEMAS)})",
             source=name,
         )
     try:

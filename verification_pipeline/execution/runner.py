@@ -17,6 +17,7 @@ from typing import Any, Self, TextIO
 import dagster as dg
 from pydantic import BaseModel
 
+from verification_pipeline.defs.job import JOB
 from verification_pipeline.defs.partitions import RELEASE_CANDIDATES
 from verification_pipeline.execution.timing import is_measuring, step_windows
 
@@ -56,7 +57,7 @@ def verify_in_process(
     defs: dg.Definitions,
     rc: str,
     instance: dg.DagsterInstance,
-    job_name: str = "verify_release_candidate",
+    job_name: str = JOB,
     run_config: dict | None = None,
     raise_on_error: bool = True,
     run_id: str | None = None,

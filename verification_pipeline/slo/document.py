@@ -12,6 +12,7 @@ from typing import Any
 import polars as pl
 
 from verification_pipeline.errors import FormatError
+from verification_pipeline.evidence.layout import SLO_METRICS
 from verification_pipeline.fanout.accounting import DELIVERY_SCHEMA
 from verification_pipeline.fanout.metrics import fanout_metrics
 from verification_pipeline.gates import rc_verdict, slo_gates
@@ -22,7 +23,6 @@ from verification_pipeline.slo.spec import load_slo_spec
 from verification_pipeline.verdict import Verdict
 
 DEFAULT_MIN_DELIVERY_RATIO = 1.0
-METRICS = "slo/metrics.json"
 
 
 def metrics_document(
@@ -104,15 +104,17 @@ def recompute_bundle_metrics(frames: dict[str, pl.DataFrame], recorded: dict[str
     spec = recorded.get("spec")
     if not isinstance(spec, dict) or not isinstance(spec.get("yaml"), str):
         raise FormatError(
-            "missing: the slos.yaml the figures were computed with", source=METRICS, field="spec.yaml"
+            "missing: the slos.yaml the figures were computed with", source=SLO_METRICS, field="spec.yaml"
         )
     ratio = recorded.get("min_delivery_ratio", DEFAULT_MIN_DELIVERY_RATIO)
     if isinstance(ratio, bool) or not isinstance(ratio, int | float):
-        raise FormatError(f"{ratio!r} is not a number", source=METRICS, field="min_delivery_ratio")
+        raise FormatError(f"{ratio!r} is not a number", source=SLO_METRICS, field="min_delivery_ratio")
     fanout = frames.get("fanout", pl.DataFrame(schema=DELIVERY_SCHEMA))
     summary_only = recorded.get("fanout") if fanout.height == 0 else None
     if summary_only is not None and not _is_fanout_summary(summary_only):
-        raise FormatError("not a fan-out summary with a p95_ms and a count", source=METRICS, field="fanout")
+        raise FormatError(
+            "not a fan-out summary with a p95_ms and a count", source=SLO_METRICS, field="fanout"
+        )
     return metrics_document(
         spec_yaml=spec.get("yaml", ""),
         spec_source=str(spec.get("source", "slos.yaml")),

@@ -6,13 +6,14 @@ from collections.abc import Sequence
 import dagster as dg
 import polars as pl
 
-from verification_pipeline.artifacts.docs import release_doc_names, render_release_docs
+from verification_pipeline.artifacts.docs import render_release_docs
 from verification_pipeline.artifacts.model import SLOTarget, from_spec
 from verification_pipeline.artifacts.render import render_ops_artifacts
 from verification_pipeline.code_version import code_version
 from verification_pipeline.defs.evidence.files import bundle_files_metadata, unrecorded_files
 from verification_pipeline.defs.partitions import release_candidates
 from verification_pipeline.defs.storage.resources import S3Resource
+from verification_pipeline.evidence.layout import by_file_name
 from verification_pipeline.gates import findings, rc_verdict
 from verification_pipeline.records import (
     BaselineComparisonRecord,
@@ -28,8 +29,6 @@ from verification_pipeline.slo.metrics import SLO_METRICS_SCHEMA
 from verification_pipeline.slo.spec import load_slo_spec
 
 CODE_VERSION = code_version(__name__)
-# Where each rendered ops file goes in the bundle.
-OPS_BUNDLE_DIRS = {"grafana-v24-slos.json": "ops/dashboards", "slo-burn-rate.yaml": "ops/alerts"}
 
 
 def _targets(slo_spec: SloSpecRecord) -> list[SLOTarget]:
@@ -47,7 +46,8 @@ def ops_artifacts(
     context: dg.AssetExecutionContext, s3: S3Resource, slo_spec: SloSpecRecord
 ) -> dg.Output[dict[str, str]]:
     rendered = render_ops_artifacts(_targets(slo_spec))
-    bundle = {f"{OPS_BUNDLE_DIRS[name]}/{name}": data for name, data in rendered.items()}
+    in_bundle = by_file_name("ops_artifacts", "")
+    bundle = {in_bundle[name]: data for name, data in rendered.items()}
     return dg.Output(
         {name: data.decode() for name, data in rendered.items()},
         metadata={
@@ -120,7 +120,7 @@ def release_docs(
     baseline_comparison: BaselineComparisonRecord,
     authz_under_load: dict,
 ) -> dg.Output[ReleaseDocs]:
-    names = release_doc_names(release_candidate.version)
+    in_bundle = by_file_name("release_docs", release_candidate.version)
     docs = render_docs(
         release_candidate,
         slo_spec,
@@ -131,11 +131,11 @@ def release_docs(
         evidence_location(s3, release_candidate),
         dt.datetime.now(dt.UTC).date(),
         missing_files=unrecorded_files(
-            context, release_candidate.version, made_here=[f"release/{name}" for name in names]
+            context, release_candidate.version, made_here=list(in_bundle.values())
         ),
         authz_under_load=authz_under_load,
     )
-    bundle = {f"release/{name}": text.encode() for name, text in docs.files.items()}
+    bundle = {in_bundle[name]: text.encode() for name, text in docs.files.items()}
     return dg.Output(
         docs,
         metadata={

@@ -24,6 +24,7 @@ from verification_pipeline.defs.partitions import RELEASE_CANDIDATES, release_ca
 from verification_pipeline.defs.records import latest_record, materialization
 from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.errors import StorageError, VerificationFailed
+from verification_pipeline.evidence.layout import SLO_BASELINE
 from verification_pipeline.evidence.upload import LATEST_POINTER
 from verification_pipeline.gates import NO_REGRESSION_GATE
 from verification_pipeline.records import BaselineComparisonRecord, ReleaseCandidateRecord, SloSpecRecord
@@ -34,7 +35,6 @@ from verification_pipeline.storage.bundles import read_bundle_uri
 from verification_pipeline.verdict import Verdict
 
 CODE_VERSION = code_version(__name__)
-BUNDLE_FILE = "slo/baseline.json"
 
 
 def _json(value: object) -> bytes:
@@ -66,7 +66,7 @@ def _locator(s3: S3Resource, instance: dg.DagsterInstance):
     code_version=CODE_VERSION,
     group_name="slo",
     kinds={"polars"},
-    description="This RC against the previous verified RC of its release line (slo/baseline.json): per SLO the "
+    description=f"This RC against the previous verified RC of its release line ({SLO_BASELINE}): per SLO the "
     "shift with its interval, the p95 ratio, p-value and effect size, faster / no_change / slower, and the "
     "regression policy's verdict: WARN is reported and does not block the RC, FAIL (`on_regression: fail`) "
     "does. NO_BASELINE (WARN) when there is nothing verified to compare with.",
@@ -131,7 +131,7 @@ def baseline_comparison(
         value,
         metadata={
             **_metadata(value),
-            **bundle_files_metadata(context, s3, {BUNDLE_FILE: _json(value.as_json())}),
+            **bundle_files_metadata(context, s3, {SLO_BASELINE: _json(value.as_json())}),
         },
     )
     gate = value.gate()  # the gate the bundle signs, so the check and the bundle never disagree

@@ -24,8 +24,19 @@ from verification_pipeline.errors import ConfigError, InputError, VerificationFa
 from verification_pipeline.evidence.bundle import LineageStep, assemble_bundle
 from verification_pipeline.evidence.bundle_io import root_version_of
 from verification_pipeline.evidence.keys import PUBLIC_KEY_FILE, load_public_key_pem, public_key_pem
-from verification_pipeline.evidence.layout import REPORT, bundle_file, expected_files, producing_assets
-from verification_pipeline.evidence.statements import ProvenanceInputs, resource_descriptor, tool_descriptor
+from verification_pipeline.evidence.layout import (
+    ARCHIVE_NAME,
+    REPORT,
+    bundle_file,
+    expected_files,
+    is_k6_dashboard,
+    producing_assets,
+)
+from verification_pipeline.evidence.statements import (
+    ProvenanceInputs,
+    resource_descriptor,
+    tool_descriptor,
+)
 from verification_pipeline.evidence.upload import upload_bundle
 from verification_pipeline.evidence.verify import verify_files
 from verification_pipeline.gates import rc_verdict
@@ -235,7 +246,7 @@ def evidence_bundle(
     )
     retention = {"retain_until": retain_until, "lock_mode": s3.object_lock_mode} if retain_until else {}
     refs = upload_bundle(bundle, store, prefix=store.key(), write_once_options=retention)
-    archive = next(r for r in refs if r.key.endswith("bundle.tar.gz"))
+    archive = next(r for r in refs if r.key.endswith(ARCHIVE_NAME))
 
     report = verify_files(
         read_bundle_uri(uri, s3.settings()),
@@ -266,9 +277,7 @@ def evidence_bundle(
             "archive_uri": dg.MetadataValue.url(archive.uri),
             # the signed report inside the bundle (report/index.html) and k6's own beside it
             "report_uri": dg.MetadataValue.url(uri.rstrip("/") + "/" + REPORT),
-            "k6_dashboards": dg.MetadataValue.json(
-                sorted(n for n in bundle.files if n.startswith("report/k6-"))
-            ),
+            "k6_dashboards": dg.MetadataValue.json(sorted(n for n in bundle.files if is_k6_dashboard(n))),
             "archive_sha256": archive.sha256,
             "verdict": bundle.verdict.value,
             "files": len(bundle.files),

@@ -10,6 +10,7 @@ from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.defs.storage.sources import original_metadata, read_source, store_original
 from verification_pipeline.defs.target import TargetResource
 from verification_pipeline.errors import ConfigError
+from verification_pipeline.evidence.layout import raw_name
 from verification_pipeline.fanout.accounting import DELIVERY_SCHEMA
 from verification_pipeline.fanout.probe import ProbeConfig, run_probe
 from verification_pipeline.fanout.seed_import import import_seed_fanout
@@ -111,7 +112,7 @@ def fanout_latencies(
             "duplicates": metrics["duplicates"],
             "loop_lag_p99_ms": _rounded(metrics["loop_lag_p99_ms"]),
             "charts": dg.MetadataValue.md(fanout_chart_markdown(result.deliveries)),
-            **stored_value_metadata("raw/fanout.parquet"),
+            **stored_value_metadata(raw_name("fanout")),
         },
     )
 

@@ -24,7 +24,7 @@ from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.defs.storage.sources import read_source
 from verification_pipeline.defs.target import TargetResource
 from verification_pipeline.errors import ConfigError
-from verification_pipeline.evidence.layout import bundle_file, k6_dashboard_name
+from verification_pipeline.evidence.layout import bundle_file, k6_dashboard_name, raw_name
 from verification_pipeline.loadtest.ingest import ingest, merge_segments
 from verification_pipeline.loadtest.progress import K6Progress, is_log_line
 from verification_pipeline.loadtest.runner import (
@@ -310,7 +310,7 @@ def _merged_output(
             ),
             # the raw table is the stored value; k6's dashboards of this op (one per segment) were kept by the steps
             **stored_value_metadata(
-                f"raw/{role}.parquet",
+                raw_name(role),
                 kept={
                     name: where
                     for found in dashboards

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from verification_pipeline.defs.job import JOB
 from verification_pipeline.defs.partitions import RELEASE_CANDIDATES
 from verification_pipeline.release.tags import newest
 
@@ -9,7 +10,7 @@ from verification_pipeline.release.tags import newest
 @dg.schedule(
     name="nightly_reverification",
     cron_schedule="0 3 * * *",
-    job_name="verify_release_candidate",
+    job_name=JOB,
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.STOPPED,
     description="Re-verifies the newest RC (semantic-version order: rc10 after rc9).",

@@ -6,6 +6,7 @@ import json
 
 import dagster as dg
 
+from verification_pipeline.defs.job import JOB
 from verification_pipeline.defs.load.assets import load_run_config
 from verification_pipeline.defs.partitions import RELEASE_CANDIDATES, release_candidates
 from verification_pipeline.defs.release.resources import GitRepoResource
@@ -160,14 +161,14 @@ def build_sensors(interval_s: int = DEFAULT_INTERVAL_S) -> list[dg.SensorDefinit
     return [
         dg.sensor(
             name="release_candidate_sensor",
-            job_name="verify_release_candidate",
+            job_name=JOB,
             minimum_interval_seconds=interval_s,
             default_status=dg.DefaultSensorStatus.RUNNING,
             description=inspect.cleandoc(release_candidate_sensor.__doc__ or ""),
         )(release_candidate_sensor),
         dg.sensor(
             name="incoming_artifacts_sensor",
-            job_name="verify_release_candidate",
+            job_name=JOB,
             minimum_interval_seconds=interval_s,
             default_status=dg.DefaultSensorStatus.STOPPED,
             description=inspect.cleandoc(incoming_artifacts_sensor.__doc__ or ""),

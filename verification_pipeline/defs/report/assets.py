@@ -27,7 +27,7 @@ CODE_VERSION = code_version(__name__)
     code_version=CODE_VERSION,
     group_name="report",
     kinds={"html"},
-    description="`report/index.html`: verdict first, then every figure as a chart (latency CDFs with "
+    description=f"`{REPORT}`: verdict first, then every figure as a chart (latency CDFs with "
     "threshold and interval, p95/throughput and errors over time, fan-out, scan gates, dependence "
     "diagnostics). One file, opens offline; signed in the bundle.",
 )

@@ -14,7 +14,8 @@ from verification_pipeline.defs.scans.resources import ScanInputsResource
 from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.defs.storage.sources import original_metadata, read_source, store_original
 from verification_pipeline.errors import ConfigError, FormatError
-from verification_pipeline.paths import PACKAGE_DIR
+from verification_pipeline.evidence.layout import POLICY_REPORT, SBOM, VULNERABILITIES
+from verification_pipeline.paths import REFERENCE_TARGET_DIR
 from verification_pipeline.records import ScanSummaryRecord
 from verification_pipeline.scans import (
     component_counts,
@@ -78,7 +79,7 @@ def sbom(
         scan_dir = config.scan_dir or scan_inputs.sbom_scan_dir
         with tempfile.TemporaryDirectory(prefix="vp-sbom-") as staging:
             if not scan_dir:
-                scan_dir = str(stage_environment(PACKAGE_DIR.parent / "reference_target", Path(staging)))
+                scan_dir = str(stage_environment(REFERENCE_TARGET_DIR, Path(staging)))
                 label = "syft: reference target source + installed Python distributions"
             else:
                 label = f"syft dir:{scan_dir}"
@@ -106,7 +107,7 @@ def sbom(
         components,
         "SBOM components",
         component_counts(components),
-        "security/sbom.syft.json",
+        SBOM,
         **extra,
     )
 
@@ -174,7 +175,7 @@ def vulnerability_report(
         report.vulnerabilities,
         "Vulnerabilities by severity",
         by_severity,
-        "security/vulns.grype.json",
+        VULNERABILITIES,
     )
 
 
@@ -202,7 +203,7 @@ def policy_report(
         report.policies,
         "Policy results",
         policy_counts(report.policies),
-        "policy/opa_report.json",
+        POLICY_REPORT,
     )
 
 

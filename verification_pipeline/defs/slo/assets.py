@@ -18,6 +18,7 @@ from verification_pipeline.defs.partitions import release_candidates
 from verification_pipeline.defs.slo.resources import SloResource
 from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.defs.storage.sources import load_original
+from verification_pipeline.evidence.layout import SLO_METRICS, slo_summary_name
 from verification_pipeline.fanout.seed_import import import_seed_fanout
 from verification_pipeline.gates import DELIVERY_RATIO_GATE
 from verification_pipeline.records import SloMetricsRecord, SloSpecRecord
@@ -41,12 +42,12 @@ def _seed_fanout(context: dg.AssetExecutionContext, s3: S3Resource) -> dict | No
 
 def slo_bundle_files(metrics: SloMetricsRecord) -> dict[str, bytes]:
     """The bundle's slo/*.json: the whole document, and the k6-shaped and fan-out summaries it holds."""
-    files = {"slo/metrics.json": _json(metrics.as_json())}
+    files = {SLO_METRICS: _json(metrics.as_json())}
     for role in ("read", "write"):
         if role in metrics.summaries:
-            files[f"slo/{role}.json"] = _json(metrics.summaries[role])
+            files[slo_summary_name(role)] = _json(metrics.summaries[role])
     if metrics.fanout:
-        files["slo/fanout.json"] = _json(metrics.fanout)
+        files[slo_summary_name("fanout")] = _json(metrics.fanout)
     return files
 
 
