@@ -102,6 +102,7 @@ def render_release_docs(
     narrative: ReleaseNarrative | None = None,
     baseline: Mapping[str, Any] | None = None,
     measurement_health: Mapping[str, Any] | None = None,
+    authz: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
     """`{file name: markdown}` for the PR body and the release notes of one verified RC.
 
@@ -118,6 +119,8 @@ def render_release_docs(
     `baseline` is slo/baseline.json (the comparison with the previous RC), None when none was made;
     `measurement_health` the section of slo/metrics.json saying whether the clients measured the
     service or themselves (one line under the SLO table), None when not recorded.
+    `authz` is policy/authz_under_load.json (forbidden requests under load), shown under "Policy and
+    cost controls under load".
     """
     records = _records(slo_metrics)
     rows = [_row(record, labels or {}) for record in records]
@@ -136,6 +139,7 @@ def render_release_docs(
         "health": health_summary(measurement_health) if measurement_health is not None else None,
         "comparison": _comparison(baseline, labels or {}),
         "narrative": _trusted(narrative or load_narrative()),
+        "controls": authz,
     }
     pr_name, notes_name = release_doc_names(version)
     environment = _environment()

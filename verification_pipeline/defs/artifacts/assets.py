@@ -73,10 +73,11 @@ def render_docs(
     evidence_uri: str,
     date: dt.date,
     missing_files: Sequence[str] = (),
+    authz_under_load: dict | None = None,
 ) -> ReleaseDocs:
     """The PR body and release notes, stating the RC's verdict from its gates (`records.release_gates`)
     and the bundle files known to be missing, with the comparison with the previous RC."""
-    gates = release_gates(slo_metrics, scan_summary, service_build, baseline_comparison)
+    gates = release_gates(slo_metrics, scan_summary, service_build, baseline_comparison, authz_under_load)
     verdict = rc_verdict(gates, missing_files)
     rows = pl.DataFrame([r.model_dump(mode="json") for r in slo_metrics.slos], schema=SLO_METRICS_SCHEMA)
     files = render_release_docs(
@@ -94,6 +95,7 @@ def render_docs(
         ],
         baseline=baseline_comparison.as_json(),
         measurement_health=slo_metrics.measurement_health,
+        authz=authz_under_load,
     )
     return ReleaseDocs(
         verdict=verdict, missing_files=tuple(missing_files), evidence_uri=evidence_uri, files=files
@@ -117,6 +119,7 @@ def release_docs(
     scan_summary: ScanSummaryRecord,
     service_build: ServiceBuildRecord,
     baseline_comparison: BaselineComparisonRecord,
+    authz_under_load: dict,
 ) -> dg.Output[ReleaseDocs]:
     in_bundle = by_file_name("release_docs", release_candidate.version)
     docs = render_docs(
@@ -131,6 +134,7 @@ def release_docs(
         missing_files=unrecorded_files(
             context, release_candidate.version, made_here=list(in_bundle.values())
         ),
+        authz_under_load=authz_under_load,
     )
     bundle = {in_bundle[name]: text.encode() for name, text in docs.files.items()}
     return dg.Output(
