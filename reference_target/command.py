@@ -68,6 +68,18 @@ def serve(
         float | None,
         typer.Option(help="GraphQL requests per second before 429 + Retry-After.", rich_help_panel=_FAULTS),
     ] = None,
+    cross_tenant_leak_rate: Annotated[
+        float,
+        typer.Option(
+            help="Share of requests for another tenant let through (0..1).", rich_help_panel=_FAULTS
+        ),
+    ] = 0.0,
+    cross_tenant_race_rate: Annotated[
+        float,
+        typer.Option(
+            help="The same, only while many requests are in flight: a race (0..1).", rich_help_panel=_FAULTS
+        ),
+    ] = 0.0,
     max_inflight: Annotated[
         int, typer.Option(help="GraphQL requests in the server at once before 429.", rich_help_panel=_LIMITS)
     ] = 100,
@@ -109,6 +121,8 @@ def serve(
             "fanout_delay_ms": fanout_delay_ms,
             "drop_event_rate": drop_event_rate,
             "rps_limit": rps_limit,
+            "cross_tenant_leak_rate": cross_tenant_leak_rate,
+            "cross_tenant_race_rate": cross_tenant_race_rate,
         },
         source="command line",
     )

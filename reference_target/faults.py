@@ -8,6 +8,11 @@ with `DELETE /admin/faults`. Latencies are distributions written as text:
 - `"uniform:10:80"`: uniform between 10 and 80 ms;
 - `"normal:50:10"`: normal with mean 50 ms and standard deviation 10 ms, clamped at 0.
 
+Two authorization faults let a test show the pipeline's authorization-under-load gate failing:
+`cross_tenant_leak_rate` lets that share of requests for another tenant's data through, and
+`cross_tenant_race_rate` does the same only while at least `RACE_MIN_INFLIGHT` requests are in
+flight: a race that a check made one request at a time never sees.
+
 `write_latency_ms` is added before the signal is stored, so it shows in the write latency
 and in the ingest pre-storage time (`Server-Timing: ingest`); `read_latency_ms` before the
 read resolves; `fanout_delay_ms` before an event is emitted.
@@ -25,6 +30,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSeriali
 from verification_pipeline.errors import ConfigError, in_words
 
 Operation = Literal["read", "write"]
+# "Many in flight" for the race fault: well above what one client at a time makes (1), well
+# below the seed's load (70 VUs).
+RACE_MIN_INFLIGHT = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +106,8 @@ class FaultSettings(BaseModel):
     fanout_delay_ms: Latency = None
     drop_event_rate: Rate = 0.0
     rps_limit: Annotated[float | None, Field(gt=0)] = None
+    cross_tenant_leak_rate: Rate = 0.0
+    cross_tenant_race_rate: Rate = 0.0
 
     @classmethod
     def parse(cls, values: dict[str, Any], *, source: str) -> FaultSettings:
@@ -126,6 +136,8 @@ _INJECTED = (
     "graphql_error_rate",
     "fanout_delay_ms",
     "drop_event_rate",
+    "cross_tenant_leak_rate",
+    "cross_tenant_race_rate",
 )
 
 
@@ -163,3 +175,12 @@ class FaultInjector:
 
     def drop_event(self) -> bool:
         return self._active and self._rng.random() < self.settings.drop_event_rate
+
+    def cross_tenant_leak(self, inflight: int) -> bool:
+        """Whether this request may reach another tenant's data (a fault; never without one)."""
+        if not self._active:
+            return False
+        rate = self.settings.cross_tenant_leak_rate
+        if inflight >= RACE_MIN_INFLIGHT:
+            rate = max(rate, self.settings.cross_tenant_race_rate)
+        return rate > 0 and self._rng.random() < rate

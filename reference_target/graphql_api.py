@@ -42,10 +42,13 @@ class RequestContext:
     started: float
     ingest_ms: float | None = None
     published: CoherenceEvent | None = None
+    cross_tenant_fault: bool = False
+    """An injected authorization fault lets this request reach another tenant (tests only)."""
 
 
-def _forbid_other_tenant(claims: Claims, tenant_id: str, verb: str) -> None:
-    if tenant_id != claims.tenant:
+def _forbid_other_tenant(context: RequestContext, tenant_id: str, verb: str) -> None:
+    claims = context.claims
+    if tenant_id != claims.tenant and not context.cross_tenant_fault:
         raise GraphQLError(
             f"token for tenant {claims.tenant!r} may not {verb} tenant {tenant_id!r}",
             extensions={"code": FORBIDDEN},
@@ -63,7 +66,7 @@ mutation = MutationType()
 @query.field("tenantCoherence")
 def resolve_tenant_coherence(_: Any, info: Any, tenant_id: str) -> TenantCoherence:
     context: RequestContext = info.context
-    _forbid_other_tenant(context.claims, tenant_id, "read")
+    _forbid_other_tenant(context, tenant_id, "read")
     return context.store.coherence(tenant_id)
 
 
@@ -71,7 +74,7 @@ def resolve_tenant_coherence(_: Any, info: Any, tenant_id: str) -> TenantCoheren
 def resolve_publish_coherence_signal(_: Any, info: Any, input: dict[str, Any]) -> str:
     context: RequestContext = info.context
     tenant_id = input["tenant_id"]
-    _forbid_other_tenant(context.claims, tenant_id, "write to")
+    _forbid_other_tenant(context, tenant_id, "write to")
     for name in ("tenant_id", "type", "source", "ts"):
         if len(input[name]) > MAX_TEXT_CHARS:
             raise _bad_input(f"input.{_camel(name)} is longer than {MAX_TEXT_CHARS} characters")

@@ -168,7 +168,12 @@ class GraphQLEndpoint:
                 )
             )
         await self._inject_faults(operation)
-        context = RequestContext(claims, self._store, started)
+        context = RequestContext(
+            claims,
+            self._store,
+            started,
+            cross_tenant_fault=self._faults.cross_tenant_leak(self._admission.inflight),
+        )
         _, result = graphql_sync(
             self._schema,
             request,

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 import dagster as dg
 
 from verification_pipeline.defs.artifacts.assets import ops_artifacts, release_docs
+from verification_pipeline.defs.authz.assets import authz_under_load
+from verification_pipeline.defs.authz.resources import AuthzResource
 from verification_pipeline.defs.compare.assets import baseline_comparison
 from verification_pipeline.defs.evidence.assets import evidence_bundle, release_decision
 from verification_pipeline.defs.evidence.resources import SigningKeyResource
@@ -63,6 +65,7 @@ def build_definitions(environ: Mapping[str, str]) -> dg.Definitions:
             *build_slo_assets(slos),
             load_samples,
             fanout_latencies,
+            authz_under_load,
             baseline_comparison,
             sbom,
             vulnerability_report,
@@ -91,6 +94,10 @@ def build_definitions(environ: Mapping[str, str]) -> dg.Definitions:
             "s3": s3,
             "io_manager": S3IOManager(s3=s3),
             "slos": slos,
+            "authz": AuthzResource(
+                rate=_number(environ, "VP_AUTHZ_RATE", AuthzResource().rate, float),
+                concurrency=int(_number(environ, "VP_AUTHZ_CONCURRENCY", AuthzResource().concurrency, int)),
+            ),
             "load": LoadResource(duration=environ.get("VP_LOAD_DURATION") or LoadResource().duration),
             "scan_inputs": ScanInputsResource(
                 sbom_scan_dir=environ.get("VP_SBOM_SCAN_DIR", ""),

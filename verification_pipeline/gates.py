@@ -21,6 +21,7 @@ BASELINE_GROUP = "baseline"
 DELIVERY_RATIO_GATE = "fanout_delivery_ratio"
 NO_REGRESSION_GATE = "no_regression"
 SERVICE_BUILD_GATE = "service:build"
+AUTHZ_GATE = "authz:no_forbidden_admitted"
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,20 @@ def baseline_gate(
     """
     detail = {"status": status, "baseline": baseline_rc, "reason": reason}
     return GateOutcome(f"{BASELINE_GROUP}:{NO_REGRESSION_GATE}", Verdict(verdict), detail)
+
+
+def authz_gate(document: Mapping[str, Any]) -> GateOutcome:
+    """Forbidden requests during the load (policy/authz_under_load.json): one admitted is a FAIL."""
+    fields = (
+        "attempts",
+        "answered",
+        "admitted",
+        "leak_rate_upper_bound",
+        "confidence",
+        "not_tried",
+        "reason",
+    )
+    return GateOutcome(AUTHZ_GATE, Verdict(document["verdict"]), {k: document.get(k) for k in fields})
 
 
 def rc_verdict(gates: Sequence[GateOutcome], missing_files: Sequence[str] = ()) -> Verdict:

@@ -7,11 +7,19 @@ its type fails where it is read, naming the field. A record changes only with a 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from verification_pipeline.gates import GateOutcome, baseline_gate, scan_gates, service_build_gate, slo_gates
+from verification_pipeline.gates import (
+    GateOutcome,
+    authz_gate,
+    baseline_gate,
+    scan_gates,
+    service_build_gate,
+    slo_gates,
+)
 from verification_pipeline.slo_row import SloRow
 from verification_pipeline.verdict import Verdict
 
@@ -175,14 +183,17 @@ def release_gates(
     scan_summary: ScanSummaryRecord,
     service_build: ServiceBuildRecord,
     baseline_comparison: BaselineComparisonRecord,
+    authz_under_load: Mapping[str, Any] | None = None,
 ) -> tuple[GateOutcome, ...]:
     """Every gate of an RC, in the order the bundle signs them: SLOs, delivery ratio, scans, the
-    service's build (`service_build` asset: the build measured was the RC's, or a waiver), baseline."""
+    service's build (`service_build` asset: the build measured was the RC's, or a waiver), baseline,
+    and forbidden requests under load (`authz_under_load`)."""
     return (
         *slo_metrics.gates(),
         *scan_summary.gate_outcomes(),
         service_build.gate(),
         baseline_comparison.gate(),
+        *((authz_gate(authz_under_load),) if authz_under_load is not None else ()),
     )
 
 

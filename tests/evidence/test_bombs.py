@@ -83,6 +83,7 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> Run:
 
 def assert_bounded(run: Run, *, codes: Iterable[int] = (1, 2), says: str = "") -> None:
     detail = f"exit {run.code}, {run.peak_rss / MIB:.0f} MiB, {run.seconds:.1f} s:\n{run.output[-2000:]}"
+    print(f"bounded: {detail.splitlines()[0]}")  # the figures, with -s
     assert run.code in tuple(codes), detail
     assert run.peak_rss < MEMORY_BOUND, detail
     assert run.seconds < TIME_BOUND_S, detail

@@ -102,6 +102,7 @@ def render_release_docs(
     narrative: ReleaseNarrative | None = None,
     baseline: Mapping[str, Any] | None = None,
     measurement_health: Mapping[str, Any] | None = None,
+    authz: Mapping[str, Any] | None = None,
     policies: Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, str]:
     """`{file name: markdown}` for the PR body and the release notes of one verified RC.
@@ -119,6 +120,8 @@ def render_release_docs(
     `baseline` is slo/baseline.json (the comparison with the previous RC), None when none was made;
     `measurement_health` the section of slo/metrics.json saying whether the clients measured the
     service or themselves (one line under the SLO table), None when not recorded;
+    `authz` is policy/authz_under_load.json (forbidden requests under load), shown under "Policy and
+    cost controls under load";
     `policies` is the policy gate's table (one row per rule and file), None when there is none.
     """
     records = _records(slo_metrics)
@@ -139,6 +142,7 @@ def render_release_docs(
         "comparison": _comparison(baseline, labels or {}),
         "policies": policy_summary(policies),
         "narrative": _trusted(narrative or load_narrative()),
+        "controls": authz,
     }
     pr_name, notes_name = release_doc_names(version)
     environment = _environment()

@@ -23,12 +23,14 @@ from typing import Any
 import polars as pl
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from verification_pipeline.authz.document import recompute_authz_document
 from verification_pipeline.compare.document import Samples, comparison_document
 from verification_pipeline.errors import FormatError, InputError, VerificationFailed
 from verification_pipeline.evidence.bundle_io import DEFAULT_LIMITS, BundleFiles, ReadLimits, read_bundle
 from verification_pipeline.evidence.content import file_digest, read_document
 from verification_pipeline.evidence.layout import (
     ATTESTATIONS,
+    AUTHZ_DOCUMENT,
     LINEAGE,
     MANIFEST,
     SLO_BASELINE,
@@ -219,6 +221,14 @@ def audit_files(
     # Through JSON once, so tuples, numpy scalars and dates compare as the file stores them.
     recomputed = json.loads(json.dumps(recomputed, default=str))
     differences = tuple(_differences(recorded, recomputed, "", rel_tol, abs_tol))
+    if AUTHZ_DOCUMENT in files:
+        # policy/authz_under_load.json from raw/authz.parquet: counts, verdict and leak bound
+        authz = _json_object(files[AUTHZ_DOCUMENT], AUTHZ_DOCUMENT)
+        rows = frames.get("authz")
+        if rows is None:
+            raise InputError(f"{AUTHZ_DOCUMENT} is in the bundle but its raw rows are not", source=source)
+        again = json.loads(json.dumps(recompute_authz_document(rows, authz), default=str))
+        differences += tuple(_differences(authz, again, AUTHZ_DOCUMENT, rel_tol, abs_tol))
     return AuditReport(
         source=source,
         raw_rows={name: frame.height for name, frame in frames.items()},

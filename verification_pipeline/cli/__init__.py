@@ -60,7 +60,7 @@ def _root(
 
 
 def _mount() -> None:
-    from verification_pipeline.cli import evidence, fanout, k6, ops, policy, release, scan, stack, target
+    from verification_pipeline.cli import evidence, fanout, k6, ops, policy, release, run, scan, stack, target
 
     app.add_typer(stack.app, name="stack")
     app.add_typer(k6.app, name="k6")
@@ -74,6 +74,7 @@ def _mount() -> None:
     app.command("lineage")(release.lineage)
     app.command("promote")(release.promote)
     app.command("demo")(stack.demo)
+    app.command("run")(run.run)
 
 
 _mount()

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import dagster as dg
 
     from verification_pipeline.execution.runner import StepDone, VerificationRun
-    from verification_pipeline.stack.control import Stack
+    from verification_pipeline.storage.s3 import S3Settings
 
 app = typer.Typer(
     help="The embedded stack: SeaweedFS (S3) and the reference target, loopback only.", no_args_is_help=True
@@ -128,7 +128,7 @@ def demo(
                     typer.echo(f"{tag}: the target now injects {faults} (its fault injection)")
                 stack.set_target_faults(faults)
                 run = _verify_rc(defs, instance, tag, _seconds(duration))
-                _print_outcome(run, tag, output, stack, time.monotonic() - started)
+                _print_outcome(run, tag, output, stack.settings(), time.monotonic() - started)
                 runs.append(run)
         stack.set_target_faults(None)
         for run in runs:
@@ -141,7 +141,14 @@ def demo(
         raise typer.Exit(1)
 
 
-def _verify_rc(defs: dg.Definitions, instance: dg.DagsterInstance, rc: str, load_s: float) -> VerificationRun:
+def _verify_rc(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    rc: str,
+    load_s: float,
+    run_config: dict | None = None,
+    what: str = "demo",
+) -> VerificationRun:
     """One RC's run, as the screen shows it: a line per finished step, a live line during the load.
 
     Dagster's own per-event lines go to a log file (its path is printed first), not the screen.
@@ -153,7 +160,7 @@ def _verify_rc(defs: dg.Definitions, instance: dg.DagsterInstance, rc: str, load
     run_id = str(uuid.uuid4())  # a Dagster run id is a UUID4 string
     logs = vp_home() / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    log_path = logs / f"demo-{rc}-{run_id[:8]}.log"
+    log_path = logs / f"{what}-{rc}-{run_id[:8]}.log"
     typer.echo(f"verifying {rc}: Dagster run {run_id}; its event log: {log_path}")
     screen = _DemoScreen(load_s)
     quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
@@ -161,7 +168,14 @@ def _verify_rc(defs: dg.Definitions, instance: dg.DagsterInstance, rc: str, load
         log_path.open("w") as log,
         RunWatcher(instance, run_id, log, on_step=screen.step_done, on_tick=screen.tick),
     ):
-        run = verify_in_process(defs, rc, instance, run_config=quiet, raise_on_error=False, run_id=run_id)
+        run = verify_in_process(
+            defs,
+            rc,
+            instance,
+            run_config={**(run_config or {}), **quiet},
+            raise_on_error=False,
+            run_id=run_id,
+        )
     screen.clear()
     return run
 
@@ -258,9 +272,17 @@ def _print_comparison(run: VerificationRun) -> None:
     print_table(("SLO", "change", "shift / diff", level, "p95 ratio", "p-value", "effect", "verdict"), rows)
 
 
-def _print_outcome(run: VerificationRun, rc: str, output: Path, stack: Stack, elapsed: float) -> None:
+def _print_outcome(
+    run: VerificationRun,
+    rc: str,
+    output: Path | None,
+    settings: S3Settings,
+    elapsed: float,
+    what: str = "demo",
+) -> None:
+    """The RC's tables, decision and bundle; `output` None: no local copy, the bundle is verified from the store."""
     from verification_pipeline.evidence.keys import load_public_key_pem
-    from verification_pipeline.evidence.verify import verify_path
+    from verification_pipeline.evidence.verify import verify_files, verify_path
     from verification_pipeline.storage.bundles import read_bundle_uri
     from verification_pipeline.verdict import Verdict
 
@@ -281,7 +303,7 @@ def _print_outcome(run: VerificationRun, rc: str, output: Path, stack: Stack, el
             bold=True,
         )
     typer.echo(
-        f"Dagster run {run.run_id} ({'succeeded' if run.success else 'failed'}); demo took {elapsed:.1f}s; "
+        f"Dagster run {run.run_id} ({'succeeded' if run.success else 'failed'}); {what} took {elapsed:.1f}s; "
         f"instance at {os.environ['DAGSTER_HOME']} (browse it with `make dev`)"
     )
     overhead = run.load_to_bundle_s()
@@ -290,12 +312,7 @@ def _print_outcome(run: VerificationRun, rc: str, output: Path, stack: Stack, el
     if not bundle:
         typer.secho("no evidence bundle was produced: see the run's errors above", fg=typer.colors.RED)
         return
-    files = read_bundle_uri(bundle["uri"], stack.settings())
-    local = _local_copy(files, bundle["public_key_pem"], output, rc)
-    public_key = local / "evidence-signing.pub"
-    report = verify_path(
-        local / "bundle", load_public_key_pem(public_key.read_bytes(), source=str(public_key)), expected_rc=rc
-    )
+    files = read_bundle_uri(bundle["uri"], settings)
     typer.echo(f"bundle:     {bundle['uri']}  ({len(files)} files, verdict {bundle['verdict']})")
     typer.echo(f"archive:    {bundle['archive_uri']}  sha256 {bundle['archive_sha256']}")
     if bundle.get("dev_key"):
@@ -303,6 +320,18 @@ def _print_outcome(run: VerificationRun, rc: str, output: Path, stack: Stack, el
             "signed with the embedded stack's DEV key: fine for a demo, not release evidence",
             fg=typer.colors.YELLOW,
         )
+    if output is None:
+        public = load_public_key_pem(bundle["public_key_pem"].encode(), source="the run's signing key")
+        verified = verify_files(files, public, expected_rc=rc)
+        typer.echo(
+            f"            -> verified from the store: {verified.files} files, verdict {verified.verdict}"
+        )
+        return
+    local = _local_copy(files, bundle["public_key_pem"], output, rc)
+    public_key = local / "evidence-signing.pub"
+    report = verify_path(
+        local / "bundle", load_public_key_pem(public_key.read_bytes(), source=str(public_key)), expected_rc=rc
+    )
     typer.echo(f"local copy: {local / 'bundle'} (public key {public_key})")
     command = f"uv run verification-pipeline verify {local / 'bundle'} --public-key {public_key} --rc {rc}"
     typer.echo(f"verify it:  {command}")

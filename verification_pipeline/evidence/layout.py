@@ -26,7 +26,6 @@ REPORT = "report/index.html"
 """Our signed HTML report; k6's own exported dashboards sit beside it (`k6_dashboard_name`)."""
 _K6_DASHBOARD = "report/k6-dashboard-{role}.html"
 _K6_DASHBOARD_SEGMENT = "report/k6-dashboard-{role}-segment-{segment}.html"
-
 # The files code reads or writes by name; every other use of a bundle path looks it up here.
 SLO_METRICS = "slo/metrics.json"
 SLO_BASELINE = "slo/baseline.json"
@@ -39,6 +38,7 @@ DASHBOARD = "ops/dashboards/grafana-v24-slos.json"
 ALERT_RULES = "ops/alerts/slo-burn-rate.yaml"
 PR_BODY = "release/PR_BODY_{version}.md"
 RELEASE_NOTES = "release/RELEASE_NOTES_{version}.md"
+AUTHZ_DOCUMENT = "policy/authz_under_load.json"
 _SLO_SUMMARY = "slo/{stem}.json"
 _RAW_DIR = "raw/"
 _RAW_SUFFIX = ".parquet"
@@ -52,6 +52,9 @@ def slo_summary_name(stem: str) -> str:
 def raw_name(stem: str) -> str:
     """`raw/read.parquet`, `raw/write.parquet`, `raw/fanout.parquet`: one measurement's raw rows."""
     return f"{_RAW_DIR}{stem}{_RAW_SUFFIX}"
+
+
+AUTHZ_ROWS = raw_name("authz")
 
 
 def raw_stem(name: str) -> str | None:
@@ -135,6 +138,9 @@ BUNDLE_FILES: tuple[BundleFile, ...] = (
     BundleFile(PR_BODY, "release_docs", (SLO_METRICS,)),
     BundleFile(RELEASE_NOTES, "release_docs", (SLO_METRICS,)),
     BundleFile(REPORT, "report", (SLO_METRICS, *_RAW)),
+    # forbidden requests during the load (issue 22); optional: a bundle made before them still verifies
+    BundleFile(AUTHZ_DOCUMENT, "authz_under_load", (AUTHZ_ROWS,), required=False),
+    BundleFile(AUTHZ_ROWS, "authz_under_load", required=False),
     *_K6_EXPORTS,
 )  # fmt: skip
 

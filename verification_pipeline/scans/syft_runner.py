@@ -7,13 +7,14 @@ import logging
 import os
 import re
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from verification_pipeline.errors import InputError, ToolError
-from verification_pipeline.paths import tool_path
+from verification_pipeline.paths import project_root, tool_path
 
 log = logging.getLogger(__name__)
 
@@ -99,18 +100,23 @@ def syft_version() -> str:
 def portable_sbom(data: bytes, *, scan_root: Path, name: str) -> bytes:
     """syft's JSON with the paths of the machine that ran it replaced, so a signed SBOM says what
     was scanned, not where: the scan root becomes `name` (what it holds, e.g. the RC's source),
-    the home directory `~`, the temporary directory `$TMPDIR`. Locations inside the scanned tree
+    the Python installation `$PYTHON_PREFIX`, the checkout `.`, the home directory `~`, the
+    temporary directory `$TMPDIR`. Locations inside the scanned tree
     are relative to its root already and stay as they are."""
     replacements = sorted(
         {
             str(scan_root.resolve()): name,
             str(scan_root): name,
+            sys.prefix: "$PYTHON_PREFIX",  # the installed distributions the staged environment links to
+            str(Path(sys.prefix).resolve()): "$PYTHON_PREFIX",
+            str(project_root()): ".",  # the checkout: what is left is repository-relative
             str(Path.home()): "~",
             tempfile.gettempdir(): "$TMPDIR",
             str(Path(tempfile.gettempdir()).resolve()): "$TMPDIR",
         }.items(),
         key=lambda item: -len(item[0]),  # the longest first: the scan root usually sits in $TMPDIR
     )
+    replacements = [(local, portable) for local, portable in replacements if len(local) > 1]  # never "/"
 
     def scrub(value: Any) -> Any:
         if isinstance(value, str):

@@ -73,11 +73,12 @@ def render_docs(
     evidence_uri: str,
     date: dt.date,
     missing_files: Sequence[str] = (),
+    authz_under_load: dict | None = None,
     policies: pl.DataFrame | None = None,
 ) -> ReleaseDocs:
     """The PR body and release notes, stating the RC's verdict from its gates (`records.release_gates`)
     and the bundle files known to be missing, with the comparison with the previous RC."""
-    gates = release_gates(slo_metrics, scan_summary, service_build, baseline_comparison)
+    gates = release_gates(slo_metrics, scan_summary, service_build, baseline_comparison, authz_under_load)
     verdict = rc_verdict(gates, missing_files)
     rows = pl.DataFrame([r.model_dump(mode="json") for r in slo_metrics.slos], schema=SLO_METRICS_SCHEMA)
     files = render_release_docs(
@@ -95,6 +96,7 @@ def render_docs(
         ],
         baseline=baseline_comparison.as_json(),
         measurement_health=slo_metrics.measurement_health,
+        authz=authz_under_load,
         policies=policies.to_dicts() if policies is not None else None,
     )
     return ReleaseDocs(
@@ -119,6 +121,7 @@ def release_docs(
     scan_summary: ScanSummaryRecord,
     service_build: ServiceBuildRecord,
     baseline_comparison: BaselineComparisonRecord,
+    authz_under_load: dict,
     policy_report: pl.DataFrame,
 ) -> dg.Output[ReleaseDocs]:
     in_bundle = by_file_name("release_docs", release_candidate.version)
@@ -134,6 +137,7 @@ def release_docs(
         missing_files=unrecorded_files(
             context, release_candidate.version, made_here=list(in_bundle.values())
         ),
+        authz_under_load=authz_under_load,
         policies=policy_report,
     )
     bundle = {in_bundle[name]: text.encode() for name, text in docs.files.items()}

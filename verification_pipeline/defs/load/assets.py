@@ -18,6 +18,8 @@ import polars as pl
 from pydantic import Field
 
 from verification_pipeline.code_version import code_version
+from verification_pipeline.defs.authz.during_load import forbidden_requests_during
+from verification_pipeline.defs.authz.resources import AuthzResource
 from verification_pipeline.defs.evidence.files import stored_value_metadata
 from verification_pipeline.defs.health import health_metadata, phase_sampler
 from verification_pipeline.defs.partitions import release_candidates
@@ -245,7 +247,11 @@ def _keep_dashboard(
     description="Runs the read and write k6 scripts at once for one execution segment (or ingests CI files).",
 )
 def run_load_segment(
-    context: dg.OpExecutionContext, target: TargetResource, s3: S3Resource, plan: LoadPlan
+    context: dg.OpExecutionContext,
+    target: TargetResource,
+    s3: S3Resource,
+    authz: AuthzResource,
+    plan: LoadPlan,
 ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, dict[str, str]], list[dict]]:
     if plan.mode == "import":
         frames = {}
@@ -272,10 +278,12 @@ def run_load_segment(
                 stop.set()
 
         threads = [threading.Thread(target=work, args=(role,)) for role in ROLES]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        # forbidden requests go beside the load, in their own rows (authz_under_load)
+        with forbidden_requests_during(context, target, authz, s3, plan.index):
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
     if errors:
         raise errors[0]
     for role in ROLES:

@@ -38,6 +38,7 @@ def report(
     scan_summary: ScanSummaryRecord,
     service_build: ServiceBuildRecord,
     baseline_comparison: BaselineComparisonRecord,
+    authz_under_load: dict,
     read_load_samples: pl.DataFrame,
     write_load_samples: pl.DataFrame,
     fanout_latencies: pl.DataFrame,
@@ -46,7 +47,8 @@ def report(
     # the verdict the bundle will sign: the gates, and evidence already known to be missing
     missing = unrecorded_files(context, release_candidate.version, made_here=[REPORT])
     verdict = rc_verdict(
-        release_gates(slo_metrics, scan_summary, service_build, baseline_comparison), missing
+        release_gates(slo_metrics, scan_summary, service_build, baseline_comparison, authz_under_load),
+        missing,
     )
     document = slo_metrics.as_json()  # what slo/metrics.json holds: the report's figures are its figures
     page = render_report(

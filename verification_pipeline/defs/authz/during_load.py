@@ -1,0 +1,77 @@
+"""Forbidden requests sent from the load step while k6 runs, kept beside the step for `authz_under_load`.
+
+They run in the load step itself because only there do they meet the SLO load: in-process, steps
+run one after another. Their rows go to the store under the run and the segment, never into the
+k6 samples, so the SLO figures do not include them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections.abc import Iterator
+
+import dagster as dg
+import polars as pl
+
+from verification_pipeline.authz.probe import ProbeSettings, plan_attempts, run_probe
+from verification_pipeline.defs.authz.resources import AuthzResource
+from verification_pipeline.defs.storage.resources import S3Resource
+from verification_pipeline.defs.target import TargetResource
+from verification_pipeline.storage.serialize import encode
+
+ROWS_FOLDER = "authz-rows"
+
+
+def rows_prefix(s3: S3Resource, partition: str, run_id: str) -> str:
+    store = s3.store()
+    return store.key(partition, ROWS_FOLDER, run_id) + "/"
+
+
+@contextlib.contextmanager
+def forbidden_requests_during(
+    context: dg.OpExecutionContext, target: TargetResource, authz: AuthzResource, s3: S3Resource, segment: int
+) -> Iterator[None]:
+    """While the block runs (the k6 load), send forbidden requests; then store their rows and plan."""
+    if authz.rate <= 0:
+        yield
+        return
+    tokens = authz.tokens(target)
+    plan = plan_attempts(tokens, target.tenant)
+    stop = threading.Event()
+    result: dict[str, pl.DataFrame] = {}
+    errors: list[Exception] = []
+
+    def probe() -> None:
+        try:
+            settings = ProbeSettings(concurrency=authz.concurrency, rate=authz.rate)
+            result["rows"] = run_probe(target.graphql_url, plan, settings, stop=stop)
+        except Exception as exc:  # noqa: BLE001 - re-raised in the step's thread below
+            errors.append(exc)
+
+    thread = threading.Thread(target=probe, name="authz-probe", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+    if errors:
+        raise errors[0]
+    rows = result["rows"]
+    store = s3.store()
+    prefix = rows_prefix(s3, context.partition_key, context.run.run_id)
+    store.put_bytes(f"{prefix}segment-{segment}.parquet", encode(rows).data, overwrite=True)
+    store.put_bytes(
+        f"{prefix}segment-{segment}.plan.json",
+        json.dumps(
+            {
+                "tried": [a.kind.value for a in plan.attempts],
+                "not_tried": plan.not_tried,
+                "tokens": tokens.source,
+            }
+        ).encode(),
+        overwrite=True,
+    )
+    context.log.info(f"authz: {rows.height} forbidden requests during segment {segment}'s load")
