@@ -53,7 +53,11 @@ def test_fanout_benchmark_compares_like_for_like_and_accounts_for_every_pair():
     # the probe counted RUNS latencies the script's way, publishes and echoes both
     counted = re.search(r"counted (\d+) publishes and (\d+) echoes", out)
     assert int(counted.group(1)) + int(counted.group(2)) == 20 and int(counted.group(2)) > 0
-    assert "every pair accounted for (delivered + late + lost = subscribers x events): True" in out
+    # the probe's own table: every (subscriber, event) pair delivered, late or lost
+    row = re.search(r"^\| 20 \| \d+ \| (\d+) \| (\d+) \| (\d+) \| (\d+) \|", out, re.MULTILINE)
+    assert row is not None, out
+    pairs, delivered, late, lost = (int(value) for value in row.groups())
+    assert pairs == 20 * 5 and delivered + late + lost == pairs
 
 
 def test_interval_coverage_benchmark_prints_every_cell_beside_the_exact_interval():

@@ -116,6 +116,12 @@ def _non_utf8_name(w: World, content: bytes | None) -> bytes:
     return name
 
 
+def _line_of(text: str) -> int:
+    """The line of the packaged slos.yaml where `text` first stands (the file grows; the cases follow it)."""
+    lines = DEFAULT_SLOS_PATH.read_text().splitlines()
+    return next(number for number, line in enumerate(lines, 1) if text in line)
+
+
 def _render_slos(name: str, old: str, new: str) -> Callable[[World], list[str | bytes]]:
     """`ops render` of the packaged slos.yaml with `old` replaced by `new`."""
     return lambda w: ["ops", "render", "--out", str(w.path("out")), "--slos", str(w.slos(name, old, new))]
@@ -268,14 +274,15 @@ CASES: dict[str, Case] = {
     "ops render: --out too long": Case(lambda w: ["ops", "render", "--out", f"{w.root}/{LONG}"], "too long"),
     "ops render: threshold: yes": Case(
         _render_slos("y.yaml", "threshold: 350", "threshold: yes"),
-        "y.yaml:25 [slos[0].threshold]: expected a number, got 'yes'",
+        f"y.yaml:{_line_of('threshold: 350')} [slos[0].threshold]: expected a number, got 'yes'",
     ),
     "ops render: a key given twice": Case(
         _render_slos("d.yaml", "threshold: 350", "threshold: 350\n    threshold: 1"),
-        "d.yaml:26: `threshold` is given twice (also on line 25)",
+        f"d.yaml:{_line_of('threshold: 350') + 1}: `threshold` is given twice (also on line {_line_of('threshold: 350')})",
     ),
     "ops render: min_samples: 1e23": Case(
-        _render_slos("m.yaml", "min_samples: 200", "min_samples: 1e23"), "m.yaml:27 [slos[0].min_samples]"
+        _render_slos("m.yaml", "min_samples: 200", "min_samples: 1e23"),
+        f"m.yaml:{_line_of('min_samples: 200')} [slos[0].min_samples]",
     ),
     "ops render: an error-rate threshold of 0": Case(
         _render_slos("z.yaml", "threshold: 0.1", "threshold: 0"), "z.yaml [slos[2].threshold]"
