@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 def run(
     rc: str = typer.Option(..., "--rc", help="The release-candidate tag to verify, e.g. v24.1.0-rc1."),
     output: Path | None = typer.Option(
-        None, help="Also write a local copy of the bundle and its public key under OUTPUT/<rc>/."
+        None,
+        help="Also write a local copy of the bundle and its public key under OUTPUT, one folder per RC tag.",
     ),
     run_config: Path | None = typer.Option(
         None,

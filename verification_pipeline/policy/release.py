@@ -33,7 +33,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from verification_pipeline.errors import VerificationFailed
 from verification_pipeline.evidence.content import file_digest, read_document
 from verification_pipeline.evidence.dsse import verify_envelope
-from verification_pipeline.evidence.layout import ATTESTATIONS, MANIFEST, POLICY_REPORT, sha256_hex
+from verification_pipeline.evidence.layout import (
+    ATTESTATIONS,
+    MANIFEST,
+    POLICY_REPORT,
+    SLO_BASELINE,
+    SLO_METRICS,
+    VULNERABILITIES,
+    sha256_hex,
+)
 from verification_pipeline.evidence.statements import EXTENSION, STATEMENT_TYPE, TEST_RESULT_PREDICATE
 from verification_pipeline.evidence.verify import VerificationReport
 from verification_pipeline.policy.conftest import CheckResult, Engine
@@ -41,9 +49,6 @@ from verification_pipeline.policy.rego import Module
 from verification_pipeline.policy.runner import load_modules
 
 EXAMPLE_POLICY = Path(__file__).resolve().parent / "examples" / "release.rego"
-METRICS = "slo/metrics.json"
-BASELINE = "slo/baseline.json"
-VULNERABILITIES = "security/vulns.grype.json"
 
 
 def verified_statements(
@@ -88,11 +93,11 @@ def release_input(
     test_result = statements[TEST_RESULT_PREDICATE]
     signed = {s["name"]: s["digest"]["sha256"] for s in test_result["subject"]}
     ours = test_result["predicate"][EXTENSION]
-    metrics_bytes = _signed_file(files, signed, METRICS)
+    metrics_bytes = _signed_file(files, signed, SLO_METRICS)
     metrics = json.loads(metrics_bytes) if metrics_bytes else {}
     spec = yaml.safe_load((metrics.get("spec") or {}).get("yaml") or "") or {}
     min_samples = {s.get("name"): s.get("min_samples") for s in spec.get("slos", []) if isinstance(s, dict)}
-    baseline = _signed_file(files, signed, BASELINE)
+    baseline = _signed_file(files, signed, SLO_BASELINE)
     vulns = _signed_file(files, signed, VULNERABILITIES)
     policies = _signed_file(files, signed, POLICY_REPORT)
     manifest = json.loads(_signed_file(files, signed, MANIFEST) or b"{}")
