@@ -22,6 +22,9 @@ DELIVERY_RATIO_GATE = "fanout_delivery_ratio"
 NO_REGRESSION_GATE = "no_regression"
 SERVICE_BUILD_GATE = "service:build"
 AUTHZ_GATE = "authz:no_forbidden_admitted"
+UNTRUSTED_MEASUREMENT = "measurement not trusted"
+"""How an SLO's reason starts when a saturated client made its FAIL INCONCLUSIVE (`health.assess`);
+`verify` accepts that verdict beside figures that say FAIL, and no other."""
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,10 @@ def test_a_bundle_without_a_summary_verifies_and_says_it_has_none(bundle: Eviden
     assert report.summary is None
     assert "  summary (VSA):     none (a bundle made before VSAs)" in report.summary_lines()
     full = verify_files(bundle.files, load_public_key_file(key_pair.public_key))
-    assert full.summary == "PASSED" and "  summary (VSA):     PASSED, for the RC's commit" in full.summary_lines()
+    assert (
+        full.summary == "PASSED"
+        and "  summary (VSA):     PASSED, for the RC's commit" in full.summary_lines()
+    )
 
 
 @pytest.mark.parametrize(

@@ -142,6 +142,9 @@ def test_a_bundle_that_signs_an_empty_commit_does_not_verify_so_is_refused(repo,
     for line in files["attestations.intoto.jsonl"].splitlines():
         statement = json.loads(base64.b64decode(json.loads(line)["payload"]))
         predicate = statement["predicate"]
+        if EXTENSION not in predicate and "buildDefinition" not in predicate:
+            lines.append(line)  # the verification summary names the commit only as its subject
+            continue
         rc = predicate[EXTENSION]["releaseCandidate"] if EXTENSION in predicate else None
         rc = rc or predicate["buildDefinition"]["externalParameters"]["releaseCandidate"]
         rc["commit"] = ""

@@ -60,6 +60,7 @@ UPSTREAM_OF_BUNDLE = tuple(
         "read_load_samples",
         "write_load_samples",
         "fanout_latencies",
+        "authz_under_load",
         "sbom",
         "vulnerability_report",
         "policy_report",

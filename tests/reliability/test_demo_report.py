@@ -31,7 +31,7 @@ def test_demo_prints_a_one_sided_interval_instead_of_crashing(tmp_path, monkeypa
         values={"slo_metrics": {"slos": [row]}},
         step_windows={},
     )
-    _print_outcome(run, RC, tmp_path / "out", stack=None, elapsed=1.0)
+    _print_outcome(run, RC, tmp_path / "out", settings=None, elapsed=1.0)
     printed = capsys.readouterr().out
     assert "fanout_latency_p95" in printed and "11.000" in printed and "INCONCLUSIVE" in printed
     assert "90% bounds" in printed and "95" not in printed.split("\n")[1]

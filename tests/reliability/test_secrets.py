@@ -118,7 +118,7 @@ def test_no_secret_in_logs_metadata_outputs_bundles_printed_output_or_errors(
     run = verify_in_process(definitions(), RC, instance, run_config=short_run_config(), raise_on_error=False)
     assert "evidence_bundle" in run.values, step_failures(instance, run.run_id)
     demo_output = tmp_path / "demo-output"
-    _print_outcome(run, RC, demo_output, s3_stack.stack, time.monotonic() - started)
+    _print_outcome(run, RC, demo_output, s3_stack.stack.settings(), time.monotonic() - started)
     run_ids.append(run.run_id)
 
     haystacks: dict[str, bytes] = {}

@@ -74,7 +74,13 @@ def test_two_rcs_verified_at_once_do_not_mix_their_data(
     for key in dashboards:
         rc, run_id = key.removeprefix(f"{prefix}/").split("/")[0], key.split("/originals/")[1].split("/")[0]
         assert run_id == run_ids[rc], f"{key}: a dashboard of another run under {rc}"
-    assert asset_objects - dashboards == {
+    # the forbidden requests each load step sent beside k6, kept under the run that sent them
+    authz_rows = {key for key in asset_objects if "/authz-rows/" in key}
+    for key in authz_rows:
+        rc, run_id = key.removeprefix(f"{prefix}/").split("/")[0], key.split("/authz-rows/")[1].split("/")[0]
+        assert run_id == run_ids[rc], f"{key}: forbidden-request rows of another run under {rc}"
+    assert {key.removeprefix(f"{prefix}/").split("/")[0] for key in authz_rows} == set(LOADS)
+    assert asset_objects - dashboards - authz_rows == {
         f"{prefix}/{rc}/{name}"
         for rc in LOADS
         for name in (

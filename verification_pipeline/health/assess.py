@@ -25,6 +25,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from verification_pipeline.gates import UNTRUSTED_MEASUREMENT
 from verification_pipeline.health.sampler import HealthSample
 from verification_pipeline.slo_row import SloRow
 from verification_pipeline.verdict import Verdict
@@ -218,7 +219,7 @@ def apply_health(rows: Sequence[SloRow], section: dict[str, Any] | None) -> tupl
         why = "; ".join(reasons)
         if row.verdict is Verdict.FAIL:
             changed.append({"slo": row.name, "from": Verdict.FAIL.value, "to": Verdict.INCONCLUSIVE.value})
-            reason = f"measurement not trusted ({why}); it would have been FAIL: {row.reason}"
+            reason = f"{UNTRUSTED_MEASUREMENT} ({why}); it would have been FAIL: {row.reason}"
             out.append(row.model_copy(update={"verdict": Verdict.INCONCLUSIVE, "reason": reason}))
         elif row.verdict is Verdict.PASS:
             reason = f"{row.reason} (measured while {why}: saturation only adds delay, so the PASS stands)"

@@ -86,6 +86,7 @@ class Gate(_Signed):
     ci_high: Number = None
     delivery_ratio: Number = None
     min_delivery_ratio: Number = None
+    reason: str | None = None
 
 
 class Extension(_Signed):

@@ -27,6 +27,7 @@ from verification_pipeline.gates import (
     DELIVERY_RATIO_GATE,
     SERVICE_BUILD_GATE,
     SLO_GROUP,
+    UNTRUSTED_MEASUREMENT,
     GateOutcome,
     service_build_gate,
 )
@@ -73,6 +74,9 @@ def _slo(gate: Gate, threshold: float) -> frozenset[Verdict]:
     the upper bound and the value are at or below it, INCONCLUSIVE otherwise (too few samples
     too). A gate that signs no bounds is judged by the figures it does sign."""
     if gate.ci_low is not None and gate.ci_low > threshold:
+        # a client that measured itself makes a FAIL INCONCLUSIVE, and the reason says so (never PASS)
+        if (gate.reason or "").startswith(UNTRUSTED_MEASUREMENT):
+            return frozenset({Verdict.FAIL, Verdict.INCONCLUSIVE})
         return frozenset({Verdict.FAIL})
     allowed = {Verdict.INCONCLUSIVE}
     figures = [figure for figure in (gate.value, gate.ci_high) if figure is not None]
