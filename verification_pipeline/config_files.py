@@ -109,11 +109,14 @@ def load_yaml_with_lines(data: str | bytes, *, source: str) -> Loaded:
                 line=line,
             ) from None
         raise ConfigError(f"holds a value that cannot be read: {exc}", source=source) from None
-    # A "\ud800" escape decodes to a str no file, log or report can encode.
-    refuse_lone_surrogates(document, partial(ConfigError, source=source))
     lines = Lines()
-    if node is not None:
-        _key_lines(node, (), lines)
+    try:
+        # A "\ud800" escape decodes to a str no file, log or report can encode.
+        refuse_lone_surrogates(document, partial(ConfigError, source=source))
+        if node is not None:
+            _key_lines(node, (), lines)
+    except RecursionError:  # the walks recurse as deep as the document nests
+        raise ConfigError("not a configuration file: nested too deeply to read", source=source) from None
     return Loaded(document, lines)
 
 

@@ -124,6 +124,7 @@ def _between(before: _Reading, after: _Reading, cores: int) -> HealthSample | No
         client_wait_pct=_wait_share(
             max(0.0, after.client_wait_s - before.client_wait_s),
             max(0.0, after.client_cpu_s - before.client_cpu_s),
+            elapsed,
         ),
         steal_pct=(after.host_steal - before.host_steal) / host_ticks * 100.0 if host_ticks > 0 else 0.0,
         load1=os.getloadavg()[0],
@@ -135,10 +136,19 @@ def _between(before: _Reading, after: _Reading, cores: int) -> HealthSample | No
     )
 
 
-def _wait_share(waited_s: float, ran_s: float) -> float:
-    """Of the time the client's threads wanted a core, the share they spent waiting for one."""
+MIN_WAIT_CORE_SHARE = 0.1
+"""A wait that cost the client less than this share of one core over the second is no starvation:
+a load generator idle on slow responses that waits 2 ms to run 1 ms has a 67 % wait share and
+lost nothing (on 2 cores beside the target, such seconds made a designed FAIL INCONCLUSIVE)."""
+
+
+def _wait_share(waited_s: float, ran_s: float, elapsed_s: float) -> float:
+    """Of the time the client's threads wanted a core, the share they spent waiting for one; 0 when
+    the wait was immaterial (under `MIN_WAIT_CORE_SHARE` of a core over `elapsed_s`)."""
     wanted = waited_s + ran_s
-    return waited_s / wanted * 100.0 if wanted > 0 else 0.0
+    if wanted <= 0 or waited_s < MIN_WAIT_CORE_SHARE * elapsed_s:
+        return 0.0
+    return waited_s / wanted * 100.0
 
 
 def process_cpu(pid: int) -> tuple[float, float]:
