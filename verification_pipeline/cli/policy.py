@@ -26,7 +26,10 @@ def _group() -> None:
 @app.command("test")
 def test(
     files: Annotated[
-        list[Path], typer.Argument(help="Configuration files: YAML (multi-document), JSON, TOML.")
+        list[Path],
+        typer.Argument(
+            help="Configuration files: YAML (multi-document), JSON, TOML, INI, dotenv, XML, Dockerfile."
+        ),
     ],
     policy: Annotated[
         list[Path] | None,
@@ -54,7 +57,10 @@ def test(
             help="v1 (default) or v0 (rewritten to v1 before compiling, as opa fmt --v0-v1).",
         ),
     ] = "v1",
-    parser: Annotated[str | None, typer.Option("--parser", help="yaml, json or toml for every file.")] = None,
+    parser: Annotated[
+        str | None,
+        typer.Option("--parser", help="yaml, json, toml, ini, dotenv, xml or dockerfile for every file."),
+    ] = None,
     output: Annotated[
         str, typer.Option("--output", "-o", help="stdout (default) or json (conftest's shape).")
     ] = "stdout",

@@ -156,7 +156,16 @@ class CompiledPolicy:
         if ok and text == "undefined":
             return UNDEFINED
         if ok and not text.lstrip().startswith("("):
-            expressions = json.loads(text).get("expressions") or []
+            try:
+                expressions = json.loads(text).get("expressions") or []
+            except json.JSONDecodeError:
+                raise PolicyError(
+                    f"rego-cpp returned a value that is not JSON for {entrypoint.replace('/', '.')}: a rego-cpp 1.5.2 "
+                    "defect (sprintf of a string literal first bound to a variable in the rule body prints it "
+                    "with unescaped quotes)",
+                    source=", ".join(self._sources),
+                    hint='pass the literal to sprintf directly (sprintf("%s", ["3.6.1"])) or bind it outside the rule',
+                ) from None
             return expressions[0] if expressions else UNDEFINED
         found = _ERRORMSG.search(text)
         raise PolicyError(
