@@ -48,6 +48,10 @@ def test_dotenv(policy_test, tmp_path):
     assert "APP_NAME must be set" in failed.out and "MYSQL_USER should not be root" in failed.out
     # the process's environment is never read into a policy's input
     assert parse_config(root.read_bytes(), str(root))["HOME_COPY"] == "${HOME}"
+    # gotenv.StrictParse refuses a line that is not KEY=value; so do we, naming it
+    with pytest.raises(FormatError) as raised:
+        parse_config(b"A=1\nthis is not a binding\n", "bad.env")
+    assert raised.value.line == 2
 
 
 DOCKER_V1 = """package main
@@ -154,6 +158,8 @@ def test_xml_shape_and_no_entities():
     bomb = b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY e "xxxxxxxx">]><r>&e;&e;</r>'
     with pytest.raises(FormatError):
         parse_config(bomb, "bomb.xml")
+    with pytest.raises(FormatError):
+        parse_config(b"<a>" * 5000 + b"</a>" * 5000, "deep.xml")
 
 
 @pytest.mark.parametrize(

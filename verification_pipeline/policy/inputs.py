@@ -172,13 +172,20 @@ def _ini(text: str, source: str) -> Any:
 
 
 def _dotenv(text: str, source: str) -> Any:
-    from dotenv import dotenv_values
+    """gotenv.StrictParse: a line that is not `KEY=value` (or a comment) is an error naming it."""
+    from dotenv.parser import parse_stream
 
-    values = dotenv_values(stream=io.StringIO(text), interpolate=False)
-    missing = [key for key, value in values.items() if value is None]
-    if missing:
-        raise FormatError(f"not valid dotenv: {missing[0]} has no `=` and no value", source=source)
-    return dict(values)
+    values: dict[str, str] = {}
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error or (binding.key is not None and binding.value is None):
+            raise FormatError(
+                f"not valid dotenv: {binding.original.string.strip()[:80]!r} is not KEY=value",
+                source=source,
+                line=binding.original.line,
+            )
+        if binding.key is not None and binding.value is not None:
+            values[binding.key] = binding.value  # as written: ${VAR} is not expanded
+    return values
 
 
 def _xml(text: str, source: str) -> Any:
@@ -194,7 +201,10 @@ def _xml(text: str, source: str) -> Any:
         raise FormatError(f"not valid XML: {exc}", source=source, line=getattr(exc, "lineno", None)) from None
     except ValueError as exc:  # xmltodict refuses an entity declaration (disable_entities)
         raise FormatError(f"not read as XML: {exc}", source=source) from None
-    return _plain(document, source)
+    try:
+        return _plain(document, source)
+    except RecursionError:
+        raise FormatError("XML nested too deep to judge", source=source) from None
 
 
 def _dockerfile(text: str, source: str) -> Any:
