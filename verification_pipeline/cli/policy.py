@@ -28,7 +28,7 @@ def test(
     files: Annotated[
         list[Path],
         typer.Argument(
-            help="Configuration files: YAML (multi-document), JSON, TOML, INI, dotenv, XML, Dockerfile."
+            help="Configuration files: YAML (multi-document), JSON, TOML, INI, dotenv, XML, Dockerfile, HCL2."
         ),
     ],
     policy: Annotated[
@@ -59,7 +59,7 @@ def test(
     ] = "v1",
     parser: Annotated[
         str | None,
-        typer.Option("--parser", help="yaml, json, toml, ini, dotenv, xml or dockerfile for every file."),
+        typer.Option("--parser", help="yaml, json, toml, ini, dotenv, xml, dockerfile or hcl2 for every file."),
     ] = None,
     output: Annotated[
         str, typer.Option("--output", "-o", help="stdout (default) or json (conftest's shape).")

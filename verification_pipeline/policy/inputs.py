@@ -14,9 +14,15 @@ And, in the shape conftest's parsers (parser/* of open-policy-agent/conftest) ha
   `#content`, repeated elements as lists, every value text; entities are not expanded;
 - Dockerfile (moby/buildkit's parser, through the `dockerfile` package, which wraps the same Go
   parser): one document, the list of instructions `{Cmd, SubCmd, JSON, Flags, Value, Stage}`,
-  comments before an instruction as `{Cmd: "comment", Value: [text]}`.
+  comments before an instruction as `{Cmd: "comment", Value: [text]}`;
+- HCL2 (`.tf`, `.tfvars`, `.hcl`; conftest uses tmccombs/hcl2json): python-hcl2's tree rearranged
+  into hcl2json's shape: a block under its type and then each label, its bodies in a list
+  (`resource.aws_alb_listener["name"] == [{...}]`); literal strings as their value, expressions
+  as `"${...}"`. Expressions and template directives are python-hcl2's rendering
+  (`a > 2 ? 1 : 0`, `%{ for x in y }`), not the source's spacing, and a heredoc loses its last
+  newline.
 
-Other formats conftest reads (HCL, CUE, jsonnet, EDN, ...) have no parser here: such a file is
+Other formats conftest reads (HCL1, CUE, jsonnet, EDN, ...) have no parser here: such a file is
 refused by name rather than misread.
 """
 
@@ -36,7 +42,7 @@ import yaml
 from verification_pipeline.errors import FormatError
 from verification_pipeline.jsonio import decode_json
 
-PARSERS = ("yaml", "json", "toml", "ini", "dotenv", "xml", "dockerfile")
+PARSERS = ("yaml", "json", "toml", "ini", "dotenv", "xml", "dockerfile", "hcl2")
 _EXTENSIONS = {
     ".yaml": "yaml",
     ".yml": "yaml",
@@ -46,6 +52,9 @@ _EXTENSIONS = {
     ".env": "dotenv",
     ".xml": "xml",
     ".dockerfile": "dockerfile",
+    ".tf": "hcl2",
+    ".tfvars": "hcl2",
+    ".hcl": "hcl2",
 }
 
 
@@ -254,4 +263,72 @@ def _dockerfile(text: str, source: str) -> Any:
     return [commands]  # conftest hands a Dockerfile over as one document: the list of its instructions
 
 
-_OTHER_PARSERS = {"ini": _ini, "dotenv": _dotenv, "xml": _xml, "dockerfile": _dockerfile}
+def _is_block(value: Any) -> bool:
+    """python-hcl2's block entry: a body (`__is_block__`), or `{"label": <block entry>}`."""
+    if not isinstance(value, dict):
+        return False
+    return value.get("__is_block__") is True or (len(value) == 1 and _is_block(next(iter(value.values()))))
+
+
+def _unquoted(text: str) -> str:
+    """A key or string as python-hcl2 gives it (`"\"prod\""`): its value; an expression (`${...}`) as it is."""
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        try:
+            value = json.loads(text)  # HCL's escapes (\n, \", \\, \uNNNN) are JSON's
+        except ValueError:
+            return text[1:-1]
+        return value if isinstance(value, str) else text[1:-1]
+    return text
+
+
+def _hcl_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return _unquoted(value)
+    if isinstance(value, list):
+        return [_hcl_value(item) for item in value]
+    if isinstance(value, dict):
+        return {_unquoted(str(key)): _hcl_value(item) for key, item in value.items()}
+    return value
+
+
+def _hcl_body(body: dict[str, Any]) -> dict[str, Any]:
+    """hcl2json's object for a body: attributes as values, blocks nested by type and labels, bodies in lists."""
+    out: dict[str, Any] = {}
+    for key, value in body.items():
+        if key == "__is_block__":
+            continue
+        if isinstance(value, list) and value and all(_is_block(entry) for entry in value):
+            for entry in value:
+                target: dict[str, Any] = out
+                name = _unquoted(key)
+                while entry.get("__is_block__") is not True:  # a label: one level deeper
+                    ((label, entry),) = entry.items()
+                    target = target.setdefault(name, {})
+                    name = _unquoted(label)
+                target.setdefault(name, []).append(_hcl_body(entry))
+        else:
+            out[_unquoted(key)] = _hcl_value(value)
+    return out
+
+
+def _hcl2(text: str, source: str) -> Any:
+    import hcl2
+    from hcl2.utils import SerializationOptions
+    from lark.exceptions import LarkError
+
+    options = SerializationOptions(with_comments=False, explicit_blocks=True, preserve_heredocs=False)
+    try:
+        tree = hcl2.loads(text, serialization_options=options)
+    except LarkError as exc:
+        raise FormatError(
+            f"not valid HCL2: {str(exc).splitlines()[0]}", source=source, line=getattr(exc, "line", None)
+        ) from None
+    except RecursionError:
+        raise FormatError("HCL nested too deep to read", source=source) from None
+    try:
+        return _plain(_hcl_body(tree), source)
+    except RecursionError:
+        raise FormatError("HCL nested too deep to judge", source=source) from None
+
+
+_OTHER_PARSERS = {"ini": _ini, "dotenv": _dotenv, "xml": _xml, "dockerfile": _dockerfile, "hcl2": _hcl2}
