@@ -59,7 +59,9 @@ def test(
     ] = "v1",
     parser: Annotated[
         str | None,
-        typer.Option("--parser", help="yaml, json, toml, ini, dotenv, xml, dockerfile or hcl2 for every file."),
+        typer.Option(
+            "--parser", help="yaml, json, toml, ini, dotenv, xml, dockerfile or hcl2 for every file."
+        ),
     ] = None,
     output: Annotated[
         str, typer.Option("--output", "-o", help="stdout (default) or json (conftest's shape).")
