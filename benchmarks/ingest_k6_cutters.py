@@ -30,7 +30,12 @@ import polars as pl
 from ingest_k6 import generate
 
 from verification_pipeline.loadtest.ingest.blocks import BLOCK_BYTES
-from verification_pipeline.loadtest.ingest.ndjson import _LINE_STARTS, _WANTED_PREFIXES, ndjson_fields
+from verification_pipeline.loadtest.ingest.ndjson import (
+    _LINE_STARTS,
+    _WANTED_PREFIXES,
+    ndjson_fields,
+    picked_lines,
+)
 from verification_pipeline.loadtest.ingest.schema import METRICS
 
 LINE = pl.col("line")
@@ -38,20 +43,7 @@ LINE = pl.col("line")
 
 def ours_split_filter(chunk: bytes) -> pl.DataFrame:
     text = pl.read_csv(chunk, has_header=False, separator="\x1f", quote_char=None, schema={"line": pl.String})
-    metric = pl.lit(None, pl.String)
-    for name, prefix in zip(METRICS, _WANTED_PREFIXES, strict=True):
-        metric = pl.when(LINE.str.starts_with(prefix)).then(pl.lit(name)).otherwise(metric)
-    wanted = pl.any_horizontal([LINE.str.starts_with(prefix) for prefix in _WANTED_PREFIXES])
-    layout = (
-        LINE.str.starts_with(_LINE_STARTS[0]) | LINE.str.starts_with(_LINE_STARTS[1])
-    ) & LINE.str.ends_with("}")
-    lines = text.with_row_index("row")
-    _bad, points = pl.collect_all(
-        [
-            lines.lazy().filter(~layout.fill_null(False)).head(1),
-            lines.lazy().filter(wanted).with_columns(metric=metric),
-        ]
-    )
+    _bad, points = picked_lines(text)
     return points.with_columns(pl.col("row").cast(pl.Int64))
 
 

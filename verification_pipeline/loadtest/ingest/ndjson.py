@@ -156,24 +156,8 @@ def _ndjson_chunk(handed: list[bytes], complete: bool, clock: StageTimes) -> tup
             raise LineError(0, f"cannot read the lines of this part of the file: {exc}") from exc
         raise _line_error(data, row, "is not valid UTF-8 text") from None
     del data  # polars holds its own copy now
-    line = pl.col("line")
-    lines = text.with_row_index("row")
-    metric = pl.lit(None, pl.String)
-    for name, prefix in zip(METRICS, _WANTED_PREFIXES, strict=True):
-        metric = pl.when(line.str.starts_with(prefix)).then(pl.lit(name)).otherwise(metric)
-    wanted = pl.any_horizontal([line.str.starts_with(prefix) for prefix in _WANTED_PREFIXES])
-    # Every line is a k6 Point or Metric object, or we say which line is not. (A line ending
-    # in \r\n reads as the line without its \r: JSON allows the whitespace.)
-    layout = (
-        line.str.starts_with(_LINE_STARTS[0]) | line.str.starts_with(_LINE_STARTS[1])
-    ) & line.str.ends_with("}")
     with clock.stage("filter"):
-        bad, points = pl.collect_all(
-            [
-                lines.lazy().filter(~layout.fill_null(False)).head(1),
-                lines.lazy().filter(wanted).with_columns(metric=metric),
-            ]
-        )
+        bad, points = picked_lines(text)
     if bad.height:
         text_of_bad = bad["line"][0] or ""
         what = (
@@ -191,6 +175,29 @@ def _ndjson_chunk(handed: list[bytes], complete: bool, clock: StageTimes) -> tup
         )
     with clock.stage("parse"):
         return (ndjson_fields(points) if points.height else None), text.height
+
+
+def picked_lines(text: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Of a chunk's `line` column: its first line that is not in k6's layout (none: no rows), and
+    the lines of the wanted metrics' points, each with its `row` in the chunk and its `metric`."""
+    line = pl.col("line")
+    lines = text.with_row_index("row")
+    metric = pl.lit(None, pl.String)
+    for name, prefix in zip(METRICS, _WANTED_PREFIXES, strict=True):
+        metric = pl.when(line.str.starts_with(prefix)).then(pl.lit(name)).otherwise(metric)
+    wanted = pl.any_horizontal([line.str.starts_with(prefix) for prefix in _WANTED_PREFIXES])
+    # Every line is a k6 Point or Metric object, or we say which line is not. (A line ending
+    # in \r\n reads as the line without its \r: JSON allows the whitespace.)
+    layout = (
+        line.str.starts_with(_LINE_STARTS[0]) | line.str.starts_with(_LINE_STARTS[1])
+    ) & line.str.ends_with("}")
+    bad, points = pl.collect_all(
+        [
+            lines.lazy().filter(~layout.fill_null(False)).head(1),
+            lines.lazy().filter(wanted).with_columns(metric=metric),
+        ]
+    )
+    return bad, points
 
 
 def _line_error(data: bytes, row: int, message: str) -> LineError:
