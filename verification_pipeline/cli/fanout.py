@@ -148,6 +148,11 @@ def _print_figures(metrics: dict[str, Any], out: Path) -> None:
         f"duplicates {metrics['duplicates']}, ratio {metrics['delivery_ratio']:.4%}; "
         f"probe loop lag p99 {fixed(metrics['loop_lag_p99_ms'])} ms -> {out}"
     )
+    if by_process := metrics.get("loop_lag_p99_ms_by_process"):
+        typer.echo(
+            "loop lag p99 per process: "
+            + ", ".join(f"{name} {fixed(lag)} ms" for name, lag in by_process.items())
+        )
     if (seed_method := metrics.get("seed_method")) is not None:
         typer.echo(
             f"seed's method: {seed_method['count']} latencies ({seed_method['publishes']} publishes, "

@@ -5,8 +5,9 @@ so that stamping thousands of arrivals never queues behind one loop; the publish
 calling process. The run has three phases: every subscriber connects and has its `subscribe`
 acknowledged before the first publish (so a late join is never mistaken for a loss); the
 publisher sends M signals; the workers then wait until every subscriber has seen every event
-or the grace period after the last publish has passed. All timestamps come from this
-machine's wall clock, so the target's clock never enters a latency.
+or the grace period after the last publish has passed. Every stamp, in every process, comes
+from this host's monotonic clock (`clock`), so neither the target's clock nor a step of the
+wall clock during the run enters a latency.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import polars as pl
 
 from verification_pipeline.errors import ConfigError, TargetError
 from verification_pipeline.fanout.accounting import Publish, Receipt, account_deliveries
+from verification_pipeline.fanout.clock import as_epoch_ms, as_stamp_ms, stamp_ms
 from verification_pipeline.fanout.looplag import LoopLagMonitor
 from verification_pipeline.fanout.metrics import fanout_metrics, seed_method_figures, worst_loop_lag_p99
 from verification_pipeline.fanout.publisher import PublishOutcome, T0Emitter, publish_signals, warm_up
@@ -206,7 +208,7 @@ def run_probe(
                 outcome.failures[0],
             )
         # Every event gets its full grace period, so the last one's ends the wait.
-        deadline = max(p.published_at_ms for p in outcome.publishes) / 1000.0 + config.grace_ms / 1000.0
+        deadline = as_stamp_ms(max(p.published_at_ms for p in outcome.publishes)) + config.grace_ms
         awaited = [publish.event_id for publish in (*outcome.publishes, *echoes)]
         harvest = subscribers.drain(awaited, deadline, report)
 
@@ -290,10 +292,14 @@ class _SubscriberProcesses:
         for link in self.links.values():
             link.send(("drain", event_ids, deadline))
         harvest = _Harvest()
-        within_s = max(0.0, deadline - time.time()) + WORKER_REPORT_S
+        within_s = max(0.0, deadline - stamp_ms()) / 1000.0 + WORKER_REPORT_S
         for done, (index, message) in enumerate(self._one_message_from_each(within_s), 1):
             _, receipts, loop_lag_ms, disconnects = message
-            harvest.receipts.extend(Receipt(*receipt) for receipt in receipts)
+            # stamped on the monotonic clock, shown as epoch time with the one offset the publishes use
+            harvest.receipts.extend(
+                Receipt(subscriber, event_id, seq, as_epoch_ms(at))
+                for subscriber, event_id, seq, at in receipts
+            )
             harvest.loop_lag.extend((f"subscribers-{index}", lag) for lag in loop_lag_ms)
             harvest.disconnects += disconnects
             report("drain", done, len(self.groups))

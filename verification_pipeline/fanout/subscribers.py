@@ -6,10 +6,12 @@ process and loop each, and this module is what runs in each of those processes. 
 the parent over a `multiprocessing` connection, with plain picklable messages:
 
     group  -> parent  ("ready", connected)  |  ("error", cause)
-    parent -> group   ("drain", event_ids, deadline_epoch_s)  |  ("abort",)
+    parent -> group   ("drain", event_ids, deadline_ms)  |  ("abort",)
     group  -> parent  ("result", receipts, loop_lag_ms, disconnects)
 
-Receipts are `(subscriber, event_id, seq, received_at_ms)` tuples. Causes are sentences for a
+Receipts are `(subscriber, event_id, seq, received_at_ms)` tuples. Every time here (the stamps,
+the deadline) is on the host's monotonic clock (`clock.stamp_ms`), which every process of this
+host reads alike; the parent turns the stamps into epoch times with one offset. Causes are sentences for a
 person with the token removed, because they end up in error messages.
 """
 
@@ -20,12 +22,12 @@ import contextlib
 import gc
 import json
 import logging
-import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 
 import aiohttp
 
+from verification_pipeline.fanout.clock import stamp_ms
 from verification_pipeline.fanout.looplag import LoopLagMonitor
 from verification_pipeline.fanout.redact import redact_token
 from verification_pipeline.fanout.wire import Subscription, WireRefused, websocket_url
@@ -196,10 +198,10 @@ async def _read(subscription: Subscription, subscriber: int, inbox: _Inbox) -> N
 async def _drain(
     group: SubscriberGroup, receipts: list[Receipt], event_ids: set[str], deadline: float
 ) -> None:
-    """Wait until every subscriber has seen every event, or until the grace period is over."""
+    """Wait until every subscriber has seen every event, or until `deadline` (`clock.stamp_ms`)."""
     missing = {group.first + offset: set(event_ids) for offset in range(group.count)}
     checked = 0
-    while missing and time.time() < deadline:
+    while missing and stamp_ms() < deadline:
         for subscriber, event_id, _seq, _at in receipts[checked:]:
             waiting = missing.get(subscriber)
             if waiting is not None:

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Callable
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
+
+from verification_pipeline.fanout.clock import stamp_ms
 
 # Engine.IO + Socket.IO prefixes, as text on the wire.
 _OPEN, _PING, _PONG, _CLOSE = "0", "2", "3", "1"
@@ -32,7 +33,7 @@ _SUBSCRIBE_ACK_ID = "0"
 # The biggest packet a subscriber accepts: the target's events are well under 1 KiB.
 MAX_PACKET_BYTES = 64 * 1024
 
-# (received_at_ms, event payload as JSON text): parsed by the caller, after the stamp.
+# (received_at_ms on `clock.stamp_ms`, event payload as JSON text): parsed by the caller, after the stamp.
 OnEvent = Callable[[float, str], None]
 
 
@@ -98,7 +99,7 @@ class Subscription:
         text = aiohttp.WSMsgType.TEXT
         while True:
             message = await receive()
-            received_at_ms = time.time() * 1000.0  # first, before anything else can run
+            received_at_ms = stamp_ms()  # first, before anything else can run
             if message.type is not text:
                 return not self.closing
             data = message.data
