@@ -61,6 +61,14 @@ def run(
             help="Subscriber processes; default: one per 500 subscribers, at most one per core.",
         ),
     ] = None,
+    connect_timeout: Annotated[
+        float,
+        typer.Option(
+            min=0.1,
+            max=600,
+            help="Seconds to wait for each connection and the target's Socket.IO or GraphQL answer to it.",
+        ),
+    ] = 5.0,
     subscribe_url: Annotated[
         str | None, typer.Option(help="Socket.IO base URL; default: --url without /graphql.")
     ] = None,
@@ -100,6 +108,7 @@ def run(
         grace_ms=grace_ms,
         late_ms=late_ms,
         processes=processes,
+        connect_timeout_s=connect_timeout,
         subscribe_url=subscribe_url,
         t0_echoes=t0_echoes,
     )

@@ -26,6 +26,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Self, cast
 from urllib.parse import urlsplit, urlunsplit
 
+import aiohttp
 import httpx
 import polars as pl
 
@@ -35,7 +36,15 @@ from verification_pipeline.fanout.clock import as_epoch_ms, as_stamp_ms, stamp_m
 from verification_pipeline.fanout.looplag import LoopLagMonitor
 from verification_pipeline.fanout.metrics import fanout_metrics, seed_method_figures, worst_loop_lag_p99
 from verification_pipeline.fanout.publisher import PublishOutcome, T0Emitter, publish_signals, warm_up
-from verification_pipeline.fanout.subscribers import CONNECTS_IN_FLIGHT, SubscriberGroup, run_group
+from verification_pipeline.fanout.redact import redact_token
+from verification_pipeline.fanout.subscribers import (
+    CONNECTS_IN_FLIGHT,
+    SubscribeFailed,
+    SubscriberGroup,
+    run_group,
+    subscribe_one,
+)
+from verification_pipeline.fanout.wire import websocket_url
 from verification_pipeline.reachability import check_http_url, check_reachable
 
 log = logging.getLogger(__name__)
@@ -65,7 +74,8 @@ class ProbeConfig:
     socketio_path: str = "socket.io"
     processes: int | None = None
     subscribers_per_process: int = 500
-    connect_timeout_s: float = 10.0
+    connect_timeout_s: float = 5.0
+    """Per connection: TCP connect, and the Socket.IO handshake (or a GraphQL answer) after it."""
     request_timeout_s: float = 10.0
     max_loop_lag_ms: float = 20.0
     t0_echoes: bool = False
@@ -184,6 +194,10 @@ def run_probe(
     for url in (config.url, config.socketio_url):
         check_reachable(url, config.connect_timeout_s)
     groups = plan_groups(config)
+    # One subscriber's whole handshake and one GraphQL request, each bounded by the connect
+    # timeout, before any process starts: a server that accepts connections and never answers
+    # (or answers plain HTTP) is named in seconds, not after every subscriber's timeout in turn.
+    asyncio.run(_preflight(config, groups[0]))
     log.info(
         "fan-out probe: %d subscribers in %d processes, %d events",
         config.subscribers,
@@ -335,6 +349,34 @@ class _SubscriberProcesses:
                 worker.join(timeout=5)
         for link in self.links.values():
             link.close()
+
+
+CONNECT_TIMEOUT_HINT = (
+    "check that the GraphQL and Socket.IO URLs name the target's endpoints; if it is only slow "
+    "to answer, give it longer with `fanout run --connect-timeout SECONDS`"
+)
+
+
+async def _preflight(config: ProbeConfig, group: SubscriberGroup) -> None:
+    """Refuse a target that does not speak Socket.IO or GraphQL within the connect timeout."""
+    async with aiohttp.ClientSession() as session:
+        try:
+            subscription = await subscribe_one(group, websocket_url(group.url, group.socketio_path), session)
+        except SubscribeFailed as exc:
+            raise TargetError(
+                f"{config.socketio_url}: {redact_token(str(exc), config.token)}", hint=CONNECT_TIMEOUT_HINT
+            ) from None
+        await subscription.close()
+    timeout = httpx.Timeout(config.connect_timeout_s)
+    async with httpx.AsyncClient(timeout=timeout) as client:
+        try:
+            await warm_up(client, config.url, config.token)
+        except httpx.TimeoutException:
+            raise TargetError(
+                f"{config.url}: connected, but no answer to a GraphQL request within "
+                f"{config.connect_timeout_s:g} s",
+                hint=CONNECT_TIMEOUT_HINT,
+            ) from None
 
 
 async def _publish(

@@ -132,19 +132,24 @@ async def _connect_all(
 
     async def connect_one(subscriber: int) -> None:
         async with gate:
-            subscription = await _subscribe(group, url, session)
+            subscription = await subscribe_one(group, url, session)
         subscriptions.append(subscription)
         readers.append(asyncio.get_running_loop().create_task(_read(subscription, subscriber, inbox)))
 
-    outcomes = await asyncio.gather(
-        *(connect_one(group.first + offset) for offset in range(group.count)), return_exceptions=True
-    )
-    for outcome in outcomes:
-        if isinstance(outcome, BaseException):
-            raise outcome
+    loop = asyncio.get_running_loop()
+    connecting = [loop.create_task(connect_one(group.first + offset)) for offset in range(group.count)]
+    try:
+        await asyncio.gather(*connecting)
+    except BaseException:
+        # the first failure is the answer: the others would only wait out their own timeouts
+        for task in connecting:
+            task.cancel()
+        await asyncio.gather(*connecting, return_exceptions=True)
+        raise
 
 
-async def _subscribe(group: SubscriberGroup, url: str, session: aiohttp.ClientSession) -> Subscription:
+async def subscribe_one(group: SubscriberGroup, url: str, session: aiohttp.ClientSession) -> Subscription:
+    """One subscriber of `group`, connected and subscribed; SubscribeFailed says why not, for a person."""
     try:
         subscription, ack = await Subscription.open(
             session,
@@ -158,8 +163,9 @@ async def _subscribe(group: SubscriberGroup, url: str, session: aiohttp.ClientSe
         raise SubscribeFailed(f"the Socket.IO connection or subscription was refused: {exc}") from None
     except TimeoutError:
         raise SubscribeFailed(
-            f"no Socket.IO connection and acknowledgement of subscribe to tenant {group.tenant!r} "
-            f"within {group.connect_timeout_s:g} s"
+            f"connected, but no Socket.IO handshake and acknowledgement of subscribe to tenant "
+            f"{group.tenant!r} within {group.connect_timeout_s:g} s (a server that accepts connections "
+            "and never answers, or one too busy to)"
         ) from None
     except aiohttp.ClientError as exc:
         # the transport failed before any Socket.IO answer: a plain HTTP server, a proxy, nothing
