@@ -67,7 +67,6 @@ def fanout_metrics(
         "events": deliveries["event_id"].n_unique(),
         "publish_errors": publish_errors,
         "loop_lag_p99_ms": worst_loop_lag_p99(loop_lag),
-        "loop_lag_p99_ms_by_process": loop_lag_p99_by_process(loop_lag),
         "evidence": EVIDENCE_RAW,
     }
 

@@ -34,7 +34,12 @@ from verification_pipeline.errors import ConfigError, TargetError
 from verification_pipeline.fanout.accounting import Publish, Receipt, account_deliveries
 from verification_pipeline.fanout.clock import as_epoch_ms, as_stamp_ms, stamp_ms
 from verification_pipeline.fanout.looplag import LoopLagMonitor
-from verification_pipeline.fanout.metrics import fanout_metrics, seed_method_figures, worst_loop_lag_p99
+from verification_pipeline.fanout.metrics import (
+    fanout_metrics,
+    loop_lag_p99_by_process,
+    seed_method_figures,
+    worst_loop_lag_p99,
+)
 from verification_pipeline.fanout.publisher import PublishOutcome, T0Emitter, publish_signals, warm_up
 from verification_pipeline.fanout.redact import redact_token
 from verification_pipeline.fanout.subscribers import (
@@ -148,6 +153,8 @@ class ProbeResult:
         figures = fanout_metrics(
             self.deliveries, loop_lag=self.loop_lag, publish_errors=len(self.publish_failures)
         )
+        # per loop, for the person reading fanout.json; not in the signed SLO document's fan-out figures
+        figures["loop_lag_p99_ms_by_process"] = loop_lag_p99_by_process(self.loop_lag)
         return figures | ({"seed_method": self.seed_method} if self.seed_method is not None else {})
 
 
