@@ -26,7 +26,6 @@ from multiprocessing.connection import Connection, wait
 from typing import Self, cast
 from urllib.parse import urlsplit, urlunsplit
 
-import aiohttp
 import httpx
 import polars as pl
 
@@ -366,14 +365,13 @@ CONNECT_TIMEOUT_HINT = (
 
 async def _preflight(config: ProbeConfig, group: SubscriberGroup) -> None:
     """Refuse a target that does not speak Socket.IO or GraphQL within the connect timeout."""
-    async with aiohttp.ClientSession() as session:
-        try:
-            subscription = await subscribe_one(group, websocket_url(group.url, group.socketio_path), session)
-        except SubscribeFailed as exc:
-            raise TargetError(
-                f"{config.socketio_url}: {redact_token(str(exc), config.token)}", hint=CONNECT_TIMEOUT_HINT
-            ) from None
-        await subscription.close()
+    try:
+        subscription = await subscribe_one(group, websocket_url(group.url, group.socketio_path))
+    except SubscribeFailed as exc:
+        raise TargetError(
+            f"{config.socketio_url}: {redact_token(str(exc), config.token)}", hint=CONNECT_TIMEOUT_HINT
+        ) from None
+    await subscription.close()
     timeout = httpx.Timeout(config.connect_timeout_s)
     async with httpx.AsyncClient(timeout=timeout) as client:
         try:

@@ -25,12 +25,10 @@ import logging
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 
-import aiohttp
-
 from verification_pipeline.fanout.clock import stamp_ms
 from verification_pipeline.fanout.looplag import LoopLagMonitor
 from verification_pipeline.fanout.redact import redact_token
-from verification_pipeline.fanout.wire import Subscription, WireRefused, websocket_url
+from verification_pipeline.fanout.wire import NotAWebsocket, Subscription, WireRefused, websocket_url
 
 log = logging.getLogger(__name__)
 
@@ -79,12 +77,11 @@ async def _hold(group: SubscriberGroup, parent: Connection) -> None:
     monitor = LoopLagMonitor()
     monitor.start()
     inbox = _Inbox()
-    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
     subscriptions: list[Subscription] = []
     readers: list[asyncio.Task[None]] = []
     try:
         try:
-            await _connect_all(group, session, subscriptions, readers, inbox)
+            await _connect_all(group, subscriptions, readers, inbox)
         except SubscribeFailed as exc:
             parent.send(("error", redact_token(str(exc), group.token)))
             return
@@ -117,12 +114,10 @@ async def _hold(group: SubscriberGroup, parent: Connection) -> None:
             *(subscription.close() for subscription in subscriptions), return_exceptions=True
         )
         await asyncio.gather(*readers, return_exceptions=True)
-        await session.close()
 
 
 async def _connect_all(
     group: SubscriberGroup,
-    session: aiohttp.ClientSession,
     subscriptions: list[Subscription],
     readers: list[asyncio.Task[None]],
     inbox: _Inbox,
@@ -132,7 +127,7 @@ async def _connect_all(
 
     async def connect_one(subscriber: int) -> None:
         async with gate:
-            subscription = await subscribe_one(group, url, session)
+            subscription = await subscribe_one(group, url)
         subscriptions.append(subscription)
         readers.append(asyncio.get_running_loop().create_task(_read(subscription, subscriber, inbox)))
 
@@ -148,11 +143,10 @@ async def _connect_all(
         raise
 
 
-async def subscribe_one(group: SubscriberGroup, url: str, session: aiohttp.ClientSession) -> Subscription:
+async def subscribe_one(group: SubscriberGroup, url: str) -> Subscription:
     """One subscriber of `group`, connected and subscribed; SubscribeFailed says why not, for a person."""
     try:
         subscription, ack = await Subscription.open(
-            session,
             url,
             auth={"token": group.token},
             subscribe=("subscribe", {"tenantId": group.tenant}),
@@ -167,11 +161,17 @@ async def subscribe_one(group: SubscriberGroup, url: str, session: aiohttp.Clien
             f"{group.tenant!r} within {group.connect_timeout_s:g} s (a server that accepts connections "
             "and never answers, or one too busy to)"
         ) from None
-    except aiohttp.ClientError as exc:
-        # the transport failed before any Socket.IO answer: a plain HTTP server, a proxy, nothing
+    except NotAWebsocket as exc:
+        # the server answered, but not as a Socket.IO server would: a plain HTTP server, a proxy
+        raise SubscribeFailed(
+            f"no Socket.IO handshake with {group.url} (path {group.socketio_path}): {exc}; "
+            "is a Socket.IO server there?"
+        ) from None
+    except OSError as exc:
+        # the connection failed or broke before any Socket.IO answer
         raise SubscribeFailed(
             f"no Socket.IO handshake with {group.url} (path {group.socketio_path}): "
-            f"{type(exc).__name__}: {exc}; is a Socket.IO server there?"
+            f"{exc.strerror or type(exc).__name__}"
         ) from None
     if not (isinstance(ack, dict) and ack.get("ok") is True):
         await subscription.close()
@@ -193,11 +193,7 @@ async def _read(subscription: Subscription, subscriber: int, inbox: _Inbox) -> N
             seq = payload.get("seq")
             receipts.append((subscriber, payload["id"], seq if type(seq) is int else None, received_at_ms))
 
-    try:
-        closed_by_target = await subscription.run(on_event)
-    except aiohttp.ClientError:
-        closed_by_target = not subscription.closing
-    if closed_by_target:
+    if await subscription.run(on_event):  # closed by the target, not by us
         inbox.disconnects += 1
 
 
