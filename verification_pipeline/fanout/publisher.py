@@ -182,7 +182,7 @@ async def _publish(client: httpx.AsyncClient, url: str, token: str, tenant: str)
             url, content=stamped_body(), headers=headers, extensions={"trace": trace}
         )
     except httpx.TimeoutException:
-        return f"publish timed out after {client.timeout.read} s"
+        return f"publish timed out after {client.timeout.read:g} s"
     except httpx.TransportError as exc:
         raise _unreachable(url, exc, token) from None
     _refuse_refused(url, response, token, "scope coherence:write")
