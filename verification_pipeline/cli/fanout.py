@@ -120,11 +120,11 @@ def run(
     if breaches and lag is not None and lag > config.max_loop_lag_ms:
         # The figure is the probe's own delay as much as the target's: no verdict on the target
         # (exit 1 still: nothing passed), said first so nobody reads it as the target's FAIL.
-        breaches = [
+        inconclusive = (
             f"INCONCLUSIVE, not a verdict on the target: the probe's own event loops lagged {lag:.1f} ms "
-            f"(p99) > {config.max_loop_lag_ms:g} ms (the machine is busy); what it measured: {breaches[0]}",
-            *breaches[1:],
-        ]
+            f"(p99) > {config.max_loop_lag_ms:g} ms (the machine is busy); what it measured: {breaches[0]}"
+        )
+        breaches = [inconclusive, *breaches[1:]]
     if breaches:
         raise GateFailed("; ".join(breaches))
 
