@@ -78,6 +78,52 @@ def test_a_key_file_with_two_keys_is_refused_even_with_the_trusted_one_second(
     assert code == 2 and "holds 2 PEM blocks" in out and "signed verdict" not in out
 
 
+def test_a_key_set_names_every_key_and_the_one_that_signed(
+    capsys, bundle_dir: Path, key_pair: KeyPairFiles, other_key_pair: KeyPairFiles, tmp_path: Path
+) -> None:
+    """With --key-set the same file is meant as a set: each key is trusted and named, and the
+    output says which one signed, whatever its place in the file."""
+    from verification_pipeline.evidence.keys import load_public_key_pem, public_key_fingerprint
+
+    trusted, other = (
+        public_key_fingerprint(load_public_key_pem(k.public_key.read_bytes(), source="k"))
+        for k in (key_pair, other_key_pair)
+    )
+    both = tmp_path / "keys.pem"
+    both.write_bytes(other_key_pair.public_key.read_bytes() + key_pair.public_key.read_bytes())
+    code, out = verify(capsys, bundle_dir, both, "--rc", RC.tag, "--key-set")
+    assert code == 0, out
+    assert f"trusted key 1 of 2: {other}\n" in out
+    assert f"trusted key 2 of 2: {trusted}  <- signed this bundle" in out
+    from tests.evidence.conftest import recompute_for_tests
+    from verification_pipeline.audit.recompute import audit_path
+    from verification_pipeline.evidence.keys import load_public_keys
+
+    report = audit_path(
+        bundle_dir, public_key=load_public_keys(both, key_set=True), recompute=recompute_for_tests
+    )
+    assert report.verification is not None
+    assert report.verification.key_set == (other, trusted)
+    assert report.verification.key_fingerprint == trusted
+
+
+def test_a_key_set_without_the_signer_or_with_a_bad_key_is_refused(
+    capsys, bundle_dir: Path, key_pair: KeyPairFiles, other_key_pair: KeyPairFiles, tmp_path: Path
+) -> None:
+    only_other = tmp_path / "other.pem"
+    only_other.write_bytes(other_key_pair.public_key.read_bytes() * 1)
+    code, out = verify(capsys, bundle_dir, only_other, "--rc", RC.tag, "--key-set")
+    assert code == 1 and "signed by none of the key set's keys (SHA256:" in out, out
+    twice = tmp_path / "twice.pem"
+    twice.write_bytes(key_pair.public_key.read_bytes() * 2)
+    code, out = verify(capsys, bundle_dir, twice, "--key-set")
+    assert code == 2 and "key 2 is key 1 again" in out, out
+    cut = tmp_path / "cut.pem"
+    cut.write_bytes(key_pair.public_key.read_bytes() + b"-----BEGIN PUBLIC KEY-----\nAAAA\n")
+    code, out = verify(capsys, bundle_dir, cut, "--key-set")
+    assert code == 2 and "without its END line" in out, out
+
+
 # --- a baseline nobody verified -------------------------------------------------------------------
 
 

@@ -28,6 +28,8 @@ class VerificationReport:
     dev_key: bool
     summary: str | None = None
     """The signed verification summary's result (PASSED/FAILED); None for a bundle made before there was one."""
+    key_set: tuple[str, ...] = ()
+    """The fingerprints (key ids) of the trusted key set, when one was given (`--key-set`)."""
 
     @property
     def commit(self) -> str:
@@ -52,6 +54,11 @@ class VerificationReport:
             f"  verdict:           {self.verdict} (test-result {self.result})",
             f"  files:             {self.files} signed subjects",
             f"  signed by:         {self.key_fingerprint}",
+            *(
+                f"  trusted key {number} of {len(self.key_set)}: {fingerprint}"
+                + ("  <- signed this bundle" if fingerprint == self.key_fingerprint else "")
+                for number, fingerprint in enumerate(self.key_set, start=1)
+            ),
             "  summary (VSA):     "
             + (
                 f"{self.summary}, for the RC's commit" if self.summary else "none (a bundle made before VSAs)"
