@@ -30,6 +30,8 @@ class VerificationReport:
     """The signed verification summary's result (PASSED/FAILED); None for a bundle made before there was one."""
     key_set: tuple[str, ...] = ()
     """The fingerprints (key ids) of the trusted key set, when one was given (`--key-set`)."""
+    taken_as_signed: tuple[str, ...] = ()
+    """Gates whose verdicts sign no figures to recompute them from (a bundle made before they did)."""
 
     @property
     def commit(self) -> str:
@@ -66,6 +68,11 @@ class VerificationReport:
         ]
         if self.missing_files:
             lines.append(f"  missing evidence:  {', '.join(self.missing_files)}")
+        if self.taken_as_signed:
+            lines.append(
+                f"  not recomputed:    {', '.join(self.taken_as_signed)} (they sign no figures to "
+                "recompute from; their verdicts are taken as signed)"
+            )
         if self.dev_key:
             lines.append(
                 "  WARNING: signed with a DEV key; it proves nothing to anyone who does not hold that key"

@@ -42,13 +42,16 @@ _WHERE = predicate_where("test-result predicate")
 _CONTRADICTION = "the producer contradicts itself; do not trust this bundle's verdict"
 
 
-def check_gates(tested: TestResultPredicate, parameters: ExternalParameters) -> None:
+def check_gates(tested: TestResultPredicate, parameters: ExternalParameters) -> tuple[str, ...]:
+    """Every gate's verdict against its signed figures; returns the gates that sign none to
+    recompute from (an older bundle's scan and baseline gates), whose verdicts are taken as signed."""
     version = tested.ours.gateFigures
     if version is not None and version > GATE_FIGURES_VERSION:
         raise VerificationFailed(
             f"{_WHERE}.{EXTENSION}.gateFigures]: {version}, newer than this verifier knows ({GATE_FIGURES_VERSION})",
             hint="verify with a newer verification-pipeline; a gate this one cannot recompute is not taken on trust",
         )
+    unchecked: list[str] = []
     for index, gate in enumerate(tested.ours.gates):
         where = f"{_WHERE}.{EXTENSION}.gates.{index}"
         if version is not None and needs_figures(gate) and not carries_figures(gate):
@@ -69,12 +72,15 @@ def check_gates(tested: TestResultPredicate, parameters: ExternalParameters) -> 
                 hint=_CONTRADICTION,
             )
         allowed = figure_verdicts(gate, where) or allowed_verdicts(gate, parameters)
+        if allowed is None:
+            unchecked.append(gate.name)
         if allowed is not None and Verdict(gate.verdict) not in allowed:
             raise VerificationFailed(
                 f"{_WHERE}.{EXTENSION}.gates.{index}.verdict]: {gate.name} is signed {gate.verdict}, but its "
                 f"signed figures make it {' or '.join(sorted(allowed))} ({_figures(gate)})",
                 hint=_CONTRADICTION,
             )
+    return tuple(unchecked)
 
 
 def allowed_verdicts(gate: Gate, parameters: ExternalParameters) -> frozenset[Verdict] | None:
