@@ -154,7 +154,7 @@ def audit(
     """Recompute slo/metrics.json (and slo/baseline.json with --baseline) from raw data, compare, print the lineage."""
     from verification_pipeline.audit.recompute import audit_path, lineage_lines
     from verification_pipeline.evidence.keys import load_public_keys
-    from verification_pipeline.textsafe import for_terminal
+    from verification_pipeline.textsafe import for_terminal, mark_verdict_words
 
     if key_set and public_key is None:
         raise UsageError("--key-set needs --public-key FILE holding the key set")
@@ -189,7 +189,7 @@ def audit(
             f"signed by {report.baseline_verification.key_fingerprint}"
         )
     for line in lineage_lines(report.lineage):
-        typer.echo(for_terminal(line))
+        typer.echo(for_terminal(mark_verdict_words(line)))  # input text: it states no verdict
     rows = ", ".join(f"{for_terminal(name)}: {count} rows" for name, count in report.raw_rows.items())
     typer.echo(f"recomputed {SLO_METRICS} from raw measurements ({rows})")
     for difference in report.differences:

@@ -43,6 +43,7 @@ from verification_pipeline.evidence.verify.report import VerificationReport
 from verification_pipeline.evidence.verify.subjects import check_files, signed_subjects
 from verification_pipeline.evidence.verify.verdicts import check_gates, check_result
 from verification_pipeline.evidence.vsa import check_vsa_statement
+from verification_pipeline.textsafe import mark_verdict_words
 
 __all__ = ["TrustedKeys", "VerificationReport", "verify_files", "verify_path"]
 
@@ -79,7 +80,9 @@ def verify_files(
     verified with the key of the set that signed it, and the report names every key of the set.
     """
     for name in files:
-        check_relative_name(name, lambda message: VerificationFailed(f"{source}: {message}"))
+        check_relative_name(
+            name, lambda message: VerificationFailed(mark_verdict_words(f"{source}: {message}"))
+        )
     key_set: tuple[str, ...] = ()
     if not isinstance(public_key, Ed25519PublicKey):
         key_set = tuple(public_key_fingerprint(key) for key in public_key)

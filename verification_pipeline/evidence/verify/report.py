@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from verification_pipeline.evidence.statements import COMMIT_FROM_CHECKOUT, COMMIT_FROM_TAG
+from verification_pipeline.textsafe import mark_verdict_words
 
 _COMMIT_SOURCE_TEXT = {
     COMMIT_FROM_TAG: "RC's git tag",
@@ -47,12 +48,13 @@ class VerificationReport:
         Every value from the bundle or its location is shown as text; the CLI makes it inert for
         a terminal (`textsafe.for_terminal`) before printing.
         """
+        shown = mark_verdict_words  # input text states no verdict: only the first line does
         lines = [
             f"signed verdict: {self.verdict}",
-            f"verified: {self.source}",
-            f"  release candidate: {self.release_candidate.get('tag')} (commit {self.commit}, from the {self.commit_source_text})",
-            f"  run id:            {self.run_id}",
-            f"  created:           {self.created_at}",
+            f"verified: {shown(self.source)}",
+            f"  release candidate: {shown(self.release_candidate.get('tag'))} (commit {shown(self.commit)}, from the {self.commit_source_text})",
+            f"  run id:            {shown(self.run_id)}",
+            f"  created:           {shown(self.created_at)}",
             f"  verdict:           {self.verdict} (test-result {self.result})",
             f"  files:             {self.files} signed subjects",
             f"  signed by:         {self.key_fingerprint}",
