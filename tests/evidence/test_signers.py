@@ -359,6 +359,16 @@ FIGURE_CONTRADICTIONS = {
         lambda t, p: _gates(t)[1].pop("min_samples"),
         r"gates\.1\.min_samples\]: missing; slo:write_p95 cannot be judged",
     ),
+    "forbidden-request-admitted-yet-pass": (
+        _add_gate(
+            {
+                "name": "authz:no_forbidden_admitted",
+                "verdict": "PASS",
+                **{"attempts": 40, "answered": 38, "admitted": 1, "reason": "r"},
+            }
+        ),
+        r"gates\.3\.verdict\]: authz:no_forbidden_admitted is signed PASS, but its signed figures make it FAIL",
+    ),
     "figures-of-a-newer-producer": (
         lambda t, p: t["predicate"][EXTENSION].update(gateFigures=99),
         r"gateFigures\]: 99, newer than this verifier knows",

@@ -10,8 +10,10 @@ per family of checks:
    say the same;
 3. `subjects`: both list the same subjects, and every subject is in the bundle with every digest
    it is given, with no file left over;
-4. `verdicts`: each gate's verdict follows from its signed figures and threshold, and the
-   signed verdict, result and passed/warned/failed tests follow from the gates;
+4. `verdicts` and `figures`: each gate's verdict follows from its signed figures and threshold
+   (SLOs with their min_samples, scan, baseline and forbidden-request gates from their counts,
+   comparisons and policies), and the signed verdict, result and passed/warned/failed tests
+   follow from the gates; a gate that signs no figures (an older bundle's) is named in the report;
 5. `documents`: manifest.json and lineage.json (signed subjects themselves) agree with the
    signed statements: files, sizes, RC, verdict, run id, signing key, inputs.
 

@@ -11,7 +11,9 @@ producer bug and a lying signer are both caught here:
   report or nothing passed, else PASS;
 - `baseline:no_regression`: NO_BASELINE is WARN; otherwise each SLO's comparison is decided
   again from its samples, interval, ratio and saturation under the signed regression policy, and
-  the gate is the worst of them.
+  the gate is the worst of them;
+- `authz:no_forbidden_admitted`: FAIL with one admitted, WARN or INCONCLUSIVE with none sent,
+  INCONCLUSIVE with none answered, else PASS (its counts were signed from the start).
 Figures that contradict each other (a waiver count above the breaches, a classification the
 interval does not give) are refused with the field named.
 """
@@ -24,7 +26,7 @@ from typing import Any
 
 from verification_pipeline.errors import VerificationFailed
 from verification_pipeline.evidence.verify.schemas import Gate
-from verification_pipeline.gates import BASELINE_GROUP, NO_REGRESSION_GATE, SCAN_GROUP
+from verification_pipeline.gates import AUTHZ_GATE, BASELINE_GROUP, NO_REGRESSION_GATE, SCAN_GROUP
 from verification_pipeline.jsonio import shown
 from verification_pipeline.verdict import Verdict, worst
 
@@ -38,6 +40,7 @@ FIGURE_KEYS = {
     VULNERABILITY_GATE: "by_severity",
     POLICIES_GATE: "counts",
     BASELINE_GATE: "comparisons",
+    AUTHZ_GATE: "admitted",
 }
 """The figure whose presence says the gate signed its figures (absent: a bundle made before)."""
 
@@ -56,8 +59,9 @@ def figure_verdicts(gate: Gate, where: str) -> frozenset[Verdict] | None:
     if not carries_figures(gate):
         return None
     figures = _Figures(gate.model_extra or {}, where)
-    rule: Callable[[_Figures], Verdict] = _RULES[gate.name]
-    return frozenset({rule(figures)})
+    rule: Callable[[_Figures], Verdict | frozenset[Verdict]] = _RULES[gate.name]
+    allowed = rule(figures)
+    return allowed if isinstance(allowed, frozenset) else frozenset({allowed})
 
 
 _UNSET: Any = object()
@@ -257,10 +261,26 @@ def _interval(f: _Figures, at: str, value: Any, *, bounded: bool = False) -> dic
     return figures
 
 
-_RULES: dict[str, Callable[[_Figures], Verdict]] = {
+def _authz(f: _Figures) -> Verdict | frozenset[Verdict]:
+    """Forbidden requests under load (`authz.document`): one admitted is a FAIL; none sent is
+    not measured (WARN), or none answered (INCONCLUSIVE); otherwise PASS."""
+    attempts, answered, admitted = (f.count(k) or 0 for k in ("attempts", "answered", "admitted"))
+    if answered > attempts:
+        raise f.refuse("answered", f"{answered} answered of {attempts} attempts")
+    if admitted > answered:
+        raise f.refuse("admitted", f"{admitted} admitted of {answered} answered")
+    if admitted:
+        return Verdict.FAIL
+    if attempts == 0:  # none tried (WARN), or tried without a request recorded (INCONCLUSIVE)
+        return frozenset({Verdict.WARN, Verdict.INCONCLUSIVE})
+    return Verdict.INCONCLUSIVE if answered == 0 else Verdict.PASS
+
+
+_RULES: dict[str, Callable[[_Figures], Verdict | frozenset[Verdict]]] = {
     SBOM_GATE: _sbom,
     VULNERABILITY_GATE: _vulnerabilities,
     POLICIES_GATE: _policies,
     BASELINE_GATE: _baseline,
+    AUTHZ_GATE: _authz,
 }
 assert set(_RULES) == set(FIGURE_KEYS)
