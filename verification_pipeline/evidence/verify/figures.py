@@ -87,8 +87,8 @@ class _Figures:
     def number(self, field: str, value: Any, *, optional: bool = False) -> float | None:
         if value is None and optional:
             return None
-        if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
-            raise self.refuse(field, f"{shown(value)} is not a number")
+        if not isinstance(value, int | float) or isinstance(value, bool) or math.isnan(value):
+            raise self.refuse(field, f"{shown(value)} is not a number")  # ±inf is one (a ratio to 0 ms)
         return float(value)
 
     def counts(self, field: str) -> dict[str, int] | None:
