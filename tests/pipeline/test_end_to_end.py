@@ -109,7 +109,7 @@ def test_a_passing_rc_gets_a_verified_bundle_and_a_pass_decision(pipeline_env, i
     assert machine_paths_in(files) == {}
     # the SBOM names what it scanned by the RC's repository and commit (here the checkout's HEAD)
     scanned = json.loads(files[SBOM])["source"]["metadata"]["path"]
-    assert scanned == f"verification-pipeline@{git(project_root(), 'rev-parse', 'HEAD')}#reference_target"
+    assert scanned == f"verification-pipeline@{report.commit}#reference_target"
     # lineage names the run that produced each raw input
     lineage = json.loads(files["lineage.json"])
     assert any(o.get("runId") == run.run_id for o in lineage["outputs"])
