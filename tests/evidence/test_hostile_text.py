@@ -186,3 +186,20 @@ def test_lineage_text_cannot_erase_the_not_verified_warning(
     assert b"\\x1b[1A\\x1b[2K" in drawn, drawn
     assert b"PASS" not in drawn and b'signed verdict: [input text: "pass"]' in drawn, drawn
     assert code == 1  # the recorded figures are not these raw rows' figures; what matters is above
+
+
+def test_verify_of_a_failing_bundle_under_a_hostile_path_says_pass_nowhere(
+    capsys, build_bundle: BuildBundle, key_pair: KeyPairFiles, tmp_path: Path
+) -> None:
+    """The path the auditor typed is input too: a FAIL bundle stored under `.../PASSED/...`
+    verifies (a signed FAIL is an integrity pass) and its screen shows no PASS: only the first
+    line states the verdict, and it says FAIL."""
+    from tests.evidence.conftest import outcomes
+    from verification_pipeline.cli import main
+
+    root = write_directory(build_bundle(gates=outcomes("FAIL")), tmp_path / "Verdict PASSED" / "b")
+    capsys.readouterr()
+    assert main(["verify", str(root), "--public-key", str(key_pair.public_key)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("signed verdict: FAIL\n") and "PASS" not in out, out
+    assert 'Verdict [input text: "passed"]' in out, out
