@@ -364,7 +364,10 @@ FIGURE_CONTRADICTIONS = {
             {
                 "name": "authz:no_forbidden_admitted",
                 "verdict": "PASS",
-                **{"attempts": 40, "answered": 38, "admitted": 1, "reason": "r"},
+                "attempts": 40,
+                "answered": 38,
+                "admitted": 1,
+                "reason": "r",
             }
         ),
         r"gates\.3\.verdict\]: authz:no_forbidden_admitted is signed PASS, but its signed figures make it FAIL",
