@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from verification_pipeline.config_files import load_yaml
+from verification_pipeline.errors import ConfigError
 from verification_pipeline.slo_row import SLO_DETAIL_FIELDS, SloRow
 from verification_pipeline.verdict import Verdict, worst
 
@@ -72,14 +74,21 @@ def delivery_ratio_gate(fanout: Mapping[str, Any] | None, min_delivery_ratio: fl
 
 
 def slo_gates(
-    rows: Iterable[SloRow], fanout: Mapping[str, Any] | None, min_delivery_ratio: float
+    rows: Iterable[SloRow],
+    fanout: Mapping[str, Any] | None,
+    min_delivery_ratio: float,
+    min_samples: Mapping[str, int] | None = None,
 ) -> tuple[GateOutcome, ...]:
-    """One gate per SLO row, then the fan-out delivery ratio."""
+    """One gate per SLO row, then the fan-out delivery ratio. `min_samples` (per SLO name, from
+    slos.yaml) is signed with its gate, so a PASS on fewer samples is refused by `verify`."""
     outcomes = [
         GateOutcome(
             f"{SLO_GROUP}:{row.name}",
             row.verdict,
-            {k: value for k in SLO_DETAIL_FIELDS if (value := getattr(row, k)) is not None},
+            {
+                **{k: value for k in SLO_DETAIL_FIELDS if (value := getattr(row, k)) is not None},
+                **({"min_samples": min_samples[row.name]} if min_samples and row.name in min_samples else {}),
+            },
         )
         for row in rows
     ]
@@ -87,10 +96,14 @@ def slo_gates(
     return tuple(outcomes)
 
 
-def scan_gates(gates: Iterable[tuple[str, Verdict, str]]) -> tuple[GateOutcome, ...]:
-    """One gate per scan gate (name, verdict, reason)."""
+def scan_gates(
+    gates: Iterable[tuple[str, Verdict, str]], figures: Mapping[str, Mapping[str, Any]] | None = None
+) -> tuple[GateOutcome, ...]:
+    """One gate per scan gate (name, verdict, reason), with the figures and thresholds it was
+    judged by (`scans.summary`), keyed by gate name, where they are known."""
     return tuple(
-        GateOutcome(f"{SCAN_GROUP}:{name}", verdict, {"reason": reason}) for name, verdict, reason in gates
+        GateOutcome(f"{SCAN_GROUP}:{name}", verdict, {**(figures or {}).get(name, {}), "reason": reason})
+        for name, verdict, reason in gates
     )
 
 
@@ -110,14 +123,20 @@ def service_build_gate(
 
 
 def baseline_gate(
-    verdict: Verdict | str, *, status: str, baseline_rc: str | None, reason: str
+    verdict: Verdict | str,
+    *,
+    status: str,
+    baseline_rc: str | None,
+    reason: str,
+    figures: Mapping[str, Any] | None = None,
 ) -> GateOutcome:
     """The comparison with the previous verified RC (slo/baseline.json).
 
     WARN when there is no baseline or a slowdown the regression policy tolerates; FAIL (or
-    INCONCLUSIVE) only where slos.yaml says `on_regression: fail`.
+    INCONCLUSIVE) only where slos.yaml says `on_regression: fail`. `figures`
+    (`baseline_figures`): what each SLO's verdict was decided from, signed with the gate.
     """
-    detail = {"status": status, "baseline": baseline_rc, "reason": reason}
+    detail = {"status": status, "baseline": baseline_rc, "reason": reason, **(figures or {})}
     return GateOutcome(f"{BASELINE_GROUP}:{NO_REGRESSION_GATE}", Verdict(verdict), detail)
 
 
@@ -154,3 +173,82 @@ def findings(gates: Iterable[GateOutcome]) -> list[str]:
     return [
         f"{gate.name}: {gate.verdict}: {gate.reason}" for gate in gates if gate.verdict is not Verdict.PASS
     ]
+
+
+# --- the figures scan and baseline gates sign (h27) -----------------------------------------------
+
+GATE_FIGURES_VERSION = 1
+"""Signed in the test result's extension as `gateFigures`: every scan and baseline gate carries
+the figures and thresholds its verdict follows from, every SLO gate its `min_samples`, and
+`verify` recomputes those verdicts. A bundle made before (no marker) has its scan and baseline
+verdicts taken as signed; figures a gate does carry are checked all the same."""
+MIN_COMPARED_SAMPLES = 30
+"""The baseline comparison's minimum samples per side (`compare.document`), signed with its gate."""
+
+
+def baseline_figures(
+    regression_policy: Mapping[str, Any] | None, rows: Iterable[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """The inputs of each SLO's comparison verdict (slo/baseline.json's rows), and the policy.
+
+    Per row: samples on each side, the shift interval (latency) or the rate difference in
+    percentage points (rates), the quantile ratio, the classification, whether each side's
+    client was saturated, and the row's verdict; `verify` decides each row again from them.
+    """
+    policy = dict(regression_policy or {})
+    return {
+        "policy": {
+            "on_regression": policy.get("on_regression"),
+            "max_p95_increase_pct": policy.get("max_p95_increase_pct"),
+            "max_error_rate_increase_pp": policy.get("max_error_rate_increase_pp"),
+            "min_compared_samples": MIN_COMPARED_SAMPLES,
+        },
+        "comparisons": [_comparison_figures(row) for row in rows],
+    }
+
+
+def _comparison_figures(row: Mapping[str, Any]) -> dict[str, Any]:
+    def side(name: str) -> Any:
+        value = row.get(name)
+        return value.get("n") if isinstance(value, Mapping) else None
+
+    def interval(name: str) -> dict[str, Any] | None:
+        value = row.get(name)
+        if not isinstance(value, Mapping):
+            return None
+        return {k: value.get(k) for k in ("estimate", "lower", "upper")}
+
+    health = row.get("measurement_health")
+    saturated = {
+        name: bool(health.get(name)) if isinstance(health, Mapping) else False
+        for name in ("current", "baseline")
+    }
+    return {
+        "slo": row.get("slo"),
+        "kind": row.get("kind"),
+        "n_current": side("current"),
+        "n_baseline": side("baseline"),
+        "shift_ms": interval("shift_ms"),
+        "p95_ratio": interval("p95_ratio"),
+        "rate_diff_pp": interval("rate_diff"),
+        "classification": row.get("classification"),
+        "saturated": saturated,
+        "verdict": str(Verdict(row["verdict"])) if row.get("verdict") is not None else None,
+    }
+
+
+def slo_min_samples(spec_yaml: str | None) -> dict[str, int]:
+    """Each SLO's `min_samples` from the slos.yaml text the figures were computed with (signed in
+    slo/metrics.json); {} where the text says none. The SLO gates sign it beside `n`."""
+    if not spec_yaml:
+        return {}
+    try:
+        document = load_yaml(spec_yaml, source="slos.yaml")
+    except ConfigError:
+        return {}
+    slos = document.get("slos") if isinstance(document, Mapping) else None
+    return {
+        str(slo["name"]): slo["min_samples"]
+        for slo in slos or ()
+        if isinstance(slo, Mapping) and isinstance(slo.get("min_samples"), int) and "name" in slo
+    }

@@ -15,10 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from verification_pipeline.gates import (
     GateOutcome,
     authz_gate,
+    baseline_figures,
     baseline_gate,
     scan_gates,
     service_build_gate,
     slo_gates,
+    slo_min_samples,
 )
 from verification_pipeline.slo_row import SloRow
 from verification_pipeline.verdict import Verdict
@@ -81,13 +83,15 @@ class SloMetricsRecord(Record):
     """Whether each phase's client measured the service or itself (`health.assess`)."""
 
     def gates(self) -> tuple[GateOutcome, ...]:
-        return slo_gates(self.slos, self.fanout, self.min_delivery_ratio)
+        return slo_gates(self.slos, self.fanout, self.min_delivery_ratio, slo_min_samples(self.spec.yaml))
 
 
 class ScanGate(Record):
     name: str
     verdict: Verdict
     reason: str
+    figures: dict[str, Any] | None = None
+    """The counts and thresholds the verdict follows from (`scans.summary`); None in older records."""
 
 
 class ScanSummaryRecord(Record):
@@ -101,7 +105,10 @@ class ScanSummaryRecord(Record):
     missing_from_sbom: list[dict[str, Any]] | None = None
 
     def gate_outcomes(self) -> tuple[GateOutcome, ...]:
-        return scan_gates((g.name, g.verdict, g.reason) for g in self.gates)
+        return scan_gates(
+            ((g.name, g.verdict, g.reason) for g in self.gates),
+            {g.name: g.figures for g in self.gates if g.figures is not None},
+        )
 
 
 class ComparisonRow(BaseModel):
@@ -138,7 +145,13 @@ class BaselineComparisonRecord(Record):
 
     def gate(self) -> GateOutcome:
         return baseline_gate(
-            self.verdict, status=self.status, baseline_rc=self.baseline_rc, reason=self.reason
+            self.verdict,
+            status=self.status,
+            baseline_rc=self.baseline_rc,
+            reason=self.reason,
+            figures=baseline_figures(
+                self.regression_policy, [row.model_dump(mode="json") for row in self.slos]
+            ),
         )
 
 

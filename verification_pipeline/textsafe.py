@@ -95,3 +95,20 @@ def for_code_span(text: object, limit: int = MAX_SHOWN) -> str:
 def for_html(text: object, limit: int = MAX_SHOWN) -> str:
     """Text inside an HTML element or a quoted attribute."""
     return html.escape(_TERMINAL_UNSAFE.sub(" ", cut(str(text), limit)), quote=True)
+
+
+# --- verdict words in input text (h27) --------------------------------------------------------------
+
+_VERDICT_WORD = re.compile(r"(?<![0-9A-Za-z_])(pass(?:ed)?)(?![0-9A-Za-z_])", re.IGNORECASE)
+INPUT_WORD_MARK = '[input text: "{word}"]'
+"""How a verdict word inside input text is shown: lower case, marked as quoted input."""
+
+
+def mark_verdict_words(text: object) -> str:
+    """Input text with every PASS / PASSED (any case) shown as `[input text: "passed"]`.
+
+    Escaping makes `**Verdict: PASSED.**` inert (no bold, no paragraph of its own) but still
+    readable as a verdict; a FAIL RC's documents and screens show "PASS" only where the pipeline
+    states a verdict. Apply to input text before escaping it for its destination.
+    """
+    return _VERDICT_WORD.sub(lambda m: INPUT_WORD_MARK.format(word=m.group(1).lower()), str(text))

@@ -143,16 +143,33 @@ def outcomes(verdict: Verdict = "PASS") -> list[GateOutcome]:
         "threshold": 350.0,
         "unit": "ms",
         "n": 6,
+        "min_samples": 5,
     }
     return [
         GateOutcome("slo:read_p95", verdict, read),
         GateOutcome(
             "slo:write_p95",
             "PASS",
-            {"value": 402.0, "ci_high": 520.0, "threshold": 700.0, "unit": "ms", "n": 4},
+            {"value": 402.0, "ci_high": 520.0, "threshold": 700.0, "unit": "ms", "n": 4, "min_samples": 4},
         ),
-        GateOutcome("scan:vulnerability-policy", "PASS", {"reason": "no Critical, no fixable High"}),
+        GateOutcome(
+            "scan:vulnerability_policy_met",
+            "PASS",
+            {**VULNERABILITY_FIGURES, "reason": "no Critical, no fixable High"},
+        ),
     ]
+
+
+VULNERABILITY_FIGURES = {
+    "fail_on": ["Critical"],
+    "fail_on_fixable": ["High"],
+    "max_violations": 0,
+    "by_severity": {"Critical": 1, "High": 3, "Medium": 7, "Low": 0},
+    "fixable_by_severity": {"Critical": 1, "High": 0, "Medium": 2, "Low": 0},
+    "waived": 1,
+    "violations": 0,
+}
+"""A vulnerability gate's signed figures that make it PASS: the one Critical is waived."""
 
 
 LINEAGE = [

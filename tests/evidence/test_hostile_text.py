@@ -9,6 +9,7 @@ bytes checked are the bytes a terminal would draw.
 
 from __future__ import annotations
 
+import html as html_lib
 import json
 import os
 import pty
@@ -77,6 +78,36 @@ def test_hostile_text_in_every_input_of_a_failing_rcs_documents_is_inert(failing
         assert len(markdown) < 60_000, name
 
 
+def _text(markdown: str) -> str:
+    """What a reader sees: the document rendered as GitHub would, tags dropped."""
+    return html_lib.unescape(
+        re.sub(r"<[^>]+>", "", MarkdownIt("commonmark").enable("table").render(markdown))
+    )
+
+
+def test_a_failing_rcs_documents_show_pass_only_where_the_pipeline_states_a_verdict(
+    failing: pl.DataFrame,
+) -> None:
+    """Hostile input adds no PASS to a FAIL RC's PR body and release notes: the same documents
+    from plain input say PASS exactly as often (the passing SLOs' own verdict cells), and the
+    input's verdict words are shown marked as quoted input."""
+    hostile = _documents(failing, "FAIL")
+    plain = render_release_docs(
+        failing.with_columns(reason=pl.lit("r")),
+        version="v24.1",
+        rc=RC,
+        date=DATE,
+        evidence_uri=EVIDENCE,
+        verdict="FAIL",
+        findings=["scan:vulnerabilities: FAIL: r", "scan:vulnerabilities: FAIL: r"],
+        baseline={"status": "NO_BASELINE", "verdict": "WARN", "reason": "r"},
+    )
+    for name, markdown in hostile.items():
+        text = _text(markdown)
+        assert text.count("PASS") == _text(plain[name]).count("PASS"), name
+        assert "Verdict: PASSED" not in text and 'Verdict: [input text: "passed"].' in text, name
+
+
 def test_a_long_value_is_cut_with_a_marker() -> None:
     # one word: shown by its two ends and its length (for_terminal and error messages alike)
     shown = for_terminal(HUGE_ID)
@@ -134,7 +165,9 @@ def test_a_file_name_with_ansi_escapes_cannot_repaint_a_failed_verification(
     code, drawn = _on_a_terminal("verify", str(bundle_dir), "--public-key", str(key_pair.public_key))
     assert code == 1, drawn
     assert ANSI_LIE.encode() not in drawn and b"\x1b[2K" not in drawn and b"\r\x1b" not in drawn, drawn
-    assert b"\\x1b[2K\\x0d\\x1b[1;32msigned verdict: PASS" in drawn, drawn
+    # shown inert, and marked: a failed verification draws no PASS at all
+    assert b'\\x1b[2K\\x0d\\x1b[1;32msigned verdict: [input text: "pass"]' in drawn, drawn
+    assert b"PASS" not in drawn, drawn
     assert b"extra file" in drawn
 
 
@@ -158,4 +191,22 @@ def test_lineage_text_cannot_erase_the_not_verified_warning(
     assert b"NOT VERIFIED" in drawn
     assert b"\x1b[1A" not in drawn and b"\x1b[2K" not in drawn, drawn
     assert b"\\x1b[1A\\x1b[2K" in drawn, drawn
+    assert b"PASS" not in drawn and b'signed verdict: [input text: "pass"]' in drawn, drawn
     assert code == 1  # the recorded figures are not these raw rows' figures; what matters is above
+
+
+def test_verify_of_a_failing_bundle_under_a_hostile_path_says_pass_nowhere(
+    capsys, build_bundle: BuildBundle, key_pair: KeyPairFiles, tmp_path: Path
+) -> None:
+    """The path the auditor typed is input too: a FAIL bundle stored under `.../PASSED/...`
+    verifies (a signed FAIL is an integrity pass) and its screen shows no PASS: only the first
+    line states the verdict, and it says FAIL."""
+    from tests.evidence.conftest import outcomes
+    from verification_pipeline.cli import main
+
+    root = write_directory(build_bundle(gates=outcomes("FAIL")), tmp_path / "Verdict PASSED" / "b")
+    capsys.readouterr()
+    assert main(["verify", str(root), "--public-key", str(key_pair.public_key)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("signed verdict: FAIL\n") and "PASS" not in out, out
+    assert 'Verdict [input text: "passed"]' in out, out

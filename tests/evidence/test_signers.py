@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -76,6 +77,52 @@ def test_a_key_file_with_two_keys_is_refused_even_with_the_trusted_one_second(
         load_public_key_pem(both.read_bytes(), source=str(both))
     code, out = verify(capsys, bundle_dir, both, "--rc", RC.tag)
     assert code == 2 and "holds 2 PEM blocks" in out and "signed verdict" not in out
+
+
+def test_a_key_set_names_every_key_and_the_one_that_signed(
+    capsys, bundle_dir: Path, key_pair: KeyPairFiles, other_key_pair: KeyPairFiles, tmp_path: Path
+) -> None:
+    """With --key-set the same file is meant as a set: each key is trusted and named, and the
+    output says which one signed, whatever its place in the file."""
+    from verification_pipeline.evidence.keys import load_public_key_pem, public_key_fingerprint
+
+    trusted, other = (
+        public_key_fingerprint(load_public_key_pem(k.public_key.read_bytes(), source="k"))
+        for k in (key_pair, other_key_pair)
+    )
+    both = tmp_path / "keys.pem"
+    both.write_bytes(other_key_pair.public_key.read_bytes() + key_pair.public_key.read_bytes())
+    code, out = verify(capsys, bundle_dir, both, "--rc", RC.tag, "--key-set")
+    assert code == 0, out
+    assert f"trusted key 1 of 2: {other}\n" in out
+    assert f"trusted key 2 of 2: {trusted}  <- signed this bundle" in out
+    from tests.evidence.conftest import recompute_for_tests
+    from verification_pipeline.audit.recompute import audit_path
+    from verification_pipeline.evidence.keys import load_public_keys
+
+    report = audit_path(
+        bundle_dir, public_key=load_public_keys(both, key_set=True), recompute=recompute_for_tests
+    )
+    assert report.verification is not None
+    assert report.verification.key_set == (other, trusted)
+    assert report.verification.key_fingerprint == trusted
+
+
+def test_a_key_set_without_the_signer_or_with_a_bad_key_is_refused(
+    capsys, bundle_dir: Path, key_pair: KeyPairFiles, other_key_pair: KeyPairFiles, tmp_path: Path
+) -> None:
+    only_other = tmp_path / "other.pem"
+    only_other.write_bytes(other_key_pair.public_key.read_bytes() * 1)
+    code, out = verify(capsys, bundle_dir, only_other, "--rc", RC.tag, "--key-set")
+    assert code == 1 and "signed by none of the key set's keys (SHA256:" in out, out
+    twice = tmp_path / "twice.pem"
+    twice.write_bytes(key_pair.public_key.read_bytes() * 2)
+    code, out = verify(capsys, bundle_dir, twice, "--key-set")
+    assert code == 2 and "key 2 is key 1 again" in out, out
+    cut = tmp_path / "cut.pem"
+    cut.write_bytes(key_pair.public_key.read_bytes() + b"-----BEGIN PUBLIC KEY-----\nAAAA\n")
+    code, out = verify(capsys, bundle_dir, cut, "--key-set")
+    assert code == 2 and "without its END line" in out, out
 
 
 # --- a baseline nobody verified -------------------------------------------------------------------
@@ -176,3 +223,209 @@ def test_a_fifo_or_a_link_in_a_bundle_directory_is_refused_without_blocking(
     fifo.symlink_to(tmp_path / "elsewhere.json")
     with pytest.raises(VerificationFailed, match=r"slo/read\.json: is a symbolic link"):
         read_directory(bundle_dir)
+
+
+# --- scan, baseline and sample-size verdicts recomputed from their signed figures ------------------
+
+
+def _gates(t: dict) -> list[dict]:
+    return t["predicate"][EXTENSION]["gates"]
+
+
+def _vulnerabilities(t: dict) -> dict:
+    return next(g for g in _gates(t) if g["name"] == "scan:vulnerability_policy_met")
+
+
+def _add_gate(gate: dict) -> Callable[[dict, dict], None]:
+    """Append a gate, and list it where the builder lists a gate of its verdict."""
+
+    def edit(t: dict, p: dict) -> None:
+        _gates(t).append(gate)
+        listed = {"PASS": "passedTests", "WARN": "warnedTests", "INCONCLUSIVE": "warnedTests"}
+        t["predicate"][listed.get(gate["verdict"], "failedTests")].append(gate["name"])
+
+    return edit
+
+
+def _comparison(**change: object) -> dict:
+    row = {
+        "slo": "read_p95",
+        "kind": "latency",
+        "n_current": 500,
+        "n_baseline": 480,
+        "shift_ms": {"estimate": 40.0, "lower": 31.0, "upper": 52.0},
+        "p95_ratio": {"estimate": 1.31, "lower": 1.22, "upper": 1.41},
+        "rate_diff_pp": None,
+        "classification": "slower",
+        "saturated": {"current": False, "baseline": False},
+        "verdict": "WARN",
+    }
+    return row | change
+
+
+def _baseline_gate(*rows: dict, verdict: str = "WARN", on_regression: str = "warn") -> dict:
+    return {
+        "name": "baseline:no_regression",
+        "verdict": verdict,
+        "status": "COMPARED",
+        "baseline": "v24.1.0-rc0",
+        "reason": "against v24.1.0-rc0",
+        "policy": {
+            "on_regression": on_regression,
+            "max_p95_increase_pct": 10.0,
+            "max_error_rate_increase_pp": 0.1,
+            "min_compared_samples": 30,
+        },
+        "comparisons": list(rows),
+    }
+
+
+def _sbom(components: int | None, verdict: str = "PASS") -> dict:
+    figures = {"components": components, "min_components": 1, "reason": "r"}
+    return {"name": "scan:sbom_present", "verdict": verdict, **figures}
+
+
+def _policies(verdict: str = "PASS", **counts: int) -> dict:
+    figures = {"policies": 4, "passed": 9, "failed": 0, "warnings": 2, "errors": 0, "skipped": 0} | counts
+    return {
+        "name": "scan:policies_pass",
+        "verdict": verdict,
+        "counts": figures,
+        "max_failures": 0,
+        "reason": "r",
+    }
+
+
+FIGURE_CONTRADICTIONS = {
+    "vulnerabilities-violated-yet-pass": (
+        lambda t, p: _vulnerabilities(t).update(waived=0, violations=1),
+        r"gates\.2\.verdict\]: scan:vulnerability_policy_met is signed PASS, but its signed figures make it FAIL",
+    ),
+    "more-waived-than-breaching": (
+        lambda t, p: _vulnerabilities(t).update(waived=5, violations=0),
+        r"gates\.2\.waived\]: 5 waived, but only 1 findings breach the policy",
+    ),
+    "violations-not-breaching-minus-waived": (
+        lambda t, p: _vulnerabilities(t)["by_severity"].update(Critical=4),
+        r"gates\.2\.violations\]: 0, but 4 findings breach the policy and 1 are waived",
+    ),
+    "fixable-high-under-fail-on-fixable": (
+        lambda t, p: _vulnerabilities(t)["fixable_by_severity"].update(High=2),
+        r"gates\.2\.violations\]: 0, but 3 findings breach",
+    ),
+    "more-fixable-than-found": (
+        lambda t, p: _vulnerabilities(t)["fixable_by_severity"].update(Low=1),
+        r"gates\.2\.fixable_by_severity\.Low\]: 1 fixable of 0 findings",
+    ),
+    "sbom-of-no-components-pass": (
+        _add_gate(_sbom(0)),
+        r"gates\.3\.verdict\]: scan:sbom_present is signed PASS, but its signed figures make it FAIL",
+    ),
+    "policies-failed-yet-pass": (
+        _add_gate(_policies(failed=2)),
+        r"gates\.3\.verdict\]: scan:policies_pass is signed PASS, but its signed figures make it FAIL",
+    ),
+    "scan-gate-without-figures-in-a-marked-bundle": (
+        lambda t, p: [_vulnerabilities(t).pop(k) for k in ("by_severity", "fixable_by_severity")],
+        r"gates\.2\]: scan:vulnerability_policy_met signs no figures to recompute its verdict from",
+    ),
+    "regression-row-signed-pass": (
+        _add_gate(_baseline_gate(_comparison(verdict="PASS"), verdict="PASS")),
+        r"gates\.3\.comparisons\.0\.verdict\]: read_p95 is signed 'PASS', but its signed figures make it WARN",
+    ),
+    "regression-under-fail-signed-warn": (
+        _add_gate(_baseline_gate(_comparison(), on_regression="fail")),
+        r"comparisons\.0\.verdict\]: read_p95 is signed 'WARN', but its signed figures make it FAIL",
+    ),
+    "classification-the-interval-does-not-give": (
+        _add_gate(_baseline_gate(_comparison(classification="no_change", verdict="PASS"), verdict="PASS")),
+        r"comparisons\.0\.classification\]: 'no_change', but its signed samples and interval make it 'slower'",
+    ),
+    "rows-warn-gate-pass": (
+        _add_gate(_baseline_gate(_comparison(), verdict="PASS")),
+        r"gates\.3\.verdict\]: baseline:no_regression is signed PASS, but its signed figures make it WARN",
+    ),
+    "too-few-samples-compared": (
+        _add_gate(
+            _baseline_gate(_comparison(n_baseline=12, classification=None, verdict="PASS"), verdict="PASS")
+        ),
+        r"comparisons\.0\.verdict\]: read_p95 is signed 'PASS', but its signed figures make it WARN",
+    ),
+    "pass-on-fewer-than-min-samples": (
+        lambda t, p: _gates(t)[0].update(min_samples=500),
+        r"gates\.0\.verdict\]: slo:read_p95 is signed PASS, but its signed figures make it INCONCLUSIVE \(.*n 6, min_samples 500",
+    ),
+    "slo-gate-without-min-samples-in-a-marked-bundle": (
+        lambda t, p: _gates(t)[1].pop("min_samples"),
+        r"gates\.1\.min_samples\]: missing; slo:write_p95 cannot be judged",
+    ),
+    "forbidden-request-admitted-yet-pass": (
+        _add_gate(
+            {
+                "name": "authz:no_forbidden_admitted",
+                "verdict": "PASS",
+                "attempts": 40,
+                "answered": 38,
+                "admitted": 1,
+                "reason": "r",
+            }
+        ),
+        r"gates\.3\.verdict\]: authz:no_forbidden_admitted is signed PASS, but its signed figures make it FAIL",
+    ),
+    "figures-of-a-newer-producer": (
+        lambda t, p: t["predicate"][EXTENSION].update(gateFigures=99),
+        r"gateFigures\]: 99, newer than this verifier knows",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"), FIGURE_CONTRADICTIONS.values(), ids=FIGURE_CONTRADICTIONS.keys()
+)
+def test_a_verdict_its_signed_figures_do_not_give_is_refused_naming_the_field(
+    edit, message: str, bundle: EvidenceBundle, signing_key: SigningKey
+) -> None:
+    files = resigned(bundle, signing_key, edit=edit)
+    with pytest.raises(VerificationFailed, match=message):
+        verify_files(files, signing_key.public_key, expected_rc=RC.tag)
+
+
+def test_consistent_scan_and_baseline_figures_verify_and_an_old_bundle_says_what_it_took_as_signed(
+    capsys, bundle: EvidenceBundle, signing_key: SigningKey, key_pair: KeyPairFiles, tmp_path: Path
+) -> None:
+    """The same figures, consistent, pass through `verify --rc --require-pass`; a bundle without
+    the marker (a previous release's) verifies, and its figure-less gates are named as taken as signed."""
+
+    def consistent(t: dict, p: dict) -> None:
+        for gate in (
+            _sbom(12),
+            _policies(),
+            _baseline_gate(
+                _comparison(),
+                _comparison(
+                    slo="error_rate",
+                    kind="error_rate",
+                    shift_ms=None,
+                    p95_ratio=None,
+                    classification="higher",
+                    rate_diff_pp={"estimate": 0.05, "lower": 0.01, "upper": 0.09},
+                    verdict="PASS",
+                ),
+                _comparison(slo="ingest", saturated={"current": True, "baseline": False}),
+            ),
+        ):
+            _add_gate(gate)(t, p)
+
+    root = _write(resigned(bundle, signing_key, edit=consistent), tmp_path / "bundle")
+    code, out = verify(capsys, root, key_pair.public_key, "--rc", RC.tag, "--require-pass")
+    assert code == 0, out
+    assert "not recomputed" not in out
+
+    def old(t: dict, p: dict) -> None:
+        t["predicate"][EXTENSION].pop("gateFigures")
+        for key in ("by_severity", "fixable_by_severity", "waived", "violations"):
+            _vulnerabilities(t).pop(key)
+
+    report = verify_files(resigned(bundle, signing_key, edit=old), signing_key.public_key, expected_rc=RC.tag)
+    assert report.taken_as_signed == ("scan:vulnerability_policy_met",)
+    assert any("not recomputed:    scan:vulnerability_policy_met" in line for line in report.summary_lines())

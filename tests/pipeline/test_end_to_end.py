@@ -20,6 +20,7 @@ from verification_pipeline.audit.recompute import audit_files
 from verification_pipeline.cli import main
 from verification_pipeline.errors import VerificationFailed
 from verification_pipeline.evidence.keys import load_public_key_file
+from verification_pipeline.evidence.layout import SBOM
 from verification_pipeline.evidence.verify import verify_files
 from verification_pipeline.execution.runner import verify_in_process
 from verification_pipeline.paths import file_sha256, project_root, tool_path
@@ -106,6 +107,9 @@ def test_a_passing_rc_gets_a_verified_bundle_and_a_pass_decision(pipeline_env, i
     # no signed file names a path of this machine (the checkout, the home, the temporary directory,
     # the instance): metrics.json's spec, the SBOM's scan root and caches included
     assert machine_paths_in(files) == {}
+    # the SBOM names what it scanned by the RC's repository and commit (here the checkout's HEAD)
+    scanned = json.loads(files[SBOM])["source"]["metadata"]["path"]
+    assert scanned == f"verification-pipeline@{report.commit}#reference_target"
     # lineage names the run that produced each raw input
     lineage = json.loads(files["lineage.json"])
     assert any(o.get("runId") == run.run_id for o in lineage["outputs"])

@@ -66,7 +66,11 @@ def _build(key: SigningKey) -> EvidenceBundle:
                 tool_descriptor("k6", "v1.1.0", binary_sha256="c" * 64),
             ],
         ),
-        outcomes=[GateOutcome("slo:read_p95", "PASS", {"value": 283.0, "threshold": 350.0})],
+        outcomes=[
+            GateOutcome(
+                "slo:read_p95", "PASS", {"value": 283.0, "threshold": 350.0, "n": 200, "min_samples": 200}
+            )
+        ],
         configuration=[resource_descriptor("slos.yaml", data=b"slos: []\n")],
         created_at=dt.datetime(2025, 3, 1, 12, 5, tzinfo=dt.UTC),
     )

@@ -183,52 +183,174 @@ _FIGURE = st.floats(min_value=0, max_value=1e6, allow_nan=False, allow_infinity=
 @st.composite
 def contradicting_gates(draw: st.DrawFn) -> dict:
     """A gate whose signed verdict its own signed figures refute (an independent statement of the
-    SLO and delivery-ratio rules: what makes each verdict impossible, not how verify decides)."""
-    threshold = draw(st.floats(min_value=1, max_value=1e4, allow_nan=False))
-    above = draw(st.floats(min_value=threshold * 1.0001 + 1e-9, max_value=threshold * 100, allow_nan=False))
-    at_most = draw(st.floats(min_value=0, max_value=threshold, allow_nan=False))
-    case = draw(st.sampled_from(["pass-breached", "lower-bound-above", "fail-within", "warn", "ratio"]))
-    if case == "pass-breached":  # PASS although the value or the upper bound is above the threshold
-        breached = draw(st.sampled_from(["value", "ci_high"]))
-        figures = {"value": at_most, "ci_high": at_most, breached: above}
-        return {"name": "slo:read_p95", "verdict": "PASS", "threshold": threshold, **figures}
-    if case == "lower-bound-above":  # the lower bound above the threshold is a FAIL, nothing else
-        verdict = draw(st.sampled_from(["PASS", "INCONCLUSIVE", "WARN"]))
+    SLO, delivery-ratio, scan and baseline rules: what makes each verdict impossible, not how
+    verify decides). Every other signed figure is consistent, so the verdict is the one lie."""
+    case = draw(st.sampled_from(sorted(_CASES)))
+    return draw(_CASES[case]())
+
+
+def _slo_case() -> st.SearchStrategy[dict]:
+    @st.composite
+    def build(draw: st.DrawFn) -> dict:
+        threshold = draw(st.floats(min_value=1, max_value=1e4, allow_nan=False))
+        above = draw(
+            st.floats(min_value=threshold * 1.0001 + 1e-9, max_value=threshold * 100, allow_nan=False)
+        )
+        at_most = draw(st.floats(min_value=0, max_value=threshold, allow_nan=False))
+        minimum = draw(st.integers(1, 10_000))
+        n = draw(st.integers(minimum, 10**7))  # enough samples: the figures alone decide
+        sizes = {"n": n, "min_samples": minimum}
+        case = draw(st.sampled_from(["pass-breached", "lower-bound-above", "fail-within", "warn", "too-few"]))
+        if case == "pass-breached":  # PASS although the value or the upper bound is above the threshold
+            breached = draw(st.sampled_from(["value", "ci_high"]))
+            figures = {"value": at_most, "ci_high": at_most, breached: above}
+            return {"name": "slo:read_p95", "verdict": "PASS", "threshold": threshold, **figures, **sizes}
+        if case == "lower-bound-above":  # the lower bound above the threshold is a FAIL, nothing else
+            verdict = draw(st.sampled_from(["PASS", "INCONCLUSIVE", "WARN"]))
+            figures = {"ci_low": above, "value": above}
+            return {"name": "slo:read_p95", "verdict": verdict, "threshold": threshold, **figures, **sizes}
+        if case == "fail-within":  # FAIL although every figure is within the threshold
+            figures = {"value": at_most, "ci_low": at_most, "ci_high": at_most}
+            return {"name": "slo:read_p95", "verdict": "FAIL", "threshold": threshold, **figures, **sizes}
+        if case == "too-few":  # PASS on fewer samples than the signed min_samples
+            few = {
+                "n": draw(st.integers(0, minimum - 1)) if minimum > 1 else 0,
+                "min_samples": max(minimum, 1),
+            }
+            figures = {"value": at_most, "ci_low": at_most, "ci_high": at_most}
+            return {"name": "slo:read_p95", "verdict": "PASS", "threshold": threshold, **figures, **few}
+        # an SLO gate never WARNs
         return {
             "name": "slo:read_p95",
+            "verdict": "WARN",
+            "threshold": threshold,
+            "value": draw(_FIGURE),
+            **sizes,
+        }
+
+    return build()
+
+
+def _ratio_case() -> st.SearchStrategy[dict]:
+    @st.composite
+    def build(draw: st.DrawFn) -> dict:
+        minimum = draw(st.floats(min_value=0.01, max_value=1, allow_nan=False))
+        ratio = draw(st.floats(min_value=0, max_value=1, allow_nan=False))
+        verdict = "FAIL" if ratio >= minimum else "PASS"
+        return {
+            "name": "slo:fanout_delivery_ratio",
             "verdict": verdict,
-            "threshold": threshold,
-            "ci_low": above,
-            "value": above,
+            "delivery_ratio": ratio,
+            "min_delivery_ratio": minimum,
         }
-    if case == "fail-within":  # FAIL although every figure is within the threshold
+
+    return build()
+
+
+_COUNT = st.integers(0, 50)
+_VERDICTS = ["PASS", "WARN", "INCONCLUSIVE", "FAIL"]
+
+
+def _scan_case() -> st.SearchStrategy[dict]:
+    @st.composite
+    def build(draw: st.DrawFn) -> dict:
+        kind = draw(st.sampled_from(["sbom", "vulnerabilities", "policies"]))
+        if kind == "sbom":  # PASS only with at least one component listed
+            components = draw(st.one_of(st.none(), _COUNT))
+            truth = "PASS" if components else "FAIL"
+            figures = {"components": components, "min_components": 1}
+            name = "scan:sbom_present"
+        elif kind == "vulnerabilities":  # any Critical, or a High with a fix, not waived, fails
+            found = {s: draw(_COUNT) for s in ("Critical", "High", "Medium")}
+            fixable = {s: draw(st.integers(0, found[s])) for s in found}
+            breaching = found["Critical"] + fixable["High"]
+            waived = draw(st.integers(0, breaching))
+            figures = {
+                "by_severity": found,
+                "fixable_by_severity": fixable,
+                "fail_on": ["Critical"],
+                "fail_on_fixable": ["High"],
+                "waived": waived,
+                "violations": breaching - waived,
+                "max_violations": 0,
+            }
+            truth, name = ("FAIL" if breaching > waived else "PASS"), "scan:vulnerability_policy_met"
+        else:  # a failure or an error fails; nothing passed is not a pass
+            counts = {k: draw(_COUNT) for k in ("passed", "failed", "errors", "warnings")}
+            truth = (
+                "FAIL"
+                if counts["failed"] + counts["errors"]
+                else "PASS"
+                if counts["passed"]
+                else "INCONCLUSIVE"
+            )
+            figures, name = {"counts": counts, "max_failures": 0}, "scan:policies_pass"
+        verdict = draw(st.sampled_from([v for v in _VERDICTS if v != truth]))
+        return {"name": name, "verdict": verdict, **figures}
+
+    return build()
+
+
+def _baseline_case() -> st.SearchStrategy[dict]:
+    @st.composite
+    def build(draw: st.DrawFn) -> dict:
+        fail = draw(st.booleans())
+        regression, undecided = ("FAIL", "INCONCLUSIVE") if fail else ("WARN", "WARN")
+        limit = 1 + draw(st.floats(min_value=0, max_value=100, allow_nan=False)) / 100
+        n = {"n_current": draw(st.integers(30, 10**6)), "n_baseline": draw(st.integers(30, 10**6))}
+        scenario = draw(st.sampled_from(["regression", "no-change", "too-few"]))
+        if scenario == "regression":  # slower, and the whole ratio interval above the tolerance
+            low = draw(st.floats(min_value=0.001, max_value=100, allow_nan=False))
+            shift = {"estimate": low * 2, "lower": low, "upper": low * 3}
+            ratio_low = limit * draw(st.floats(min_value=1.001, max_value=10, allow_nan=False))
+            ratio = {"estimate": ratio_low * 1.1, "lower": ratio_low, "upper": ratio_low * 1.2}
+            classification, truth = "slower", regression
+        elif scenario == "no-change":  # the shift interval holds 0: no change to call
+            shift = {"estimate": 0.0, "lower": -draw(_FIGURE), "upper": draw(_FIGURE)}
+            ratio = {"estimate": 1.0, "lower": 0.5, "upper": 2.0}
+            classification, truth = "no_change", "PASS"
+        else:  # fewer than 30 samples on a side: never called
+            n["n_baseline"] = draw(st.integers(0, 29))
+            shift, ratio, classification, truth = None, None, None, undecided
+        verdict = draw(st.sampled_from([v for v in _VERDICTS if v != truth]))
+        row = {
+            "slo": "read_p95",
+            "kind": "latency",
+            **n,
+            "shift_ms": shift,
+            "p95_ratio": ratio,
+            "rate_diff_pp": None,
+            "classification": classification,
+            "saturated": {"current": False, "baseline": False},
+            "verdict": verdict,
+        }
+        policy = {
+            "on_regression": "fail" if fail else "warn",
+            "max_p95_increase_pct": (limit - 1) * 100,
+            "max_error_rate_increase_pp": 0.1,
+            "min_compared_samples": 30,
+        }
         return {
-            "name": "slo:read_p95",
-            "verdict": "FAIL",
-            "threshold": threshold,
-            "value": at_most,
-            "ci_low": at_most,
-            "ci_high": at_most,
+            "name": "baseline:no_regression",
+            "verdict": verdict,  # the gate follows its row: the row's verdict is the lie
+            "status": "COMPARED",
+            "policy": policy,
+            "comparisons": [row],
         }
-    if case == "warn":  # an SLO gate never WARNs
-        return {"name": "slo:read_p95", "verdict": "WARN", "threshold": threshold, "value": draw(_FIGURE)}
-    minimum = draw(st.floats(min_value=0.01, max_value=1, allow_nan=False))
-    ratio = draw(st.floats(min_value=0, max_value=1, allow_nan=False))
-    verdict = "FAIL" if ratio >= minimum else "PASS"
-    return {
-        "name": "slo:fanout_delivery_ratio",
-        "verdict": verdict,
-        "delivery_ratio": ratio,
-        "min_delivery_ratio": minimum,
-    }
+
+    return build()
+
+
+_CASES = {"slo": _slo_case, "ratio": _ratio_case, "scan": _scan_case, "baseline": _baseline_case}
 
 
 @pytest.mark.timeout(300)
-@examples(100)
+@examples(120)
 @given(gate=contradicting_gates())
 def test_signed_figures_that_contradict_their_verdict_are_refused(gate: dict) -> None:
     """The predicate is rebuilt around the gate as the builder would (verdict, result and test
-    lists follow from it), so the figures are the one contradiction left; verify must see it."""
+    lists follow from it, gateFigures marks it), so the figures are the one contradiction left;
+    verify must see it and name the gate's verdict."""
     statements = json.loads(json.dumps(STATEMENTS))
     tested = next(s for s in statements if s["predicateType"] == TEST_RESULT_PREDICATE)
     detail = {k: v for k, v in gate.items() if k not in ("name", "verdict")}
@@ -239,7 +361,10 @@ def test_signed_figures_that_contradict_their_verdict_are_refused(gate: dict) ->
         missing_files=tested["predicate"][EXTENSION]["missingFiles"],
         configuration=tested["predicate"]["configuration"],
     )["predicate"]
-    with pytest.raises(VerificationFailed, match=r"gates\.0\.verdict\]: .* but its signed figures make it"):
+    with pytest.raises(
+        VerificationFailed,
+        match=r"gates\.0\.(comparisons\.0\.)?verdict\]: .* but its signed figures make it",
+    ):
         verify_files({**FILES, ATTESTATIONS: sign_all(statements)}, TRUSTED, source=SOURCE)
 
 

@@ -23,7 +23,7 @@ from verification_pipeline.config_files import load_yaml
 from verification_pipeline.errors import ConfigError, InputError
 from verification_pipeline.slo.document import health_summary
 from verification_pipeline.slo.metrics import cannot_exclude, dependence_summary
-from verification_pipeline.textsafe import for_code_span, for_markdown
+from verification_pipeline.textsafe import for_code_span, for_markdown, mark_verdict_words
 from verification_pipeline.verdict import Verdict
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -142,7 +142,9 @@ def render_release_docs(
         "comparison": _comparison(baseline, labels or {}),
         "policies": policy_summary(policies),
         "narrative": _trusted(narrative or load_narrative()),
-        "controls": authz,
+        "controls": None
+        if authz is None
+        else {**authz, "reason": mark_verdict_words(authz.get("reason") or "")},
     }
     pr_name, notes_name = release_doc_names(version)
     environment = _environment()
@@ -222,16 +224,20 @@ def _row(record: Mapping[str, Any], labels: Mapping[str, str]) -> _Row:
     low, high = record["ci_low"], record["ci_high"]
     return _Row(
         name=name,
-        label=labels.get(name) or name.replace("_", " ").capitalize(),
+        label=mark_verdict_words(labels.get(name) or name.replace("_", " ").capitalize()),
         target=f"≤ {_figure(record['threshold'], unit, exact=True)}",
         measured=_figure(record["value"], unit) if record["value"] is not None else "no data",
         ci=_interval(low, high, unit),
         n=f"{int(record['n']):,}" if record["n"] is not None else "—",
         dependence=dependence_summary(record),
         verdict=verdict,
-        reason=str(record["reason"] or "").strip(),
-        limit=cannot_exclude(str(record["reason"] or "")),
+        reason=mark_verdict_words(str(record["reason"] or "").strip()),
+        limit=_marked(cannot_exclude(str(record["reason"] or ""))),
     )
+
+
+def _marked(text: str | None) -> str | None:
+    return None if text is None else mark_verdict_words(text)
 
 
 @dataclass(frozen=True)
@@ -258,14 +264,14 @@ def _comparison(baseline: Mapping[str, Any] | None, labels: Mapping[str, str]) -
     if baseline.get("status") != "COMPARED":
         return _Comparison(
             Markup("**No baseline ({}):** {}.").format(
-                for_markdown(baseline["verdict"]), for_markdown(baseline["reason"])
+                for_markdown(baseline["verdict"]), for_markdown(mark_verdict_words(baseline["reason"]))
             ),
             [],
         )
     info = baseline["baseline"]
     rows = [
         _ComparisonRow(
-            label=labels.get(row["slo"]) or row["slo"],
+            label=mark_verdict_words(labels.get(row["slo"]) or row["slo"]),
             change=row["classification"] or "not compared",
             estimate=_change(row),
             ratio=_estimate(row.get("p95_ratio"), "×", ".3f"),
@@ -280,11 +286,11 @@ def _comparison(baseline: Mapping[str, Any] | None, labels: Mapping[str, str]) -
             *(
                 for_markdown(part)
                 for part in (
-                    info["rc"],
-                    info.get("commit") or "unknown",
+                    mark_verdict_words(info["rc"]),
+                    mark_verdict_words(info.get("commit") or "unknown"),
                     f"{baseline['confidence'] * 100:g}",
                     baseline["verdict"],
-                    baseline["reason"],
+                    mark_verdict_words(baseline["reason"]),
                 )
             )
         ),
@@ -296,7 +302,7 @@ def policy_summary(policies: Sequence[Mapping[str, Any]] | None) -> dict[str, An
     """The policy gate in a few lines: what was evaluated, then every failure (rule and file, message)."""
     if policies is None:
         return {"line": "No policy results were recorded for this document.", "rules": [], "failures": []}
-    rules = sorted({str(row["policy"]).split(" (")[0] for row in policies})
+    rules = sorted({mark_verdict_words(str(row["policy"]).split(" (")[0]) for row in policies})
     files = {str(row["target"]) for row in policies if row.get("target")}
     failed = [row for row in policies if row["failed"] or row.get("errors")]
     line = (
@@ -304,7 +310,10 @@ def policy_summary(policies: Sequence[Mapping[str, Any]] | None) -> dict[str, An
         f"{len(policies) - len(failed)} passed, {len(failed)} failed"
     )
     failures = [
-        {"policy": str(row["policy"]), "message": str(message).removeprefix("deny: ")}
+        {
+            "policy": mark_verdict_words(row["policy"]),
+            "message": mark_verdict_words(str(message).removeprefix("deny: ")),
+        }
         for row in failed
         for message in row.get("messages") or []
     ]
@@ -355,11 +364,12 @@ def _document(
         raise InputError(
             f"overall verdict INCONCLUSIVE hides SLO {failed[0].name} which FAILED", field="verdict"
         )
+    rc = mark_verdict_words(rc)
     return _Document(
         version=version,
         rc=rc,
         date=date.isoformat(),
-        evidence_uri=evidence_uri,
+        evidence_uri=mark_verdict_words(evidence_uri),
         verdict=verdict.value,
         verdict_word=VERDICT_WORDS[verdict],
         headline=_headline(verdict, rc, rows, failed, not_passed),
@@ -367,7 +377,7 @@ def _document(
         level=f"{confidence * 100:g} %",
         rows=rows,
         not_passed=not_passed,
-        findings=list(findings),
+        findings=[mark_verdict_words(finding) for finding in findings],
         limits=[f"{row.label}: {row.limit}" for row in rows if row.verdict == Verdict.PASS and row.limit],
         targets_line="; ".join(f"{row.label} {row.target}" for row in rows) + ".",
         figures_line=" · ".join(f"{row.label}: {row.measured} ({row.verdict})" for row in rows),

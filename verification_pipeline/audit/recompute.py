@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from verification_pipeline.authz.document import recompute_authz_document
 from verification_pipeline.compare.document import Samples, comparison_document
@@ -40,7 +39,7 @@ from verification_pipeline.evidence.layout import (
     raw_name,
 )
 from verification_pipeline.evidence.raw import raw_frames
-from verification_pipeline.evidence.verify import VerificationReport, verify_files
+from verification_pipeline.evidence.verify import TrustedKeys, VerificationReport, verify_files
 from verification_pipeline.jsonio import decode_json
 from verification_pipeline.slo.document import recompute_bundle_metrics
 from verification_pipeline.slo.spec import load_slo_spec
@@ -81,7 +80,7 @@ def audit_path(
     *,
     baseline: Path | None = None,
     recompute: Recompute | None = None,
-    public_key: Ed25519PublicKey | None = None,
+    public_key: TrustedKeys | None = None,
     rel_tol: float = 1e-9,
     abs_tol: float = 1e-6,
     limits: ReadLimits = DEFAULT_LIMITS,
@@ -119,9 +118,7 @@ def audit_path(
     )
 
 
-def _verified(
-    read: BundleFiles, public_key: Ed25519PublicKey | None, label: str
-) -> VerificationReport | None:
+def _verified(read: BundleFiles, public_key: TrustedKeys | None, label: str) -> VerificationReport | None:
     """The bundle's verification, failing with the bundle named; None without a trusted key."""
     if public_key is None:
         return None

@@ -48,6 +48,14 @@ def verify(
         ),
     ],
     public_key: Annotated[Path, typer.Option("--public-key", help="Trusted Ed25519 public key (PEM).")],
+    key_set: Annotated[
+        bool,
+        typer.Option(
+            "--key-set",
+            help="The --public-key file is a key set: one or more PEM public keys, each trusted; "
+            "the output names every key and the one that signed. Without it the file must hold exactly one key.",
+        ),
+    ] = False,
     rc: Annotated[
         str | None, typer.Option("--rc", help="Fail unless the bundle was signed for this RC tag.")
     ] = None,
@@ -71,9 +79,9 @@ def verify(
     Plain `verify` is an integrity check: a signed FAIL verifies. It prints the signed verdict first.
     """
     from verification_pipeline.errors import UsageError
-    from verification_pipeline.evidence.keys import load_public_key_file
+    from verification_pipeline.evidence.keys import load_public_keys
     from verification_pipeline.evidence.layout import ATTESTATIONS
-    from verification_pipeline.evidence.verify import verify_files
+    from verification_pipeline.evidence.verify import signer_of, verify_files
     from verification_pipeline.textsafe import for_terminal
     from verification_pipeline.verdict import Verdict
 
@@ -83,14 +91,16 @@ def verify(
             "--require-pass needs --rc TAG: a release gate must say which RC's PASS it accepts",
             hint="add --rc with the release candidate's tag",
         )
-    key = load_public_key_file(public_key)
+    keys = load_public_keys(public_key, key_set=key_set)
     release_policy = None
     if policy:  # compiled before any bundle is read: a policy that cannot run is bad input (exit 2)
         from verification_pipeline.policy.release import load_release_policy
 
         release_policy = load_release_policy(policy)
     files, root_version = _read_files(bundle)
-    report = verify_files(files, key, expected_rc=rc, source=bundle, root_version=root_version)
+    report = verify_files(
+        files, keys if key_set else keys[0], expected_rc=rc, source=bundle, root_version=root_version
+    )
     first, *rest = (for_terminal(line) for line in report.summary_lines())
     typer.secho(
         first, fg=typer.colors.GREEN if report.verdict == Verdict.PASS else typer.colors.RED, bold=True
@@ -98,6 +108,7 @@ def verify(
     for line in rest:
         typer.secho(line, fg=typer.colors.YELLOW if line.lstrip().startswith("WARNING") else None)
     if release_policy is not None:
+        key = signer_of(files, keys)  # the key that signed it, verified above
         _judge_release_policy(release_policy, files, key, report, policy or [], bundle)
     if require_pass and report.verdict != Verdict.PASS:
         raise VerificationFailed(
@@ -117,6 +128,14 @@ def audit(
             f"Without it the files are checked only against {MANIFEST}, which proves nothing.",
         ),
     ] = None,
+    key_set: Annotated[
+        bool,
+        typer.Option(
+            "--key-set",
+            help="The --public-key file is a key set: one or more PEM public keys, each trusted; "
+            "the output names every key and the one that signed. Without it the file must hold exactly one key.",
+        ),
+    ] = False,
     baseline: Annotated[
         str | None,
         typer.Option(
@@ -127,9 +146,12 @@ def audit(
 ) -> None:
     """Recompute slo/metrics.json (and slo/baseline.json with --baseline) from raw data, compare, print the lineage."""
     from verification_pipeline.audit.recompute import audit_path
-    from verification_pipeline.evidence.keys import load_public_key_file
+    from verification_pipeline.evidence.keys import load_public_keys
 
-    key = load_public_key_file(public_key) if public_key is not None else None
+    if key_set and public_key is None:
+        raise UsageError("--key-set needs --public-key FILE holding the key set")
+    keys = load_public_keys(public_key, key_set=key_set) if public_key is not None else None
+    key = (keys if key_set else keys[0]) if keys is not None else None
     bundle_path = _bundle_path(bundle)
     baseline_path = _bundle_path(baseline) if baseline is not None else None
     if baseline_path is not None and _same_place(bundle_path, baseline_path):
@@ -167,7 +189,7 @@ def _read_files(bundle: str) -> tuple[SpooledFiles, str | None]:
 def _print_audit(report: AuditReport, baseline: str | None) -> None:
     """What was verified, the lineage, and every figure that differs from its recomputation."""
     from verification_pipeline.audit.recompute import lineage_lines
-    from verification_pipeline.textsafe import for_terminal
+    from verification_pipeline.textsafe import for_terminal, mark_verdict_words
 
     if report.verification is None:
         typer.secho(
@@ -182,13 +204,15 @@ def _print_audit(report: AuditReport, baseline: str | None) -> None:
             f"verified: signed by {report.verification.key_fingerprint}, "
             f"signed verdict {for_terminal(report.verification.verdict)}"
         )
+        for number, fingerprint in enumerate(report.verification.key_set, start=1):
+            typer.echo(f"  trusted key {number} of {len(report.verification.key_set)}: {fingerprint}")
     if report.baseline_verification is not None:
         typer.echo(
             f"baseline verified: {for_terminal(report.baseline_verification.release_candidate.get('tag'))}, "
             f"signed by {report.baseline_verification.key_fingerprint}"
         )
     for line in lineage_lines(report.lineage):
-        typer.echo(for_terminal(line))
+        typer.echo(for_terminal(mark_verdict_words(line)))  # input text: it states no verdict
     rows = ", ".join(f"{for_terminal(name)}: {count} rows" for name, count in report.raw_rows.items())
     typer.echo(f"recomputed {SLO_METRICS} from raw measurements ({rows})")
     for difference in report.differences:

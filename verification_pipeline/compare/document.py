@@ -36,6 +36,7 @@ from verification_pipeline.compare.stats import (
 )
 from verification_pipeline.fanout.accounting import DELIVERED, LATE
 from verification_pipeline.formatting import bounds, level, signed, significant
+from verification_pipeline.gates import MIN_COMPARED_SAMPLES as GATE_MIN_COMPARED_SAMPLES
 from verification_pipeline.health.assess import assess, measured_phases, saturated_sources
 from verification_pipeline.quantile import quantile_type7
 from verification_pipeline.slo.spec import RegressionPolicy, Slo, SloSpec
@@ -43,8 +44,9 @@ from verification_pipeline.verdict import Verdict, worst
 
 SCHEMA = "verification_pipeline/baseline/v1"
 COMPARED, NO_BASELINE = "COMPARED", "NO_BASELINE"
-MIN_COMPARED_SAMPLES = 30
-"""Below this on either side no interval of a shift or a rate difference is worth printing."""
+MIN_COMPARED_SAMPLES = GATE_MIN_COMPARED_SAMPLES
+"""Below this on either side no interval of a shift or a rate difference is worth printing
+(`gates.MIN_COMPARED_SAMPLES`: the baseline gate signs it, and `verify` judges by it)."""
 CDF_POINTS = 101
 
 SHIFT_METHOD = (

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -221,7 +222,7 @@ def load_public_key_pem(pem: bytes, *, source: str) -> Ed25519PublicKey:
         raise InputError(
             f"holds {blocks} PEM blocks; a trusted key file must hold exactly one public key",
             source=source,
-            hint="pass the one key you trust; split a key set into one file per key and verify with each",
+            hint="pass the one key you trust, or add --key-set to trust every key in the file (each is named)",
         )
     try:
         key = serialization.load_pem_public_key(pem)
@@ -239,3 +240,50 @@ def load_public_key_pem(pem: bytes, *, source: str) -> Ed25519PublicKey:
 def load_public_key_file(path: Path) -> Ed25519PublicKey:
     pem = read_capped(path, limit=KEY_MAX_BYTES, what="the public key")
     return load_public_key_pem(pem, source=str(path))
+
+
+KEY_SET_MAX_KEYS = 32
+"""A key set of more keys than this is refused: each key is tried against the bundle, and named."""
+_PEM_BLOCK = re.compile(rb"-----BEGIN [A-Z0-9 ]+-----.*?-----END [A-Z0-9 ]+-----\r?\n?", re.DOTALL)
+
+
+def load_public_key_set_pem(pem: bytes, *, source: str) -> tuple[Ed25519PublicKey, ...]:
+    """A key set: one or more PEM public keys, one after the other (`verify --key-set`).
+
+    Every block must be an Ed25519 public key, each key once; text between blocks is allowed
+    (PEM's explanatory text) but nothing that looks like another key. Every key is trusted, and
+    the verifier names each one and the one that signed.
+    """
+    blocks = _PEM_BLOCK.findall(pem)
+    if not blocks:
+        raise InputError(
+            "holds no PEM public key", source=source, hint=f"pass {PUBLIC_KEY_FILE} files joined into one"
+        )
+    if len(blocks) != pem.count(b"-----BEGIN "):
+        raise InputError("holds a PEM block without its END line", source=source)
+    if len(blocks) > KEY_SET_MAX_KEYS:
+        raise InputError(
+            f"holds {len(blocks)} keys; a key set holds at most {KEY_SET_MAX_KEYS}", source=source
+        )
+    keys: list[Ed25519PublicKey] = []
+    seen: dict[str, int] = {}
+    for number, block in enumerate(blocks, start=1):
+        key = load_public_key_pem(block, source=f"{source} (key {number} of {len(blocks)})")
+        fingerprint = public_key_fingerprint(key)
+        if fingerprint in seen:
+            raise InputError(
+                f"key {number} is key {seen[fingerprint]} again ({fingerprint})",
+                source=source,
+                hint="list each trusted key once",
+            )
+        seen[fingerprint] = number
+        keys.append(key)
+    return tuple(keys)
+
+
+def load_public_keys(path: Path, *, key_set: bool) -> tuple[Ed25519PublicKey, ...]:
+    """The trusted keys of `--public-key PATH`: exactly one, or with `--key-set` one or more."""
+    pem = read_capped(path, limit=KEY_MAX_BYTES, what="the public key")
+    if key_set:
+        return load_public_key_set_pem(pem, source=str(path))
+    return (load_public_key_pem(pem, source=str(path)),)

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from verification_pipeline.errors import ConfigError
 from verification_pipeline.evidence.layout import sha256_hex
-from verification_pipeline.gates import GateOutcome, rc_verdict
+from verification_pipeline.gates import GATE_FIGURES_VERSION, GateOutcome, rc_verdict
 from verification_pipeline.verdict import Verdict
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -37,8 +37,9 @@ allow-listed, non-secret settings (source modes, load profile, target URL)."""
 DEFAULT_BUILDER_ID = "urn:verification-pipeline:builder:dagster"
 
 EXTENSION = "urn:verification-pipeline:release-verification:v1"
-"""The test-result predicate's extension field: {releaseCandidate, verdict, gates, missingFiles}."""
-EXTENSION_FIELDS = ("releaseCandidate", "verdict", "gates", "missingFiles")
+"""The test-result predicate's extension field: {releaseCandidate, verdict, gates, missingFiles,
+gateFigures} (`gateFigures`: since gates sign their figures; absent in older bundles)."""
+EXTENSION_FIELDS = ("releaseCandidate", "verdict", "gates", "missingFiles", "gateFigures")
 
 COMMIT_FROM_TAG = "git-tag"
 COMMIT_FROM_CHECKOUT = "checkout-head"
@@ -204,6 +205,7 @@ def build_test_result_statement(
             "verdict": verdict.value,
             "gates": [{**o.detail, "name": o.name, "verdict": o.verdict.value} for o in outcomes],
             "missingFiles": list(missing_files),
+            "gateFigures": GATE_FIGURES_VERSION,
         },
     }
     if url:

@@ -23,7 +23,7 @@ from verification_pipeline.slo.metrics import (
     cannot_exclude,
     slo_latencies,
 )
-from verification_pipeline.textsafe import for_html
+from verification_pipeline.textsafe import for_html, mark_verdict_words
 from verification_pipeline.verdict import Verdict
 
 # Per-SLO keys of slo/metrics.json that are the figure itself; any other key is a diagnostic.
@@ -77,12 +77,12 @@ def render_report(inputs: ReportInputs) -> bytes:
         _policy_section(inputs),
         _diagnostics_section(inputs),
     ]
-    title = f"{inputs.rc}: {verdict}"
+    title = f"{_e(inputs.rc)}: {_v(verdict)}"
     page = (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_e(title)}</title><style>{_STYLE}</style></head><body>\n"
+        f"<title>{title}</title><style>{_STYLE}</style></head><body>\n"
         + "\n".join(s for s in sections if s)
         + "\n</body></html>\n"
     )
@@ -90,8 +90,14 @@ def render_report(inputs: ReportInputs) -> bytes:
 
 
 def _e(value: object) -> str:
-    """A value inside an element or a quoted attribute: escaped, controls dropped, cut when long."""
-    return for_html(value)
+    """A value inside an element or a quoted attribute: escaped, controls dropped, cut when long,
+    a verdict word in it marked as input (`textsafe.mark_verdict_words`) unless it is a Verdict."""
+    return for_html(value if isinstance(value, Verdict) else mark_verdict_words(value))
+
+
+def _v(value: object) -> str:
+    """A verdict the pipeline states (a gate's, an area's): shown as the word it is, when it is one."""
+    return for_html(value) if str(value) in set(Verdict) else _e(value)
 
 
 def _figure(name: str, svg: str, caption: str) -> str:
@@ -100,7 +106,7 @@ def _figure(name: str, svg: str, caption: str) -> str:
 
 def _verdict_section(inputs: ReportInputs, verdict: Verdict) -> str:
     rows = "".join(
-        f'<tr data-slo="{_e(r.name)}"><td>{_e(r.name)}</td><td>{_e(r.verdict)}</td>'
+        f'<tr data-slo="{_e(r.name)}"><td>{_e(r.name)}</td><td>{_v(r.verdict)}</td>'
         f'<td class="num" data-field="value">{_e(r.value_text())}</td>'
         f'<td class="num" data-field="threshold">{_e(figure(r.threshold, r.unit))}</td>'
         f'<td class="num" data-field="interval">{_e(r.interval_text())}</td>'
@@ -111,11 +117,11 @@ def _verdict_section(inputs: ReportInputs, verdict: Verdict) -> str:
     return (
         f'<h1>Release candidate {_e(inputs.rc)}</h1><p class="muted">Verification report{commit}; '
         "every figure below is computed from the raw samples signed in this bundle.</p>"
-        f'<div class="verdict {_e(verdict)}" id="verdict">{_e(headline(verdict, inputs.metrics))}</div>'
-        f"<p>SLOs: <b>{_e(inputs.metrics.get('verdict'))}</b> · scan gates: "
-        f"<b>{_e(inputs.scan_summary.get('verdict'))}</b>"
+        f'<div class="verdict {_e(verdict)}" id="verdict">{for_html(headline(verdict, inputs.metrics))}</div>'
+        f"<p>SLOs: <b>{_v(inputs.metrics.get('verdict'))}</b> · scan gates: "
+        f"<b>{_v(inputs.scan_summary.get('verdict'))}</b>"
         + (
-            f" · against the baseline: <b>{_e(inputs.baseline.get('verdict'))}</b>"
+            f" · against the baseline: <b>{_v(inputs.baseline.get('verdict'))}</b>"
             if inputs.baseline and inputs.baseline.get("status") == "COMPARED"
             else ""
         )
@@ -231,7 +237,7 @@ def _baseline_section(inputs: ReportInputs) -> str:
     entries = doc.get("slos") or []
     rows = "".join(
         f'<tr data-slo="{_e(e["slo"])}"><td>{_e(e["slo"])}</td><td>{_e(e.get("classification", ""))}</td>'
-        f'<td>{_e(e.get("verdict", ""))}</td><td class="num">{_e(shift_text(e))}</td>'
+        f'<td>{_v(e.get("verdict", ""))}</td><td class="num">{_e(shift_text(e))}</td>'
         f'<td class="num">{_e(number(e.get("p_value")))}</td><td class="num">{_e(number(e.get("effect_size")))}</td>'
         f"<td>{_e(e.get('method', ''))}</td><td>{_e(e.get('reason', ''))}</td></tr>"
         for e in entries
@@ -253,7 +259,7 @@ def _baseline_section(inputs: ReportInputs) -> str:
             "Each shift with its interval; 0 is no change.",
         )
     return (
-        f"<h2>Against the baseline {_e(base.get('rc', ''))}</h2><p>Verdict <b>{_e(doc.get('verdict'))}</b>; "
+        f"<h2>Against the baseline {_e(base.get('rc', ''))}</h2><p>Verdict <b>{_v(doc.get('verdict'))}</b>; "
         f"baseline bundle <code>{_e(base.get('bundle_uri', ''))}</code> "
         f"({'verified' if base.get('verified') else 'NOT verified'}), confidence {_e(doc.get('confidence'))}.</p>"
         '<table id="baseline"><tr><th>SLO</th><th>classification</th><th>verdict</th><th>shift / difference</th>'
@@ -263,7 +269,7 @@ def _baseline_section(inputs: ReportInputs) -> str:
 
 def _scan_section(inputs: ReportInputs) -> str:
     rows = "".join(
-        f'<tr data-gate="{_e(g["name"])}"><td>{_e(g["name"])}</td><td>{_e(g["verdict"])}</td><td>{_e(g["reason"])}</td></tr>'
+        f'<tr data-gate="{_e(g["name"])}"><td>{_e(g["name"])}</td><td>{_v(g["verdict"])}</td><td>{_e(g["reason"])}</td></tr>'
         for g in inputs.scan_summary.get("gates") or []
     )
     return f'<h2>Scan gates</h2><table id="scans"><tr><th>gate</th><th>verdict</th><th>why</th></tr>{rows}</table>'

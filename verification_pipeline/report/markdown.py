@@ -2,11 +2,13 @@
 
 The Dagster UI renders markdown metadata and its `data:` images, so a person sees the
 distributions beside the figures without opening the bundle. PNG, not SVG: small and shown
-the same in every browser's `<img>`.
+the same in every browser's `<img>`. Every text that comes from an input (an SLO's name, a
+reason, an RC tag, a unit, a URI) goes through `textsafe` first: it is shown, never laid out.
 """
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Mapping
 from typing import Any
@@ -17,12 +19,25 @@ from matplotlib.figure import Figure
 from verification_pipeline.report import charts
 from verification_pipeline.report.budget import budget_rows, figure
 from verification_pipeline.slo.metrics import slo_latencies
+from verification_pipeline.textsafe import for_code_span, for_markdown, for_terminal, mark_verdict_words
+from verification_pipeline.verdict import Verdict
 
 PNG_DPI = 64
 
 
 def _image(alt: str, fig: Figure) -> str:
-    return f"![{alt}]({charts.png_data_uri(fig, dpi=PNG_DPI)})"
+    shown = for_markdown(alt, 200).replace("[", "\\[").replace("]", "\\]")
+    return f"![{shown}]({charts.png_data_uri(fig, dpi=PNG_DPI)})"
+
+
+def _md(value: object) -> str:
+    """An input's text as inert Markdown (a table cell, a line), a verdict word in it marked as input."""
+    return for_markdown(mark_verdict_words("" if value is None else value))
+
+
+def _verdict(value: object) -> str:
+    """A verdict the pipeline states, as its word; anything else is input text."""
+    return for_markdown(value) if str(value) in set(Verdict) else _md(value)
 
 
 def slo_charts_markdown(
@@ -35,7 +50,7 @@ def slo_charts_markdown(
             continue
         latencies = slo_latencies(slo["source"], slo.get("responses"), read=read, write=write, fanout=fanout)
         if latencies.drop_nulls().is_empty():
-            parts.append(f"**{slo['name']}**: no raw samples to draw")
+            parts.append(f"**{_md(slo['name'])}**: no raw samples to draw")
             continue
         parts.append(_image(f"{slo['name']} ECDF", charts.latency_cdf(slo, latencies)))
     samples = pl.concat([read, write], how="vertical")
@@ -64,16 +79,16 @@ def comparison_chart_markdown(baseline_doc: Mapping[str, Any] | None) -> str:
     """
     if not baseline_doc or baseline_doc.get("status") != "COMPARED":
         reason = (baseline_doc or {}).get("reason") or "the comparison did not run"
-        return f"**No baseline**: {reason}. This RC was not compared with an earlier one."
+        return f"**No baseline**: {_md(reason)}. This RC was not compared with an earlier one."
     base = baseline_doc.get("baseline") or {}
     entries = baseline_doc.get("slos") or []
     rows = "\n".join(
-        f"| {e['slo']} | {e.get('classification', '')} | **{e.get('verdict', '')}** | {shift_text(e)} | "
+        f"| {_md(e['slo'])} | {_md(e.get('classification', ''))} | **{_verdict(e.get('verdict', ''))}** | {shift_text(e)} | "
         f"{number(e.get('p_value'))} | {number(e.get('effect_size'))} |"
         for e in entries
     )
     parts = [
-        f"**Against {base.get('rc', 'the baseline')}: {baseline_doc.get('verdict')}**",
+        f"**Against {_md(base.get('rc', 'the baseline'))}: {_verdict(baseline_doc.get('verdict'))}**",
         (
             "| SLO | classification | verdict | shift [interval] | p-value | effect size |\n"
             f"| --- | --- | --- | --- | --- | --- |\n{rows}"
@@ -95,8 +110,8 @@ def comparison_chart_markdown(baseline_doc: Mapping[str, Any] | None) -> str:
 def budget_table_markdown(metrics: Mapping[str, Any]) -> str:
     """The SLOs tightest first, with the share of each budget used, figures rounded."""
     rows = "\n".join(
-        f"| {r.name} | **{r.verdict}** | {r.value_text()} | <= {figure(r.threshold, r.unit)} | "
-        f"{r.interval_text()} | {r.share_text()} | {r.n} |"
+        f"| {_md(r.name)} | **{r.verdict}** | {_md(r.value_text())} | <= {_md(figure(r.threshold, r.unit))} | "
+        f"{_md(r.interval_text())} | {r.share_text()} | {r.n} |"
         for r in budget_rows(metrics)
     )
     return (
@@ -129,11 +144,16 @@ def decision_markdown(
         if dev_key
         else ""
     )
+    # a PASS is said in the title; under any other verdict the reasons (gate findings, which
+    # quote scan content) show no verdict word of their own
+    why_text = for_markdown(why) if str(verdict) == Verdict.PASS else _md(why)
+    command = for_terminal(verify_command(bundle_uri, public_key, rc), 4000)
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", command)), default=0))
     return (
-        f"# {rc}: {verdict}\n\n{warning}{why}\n\n"
+        f"# {_md(rc)}: {_verdict(verdict)}\n\n{warning}{why_text}\n\n"
         f"## SLOs, tightest first\n\n{budget_table_markdown(metrics)}\n\n"
-        f"## Verify the bundle\n\n```\n{verify_command(bundle_uri, public_key, rc)}\n```\n\n"
-        f"Signing key fingerprint `{key_fingerprint}`{' (DEV)' if dev_key else ''}."
+        f"## Verify the bundle\n\n{fence}\n{command}\n{fence}\n\n"
+        f"Signing key fingerprint {for_code_span(key_fingerprint)}{' (DEV)' if dev_key else ''}."
     )
 
 

@@ -75,6 +75,9 @@ class GateResult:
     name: str
     verdict: Verdict
     reason: str
+    figures: dict[str, Any] | None = None
+    """The counts and thresholds the verdict follows from, signed with the gate so `verify`
+    recomputes it (`evidence/verify/figures.py`); JSON-ready."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,10 @@ class ScanSummary:
         """JSON-ready form for asset metadata and the evidence bundle."""
         out: dict[str, Any] = {
             "verdict": self.verdict.value,
-            "gates": [{"name": g.name, "verdict": g.verdict.value, "reason": g.reason} for g in self.gates],
+            "gates": [
+                {"name": g.name, "verdict": g.verdict.value, "reason": g.reason, "figures": g.figures}
+                for g in self.gates
+            ],
         }
         if self.evaluation is not None:
             out["violations"] = [
@@ -132,17 +138,48 @@ def _describe(rows: pl.DataFrame) -> str:
 
 
 def _sbom_gate(components: pl.DataFrame | None) -> GateResult:
+    figures = {"components": None if components is None else components.height, "min_components": 1}
     if components is None:
-        return GateResult("sbom_present", Verdict.FAIL, "no SBOM was produced or imported")
+        return GateResult("sbom_present", Verdict.FAIL, "no SBOM was produced or imported", figures)
     if components.height == 0:
-        return GateResult("sbom_present", Verdict.FAIL, "the SBOM lists no components")
-    return GateResult("sbom_present", Verdict.PASS, f"the SBOM lists {components.height} components")
+        return GateResult("sbom_present", Verdict.FAIL, "the SBOM lists no components", figures)
+    return GateResult("sbom_present", Verdict.PASS, f"the SBOM lists {components.height} components", figures)
 
 
-def _vulnerability_gate(evaluation: PolicyEvaluation | None, missing: pl.DataFrame | None) -> GateResult:
+def _vulnerability_figures(
+    vulnerabilities: pl.DataFrame | None, evaluation: PolicyEvaluation | None, policy: VulnerabilityPolicy
+) -> dict[str, Any]:
+    """Findings by severity (all, and those with a fix), the policy's severities, the waived
+    (allowlisted) breaches and the violations left: violations = breaching - waived, where
+    breaching counts the findings of a `fail_on` severity plus the fixable ones of a
+    `fail_on_fixable` severity."""
+    figures: dict[str, Any] = {
+        "fail_on": list(policy.fail_on),
+        "fail_on_fixable": list(policy.fail_on_fixable),
+        "max_violations": 0,
+    }
+    if vulnerabilities is None or evaluation is None:
+        return figures | {
+            "by_severity": None,
+            "fixable_by_severity": None,
+            "waived": None,
+            "violations": None,
+        }
+    fixable = vulnerabilities.filter(pl.col("fix_state").cast(pl.Utf8) == "fixed")
+    return figures | {
+        "by_severity": vulnerability_counts(vulnerabilities)["by_severity"],
+        "fixable_by_severity": vulnerability_counts(fixable)["by_severity"],
+        "waived": evaluation.allowlisted.height,
+        "violations": evaluation.violations.height,
+    }
+
+
+def _vulnerability_gate(
+    evaluation: PolicyEvaluation | None, missing: pl.DataFrame | None, figures: dict[str, Any] | None = None
+) -> GateResult:
     name = "vulnerability_policy_met"
     if evaluation is None:
-        return GateResult(name, Verdict.INCONCLUSIVE, "no vulnerability report to judge")
+        return GateResult(name, Verdict.INCONCLUSIVE, "no vulnerability report to judge", figures)
     notes = []
     if evaluation.allowlisted.height:
         notes.append(f"{evaluation.allowlisted.height} allowlisted")
@@ -156,27 +193,35 @@ def _vulnerability_gate(evaluation: PolicyEvaluation | None, missing: pl.DataFra
             name,
             Verdict.FAIL,
             f"{evaluation.violations.height} findings breach the policy: {_describe(evaluation.violations)}{suffix}",
+            figures,
         )
-    return GateResult(name, Verdict.PASS, f"no finding breaches the policy{suffix}")
+    return GateResult(name, Verdict.PASS, f"no finding breaches the policy{suffix}", figures)
 
 
 def _policies_gate(policies: pl.DataFrame | None) -> GateResult:
     name = "policies_pass"
     if policies is None:
-        return GateResult(name, Verdict.INCONCLUSIVE, "no policy report to judge")
+        figures: dict[str, Any] = {"counts": None, "max_failures": 0}
+        return GateResult(name, Verdict.INCONCLUSIVE, "no policy report to judge", figures)
     counts = policy_counts(policies)
+    figures = {"counts": counts, "max_failures": 0}
     if counts["failed"] or counts["errors"]:
         failing = policies.filter((pl.col("failed") > 0) | (pl.col("errors") > 0))["policy"].to_list()
         shown = ", ".join(failing[:_LISTED]) + (
             f" and {len(failing) - _LISTED} more" if len(failing) > _LISTED else ""
         )
         return GateResult(
-            name, Verdict.FAIL, f"{counts['failed']} failed and {counts['errors']} errors in: {shown}"
+            name,
+            Verdict.FAIL,
+            f"{counts['failed']} failed and {counts['errors']} errors in: {shown}",
+            figures,
         )
     if counts["passed"] == 0:
-        return GateResult(name, Verdict.INCONCLUSIVE, "the policy report holds no passing or failing result")
+        return GateResult(
+            name, Verdict.INCONCLUSIVE, "the policy report holds no passing or failing result", figures
+        )
     warnings = f" ({counts['warnings']} warnings)" if counts["warnings"] else ""
-    return GateResult(name, Verdict.PASS, f"{counts['passed']} passed, none failed{warnings}")
+    return GateResult(name, Verdict.PASS, f"{counts['passed']} passed, none failed{warnings}", figures)
 
 
 def summarize_scans(
@@ -189,15 +234,20 @@ def summarize_scans(
 ) -> ScanSummary:
     """Judge the three scan gates from the normalized tables (None = that report is absent)."""
     evaluation = None
+    policy = vulnerability_policy or VulnerabilityPolicy()
     if vulnerabilities is not None:
-        evaluation = evaluate_vulnerability_policy(
-            vulnerabilities, vulnerability_policy or VulnerabilityPolicy(), today=today
-        )
+        evaluation = evaluate_vulnerability_policy(vulnerabilities, policy, today=today)
     missing = None
     if vulnerabilities is not None and components is not None:
         missing = missing_from_sbom(vulnerabilities, components)
     return ScanSummary(
-        gates=(_sbom_gate(components), _vulnerability_gate(evaluation, missing), _policies_gate(policies)),
+        gates=(
+            _sbom_gate(components),
+            _vulnerability_gate(
+                evaluation, missing, _vulnerability_figures(vulnerabilities, evaluation, policy)
+            ),
+            _policies_gate(policies),
+        ),
         evaluation=evaluation,
         missing_from_sbom=missing,
     )

@@ -97,6 +97,27 @@ def syft_version() -> str:
         ) from None
 
 
+CHECKOUT_REPOSITORY = "verification-pipeline"
+"""How an SBOM names the repository when the RC's commit is this checkout's HEAD (no VP_GIT_REPO)."""
+
+
+def scanned_source_name(repository: str | None, commit: str, tree: str) -> str:
+    """What an SBOM's scan root is named in the signed bundle: the RC's repository and commit and
+    the tree scanned in it (`git+https://host/org/service@<commit>#reference_target`), never a
+    path of this machine: a local repository is named by its directory's name only, a URL without
+    any credentials in it."""
+    if repository is None or not repository.strip():
+        where = CHECKOUT_REPOSITORY
+    elif "://" in repository:
+        scheme, _, rest = repository.partition("://")
+        where = f"git+{scheme}://{rest.rpartition('@')[2] if '@' in rest.split('/', 1)[0] else rest}"
+    elif re.fullmatch(r"[\w.-]+@[\w.-]+:[\w./-]+", repository):  # scp-like: git@host:org/repo.git
+        where = "git+ssh://" + repository.split("@", 1)[1].replace(":", "/", 1)
+    else:
+        where = Path(repository.rstrip("/")).name or CHECKOUT_REPOSITORY
+    return f"{where.rstrip('/')}@{commit}#{tree}"
+
+
 def portable_sbom(data: bytes, *, scan_root: Path, name: str) -> bytes:
     """syft's JSON with the paths of the machine that ran it replaced, so a signed SBOM says what
     was scanned, not where: the scan root becomes `name` (what it holds, e.g. the RC's source),

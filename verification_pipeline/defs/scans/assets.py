@@ -25,6 +25,7 @@ from verification_pipeline.evidence.layout import (
     VULNERABILITIES,
     sha256_hex,
 )
+from verification_pipeline.evidence.statements import ReleaseCandidate
 from verification_pipeline.paths import REFERENCE_TARGET_DIR
 from verification_pipeline.policy.gate import (
     evaluate_commit,
@@ -51,6 +52,7 @@ from verification_pipeline.scans import (
 from verification_pipeline.scans.environment import stage_environment
 from verification_pipeline.scans.reports import ScanReport
 from verification_pipeline.scans.schemas import POLICY_SCHEMA, frame
+from verification_pipeline.scans.syft_runner import scanned_source_name
 from verification_pipeline.storage.s3 import ObjectRef
 from verification_pipeline.verdict import Verdict
 
@@ -95,7 +97,11 @@ def _markdown_counts(title: str, counts: dict) -> str:
     description="Software bill of materials: components (name, version, type, purl, licenses); the original file is kept for the bundle.",
 )
 def sbom(
-    context: dg.AssetExecutionContext, config: SbomConfig, s3: S3Resource, scan_inputs: ScanInputsResource
+    context: dg.AssetExecutionContext,
+    config: SbomConfig,
+    s3: S3Resource,
+    scan_inputs: ScanInputsResource,
+    release_candidate: ReleaseCandidate,
 ) -> dg.Output[pl.DataFrame]:
     if config.source == "run":
         scan_dir = config.scan_dir or scan_inputs.sbom_scan_dir
@@ -106,8 +112,13 @@ def sbom(
             else:
                 label = f"syft dir:{scan_dir}"
             context.log.info(f"running syft over {scan_dir}")
-            # signed into the bundle: the scan root is named for the RC, not by this machine's path
-            root_name = f"{context.partition_key}/{'reference-target' if label.startswith('syft:') else Path(scan_dir).name}"
+            # signed into the bundle: the scan root is named by the RC's repository and commit, not
+            # by this machine's path
+            root_name = scanned_source_name(
+                release_candidate.repository,
+                release_candidate.commit,
+                REFERENCE_TARGET_DIR.name if label.startswith("syft:") else Path(scan_dir).name,
+            )
             data = portable_sbom(run_syft(Path(scan_dir)), scan_root=Path(scan_dir), name=root_name)
     elif config.source == "import":
         label = _configured(config.path, scan_inputs.sbom_report, "VP_SBOM_REPORT", "SBOM file")

@@ -10,8 +10,10 @@ per family of checks:
    say the same;
 3. `subjects`: both list the same subjects, and every subject is in the bundle with every digest
    it is given, with no file left over;
-4. `verdicts`: each gate's verdict follows from its signed figures and threshold, and the
-   signed verdict, result and passed/warned/failed tests follow from the gates;
+4. `verdicts` and `figures`: each gate's verdict follows from its signed figures and threshold
+   (SLOs with their min_samples, scan, baseline and forbidden-request gates from their counts,
+   comparisons and policies), and the signed verdict, result and passed/warned/failed tests
+   follow from the gates; a gate that signs no figures (an older bundle's) is named in the report;
 5. `documents`: manifest.json and lineage.json (signed subjects themselves) agree with the
    signed statements: files, sizes, RC, verdict, run id, signing key, inputs.
 
@@ -21,7 +23,7 @@ documents that are parsed are read whole, below a size cap.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -29,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from verification_pipeline.errors import VerificationFailed
 from verification_pipeline.evidence.bundle_io import DEFAULT_LIMITS, ReadLimits, read_bundle
 from verification_pipeline.evidence.keys import public_key_fingerprint
-from verification_pipeline.evidence.layout import check_relative_name
+from verification_pipeline.evidence.layout import ATTESTATIONS, check_relative_name
 from verification_pipeline.evidence.statements import SLSA_PROVENANCE_PREDICATE, TEST_RESULT_PREDICATE
 from verification_pipeline.evidence.verify.claims import (
     check_commit_claims,
@@ -43,13 +45,17 @@ from verification_pipeline.evidence.verify.report import VerificationReport
 from verification_pipeline.evidence.verify.subjects import check_files, signed_subjects
 from verification_pipeline.evidence.verify.verdicts import check_gates, check_result
 from verification_pipeline.evidence.vsa import check_vsa_statement
+from verification_pipeline.textsafe import mark_verdict_words
 
-__all__ = ["VerificationReport", "verify_files", "verify_path"]
+__all__ = ["TrustedKeys", "VerificationReport", "verify_files", "verify_path"]
+
+TrustedKeys = Ed25519PublicKey | Sequence[Ed25519PublicKey]
+"""One trusted key, or a key set (`verify --key-set`): every key trusted, each named in the report."""
 
 
 def verify_path(
     path: Path,
-    public_key: Ed25519PublicKey,
+    public_key: TrustedKeys,
     *,
     expected_rc: str | None = None,
     limits: ReadLimits = DEFAULT_LIMITS,
@@ -63,7 +69,7 @@ def verify_path(
 
 def verify_files(
     files: Mapping[str, bytes],
-    public_key: Ed25519PublicKey,
+    public_key: TrustedKeys,
     *,
     expected_rc: str | None = None,
     source: str = "bundle",
@@ -72,10 +78,17 @@ def verify_files(
     """Verify a bundle held as bundle-relative name -> bytes (from a directory, an archive or S3).
 
     `root_version`: the `<version>` of the `evidence/<version>/` the files were stored under,
-    when the location says; it must be the signed version.
+    when the location says; it must be the signed version. With a key set, the bundle is
+    verified with the key of the set that signed it, and the report names every key of the set.
     """
     for name in files:
-        check_relative_name(name, lambda message: VerificationFailed(f"{source}: {message}"))
+        check_relative_name(
+            name, lambda message: VerificationFailed(mark_verdict_words(f"{source}: {message}"))
+        )
+    key_set: tuple[str, ...] = ()
+    if not isinstance(public_key, Ed25519PublicKey):
+        key_set = tuple(public_key_fingerprint(key) for key in public_key)
+        public_key = signer_of(files, public_key)
     signed = signed_statements(files, public_key)
     tested, built = signed.tested, signed.built
     parameters = built.buildDefinition.externalParameters
@@ -86,7 +99,7 @@ def verify_files(
     check_files(files, subjects)
     check_commit_claims(parameters, rc)
     check_url(tested, rc, run_id)
-    check_gates(tested, parameters)
+    unchecked = check_gates(tested, parameters)
     check_result(tested)
     if signed.summary is not None:
         check_vsa_statement(
@@ -120,4 +133,24 @@ def verify_files(
         key_fingerprint=public_key_fingerprint(public_key),
         dev_key=manifest["signingKey"].get("devKey") is True,
         summary=signed.summary.predicate["verificationResult"] if signed.summary is not None else None,
+        key_set=key_set,
+        taken_as_signed=unchecked,
+    )
+
+
+def signer_of(files: Mapping[str, bytes], keys: Sequence[Ed25519PublicKey]) -> Ed25519PublicKey:
+    """The key of a key set whose signatures the bundle's statements carry (the first such key)."""
+    first: VerificationFailed | None = None
+    for key in keys:
+        try:
+            signed_statements(files, key)
+        except VerificationFailed as exc:
+            first = first or exc
+            continue
+        return key
+    listed = ", ".join(public_key_fingerprint(key) for key in keys) or "none"
+    raise VerificationFailed(
+        f"{ATTESTATIONS}: signed by none of the key set's keys ({listed})"
+        + (f"; with the first: {first.message}" if first is not None else ""),
+        hint="the bundle was signed by a key you do not trust, or changed after signing",
     )

@@ -87,6 +87,9 @@ class Gate(_Signed):
     delivery_ratio: Number = None
     min_delivery_ratio: Number = None
     reason: str | None = None
+    n: int | None = None
+    min_samples: int | None = None
+    """Signed since `gateFigures` 1: a PASS needs n >= min_samples."""
 
 
 class Extension(_Signed):
@@ -94,6 +97,8 @@ class Extension(_Signed):
     verdict: VerdictWord
     gates: list[Gate]
     missingFiles: list[str]
+    gateFigures: int | None = None
+    """`gates.GATE_FIGURES_VERSION` the gates were signed with; None in a bundle made before."""
 
 
 class TestResultPredicate(_Signed):

@@ -10,6 +10,7 @@ from verification_pipeline.errors import VerificationFailed
 from verification_pipeline.evidence.content import DIGEST_ALGORITHMS, file_digest
 from verification_pipeline.evidence.layout import ATTESTATIONS, check_relative_name
 from verification_pipeline.evidence.verify.schemas import Statement
+from verification_pipeline.textsafe import mark_verdict_words
 
 _HEX = re.compile(r"^[0-9a-f]+$")
 
@@ -56,4 +57,6 @@ def check_files(files: Mapping[str, bytes], signed: Mapping[str, Mapping[str, st
                     hint="the file was changed after the bundle was signed",
                 )
     for name in sorted(set(files) - set(signed) - {ATTESTATIONS}):
-        raise VerificationFailed(f"{name}: extra file, not a subject of the signed statements")
+        raise VerificationFailed(
+            f"{mark_verdict_words(name)}: extra file, not a subject of the signed statements"
+        )

@@ -4,8 +4,10 @@ A gate's verdict from its signed figures and threshold, where the gate carries t
 rules of `slo/metrics.py`, the delivery ratio's of `gates.py`), and the service build's from
 the signed `serviceBuild`; then the RC's verdict, `result` and passed/warned/failed tests from
 the gates and the missing files, as the builder derives them. A signed PASS beside a figure
-that breaches its threshold is refused, naming the gate. Scan gates sign only a reason, so their
-verdicts are taken as signed.
+that breaches its threshold, or on fewer samples than its signed `min_samples`, is refused,
+naming the gate. Scan and baseline gates are recomputed from the figures they sign (`figures`);
+a bundle made before they signed any (no `gateFigures` marker) has those verdicts taken as signed,
+and `verify` says so.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from verification_pipeline.evidence.statements import (
     build_test_result_statement,
 )
 from verification_pipeline.evidence.verify.claims import rc_of
+from verification_pipeline.evidence.verify.figures import carries_figures, figure_verdicts, needs_figures
 from verification_pipeline.evidence.verify.schemas import (
     ExternalParameters,
     Gate,
@@ -25,6 +28,7 @@ from verification_pipeline.evidence.verify.schemas import (
 )
 from verification_pipeline.gates import (
     DELIVERY_RATIO_GATE,
+    GATE_FIGURES_VERSION,
     SERVICE_BUILD_GATE,
     SLO_GROUP,
     UNTRUSTED_MEASUREMENT,
@@ -38,15 +42,45 @@ _WHERE = predicate_where("test-result predicate")
 _CONTRADICTION = "the producer contradicts itself; do not trust this bundle's verdict"
 
 
-def check_gates(tested: TestResultPredicate, parameters: ExternalParameters) -> None:
+def check_gates(tested: TestResultPredicate, parameters: ExternalParameters) -> tuple[str, ...]:
+    """Every gate's verdict against its signed figures; returns the gates that sign none to
+    recompute from (an older bundle's scan and baseline gates), whose verdicts are taken as signed."""
+    version = tested.ours.gateFigures
+    if version is not None and version > GATE_FIGURES_VERSION:
+        raise VerificationFailed(
+            f"{_WHERE}.{EXTENSION}.gateFigures]: {version}, newer than this verifier knows ({GATE_FIGURES_VERSION})",
+            hint="verify with a newer verification-pipeline; a gate this one cannot recompute is not taken on trust",
+        )
+    unchecked: list[str] = []
     for index, gate in enumerate(tested.ours.gates):
-        allowed = allowed_verdicts(gate, parameters)
+        where = f"{_WHERE}.{EXTENSION}.gates.{index}"
+        if version is not None and needs_figures(gate) and not carries_figures(gate):
+            raise VerificationFailed(
+                f"{where}]: {gate.name} signs no figures to recompute its verdict from, although the "
+                f"bundle says its gates do (gateFigures {version})",
+                hint=_CONTRADICTION,
+            )
+        if (
+            version is not None
+            and gate.name.startswith(f"{SLO_GROUP}:")
+            and gate.threshold is not None
+            and (gate.min_samples is None or gate.n is None)
+        ):
+            raise VerificationFailed(
+                f"{where}.{'n' if gate.n is None else 'min_samples'}]: missing; {gate.name} cannot be "
+                f"judged against its minimum sample (gateFigures {version})",
+                hint=_CONTRADICTION,
+            )
+        allowed = figure_verdicts(gate, where) or allowed_verdicts(gate, parameters)
+        if allowed is None:
+            unchecked.append(gate.name)
         if allowed is not None and Verdict(gate.verdict) not in allowed:
             raise VerificationFailed(
                 f"{_WHERE}.{EXTENSION}.gates.{index}.verdict]: {gate.name} is signed {gate.verdict}, but its "
                 f"signed figures make it {' or '.join(sorted(allowed))} ({_figures(gate)})",
                 hint=_CONTRADICTION,
             )
+    return tuple(unchecked)
 
 
 def allowed_verdicts(gate: Gate, parameters: ExternalParameters) -> frozenset[Verdict] | None:
@@ -80,7 +114,8 @@ def _slo(gate: Gate, threshold: float) -> frozenset[Verdict]:
         return frozenset({Verdict.FAIL})
     allowed = {Verdict.INCONCLUSIVE}
     figures = [figure for figure in (gate.value, gate.ci_high) if figure is not None]
-    if figures and all(figure <= threshold for figure in figures):
+    enough = gate.n is None or gate.min_samples is None or gate.n >= gate.min_samples
+    if figures and all(figure <= threshold for figure in figures) and enough:
         allowed.add(Verdict.PASS)
     if gate.ci_low is None and gate.value is not None and gate.value > threshold:
         allowed.add(Verdict.FAIL)
@@ -96,7 +131,16 @@ def _delivery_ratio(gate: Gate) -> frozenset[Verdict] | None:
 
 
 def _figures(gate: Gate) -> str:
-    shown_fields = ("value", "threshold", "ci_low", "ci_high", "delivery_ratio", "min_delivery_ratio")
+    shown_fields = (
+        "value",
+        "threshold",
+        "ci_low",
+        "ci_high",
+        "n",
+        "min_samples",
+        "delivery_ratio",
+        "min_delivery_ratio",
+    )
     return (
         ", ".join(
             f"{name} {getattr(gate, name):g}" for name in shown_fields if getattr(gate, name) is not None
