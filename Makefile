@@ -25,12 +25,13 @@ dev: install dagster-home
 	set -a && . $(VP_HOME)/stack/env && set +a && $(UV) run dagster dev -w workspace.yaml
 
 ## The whole suite, with every real component it uses (installed when missing); lint first.
+## Two pytest processes, one per core: the tests that measure time in front, the rest at nice 19.
 test: install system-deps lint
-	$(UV) run pytest $(PYTEST_ARGS)
+	scripts/test.sh $(PYTEST_ARGS)
 
 ## The quick loop: leaves out the slow scenarios (CI runs them all).
 test-quick: install system-deps
-	$(UV) run pytest -m "not slow" $(PYTEST_ARGS)
+	TEST_MARKS="not slow" scripts/test.sh $(PYTEST_ARGS)
 
 ## ruff, and mypy over verification_pipeline/ and reference_target/ (settings in pyproject.toml).
 lint: install

@@ -32,6 +32,9 @@ from verification_pipeline.evidence.statements import ReleaseCandidate
 from verification_pipeline.loadtest.ingest import SAMPLE_SCHEMA
 from verification_pipeline.slo.spec import DEFAULT_SLOS_PATH
 
+# each bomb must end within TIME_BOUND_S: run with the tests that measure time (tests/conftest.py)
+pytestmark = pytest.mark.timing
+
 MEMORY_BOUND = 1 << 30
 TIME_BOUND_S = 60
 _SAFETY_NET = 4 << 30
