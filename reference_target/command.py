@@ -91,7 +91,8 @@ def serve(
     shed_with_503: Annotated[
         bool,
         typer.Option(
-            help="A tenant past its rate limit gets 503 without Retry-After, not 429.", rich_help_panel=_FAULTS
+            help="A tenant past its rate limit gets 503 without Retry-After, not 429.",
+            rich_help_panel=_FAULTS,
         ),
     ] = False,
     tenant_rps_limit: Annotated[
@@ -172,7 +173,9 @@ def serve(
         log_level=log_level,
         build_commit=build_commit,
         tenant_rps_limit=tenant_rps_limit or None,
-        unmetered_tenants=DEFAULT_UNMETERED_TENANTS if unmetered_tenant is None else tuple(t for t in unmetered_tenant if t),
+        unmetered_tenants=DEFAULT_UNMETERED_TENANTS
+        if unmetered_tenant is None
+        else tuple(t for t in unmetered_tenant if t),
     )
     run_server(config)
 

@@ -127,7 +127,9 @@ class GraphQLEndpoint:
                 refusal.message,
                 "TOO_MANY_REQUESTS",
                 refusal.kind,
-                headers=[(b"retry-after", str(refusal.retry_after_s).encode())] if refusal.status == 429 else [],
+                headers=[(b"retry-after", str(refusal.retry_after_s).encode())]
+                if refusal.status == 429
+                else [],
             )
         else:
             try:

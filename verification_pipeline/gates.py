@@ -145,7 +145,11 @@ def authz_gate(document: Mapping[str, Any]) -> GateOutcome:
 def overload_gates(document: Mapping[str, Any]) -> tuple[GateOutcome, ...]:
     """The overload phase (slo/overload.json): its gates as the document states them, figures kept."""
     return tuple(
-        GateOutcome(gate["name"], Verdict(gate["verdict"]), {k: v for k, v in gate.items() if k not in ("name", "verdict")})
+        GateOutcome(
+            gate["name"],
+            Verdict(gate["verdict"]),
+            {k: v for k, v in gate.items() if k not in ("name", "verdict")},
+        )
         for gate in document.get("gates", [])
     )
 

@@ -238,7 +238,10 @@ def audit_files(
         if rows is None and overload.get("measured"):
             raise InputError(f"{OVERLOAD_DOCUMENT} is in the bundle but its raw rows are not", source=source)
         again = json.loads(
-            json.dumps(recompute_overload_document(rows if rows is not None else pl.DataFrame(), overload), default=str)
+            json.dumps(
+                recompute_overload_document(rows if rows is not None else pl.DataFrame(), overload),
+                default=str,
+            )
         )
         differences += tuple(_differences(overload, again, OVERLOAD_DOCUMENT, rel_tol, abs_tol))
     return AuditReport(

@@ -50,7 +50,14 @@ class VerificationRun:
         return bundle[1] - load_end if load_end is not None and bundle else None
 
 
-SUMMARY_ASSETS = ("slo_metrics", "baseline_comparison", "scan_summary", "evidence_bundle", "release_decision")
+SUMMARY_ASSETS = (
+    "slo_metrics",
+    "baseline_comparison",
+    "scan_summary",
+    "overload_phase",
+    "evidence_bundle",
+    "release_decision",
+)
 
 
 def verify_in_process(

@@ -163,7 +163,12 @@ def evidence_bundle(
             "signing with the embedded stack's DEV key: this bundle says so and is not release evidence"
         )
     gates = release_gates(
-        slo_metrics, scan_summary, service_build, baseline_comparison, authz_under_load, overload=overload_phase
+        slo_metrics,
+        scan_summary,
+        service_build,
+        baseline_comparison,
+        authz_under_load,
+        overload=overload_phase,
     )
     files, upstream = _evidence_files(context, s3, release_candidate.version)
     _check_docs_state(release_docs, gates, files, release_candidate.version)
@@ -411,7 +416,12 @@ def release_decision(
     overload_phase: dict,
 ) -> Iterator[dg.Output[ReleaseDecisionRecord] | dg.AssetCheckResult]:
     gates = release_gates(
-        slo_metrics, scan_summary, service_build, baseline_comparison, authz_under_load, overload=overload_phase
+        slo_metrics,
+        scan_summary,
+        service_build,
+        baseline_comparison,
+        authz_under_load,
+        overload=overload_phase,
     )
     reasons = [f"{g.name}: {g.verdict}" for g in gates if g.verdict is not Verdict.PASS]
     reasons += [f"missing from the bundle: {name}" for name in evidence_bundle.missing_files]

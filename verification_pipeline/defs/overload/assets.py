@@ -97,10 +97,14 @@ def overload_phase(
             recovery_s=timing.recovery_s,
             tenants={"a": tenants.tenant_a, "b": tenants.tenant_b, "tokens": source},
         )
-        if timing.overload_s != controls.overload_duration_s:
+        if (timing.overload_s, timing.recovery_s) != (
+            controls.overload_duration_s,
+            controls.recovery_window_s,
+        ):
             inputs["shortened"] = (
-                f"the overload ran {timing.overload_s:g} s, not the declared {controls.overload_duration_s:g} s "
-                "(VP_OVERLOAD_DURATION_S)"
+                f"the overload ran {timing.overload_s:g} s and recovery {timing.recovery_s:g} s, not the declared "
+                f"{controls.overload_duration_s:g} s and {controls.recovery_window_s:g} s "
+                "(VP_OVERLOAD_DURATION_S, VP_OVERLOAD_RECOVERY_S)"
             )
         document = overload_document(rows, inputs)
     files = {

@@ -49,7 +49,12 @@ def report(
     missing = unrecorded_files(context, release_candidate.version, made_here=[REPORT])
     verdict = rc_verdict(
         release_gates(
-            slo_metrics, scan_summary, service_build, baseline_comparison, authz_under_load, overload=overload_phase
+            slo_metrics,
+            scan_summary,
+            service_build,
+            baseline_comparison,
+            authz_under_load,
+            overload=overload_phase,
         ),
         missing,
     )

@@ -34,8 +34,9 @@ const overloadS = positive('OVERLOAD_S');
 const recoveryS = positive('RECOVERY_S');
 
 function arrival(exec, rate, duration, startTime, latencyS) {
-  // VUs for the requests in flight at once: rate x how long each may take, within bounds
-  const vus = Math.max(5, Math.ceil(rate * latencyS));
+  // VUs for the requests in flight at once (rate x how long each may take), all started before
+  // the schedule begins: a VU k6 must start mid-run arrives late, and the request is dropped
+  const vus = Math.max(10, Math.ceil(rate * latencyS));
   return {
     executor: 'constant-arrival-rate',
     exec,
@@ -43,14 +44,14 @@ function arrival(exec, rate, duration, startTime, latencyS) {
     timeUnit: '1s',
     duration: `${duration}s`,
     startTime: `${startTime}s`,
-    preAllocatedVUs: Math.min(vus, 50),
+    preAllocatedVUs: Math.min(vus, 200),
     maxVUs: Math.min(vus * 4, 400),
   };
 }
 
 export const options = {
   scenarios: {
-    overload: arrival('tenantA', positive('OFFERED_RPS'), overloadS, 0, 0.3),
+    overload: arrival('tenantA', positive('OFFERED_RPS'), overloadS, 0, 0.5),
     recovery: arrival('tenantA', positive('RECOVERY_RPS'), recoveryS, overloadS, 0.3),
     neighbour: arrival('tenantB', positive('NEIGHBOUR_RPS'), overloadS + recoveryS, 0, 0.3),
   },
