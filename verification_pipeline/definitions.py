@@ -54,6 +54,14 @@ def _number(environ: Mapping[str, str], name: str, default: float, kind: type[in
         ) from None
 
 
+def _seconds(environ: Mapping[str, str], name: str) -> float:
+    """A phase length override in seconds, 1 to 3600; unset (0): as slos.yaml declares."""
+    value = _number(environ, name, 0.0, float)
+    if value and not 1 <= value <= 3600:
+        raise ConfigError(f"{value:g} s is not a phase length from 1 to 3600 s", field=name, hint="e.g. 10")
+    return value
+
+
 def build_definitions(environ: Mapping[str, str]) -> dg.Definitions:
     """The code location for the settings in `environ` (VP_* variables; unset ones take their defaults)."""
     slos = SloResource(
@@ -104,8 +112,8 @@ def build_definitions(environ: Mapping[str, str]) -> dg.Definitions:
             ),
             "overload": OverloadResource(
                 enabled=env_text(environ, "VP_OVERLOAD", "on", pattern="on|off", example="off") == "on",
-                duration_s=_number(environ, "VP_OVERLOAD_DURATION_S", 0.0, float),
-                recovery_s=_number(environ, "VP_OVERLOAD_RECOVERY_S", 0.0, float),
+                duration_s=_seconds(environ, "VP_OVERLOAD_DURATION_S"),
+                recovery_s=_seconds(environ, "VP_OVERLOAD_RECOVERY_S"),
             ),
             "load": LoadResource(duration=environ.get("VP_LOAD_DURATION") or LoadResource().duration),
             "scan_inputs": ScanInputsResource(

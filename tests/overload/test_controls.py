@@ -134,3 +134,61 @@ def test_k6_points_become_rows_and_a_foreign_line_is_refused():
     point["data"]["tags"]["scenario"] = "elsewhere"
     with pytest.raises(Exception, match="line 1: not a k6 Point of the overload phase"):
         read_overload_output(json.dumps(point, separators=(",", ":")).encode())
+
+
+def test_the_report_and_the_release_notes_show_the_phase_and_say_when_it_did_not_run():
+    import datetime as dt
+
+    from verification_pipeline.artifacts.docs import render_release_docs
+    from verification_pipeline.report.overload import overload_section
+    from verification_pipeline.slo.overload import not_measured_document
+    from verification_pipeline.slo_row import SLO_METRICS_SCHEMA
+    from verification_pipeline.textsafe import for_html
+
+    rows = [
+        _row(1_000.0 + i / 200, "overload", 200 if i % 2 else 429, 5.0, None if i % 2 else 1.0)
+        for i in range(2_000)
+    ]
+    rows += [_row(1_000.0 + i / 50, "neighbour", 200, 4.0) for i in range(500)]
+    rows += [_row(1_010.0 + i / 50, "recovery", 200, 4.0) for i in range(300)]
+    inputs = phase_inputs(default_slo_spec(), overload_s=10, recovery_s=6, tenants={"a": "ta", "b": "tb"})
+    measured = overload_document(pl.DataFrame(rows, schema=ROWS_SCHEMA), inputs)
+    page = overload_section(measured, for_html)
+    assert 'data-chart="overload"' in page and "<svg" in page
+    assert page.count('<tr data-gate="overload:') == 5 and "against a limit of 100/s" in page
+    skipped = overload_section(not_measured_document("slos.yaml declares no cost_controls"), for_html)
+    assert "<svg" not in skipped and "NOT MEASURED: slos.yaml declares no cost_controls" in skipped
+
+    slo_rows = pl.DataFrame(
+        [
+            {
+                "name": "read_latency_p95",
+                "metric": "quantile",
+                "source": "read",
+                "n": 10,
+                "threshold": 350.0,
+                "unit": "ms",
+                "confidence": 0.95,
+                "verdict": "PASS",
+                "reason": "r",
+                "value": 5.0,
+            }
+        ],
+        schema=SLO_METRICS_SCHEMA,
+    )
+    files = render_release_docs(
+        slo_rows,
+        version="v1.0",
+        rc="v1.0.0-rc1",
+        date=dt.date(2026, 12, 7),
+        evidence_uri="s3://b/p/",
+        verdict="PASS",
+        overload=measured,
+    )
+    for text in files.values():
+        section = text[text.index("Policy and cost controls under load") :]
+        assert "Tenant A offered 200.0 requests/s for 10 s against its limit of 100/s" in section
+        assert (
+            "\n\n| Overload gate | Verdict | Reason |" in section
+            and "| `overload:recovery` | **PASS** |" in section
+        )

@@ -61,7 +61,7 @@ def overload_section(document: Mapping[str, Any] | None, escape: Callable[[objec
     recovery = figures.get("recovery_s")
     caption = (
         f"offered {figures.get('offered_rps', 0):.1f}/s, admitted {figures.get('admitted_rps', 0):.1f}/s, "
-        f"refused {figures.get('refused_rps', 0):.1f}/s against a limit of {figures.get('limit_rps')}/s; "
+        f"refused {figures.get('refused_rps', 0):.1f}/s against a limit of {figures.get('limit_rps', 0):g}/s; "
         f"recovery {'not seen' if recovery is None else f'{recovery:g} s'}."
     )
     chart = f'<figure data-chart="overload">{svg(overload_chart(document))}<figcaption>{escape(caption)}</figcaption></figure>'
