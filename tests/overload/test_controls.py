@@ -192,3 +192,40 @@ def test_the_report_and_the_release_notes_show_the_phase_and_say_when_it_did_not
             "\n\n| Overload gate | Verdict | Reason |" in section
             and "| `overload:recovery` | **PASS** |" in section
         )
+
+
+def test_a_starved_k6_makes_a_latency_fail_inconclusive_and_says_why():
+    rows = [
+        _row(1_000.0 + i / 200, "overload", 200 if i % 2 else 429, 900.0, None if i % 2 else 1.0)
+        for i in range(2_000)
+    ]
+    rows += [_row(1_000.0 + i / 50, "neighbour", 200, 4.0) for i in range(500)]
+    rows += [_row(1_010.0 + i / 50, "recovery", 200, 4.0) for i in range(300)]
+    frame = pl.DataFrame(rows, schema=ROWS_SCHEMA)
+    sample = {
+        "client_cpu_pct": 40.0,
+        "client_wait_pct": 95.0,
+        "steal_pct": 0.0,
+        "load1": 20.0,
+        "target_cpu_pct": None,
+    }
+    starved = {
+        "phase": "overload",
+        "client": "k6",
+        "cores": 2,
+        "seconds": 10,
+        "samples": [{"t": float(t), **sample} for t in range(10)],
+    }
+    spec = default_slo_spec()
+    plain = overload_document(frame, phase_inputs(spec, overload_s=10, recovery_s=6, tenants={}))
+    assert {g["name"]: g["verdict"] for g in plain["gates"]}["overload:admitted_p95"] == "FAIL"
+    inputs = phase_inputs(spec, overload_s=10, recovery_s=6, tenants={}, client_health=starved)
+    document = overload_document(frame, inputs)
+    admitted = {g["name"]: g for g in document["gates"]}["overload:admitted_p95"]
+    assert admitted["verdict"] == "INCONCLUSIVE"
+    assert admitted["reason"].startswith("measurement not trusted (load generator starved: k6 waited")
+    assert "it would have been FAIL" in admitted["reason"] and document["measurement_health"]["saturated"]
+    # the shedding gates judge the service's answers, not their timing: unchanged
+    assert {g["name"]: g["verdict"] for g in document["gates"]}["overload:shed_at_limit"] == "PASS"
+    recorded = json.loads(json.dumps(document))
+    assert json.loads(json.dumps(recompute_overload_document(frame, recorded))) == recorded

@@ -37,7 +37,9 @@ from verification_pipeline.gates import (
     OVERLOAD_RECOVERY,
     OVERLOAD_REFUSALS,
     OVERLOAD_SHED,
+    UNTRUSTED_MEASUREMENT,
 )
+from verification_pipeline.health.assess import HealthLimits, assess
 from verification_pipeline.overload.limits import CostControls
 from verification_pipeline.overload.schema import ROWS_SCHEMA
 from verification_pipeline.quantile import quantile_type7
@@ -46,13 +48,20 @@ from verification_pipeline.slo.spec import Slo, SloSpec
 from verification_pipeline.verdict import Verdict, worst
 
 VERSION = 1
+_TIMED = (OVERLOAD_ADMITTED_P95, OVERLOAD_NEIGHBOUR, OVERLOAD_RECOVERY)
 GATES = (OVERLOAD_SHED, OVERLOAD_REFUSALS, OVERLOAD_ADMITTED_P95, OVERLOAD_NEIGHBOUR, OVERLOAD_RECOVERY)
 
 
 def phase_inputs(
-    spec: SloSpec, *, overload_s: float, recovery_s: float, tenants: Mapping[str, str]
+    spec: SloSpec,
+    *,
+    overload_s: float,
+    recovery_s: float,
+    tenants: Mapping[str, str],
+    client_health: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """What the document is computed from besides the rows, recorded in it for `audit`."""
+    """What the document is computed from besides the rows, recorded in it for `audit`;
+    `client_health`: k6's phase record (`health.assess.phase_record`) while it ran, when sampled."""
     controls = spec.cost_controls
     if controls is None:
         raise ValueError("slos.yaml declares no cost_controls: there is no overload phase")
@@ -64,6 +73,8 @@ def phase_inputs(
         "overload_s": overload_s,
         "recovery_s": recovery_s,
         "tenants": dict(tenants),
+        "client_health": dict(client_health) if client_health is not None else None,
+        "measurement_health": spec.measurement_health.model_dump(mode="json"),
     }
 
 
@@ -110,6 +121,7 @@ def overload_document(rows: pl.DataFrame, inputs: Mapping[str, Any]) -> dict[str
     isolation, neighbour_figures = _neighbour(neighbour, slo, controls, confidence)
     recovered, recovery_figures = _recovery(recovery, slo, controls, end)
     gates = [shed, refusals, admitted, isolation, recovered]
+    health = _health(gates, inputs)
     return {
         "version": VERSION,
         "measured": True,
@@ -128,6 +140,7 @@ def overload_document(rows: pl.DataFrame, inputs: Mapping[str, Any]) -> dict[str
             **recovery_figures,
         },
         "series": _series(rows, controls, start, overload_s + recovery_s),
+        "measurement_health": health,
     }
 
 
@@ -136,6 +149,23 @@ def recompute_overload_document(rows: pl.DataFrame, recorded: Mapping[str, Any])
     if not recorded.get("measured") or not recorded.get("inputs"):
         return not_measured_document(str(recorded.get("reason", "")).removeprefix("NOT MEASURED: "))
     return overload_document(rows, recorded["inputs"])
+
+
+def _health(gates: list[dict[str, Any]], inputs: Mapping[str, Any]) -> dict[str, Any] | None:
+    """k6's health while it ran (`health.assess`): a saturated or starved client makes a latency
+    gate's FAIL (admitted p95, neighbour, recovery) INCONCLUSIVE, said; None when not sampled."""
+    record = inputs.get("client_health")
+    if not record:
+        return None
+    limits = HealthLimits.model_validate(inputs.get("measurement_health") or {})
+    phase = assess([record], limits)["phases"][0]
+    if phase["saturated"]:
+        why = "; ".join(phase["reasons"])
+        for gate in gates:
+            if gate["name"] in _TIMED and gate["verdict"] == Verdict.FAIL.value:
+                gate["verdict"] = Verdict.INCONCLUSIVE.value
+                gate["reason"] = f"{UNTRUSTED_MEASUREMENT} ({why}); it would have been FAIL: {gate['reason']}"
+    return {"saturated": phase["saturated"], "reasons": phase["reasons"]}
 
 
 def _with_send_time(rows: pl.DataFrame) -> pl.DataFrame:

@@ -9,6 +9,7 @@ import polars as pl
 
 from verification_pipeline.code_version import code_version
 from verification_pipeline.defs.evidence.files import bundle_files_metadata
+from verification_pipeline.defs.health import phase_sampler
 from verification_pipeline.defs.overload.resources import OverloadResource
 from verification_pipeline.defs.partitions import release_candidates
 from verification_pipeline.defs.storage.resources import S3Resource
@@ -16,6 +17,7 @@ from verification_pipeline.defs.target import TargetResource
 from verification_pipeline.errors import ConfigError
 from verification_pipeline.evidence.layout import OVERLOAD_DOCUMENT, OVERLOAD_ROWS
 from verification_pipeline.gates import overload_gates
+from verification_pipeline.health.assess import phase_record
 from verification_pipeline.overload.k6 import PhaseTiming, run_overload
 from verification_pipeline.overload.schema import ROWS_SCHEMA
 from verification_pipeline.reachability import check_reachable
@@ -100,20 +102,30 @@ def overload_phase(
             f"{timing.overload_s:g} s, tenant B at {controls.neighbour_rps:g}/s, then {timing.recovery_s:g} s of "
             f"recovery at {controls.recovery_rps:g}/s (service build {service_build.described()})"
         )
-        rows = run_overload(
-            target.graphql_url,
-            tenants,
-            controls,
-            timing,
-            on_line=lambda line: (
-                context.log.info(f"k6 overload: {line.strip()}") if "level=error" in line else None
-            ),
+        with phase_sampler(target, []) as sampler:  # k6's own CPU and wait: did it measure itself?
+            rows = run_overload(
+                target.graphql_url,
+                tenants,
+                controls,
+                timing,
+                on_start=sampler.add_client,
+                on_line=lambda line: (
+                    context.log.info(f"k6 overload: {line.strip()}") if "level=error" in line else None
+                ),
+            )
+        health = phase_record(
+            "overload",
+            "k6",
+            sampler.samples,
+            cores=sampler.cores,
+            dropped_iterations=int(rows["dropped"].sum()),
         )
         inputs = phase_inputs(
             spec,
             overload_s=timing.overload_s,
             recovery_s=timing.recovery_s,
             tenants={"a": tenants.tenant_a, "b": tenants.tenant_b, "tokens": source},
+            client_health=health,
         )
         if (timing.overload_s, timing.recovery_s) != (
             controls.overload_duration_s,
