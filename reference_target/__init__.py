@@ -8,5 +8,6 @@ only rely on what any real service offers over the wire. Modules:
 - `graphql_api` / `graphql_http`: schema, resolvers and the POST /graphql hot path;
 - `realtime`: Socket.IO rooms per tenant and the `coherenceEvents` fan-out;
 - `tokens`: HS256 JWTs (`mint_token` for tests); `store`: bounded in-memory storage;
-- `limiter`: 429 + Retry-After; `faults`: fault injection; `metrics`: /metrics names.
+- `limiter`: 429 + Retry-After; `tenant_limits`: per-tenant rate limits (slos.yaml's cost_controls);
+  `faults`: fault injection; `metrics`: /metrics names.
 """

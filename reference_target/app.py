@@ -30,6 +30,7 @@ from reference_target.limiter import AdmissionControl, TurnGate
 from reference_target.metrics import CONTENT_TYPE, TargetMetrics
 from reference_target.realtime import Realtime
 from reference_target.store import CoherenceStore
+from reference_target.tenant_limits import TenantLimiter
 from reference_target.tokens import TokenVerifier
 
 
@@ -80,6 +81,13 @@ def create_app(config: TargetConfig, *, on_ready: Callable[[], None] | None = No
         metrics=metrics,
         realtime=realtime,
         max_body_bytes=config.max_body_bytes,
+        tenant_limits=TenantLimiter(
+            verifier,
+            faults,
+            rps_limit=config.tenant_rps_limit,
+            unmetered=config.unmetered_tenants,
+            max_tenants=config.max_tenants,
+        ),
     )
     metrics.inflight.set_function(lambda: admission.inflight)
     metrics.connections.set_function(realtime.connection_count)

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from reference_target.tenant_limits import DEFAULT_TENANT_RPS_LIMIT, DEFAULT_UNMETERED_TENANTS
 from verification_pipeline.errors import UsageError
 
 _FAULTS = "Fault injection (also changeable at runtime: POST /admin/faults)"
@@ -80,6 +81,35 @@ def serve(
             help="The same, only while many requests are in flight: a race (0..1).", rich_help_panel=_FAULTS
         ),
     ] = 0.0,
+    limiter_queues: Annotated[
+        bool,
+        typer.Option(
+            help="A tenant past its rate limit waits instead of being refused (an unbounded queue).",
+            rich_help_panel=_FAULTS,
+        ),
+    ] = False,
+    shed_with_503: Annotated[
+        bool,
+        typer.Option(
+            help="A tenant past its rate limit gets 503 without Retry-After, not 429.",
+            rich_help_panel=_FAULTS,
+        ),
+    ] = False,
+    tenant_rps_limit: Annotated[
+        float,
+        typer.Option(
+            help="GraphQL requests per second per tenant before 429 + Retry-After (slos.yaml's "
+            "cost_controls.tenant_rps_limit); 0 turns it off.",
+            rich_help_panel=_LIMITS,
+        ),
+    ] = DEFAULT_TENANT_RPS_LIMIT,
+    unmetered_tenant: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A tenant without a per-tenant limit (repeatable; default: the seed's load tenant, tenant-123).",
+            rich_help_panel=_LIMITS,
+        ),
+    ] = None,
     max_inflight: Annotated[
         int, typer.Option(help="GraphQL requests in the server at once before 429.", rich_help_panel=_LIMITS)
     ] = 100,
@@ -123,6 +153,8 @@ def serve(
             "rps_limit": rps_limit,
             "cross_tenant_leak_rate": cross_tenant_leak_rate,
             "cross_tenant_race_rate": cross_tenant_race_rate,
+            "limiter_queues": limiter_queues,
+            "shed_with_503": shed_with_503,
         },
         source="command line",
     )
@@ -140,6 +172,10 @@ def serve(
         ready_file=ready_file,
         log_level=log_level,
         build_commit=build_commit,
+        tenant_rps_limit=tenant_rps_limit or None,
+        unmetered_tenants=DEFAULT_UNMETERED_TENANTS
+        if unmetered_tenant is None
+        else tuple(t for t in unmetered_tenant if t),
     )
     run_server(config)
 

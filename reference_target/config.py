@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reference_target.faults import FaultSettings
+from reference_target.tenant_limits import DEFAULT_TENANT_RPS_LIMIT, DEFAULT_UNMETERED_TENANTS
 from reference_target.tokens import MIN_SECRET_BYTES
 from verification_pipeline.errors import ConfigError
 from verification_pipeline.fileio import KEY_MAX_BYTES, read_capped
@@ -31,6 +32,9 @@ class TargetConfig:
     max_signals_per_tenant: int = 1_000
     ready_file: Path | None = None
     log_level: str = "warning"
+    tenant_rps_limit: float | None = DEFAULT_TENANT_RPS_LIMIT
+    """Requests per second per tenant before 429 + Retry-After (`tenant_limits`); None: no limit."""
+    unmetered_tenants: tuple[str, ...] = DEFAULT_UNMETERED_TENANTS
     build_commit: str | None = None
     """The commit this build of the service was made from, reported on GET /version: what the
     pipeline compares with the RC's commit before it sends any load."""
@@ -45,6 +49,11 @@ class TargetConfig:
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"must be at least 1, got {getattr(self, name)}", field=name)
+        if self.tenant_rps_limit is not None and not 0 < self.tenant_rps_limit <= 1e6:
+            raise ConfigError(
+                f"must be above 0 (0 on the command line turns it off), got {self.tenant_rps_limit:g}",
+                field="tenant_rps_limit",
+            )
         if self.build_commit is not None and not _COMMIT.fullmatch(self.build_commit):
             raise ConfigError(f"{self.build_commit!r} is not a full git commit id", field="build_commit")
         if not 0 <= self.port <= 65535:

@@ -13,6 +13,10 @@ Two authorization faults let a test show the pipeline's authorization-under-load
 `cross_tenant_race_rate` does the same only while at least `RACE_MIN_INFLIGHT` requests are in
 flight: a race that a check made one request at a time never sees.
 
+Two limiter faults let a test show the overload gates failing (`tenant_limits`):
+`limiter_queues` makes a tenant past its rate limit wait instead of being refused, and
+`shed_with_503` refuses it with 503 (no Retry-After) instead of 429.
+
 `write_latency_ms` is added before the signal is stored, so it shows in the write latency
 and in the ingest pre-storage time (`Server-Timing: ingest`); `read_latency_ms` before the
 read resolves; `fanout_delay_ms` before an event is emitted.
@@ -108,6 +112,9 @@ class FaultSettings(BaseModel):
     rps_limit: Annotated[float | None, Field(gt=0)] = None
     cross_tenant_leak_rate: Rate = 0.0
     cross_tenant_race_rate: Rate = 0.0
+    # the per-tenant limiter broken on purpose (tenant_limits): it queues, or it sheds with 503
+    limiter_queues: bool = False
+    shed_with_503: bool = False
 
     @classmethod
     def parse(cls, values: dict[str, Any], *, source: str) -> FaultSettings:
@@ -138,6 +145,8 @@ _INJECTED = (
     "drop_event_rate",
     "cross_tenant_leak_rate",
     "cross_tenant_race_rate",
+    "limiter_queues",
+    "shed_with_503",
 )
 
 
@@ -184,3 +193,11 @@ class FaultInjector:
         if inflight >= RACE_MIN_INFLIGHT:
             rate = max(rate, self.settings.cross_tenant_race_rate)
         return rate > 0 and self._rng.random() < rate
+
+    def limiter_queues(self) -> bool:
+        """Whether a tenant past its limit waits for a turn instead of being refused (a fault)."""
+        return self._active and self.settings.limiter_queues
+
+    def shed_with_503(self) -> bool:
+        """Whether a tenant past its limit is refused with 503 instead of 429 + Retry-After (a fault)."""
+        return self._active and self.settings.shed_with_503

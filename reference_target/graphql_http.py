@@ -40,6 +40,7 @@ from reference_target.limiter import REFUSAL_PACING_S, AdmissionControl, TurnGat
 from reference_target.metrics import TargetMetrics
 from reference_target.realtime import Realtime
 from reference_target.store import CoherenceEvent, CoherenceStore
+from reference_target.tenant_limits import TenantLimiter
 from reference_target.tokens import READ_SCOPE, WRITE_SCOPE, Claims, TokenRejected, TokenVerifier
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,7 @@ class GraphQLEndpoint:
         metrics: TargetMetrics,
         realtime: Realtime,
         max_body_bytes: int,
+        tenant_limits: TenantLimiter | None = None,
     ) -> None:
         self._schema = schema
         self._documents = documents
@@ -111,18 +113,23 @@ class GraphQLEndpoint:
         self._realtime = realtime
         self._max_body_bytes = max_body_bytes
         self._ariadne_log = SilentErrorLog(log, {})
+        self._tenant_limits = tenant_limits
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         started = perf_counter()
-        refusal = self._admission.admit()
+        # a tenant past its own share first (tenant_limits), then the service's global limits
+        refusal = await self._tenant_limits.admit(scope) if self._tenant_limits else None
+        refusal = refusal or self._admission.admit()
         if refusal is not None:
             await asyncio.sleep(REFUSAL_PACING_S)
             answer = error_answer(
-                429,
+                refusal.status,
                 refusal.message,
                 "TOO_MANY_REQUESTS",
                 refusal.kind,
-                headers=[(b"retry-after", str(refusal.retry_after_s).encode())],
+                headers=[(b"retry-after", str(refusal.retry_after_s).encode())]
+                if refusal.status == 429
+                else [],
             )
         else:
             try:

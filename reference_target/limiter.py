@@ -36,6 +36,8 @@ class Refusal:
     kind: Literal["overloaded", "rate_limited"]
     retry_after_s: int
     message: str
+    status: int = 429
+    """429 with Retry-After; a fault (`shed_with_503`) answers 503 without one."""
 
 
 class AdmissionControl:

@@ -23,6 +23,8 @@ from verification_pipeline.defs.executor import step_executor
 from verification_pipeline.defs.fanout.assets import fanout_latencies
 from verification_pipeline.defs.job import JOB
 from verification_pipeline.defs.load.assets import LoadResource, load_samples
+from verification_pipeline.defs.overload.assets import overload_phase
+from verification_pipeline.defs.overload.resources import OverloadResource
 from verification_pipeline.defs.release.assets import release_candidate, service_build
 from verification_pipeline.defs.release.resources import GitRepoResource
 from verification_pipeline.defs.release.schedules import nightly_reverification
@@ -35,6 +37,7 @@ from verification_pipeline.defs.slo.assets import build_slo_assets
 from verification_pipeline.defs.slo.resources import SloResource
 from verification_pipeline.defs.storage.resources import S3IOManager, s3_resource_from_env
 from verification_pipeline.defs.target import TargetResource
+from verification_pipeline.envvars import env_text
 from verification_pipeline.errors import ConfigError
 from verification_pipeline.slo.document import DEFAULT_MIN_DELIVERY_RATIO
 
@@ -49,6 +52,14 @@ def _number(environ: Mapping[str, str], name: str, default: float, kind: type[in
         raise ConfigError(
             f"{raw!r} is not a{'n integer' if kind is int else ' number'}", field=name
         ) from None
+
+
+def _seconds(environ: Mapping[str, str], name: str) -> float:
+    """A phase length override in seconds, 1 to 3600; unset (0): as slos.yaml declares."""
+    value = _number(environ, name, 0.0, float)
+    if value and not 1 <= value <= 3600:
+        raise ConfigError(f"{value:g} s is not a phase length from 1 to 3600 s", field=name, hint="e.g. 10")
+    return value
 
 
 def build_definitions(environ: Mapping[str, str]) -> dg.Definitions:
@@ -66,6 +77,7 @@ def build_definitions(environ: Mapping[str, str]) -> dg.Definitions:
             load_samples,
             fanout_latencies,
             authz_under_load,
+            overload_phase,
             baseline_comparison,
             sbom,
             vulnerability_report,
@@ -97,6 +109,11 @@ def build_definitions(environ: Mapping[str, str]) -> dg.Definitions:
             "authz": AuthzResource(
                 rate=_number(environ, "VP_AUTHZ_RATE", AuthzResource().rate, float),
                 concurrency=int(_number(environ, "VP_AUTHZ_CONCURRENCY", AuthzResource().concurrency, int)),
+            ),
+            "overload": OverloadResource(
+                enabled=env_text(environ, "VP_OVERLOAD", "on", pattern="on|off", example="off") == "on",
+                duration_s=_seconds(environ, "VP_OVERLOAD_DURATION_S"),
+                recovery_s=_seconds(environ, "VP_OVERLOAD_RECOVERY_S"),
             ),
             "load": LoadResource(duration=environ.get("VP_LOAD_DURATION") or LoadResource().duration),
             "scan_inputs": ScanInputsResource(

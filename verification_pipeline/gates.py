@@ -24,6 +24,13 @@ DELIVERY_RATIO_GATE = "fanout_delivery_ratio"
 NO_REGRESSION_GATE = "no_regression"
 SERVICE_BUILD_GATE = "service:build"
 AUTHZ_GATE = "authz:no_forbidden_admitted"
+# the overload phase (issue 22): slo/overload.json, one gate each
+OVERLOAD_GROUP = "overload"
+OVERLOAD_SHED = f"{OVERLOAD_GROUP}:shed_at_limit"
+OVERLOAD_REFUSALS = f"{OVERLOAD_GROUP}:refusals_429"
+OVERLOAD_ADMITTED_P95 = f"{OVERLOAD_GROUP}:admitted_p95"
+OVERLOAD_NEIGHBOUR = f"{OVERLOAD_GROUP}:neighbour"
+OVERLOAD_RECOVERY = f"{OVERLOAD_GROUP}:recovery"
 UNTRUSTED_MEASUREMENT = "measurement not trusted"
 """How an SLO's reason starts when a saturated client made its FAIL INCONCLUSIVE (`health.assess`);
 `verify` accepts that verdict beside figures that say FAIL, and no other."""
@@ -152,6 +159,18 @@ def authz_gate(document: Mapping[str, Any]) -> GateOutcome:
         "reason",
     )
     return GateOutcome(AUTHZ_GATE, Verdict(document["verdict"]), {k: document.get(k) for k in fields})
+
+
+def overload_gates(document: Mapping[str, Any]) -> tuple[GateOutcome, ...]:
+    """The overload phase (slo/overload.json): its gates as the document states them, figures kept."""
+    return tuple(
+        GateOutcome(
+            gate["name"],
+            Verdict(gate["verdict"]),
+            {k: v for k, v in gate.items() if k not in ("name", "verdict")},
+        )
+        for gate in document.get("gates", [])
+    )
 
 
 def rc_verdict(gates: Sequence[GateOutcome], missing_files: Sequence[str] = ()) -> Verdict:

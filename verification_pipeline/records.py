@@ -17,6 +17,7 @@ from verification_pipeline.gates import (
     authz_gate,
     baseline_figures,
     baseline_gate,
+    overload_gates,
     scan_gates,
     service_build_gate,
     slo_gates,
@@ -197,6 +198,8 @@ def release_gates(
     service_build: ServiceBuildRecord,
     baseline_comparison: BaselineComparisonRecord,
     authz_under_load: Mapping[str, Any] | None = None,
+    *,
+    overload: Mapping[str, Any] | None = None,
 ) -> tuple[GateOutcome, ...]:
     """Every gate of an RC, in the order the bundle signs them: SLOs, delivery ratio, scans, the
     service's build (`service_build` asset: the build measured was the RC's, or a waiver), baseline,
@@ -207,6 +210,7 @@ def release_gates(
         service_build.gate(),
         baseline_comparison.gate(),
         *((authz_gate(authz_under_load),) if authz_under_load is not None else ()),
+        *(overload_gates(overload) if overload is not None else ()),  # slo/overload.json (issue 22)
     )
 
 
@@ -254,5 +258,7 @@ class RunSummary(Record):
     slo_metrics: SloMetricsRecord | None = None
     baseline_comparison: BaselineComparisonRecord | None = None
     scan_summary: ScanSummaryRecord | None = None
+    overload_phase: dict[str, Any] | None = None
+    """slo/overload.json as the overload phase wrote it."""
     evidence_bundle: BundleRecord | None = None
     release_decision: ReleaseDecisionRecord | None = None

@@ -136,3 +136,12 @@ def test_policy_benchmark_compares_the_same_counts_every_way():
     counts = {tuple(row.split("|")[3:5]) for row in rows}
     assert len(counts) == 1 and int(next(iter(counts))[0]) > 0  # same failures and warnings, some found
     assert "same counts every way: True" in out
+
+
+def test_overload_benchmark_prints_the_measured_rates_beside_the_declared_limit():
+    out = run("overload_target.py", "--duration", "3", "--recovery", "4")
+    offered = re.search(r"^\| tenant A offered per s \| ([\d.]+) \| 200 \|$", out, re.MULTILINE)
+    admitted = re.search(r"^\| tenant A admitted per s \| ([\d.]+) \| limit 100 \|$", out, re.MULTILINE)
+    assert offered and admitted, out
+    assert float(admitted.group(1)) < float(offered.group(1))  # the limiter shed the rest
+    assert "load average before:" in out and re.search(r"^overload:recovery: \w+$", out, re.MULTILINE)

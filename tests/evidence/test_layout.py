@@ -39,6 +39,8 @@ def test_ci_uploads_need_read_and_write_and_import_into_the_assets_the_table_nam
     assert ops["fanout_latencies"]["config"] == {"source": "import", "path": uris["slo/fanout.json"]}
     assert ops["vulnerability_report"]["config"] == {"path": uris["security/vulns.grype.json"]}
     assert ops["policy_report"]["config"] == {"path": uris["policy/opa_report.json"]}
+    # no service to drive in an import run: the overload phase says NOT MEASURED instead of failing
+    assert ops["overload_phase"]["config"] == {"source": "import"}
 
 
 def test_the_report_is_required_and_k6_dashboards_are_optional_per_op_and_segment():

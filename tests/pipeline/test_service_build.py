@@ -9,7 +9,7 @@ from verification_pipeline.storage.bundles import read_bundle_uri
 from verification_pipeline.storage.s3 import S3Settings
 
 OTHER_BUILD = "0123456789abcdef0123456789abcdef01234567"
-LOAD_ASSETS = ("read_load_samples", "write_load_samples", "fanout_latencies")
+LOAD_ASSETS = ("read_load_samples", "write_load_samples", "fanout_latencies", "overload_phase")
 
 
 def test_every_load_step_depends_on_the_service_build_and_so_on_the_release_candidate():

@@ -61,6 +61,7 @@ UPSTREAM_OF_BUNDLE = tuple(
         "write_load_samples",
         "fanout_latencies",
         "authz_under_load",
+        "overload_phase",
         "sbom",
         "vulnerability_report",
         "policy_report",

@@ -30,6 +30,9 @@ def dagster_ui(s3_stack, target, tmp_path_factory: pytest.TempPathFactory) -> It
         "VP_TARGET_GRAPHQL_URL": target.graphql_url,
         "VP_TARGET_JWT_SECRET_FILE": str(secret_file),
         "VP_LOAD_DURATION": LOAD_DURATION,
+        # the overload phase shortened as the demo's (slos.yaml declares 30 s + 8 s)
+        "VP_OVERLOAD_DURATION_S": "5",
+        "VP_OVERLOAD_RECOVERY_S": "4",
     }
     with launch_dagster_ui(base, env) as ui:
         yield ui

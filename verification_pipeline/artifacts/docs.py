@@ -104,6 +104,7 @@ def render_release_docs(
     measurement_health: Mapping[str, Any] | None = None,
     authz: Mapping[str, Any] | None = None,
     policies: Sequence[Mapping[str, Any]] | None = None,
+    overload: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
     """`{file name: markdown}` for the PR body and the release notes of one verified RC.
 
@@ -122,6 +123,7 @@ def render_release_docs(
     service or themselves (one line under the SLO table), None when not recorded;
     `authz` is policy/authz_under_load.json (forbidden requests under load), shown under "Policy and
     cost controls under load";
+    `overload` is slo/overload.json (one tenant past its rate limit), shown in the same section;
     `policies` is the policy gate's table (one row per rule and file), None when there is none.
     """
     records = _records(slo_metrics)
@@ -145,6 +147,7 @@ def render_release_docs(
         "controls": None
         if authz is None
         else {**authz, "reason": mark_verdict_words(authz.get("reason") or "")},
+        "overload": overload,
     }
     pr_name, notes_name = release_doc_names(version)
     environment = _environment()

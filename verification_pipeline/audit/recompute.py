@@ -34,6 +34,7 @@ from verification_pipeline.evidence.layout import (
     AUTHZ_DOCUMENT,
     LINEAGE,
     MANIFEST,
+    OVERLOAD_DOCUMENT,
     SLO_BASELINE,
     SLO_METRICS,
     raw_name,
@@ -42,6 +43,7 @@ from verification_pipeline.evidence.raw import raw_frames
 from verification_pipeline.evidence.verify import TrustedKeys, VerificationReport, verify_files
 from verification_pipeline.jsonio import decode_json
 from verification_pipeline.slo.document import recompute_bundle_metrics
+from verification_pipeline.slo.overload import recompute_overload_document
 from verification_pipeline.slo.spec import load_slo_spec
 
 MAX_JSON_DEPTH = 64
@@ -228,6 +230,19 @@ def audit_files(
             raise InputError(f"{AUTHZ_DOCUMENT} is in the bundle but its raw rows are not", source=source)
         again = json.loads(json.dumps(recompute_authz_document(rows, authz), default=str))
         differences += tuple(_differences(authz, again, AUTHZ_DOCUMENT, rel_tol, abs_tol))
+    if OVERLOAD_DOCUMENT in files:
+        # slo/overload.json from raw/overload.parquet and its recorded inputs: rates, bounds, gates
+        overload = _json_object(files[OVERLOAD_DOCUMENT], OVERLOAD_DOCUMENT)
+        rows = frames.get("overload")
+        if rows is None and overload.get("measured"):
+            raise InputError(f"{OVERLOAD_DOCUMENT} is in the bundle but its raw rows are not", source=source)
+        again = json.loads(
+            json.dumps(
+                recompute_overload_document(rows if rows is not None else pl.DataFrame(), overload),
+                default=str,
+            )
+        )
+        differences += tuple(_differences(overload, again, OVERLOAD_DOCUMENT, rel_tol, abs_tol))
     return AuditReport(
         source=source,
         raw_rows={name: frame.height for name, frame in frames.items()},

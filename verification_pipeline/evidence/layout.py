@@ -55,6 +55,9 @@ def raw_name(stem: str) -> str:
 
 
 AUTHZ_ROWS = raw_name("authz")
+OVERLOAD_DOCUMENT = "slo/overload.json"
+"""The overload phase's gates (issue 22): the per-tenant limit past which a tenant is shed."""
+OVERLOAD_ROWS = raw_name("overload")
 
 
 def raw_stem(name: str) -> str | None:
@@ -141,6 +144,9 @@ BUNDLE_FILES: tuple[BundleFile, ...] = (
     # forbidden requests during the load (issue 22); optional: a bundle made before them still verifies
     BundleFile(AUTHZ_DOCUMENT, "authz_under_load", (AUTHZ_ROWS,), required=False),
     BundleFile(AUTHZ_ROWS, "authz_under_load", required=False),
+    # the overload phase (issue 22); optional: a bundle made before it still verifies
+    BundleFile(OVERLOAD_DOCUMENT, "overload_phase", (OVERLOAD_ROWS,), required=False),
+    BundleFile(OVERLOAD_ROWS, "overload_phase", required=False),
     *_K6_EXPORTS,
 )  # fmt: skip
 

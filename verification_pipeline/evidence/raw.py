@@ -30,12 +30,14 @@ from verification_pipeline.evidence.content import open_file
 from verification_pipeline.evidence.layout import raw_name, raw_stem
 from verification_pipeline.fanout.accounting import DELIVERY_SCHEMA
 from verification_pipeline.loadtest.ingest import SAMPLE_SCHEMA
+from verification_pipeline.overload.schema import ROWS_SCHEMA as OVERLOAD_SCHEMA
 
 RAW_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     "read": SAMPLE_SCHEMA,
     "write": SAMPLE_SCHEMA,
     "fanout": DELIVERY_SCHEMA,
     "authz": AUTHZ_SCHEMA,
+    "overload": OVERLOAD_SCHEMA,
 }
 """The raw measurements a bundle holds (raw/<stem>.parquet), each in the schema the pipeline writes."""
 DURATION_COLUMNS = ("latency_ms", "ingest_ms")

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-# Steps that measure the target: a load segment (k6 + ingestion) and the fan-out probe.
-PHASE_STEPS = ("run_load_segment", "fanout_latencies")
+# Steps that measure the target: a load segment (k6 + ingestion), the fan-out probe, the overload phase.
+PHASE_STEPS = ("run_load_segment", "fanout_latencies", "overload_phase")
 
 
 def is_measuring(step_key: str) -> bool:

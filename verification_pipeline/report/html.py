@@ -16,6 +16,7 @@ from verification_pipeline.report import charts
 from verification_pipeline.report.budget import budget_rows, figure, headline, interval
 from verification_pipeline.report.health import client_health
 from verification_pipeline.report.markdown import number, shift_text
+from verification_pipeline.report.overload import overload_section
 from verification_pipeline.slo.document import health_line
 from verification_pipeline.slo.metrics import (
     DEPENDENCE_COLUMNS,
@@ -61,6 +62,8 @@ class ReportInputs:
     """slo/baseline.json, when the comparison ran."""
     policies: Sequence[Mapping[str, Any]] | None = None
     """The policy gate's table (one row per rule and file: policy, target, passed, failed, messages)."""
+    overload: Mapping[str, Any] | None = None
+    """slo/overload.json, when the bundle has one (issue 22)."""
 
 
 def render_report(inputs: ReportInputs) -> bytes:
@@ -72,6 +75,7 @@ def render_report(inputs: ReportInputs) -> bytes:
         _timeline_section(inputs),
         _health_section(inputs),
         _fanout_section(inputs),
+        overload_section(inputs.overload, _e),
         _baseline_section(inputs),
         _scan_section(inputs),
         _policy_section(inputs),

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from verification_pipeline.config_files import load_yaml_with_lines, validate
 from verification_pipeline.errors import ConfigError
 from verification_pipeline.health.assess import HealthLimits
+from verification_pipeline.overload.limits import CostControls
 
 DEFAULT_SLOS_PATH = Path(__file__).resolve().parent / "slos.yaml"
 
@@ -102,6 +103,8 @@ class SloSpec(BaseModel):
     regression: RegressionPolicy = Field(default_factory=RegressionPolicy)
     measurement_health: HealthLimits = Field(default_factory=HealthLimits)
     """When a phase's client counts as saturated (`health.assess`)."""
+    cost_controls: CostControls | None = None
+    """The per-tenant limit and the overload phase that tests it (`overload.limits`); none: not measured."""
 
     @model_validator(mode="after")
     def _names_unique(self) -> SloSpec:
@@ -117,7 +120,20 @@ def load_slo_spec(text: str | bytes, *, source: str = "slos.yaml") -> SloSpec:
     document, lines = load_yaml_with_lines(text, source=source)
     if not isinstance(document, dict):
         raise ConfigError("expected a mapping with `slos:` at the top", source=source)
-    return validate(SloSpec, document, source=source, lines=lines)
+    spec = validate(SloSpec, document, source=source, lines=lines)
+    controls = spec.cost_controls
+    if controls is not None and not any(
+        slo.name == controls.latency_slo and slo.metric == "quantile" for slo in spec.slos
+    ):
+        where = ("cost_controls", "latency_slo")
+        raise ConfigError(
+            f"{controls.latency_slo!r} names no quantile SLO of `slos:`",
+            source=source,
+            line=lines.of(where),
+            field=".".join(where),
+            hint="name the latency SLO the overload phase's p95 is judged by, e.g. read_latency_p95",
+        )
+    return spec
 
 
 def default_slo_spec() -> SloSpec:

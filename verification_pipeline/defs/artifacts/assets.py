@@ -75,10 +75,13 @@ def render_docs(
     missing_files: Sequence[str] = (),
     authz_under_load: dict | None = None,
     policies: pl.DataFrame | None = None,
+    overload: dict | None = None,
 ) -> ReleaseDocs:
     """The PR body and release notes, stating the RC's verdict from its gates (`records.release_gates`)
     and the bundle files known to be missing, with the comparison with the previous RC."""
-    gates = release_gates(slo_metrics, scan_summary, service_build, baseline_comparison, authz_under_load)
+    gates = release_gates(
+        slo_metrics, scan_summary, service_build, baseline_comparison, authz_under_load, overload=overload
+    )
     verdict = rc_verdict(gates, missing_files)
     rows = pl.DataFrame([r.model_dump(mode="json") for r in slo_metrics.slos], schema=SLO_METRICS_SCHEMA)
     files = render_release_docs(
@@ -98,6 +101,7 @@ def render_docs(
         measurement_health=slo_metrics.measurement_health,
         authz=authz_under_load,
         policies=policies.to_dicts() if policies is not None else None,
+        overload=overload,
     )
     return ReleaseDocs(
         verdict=verdict, missing_files=tuple(missing_files), evidence_uri=evidence_uri, files=files
@@ -123,6 +127,7 @@ def release_docs(
     baseline_comparison: BaselineComparisonRecord,
     authz_under_load: dict,
     policy_report: pl.DataFrame,
+    overload_phase: dict,
 ) -> dg.Output[ReleaseDocs]:
     in_bundle = by_file_name("release_docs", release_candidate.version)
     docs = render_docs(
@@ -139,6 +144,7 @@ def release_docs(
         ),
         authz_under_load=authz_under_load,
         policies=policy_report,
+        overload=overload_phase,
     )
     bundle = {in_bundle[name]: text.encode() for name, text in docs.files.items()}
     return dg.Output(

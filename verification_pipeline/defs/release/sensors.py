@@ -95,6 +95,7 @@ def import_run_config(uris: dict[str, str]) -> dict:
         if ci.asset in SOURCE_MODE_ASSETS:
             config["source"] = "import"
         ops[ci.asset] = {"config": config}
+    ops["overload_phase"] = {"config": {"source": "import"}}  # no service to drive: NOT MEASURED, said
     return {"ops": {**load_run_config(load)["ops"], **ops}}
 
 

@@ -39,6 +39,7 @@ def report(
     service_build: ServiceBuildRecord,
     baseline_comparison: BaselineComparisonRecord,
     authz_under_load: dict,
+    overload_phase: dict,
     read_load_samples: pl.DataFrame,
     write_load_samples: pl.DataFrame,
     fanout_latencies: pl.DataFrame,
@@ -47,7 +48,14 @@ def report(
     # the verdict the bundle will sign: the gates, and evidence already known to be missing
     missing = unrecorded_files(context, release_candidate.version, made_here=[REPORT])
     verdict = rc_verdict(
-        release_gates(slo_metrics, scan_summary, service_build, baseline_comparison, authz_under_load),
+        release_gates(
+            slo_metrics,
+            scan_summary,
+            service_build,
+            baseline_comparison,
+            authz_under_load,
+            overload=overload_phase,
+        ),
         missing,
     )
     document = slo_metrics.as_json()  # what slo/metrics.json holds: the report's figures are its figures
@@ -63,6 +71,7 @@ def report(
             write=write_load_samples,
             fanout=fanout_latencies,
             policies=policy_report.to_dicts(),
+            overload=overload_phase,
         )
     )
     line = headline(verdict, document)
