@@ -85,6 +85,7 @@ def create_app(config: TargetConfig, *, on_ready: Callable[[], None] | None = No
     metrics.connections.set_function(realtime.connection_count)
     metrics.store_tenants.set_function(lambda: store.tenants_held)
     metrics.store_signals.set_function(lambda: store.signals_held)
+    metrics.count_cache_lookups(lambda: (verifier.cache_hits, verifier.cache_misses))
     started_at = time.time()
 
     async def healthz(_: Request) -> JSONResponse:

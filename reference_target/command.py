@@ -80,6 +80,12 @@ def serve(
             help="The same, only while many requests are in flight: a race (0..1).", rich_help_panel=_FAULTS
         ),
     ] = 0.0,
+    cpu_burn_ms: Annotated[
+        float,
+        typer.Option(
+            help="CPU ms spent on every admitted GraphQL request (cost per request).", rich_help_panel=_FAULTS
+        ),
+    ] = 0.0,
     max_inflight: Annotated[
         int, typer.Option(help="GraphQL requests in the server at once before 429.", rich_help_panel=_LIMITS)
     ] = 100,
@@ -123,6 +129,7 @@ def serve(
             "rps_limit": rps_limit,
             "cross_tenant_leak_rate": cross_tenant_leak_rate,
             "cross_tenant_race_rate": cross_tenant_race_rate,
+            "cpu_burn_ms": cpu_burn_ms,
         },
         source="command line",
     )

@@ -13,6 +13,9 @@ Two authorization faults let a test show the pipeline's authorization-under-load
 `cross_tenant_race_rate` does the same only while at least `RACE_MIN_INFLIGHT` requests are in
 flight: a race that a check made one request at a time never sees.
 
+`cpu_burn_ms` (cost per request) spins the CPU that many ms on every admitted GraphQL request, so
+a test can show the pipeline's cost gate catching a release that costs more CPU per request.
+
 `write_latency_ms` is added before the signal is stored, so it shows in the write latency
 and in the ingest pre-storage time (`Server-Timing: ingest`); `read_latency_ms` before the
 read resolves; `fanout_delay_ms` before an event is emitted.
@@ -108,6 +111,8 @@ class FaultSettings(BaseModel):
     rps_limit: Annotated[float | None, Field(gt=0)] = None
     cross_tenant_leak_rate: Rate = 0.0
     cross_tenant_race_rate: Rate = 0.0
+    # cost per request (issue 22)
+    cpu_burn_ms: Annotated[float, BeforeValidator(_zero_when_null), Field(ge=0.0, le=1000.0)] = 0.0
 
     @classmethod
     def parse(cls, values: dict[str, Any], *, source: str) -> FaultSettings:
@@ -138,6 +143,7 @@ _INJECTED = (
     "drop_event_rate",
     "cross_tenant_leak_rate",
     "cross_tenant_race_rate",
+    "cpu_burn_ms",
 )
 
 
@@ -184,3 +190,7 @@ class FaultInjector:
         if inflight >= RACE_MIN_INFLIGHT:
             rate = max(rate, self.settings.cross_tenant_race_rate)
         return rate > 0 and self._rng.random() < rate
+
+    def cpu_burn_s(self) -> float:
+        """CPU seconds to spin on this request (the `cpu_burn_ms` fault; 0 without it)."""
+        return self.settings.cpu_burn_ms / 1000.0 if self._active else 0.0

@@ -19,7 +19,7 @@ import asyncio
 import json
 import logging
 from dataclasses import dataclass, field
-from time import perf_counter
+from time import perf_counter, thread_time
 from typing import Any
 
 from ariadne import graphql_sync
@@ -237,12 +237,22 @@ class GraphQLEndpoint:
         delay_ms = self._faults.added_latency_ms(operation)  # type: ignore[arg-type]
         if delay_ms:
             await asyncio.sleep(delay_ms / 1000.0)
+        burn_s = self._faults.cpu_burn_s()
+        if burn_s:
+            _spin(burn_s)
         if self._faults.graphql_error():
             answer = error_answer(
                 200, "injected fault: graphql_error_rate", "INJECTED_FAULT", "injected_graphql"
             )
             answer.operation = operation
             raise _Refused(answer)
+
+
+def _spin(cpu_s: float) -> None:
+    """Busy-wait until this thread has used `cpu_s` more CPU seconds (the cpu_burn_ms fault)."""
+    until = thread_time() + cpu_s
+    while thread_time() < until:
+        pass
 
 
 def _headers(scope: dict) -> tuple[bytes | None, int | None]:

@@ -17,6 +17,8 @@ from verification_pipeline.defs.artifacts.assets import ops_artifacts, release_d
 from verification_pipeline.defs.authz.assets import authz_under_load
 from verification_pipeline.defs.authz.resources import AuthzResource
 from verification_pipeline.defs.compare.assets import baseline_comparison
+from verification_pipeline.defs.cost.assets import cost_per_request
+from verification_pipeline.defs.cost.resources import CostResource
 from verification_pipeline.defs.evidence.assets import evidence_bundle, release_decision
 from verification_pipeline.defs.evidence.resources import SigningKeyResource
 from verification_pipeline.defs.executor import step_executor
@@ -35,6 +37,7 @@ from verification_pipeline.defs.slo.assets import build_slo_assets
 from verification_pipeline.defs.slo.resources import SloResource
 from verification_pipeline.defs.storage.resources import S3IOManager, s3_resource_from_env
 from verification_pipeline.defs.target import TargetResource
+from verification_pipeline.envvars import env_url
 from verification_pipeline.errors import ConfigError
 from verification_pipeline.slo.document import DEFAULT_MIN_DELIVERY_RATIO
 
@@ -49,6 +52,15 @@ def _number(environ: Mapping[str, str], name: str, default: float, kind: type[in
         raise ConfigError(
             f"{raw!r} is not a{'n integer' if kind is int else ' number'}", field=name
         ) from None
+
+
+def _cost_resource(environ: Mapping[str, str]) -> CostResource:
+    """VP_TARGET_METRICS_URL (`off`: read none) and VP_PROMETHEUS_URL, checked here."""
+    metrics = environ.get("VP_TARGET_METRICS_URL", "")
+    if metrics != "off":
+        metrics = env_url(environ, "VP_TARGET_METRICS_URL", example="http://127.0.0.1:4000/metrics") or ""
+    prometheus = env_url(environ, "VP_PROMETHEUS_URL", example="http://127.0.0.1:9090") or ""
+    return CostResource(metrics_url=metrics, prometheus_url=prometheus)
 
 
 def build_definitions(environ: Mapping[str, str]) -> dg.Definitions:
@@ -66,6 +78,7 @@ def build_definitions(environ: Mapping[str, str]) -> dg.Definitions:
             load_samples,
             fanout_latencies,
             authz_under_load,
+            cost_per_request,
             baseline_comparison,
             sbom,
             vulnerability_report,
@@ -98,6 +111,7 @@ def build_definitions(environ: Mapping[str, str]) -> dg.Definitions:
                 rate=_number(environ, "VP_AUTHZ_RATE", AuthzResource().rate, float),
                 concurrency=int(_number(environ, "VP_AUTHZ_CONCURRENCY", AuthzResource().concurrency, int)),
             ),
+            "cost": _cost_resource(environ),
             "load": LoadResource(duration=environ.get("VP_LOAD_DURATION") or LoadResource().duration),
             "scan_inputs": ScanInputsResource(
                 sbom_scan_dir=environ.get("VP_SBOM_SCAN_DIR", ""),

@@ -22,6 +22,7 @@ DELIVERY_RATIO_GATE = "fanout_delivery_ratio"
 NO_REGRESSION_GATE = "no_regression"
 SERVICE_BUILD_GATE = "service:build"
 AUTHZ_GATE = "authz:no_forbidden_admitted"
+COST_GATE = "cost:cpu_per_request"
 UNTRUSTED_MEASUREMENT = "measurement not trusted"
 """How an SLO's reason starts when a saturated client made its FAIL INCONCLUSIVE (`health.assess`);
 `verify` accepts that verdict beside figures that say FAIL, and no other."""
@@ -133,6 +134,17 @@ def authz_gate(document: Mapping[str, Any]) -> GateOutcome:
         "reason",
     )
     return GateOutcome(AUTHZ_GATE, Verdict(document["verdict"]), {k: document.get(k) for k in fields})
+
+
+def cost_gate(document: Mapping[str, Any]) -> GateOutcome:
+    """CPU per request against the baseline RC (cost/resources.json): a rise past the policy is WARN or FAIL."""
+    detail = {
+        "value": document.get("cpu_seconds_per_1000_requests"),
+        "baseline": (document.get("baseline") or {}).get("rc"),
+        "max_increase_pct": (document.get("policy") or {}).get("max_cpu_per_request_increase_pct"),
+        "reason": document.get("reason"),
+    }
+    return GateOutcome(COST_GATE, Verdict(document["verdict"]), detail)
 
 
 def rc_verdict(gates: Sequence[GateOutcome], missing_files: Sequence[str] = ()) -> Verdict:

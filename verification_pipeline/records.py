@@ -16,6 +16,7 @@ from verification_pipeline.gates import (
     GateOutcome,
     authz_gate,
     baseline_gate,
+    cost_gate,
     scan_gates,
     service_build_gate,
     slo_gates,
@@ -184,16 +185,18 @@ def release_gates(
     service_build: ServiceBuildRecord,
     baseline_comparison: BaselineComparisonRecord,
     authz_under_load: Mapping[str, Any] | None = None,
+    cost_per_request: Mapping[str, Any] | None = None,
 ) -> tuple[GateOutcome, ...]:
     """Every gate of an RC, in the order the bundle signs them: SLOs, delivery ratio, scans, the
     service's build (`service_build` asset: the build measured was the RC's, or a waiver), baseline,
-    and forbidden requests under load (`authz_under_load`)."""
+    forbidden requests under load (`authz_under_load`) and cost per request (`cost_per_request`)."""
     return (
         *slo_metrics.gates(),
         *scan_summary.gate_outcomes(),
         service_build.gate(),
         baseline_comparison.gate(),
         *((authz_gate(authz_under_load),) if authz_under_load is not None else ()),
+        *((cost_gate(cost_per_request),) if cost_per_request is not None else ()),
     )
 
 

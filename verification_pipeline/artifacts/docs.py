@@ -19,6 +19,7 @@ import jinja2
 import polars as pl
 from markupsafe import Markup
 
+from verification_pipeline.artifacts.cost_lines import cost_summary
 from verification_pipeline.config_files import load_yaml
 from verification_pipeline.errors import ConfigError, InputError
 from verification_pipeline.slo.document import health_summary
@@ -104,6 +105,7 @@ def render_release_docs(
     measurement_health: Mapping[str, Any] | None = None,
     authz: Mapping[str, Any] | None = None,
     policies: Sequence[Mapping[str, Any]] | None = None,
+    cost: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
     """`{file name: markdown}` for the PR body and the release notes of one verified RC.
 
@@ -122,6 +124,7 @@ def render_release_docs(
     service or themselves (one line under the SLO table), None when not recorded;
     `authz` is policy/authz_under_load.json (forbidden requests under load), shown under "Policy and
     cost controls under load";
+    `cost` is cost/resources.json (cost per request against the baseline), shown under the same heading;
     `policies` is the policy gate's table (one row per rule and file), None when there is none.
     """
     records = _records(slo_metrics)
@@ -143,6 +146,7 @@ def render_release_docs(
         "policies": policy_summary(policies),
         "narrative": _trusted(narrative or load_narrative()),
         "controls": authz,
+        "cost": cost_summary(cost),
     }
     pr_name, notes_name = release_doc_names(version)
     environment = _environment()

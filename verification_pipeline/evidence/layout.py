@@ -39,6 +39,7 @@ ALERT_RULES = "ops/alerts/slo-burn-rate.yaml"
 PR_BODY = "release/PR_BODY_{version}.md"
 RELEASE_NOTES = "release/RELEASE_NOTES_{version}.md"
 AUTHZ_DOCUMENT = "policy/authz_under_load.json"
+COST_DOCUMENT = "cost/resources.json"
 _SLO_SUMMARY = "slo/{stem}.json"
 _RAW_DIR = "raw/"
 _RAW_SUFFIX = ".parquet"
@@ -55,6 +56,7 @@ def raw_name(stem: str) -> str:
 
 
 AUTHZ_ROWS = raw_name("authz")
+COST_ROWS = raw_name("cost")
 
 
 def raw_stem(name: str) -> str | None:
@@ -141,6 +143,9 @@ BUNDLE_FILES: tuple[BundleFile, ...] = (
     # forbidden requests during the load (issue 22); optional: a bundle made before them still verifies
     BundleFile(AUTHZ_DOCUMENT, "authz_under_load", (AUTHZ_ROWS,), required=False),
     BundleFile(AUTHZ_ROWS, "authz_under_load", required=False),
+    # cost per request (issue 22); optional, as above
+    BundleFile(COST_DOCUMENT, "cost_per_request", (COST_ROWS,), required=False),
+    BundleFile(COST_ROWS, "cost_per_request", required=False),
     *_K6_EXPORTS,
 )  # fmt: skip
 

@@ -14,6 +14,7 @@ import polars as pl
 
 from verification_pipeline.report import charts
 from verification_pipeline.report.budget import budget_rows, figure, headline, interval
+from verification_pipeline.report.cost import cost_section
 from verification_pipeline.report.health import client_health
 from verification_pipeline.report.markdown import number, shift_text
 from verification_pipeline.slo.document import health_line
@@ -61,6 +62,8 @@ class ReportInputs:
     """slo/baseline.json, when the comparison ran."""
     policies: Sequence[Mapping[str, Any]] | None = None
     """The policy gate's table (one row per rule and file: policy, target, passed, failed, messages)."""
+    cost: Mapping[str, Any] | None = None
+    """cost/resources.json: cost per request against the baseline RC."""
 
 
 def render_report(inputs: ReportInputs) -> bytes:
@@ -75,6 +78,7 @@ def render_report(inputs: ReportInputs) -> bytes:
         _baseline_section(inputs),
         _scan_section(inputs),
         _policy_section(inputs),
+        cost_section(inputs.cost),
         _diagnostics_section(inputs),
     ]
     title = f"{inputs.rc}: {verdict}"

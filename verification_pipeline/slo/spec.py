@@ -19,6 +19,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from verification_pipeline.config_files import load_yaml_with_lines, validate
+from verification_pipeline.cost.spec import CostPolicy
 from verification_pipeline.errors import ConfigError
 from verification_pipeline.health.assess import HealthLimits
 
@@ -102,6 +103,8 @@ class SloSpec(BaseModel):
     regression: RegressionPolicy = Field(default_factory=RegressionPolicy)
     measurement_health: HealthLimits = Field(default_factory=HealthLimits)
     """When a phase's client counts as saturated (`health.assess`)."""
+    cost: CostPolicy = Field(default_factory=CostPolicy)
+    """Cost per request (`cost/`): where the service's resource figures are read, and the policy."""
 
     @model_validator(mode="after")
     def _names_unique(self) -> SloSpec:

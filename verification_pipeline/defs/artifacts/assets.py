@@ -75,10 +75,13 @@ def render_docs(
     missing_files: Sequence[str] = (),
     authz_under_load: dict | None = None,
     policies: pl.DataFrame | None = None,
+    cost_per_request: dict | None = None,
 ) -> ReleaseDocs:
     """The PR body and release notes, stating the RC's verdict from its gates (`records.release_gates`)
     and the bundle files known to be missing, with the comparison with the previous RC."""
-    gates = release_gates(slo_metrics, scan_summary, service_build, baseline_comparison, authz_under_load)
+    gates = release_gates(
+        slo_metrics, scan_summary, service_build, baseline_comparison, authz_under_load, cost_per_request
+    )
     verdict = rc_verdict(gates, missing_files)
     rows = pl.DataFrame([r.model_dump(mode="json") for r in slo_metrics.slos], schema=SLO_METRICS_SCHEMA)
     files = render_release_docs(
@@ -97,6 +100,7 @@ def render_docs(
         baseline=baseline_comparison.as_json(),
         measurement_health=slo_metrics.measurement_health,
         authz=authz_under_load,
+        cost=cost_per_request,
         policies=policies.to_dicts() if policies is not None else None,
     )
     return ReleaseDocs(
@@ -122,6 +126,7 @@ def release_docs(
     service_build: ServiceBuildRecord,
     baseline_comparison: BaselineComparisonRecord,
     authz_under_load: dict,
+    cost_per_request: dict,
     policy_report: pl.DataFrame,
 ) -> dg.Output[ReleaseDocs]:
     in_bundle = by_file_name("release_docs", release_candidate.version)
@@ -139,6 +144,7 @@ def release_docs(
         ),
         authz_under_load=authz_under_load,
         policies=policy_report,
+        cost_per_request=cost_per_request,
     )
     bundle = {in_bundle[name]: text.encode() for name, text in docs.files.items()}
     return dg.Output(

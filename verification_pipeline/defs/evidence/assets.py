@@ -83,6 +83,7 @@ _VALUE_INPUTS = (
     "baseline_comparison",
     "release_docs",
     "authz_under_load",
+    "cost_per_request",
 )
 
 
@@ -154,13 +155,16 @@ def evidence_bundle(
     release_docs: ReleaseDocs,
     service_build: ServiceBuildRecord,
     authz_under_load: dict,
+    cost_per_request: dict,
 ) -> dg.Output[BundleRecord]:
     key = signing_key.load()  # before anything is uploaded: a missing key fails here, cleanly
     if key.is_dev_key:
         context.log.warning(
             "signing with the embedded stack's DEV key: this bundle says so and is not release evidence"
         )
-    gates = release_gates(slo_metrics, scan_summary, service_build, baseline_comparison, authz_under_load)
+    gates = release_gates(
+        slo_metrics, scan_summary, service_build, baseline_comparison, authz_under_load, cost_per_request
+    )
     files, upstream = _evidence_files(context, s3, release_candidate.version)
     _check_docs_state(release_docs, gates, files, release_candidate.version)
     run_id = context.run.run_id
@@ -404,8 +408,11 @@ def release_decision(
     baseline_comparison: BaselineComparisonRecord,
     evidence_bundle: BundleRecord,
     authz_under_load: dict,
+    cost_per_request: dict,
 ) -> Iterator[dg.Output[ReleaseDecisionRecord] | dg.AssetCheckResult]:
-    gates = release_gates(slo_metrics, scan_summary, service_build, baseline_comparison, authz_under_load)
+    gates = release_gates(
+        slo_metrics, scan_summary, service_build, baseline_comparison, authz_under_load, cost_per_request
+    )
     reasons = [f"{g.name}: {g.verdict}" for g in gates if g.verdict is not Verdict.PASS]
     reasons += [f"missing from the bundle: {name}" for name in evidence_bundle.missing_files]
     release_policy = _release_policy(config, release_candidate.version)

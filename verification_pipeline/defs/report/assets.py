@@ -39,6 +39,7 @@ def report(
     service_build: ServiceBuildRecord,
     baseline_comparison: BaselineComparisonRecord,
     authz_under_load: dict,
+    cost_per_request: dict,
     read_load_samples: pl.DataFrame,
     write_load_samples: pl.DataFrame,
     fanout_latencies: pl.DataFrame,
@@ -47,7 +48,9 @@ def report(
     # the verdict the bundle will sign: the gates, and evidence already known to be missing
     missing = unrecorded_files(context, release_candidate.version, made_here=[REPORT])
     verdict = rc_verdict(
-        release_gates(slo_metrics, scan_summary, service_build, baseline_comparison, authz_under_load),
+        release_gates(
+            slo_metrics, scan_summary, service_build, baseline_comparison, authz_under_load, cost_per_request
+        ),
         missing,
     )
     document = slo_metrics.as_json()  # what slo/metrics.json holds: the report's figures are its figures
@@ -63,6 +66,7 @@ def report(
             write=write_load_samples,
             fanout=fanout_latencies,
             policies=policy_report.to_dicts(),
+            cost=cost_per_request,
         )
     )
     line = headline(verdict, document)
