@@ -101,6 +101,15 @@ def test_run_verifies_an_rc_against_a_target_and_store_named_only_by_the_environ
         "forged",
     }
     assert (bundle / "raw" / "authz.parquet").is_file()
+    # the target's own resource figures were read around the load from its /metrics: every
+    # request it counted (k6's and the forbidden ones) with the CPU they cost; no baseline yet
+    cost = json.loads((bundle / "cost" / "resources.json").read_text())
+    scraped = cost["phases"]["slo_load"]["sources"]["scrape"]
+    assert cost["verdict"] == "PASS" and "not compared" in cost["reason"], cost["reason"]
+    assert scraped["requests"] >= authz["attempts"] and scraped["cpu_seconds_per_1000_requests"] > 0
+    assert scraped["cache_hit_ratio"] > 0.9 and scraped["limiter_refused"] == 0
+    assert cost["not_read"]["slo_load"] == {"promql": "VP_PROMETHEUS_URL not set"}
+    assert (bundle / "raw" / "cost.parquet").is_file()
     # ... and so does the installed `verify` command, with --require-pass
     verified = subprocess.run(
         [

@@ -61,6 +61,7 @@ UPSTREAM_OF_BUNDLE = tuple(
         "write_load_samples",
         "fanout_latencies",
         "authz_under_load",
+        "cost_per_request",
         "sbom",
         "vulnerability_report",
         "policy_report",

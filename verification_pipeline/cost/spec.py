@@ -44,28 +44,49 @@ class ScrapedSeries(BaseModel):
 
 
 class ScrapeQuantities(BaseModel):
+    """Defaults: the client libraries' `process_*` series and the reference target's own names
+    (`reference_target/metrics.py`); a service naming them otherwise says so in slos.yaml, and
+    `null` drops one."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    cpu_seconds: ScrapedSeries | None = None
-    requests: ScrapedSeries | None = None
-    cache_hits: ScrapedSeries | None = None
-    cache_misses: ScrapedSeries | None = None
-    limiter_refused: ScrapedSeries | None = None
-    resident_memory_bytes: ScrapedSeries | None = None
+    cpu_seconds: ScrapedSeries | None = ScrapedSeries(metric="process_cpu_seconds_total")
+    requests: ScrapedSeries | None = ScrapedSeries(metric="coherence_requests_total")
+    cache_hits: ScrapedSeries | None = ScrapedSeries(
+        metric="coherence_token_cache_lookups_total", labels={"result": "hit"}
+    )
+    cache_misses: ScrapedSeries | None = ScrapedSeries(
+        metric="coherence_token_cache_lookups_total", labels={"result": "miss"}
+    )
+    limiter_refused: ScrapedSeries | None = ScrapedSeries(
+        metric="coherence_request_errors_total", labels={"kind": ["rate_limited", "overloaded"]}
+    )
+    resident_memory_bytes: ScrapedSeries | None = ScrapedSeries(metric="process_resident_memory_bytes")
 
 
 PromQL = str | None
 
 
 class PromqlQuantities(BaseModel):
+    """Defaults: the same series summed over the pods of job `coherence`."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    cpu_seconds: PromQL = Field(default=None, max_length=2000)
-    requests: PromQL = Field(default=None, max_length=2000)
-    cache_hits: PromQL = Field(default=None, max_length=2000)
-    cache_misses: PromQL = Field(default=None, max_length=2000)
-    limiter_refused: PromQL = Field(default=None, max_length=2000)
-    resident_memory_bytes: PromQL = Field(default=None, max_length=2000)
+    cpu_seconds: PromQL = Field(default='sum(process_cpu_seconds_total{job="coherence"})', max_length=2000)
+    requests: PromQL = Field(default='sum(coherence_requests_total{job="coherence"})', max_length=2000)
+    cache_hits: PromQL = Field(
+        default='sum(coherence_token_cache_lookups_total{job="coherence",result="hit"})', max_length=2000
+    )
+    cache_misses: PromQL = Field(
+        default='sum(coherence_token_cache_lookups_total{job="coherence",result="miss"})', max_length=2000
+    )
+    limiter_refused: PromQL = Field(
+        default='sum(coherence_request_errors_total{job="coherence",kind=~"rate_limited|overloaded"})',
+        max_length=2000,
+    )
+    resident_memory_bytes: PromQL = Field(
+        default='sum(process_resident_memory_bytes{job="coherence"})', max_length=2000
+    )
 
 
 class CostPolicy(BaseModel):
