@@ -112,3 +112,35 @@ def test_promql_is_preferred_and_compared_with_the_same_source_as_the_baseline()
     )
     compared = cost_document(both, policy=POLICY, notes={}, baseline=scrape_only)
     assert compared["comparisons"][0]["source"] == "scrape" and compared["verdict"] == "PASS"
+
+
+def test_the_release_documents_and_the_report_show_cost_against_the_baseline():
+    from tests.artifacts.test_docs import DATE, EVIDENCE, RC, _fanout, _requests
+    from verification_pipeline.artifacts.docs import render_release_docs
+    from verification_pipeline.report.cost import cost_section
+    from verification_pipeline.slo.metrics import compute_slo_metrics
+    from verification_pipeline.slo.spec import default_slo_spec
+
+    frame = compute_slo_metrics(
+        default_slo_spec(),
+        read=_requests(2000, 40, 300),
+        write=_requests(2000, 80, 600, seed=2),
+        fanout=_fanout(300, 200),
+    )
+    base = cost_document(_rows([1.0, 2.0], [0.0, 1000.0]), policy=POLICY, notes={}, baseline=None)
+    cost = cost_document(
+        _rows([1.0, 3.0], [0.0, 1000.0]),
+        policy=POLICY,
+        notes={"slo_load": {"promql": "VP_PROMETHEUS_URL not set"}},
+        baseline=baseline_block("v24.1.0-rc1", "s3://b/rc1", base),
+    )
+    docs = render_release_docs(
+        frame, version="v24.1", rc=RC, date=DATE, evidence_uri=EVIDENCE, verdict="PASS", cost=cost
+    )
+    for text in docs.values():
+        section = text.split("Policy and cost controls under load", 1)[1]
+        assert "**WARN**, CPU per request rose 100 % in slo_load" in section
+        assert "| slo_load | /metrics | 2.000 | 1.000 | +100 % | 1,000 | 1.9 | n/a | n/a |" in section
+        assert "- not read: slo_load promql: VP_PROMETHEUS_URL not set" in section
+    html = cost_section(cost)
+    assert "<svg" in html and 'data-phase="slo_load"' in html and "CPU per request rose 100 %" in html

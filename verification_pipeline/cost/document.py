@@ -184,7 +184,7 @@ def _gate(
         verdict = "FAIL" if policy["on_increase"] == "fail" else "WARN"
         return verdict, (
             f"CPU per request rose {worst['increase_pct']:.0f} % in {worst['phase']} "
-            f"({worst['baseline_cpu_seconds_per_1000_requests']:.3f} -> {worst['cpu_seconds_per_1000_requests']:.3f} "
+            f"(from {worst['baseline_cpu_seconds_per_1000_requests']:.3f} to {worst['cpu_seconds_per_1000_requests']:.3f} "
             f"CPU s per 1,000 requests, {worst['source']}) against {baseline['rc'] if baseline else 'the baseline'}; "
             f"max_cpu_per_request_increase_pct is {worst['max_increase_pct']:g}"
         )
