@@ -9,7 +9,8 @@ with `DELETE /admin/faults`. Latencies are distributions written as text:
 - `"normal:50:10"`: normal with mean 50 ms and standard deviation 10 ms, clamped at 0.
 
 Two authorization faults let a test show the pipeline's authorization-under-load gate failing:
-`cross_tenant_leak_rate` lets that share of requests for another tenant's data through, and
+`cross_tenant_leak_rate` lets that share of requests for another tenant's data through (GraphQL
+requests and Socket.IO subscriptions to another tenant's room), and
 `cross_tenant_race_rate` does the same only while at least `RACE_MIN_INFLIGHT` requests are in
 flight: a race that a check made one request at a time never sees.
 

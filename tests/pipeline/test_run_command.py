@@ -99,7 +99,11 @@ def test_run_verifies_an_rc_against_a_target_and_store_named_only_by_the_environ
         "missing_scope",
         "expired",
         "forged",
+        # a few fan-out subscribers asked for another tenant's room (no neighbour token: the main one)
+        "cross_tenant_subscribe",
     }
+    subscribe = next(k for k in authz["kinds"] if k["kind"] == "cross_tenant_subscribe")
+    assert subscribe["attempts"] >= 1 and subscribe["refused"] == subscribe["attempts"]
     assert (bundle / "raw" / "authz.parquet").is_file()
     # the target's own resource figures were read around the load from its /metrics: every
     # request it counted (k6's and the forbidden ones) with the CPU they cost; no baseline yet

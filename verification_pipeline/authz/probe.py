@@ -41,6 +41,8 @@ class Kind(StrEnum):
     EXPIRED = "expired"
     FORGED = "forged"
     RESIDENCY = "residency"
+    CROSS_TENANT_SUBSCRIBE = "cross_tenant_subscribe"
+    """A fan-out subscriber asking for another tenant's room (authz/subscribers.py)."""
 
 
 class Outcome(StrEnum):

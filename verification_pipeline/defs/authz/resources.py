@@ -19,6 +19,9 @@ class AuthzResource(dg.ConfigurableResource):
 
     rate: float = 20.0
     concurrency: int = 4
+    subscriber_share: float = 0.05
+    """The share of the fan-out probe's subscribers added as subscribers asking for another tenant's
+    room (at least one when above 0; 0 turns them off)."""
     neighbour_tenant: str = ""
     """The second tenant minted tokens name (embedded target only); default `<tenant>-neighbour`."""
 
