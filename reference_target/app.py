@@ -80,6 +80,7 @@ def create_app(config: TargetConfig, *, on_ready: Callable[[], None] | None = No
         metrics=metrics,
         realtime=realtime,
         max_body_bytes=config.max_body_bytes,
+        allowed_regions=config.allowed_regions,
     )
     metrics.inflight.set_function(lambda: admission.inflight)
     metrics.connections.set_function(realtime.connection_count)

@@ -104,6 +104,13 @@ def serve(
     max_signals_per_tenant: Annotated[
         int, typer.Option(help="Newest signals kept per tenant.", rich_help_panel=_LIMITS)
     ] = 1_000,
+    allowed_regions: Annotated[
+        str,
+        typer.Option(
+            help="Residency: regions an X-Data-Region header may name (comma-separated); '' turns the rule off.",
+            rich_help_panel=_LIMITS,
+        ),
+    ] = "eu-west-1,eu-central-1",
     log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "warning",
     build_commit: Annotated[
         str | None,
@@ -147,6 +154,7 @@ def serve(
         ready_file=ready_file,
         log_level=log_level,
         build_commit=build_commit,
+        allowed_regions=tuple(region.strip() for region in allowed_regions.split(",") if region.strip()),
     )
     run_server(config)
 

@@ -32,6 +32,9 @@ class TargetConfig:
     ready_file: Path | None = None
     log_level: str = "warning"
     build_commit: str | None = None
+    allowed_regions: tuple[str, ...] = ("eu-west-1", "eu-central-1")
+    """Residency (deploy/settings.yaml): a request whose `X-Data-Region` names another region is
+    refused (403); empty: no residency rule."""
     """The commit this build of the service was made from, reported on GET /version: what the
     pipeline compares with the RC's commit before it sends any load."""
 

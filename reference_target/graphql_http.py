@@ -99,6 +99,7 @@ class GraphQLEndpoint:
         metrics: TargetMetrics,
         realtime: Realtime,
         max_body_bytes: int,
+        allowed_regions: tuple[str, ...] = (),
     ) -> None:
         self._schema = schema
         self._documents = documents
@@ -110,6 +111,7 @@ class GraphQLEndpoint:
         self._metrics = metrics
         self._realtime = realtime
         self._max_body_bytes = max_body_bytes
+        self._allowed_regions = frozenset(allowed_regions)
         self._ariadne_log = SilentErrorLog(log, {})
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
@@ -167,6 +169,7 @@ class GraphQLEndpoint:
                     operation=operation,
                 )
             )
+        self._check_residency(scope, operation)
         await self._inject_faults(operation)
         context = RequestContext(
             claims,
@@ -227,6 +230,23 @@ class GraphQLEndpoint:
         except TokenRejected as rejection:
             raise _Refused(_unauthenticated(str(rejection))) from None
 
+    def _check_residency(self, scope: dict, operation: str) -> None:
+        """A request asking for its data in a region the service may not keep it in is refused."""
+        if not self._allowed_regions:
+            return
+        for name, value in scope["headers"]:
+            if name == REGION_HEADER and value.decode("latin-1").strip() not in self._allowed_regions:
+                allowed = ", ".join(sorted(self._allowed_regions))
+                raise _Refused(
+                    error_answer(
+                        403,
+                        f"residency: this service keeps data in {allowed} only",
+                        FORBIDDEN,
+                        "forbidden",
+                        operation=operation,
+                    )
+                )
+
     async def _inject_faults(self, operation: str) -> None:
         if self._faults.http_error():
             raise _Refused(
@@ -246,6 +266,9 @@ class GraphQLEndpoint:
             )
             answer.operation = operation
             raise _Refused(answer)
+
+
+REGION_HEADER = b"x-data-region"
 
 
 def _spin(cpu_s: float) -> None:

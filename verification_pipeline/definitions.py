@@ -37,7 +37,7 @@ from verification_pipeline.defs.slo.assets import build_slo_assets
 from verification_pipeline.defs.slo.resources import SloResource
 from verification_pipeline.defs.storage.resources import S3IOManager, s3_resource_from_env
 from verification_pipeline.defs.target import TargetResource
-from verification_pipeline.envvars import env_url
+from verification_pipeline.envvars import env_text, env_url
 from verification_pipeline.errors import ConfigError
 from verification_pipeline.slo.document import DEFAULT_MIN_DELIVERY_RATIO
 
@@ -110,6 +110,13 @@ def build_definitions(environ: Mapping[str, str]) -> dg.Definitions:
             "authz": AuthzResource(
                 rate=_number(environ, "VP_AUTHZ_RATE", AuthzResource().rate, float),
                 concurrency=int(_number(environ, "VP_AUTHZ_CONCURRENCY", AuthzResource().concurrency, int)),
+                residency=env_text(
+                    environ,
+                    "VP_TARGET_RESIDENCY",
+                    "",
+                    pattern=r"([A-Za-z0-9-]{1,64}=[A-Za-z0-9._-]{1,64})?",
+                    example="X-Data-Region=us-east-1",
+                ),
             ),
             "cost": _cost_resource(environ),
             "load": LoadResource(duration=environ.get("VP_LOAD_DURATION") or LoadResource().duration),

@@ -39,7 +39,7 @@ def forbidden_requests_during(
         yield
         return
     tokens = authz.tokens(target)
-    plan = plan_attempts(tokens, target.tenant)
+    plan = plan_attempts(tokens, target.tenant, authz.residency_rule(target))
     stop = threading.Event()
     result: dict[str, pl.DataFrame] = {}
     errors: list[Exception] = []
