@@ -88,11 +88,13 @@ def create_app(config: TargetConfig, *, on_ready: Callable[[], None] | None = No
             unmetered=config.unmetered_tenants,
             max_tenants=config.max_tenants,
         ),
+        allowed_regions=config.allowed_regions,
     )
     metrics.inflight.set_function(lambda: admission.inflight)
     metrics.connections.set_function(realtime.connection_count)
     metrics.store_tenants.set_function(lambda: store.tenants_held)
     metrics.store_signals.set_function(lambda: store.signals_held)
+    metrics.count_cache_lookups(lambda: (verifier.cache_hits, verifier.cache_misses))
     started_at = time.time()
 
     async def healthz(_: Request) -> JSONResponse:

@@ -110,6 +110,12 @@ def serve(
             rich_help_panel=_LIMITS,
         ),
     ] = None,
+    cpu_burn_ms: Annotated[
+        float,
+        typer.Option(
+            help="CPU ms spent on every admitted GraphQL request (cost per request).", rich_help_panel=_FAULTS
+        ),
+    ] = 0.0,
     max_inflight: Annotated[
         int, typer.Option(help="GraphQL requests in the server at once before 429.", rich_help_panel=_LIMITS)
     ] = 100,
@@ -128,6 +134,13 @@ def serve(
     max_signals_per_tenant: Annotated[
         int, typer.Option(help="Newest signals kept per tenant.", rich_help_panel=_LIMITS)
     ] = 1_000,
+    allowed_regions: Annotated[
+        str,
+        typer.Option(
+            help="Residency: regions an X-Data-Region header may name (comma-separated); '' turns the rule off.",
+            rich_help_panel=_LIMITS,
+        ),
+    ] = "eu-west-1,eu-central-1",
     log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "warning",
     build_commit: Annotated[
         str | None,
@@ -155,6 +168,7 @@ def serve(
             "cross_tenant_race_rate": cross_tenant_race_rate,
             "limiter_queues": limiter_queues,
             "shed_with_503": shed_with_503,
+            "cpu_burn_ms": cpu_burn_ms,
         },
         source="command line",
     )
@@ -176,6 +190,7 @@ def serve(
         unmetered_tenants=DEFAULT_UNMETERED_TENANTS
         if unmetered_tenant is None
         else tuple(t for t in unmetered_tenant if t),
+        allowed_regions=tuple(region.strip() for region in allowed_regions.split(",") if region.strip()),
     )
     run_server(config)
 

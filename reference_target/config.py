@@ -36,6 +36,9 @@ class TargetConfig:
     """Requests per second per tenant before 429 + Retry-After (`tenant_limits`); None: no limit."""
     unmetered_tenants: tuple[str, ...] = DEFAULT_UNMETERED_TENANTS
     build_commit: str | None = None
+    allowed_regions: tuple[str, ...] = ("eu-west-1", "eu-central-1")
+    """Residency (deploy/settings.yaml): a request whose `X-Data-Region` names another region is
+    refused (403); empty: no residency rule."""
     """The commit this build of the service was made from, reported on GET /version: what the
     pipeline compares with the RC's commit before it sends any load."""
 

@@ -9,13 +9,16 @@ with `DELETE /admin/faults`. Latencies are distributions written as text:
 - `"normal:50:10"`: normal with mean 50 ms and standard deviation 10 ms, clamped at 0.
 
 Two authorization faults let a test show the pipeline's authorization-under-load gate failing:
-`cross_tenant_leak_rate` lets that share of requests for another tenant's data through, and
+`cross_tenant_leak_rate` lets that share of requests for another tenant's data through (GraphQL
+requests and Socket.IO subscriptions to another tenant's room), and
 `cross_tenant_race_rate` does the same only while at least `RACE_MIN_INFLIGHT` requests are in
 flight: a race that a check made one request at a time never sees.
 
 Two limiter faults let a test show the overload gates failing (`tenant_limits`):
 `limiter_queues` makes a tenant past its rate limit wait instead of being refused, and
 `shed_with_503` refuses it with 503 (no Retry-After) instead of 429.
+`cpu_burn_ms` (cost per request) spins the CPU that many ms on every admitted GraphQL request, so
+a test can show the pipeline's cost gate catching a release that costs more CPU per request.
 
 `write_latency_ms` is added before the signal is stored, so it shows in the write latency
 and in the ingest pre-storage time (`Server-Timing: ingest`); `read_latency_ms` before the
@@ -115,6 +118,8 @@ class FaultSettings(BaseModel):
     # the per-tenant limiter broken on purpose (tenant_limits): it queues, or it sheds with 503
     limiter_queues: bool = False
     shed_with_503: bool = False
+    # cost per request (issue 22)
+    cpu_burn_ms: Annotated[float, BeforeValidator(_zero_when_null), Field(ge=0.0, le=1000.0)] = 0.0
 
     @classmethod
     def parse(cls, values: dict[str, Any], *, source: str) -> FaultSettings:
@@ -147,6 +152,7 @@ _INJECTED = (
     "cross_tenant_race_rate",
     "limiter_queues",
     "shed_with_503",
+    "cpu_burn_ms",
 )
 
 
@@ -201,3 +207,7 @@ class FaultInjector:
     def shed_with_503(self) -> bool:
         """Whether a tenant past its limit is refused with 503 instead of 429 + Retry-After (a fault)."""
         return self._active and self.settings.shed_with_503
+
+    def cpu_burn_s(self) -> float:
+        """CPU seconds to spin on this request (the `cpu_burn_ms` fault; 0 without it)."""
+        return self.settings.cpu_burn_ms / 1000.0 if self._active else 0.0

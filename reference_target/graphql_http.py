@@ -19,7 +19,7 @@ import asyncio
 import json
 import logging
 from dataclasses import dataclass, field
-from time import perf_counter
+from time import perf_counter, thread_time
 from typing import Any
 
 from ariadne import graphql_sync
@@ -101,6 +101,7 @@ class GraphQLEndpoint:
         realtime: Realtime,
         max_body_bytes: int,
         tenant_limits: TenantLimiter | None = None,
+        allowed_regions: tuple[str, ...] = (),
     ) -> None:
         self._schema = schema
         self._documents = documents
@@ -112,6 +113,7 @@ class GraphQLEndpoint:
         self._metrics = metrics
         self._realtime = realtime
         self._max_body_bytes = max_body_bytes
+        self._allowed_regions = frozenset(allowed_regions)
         self._ariadne_log = SilentErrorLog(log, {})
         self._tenant_limits = tenant_limits
 
@@ -174,6 +176,7 @@ class GraphQLEndpoint:
                     operation=operation,
                 )
             )
+        self._check_residency(scope, operation)
         await self._inject_faults(operation)
         context = RequestContext(
             claims,
@@ -234,6 +237,23 @@ class GraphQLEndpoint:
         except TokenRejected as rejection:
             raise _Refused(_unauthenticated(str(rejection))) from None
 
+    def _check_residency(self, scope: dict, operation: str) -> None:
+        """A request asking for its data in a region the service may not keep it in is refused."""
+        if not self._allowed_regions:
+            return
+        for name, value in scope["headers"]:
+            if name == REGION_HEADER and value.decode("latin-1").strip() not in self._allowed_regions:
+                allowed = ", ".join(sorted(self._allowed_regions))
+                raise _Refused(
+                    error_answer(
+                        403,
+                        f"residency: this service keeps data in {allowed} only",
+                        FORBIDDEN,
+                        "forbidden",
+                        operation=operation,
+                    )
+                )
+
     async def _inject_faults(self, operation: str) -> None:
         if self._faults.http_error():
             raise _Refused(
@@ -244,12 +264,25 @@ class GraphQLEndpoint:
         delay_ms = self._faults.added_latency_ms(operation)  # type: ignore[arg-type]
         if delay_ms:
             await asyncio.sleep(delay_ms / 1000.0)
+        burn_s = self._faults.cpu_burn_s()
+        if burn_s:
+            _spin(burn_s)
         if self._faults.graphql_error():
             answer = error_answer(
                 200, "injected fault: graphql_error_rate", "INJECTED_FAULT", "injected_graphql"
             )
             answer.operation = operation
             raise _Refused(answer)
+
+
+REGION_HEADER = b"x-data-region"
+
+
+def _spin(cpu_s: float) -> None:
+    """Busy-wait until this thread has used `cpu_s` more CPU seconds (the cpu_burn_ms fault)."""
+    until = thread_time() + cpu_s
+    while thread_time() < until:
+        pass
 
 
 def _headers(scope: dict) -> tuple[bytes | None, int | None]:

@@ -14,6 +14,7 @@ These names are the defaults the ops-artifacts generator writes its SLIs and ale
 | `coherence_inflight_requests` | gauge | | GraphQL requests in the server now |
 | `coherence_socketio_connections` | gauge | | connected Socket.IO clients |
 | `coherence_store_tenants` / `coherence_store_signals` | gauge | | what the bounded store holds |
+| `coherence_token_cache_lookups_total` | counter | `result` = hit, miss | token cache lookups (the cost evidence's cache hit ratio) |
 
 plus the client library's `process_*` (resident memory, CPU) and `python_gc_*` series.
 
@@ -27,6 +28,8 @@ SLIs are exact bucket ratios.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -35,6 +38,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.process_collector import ProcessCollector
 
@@ -138,5 +142,25 @@ class TargetMetrics:
         if error_kind is not None:
             self._errors[(operation, error_kind)].inc()
 
+    def count_cache_lookups(self, lookups: Callable[[], tuple[int, int]]) -> None:
+        """Serve `coherence_token_cache_lookups_total{result}` from `lookups()` = (hits, misses)."""
+        self.registry.register(_CacheLookups(lookups))
+
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _CacheLookups:
+    """A collector reading the token cache's own counts at scrape time (no work on the hot path)."""
+
+    def __init__(self, lookups: Callable[[], tuple[int, int]]) -> None:
+        self._lookups = lookups
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        hits, misses = self._lookups()
+        family = CounterMetricFamily(
+            "coherence_token_cache_lookups", "Token cache lookups, by result.", labels=["result"]
+        )
+        family.add_metric(["hit"], hits)
+        family.add_metric(["miss"], misses)
+        yield family

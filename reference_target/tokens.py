@@ -75,10 +75,16 @@ class TokenVerifier:
         self._secret = secret
         self._cache: OrderedDict[str, Claims] = OrderedDict()
         self._cache_size = cache_size
+        self.cache_hits = 0
+        self.cache_misses = 0
+        """Cache lookups so far (`coherence_token_cache_lookups_total`): what the cost evidence reads."""
 
     def verify(self, token: str) -> Claims:
         claims = self._cache.get(token)
-        if claims is None:
+        if claims is not None:
+            self.cache_hits += 1
+        else:
+            self.cache_misses += 1
             claims = self._decode(token)
             self._cache[token] = claims
             if len(self._cache) > self._cache_size:

@@ -17,6 +17,8 @@ from verification_pipeline.defs.artifacts.assets import ops_artifacts, release_d
 from verification_pipeline.defs.authz.assets import authz_under_load
 from verification_pipeline.defs.authz.resources import AuthzResource
 from verification_pipeline.defs.compare.assets import baseline_comparison
+from verification_pipeline.defs.cost.assets import cost_per_request
+from verification_pipeline.defs.cost.resources import CostResource
 from verification_pipeline.defs.evidence.assets import evidence_bundle, release_decision
 from verification_pipeline.defs.evidence.resources import SigningKeyResource
 from verification_pipeline.defs.executor import step_executor
@@ -37,7 +39,7 @@ from verification_pipeline.defs.slo.assets import build_slo_assets
 from verification_pipeline.defs.slo.resources import SloResource
 from verification_pipeline.defs.storage.resources import S3IOManager, s3_resource_from_env
 from verification_pipeline.defs.target import TargetResource
-from verification_pipeline.envvars import env_text
+from verification_pipeline.envvars import env_text, env_url
 from verification_pipeline.errors import ConfigError
 from verification_pipeline.slo.document import DEFAULT_MIN_DELIVERY_RATIO
 
@@ -62,6 +64,15 @@ def _seconds(environ: Mapping[str, str], name: str) -> float:
     return value
 
 
+def _cost_resource(environ: Mapping[str, str]) -> CostResource:
+    """VP_TARGET_METRICS_URL (`off`: read none) and VP_PROMETHEUS_URL, checked here."""
+    metrics = environ.get("VP_TARGET_METRICS_URL", "")
+    if metrics != "off":
+        metrics = env_url(environ, "VP_TARGET_METRICS_URL", example="http://127.0.0.1:4000/metrics") or ""
+    prometheus = env_url(environ, "VP_PROMETHEUS_URL", example="http://127.0.0.1:9090") or ""
+    return CostResource(metrics_url=metrics, prometheus_url=prometheus)
+
+
 def build_definitions(environ: Mapping[str, str]) -> dg.Definitions:
     """The code location for the settings in `environ` (VP_* variables; unset ones take their defaults)."""
     slos = SloResource(
@@ -78,6 +89,7 @@ def build_definitions(environ: Mapping[str, str]) -> dg.Definitions:
             fanout_latencies,
             authz_under_load,
             overload_phase,
+            cost_per_request,
             baseline_comparison,
             sbom,
             vulnerability_report,
@@ -109,12 +121,20 @@ def build_definitions(environ: Mapping[str, str]) -> dg.Definitions:
             "authz": AuthzResource(
                 rate=_number(environ, "VP_AUTHZ_RATE", AuthzResource().rate, float),
                 concurrency=int(_number(environ, "VP_AUTHZ_CONCURRENCY", AuthzResource().concurrency, int)),
+                residency=env_text(
+                    environ,
+                    "VP_TARGET_RESIDENCY",
+                    "",
+                    pattern=r"([A-Za-z0-9-]{1,64}=[A-Za-z0-9._-]{1,64})?",
+                    example="X-Data-Region=us-east-1",
+                ),
             ),
             "overload": OverloadResource(
                 enabled=env_text(environ, "VP_OVERLOAD", "on", pattern="on|off", example="off") == "on",
                 duration_s=_seconds(environ, "VP_OVERLOAD_DURATION_S"),
                 recovery_s=_seconds(environ, "VP_OVERLOAD_RECOVERY_S"),
             ),
+            "cost": _cost_resource(environ),
             "load": LoadResource(duration=environ.get("VP_LOAD_DURATION") or LoadResource().duration),
             "scan_inputs": ScanInputsResource(
                 sbom_scan_dir=environ.get("VP_SBOM_SCAN_DIR", ""),

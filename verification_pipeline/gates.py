@@ -31,6 +31,7 @@ OVERLOAD_REFUSALS = f"{OVERLOAD_GROUP}:refusals_429"
 OVERLOAD_ADMITTED_P95 = f"{OVERLOAD_GROUP}:admitted_p95"
 OVERLOAD_NEIGHBOUR = f"{OVERLOAD_GROUP}:neighbour"
 OVERLOAD_RECOVERY = f"{OVERLOAD_GROUP}:recovery"
+COST_GATE = "cost:cpu_per_request"
 UNTRUSTED_MEASUREMENT = "measurement not trusted"
 """How an SLO's reason starts when a saturated client made its FAIL INCONCLUSIVE (`health.assess`);
 `verify` accepts that verdict beside figures that say FAIL, and no other."""
@@ -171,6 +172,17 @@ def overload_gates(document: Mapping[str, Any]) -> tuple[GateOutcome, ...]:
         )
         for gate in document.get("gates", [])
     )
+
+
+def cost_gate(document: Mapping[str, Any]) -> GateOutcome:
+    """CPU per request against the baseline RC (cost/resources.json): a rise past the policy is WARN or FAIL."""
+    detail = {
+        "value": document.get("cpu_seconds_per_1000_requests"),
+        "baseline": (document.get("baseline") or {}).get("rc"),
+        "max_increase_pct": (document.get("policy") or {}).get("max_cpu_per_request_increase_pct"),
+        "reason": document.get("reason"),
+    }
+    return GateOutcome(COST_GATE, Verdict(document["verdict"]), detail)
 
 
 def rc_verdict(gates: Sequence[GateOutcome], missing_files: Sequence[str] = ()) -> Verdict:

@@ -17,6 +17,7 @@ from verification_pipeline.gates import (
     authz_gate,
     baseline_figures,
     baseline_gate,
+    cost_gate,
     overload_gates,
     scan_gates,
     service_build_gate,
@@ -198,12 +199,13 @@ def release_gates(
     service_build: ServiceBuildRecord,
     baseline_comparison: BaselineComparisonRecord,
     authz_under_load: Mapping[str, Any] | None = None,
+    cost_per_request: Mapping[str, Any] | None = None,
     *,
     overload: Mapping[str, Any] | None = None,
 ) -> tuple[GateOutcome, ...]:
     """Every gate of an RC, in the order the bundle signs them: SLOs, delivery ratio, scans, the
     service's build (`service_build` asset: the build measured was the RC's, or a waiver), baseline,
-    and forbidden requests under load (`authz_under_load`)."""
+    forbidden requests under load (`authz_under_load`) and cost per request (`cost_per_request`)."""
     return (
         *slo_metrics.gates(),
         *scan_summary.gate_outcomes(),
@@ -211,6 +213,7 @@ def release_gates(
         baseline_comparison.gate(),
         *((authz_gate(authz_under_load),) if authz_under_load is not None else ()),
         *(overload_gates(overload) if overload is not None else ()),  # slo/overload.json (issue 22)
+        *((cost_gate(cost_per_request),) if cost_per_request is not None else ()),
     )
 
 

@@ -48,7 +48,7 @@ def test_kinds_without_their_token_are_not_tried_and_say_which_variable():
     assert plan.not_tried == {
         "missing_scope": "VP_TARGET_JWT_READ_ONLY not given",
         "expired": "VP_TARGET_JWT_EXPIRED not given",
-        "residency": "the service declares no residency rule",
+        "residency": "the service declares no residency rule (VP_TARGET_RESIDENCY not given)",
     }
     assert plan.other_tenant != "t1"
 

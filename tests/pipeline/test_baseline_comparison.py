@@ -87,6 +87,23 @@ def test_rc2_slowed_on_reads_is_compared_with_rc1s_verified_bundle(pipeline_env,
     assert signed["result"] == "PASSED" and second.values.release_decision.verdict == "PASS"
     notes = files["release/RELEASE_NOTES_v24.1.md"].decode()
     assert "### Compared with the previous RC" in notes and f"Against {RC1}" in notes
+    # cost per request: rc2's CPU per 1,000 requests against the figure rc1's verified bundle signed
+    cost = json.loads(files["cost/resources.json"])
+    assert (
+        cost["baseline"]["rc"] == RC1
+        and cost["baseline"]["bundle_uri"] == first.values["evidence_bundle"]["uri"]
+    )
+    rc1_cost = json.loads(
+        read_bundle_uri(first.values["evidence_bundle"]["uri"], S3Settings.from_env())["cost/resources.json"]
+    )
+    rc1_phase = rc1_cost["phases"]["slo_load"]
+    assert (
+        cost["comparisons"][0]["baseline_cpu_seconds_per_1000_requests"]
+        == (rc1_phase["sources"][rc1_phase["preferred_source"]]["cpu_seconds_per_1000_requests"])
+    )
+    assert rc1_cost["baseline"] is None and "raw/cost.parquet" in files
+    cost_gate = next(g for g in signed[EXTENSION]["gates"] if g["name"] == "cost:cpu_per_request")
+    assert cost_gate["verdict"] == cost["verdict"] and cost_gate["baseline"] == RC1
 
     # audit recomputes the comparison from both bundles' raw data; the wrong baseline bundle is refused
     first_files = read_bundle_uri(first.values.evidence_bundle.uri, S3Settings.from_env())

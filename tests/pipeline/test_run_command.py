@@ -75,6 +75,8 @@ def test_run_verifies_an_rc_against_a_target_and_store_named_only_by_the_environ
     # the optional tokens of the forbidden-request kinds; no neighbour token: cross-tenant uses a made-up tenant
     env["VP_TARGET_JWT_READ_ONLY"] = target.token(scopes=("coherence:read",))
     env["VP_TARGET_JWT_EXPIRED"] = target.token(ttl_s=-60)
+    # the reference target's residency rule, as a team would declare their service's
+    env["VP_TARGET_RESIDENCY"] = "X-Data-Region=us-east-1"
     done = _run(tmp_path, env)
     out = done.stdout + done.stderr
     assert done.returncode == 0, out
@@ -99,8 +101,22 @@ def test_run_verifies_an_rc_against_a_target_and_store_named_only_by_the_environ
         "missing_scope",
         "expired",
         "forged",
+        "residency",
+        # a few fan-out subscribers asked for another tenant's room (no neighbour token: the main one)
+        "cross_tenant_subscribe",
     }
+    subscribe = next(k for k in authz["kinds"] if k["kind"] == "cross_tenant_subscribe")
+    assert subscribe["attempts"] >= 1 and subscribe["refused"] == subscribe["attempts"]
     assert (bundle / "raw" / "authz.parquet").is_file()
+    # the target's own resource figures were read around the load from its /metrics: every
+    # request it counted (k6's and the forbidden ones) with the CPU they cost; no baseline yet
+    cost = json.loads((bundle / "cost" / "resources.json").read_text())
+    scraped = cost["phases"]["slo_load"]["sources"]["scrape"]
+    assert cost["verdict"] == "PASS" and "not compared" in cost["reason"], cost["reason"]
+    assert scraped["requests"] >= authz["attempts"] and scraped["cpu_seconds_per_1000_requests"] > 0
+    assert scraped["cache_hit_ratio"] > 0.9 and scraped["limiter_refused"] == 0
+    assert cost["not_read"]["slo_load"] == {"promql": "VP_PROMETHEUS_URL not set"}
+    assert (bundle / "raw" / "cost.parquet").is_file()
     # ... and so does the installed `verify` command, with --require-pass
     verified = subprocess.run(
         [
@@ -186,6 +202,14 @@ def clean_env(monkeypatch, tmp_path):
         ("VP_LOAD_DURATION", "3 minutes", "VP_LOAD_DURATION", "is not a k6 duration"),
         ("VP_SLOS_FILE", "/nonexistent/slos.yaml", "VP_SLOS_FILE", "cannot read"),
         ("VP_VULN_REPORT", "/nonexistent/grype.json", "VP_VULN_REPORT", "is not a file"),
+        ("VP_PROMETHEUS_URL", "prometheus:9090", "VP_PROMETHEUS_URL", "is not an http:// or https:// URL"),
+        (
+            "VP_TARGET_METRICS_URL",
+            "ftp://x/metrics",
+            "VP_TARGET_METRICS_URL",
+            "is not an http:// or https:// URL",
+        ),
+        ("VP_TARGET_RESIDENCY", "X-Data-Region us-east-1", "VP_TARGET_RESIDENCY", "is not a valid value"),
     ],
 )
 def test_a_missing_or_malformed_variable_exits_2_naming_it(clean_env, capsys, name, value, named, said):

@@ -62,6 +62,7 @@ UPSTREAM_OF_BUNDLE = tuple(
         "fanout_latencies",
         "authz_under_load",
         "overload_phase",
+        "cost_per_request",
         "sbom",
         "vulnerability_report",
         "policy_report",

@@ -80,7 +80,16 @@ def test_two_rcs_verified_at_once_do_not_mix_their_data(
         rc, run_id = key.removeprefix(f"{prefix}/").split("/")[0], key.split("/authz-rows/")[1].split("/")[0]
         assert run_id == run_ids[rc], f"{key}: forbidden-request rows of another run under {rc}"
     assert {key.removeprefix(f"{prefix}/").split("/")[0] for key in authz_rows} == set(LOADS)
-    assert asset_objects - dashboards - authz_rows == {
+    # the service's resource figures each run read around its load (cost_per_request), likewise
+    cost_samples = {key for key in asset_objects if "/cost-samples/" in key}
+    for key in cost_samples:
+        rc, run_id = (
+            key.removeprefix(f"{prefix}/").split("/")[0],
+            key.split("/cost-samples/")[1].split("/")[0],
+        )
+        assert run_id == run_ids[rc], f"{key}: resource figures of another run under {rc}"
+    assert {key.removeprefix(f"{prefix}/").split("/")[0] for key in cost_samples} == set(LOADS)
+    assert asset_objects - dashboards - authz_rows - cost_samples == {
         f"{prefix}/{rc}/{name}"
         for rc in LOADS
         for name in (

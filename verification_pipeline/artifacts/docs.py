@@ -19,6 +19,7 @@ import jinja2
 import polars as pl
 from markupsafe import Markup
 
+from verification_pipeline.artifacts.cost_lines import cost_summary
 from verification_pipeline.config_files import load_yaml
 from verification_pipeline.errors import ConfigError, InputError
 from verification_pipeline.slo.document import health_summary
@@ -105,6 +106,7 @@ def render_release_docs(
     authz: Mapping[str, Any] | None = None,
     policies: Sequence[Mapping[str, Any]] | None = None,
     overload: Mapping[str, Any] | None = None,
+    cost: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
     """`{file name: markdown}` for the PR body and the release notes of one verified RC.
 
@@ -124,6 +126,7 @@ def render_release_docs(
     `authz` is policy/authz_under_load.json (forbidden requests under load), shown under "Policy and
     cost controls under load";
     `overload` is slo/overload.json (one tenant past its rate limit), shown in the same section;
+    `cost` is cost/resources.json (cost per request against the baseline), shown under the same heading;
     `policies` is the policy gate's table (one row per rule and file), None when there is none.
     """
     records = _records(slo_metrics)
@@ -148,6 +151,7 @@ def render_release_docs(
         if authz is None
         else {**authz, "reason": mark_verdict_words(authz.get("reason") or "")},
         "overload": overload,
+        "cost": cost_summary(cost),
     }
     pr_name, notes_name = release_doc_names(version)
     environment = _environment()

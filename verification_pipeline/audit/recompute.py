@@ -26,12 +26,14 @@ import polars as pl
 
 from verification_pipeline.authz.document import recompute_authz_document
 from verification_pipeline.compare.document import Samples, comparison_document
+from verification_pipeline.cost.document import recompute_cost_document
 from verification_pipeline.errors import FormatError, InputError, VerificationFailed
 from verification_pipeline.evidence.bundle_io import DEFAULT_LIMITS, BundleFiles, ReadLimits, read_bundle
 from verification_pipeline.evidence.content import file_digest, read_document
 from verification_pipeline.evidence.layout import (
     ATTESTATIONS,
     AUTHZ_DOCUMENT,
+    COST_DOCUMENT,
     LINEAGE,
     MANIFEST,
     OVERLOAD_DOCUMENT,
@@ -243,6 +245,14 @@ def audit_files(
             )
         )
         differences += tuple(_differences(overload, again, OVERLOAD_DOCUMENT, rel_tol, abs_tol))
+    if COST_DOCUMENT in files:
+        # cost/resources.json from raw/cost.parquet: per phase and source the figures, the comparison, the verdict
+        cost = _json_object(files[COST_DOCUMENT], COST_DOCUMENT)
+        samples = frames.get("cost")
+        if samples is None:
+            raise InputError(f"{COST_DOCUMENT} is in the bundle but its raw rows are not", source=source)
+        again = json.loads(json.dumps(recompute_cost_document(samples, cost), default=str))
+        differences += tuple(_differences(cost, again, COST_DOCUMENT, rel_tol, abs_tol))
     return AuditReport(
         source=source,
         raw_rows={name: frame.height for name, frame in frames.items()},

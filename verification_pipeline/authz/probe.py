@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ class Kind(StrEnum):
     EXPIRED = "expired"
     FORGED = "forged"
     RESIDENCY = "residency"
+    CROSS_TENANT_SUBSCRIBE = "cross_tenant_subscribe"
+    """A fan-out subscriber asking for another tenant's room (authz/subscribers.py)."""
 
 
 class Outcome(StrEnum):
@@ -58,7 +61,8 @@ WRITE_QUERY = (
     "mutation Publish($input: PublishCoherenceSignalInput!) { publishCoherenceSignal(input: $input) }"
 )
 _REFUSAL_CODES = frozenset({"FORBIDDEN", "UNAUTHENTICATED", "UNAUTHORIZED"})
-_BODY_CAP = 64 * 1024  # an answer to a forbidden request is an error message, not a data set
+_BODY_CAP = 64 * 1024
+RESIDENCY_ENV = "VP_TARGET_RESIDENCY"  # an answer to a forbidden request is an error message, not a data set
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,7 @@ class Attempt:
     token: str = field(repr=False)
     body: dict[str, Any]
     field: str
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -79,7 +84,27 @@ class AttemptPlan:
     other_tenant: str
 
 
-def plan_attempts(tokens: AuthzTokens, tenant: str) -> AttemptPlan:
+@dataclass(frozen=True)
+class Residency:
+    """A residency rule the service declares: a request naming `region` in `header` must be refused."""
+
+    header: str
+    region: str
+
+    @classmethod
+    def parse(cls, text: str) -> Residency | None:
+        """`HEADER=REGION` (VP_TARGET_RESIDENCY), e.g. `X-Data-Region=us-east-1`; None when empty."""
+        if not text:
+            return None
+        header, _, region = text.partition("=")
+        if not re.fullmatch(r"[A-Za-z0-9-]{1,64}", header.strip()) or not re.fullmatch(
+            r"[A-Za-z0-9._-]{1,64}", region.strip()
+        ):
+            raise ValueError("write HEADER=REGION, e.g. X-Data-Region=us-east-1")
+        return cls(header.strip(), region.strip())
+
+
+def plan_attempts(tokens: AuthzTokens, tenant: str, residency: Residency | None = None) -> AttemptPlan:
     """The attempts the given tokens allow; every other kind is listed as not tried, with why."""
     other = tenant_claim(tokens.neighbour) if tokens.neighbour else None
     if not other or other == tenant:
@@ -101,7 +126,14 @@ def plan_attempts(tokens: AuthzTokens, tenant: str) -> AttemptPlan:
         attempts.append(Attempt(Kind.EXPIRED, tokens.expired, own, "tenantCoherence"))
     else:
         not_tried[Kind.EXPIRED] = f"{EXPIRED_ENV} not given"
-    not_tried[Kind.RESIDENCY] = "the service declares no residency rule"
+    if residency is not None:
+        attempts.append(
+            Attempt(
+                Kind.RESIDENCY, tokens.main, own, "tenantCoherence", ((residency.header, residency.region),)
+            )
+        )
+    else:
+        not_tried[Kind.RESIDENCY] = f"the service declares no residency rule ({RESIDENCY_ENV} not given)"
     return AttemptPlan(tuple(sorted(attempts, key=lambda a: list(Kind).index(a.kind))), not_tried, other)
 
 
@@ -207,7 +239,9 @@ async def _send(client: httpx.AsyncClient, url: str, attempt: Attempt, seq: int)
     status: int | None
     try:
         response = await client.post(
-            url, json=attempt.body, headers={"Authorization": f"Bearer {attempt.token}"}
+            url,
+            json=attempt.body,
+            headers={"Authorization": f"Bearer {attempt.token}", **dict(attempt.headers)},
         )
         status, body = response.status_code, response.content[:_BODY_CAP]
     except httpx.HTTPError:

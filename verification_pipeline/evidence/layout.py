@@ -39,6 +39,7 @@ ALERT_RULES = "ops/alerts/slo-burn-rate.yaml"
 PR_BODY = "release/PR_BODY_{version}.md"
 RELEASE_NOTES = "release/RELEASE_NOTES_{version}.md"
 AUTHZ_DOCUMENT = "policy/authz_under_load.json"
+COST_DOCUMENT = "cost/resources.json"
 _SLO_SUMMARY = "slo/{stem}.json"
 _RAW_DIR = "raw/"
 _RAW_SUFFIX = ".parquet"
@@ -58,6 +59,7 @@ AUTHZ_ROWS = raw_name("authz")
 OVERLOAD_DOCUMENT = "slo/overload.json"
 """The overload phase's gates (issue 22): the per-tenant limit past which a tenant is shed."""
 OVERLOAD_ROWS = raw_name("overload")
+COST_ROWS = raw_name("cost")
 
 
 def raw_stem(name: str) -> str | None:
@@ -147,6 +149,9 @@ BUNDLE_FILES: tuple[BundleFile, ...] = (
     # the overload phase (issue 22); optional: a bundle made before it still verifies
     BundleFile(OVERLOAD_DOCUMENT, "overload_phase", (OVERLOAD_ROWS,), required=False),
     BundleFile(OVERLOAD_ROWS, "overload_phase", required=False),
+    # cost per request (issue 22); optional, as above
+    BundleFile(COST_DOCUMENT, "cost_per_request", (COST_ROWS,), required=False),
+    BundleFile(COST_ROWS, "cost_per_request", required=False),
     *_K6_EXPORTS,
 )  # fmt: skip
 

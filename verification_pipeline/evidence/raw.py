@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from verification_pipeline.authz.schema import ROWS_SCHEMA as AUTHZ_SCHEMA
+from verification_pipeline.cost.schema import ROWS_SCHEMA as COST_SCHEMA
 from verification_pipeline.errors import FormatError
 from verification_pipeline.evidence.content import open_file
 from verification_pipeline.evidence.layout import raw_name, raw_stem
@@ -38,6 +39,7 @@ RAW_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     "fanout": DELIVERY_SCHEMA,
     "authz": AUTHZ_SCHEMA,
     "overload": OVERLOAD_SCHEMA,
+    "cost": COST_SCHEMA,
 }
 """The raw measurements a bundle holds (raw/<stem>.parquet), each in the schema the pipeline writes."""
 DURATION_COLUMNS = ("latency_ms", "ingest_ms")

@@ -14,6 +14,7 @@ import polars as pl
 
 from verification_pipeline.report import charts
 from verification_pipeline.report.budget import budget_rows, figure, headline, interval
+from verification_pipeline.report.cost import cost_section
 from verification_pipeline.report.health import client_health
 from verification_pipeline.report.markdown import number, shift_text
 from verification_pipeline.report.overload import overload_section
@@ -64,6 +65,8 @@ class ReportInputs:
     """The policy gate's table (one row per rule and file: policy, target, passed, failed, messages)."""
     overload: Mapping[str, Any] | None = None
     """slo/overload.json, when the bundle has one (issue 22)."""
+    cost: Mapping[str, Any] | None = None
+    """cost/resources.json: cost per request against the baseline RC."""
 
 
 def render_report(inputs: ReportInputs) -> bytes:
@@ -79,6 +82,7 @@ def render_report(inputs: ReportInputs) -> bytes:
         _baseline_section(inputs),
         _scan_section(inputs),
         _policy_section(inputs),
+        cost_section(inputs.cost),
         _diagnostics_section(inputs),
     ]
     title = f"{_e(inputs.rc)}: {_v(verdict)}"

@@ -19,6 +19,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from verification_pipeline.config_files import load_yaml_with_lines, validate
+from verification_pipeline.cost.spec import CostPolicy
 from verification_pipeline.errors import ConfigError
 from verification_pipeline.health.assess import HealthLimits
 from verification_pipeline.overload.limits import CostControls
@@ -105,6 +106,8 @@ class SloSpec(BaseModel):
     """When a phase's client counts as saturated (`health.assess`)."""
     cost_controls: CostControls | None = None
     """The per-tenant limit and the overload phase that tests it (`overload.limits`); none: not measured."""
+    cost: CostPolicy = Field(default_factory=CostPolicy)
+    """Cost per request (`cost/`): where the service's resource figures are read, and the policy."""
 
     @model_validator(mode="after")
     def _names_unique(self) -> SloSpec:

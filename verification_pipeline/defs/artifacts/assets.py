@@ -76,11 +76,18 @@ def render_docs(
     authz_under_load: dict | None = None,
     policies: pl.DataFrame | None = None,
     overload: dict | None = None,
+    cost_per_request: dict | None = None,
 ) -> ReleaseDocs:
     """The PR body and release notes, stating the RC's verdict from its gates (`records.release_gates`)
     and the bundle files known to be missing, with the comparison with the previous RC."""
     gates = release_gates(
-        slo_metrics, scan_summary, service_build, baseline_comparison, authz_under_load, overload=overload
+        slo_metrics,
+        scan_summary,
+        service_build,
+        baseline_comparison,
+        authz_under_load,
+        cost_per_request,
+        overload=overload,
     )
     verdict = rc_verdict(gates, missing_files)
     rows = pl.DataFrame([r.model_dump(mode="json") for r in slo_metrics.slos], schema=SLO_METRICS_SCHEMA)
@@ -100,6 +107,7 @@ def render_docs(
         baseline=baseline_comparison.as_json(),
         measurement_health=slo_metrics.measurement_health,
         authz=authz_under_load,
+        cost=cost_per_request,
         policies=policies.to_dicts() if policies is not None else None,
         overload=overload,
     )
@@ -126,6 +134,7 @@ def release_docs(
     service_build: ServiceBuildRecord,
     baseline_comparison: BaselineComparisonRecord,
     authz_under_load: dict,
+    cost_per_request: dict,
     policy_report: pl.DataFrame,
     overload_phase: dict,
 ) -> dg.Output[ReleaseDocs]:
@@ -145,6 +154,7 @@ def release_docs(
         authz_under_load=authz_under_load,
         policies=policy_report,
         overload=overload_phase,
+        cost_per_request=cost_per_request,
     )
     bundle = {in_bundle[name]: text.encode() for name, text in docs.files.items()}
     return dg.Output(

@@ -9,7 +9,7 @@ import dagster as dg
 import polars as pl
 
 from verification_pipeline.authz.document import GATE, authz_document
-from verification_pipeline.authz.probe import ROWS_SCHEMA
+from verification_pipeline.authz.probe import ROWS_SCHEMA, Kind
 from verification_pipeline.code_version import code_version
 from verification_pipeline.defs.authz.during_load import rows_prefix
 from verification_pipeline.defs.evidence.files import bundle_files_metadata
@@ -36,7 +36,20 @@ def _load_rows(context: dg.AssetExecutionContext, s3: S3Resource) -> tuple[pl.Da
     frames = [pl.read_parquet(io.BytesIO(store.get_bytes(k))) for k in keys if k.endswith(".parquet")]
     plans = [json.loads(store.get_bytes(k)) for k in keys if k.endswith(".plan.json")]
     rows = pl.concat(frames).sort("ts") if frames else pl.DataFrame(schema=ROWS_SCHEMA)
-    return rows.with_columns(pl.int_range(pl.len()).cast(pl.Int64).alias("seq")), (plans[0] if plans else {})
+    return rows.with_columns(pl.int_range(pl.len()).cast(pl.Int64).alias("seq")), _merged(plans)
+
+
+def _merged(plans: list[dict]) -> dict:
+    """The load segments' plan (one is enough: they try the same kinds) with the fan-out probe's
+    cross-tenant subscribers; a kind that no step tried is not tried, with why."""
+    load = next((p for p in plans if "tokens" in p), {})
+    tried = sorted({kind for plan in plans for kind in plan.get("tried", [])})
+    not_tried = {k: v for plan in plans for k, v in plan.get("not_tried", {}).items() if k not in tried}
+    if load and Kind.CROSS_TENANT_SUBSCRIBE.value not in tried:
+        not_tried[Kind.CROSS_TENANT_SUBSCRIBE.value] = (
+            "no fan-out probe ran beside it (imported, or turned off)"
+        )
+    return {**load, "tried": tried, "not_tried": not_tried} if plans else {}
 
 
 @dg.asset(
@@ -44,7 +57,7 @@ def _load_rows(context: dg.AssetExecutionContext, s3: S3Resource) -> tuple[pl.Da
     code_version=CODE_VERSION,
     group_name="policy",
     kinds={"polars"},
-    deps=["read_load_samples", "write_load_samples"],
+    deps=["read_load_samples", "write_load_samples", "fanout_latencies"],
     description="Requests the service must refuse (another tenant's data, a missing scope, an expired or forged "
     "token), sent during the SLO load and kept out of its figures: per kind the attempts and how each was "
     "answered; one admitted fails the gate; with none, the leak-rate upper bound at the confidence of slos.yaml.",

@@ -15,7 +15,8 @@ from collections.abc import Iterator
 import dagster as dg
 import polars as pl
 
-from verification_pipeline.authz.probe import ProbeSettings, plan_attempts, run_probe
+from verification_pipeline.authz.probe import Kind, ProbeSettings, plan_attempts, run_probe
+from verification_pipeline.authz.subscribers import cross_tenant_subscribers, plan_intrusion
 from verification_pipeline.defs.authz.resources import AuthzResource
 from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.defs.target import TargetResource
@@ -38,7 +39,7 @@ def forbidden_requests_during(
         yield
         return
     tokens = authz.tokens(target)
-    plan = plan_attempts(tokens, target.tenant)
+    plan = plan_attempts(tokens, target.tenant, authz.residency_rule(target))
     stop = threading.Event()
     result: dict[str, pl.DataFrame] = {}
     errors: list[Exception] = []
@@ -75,3 +76,39 @@ def forbidden_requests_during(
         overwrite=True,
     )
     context.log.info(f"authz: {rows.height} forbidden requests during segment {segment}'s load")
+
+
+FANOUT_ROWS = "fanout"
+
+
+@contextlib.contextmanager
+def cross_tenant_subscribers_during(
+    context: dg.AssetExecutionContext | dg.OpExecutionContext,
+    target: TargetResource,
+    authz: AuthzResource,
+    s3: S3Resource,
+    subscribers: int,
+    socketio_url: str,
+) -> Iterator[None]:
+    """While the block runs (the fan-out probe), hold subscribers asking for another tenant's room;
+    then store their rows and plan beside the load's forbidden requests."""
+    if authz.subscriber_share <= 0:
+        yield
+        return
+    count = max(1, round(subscribers * authz.subscriber_share))
+    intrusion = plan_intrusion(authz.tokens(target), target.tenant)
+    with cross_tenant_subscribers(socketio_url, intrusion, count) as out:
+        yield
+    rows = out[0]
+    store = s3.store()
+    prefix = rows_prefix(s3, context.partition_key, context.run.run_id)
+    store.put_bytes(f"{prefix}{FANOUT_ROWS}.parquet", encode(rows).data, overwrite=True)
+    plan = {
+        "tried": [Kind.CROSS_TENANT_SUBSCRIBE.value],
+        "not_tried": {},
+        "how": {Kind.CROSS_TENANT_SUBSCRIBE.value: intrusion.how},
+    }
+    store.put_bytes(f"{prefix}{FANOUT_ROWS}.plan.json", json.dumps(plan).encode(), overwrite=True)
+    context.log.info(
+        f"authz: {rows.height} subscribers asked for another tenant's room during the fan-out probe"
+    )

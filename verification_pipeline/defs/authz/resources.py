@@ -5,9 +5,13 @@ from pathlib import Path
 
 import dagster as dg
 
+from verification_pipeline.authz.probe import Residency
 from verification_pipeline.authz.tokens import AuthzTokens
 from verification_pipeline.defs.target import TargetResource
 from verification_pipeline.stack.tokens import mint_token
+
+EMBEDDED_RESIDENCY = "X-Data-Region=us-east-1"
+"""The reference target keeps data in eu-west-1 and eu-central-1 (its deploy/settings.yaml)."""
 
 
 class AuthzResource(dg.ConfigurableResource):
@@ -19,8 +23,21 @@ class AuthzResource(dg.ConfigurableResource):
 
     rate: float = 20.0
     concurrency: int = 4
+    subscriber_share: float = 0.05
+    """The share of the fan-out probe's subscribers added as subscribers asking for another tenant's
+    room (at least one when above 0; 0 turns them off)."""
+    residency: str = ""
+    """VP_TARGET_RESIDENCY, `HEADER=REGION`: the service's residency rule, a request naming REGION in
+    HEADER must be refused. Empty: for the embedded target, the reference target's own rule
+    (`EMBEDDED_RESIDENCY`); for another service, residency is not tried, and says so."""
     neighbour_tenant: str = ""
     """The second tenant minted tokens name (embedded target only); default `<tenant>-neighbour`."""
+
+    def residency_rule(self, target: TargetResource) -> Residency | None:
+        if self.residency:
+            return Residency.parse(self.residency)
+        embedded = not os.environ.get(target.jwt_env) and target.jwt_secret_file
+        return Residency.parse(EMBEDDED_RESIDENCY) if embedded else None
 
     def tokens(self, target: TargetResource) -> AuthzTokens:
         """Tokens handed to us (VP_TARGET_JWT and VP_TARGET_JWT_*), else all kinds minted from the target's secret."""

@@ -85,6 +85,7 @@ _VALUE_INPUTS = (
     "release_docs",
     "authz_under_load",
     "overload_phase",
+    "cost_per_request",
 )
 
 
@@ -157,6 +158,7 @@ def evidence_bundle(
     service_build: ServiceBuildRecord,
     authz_under_load: dict,
     overload_phase: dict,
+    cost_per_request: dict,
 ) -> dg.Output[BundleRecord]:
     key = signing_key.load()  # before anything is uploaded: a missing key fails here, cleanly
     if key.is_dev_key:
@@ -169,6 +171,7 @@ def evidence_bundle(
         service_build,
         baseline_comparison,
         authz_under_load,
+        cost_per_request,
         overload=overload_phase,
     )
     files, upstream = _evidence_files(context, s3, release_candidate.version)
@@ -426,6 +429,7 @@ def release_decision(
     evidence_bundle: BundleRecord,
     authz_under_load: dict,
     overload_phase: dict,
+    cost_per_request: dict,
 ) -> Iterator[dg.Output[ReleaseDecisionRecord] | dg.AssetCheckResult]:
     gates = release_gates(
         slo_metrics,
@@ -433,6 +437,7 @@ def release_decision(
         service_build,
         baseline_comparison,
         authz_under_load,
+        cost_per_request,
         overload=overload_phase,
     )
     reasons = [f"{g.name}: {g.verdict}" for g in gates if g.verdict is not Verdict.PASS]

@@ -6,6 +6,8 @@ import dagster as dg
 import polars as pl
 
 from verification_pipeline.code_version import code_version
+from verification_pipeline.defs.authz.during_load import cross_tenant_subscribers_during
+from verification_pipeline.defs.authz.resources import AuthzResource
 from verification_pipeline.defs.evidence.files import stored_value_metadata
 from verification_pipeline.defs.health import health_metadata, phase_sampler
 from verification_pipeline.defs.partitions import release_candidates
@@ -58,6 +60,7 @@ def fanout_latencies(
     config: FanoutConfig,
     target: TargetResource,
     s3: S3Resource,
+    authz: AuthzResource,
     service_build: ServiceBuildRecord,  # no probe before the build under test is shown to be the RC (or waived)
 ) -> dg.Output[pl.DataFrame]:
     if config.source == "import":
@@ -101,7 +104,11 @@ def fanout_latencies(
             context.log.info(f"fan-out probe: {phase} {done}/{total}")
 
     # the probe's clients: this process (the publisher) and its subscriber processes
-    with phase_sampler(target, [os.getpid()], with_descendants=False) as sampler:
+    # beside them, a few subscribers asking for another tenant's room (authz_under_load)
+    with (
+        cross_tenant_subscribers_during(context, target, authz, s3, config.subscribers, probe.socketio_url),
+        phase_sampler(target, [os.getpid()], with_descendants=False) as sampler,
+    ):
         result = run_probe(probe, progress=progress, on_worker=sampler.add_client)
     metrics = result.metrics()
     health = phase_record(

@@ -5,6 +5,7 @@ the read and write scripts for its execution segment; the merge step joins the r
 before anything is summarized, because percentiles of a split test come from merged points.
 """
 
+import contextlib
 import re
 import tempfile
 import threading
@@ -20,9 +21,12 @@ from pydantic import Field
 from verification_pipeline.code_version import code_version
 from verification_pipeline.defs.authz.during_load import forbidden_requests_during
 from verification_pipeline.defs.authz.resources import AuthzResource
+from verification_pipeline.defs.cost.during import resources_during
+from verification_pipeline.defs.cost.resources import CostResource
 from verification_pipeline.defs.evidence.files import stored_value_metadata
 from verification_pipeline.defs.health import health_metadata, phase_sampler
 from verification_pipeline.defs.partitions import release_candidates
+from verification_pipeline.defs.slo.resources import SloResource
 from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.defs.storage.sources import read_source
 from verification_pipeline.defs.target import TargetResource
@@ -251,6 +255,8 @@ def run_load_segment(
     target: TargetResource,
     s3: S3Resource,
     authz: AuthzResource,
+    cost: CostResource,
+    slos: SloResource,
     plan: LoadPlan,
 ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, dict[str, str]], list[dict]]:
     if plan.mode == "import":
@@ -279,7 +285,14 @@ def run_load_segment(
 
         threads = [threading.Thread(target=work, args=(role,)) for role in ROLES]
         # forbidden requests go beside the load, in their own rows (authz_under_load)
-        with forbidden_requests_during(context, target, authz, s3, plan.index):
+        # the service's resource figures around the load (cost_per_request): read once, by segment 0,
+        # as the service's counters count every segment's requests
+        measured = (
+            resources_during(context, target, cost, s3, slos.spec().cost, phase="slo_load")
+            if plan.index == 0
+            else contextlib.nullcontext()
+        )
+        with measured, forbidden_requests_during(context, target, authz, s3, plan.index):
             for thread in threads:
                 thread.start()
             for thread in threads:

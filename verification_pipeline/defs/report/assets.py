@@ -40,6 +40,7 @@ def report(
     baseline_comparison: BaselineComparisonRecord,
     authz_under_load: dict,
     overload_phase: dict,
+    cost_per_request: dict,
     read_load_samples: pl.DataFrame,
     write_load_samples: pl.DataFrame,
     fanout_latencies: pl.DataFrame,
@@ -54,6 +55,7 @@ def report(
             service_build,
             baseline_comparison,
             authz_under_load,
+            cost_per_request,
             overload=overload_phase,
         ),
         missing,
@@ -72,6 +74,7 @@ def report(
             fanout=fanout_latencies,
             policies=policy_report.to_dicts(),
             overload=overload_phase,
+            cost=cost_per_request,
         )
     )
     line = headline(verdict, document)

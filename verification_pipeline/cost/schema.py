@@ -1,0 +1,12 @@
+"""The raw resource samples (raw/cost.parquet): one row per figure read, in the order read."""
+
+import polars as pl
+
+ROWS_SCHEMA: dict[str, pl.DataType] = {
+    "seq": pl.Int64(),
+    "phase": pl.Utf8(),  # the load phase it was read around: spec.PHASES
+    "source": pl.Utf8(),  # "scrape" (the service's /metrics) or "promql" (a Prometheus server)
+    "quantity": pl.Utf8(),  # spec.QUANTITIES
+    "ts": pl.Float64(),  # epoch seconds when it was read
+    "value": pl.Float64(),
+}
