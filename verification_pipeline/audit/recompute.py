@@ -24,7 +24,13 @@ import polars as pl
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from verification_pipeline.authz.document import recompute_authz_document
-from verification_pipeline.compare.document import Samples, comparison_document
+from verification_pipeline.compare.document import (
+    CONCURRENT,
+    SEQUENTIAL,
+    Samples,
+    comparison_document,
+    concurrent_samples,
+)
 from verification_pipeline.errors import FormatError, InputError, VerificationFailed
 from verification_pipeline.evidence.bundle_io import DEFAULT_LIMITS, BundleFiles, ReadLimits, read_bundle
 from verification_pipeline.evidence.content import file_digest, read_document
@@ -170,18 +176,26 @@ def audit_comparison(
     spec = load_slo_spec(
         str(spec_doc.get("yaml", "")).encode(), source=str(spec_doc.get("source", "slos.yaml"))
     )
+    own = _named_frames(files, "audited bundle")
+    design = recorded.get("design") or SEQUENTIAL
     recomputed = comparison_document(
         spec,
         rc=str(recorded.get("rc")),
-        current=Samples.from_frames(_named_frames(files, "audited bundle"), metrics),
-        baseline=Samples.from_frames(
+        current=Samples.from_frames(own, metrics),
+        # concurrent (issue 24): the baseline was measured in this run, its rows are in this bundle
+        baseline=concurrent_samples(own, metrics)
+        if design == CONCURRENT
+        else Samples.from_frames(
             _named_frames(baseline_files, f"baseline bundle {source}"),
             _json_object(read_document(baseline_files, SLO_METRICS), SLO_METRICS)
             if SLO_METRICS in baseline_files
             else {},
         ),
         baseline_info=info,
+        design=str(design),
     )
+    if "design" not in recorded:  # made before the field: sequential, and not signed as such
+        recomputed.pop("design", None)
     recomputed = json.loads(json.dumps(recomputed, default=str))
     return tuple(_differences(recorded, recomputed, "", rel_tol, abs_tol))
 

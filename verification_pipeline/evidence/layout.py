@@ -55,6 +55,9 @@ def raw_name(stem: str) -> str:
 
 
 AUTHZ_ROWS = raw_name("authz")
+# the concurrent baseline (issue 24): its rows, measured in the same run as this RC's
+CONCURRENT_BASELINE_STEM = "baseline"
+CONCURRENT_BASELINE_FANOUT_STEM = "baseline_fanout"
 
 
 def raw_stem(name: str) -> str | None:
@@ -141,6 +144,9 @@ BUNDLE_FILES: tuple[BundleFile, ...] = (
     # forbidden requests during the load (issue 22); optional: a bundle made before them still verifies
     BundleFile(AUTHZ_DOCUMENT, "authz_under_load", (AUTHZ_ROWS,), required=False),
     BundleFile(AUTHZ_ROWS, "authz_under_load", required=False),
+    # the concurrent baseline's raw rows (issue 24); optional: absent from older bundles
+    BundleFile(raw_name(CONCURRENT_BASELINE_STEM), "concurrent_baseline_samples", required=False),
+    BundleFile(raw_name(CONCURRENT_BASELINE_FANOUT_STEM), "fanout_latencies", required=False),
     *_K6_EXPORTS,
 )  # fmt: skip
 

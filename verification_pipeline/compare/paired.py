@@ -1,0 +1,161 @@
+"""The paired comparison of two services measured side by side (the concurrent baseline).
+
+When the load drives this RC and the baseline in the same run, each k6 iteration picking one
+of them at random, both samples share the machine's noise: a neighbour's CPU hog slows both
+for the same seconds. A two-sample test then sees that noise as spread in each sample (or, on
+data taken days apart, as a change of the code); the paired design takes it out by comparing
+the two sides only within the same stretch of time.
+
+The run is cut into `windows` equal time windows. In each window w with at least
+`MIN_PER_WINDOW` requests on each side:
+    d_w = median(current in w) - median(baseline in w)            (ms)
+    r_w = log Q_q(current in w) - log Q_q(baseline in w)           (k6's type-7 quantile)
+The shift is the mean of d_w, the p95 ratio exp(mean of r_w); each interval is
+mean +/- t(n_eff - 1) * sd / sqrt(n_eff), n_eff the effective number of windows from the
+autocorrelation of the window differences in time order (`stats.effective_n`: a hog that
+outlasts a window leaves the differences serially dependent). The p-value is the same t test
+of mean d_w = 0; the effect size is the sign balance of d_w (share of windows where this RC
+was slower minus share where it was faster, in [-1, 1]).
+
+Why windows and not matched pairs (each request with its nearest neighbour of the other side
+in time): both keep the A/A false-positive rate under 5 % with AR(1) dependence and with a
+shared on/off CPU-hog process, but pair differences carry both requests' full spread (their
+median-of-differences interval is ~1.7x wider, so less power at +40 ms under the hog), and
+the windows also give the p95 ratio the regression policy needs, with its interval, from the
+same pairing. Why `WINDOWS` = 20: fewer windows leave the t interval few degrees of freedom,
+more leave too few requests per window for a stable p95 (benchmarks/paired_design.py; figures
+in benchmarks/RESULTS.md, held by tests/compare/test_paired.py).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import polars as pl
+
+from verification_pipeline.compare.stats import Estimate, effective_n, z_of
+from verification_pipeline.quantile import quantile_type7
+
+WINDOWS = 20
+"""Time windows a side-by-side run is cut into (chosen by simulation, see the module doc)."""
+MIN_PER_WINDOW = 10
+"""A window with fewer requests on either side says nothing about that stretch: left out."""
+MIN_WINDOWS = 6
+"""Fewer usable windows than this and no paired interval is worth printing."""
+
+
+@dataclass(frozen=True)
+class PairedResult:
+    shift: Estimate
+    """Mean over windows of median(current) - median(baseline), ms."""
+    quantile_ratio: Estimate
+    """exp(mean over windows of log Q_q(current) - log Q_q(baseline))."""
+    p_value: float
+    effect_size: float
+    """Share of windows where this RC was slower minus share where it was faster."""
+    windows: int
+    n_eff: float
+
+
+def t_of(confidence: float, df: float) -> float:
+    """Student's t quantile for a two-sided `confidence` (Cornish-Fisher expansion in 1/df;
+    within 0.1 % of the exact value from df = 3 on, and the normal's as df grows)."""
+    z = z_of(confidence)
+    v = max(df, 1.0)
+    return (
+        z
+        + (z**3 + z) / (4 * v)
+        + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * v**2)
+        + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * v**3)
+        + (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 - 945 * z) / (92160 * v**4)
+    )
+
+
+def _t_p_value(statistic: float, df: float) -> float:
+    """Two-sided p of a t statistic, by inverting `t_of` (bisection on the confidence)."""
+    if not math.isfinite(statistic):
+        return 0.0
+    target = abs(statistic)
+    low, high = 0.0, 1.0 - 1e-12
+    for _ in range(60):
+        middle = (low + high) / 2.0
+        if t_of(middle, df) < target:
+            low = middle
+        else:
+            high = middle
+    return max(0.0, 1.0 - (low + high) / 2.0)
+
+
+def window_differences(
+    current: pl.DataFrame, baseline: pl.DataFrame, q: float, windows: int = WINDOWS
+) -> pl.DataFrame:
+    """Per usable window, in time order: `d` (median difference, ms) and `r` (log quantile ratio).
+
+    Both frames: `t` (seconds, any origin shared by both) and `value` (ms).
+    """
+    start = min(float(current["t"].min()), float(baseline["t"].min()))  # type: ignore[arg-type]
+    end = max(float(current["t"].max()), float(baseline["t"].max()))  # type: ignore[arg-type]
+    width = (end - start) / windows if end > start else 1.0
+
+    def by_window(frame: pl.DataFrame) -> dict[int, pl.Series]:
+        keyed = frame.with_columns(
+            ((pl.col("t") - start) / width).floor().cast(pl.Int64).clip(0, windows - 1).alias("w")
+        )
+        return {
+            int(key[0]): part["value"].sort()
+            for key, part in keyed.partition_by("w", as_dict=True, maintain_order=True).items()
+        }
+
+    x, y = by_window(current), by_window(baseline)
+    rows = []
+    for w in sorted(set(x) & set(y)):
+        if x[w].len() < MIN_PER_WINDOW or y[w].len() < MIN_PER_WINDOW:
+            continue
+        qx, qy = quantile_type7(x[w], q), quantile_type7(y[w], q)
+        ratio = math.log(qx) - math.log(qy) if qx > 0 and qy > 0 else math.nan
+        rows.append((w, quantile_type7(x[w], 0.5) - quantile_type7(y[w], 0.5), ratio))
+    return pl.DataFrame(rows, schema={"w": pl.Int64, "d": pl.Float64, "r": pl.Float64}, orient="row")
+
+
+def _mean_interval(values: pl.Series, confidence: float) -> tuple[Estimate, float, float]:
+    """The mean with its t interval on effective n; also the t statistic and n_eff."""
+    n = values.len()
+    mean = float(values.mean())  # type: ignore[arg-type]
+    sd = float(values.std()) if n > 1 else 0.0  # type: ignore[arg-type]
+    n_eff = effective_n(values)
+    if sd == 0.0:
+        return Estimate(mean, mean, mean), (math.inf if mean else 0.0), n_eff
+    se = sd / math.sqrt(n_eff)
+    half = t_of(confidence, n_eff - 1.0) * se
+    return Estimate(mean, mean - half, mean + half), mean / se, n_eff
+
+
+def paired_shift(
+    current: pl.DataFrame, baseline: pl.DataFrame, q: float, confidence: float, windows: int = WINDOWS
+) -> PairedResult | None:
+    """This RC against the baseline, paired by time window; None with fewer than MIN_WINDOWS usable windows."""
+    diffs = window_differences(current, baseline, q, windows)
+    if diffs.height < MIN_WINDOWS:
+        return None
+    shift_estimate, statistic, n_eff = _mean_interval(diffs["d"], confidence)
+    ratios = diffs["r"].drop_nans()
+    if ratios.len() >= MIN_WINDOWS:
+        log_ratio, _, _ = _mean_interval(ratios, confidence)
+        ratio = Estimate(
+            math.exp(log_ratio.estimate),
+            None if log_ratio.lower is None else math.exp(log_ratio.lower),
+            None if log_ratio.upper is None else math.exp(log_ratio.upper),
+        )
+    else:
+        ratio = Estimate(math.nan, None, None)
+    d = diffs["d"]
+    effect = (int((d > 0).sum()) - int((d < 0).sum())) / d.len()
+    return PairedResult(
+        shift=shift_estimate,
+        quantile_ratio=ratio,
+        p_value=_t_p_value(statistic, n_eff - 1.0),
+        effect_size=effect,
+        windows=diffs.height,
+        n_eff=n_eff,
+    )
