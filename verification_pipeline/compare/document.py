@@ -64,8 +64,8 @@ SHIFT_METHOD = (
     "log-scale interval from Woodruff intervals on effective n"
 )
 PAIRED_METHOD = (
-    f"paired by time window (concurrent baseline, {WINDOWS} windows): shift = mean over windows of the "
-    "median difference, p95 ratio = exp(mean of the log p95 ratios), t intervals on the effective number "
+    f"paired by time window (concurrent baseline, {WINDOWS} windows): shift = Hodges-Lehmann over windows of the "
+    "median difference, p95 ratio = exp(HL of the log p95 ratios), Wilcoxon signed-rank intervals on the effective number "
     "of windows (autocorrelation of the window differences); effect size = sign balance of the windows"
 )
 RATE_METHOD = (
