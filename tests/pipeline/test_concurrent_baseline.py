@@ -45,7 +45,9 @@ def test_rc2_is_measured_beside_rc1s_settings_and_compared_paired(
     assert "evidence_bundle" in run.values, run
     comparison = run.values["baseline_comparison"]
     assert comparison["design"] == CONCURRENT and comparison["status"] == "COMPARED"
-    assert comparison["baseline"]["rc"] == RC1 and comparison["baseline"]["graphql_url"] == baseline.graphql_url
+    assert (
+        comparison["baseline"]["rc"] == RC1 and comparison["baseline"]["graphql_url"] == baseline.graphql_url
+    )
     rows = {row["slo"]: row for row in comparison["slos"]}
     read = rows["read_latency_p95"]
     assert read["method"] == PAIRED_METHOD and read["classification"] == "slower", read["reason"]
