@@ -21,14 +21,18 @@ machine the two services' processes are scheduled apart, and one window in twent
 by ten times the others (a real demo run: d_w 10-445 ms and one of 1,456 ms); the mean and its
 t interval follow that window, the signed-rank interval does not.
 
-Why windows and not matched pairs (each request with its nearest neighbour of the other side
-in time): both keep the A/A false-positive rate under 5 % with AR(1) dependence and with a
-shared on/off CPU-hog process, but pair differences carry both requests' full spread (their
-median-of-differences interval is ~1.7x wider, so less power at +40 ms under the hog), and
-the windows also give the p95 ratio the regression policy needs, with its interval, from the
-same pairing. Why `WINDOWS` = 20: fewer windows leave the t interval few degrees of freedom,
-more leave too few requests per window for a stable p95 (benchmarks/paired_design.py; figures
-in benchmarks/RESULTS.md, held by tests/compare/test_paired.py).
+Why windows and not matched pairs (each request of this RC with its nearest baseline request in
+time, the median of the differences): in simulation (benchmarks/paired_design.py, 100
+replications, AR(1) rho 0.3, and a shared on/off CPU-hog process) both keep the A/A "slower"
+rate at 0-2 %, and pairs give a narrower shift interval (1.9 vs 3.3 ms under the hog; both
+find +40 ms every time), but only windows give the p95 ratio the regression policy judges with
+an interval from the same pairing (A/A ratio above 1: 1-2 %), where pairs would leave the
+ratio to the unpaired interval, which the shared noise widens as it widens the unpaired shift's. Unpaired on the same side-by-side
+data the shift interval is 27 ms wide under the hog; sequential runs with the hog on one side
+only call an A/A "slower" 76 times in 100. Why `WINDOWS` = 20: with 10 the interval has too
+few windows to reach 95 % once dependence is counted (some intervals unbounded; A/A 5/100 under
+the hog), 40 gains nothing at the demo's rate and thins each window's p95 (figures in
+benchmarks/RESULTS.md; held by tests/compare/test_paired.py).
 """
 
 from __future__ import annotations
