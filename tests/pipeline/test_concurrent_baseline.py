@@ -12,6 +12,8 @@ import polars as pl
 import pytest
 
 from tests.pipeline.conftest import definitions, short_run_config
+from verification_pipeline.audit.recompute import audit_path
+from verification_pipeline.cli import main
 from verification_pipeline.compare.document import CONCURRENT, PAIRED_METHOD
 from verification_pipeline.evidence.keys import load_public_key_file
 from verification_pipeline.evidence.layout import (
@@ -32,7 +34,7 @@ RC1, RC2 = "v24.1.0-rc1", "v24.1.0-rc2"
 
 
 def test_rc2_is_measured_beside_rc1s_settings_and_compared_paired(
-    pipeline_env, instance, target, start_target, monkeypatch
+    pipeline_env, instance, target, start_target, monkeypatch, tmp_path
 ):
     baseline = start_target()  # the baseline RC's settings: no faults
     monkeypatch.setenv("VP_BASELINE_GRAPHQL_URL", baseline.graphql_url)
@@ -72,3 +74,12 @@ def test_rc2_is_measured_beside_rc1s_settings_and_compared_paired(
     assert 0.3 < share < 0.7
     assert raw_name(CONCURRENT_BASELINE_FANOUT_STEM) in files
     assert frames[CONCURRENT_BASELINE_FANOUT_STEM].height > 0
+
+    # audit recomputes the concurrent comparison from this bundle alone (both sides' rows are in it)
+    bundle = tmp_path / "bundle"
+    for name, data in files.items():
+        (bundle / name).parent.mkdir(parents=True, exist_ok=True)
+        (bundle / name).write_bytes(data)
+    report = audit_path(bundle)
+    assert report.baseline_differences == () and report.matches
+    assert main(["audit", str(bundle)]) == 0

@@ -107,7 +107,9 @@ def audit_path(
         verification=verification,
     )
     if baseline is None:
-        return report
+        # a concurrent comparison (issue 24) holds both sides' rows: recomputed from this bundle alone
+        concurrent = audit_concurrent_comparison(read.files, rel_tol=rel_tol, abs_tol=abs_tol)
+        return report if concurrent is None else dataclasses.replace(report, baseline_differences=concurrent)
     base = read_bundle(baseline, limits)
     base_verification = _verified(base, public_key, f"baseline bundle {baseline}")
     differences = audit_comparison(
@@ -135,6 +137,34 @@ def _verified(
     except VerificationFailed as exc:
         message = exc.message.removeprefix(f"{source}: ")
         raise VerificationFailed(f"{label}: {message}", hint=exc.hint) from None
+
+
+def audit_concurrent_comparison(
+    files: Mapping[str, bytes], *, rel_tol: float = 1e-9, abs_tol: float = 1e-6
+) -> tuple[MetricDifference, ...] | None:
+    """slo/baseline.json of the concurrent design recomputed from this bundle's own raw rows (this
+    RC's and the baseline deployment's, measured side by side); None for any other comparison."""
+    if SLO_BASELINE not in files:
+        return None
+    recorded = _json_object(read_document(files, SLO_BASELINE), SLO_BASELINE)
+    if recorded.get("design") != CONCURRENT or not isinstance(recorded.get("baseline"), dict):
+        return None
+    metrics = _json_object(read_document(files, SLO_METRICS), SLO_METRICS) if SLO_METRICS in files else {}
+    spec_doc = metrics.get("spec") or {}
+    spec = load_slo_spec(
+        str(spec_doc.get("yaml", "")).encode(), source=str(spec_doc.get("source", "slos.yaml"))
+    )
+    own = _named_frames(files, "audited bundle")
+    recomputed = comparison_document(
+        spec,
+        rc=str(recorded.get("rc")),
+        current=Samples.from_frames(own, metrics),
+        baseline=concurrent_samples(own, metrics),
+        baseline_info=recorded["baseline"],
+        design=CONCURRENT,
+    )
+    recomputed = json.loads(json.dumps(recomputed, default=str))
+    return tuple(_differences(recorded, recomputed, "", rel_tol, abs_tol))
 
 
 def audit_comparison(
