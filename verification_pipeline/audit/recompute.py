@@ -146,7 +146,10 @@ def audit_concurrent_comparison(
     RC's and the baseline deployment's, measured side by side); None for any other comparison."""
     if SLO_BASELINE not in files:
         return None
-    recorded = _json_object(read_document(files, SLO_BASELINE), SLO_BASELINE)
+    try:
+        recorded = _json_object(read_document(files, SLO_BASELINE), SLO_BASELINE)
+    except FormatError:
+        return None  # not a comparison this audit recomputes alone (`audit --baseline` reads it strictly)
     if recorded.get("design") != CONCURRENT or not isinstance(recorded.get("baseline"), dict):
         return None
     metrics = _json_object(read_document(files, SLO_METRICS), SLO_METRICS) if SLO_METRICS in files else {}
