@@ -39,7 +39,7 @@ from verification_pipeline.defs.slo.assets import build_slo_assets
 from verification_pipeline.defs.slo.resources import SloResource
 from verification_pipeline.defs.storage.resources import S3IOManager, s3_resource_from_env
 from verification_pipeline.defs.target import TargetResource
-from verification_pipeline.envvars import env_text, env_url
+from verification_pipeline.envvars import env_baseline_deployment, env_text, env_url
 from verification_pipeline.errors import ConfigError
 from verification_pipeline.slo.document import DEFAULT_MIN_DELIVERY_RATIO
 
@@ -80,6 +80,7 @@ def build_definitions(environ: Mapping[str, str]) -> dg.Definitions:
         min_delivery_ratio=_number(environ, "VP_MIN_DELIVERY_RATIO", DEFAULT_MIN_DELIVERY_RATIO, float),
     )
     s3 = s3_resource_from_env()
+    baseline_url, baseline_rc = env_baseline_deployment(environ)
     return dg.Definitions(
         assets=[
             release_candidate,
@@ -161,6 +162,9 @@ def build_definitions(environ: Mapping[str, str]) -> dg.Definitions:
                 version_url=environ.get("VP_TARGET_VERSION_URL", ""),
                 version_field=environ.get("VP_TARGET_VERSION_FIELD") or "commit",
                 version_header=environ.get("VP_TARGET_VERSION_HEADER", ""),
+                # the concurrent baseline (issue 24): a second deployment measured in the same run
+                baseline_graphql_url=baseline_url,
+                baseline_rc=baseline_rc,
             ),
         },
     )

@@ -58,3 +58,25 @@ def env_int(env: Mapping[str, str], name: str, default: int, *, low: int, high: 
             f"'{shown(raw)}' is not a whole number from {low} to {high}", field=name, hint=f"e.g. {default}"
         )
     return int(raw)
+
+
+BASELINE_URL, BASELINE_TOKEN, BASELINE_RC = "VP_BASELINE_GRAPHQL_URL", "VP_BASELINE_JWT", "VP_BASELINE_RC"
+
+
+def env_baseline_deployment(env: Mapping[str, str]) -> tuple[str, str]:
+    """The concurrent baseline's GraphQL URL and RC label ("" and "" when none is given).
+
+    A URL needs a token: VP_BASELINE_JWT, else the target's own (VP_TARGET_JWT or, in the
+    embedded stack, its JWT secret file, which the baseline target shares).
+    """
+    url = env_url(env, BASELINE_URL, example="http://127.0.0.1:18341/graphql") or ""
+    rc = env_text(env, BASELINE_RC, "", pattern=r"|[A-Za-z0-9][A-Za-z0-9._+-]{0,99}", example="v24.1.0-rc1")
+    if url and not any(
+        env.get(name) for name in (BASELINE_TOKEN, "VP_TARGET_JWT", "VP_TARGET_JWT_SECRET_FILE")
+    ):
+        raise ConfigError(
+            f"{BASELINE_URL} is set but there is no token for that deployment",
+            field=BASELINE_TOKEN,
+            hint="set VP_BASELINE_JWT to a token with coherence:read and coherence:write",
+        )
+    return url, rc

@@ -140,6 +140,11 @@ class BaselineComparisonRecord(Record):
     regression_policy: dict[str, Any] | None = None
     verdict: Verdict
     slos: tuple[ComparisonRow, ...]
+    design: Literal["sequential", "concurrent"] | None = Field(
+        default=None, exclude_if=lambda value: value is None
+    )
+    """How the samples were taken (issue 24): `concurrent` side by side in one run, `sequential`
+    against the previous RC's bundle; None in documents made before the field (sequential)."""
 
     @property
     def baseline_rc(self) -> str | None:

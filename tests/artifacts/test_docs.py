@@ -233,6 +233,11 @@ def test_both_documents_carry_the_baseline_comparison_or_say_there_was_none(pass
             f"×{read['p95_ratio']['estimate']:.3f} (" in text
         )
         assert f"| {read['p_value']:.2g} | {read['effect_size']:+.2f} | **WARN** |" in text
+    # the concurrent design (issue 24) is said instead of a bundle that was never read
+    concurrent = _render(passing, "PASS", labels, baseline={**comparison, "design": "concurrent"})
+    for text in concurrent.values():
+        assert "Against v24.1.0-rc0 (measured beside this RC in the same run, concurrent design)" in text
+        assert "signed bundle verified" not in text
     none = _render(passing, "PASS", labels, baseline=no_baseline_document(RC, 0.95, "no earlier RC verifies"))
     assert all("**No baseline (WARN):** no earlier RC verifies." in text for text in none.values())
 

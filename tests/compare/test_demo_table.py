@@ -36,7 +36,7 @@ def test_the_table_shows_shift_interval_p_value_effect_and_verdict_and_says_what
     line = next(line for line in out.splitlines() if line.startswith("read_latency_p95"))
     assert "slower" in line and f"{read['shift_ms']['estimate']:+.3f} ms" in line and line.endswith("WARN")
     assert f"[{read['shift_ms']['lower']:.3f}, {read['shift_ms']['upper']:.3f}]" in line
-    assert "v24.1.0-rc2 against v24.1.0-rc1: COMPARED, verdict WARN" in out
+    assert "v24.1.0-rc2 against v24.1.0-rc1 (sequential design): COMPARED, verdict WARN" in out
     fanout = next(line for line in out.splitlines() if line.startswith("fanout_latency_p95"))
     assert "n/a" in fanout and fanout.endswith("WARN")
 

@@ -67,6 +67,36 @@ def test_a_malformed_number_setting_is_refused_naming_the_variable():
         build_definitions({"VP_MIN_DELIVERY_RATIO": "most"})
 
 
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"VP_BASELINE_GRAPHQL_URL": "localhost:4000/graphql"}, "VP_BASELINE_GRAPHQL_URL"),
+        ({"VP_BASELINE_GRAPHQL_URL": "http://127.0.0.1:4001/graphql"}, "VP_BASELINE_JWT"),
+        ({"VP_BASELINE_RC": "rc 1; rm"}, "VP_BASELINE_RC"),
+    ],
+    ids=["url-without-scheme", "url-without-a-token", "rc-label-not-a-tag"],
+)
+def test_a_bad_concurrent_baseline_setting_is_refused_naming_the_variable(env, named):
+    with pytest.raises(ConfigError, match=named):
+        build_definitions(env)
+
+
+def test_a_concurrent_baseline_is_the_target_resources_second_deployment():
+    loaded = build_definitions(
+        {
+            "VP_BASELINE_GRAPHQL_URL": "http://127.0.0.1:4001/graphql",
+            "VP_BASELINE_JWT": "a-token",
+            "VP_BASELINE_RC": "v24.1.0-rc1",
+        }
+    )
+    target = loaded.resources["target"]
+    assert (target.baseline_graphql_url, target.baseline_rc) == (
+        "http://127.0.0.1:4001/graphql",
+        "v24.1.0-rc1",
+    )
+    assert build_definitions({}).resources["target"].baseline_graphql_url == ""
+
+
 def test_no_module_of_the_pipeline_reads_the_environment_at_import_time():
     """Importing the code location (a fresh interpreter, empty environment) must not read VP_* settings."""
     probe = (

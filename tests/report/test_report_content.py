@@ -67,6 +67,30 @@ def test_the_baseline_section_shows_shift_interval_p_value_and_effect_size(repor
     assert "slower" in row and "+40.2 ms [38.9, 41.6]" in row and "1e-12" in row and "0.93" in row
 
 
+def test_the_baseline_section_says_which_design_produced_the_figures(text_only):
+    """Issue 24: a concurrent comparison names the deployment measured beside the RC; a document
+    without the field (made before it) reads as the sequential design with its bundle."""
+    doc = {
+        "schema": "verification_pipeline/baseline/v1",
+        "status": "COMPARED",
+        "verdict": "PASS",
+        "confidence": 0.95,
+        "baseline": {"rc": "v24.1.0-rc1", "bundle_uri": "s3://b/rc1/", "verified": True},
+        "slos": [],
+    }
+    sequential = render_report(dataclasses.replace(text_only, baseline=doc)).decode()
+    span = re.search(r'<span id="baseline-design">(.*?)</span>', sequential).group(1)
+    assert span.startswith("sequential design") and "s3://b/rc1/" in span
+    concurrent = {
+        **doc,
+        "design": "concurrent",
+        "baseline": {"rc": "v24.1.0-rc1", "graphql_url": "http://127.0.0.1:18339/graphql", "verified": False},
+    }
+    page = render_report(dataclasses.replace(text_only, baseline=concurrent)).decode()
+    span = re.search(r'<span id="baseline-design">(.*?)</span>', page).group(1)
+    assert "concurrent design" in span and "127.0.0.1:18339" in span and "bundle" not in span
+
+
 def _without_diagnostics(metrics: dict) -> dict:
     return {
         **metrics,

@@ -288,13 +288,19 @@ def _comparison(baseline: Mapping[str, Any] | None, labels: Mapping[str, str]) -
         )
         for row in baseline["slos"]
     ]
+    # which design produced the figures (issue 24); a document without the field is sequential
+    where = (
+        "measured beside this RC in the same run, concurrent design"
+        if baseline.get("design") == "concurrent"
+        else f"commit {info.get('commit') or 'unknown'}, its signed bundle verified"
+    )
     return _Comparison(
-        Markup("Against {} (commit {}, its signed bundle verified), at {} % confidence: **{}** ({}).").format(
+        Markup("Against {} ({}), at {} % confidence: **{}** ({}).").format(
             *(
                 for_markdown(part)
                 for part in (
                     mark_verdict_words(info["rc"]),
-                    mark_verdict_words(info.get("commit") or "unknown"),
+                    mark_verdict_words(where),
                     f"{baseline['confidence'] * 100:g}",
                     baseline["verdict"],
                     mark_verdict_words(baseline["reason"]),

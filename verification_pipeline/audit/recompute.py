@@ -25,7 +25,13 @@ from typing import Any
 import polars as pl
 
 from verification_pipeline.authz.document import recompute_authz_document
-from verification_pipeline.compare.document import Samples, comparison_document
+from verification_pipeline.compare.document import (
+    CONCURRENT,
+    SEQUENTIAL,
+    Samples,
+    comparison_document,
+    concurrent_samples,
+)
 from verification_pipeline.cost.document import recompute_cost_document
 from verification_pipeline.errors import FormatError, InputError, VerificationFailed
 from verification_pipeline.evidence.bundle_io import DEFAULT_LIMITS, BundleFiles, ReadLimits, read_bundle
@@ -106,7 +112,9 @@ def audit_path(
         verification=verification,
     )
     if baseline is None:
-        return report
+        # a concurrent comparison (issue 24) holds both sides' rows: recomputed from this bundle alone
+        concurrent = audit_concurrent_comparison(read.files, rel_tol=rel_tol, abs_tol=abs_tol)
+        return report if concurrent is None else dataclasses.replace(report, baseline_differences=concurrent)
     base = read_bundle(baseline, limits)
     base_verification = _verified(base, public_key, f"baseline bundle {baseline}")
     differences = audit_comparison(
@@ -132,6 +140,37 @@ def _verified(read: BundleFiles, public_key: TrustedKeys | None, label: str) -> 
     except VerificationFailed as exc:
         message = exc.message.removeprefix(f"{source}: ")
         raise VerificationFailed(f"{label}: {message}", hint=exc.hint) from None
+
+
+def audit_concurrent_comparison(
+    files: Mapping[str, bytes], *, rel_tol: float = 1e-9, abs_tol: float = 1e-6
+) -> tuple[MetricDifference, ...] | None:
+    """slo/baseline.json of the concurrent design recomputed from this bundle's own raw rows (this
+    RC's and the baseline deployment's, measured side by side); None for any other comparison."""
+    if SLO_BASELINE not in files:
+        return None
+    try:
+        recorded = _json_object(read_document(files, SLO_BASELINE), SLO_BASELINE)
+    except FormatError:
+        return None  # not a comparison this audit recomputes alone (`audit --baseline` reads it strictly)
+    if recorded.get("design") != CONCURRENT or not isinstance(recorded.get("baseline"), dict):
+        return None
+    metrics = _json_object(read_document(files, SLO_METRICS), SLO_METRICS) if SLO_METRICS in files else {}
+    spec_doc = metrics.get("spec") or {}
+    spec = load_slo_spec(
+        str(spec_doc.get("yaml", "")).encode(), source=str(spec_doc.get("source", "slos.yaml"))
+    )
+    own = _named_frames(files, "audited bundle")
+    recomputed = comparison_document(
+        spec,
+        rc=str(recorded.get("rc")),
+        current=Samples.from_frames(own, metrics),
+        baseline=concurrent_samples(own, metrics),
+        baseline_info=recorded["baseline"],
+        design=CONCURRENT,
+    )
+    recomputed = json.loads(json.dumps(recomputed, default=str))
+    return tuple(_differences(recorded, recomputed, "", rel_tol, abs_tol))
 
 
 def audit_comparison(
@@ -173,18 +212,26 @@ def audit_comparison(
     spec = load_slo_spec(
         str(spec_doc.get("yaml", "")).encode(), source=str(spec_doc.get("source", "slos.yaml"))
     )
+    own = _named_frames(files, "audited bundle")
+    design = recorded.get("design") or SEQUENTIAL
     recomputed = comparison_document(
         spec,
         rc=str(recorded.get("rc")),
-        current=Samples.from_frames(_named_frames(files, "audited bundle"), metrics),
-        baseline=Samples.from_frames(
+        current=Samples.from_frames(own, metrics),
+        # concurrent (issue 24): the baseline was measured in this run, its rows are in this bundle
+        baseline=concurrent_samples(own, metrics)
+        if design == CONCURRENT
+        else Samples.from_frames(
             _named_frames(baseline_files, f"baseline bundle {source}"),
             _json_object(read_document(baseline_files, SLO_METRICS), SLO_METRICS)
             if SLO_METRICS in baseline_files
             else {},
         ),
         baseline_info=info,
+        design=str(design),
     )
+    if "design" not in recorded:  # made before the field: sequential, and not signed as such
+        recomputed.pop("design", None)
     recomputed = json.loads(json.dumps(recomputed, default=str))
     return tuple(_differences(recorded, recomputed, "", rel_tol, abs_tol))
 

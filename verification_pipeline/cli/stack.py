@@ -102,6 +102,11 @@ def demo(
     output: Path = typer.Option(
         Path("demo-output"), help="Where a local copy of the bundle and the public key go."
     ),
+    baseline_design: str = typer.Option(
+        "concurrent",
+        help="How rc2 is compared with rc1: concurrent (a second target with rc1's settings, measured "
+        "beside rc2 in the same run) or sequential (rc1's signed bundle).",
+    ),
 ) -> None:
     """The main job: start the embedded stack, verify the RC end to end, print the verdicts and the bundle."""
     import dagster as dg
@@ -112,6 +117,8 @@ def demo(
     from verification_pipeline.stack.control import Stack
 
     plan = ((parse_rc(rc).tag, None),) if rc else DEMO_RCS
+    if baseline_design not in ("concurrent", "sequential"):
+        raise UsageError(f"--baseline-design {baseline_design!r}", hint="concurrent or sequential")
     if not K6_DURATION.fullmatch(duration):
         raise UsageError(f"--duration {duration!r} is not a k6 duration", hint="e.g. 20s, 1m30s")
     usable_vp_home()
@@ -126,15 +133,27 @@ def demo(
         ensure_dagster_home()
         from verification_pipeline.definitions import build_definitions
 
-        defs = build_definitions(
-            {**os.environ, "VP_LOAD_DURATION": duration, **DEMO_OVERLOAD_S, **_set(DEMO_OVERLOAD_S)}
-        )
+        environ = {**os.environ, "VP_LOAD_DURATION": duration, **DEMO_OVERLOAD_S, **_set(DEMO_OVERLOAD_S)}
+        defs = build_definitions(environ)
         with dg.DagsterInstance.get() as instance:
+            previous: tuple[str, dict | None] | None = None
             for tag, faults in plan:
                 if faults:
                     typer.echo(f"{tag}: the target now injects {faults} (its fault injection)")
                 stack.set_target_faults(faults)
-                run = _verify_rc(defs, instance, tag, _seconds(duration))
+                run_defs = defs
+                if previous is not None and baseline_design == "concurrent":
+                    # the baseline measured beside this RC: a second target with the previous RC's settings
+                    url = stack.start_baseline_target(previous[1])
+                    typer.echo(f"{tag}: concurrent baseline {previous[0]}'s settings on {url}")
+                    run_defs = build_definitions(
+                        {**environ, "VP_BASELINE_GRAPHQL_URL": url, "VP_BASELINE_RC": previous[0]}
+                    )
+                try:
+                    run = _verify_rc(run_defs, instance, tag, _seconds(duration))
+                finally:
+                    stack.stop_baseline_target()
+                previous = (tag, faults)
                 _print_outcome(run, tag, output, stack.settings(), time.monotonic() - started)
                 runs.append(run)
         stack.set_target_faults(None)
@@ -253,7 +272,8 @@ def _print_comparison(run: VerificationRun) -> None:
     baseline = (comparison["baseline"] or {}).get("rc")
     typer.echo("")
     typer.secho(
-        f"{comparison['rc']} against {baseline or 'no baseline'}: {comparison['status']}, "
+        f"{comparison['rc']} against {baseline or 'no baseline'}"
+        f"{' (' + comparison['design'] + ' design)' if comparison.get('design') else ''}: {comparison['status']}, "
         f"verdict {comparison['verdict']} ({comparison['reason']})",
         bold=True,
     )

@@ -17,6 +17,13 @@ The regression policy (`regression:` in slos.yaml) turns a detected change into 
 - anything else passes, with the figures in the reason. Rate SLOs alike, in percentage points.
 Too few samples on either side to compare: WARN (INCONCLUSIVE under `fail`). No baseline at
 all: status NO_BASELINE, verdict WARN, said in `reason`; never a silent pass.
+
+`design` says how the two samples were taken: `sequential` (the default, and what a document
+without the field means) compares this RC's run with the previous RC's signed bundle, measured
+earlier; `concurrent` compares the two services measured side by side in one run (issue 24):
+latency SLOs then use the paired design of `compare.paired` (time windows, so both sides share
+the machine's noise), error rates the same rate difference on the side-by-side rows, and the
+fan-out probe's alternated rounds the two-sample shift (its rounds do not overlap in time).
 """
 
 from __future__ import annotations
@@ -27,13 +34,16 @@ from typing import Any
 
 import polars as pl
 
+from verification_pipeline.compare.paired import WINDOWS, paired_shift
 from verification_pipeline.compare.stats import (
+    Estimate,
     RateResult,
     ShiftResult,
     quantile_ratio,
     rate_difference,
     shift,
 )
+from verification_pipeline.evidence.layout import CONCURRENT_BASELINE_FANOUT_STEM, CONCURRENT_BASELINE_STEM
 from verification_pipeline.fanout.accounting import DELIVERED, LATE
 from verification_pipeline.formatting import bounds, level, signed, significant
 from verification_pipeline.gates import MIN_COMPARED_SAMPLES as GATE_MIN_COMPARED_SAMPLES
@@ -43,6 +53,7 @@ from verification_pipeline.slo.spec import RegressionPolicy, Slo, SloSpec
 from verification_pipeline.verdict import Verdict, worst
 
 SCHEMA = "verification_pipeline/baseline/v1"
+SEQUENTIAL, CONCURRENT = "sequential", "concurrent"
 COMPARED, NO_BASELINE = "COMPARED", "NO_BASELINE"
 MIN_COMPARED_SAMPLES = GATE_MIN_COMPARED_SAMPLES
 """Below this on either side no interval of a shift or a rate difference is worth printing
@@ -53,6 +64,11 @@ SHIFT_METHOD = (
     "Hodges-Lehmann shift, Mann-Whitney interval and p-value, variance scaled by each sample's "
     "effective n (rank autocorrelation, time order); effect size Cliff's delta; p95 ratio with a "
     "log-scale interval from Woodruff intervals on effective n"
+)
+PAIRED_METHOD = (
+    f"paired by time window (concurrent baseline, {WINDOWS} windows): shift = Hodges-Lehmann over windows of the "
+    "median difference, p95 ratio = exp(HL of the log p95 ratios), Wilcoxon signed-rank intervals on the effective number "
+    "of windows (autocorrelation of the window differences); effect size = sign balance of the windows"
 )
 RATE_METHOD = (
     "difference of failure rates, Newcombe hybrid score interval from Wilson intervals on each "
@@ -84,6 +100,21 @@ class Samples:
         )
 
 
+def concurrent_samples(
+    frames: Mapping[str, pl.DataFrame], metrics: Mapping[str, Any] | None = None
+) -> Samples:
+    """The concurrent baseline's side of a run, from its raw frames (`baseline`: read and write
+    rows, `op` says which; `baseline_fanout`: the probe's rounds against it). Its measurement
+    health is the run's own: one k6 and one probe measured both sides."""
+    rows = frames.get(CONCURRENT_BASELINE_STEM)
+    return Samples(
+        read=None if rows is None else rows.filter(pl.col("op") == "read"),
+        write=None if rows is None else rows.filter(pl.col("op") == "write"),
+        fanout=frames.get(CONCURRENT_BASELINE_FANOUT_STEM),
+        health_phases=measured_phases((metrics or {}).get("measurement_health")),
+    )
+
+
 def no_baseline_document(rc: str, confidence: float, reason: str) -> dict[str, Any]:
     """Nothing to compare with: said in the status, the verdict and the reason."""
     return {
@@ -105,8 +136,14 @@ def comparison_document(
     current: Samples,
     baseline: Samples,
     baseline_info: Mapping[str, Any],
+    design: str = SEQUENTIAL,
 ) -> dict[str, Any]:
-    """Compare every SLO of `spec`; `baseline_info`: rc, bundle_uri, commit, verified of the baseline."""
+    """Compare every SLO of `spec`; `baseline_info`: rc, bundle_uri, commit, verified of the baseline.
+
+    `design`: SEQUENTIAL (the baseline's signed bundle) or CONCURRENT (measured beside this RC).
+    """
+    if design not in (SEQUENTIAL, CONCURRENT):
+        raise ValueError(f"unknown comparison design {design!r}")
     # Both sides' health judged by this RC's limits, so the same figures always read the same.
     saturated = {
         side: saturated_sources(assess(samples.health_phases, spec.measurement_health))
@@ -116,7 +153,7 @@ def comparison_document(
     }
     rows = [
         _guard(
-            _latency_row(slo, spec, current, baseline)
+            _latency_row(slo, spec, current, baseline, design)
             if slo.metric == "quantile"
             else _rate_row(slo, spec, current, baseline),
             spec.regression,
@@ -137,6 +174,7 @@ def comparison_document(
             else f"against {baseline_info['rc']}, no regression beyond the policy"
         ),
         "confidence": spec.confidence,
+        "design": design,
         "baseline": dict(baseline_info),
         "regression_policy": spec.regression.model_dump(mode="json"),
         "verdict": verdict.value,
@@ -175,7 +213,9 @@ def _guard(
     return row | {"measurement_health": note}
 
 
-def _latency_row(slo: Slo, spec: SloSpec, current: Samples, baseline: Samples) -> dict[str, Any]:
+def _latency_row(
+    slo: Slo, spec: SloSpec, current: Samples, baseline: Samples, design: str = SEQUENTIAL
+) -> dict[str, Any]:
     policy, q = spec.regression, slo.quantile or 0.95
     x, y = latencies(slo.source, current), latencies(slo.source, baseline)
     row: dict[str, Any] = {
@@ -189,8 +229,22 @@ def _latency_row(slo: Slo, spec: SloSpec, current: Samples, baseline: Samples) -
     }
     if min(x.len(), y.len()) < MIN_COMPARED_SAMPLES:
         return row | _not_compared(policy, x.len(), y.len(), row)
-    result = shift(x, y, spec.confidence)
-    ratio = quantile_ratio(x, y, q, spec.confidence)
+    paired = (
+        paired_shift(
+            timed_latencies(slo.source, current), timed_latencies(slo.source, baseline), q, spec.confidence
+        )
+        if design == CONCURRENT and slo.source != "fanout"
+        else None
+    )
+    result: ShiftResult | PairedRow
+    if paired is not None:
+        result = PairedRow(paired.shift, paired.p_value, paired.effect_size, paired.n_eff, paired.n_eff)
+        ratio = paired.quantile_ratio
+        row["method"] = PAIRED_METHOD
+        row["windows"] = paired.windows
+    else:
+        result = shift(x, y, spec.confidence)
+        ratio = quantile_ratio(x, y, q, spec.confidence)
     s = result.shift
     classification = (
         "slower"
@@ -265,8 +319,19 @@ def _rate_row(slo: Slo, spec: SloSpec, current: Samples, baseline: Samples) -> d
     }
 
 
+@dataclass(frozen=True)
+class PairedRow:
+    """A paired result in the shape `_judgement` reads (n_eff: the effective number of windows)."""
+
+    shift: Estimate
+    p_value: float
+    effect_size: float
+    n_eff_current: float
+    n_eff_baseline: float
+
+
 def _judgement(
-    result: ShiftResult | RateResult, classification: str, verdict: Verdict, reason: str
+    result: ShiftResult | RateResult | PairedRow, classification: str, verdict: Verdict, reason: str
 ) -> dict[str, Any]:
     """What a latency and a rate comparison both end with: the test, the effect, the verdict."""
     return {
@@ -294,6 +359,17 @@ def latencies(source: str, samples: Samples) -> pl.Series:
     if frame is None:
         return pl.Series(column, [], pl.Float64)
     return frame[column].drop_nulls()
+
+
+def timed_latencies(source: str, samples: Samples) -> pl.DataFrame:
+    """The SLO's latencies with their time (`t`, epoch seconds) as `value`: what the paired design reads."""
+    column = "ingest_ms" if source == "ingest" else "latency_ms"
+    frame = _requests("write" if source == "ingest" else source, samples)
+    if frame is None:
+        return pl.DataFrame(schema={"t": pl.Float64, "value": pl.Float64})
+    return frame.select(
+        (pl.col("timestamp").dt.epoch("us").cast(pl.Float64) / 1e6).alias("t"), pl.col(column).alias("value")
+    ).drop_nulls()
 
 
 def failures(source: str, samples: Samples) -> pl.Series:

@@ -38,6 +38,20 @@ class TargetResource(dg.ConfigurableResource):
             hint="set VP_TARGET_JWT to a token with coherence:read and coherence:write, or run the embedded stack",
         )
 
+    # --- the concurrent baseline (issue 24): a second service measured in the same run ----------
+    baseline_graphql_url: str = ""
+    """The baseline RC's deployment (VP_BASELINE_GRAPHQL_URL); empty: no concurrent baseline."""
+    baseline_jwt_env: str = "VP_BASELINE_JWT"
+    """Names the variable holding the baseline's token; unset, the target's own credentials are used."""
+    baseline_rc: str = ""
+    """Which RC the baseline deployment runs (VP_BASELINE_RC), said in slo/baseline.json."""
+
+    def baseline_token(self) -> str:
+        """A token for the baseline deployment: its own variable, else the target's credentials."""
+        if os.environ.get(self.baseline_jwt_env):
+            return os.environ[self.baseline_jwt_env]
+        return self.token()
+
     def version_endpoint(self) -> str:
         if self.version_url:
             return self.version_url

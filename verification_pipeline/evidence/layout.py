@@ -60,6 +60,9 @@ OVERLOAD_DOCUMENT = "slo/overload.json"
 """The overload phase's gates (issue 22): the per-tenant limit past which a tenant is shed."""
 OVERLOAD_ROWS = raw_name("overload")
 COST_ROWS = raw_name("cost")
+# the concurrent baseline (issue 24): its rows, measured in the same run as this RC's
+CONCURRENT_BASELINE_STEM = "baseline"
+CONCURRENT_BASELINE_FANOUT_STEM = "baseline_fanout"
 
 
 def raw_stem(name: str) -> str | None:
@@ -152,6 +155,9 @@ BUNDLE_FILES: tuple[BundleFile, ...] = (
     # cost per request (issue 22); optional, as above
     BundleFile(COST_DOCUMENT, "cost_per_request", (COST_ROWS,), required=False),
     BundleFile(COST_ROWS, "cost_per_request", required=False),
+    # the concurrent baseline's raw rows (issue 24); optional: absent from older bundles
+    BundleFile(raw_name(CONCURRENT_BASELINE_STEM), "concurrent_baseline_samples", required=False),
+    BundleFile(raw_name(CONCURRENT_BASELINE_FANOUT_STEM), "fanout_latencies", required=False),
     *_K6_EXPORTS,
 )  # fmt: skip
 

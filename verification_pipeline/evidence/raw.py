@@ -28,7 +28,12 @@ from verification_pipeline.authz.schema import ROWS_SCHEMA as AUTHZ_SCHEMA
 from verification_pipeline.cost.schema import ROWS_SCHEMA as COST_SCHEMA
 from verification_pipeline.errors import FormatError
 from verification_pipeline.evidence.content import open_file
-from verification_pipeline.evidence.layout import raw_name, raw_stem
+from verification_pipeline.evidence.layout import (
+    CONCURRENT_BASELINE_FANOUT_STEM,
+    CONCURRENT_BASELINE_STEM,
+    raw_name,
+    raw_stem,
+)
 from verification_pipeline.fanout.accounting import DELIVERY_SCHEMA
 from verification_pipeline.loadtest.ingest import SAMPLE_SCHEMA
 from verification_pipeline.overload.schema import ROWS_SCHEMA as OVERLOAD_SCHEMA
@@ -40,6 +45,9 @@ RAW_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     "authz": AUTHZ_SCHEMA,
     "overload": OVERLOAD_SCHEMA,
     "cost": COST_SCHEMA,
+    # the concurrent baseline's rows (issue 24)
+    CONCURRENT_BASELINE_STEM: SAMPLE_SCHEMA,
+    CONCURRENT_BASELINE_FANOUT_STEM: DELIVERY_SCHEMA,
 }
 """The raw measurements a bundle holds (raw/<stem>.parquet), each in the schema the pipeline writes."""
 DURATION_COLUMNS = ("latency_ms", "ingest_ms")

@@ -266,10 +266,17 @@ def _baseline_section(inputs: ReportInputs) -> str:
             charts.svg(charts.shifts(entries)),
             "Each shift with its interval; 0 is no change.",
         )
+    # which design produced the figures (issue 24): a document without the field is sequential
+    where = (
+        f"measured beside this RC in the same run (concurrent design, paired by time window) at "
+        f"<code>{_e(base.get('graphql_url', ''))}</code>"
+        if doc.get("design") == "concurrent"
+        else f"sequential design: baseline bundle <code>{_e(base.get('bundle_uri', ''))}</code> "
+        f"({'verified' if base.get('verified') else 'NOT verified'})"
+    )
     return (
         f"<h2>Against the baseline {_e(base.get('rc', ''))}</h2><p>Verdict <b>{_v(doc.get('verdict'))}</b>; "
-        f"baseline bundle <code>{_e(base.get('bundle_uri', ''))}</code> "
-        f"({'verified' if base.get('verified') else 'NOT verified'}), confidence {_e(doc.get('confidence'))}.</p>"
+        f'<span id="baseline-design">{where}</span>, confidence {_e(doc.get("confidence"))}.</p>'
         '<table id="baseline"><tr><th>SLO</th><th>classification</th><th>verdict</th><th>shift / difference</th>'
         f"<th>p-value</th><th>effect size</th><th>method</th><th>reason</th></tr>{rows}</table>{forest}{figures}"
     )

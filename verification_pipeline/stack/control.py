@@ -30,6 +30,7 @@ from verification_pipeline.stack.processes import ProcessRecord
 from verification_pipeline.storage.s3 import ObjectStore, S3Settings
 
 HOST = "127.0.0.1"
+BASELINE_TARGET = "baseline_target"
 DEFAULT_PORT_BASE = 18300
 # the stack listens on base..base+40 and each gRPC port 10000 above its HTTP port
 MAX_PORT_BASE = 65535 - 10040
@@ -58,6 +59,11 @@ class StackPorts:
     @property
     def target(self) -> int:
         return self.base + 40
+
+    @property
+    def baseline_target(self) -> int:
+        """The concurrent baseline's reference target (issue 24): the baseline RC's settings."""
+        return self.base + 39
 
     def seaweedfs(self) -> dict[str, int]:
         http = {"master": self.base, "volume": self.base + 1, "filer": self.base + 2, "s3": self.s3}
@@ -280,11 +286,34 @@ class Stack:
         """Stop exactly the processes recorded as ours; the data stays for the next `up`."""
         stopped: list[str] = []
         records = self._records()
-        for name in ("target", "seaweedfs"):
+        for name in (BASELINE_TARGET, "target", "seaweedfs"):
             if name in records and processes.stop(records[name]):
                 stopped.append(name)
         if self.layout.state_file.exists():
             self.layout.state_file.unlink()
+        return stopped
+
+    def start_baseline_target(self, faults: dict[str, str] | None) -> str:
+        """A second reference target beside the first, with `faults` (the baseline RC's settings)
+        from its start; its GraphQL URL. It shares the JWT secret, so one token serves both."""
+        records = self._records()
+        if BASELINE_TARGET in records and processes.is_alive(records[BASELINE_TARGET]):
+            processes.stop(records[BASELINE_TARGET])
+        processes.ensure_ports_free(HOST, {BASELINE_TARGET: self.ports.baseline_target})
+        flags = [f"--{name.replace('_', '-')}={value}" for name, value in (faults or {}).items()]
+        record = self._start_target(port=self.ports.baseline_target, name=BASELINE_TARGET, extra=flags)
+        records[BASELINE_TARGET] = record
+        self._save(records)
+        self._wait_for_target(record, port=self.ports.baseline_target)
+        return f"http://{HOST}:{self.ports.baseline_target}/graphql"
+
+    def stop_baseline_target(self) -> bool:
+        """Stop the baseline target if we started it; whether one was stopped."""
+        records = self._records()
+        record = records.pop(BASELINE_TARGET, None)
+        stopped = record is not None and processes.stop(record)
+        if record is not None:
+            self._save(records)
         return stopped
 
     def set_target_faults(self, changes: dict | None) -> dict:
@@ -336,7 +365,9 @@ class Stack:
         env = {**os.environ, **read_env_file(self.layout.weed_jwt_keys)}
         return processes.spawn("seaweedfs", argv, self.layout.logs / "seaweedfs.log", env=env)
 
-    def _start_target(self) -> ProcessRecord:
+    def _start_target(
+        self, port: int | None = None, name: str = "target", extra: list[str] | None = None
+    ) -> ProcessRecord:
         argv = [
             sys.executable,
             "-m",
@@ -344,7 +375,7 @@ class Stack:
             "--host",
             HOST,
             "--port",
-            str(self.ports.target),
+            str(port or self.ports.target),
             "--jwt-secret-file",
             str(self.layout.jwt_secret),
             "--admin-token-file",
@@ -353,8 +384,9 @@ class Stack:
             # checkout's HEAD (not a git tag): the commit the pipeline requires it to report
             "--build-commit",
             checkout_head(project_root()),
+            *(extra or []),
         ]
-        return processes.spawn("target", argv, self.layout.logs / "target.log")
+        return processes.spawn(name, argv, self.layout.logs / f"{name}.log")
 
     def _wait_for_s3(self, settings: S3Settings, record: ProcessRecord) -> None:
         store = ObjectStore(settings)
@@ -388,8 +420,8 @@ class Stack:
                     raise
             time.sleep(0.25)
 
-    def _wait_for_target(self, record: ProcessRecord) -> None:
-        url = f"http://{HOST}:{self.ports.target}/healthz"
+    def _wait_for_target(self, record: ProcessRecord, port: int | None = None) -> None:
+        url = f"http://{HOST}:{port or self.ports.target}/healthz"
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if not processes.is_alive(record):

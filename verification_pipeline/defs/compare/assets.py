@@ -7,6 +7,7 @@ Dagster record of `evidence_bundle`, only says where that bundle is.
 
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 import dagster as dg
 import polars as pl
@@ -15,29 +16,40 @@ from verification_pipeline.code_version import code_version
 from verification_pipeline.compare.baseline import earlier_in_line, find_baseline
 from verification_pipeline.compare.document import (
     COMPARED,
+    CONCURRENT,
+    SEQUENTIAL,
     Samples,
     comparison_document,
+    concurrent_samples,
     no_baseline_document,
 )
-from verification_pipeline.defs.evidence.files import bundle_files_metadata
+from verification_pipeline.defs.evidence.files import bundle_files_metadata, load_bundle_files
 from verification_pipeline.defs.evidence.resources import SigningKeyResource
 from verification_pipeline.defs.health import HEALTH_ASSETS, recorded_phases
 from verification_pipeline.defs.materializations import latest_record, materialization
 from verification_pipeline.defs.partitions import RELEASE_CANDIDATES, release_candidates
 from verification_pipeline.defs.storage.resources import S3Resource
+from verification_pipeline.defs.target import TargetResource
 from verification_pipeline.errors import StorageError, VerificationFailed
-from verification_pipeline.evidence.layout import SLO_BASELINE
+from verification_pipeline.evidence.layout import (
+    CONCURRENT_BASELINE_FANOUT_STEM,
+    CONCURRENT_BASELINE_STEM,
+    SLO_BASELINE,
+    raw_name,
+)
+from verification_pipeline.evidence.raw import raw_frames
 from verification_pipeline.evidence.statements import ReleaseCandidate
 from verification_pipeline.evidence.upload import LATEST_POINTER
 from verification_pipeline.gates import NO_REGRESSION_GATE
 from verification_pipeline.records import BaselineComparisonRecord, SloSpecRecord
 from verification_pipeline.release.tags import parse_rc
 from verification_pipeline.report.markdown import comparison_chart_markdown
-from verification_pipeline.slo.spec import load_slo_spec
+from verification_pipeline.slo.spec import SloSpec, load_slo_spec
 from verification_pipeline.storage.bundles import read_bundle_uri
 from verification_pipeline.verdict import Verdict
 
 CODE_VERSION = code_version(__name__)
+BASELINE_FANOUT = raw_name(CONCURRENT_BASELINE_FANOUT_STEM)
 
 
 def _json(value: object) -> bytes:
@@ -104,9 +116,20 @@ def baseline_comparison(
     read_load_samples: pl.DataFrame,
     write_load_samples: pl.DataFrame,
     fanout_latencies: pl.DataFrame,
+    concurrent_baseline_samples: pl.DataFrame,
+    target: TargetResource,
 ) -> Iterator[dg.Output[BaselineComparisonRecord] | dg.AssetCheckResult]:
     rc = release_candidate.tag
     spec = load_slo_spec(slo_spec.yaml.encode(), source=slo_spec.source)
+    current = Samples(
+        read=read_load_samples,
+        write=write_load_samples,
+        fanout=fanout_latencies,
+        health_phases=recorded_phases(context, HEALTH_ASSETS),
+    )
+    if target.baseline_graphql_url:
+        yield from _concurrent(context, s3, target, spec, rc, current, concurrent_baseline_samples)
+        return
     named = parse_rc(config.baseline_rc).tag if config.baseline_rc else None
     candidates = (
         [named] if named else earlier_in_line(rc, context.instance.get_dynamic_partitions(RELEASE_CANDIDATES))
@@ -131,15 +154,50 @@ def baseline_comparison(
         document = comparison_document(
             spec,
             rc=rc,
-            current=Samples(
-                read=read_load_samples,
-                write=write_load_samples,
-                fanout=fanout_latencies,
-                health_phases=recorded_phases(context, HEALTH_ASSETS),
-            ),
+            current=current,
             baseline=Samples.from_frames(search.baseline.frames, search.baseline.metrics),
             baseline_info=search.baseline.info(),
+            design=SEQUENTIAL,
         )
+    yield from _outcome(context, s3, document)
+
+
+def _concurrent(
+    context: dg.AssetExecutionContext,
+    s3: S3Resource,
+    target: TargetResource,
+    spec: SloSpec,
+    rc: str,
+    current: Samples,
+    rows: pl.DataFrame,
+) -> Iterator[dg.Output[BaselineComparisonRecord] | dg.AssetCheckResult]:
+    """The baseline deployment measured beside this RC in the same run (issue 24): the paired design."""
+    fanout_files, _ = load_bundle_files(context, s3, "fanout_latencies")
+    frames = raw_frames({name: data for name, data in fanout_files.items() if name == BASELINE_FANOUT})
+    baseline = concurrent_samples({CONCURRENT_BASELINE_STEM: rows, **frames})
+    baseline = replace(baseline, health_phases=current.health_phases)  # one client measured both sides
+    label = target.baseline_rc or "the baseline deployment"
+    context.log.info(f"concurrent baseline {label} at {target.baseline_graphql_url}: {rows.height} requests")
+    document = comparison_document(
+        spec,
+        rc=rc,
+        current=current,
+        baseline=baseline,
+        baseline_info={
+            "rc": label,
+            "graphql_url": target.baseline_graphql_url,
+            "commit": "",
+            "verified": False,
+            "measured": "side by side with this RC, in the same load run and alternated fan-out rounds",
+        },
+        design=CONCURRENT,
+    )
+    yield from _outcome(context, s3, document)
+
+
+def _outcome(
+    context: dg.AssetExecutionContext, s3: S3Resource, document: dict
+) -> Iterator[dg.Output[BaselineComparisonRecord] | dg.AssetCheckResult]:
     value = BaselineComparisonRecord.model_validate(document)
     yield dg.Output(
         value,

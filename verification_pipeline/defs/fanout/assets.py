@@ -1,6 +1,9 @@
 """Fan-out latencies: many Socket.IO subscribers, every (subscriber, event) pair accounted for."""
 
+import math
 import os
+from collections.abc import Callable
+from dataclasses import replace
 
 import dagster as dg
 import polars as pl
@@ -15,9 +18,9 @@ from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.defs.storage.sources import original_metadata, read_source, store_original
 from verification_pipeline.defs.target import TargetResource
 from verification_pipeline.errors import ConfigError
-from verification_pipeline.evidence.layout import raw_name
+from verification_pipeline.evidence.layout import CONCURRENT_BASELINE_FANOUT_STEM, raw_name
 from verification_pipeline.fanout.accounting import DELIVERY_SCHEMA
-from verification_pipeline.fanout.probe import ProbeConfig, run_probe
+from verification_pipeline.fanout.probe import ProbeConfig, ProbeResult, run_probe
 from verification_pipeline.fanout.seed_import import import_seed_fanout
 from verification_pipeline.health.assess import phase_record
 from verification_pipeline.records import ServiceBuildRecord
@@ -104,12 +107,16 @@ def fanout_latencies(
             context.log.info(f"fan-out probe: {phase} {done}/{total}")
 
     # the probe's clients: this process (the publisher) and its subscriber processes
+    baseline: ProbeResult | None = None
     # beside them, a few subscribers asking for another tenant's room (authz_under_load)
     with (
         cross_tenant_subscribers_during(context, target, authz, s3, config.subscribers, probe.socketio_url),
         phase_sampler(target, [os.getpid()], with_descendants=False) as sampler,
     ):
-        result = run_probe(probe, progress=progress, on_worker=sampler.add_client)
+        if target.baseline_graphql_url:
+            result, baseline = _alternated(context, probe, target, progress, sampler.add_client)
+        else:
+            result = run_probe(probe, progress=progress, on_worker=sampler.add_client)
     metrics = result.metrics()
     health = phase_record(
         "fanout",
@@ -136,9 +143,61 @@ def fanout_latencies(
             },
             "charts": dg.MetadataValue.md(fanout_chart_markdown(result.deliveries)),
             **health_metadata([health]),
-            **stored_value_metadata(raw_name("fanout")),
+            **stored_value_metadata(raw_name("fanout"), kept=_keep_baseline(context, s3, baseline)),
         },
     )
+
+
+ROUNDS = ("current", "baseline", "baseline", "current")
+"""The concurrent baseline's probe rounds: ABBA, so a drift of the machine over the phase weighs
+on both sides alike (each side gets half the events, in two rounds)."""
+
+
+def _alternated(
+    context: dg.AssetExecutionContext,
+    probe: ProbeConfig,
+    target: TargetResource,
+    progress: Callable[[str, int, int], None],
+    on_worker: Callable[[int], None],
+) -> tuple[ProbeResult, ProbeResult]:
+    """The probe alternating between this RC and the baseline deployment: (this RC's, the baseline's)."""
+    per_round = max(1, math.ceil(probe.events / len(ROUNDS)))
+    sides = {
+        "current": replace(probe, events=per_round),
+        "baseline": replace(
+            probe, url=target.baseline_graphql_url, token=target.baseline_token(), events=per_round
+        ),
+    }
+    results: dict[str, list[ProbeResult]] = {"current": [], "baseline": []}
+    for number, side in enumerate(ROUNDS, start=1):
+        context.log.info(f"fan-out probe: round {number}/{len(ROUNDS)} against {side}")
+        results[side].append(run_probe(sides[side], progress=progress, on_worker=on_worker))
+    return _joined(results["current"]), _joined(results["baseline"])
+
+
+def _joined(rounds: list[ProbeResult]) -> ProbeResult:
+    """One side's rounds as one result (rows in time order; counts summed)."""
+    return ProbeResult(
+        deliveries=pl.concat([r.deliveries for r in rounds], how="vertical"),
+        loop_lag=pl.concat([r.loop_lag for r in rounds], how="vertical"),
+        publish_failures=[failure for r in rounds for failure in r.publish_failures],
+        foreign_events=sum(r.foreign_events for r in rounds),
+        disconnects=sum(r.disconnects for r in rounds),
+        processes=max(r.processes for r in rounds),
+    )
+
+
+def _keep_baseline(
+    context: dg.AssetExecutionContext, s3: S3Resource, baseline: ProbeResult | None
+) -> dict[str, dict[str, str]]:
+    """The baseline's deliveries stored beside the run's originals: bundle name -> where kept."""
+    if baseline is None:
+        return {}
+    name = raw_name(CONCURRENT_BASELINE_FANOUT_STEM)
+    store = s3.store()
+    key = store.key(context.partition_key, "originals", context.run.run_id, "baseline-fanout.parquet")
+    ref = store.put_bytes(key, encode(baseline.deliveries).data)
+    return {name: {"uri": ref.uri, "sha256": ref.sha256}}
 
 
 def _rounded(value: float | None, digits: int = 2) -> float | None:

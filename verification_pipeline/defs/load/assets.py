@@ -31,9 +31,14 @@ from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.defs.storage.sources import read_source
 from verification_pipeline.defs.target import TargetResource
 from verification_pipeline.errors import ConfigError
-from verification_pipeline.evidence.layout import bundle_file, k6_dashboard_name, raw_name
+from verification_pipeline.evidence.layout import (
+    CONCURRENT_BASELINE_STEM,
+    bundle_file,
+    k6_dashboard_name,
+    raw_name,
+)
 from verification_pipeline.health.assess import phase_record
-from verification_pipeline.loadtest.ingest import DROPPED, ingest, merge_segments
+from verification_pipeline.loadtest.ingest import DROPPED, SAMPLE_SCHEMA, ingest, merge_segments
 from verification_pipeline.loadtest.progress import K6Progress, is_log_line
 from verification_pipeline.loadtest.runner import (
     ROLES,
@@ -42,6 +47,7 @@ from verification_pipeline.loadtest.runner import (
     run_k6,
     script_path,
 )
+from verification_pipeline.loadtest.sides import split_sides
 from verification_pipeline.loadtest.summary import summarize
 from verification_pipeline.reachability import check_reachable
 from verification_pipeline.records import LoadPlan, ServiceBuildRecord
@@ -158,7 +164,7 @@ def _run_role(
     role: str,
     workdir: Path,
     stop: threading.Event,
-) -> tuple[pl.DataFrame, dict[str, dict[str, str]], dict]:
+) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, dict[str, str]], dict]:
     env = {
         "GRAPHQL_URL": target.graphql_url,
         "JWT": token,
@@ -170,6 +176,9 @@ def _run_role(
     }
     if plan.executor == "arrival":
         env["RATE"] = str(plan.rate[role])
+    if target.baseline_graphql_url:  # one k6, each iteration to this RC or the baseline at random
+        env["BASELINE_GRAPHQL_URL"] = target.baseline_graphql_url
+        env["BASELINE_JWT"] = target.baseline_token()
     last = [0.0]
     warnings = [0]
     all_warnings = [0]
@@ -206,12 +215,13 @@ def _run_role(
             dashboard_path=dashboard,
             stop=stop,
             on_start=sampler.add_client,
+            secret_env=("JWT", "BASELINE_JWT"),
         )
     if run.thresholds_crossed:
         context.log.warning(
             f"k6 {role}: a threshold in the script was crossed (exit 99); the SLO verdict decides"
         )
-    samples = ingest(out, role=role, segment=plan.segment)
+    samples, baseline = split_sides(ingest(out, role=role, segment=plan.segment))
     health = phase_record(
         role,
         "k6",
@@ -220,7 +230,7 @@ def _run_role(
         dropped_iterations=samples.filter(pl.col("failure") == DROPPED).height,
         k6_warnings=all_warnings[0],
     )
-    return samples, _keep_dashboard(context, s3, plan, role, dashboard), health
+    return samples, baseline, _keep_dashboard(context, s3, plan, role, dashboard), health
 
 
 def _keep_dashboard(
@@ -245,6 +255,7 @@ def _keep_dashboard(
         "write": dg.Out(pl.DataFrame),
         "dashboards": dg.Out(dict),
         "health": dg.Out(list),
+        "baseline": dg.Out(pl.DataFrame),
     },
     tags={"vp/step": "load"},
     pool="load_target",
@@ -258,7 +269,7 @@ def run_load_segment(
     cost: CostResource,
     slos: SloResource,
     plan: LoadPlan,
-) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, dict[str, str]], list[dict]]:
+) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, dict[str, str]], list[dict], pl.DataFrame]:
     if plan.mode == "import":
         frames = {}
         for role in ROLES:
@@ -267,11 +278,11 @@ def run_load_segment(
             ]
             frames[role] = merge_segments(parts)
             context.log.info(f"imported {len(parts)} {role} file(s): {frames[role].height} requests")
-        return frames["read"], frames["write"], {}, []
+        return frames["read"], frames["write"], {}, [], pl.DataFrame(schema=SAMPLE_SCHEMA)
     token = target.token()
     check_reachable(target.graphql_url)
     _wait_for_start(context, plan)
-    results: dict[str, tuple[pl.DataFrame, dict[str, dict[str, str]], dict]] = {}
+    results: dict[str, tuple[pl.DataFrame, pl.DataFrame, dict[str, dict[str, str]], dict]] = {}
     errors: list[Exception] = []
     stop = threading.Event()  # one k6 failing stops the other: no load without a measurement
     with tempfile.TemporaryDirectory(prefix="vp-k6-") as workdir:
@@ -301,8 +312,23 @@ def run_load_segment(
         raise errors[0]
     for role in ROLES:
         context.log.info(f"segment {plan.segment}: {results[role][0].height} {role} requests")
-    dashboards = {name: kept for role in ROLES for name, kept in results[role][1].items()}
-    return results["read"][0], results["write"][0], dashboards, [results[role][2] for role in ROLES]
+    dashboards = {name: kept for role in ROLES for name, kept in results[role][2].items()}
+    baseline = pl.concat([results[role][1] for role in ROLES], how="vertical").sort(
+        "timestamp", maintain_order=True
+    )
+    if target.baseline_graphql_url:
+        context.log.info(
+            f"segment {plan.segment}: concurrent baseline {target.baseline_graphql_url}: "
+            + ", ".join(f"{results[role][1].height} {role}" for role in ROLES)
+            + " requests"
+        )
+    return (
+        results["read"][0],
+        results["write"][0],
+        dashboards,
+        [results[role][3] for role in ROLES],
+        baseline,
+    )
 
 
 def _wait_for_start(context: dg.OpExecutionContext, plan: LoadPlan) -> None:
@@ -375,6 +401,21 @@ def merge_write_samples(
     return _merged_output(frames, "write", dashboards, health)
 
 
+@dg.op(out=dg.Out(pl.DataFrame, io_manager_key="io_manager"))
+def merge_baseline_samples(frames: list[pl.DataFrame]) -> dg.Output[pl.DataFrame]:
+    """The concurrent baseline's read and write rows of every segment (none without a baseline)."""
+    samples = merge_segments(frames)
+    return dg.Output(
+        samples,
+        data_version=dg.DataVersion(encode(samples).sha256),
+        metadata={
+            "requests": samples.height,
+            **{f"{role}_requests": samples.filter(pl.col("op") == role).height for role in ROLES},
+            **stored_value_metadata(raw_name(CONCURRENT_BASELINE_STEM)),
+        },
+    )
+
+
 @dg.graph_multi_asset(
     outs={
         "read_load_samples": dg.AssetOut(
@@ -387,6 +428,12 @@ def merge_write_samples(
             kinds={"k6", "polars"},
             description="One row per write request, with the Server-Timing ingest ms the target reported.",
         ),
+        "concurrent_baseline_samples": dg.AssetOut(
+            code_version=CODE_VERSION,
+            kinds={"k6", "polars"},
+            description="The concurrent baseline's rows (read and write, `op` says which), measured in the "
+            "same k6 run as this RC, each iteration to one side at random; empty without a baseline deployment.",
+        ),
     },
     name=LOAD_ASSET,
     partitions_def=release_candidates,
@@ -394,8 +441,9 @@ def merge_write_samples(
 )
 def load_samples(service_build: Any) -> dict[str, Any]:  # Dagster graph wiring: node outputs, not values
     plans = plan_load_segments(service_build)
-    read, write, dashboards, health = plans.map(run_load_segment)
+    read, write, dashboards, health, baseline = plans.map(run_load_segment)
     return {
+        "concurrent_baseline_samples": merge_baseline_samples(baseline.collect()),
         "read_load_samples": merge_read_samples(read.collect(), dashboards.collect(), health.collect()),
         "write_load_samples": merge_write_samples(write.collect(), dashboards.collect(), health.collect()),
     }

@@ -5,7 +5,9 @@
 // EXECUTOR=vus (closed model: VUS for DURATION, as the seed) or arrival (open model:
 // RATE requests/s for DURATION with VUS pre-allocated and MAX_VUS at most), TIMEOUT
 // (per request, default 60s), P95_MS (optional threshold on this op's p95; k6 then exits 99
-// when it is crossed).
+// when it is crossed). Concurrent baseline: BASELINE_GRAPHQL_URL and BASELINE_JWT name a
+// second service (the baseline RC); each iteration then goes to it or to GRAPHQL_URL at random,
+// and every sample of a baseline iteration carries the op tag `<op>@baseline`.
 import http from 'k6/http';
 import exec from 'k6/execution';
 import { check } from 'k6';
@@ -62,6 +64,9 @@ export function loadOptions(op, defaultVus) {
 export const tenant = __ENV.TENANT || 'tenant-123';
 const url = required('GRAPHQL_URL');
 const jwt = required('JWT');
+const baselineUrl = __ENV.BASELINE_GRAPHQL_URL || '';
+const baselineJwt = baselineUrl ? required('BASELINE_JWT') : '';
+export const BASELINE_SUFFIX = '@baseline';
 
 // A 200 whose body is not JSON or carries a non-empty `errors` list failed as GraphQL.
 function failedAsGraphql(res) {
@@ -82,10 +87,16 @@ function failedAsGraphql(res) {
 // `record(res)` adds the caller's per-request metrics under the same id.
 export function postGraphql(query, variables, record) {
   exec.vu.metrics.metadata.request_id = `${exec.vu.idInTest}-${exec.vu.iterationInInstance}`;
-  const res = http.post(url, JSON.stringify({ query, variables }), {
+  // same script, same VUs: the side is picked per iteration, so both share every second of noise
+  const baseline = baselineUrl !== '' && Math.random() < 0.5;
+  const op = exec.vu.tags.op;
+  if (baseline) {
+    exec.vu.tags.op = `${op}${BASELINE_SUFFIX}`;
+  }
+  const res = http.post(baseline ? baselineUrl : url, JSON.stringify({ query, variables }), {
     headers: {
       'Content-Type': 'application/json',
-      Authorization: `Bearer ${jwt}`,
+      Authorization: `Bearer ${baseline ? baselineJwt : jwt}`,
     },
     timeout: __ENV.TIMEOUT || '60s',
   });
@@ -95,5 +106,8 @@ export function postGraphql(query, variables, record) {
     record(res);
   }
   delete exec.vu.metrics.metadata.request_id;
+  if (baseline) {
+    exec.vu.tags.op = op;
+  }
   return res;
 }
