@@ -8,6 +8,7 @@ from tests.compare.samples import load_frame, lognormal_ar1
 from verification_pipeline.cli.stack import _print_comparison
 from verification_pipeline.compare.document import Samples, comparison_document, no_baseline_document
 from verification_pipeline.execution.runner import VerificationRun
+from verification_pipeline.records import BaselineComparisonRecord, RunSummary
 from verification_pipeline.slo.spec import default_slo_spec
 
 
@@ -16,7 +17,7 @@ def _run(comparison: dict) -> VerificationRun:
         run_id="run-2",
         success=True,
         materialized=[],
-        values={"baseline_comparison": comparison},
+        values=RunSummary(baseline_comparison=BaselineComparisonRecord.model_validate(comparison)),
         step_windows={},
     )
 
