@@ -222,7 +222,7 @@ def apply_health(rows: Sequence[SloRow], section: dict[str, Any] | None) -> tupl
             reason = f"{UNTRUSTED_MEASUREMENT} ({why}); it would have been FAIL: {row.reason}"
             out.append(row.model_copy(update={"verdict": Verdict.INCONCLUSIVE, "reason": reason}))
         elif row.verdict is Verdict.PASS:
-            reason = f"{row.reason} (measured while {why}: saturation only adds delay, so the PASS stands)"
+            reason = f"{row.reason} (measured while {why}: saturation only adds delay, so the verdict stands)"
             out.append(row.model_copy(update={"reason": reason}))
         else:
             out.append(row.model_copy(update={"reason": f"{row.reason} (measured while {why})"}))
