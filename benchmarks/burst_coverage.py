@@ -39,6 +39,10 @@ CELLS: list[tuple[str, float, float]] = [
         for bursts in (4, 20 / 2.5829, 50 / 2.5829, 100 / 2.5829, 200 / 2.5829, 1000 / 2.5829)
     ),
     *(("pareto", 2.5, bursts) for bursts in (4, 20, 67)),
+    # Round two: 4 expected bursts of two failures or more (P(S >= 2) = 2^-alpha), the unit the
+    # coverage goal is stated in, and n = 200-sized checks elsewhere.
+    ("pareto", 1.5, 4 / 2**-1.5),
+    ("pareto", 2.5, 4 / 2**-2.5),
 ]
 
 
