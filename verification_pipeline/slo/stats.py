@@ -245,7 +245,7 @@ _SIZE_TAIL_SHARE = 0.2
 # The sizes a run did not see (issue 26, round two): with a tail of index alpha a burst beyond the
 # largest of K seen comes about once in K + 1, and is alpha / (alpha - 1) times the largest on
 # average (3 at alpha 1.5), so the mean-size bound adds this many largest sizes over K.
-_UNSEEN_TAIL = 2.0
+_UNSEEN_TAIL = 1.5
 # Where the error-rate coverage is stated: runs that expect at least this many bursts. A run
 # that saw fewer says so in its verdict, with what it could have missed.
 STATED_BURSTS = 4
