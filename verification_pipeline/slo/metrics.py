@@ -404,7 +404,9 @@ def _spans(
             merged[-1][1] = max(merged[-1][1], end)
         else:
             merged.append([start, end])
-    return tuple((end - start).total_seconds() for start, end in merged) or None
+    spans = tuple((end - start).total_seconds() for start, end in merged)
+    # Samples that share one timestamp (a summary, a test) carry no duration: count requests.
+    return spans if sum(spans) > 0 else None
 
 
 def dependence_summary(row: Mapping[str, Any]) -> str:
