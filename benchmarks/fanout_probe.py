@@ -275,19 +275,24 @@ def print_many(many: list[dict], events: int) -> None:
     print(f"## Fan-out: our probe, {events} events, {environment} ({sys.prefix})\n")
     print(
         "| subscribers | processes | pairs | delivered | late | lost | delivery ratio "
-        "| p50 ms | p95 ms | p99 ms | max ms | loop lag p99 ms | wall s | load average before |"
+        "| p50 ms | p95 ms | p99 ms | max ms | loop lag p99 ms | loop lag p99 ms per process | wall s "
+        "| load average before |"
     )
     print(
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |"
     )
     for row in many:
         pairs_expected = row["subscribers"] * row["events"]
         assert row["delivered"] + row["late"] + row["lost"] == pairs_expected, "a pair went unaccounted"
+        per_process = ", ".join(
+            f"{name.removeprefix('subscribers-')} {fmt(lag, 1)}"
+            for name, lag in row["loop_lag_p99_ms_by_process"].items()
+        )
         print(
             f"| {row['subscribers']} | {row['processes']} | {pairs_expected} | {row['delivered']} "
             f"| {row['late']} | {row['lost']} | {row['delivery_ratio']:.4%} "
             f"| {fmt(row['p50_ms'])} | {fmt(row['p95_ms'])} | {fmt(row['p99_ms'])} | {fmt(row['max_ms'])} "
-            f"| {fmt(row['loop_lag_p99_ms'])} | {fmt(row['seconds'], 1)} | {row['load']:.1f} |"
+            f"| {fmt(row['loop_lag_p99_ms'])} | {per_process} | {fmt(row['seconds'], 1)} | {row['load']:.1f} |"
         )
 
 

@@ -106,6 +106,7 @@ def build_definitions(environ: Mapping[str, str]) -> dg.Definitions:
                 policy_report=environ.get("VP_POLICY_REPORT", ""),
                 policy_dir=environ.get("VP_POLICY_DIR", ""),
                 policy_files=environ.get("VP_POLICY_FILES", ""),
+                policy_lines=environ.get("VP_POLICY_LINES", ""),
                 vulnerability_policy=environ.get("VP_VULN_POLICY", ""),
             ),
             "signing_key": SigningKeyResource(

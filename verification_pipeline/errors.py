@@ -12,9 +12,10 @@ of secrets, never their values.
 from __future__ import annotations
 
 import errno
-import re
 from collections.abc import Mapping
 from typing import Any
+
+from verification_pipeline.textsafe import cut_middle, escaped
 
 
 class PipelineError(Exception):
@@ -33,36 +34,16 @@ class PipelineError(Exception):
 
 # --- Showing what a user gave: paths and values inside messages ---
 
-# A value longer than this is shown by its two ends: a 100,000-character path is no message.
-_SHOWN_MAX = 160
-# Surrogates that are no escaped byte of a file name (those are U+DC80..U+DCFF).
-_LONE_SURROGATE = re.compile("[\ud800-\udc7f\udd00-\udfff]")
-_LONG_WORD = re.compile(r"\S{401,}")  # a word of a message: a path, a value given
-
 
 def shown(value: object) -> str:
     """`value` as a message shows it: bytes a file name held that are not UTF-8 as `\\xff` (never
     Python's `\\udcff`), and a very long value cut in its middle with its length said.
 
     Use it for every path, tag or value a user gave that goes into a message; `InputError`
-    applies it to its `source` itself.
+    applies it to its `source` itself. A whole message is made fit to print by
+    `textsafe.for_terminal`, where it is shown.
     """
-    return _shortened(escaped(os_fsdecode(value)))
-
-
-def shown_message(text: str) -> str:
-    """A whole message made fit to print: escaped as `shown`, every overlong word cut in its middle."""
-    return _LONG_WORD.sub(lambda match: _shortened(match.group()), escaped(text))
-
-
-def escaped(text: str) -> str:
-    """`text` with the bytes of a non-UTF-8 file name (`\\udcff` in Python) written as `\\xff`."""
-    text = _LONE_SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-
-
-def _shortened(text: str) -> str:
-    return text if len(text) <= _SHOWN_MAX else f"{text[:100]}...{text[-40:]} ({len(text):,} characters)"
+    return cut_middle(escaped(os_fsdecode(value)))
 
 
 # --- Bad input: a file, a field or an argument that cannot be used. Exit 2. ---

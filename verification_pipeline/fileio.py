@@ -25,7 +25,10 @@ KIB, MIB, GIB = 1 << 10, 1 << 20, 1 << 30
 # Caps by what a file holds; each is far above any real file of its kind.
 KEY_MAX_BYTES = 64 * KIB  # PEM keys, JWT secrets, admin tokens
 CONFIG_MAX_BYTES = 16 * MIB  # slos.yaml, metric names, policies
-REPORT_MAX_BYTES = 1 * GIB  # SBOMs and scan reports
+# SBOMs and scan reports: parsed whole, so also bounded by what decoding them may hold
+# (`jsonio.DECODE_BUDGET_BYTES`, which no report over half of it passes); the cap keeps a refused
+# report's bytes under that too.
+REPORT_MAX_BYTES = 512 * MIB
 STREAM_MAX_BYTES = 2 * GIB  # k6 output arriving through a pipe, held in memory
 FILE_MAX_BYTES = 256 * GIB  # k6 output files, streamed: a cap against a sparse or runaway file
 FIFO_WAIT_S = 10.0  # how long a pipe may stay silent before we give up on its writer

@@ -15,6 +15,14 @@ def significant(value: float | None, digits: int = 6, *, missing: str = MISSING)
     return missing if value is None else f"{value:.{digits}g}"
 
 
+def approximate(value: float | None, digits: int = 3, *, missing: str = MISSING) -> str:
+    """An estimate as a person reads it: `digits` significant digits below 10**digits, whole
+    numbers above (never an exponent there): 10.0165 -> "10", 1.23456 -> "1.23", 3121.7 -> "3122"."""
+    if value is None:
+        return missing
+    return f"{value:.0f}" if abs(value) >= 10 ** (digits - 1) else f"{value:.{digits}g}"
+
+
 def signed(value: float | None, digits: int = 4, *, missing: str = MISSING) -> str:
     """A difference with its sign (+1.25, -0.3), `digits` significant digits."""
     return missing if value is None else f"{value:+.{digits}g}"

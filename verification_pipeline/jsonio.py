@@ -19,6 +19,23 @@ from typing import Any, Protocol
 from verification_pipeline.errors import FormatError, PipelineError
 
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")  # PowerShell's `>` writes UTF-16 with a BOM
+
+# What decoding may hold beside the input's bytes: the decoded text and the values parsed from it.
+# json.loads builds the whole value, and a small input can make a large one: `{},` is 3 bytes of
+# input and 72 of Python objects, so 90 MB of `[{},{},...]` took `scan summarize` to 2.4 GB. The
+# bound below (`decoded_size_bound`) is checked on the bytes, before anything is decoded.
+DECODE_BUDGET_BYTES = 560 << 20
+# Bytes of Python objects at most per `{` (a dict with its first keys table), per `[` (a list
+# with its first slots) and per `,` or `:` (a new value or key and the slot or entry holding it):
+# measured with tracemalloc (peak, Python 3.11) over the shapes that cost the most per input
+# byte: empty and nested containers, one-key objects, unique keys, two-character strings, floats,
+# large integers, a large object (its table resized holds both tables a moment). The most any
+# of them took was about 192, 96 and 65.
+_PER_OBJECT, _PER_ARRAY, _PER_SEPARATOR = 200, 100, 72
+# A str takes 1, 2 or 4 bytes per character, by the widest one it holds (PEP 393): UTF-8 lead
+# bytes F0-F4 and surrogate escapes make 4, lead bytes C4-EF and escapes past \u00FF make 2.
+_FOUR_BYTE_TEXT = re.compile(rb"[\xf0-\xf4]|\\u[dD][89abAB]")
+_TWO_BYTE_TEXT = re.compile(rb"[\xc4-\xef]|\\u(?!00)")
 # Only a \uD800-\uDFFF escape can put a surrogate into a decoded str (strict UTF-8 refuses
 # encoded ones), so a document without one needs no walk.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
@@ -47,6 +64,14 @@ def decode_json(
     to do when it is empty or not JSON. `utf16` also accepts UTF-16 text that starts with a BOM.
     """
     fail = fail or _format_error(source)
+    bound = decoded_size_bound(data)
+    if bound > DECODE_BUDGET_BYTES:
+        values = sum(data.count(mark) for mark in (b"{", b"[", b",", b":"))
+        raise fail(
+            f"too large to decode in memory: about {values:,} values in {len(data):,} bytes would take up "
+            f"to {bound >> 20:,} MiB (the limit is {DECODE_BUDGET_BYTES >> 20} MiB)",
+            hint=f"is this {expected}? a real one this large must be split or filtered first (e.g. with jq)",
+        )
     text = _text(data, utf16, fail)
     if not text.strip():
         raise fail(f"the file is empty; expected {expected}", hint=hint(text) if hint else None)
@@ -74,6 +99,28 @@ def decode_json(
     if _SURROGATE_ESCAPE.search(text):
         refuse_lone_surrogates(value, fail)
     return value
+
+
+def decoded_size_bound(data: bytes) -> int:
+    """At most how many bytes decoding `data` holds: its text, and every value parsed from it.
+
+    Counted on the bytes with C-speed scans; a character inside a string counts as if it were
+    structure, so the bound only errs high. UTF-16 input (2 bytes a character) is counted as if
+    each byte were a character, which also errs high.
+    """
+    if data.isascii() and b"\\u" not in data:
+        width = 1
+    elif _FOUR_BYTE_TEXT.search(data):
+        width = 4
+    else:
+        width = 2 if _TWO_BYTE_TEXT.search(data) else 1
+    structure = (
+        _PER_OBJECT * data.count(b"{")
+        + _PER_ARRAY * data.count(b"[")
+        + _PER_SEPARATOR * (data.count(b",") + data.count(b":"))
+    )
+    # the text, the strings parsed from it (at most as long, plus their headers), the structure
+    return 2 * width * len(data) + structure + (1 << 16)
 
 
 def overlong_integer_line(text: str) -> int | None:

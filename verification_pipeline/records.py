@@ -234,3 +234,14 @@ class ReleaseDecisionRecord(Record):
     bundle_sha256: str
     dev_key: bool
     run_id: str
+
+
+class RunSummary(Record):
+    """The records of one verification run that a person reads first (the demo and `run` print
+    them): each None where its step did not materialize. They stay records up to the printing."""
+
+    slo_metrics: SloMetricsRecord | None = None
+    baseline_comparison: BaselineComparisonRecord | None = None
+    scan_summary: ScanSummaryRecord | None = None
+    evidence_bundle: BundleRecord | None = None
+    release_decision: ReleaseDecisionRecord | None = None

@@ -23,6 +23,26 @@ _TERMINAL_UNSAFE = re.compile(
 )
 
 
+# A word of a message longer than this (a path, a value given) is shown by its two ends.
+_LONG_WORD = re.compile(r"\S{401,}")
+_WORD_SHOWN = 160
+# Surrogates that are no escaped byte of a file name (those are U+DC80..U+DCFF).
+_LONE_SURROGATE = re.compile("[\ud800-\udc7f\udd00-\udfff]")
+
+
+def escaped(text: str) -> str:
+    """`text` with the bytes of a non-UTF-8 file name (`\\udcff` in Python) written as `\\xff`."""
+    text = _LONE_SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def cut_middle(text: str) -> str:
+    """A long value by its two ends and its length: a 100,000-character path is no message."""
+    if len(text) <= _WORD_SHOWN:
+        return text
+    return f"{text[:100]}...{text[-40:]} ({len(text):,} characters)"
+
+
 def cut(text: str, limit: int = MAX_SHOWN) -> str:
     if len(text) <= limit:
         return text
@@ -35,8 +55,14 @@ def _visible(match: re.Match[str]) -> str:
 
 
 def for_terminal(text: object, limit: int = MAX_SHOWN) -> str:
-    """One line of text with every control, escape and direction character shown as `\\xNN`."""
-    return _TERMINAL_UNSAFE.sub(_visible, cut(str(text), limit))
+    """One line of text for a person at a terminal (every message, every value quoted in one).
+
+    The bytes of a non-UTF-8 file name read `\\xff` (never Python's `\\udcff`); each overlong
+    word (a path, a value given) is cut in its middle with its length said; the whole is cut at
+    `limit` with a marker; every control, escape and direction character is shown as `\\xNN`.
+    """
+    words = _LONG_WORD.sub(lambda match: cut_middle(match.group()), escaped(str(text)))
+    return _TERMINAL_UNSAFE.sub(_visible, cut(words, limit))
 
 
 def for_terminal_lines(text: object, limit: int = MAX_SHOWN) -> str:

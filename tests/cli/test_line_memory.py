@@ -48,6 +48,10 @@ _k6_csv_quoted_field = _long_line(_CSV_HEADER + b'http_reqs,1764244800,1,"', b"z
 _scan_report = _long_line(
     b'{"matches":[],"source":{},"descriptor":{"name":"grype","note":"', b"q" * 1_000_000, b'"}}\n'
 )
+# millions of tiny objects on one line: 90 MB of `{},` once took 2.4 GB of Python objects
+_scan_report_tiny_objects = _long_line(
+    b'{"matches":[', b"{}," * 333_333 + b"{}", b'],"source":{},"descriptor":{"name":"grype"}}\n'
+)
 
 CASES = {
     "k6 JSON line": (_k6_json, "run.json", ["k6", "summarize"], 2, "run.json:1: a line longer than"),
@@ -73,6 +77,13 @@ CASES = {
         ":1:",
     ),
     "scan report line": (_scan_report, "grype.json", ["scan", "summarize"], 0, ""),
+    "scan report of tiny objects": (
+        _scan_report_tiny_objects,
+        "grype.json",
+        ["scan", "summarize"],
+        2,
+        "too large to decode in memory",
+    ),
 }
 
 

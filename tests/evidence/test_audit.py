@@ -46,6 +46,34 @@ def test_float_noise_within_tolerance_is_not_a_difference(build_bundle: BuildBun
     assert report.matches
 
 
+@pytest.mark.parametrize(
+    ("signed_reason", "matches"),
+    [
+        (
+            "p95 is 105.473 ms (lag-1 autocorrelation 0.022, effective n 312.714)",
+            True,
+        ),  # six digits, as before
+        ("p95 is 105.473 ms (lag-1 autocorrelation 0.022, effective n 314)", False),  # another figure
+        ("p95 is 105.473 ms (lag-1 autocorrelation 0.022, effective sample 313)", False),  # other words
+    ],
+)
+def test_a_reason_signed_with_more_digits_still_audits_but_not_another_figure_or_words(
+    build_bundle: BuildBundle, signed_reason: str, matches: bool
+) -> None:
+    def recompute(frames: dict[str, pl.DataFrame], recorded: dict | None = None) -> dict:
+        # this release writes an effective n with three significant digits
+        figures = recompute_for_tests(frames)
+        figures["read"]["reason"] = "p95 is 105.473 ms (lag-1 autocorrelation 0.022, effective n 313)"
+        return figures
+
+    metrics = recompute_for_tests(raw_frames())
+    metrics["read"]["reason"] = signed_reason
+    report = audit_files(build_bundle(files=evidence_files(metrics=metrics)).files, recompute=recompute)
+    assert report.matches is matches, report.differences
+    if not matches:
+        assert [d.field for d in report.differences] == ["read.reason"]
+
+
 def test_raw_file_changed_after_signing_is_refused(bundle: EvidenceBundle) -> None:
     files = dict(bundle.files)
     files["raw/read.parquet"] = files["raw/write.parquet"]

@@ -78,9 +78,16 @@ def test_hostile_text_in_every_input_of_a_failing_rcs_documents_is_inert(failing
 
 
 def test_a_long_value_is_cut_with_a_marker() -> None:
+    # one word: shown by its two ends and its length (for_terminal and error messages alike)
     shown = for_terminal(HUGE_ID)
+    assert (
+        len(shown) < 200 and shown.startswith("GHSA-x") and shown.endswith(f"({len(HUGE_ID):,} characters)")
+    )
+    # many words: the whole is cut at MAX_SHOWN, saying how much was left out
+    words = "GHSA-1234 " * 20_000
+    shown = for_terminal(words)
     assert len(shown) < MAX_SHOWN + 60 and shown.endswith(
-        f"… [{len(HUGE_ID) - MAX_SHOWN:,} more characters cut]"
+        f"… [{len(words) - MAX_SHOWN:,} more characters cut]"
     )
     assert for_html(PAYLOAD).count("<") == 0 and "&lt;img" in for_html(PAYLOAD)
 

@@ -16,6 +16,7 @@ from verification_pipeline.fanout.accounting import Publish, Receipt, account_de
 from verification_pipeline.fanout.metrics import (
     fanout_metrics,
     gate_breaches,
+    loop_lag_p99_by_process,
     seed_method_figures,
     seed_quantile,
 )
@@ -75,6 +76,10 @@ def test_metrics_count_first_arrivals_and_account_for_losses_and_duplicates():
     assert metrics["delivery_ratio"] == 11 / 12
     assert (metrics["subscribers"], metrics["events"], metrics["publish_errors"]) == (3, 4, 2)
     assert metrics["loop_lag_p99_ms"] == seed_quantile([10, 20, 30], 0.99)  # the worst loop
+    assert loop_lag_p99_by_process(lag) == {
+        "publisher": seed_quantile([1.0, 2, 3], 0.99),
+        "subscribers-0": seed_quantile([10, 20, 30], 0.99),
+    }
     assert metrics["evidence"] == "raw"
     assert list(metrics)[:3] == ["count", "p95_ms", "p99_ms"]  # the seed's shape first
     json.dumps(metrics)  # goes to fanout.json as is

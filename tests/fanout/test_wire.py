@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import http.server
+import socket
 import threading
+import time
 
 import pytest
 
+from verification_pipeline.cli import main
 from verification_pipeline.errors import TargetError
 from verification_pipeline.fanout.probe import ProbeConfig, run_probe
 
@@ -38,3 +41,21 @@ def test_a_plain_http_server_is_named_as_no_socketio_server_not_a_refusal():
     message = str(caught.value)
     assert "no Socket.IO handshake with" in message and "is a Socket.IO server there?" in message
     assert "refused" not in message and token not in message
+
+
+def test_a_server_that_accepts_and_never_answers_fails_within_the_connect_timeout(capsys):
+    # a real loopback blackhole: the kernel completes the TCP handshake for a listening socket
+    # that never accepts, so the connection is made and no byte ever comes back
+    blackhole = socket.create_server(("127.0.0.1", 0), backlog=64)
+    started = time.monotonic()
+    try:
+        url = f"http://127.0.0.1:{blackhole.getsockname()[1]}/graphql"
+        code = main(["fanout", "run", "--url", url, "--token", "t.o.k", "--connect-timeout", "1"])
+    finally:
+        blackhole.close()
+    took = time.monotonic() - started
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert took < 15, f"took {took:.1f} s"  # was 53 s: every subscriber's timeout in turn
+    assert "no Socket.IO handshake" in err and "within 1 s" in err
+    assert "--connect-timeout" in err  # the option the hint names exists: this call used it

@@ -1,6 +1,15 @@
 """One spelling per kind of number: what the reasons, tables, rules and dashboards print."""
 
-from verification_pipeline.formatting import bounds, exact, exact_percent, fixed, level, signed, significant
+from verification_pipeline.formatting import (
+    approximate,
+    bounds,
+    exact,
+    exact_percent,
+    fixed,
+    level,
+    signed,
+    significant,
+)
 
 
 def test_a_missing_figure_is_said_never_printed_as_zero():
@@ -17,3 +26,15 @@ def test_each_kind_of_number_has_its_spelling():
     assert bounds(1.5, None, 4) == "[1.5, +inf]" and bounds(None, 12.345678) == "[-inf, 12.3457]"
     assert exact(1 - 0.999) == "0.001" and exact(0.999) == "0.999"
     assert exact_percent(0.001) == "0.1 %"
+
+
+def test_an_estimate_shows_three_significant_digits_and_never_an_exponent():
+    # an effective n of 10.0165 read as noise in a reason; 3121.7 must not become 3.12e+03
+    assert [approximate(v) for v in (10.0165, 1.23456, 312.7, 3121.7, 0.5)] == [
+        "10",
+        "1.23",
+        "313",
+        "3122",
+        "0.5",
+    ]
+    assert approximate(None) == "n/a"

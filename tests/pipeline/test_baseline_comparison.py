@@ -53,43 +53,43 @@ def test_rc2_slowed_on_reads_is_compared_with_rc1s_verified_bundle(pipeline_env,
     config = short_run_config()
     first = verify_in_process(definitions(), RC1, instance, run_config=config, raise_on_error=False)
     assert first.success
-    alone = first.values["baseline_comparison"]
+    alone = first.values.baseline_comparison.as_json()
     assert alone["status"] == "NO_BASELINE" and alone["verdict"] == "WARN" and alone["baseline"] is None
     assert "no earlier RC of the release line of v24.1.0-rc1" in alone["reason"]
 
     with target.faults(read_latency_ms="40"):
         second = verify_in_process(definitions(), RC2, instance, run_config=config, raise_on_error=False)
     assert second.success, "a WARN comparison does not block the RC"
-    comparison = second.values["baseline_comparison"]
+    comparison = second.values.baseline_comparison.as_json()
     assert comparison["status"] == "COMPARED" and comparison["verdict"] == "WARN"
     assert comparison["baseline"]["rc"] == RC1 and comparison["baseline"]["verified"] is True
-    assert comparison["baseline"]["bundle_uri"] == first.values["evidence_bundle"]["uri"]
+    assert comparison["baseline"]["bundle_uri"] == first.values.evidence_bundle.uri
     read = next(r for r in comparison["slos"] if r["slo"] == "read_latency_p95")
     assert read["classification"] == "slower" and read["verdict"] == "WARN"
     assert read["shift_ms"]["lower"] > 10 and read["p_value"] < 0.01
     assert read["current"]["n"] == next(
-        r["n"] for r in second.values["slo_metrics"]["slos"] if r["name"] == "read_latency_p95"
+        r["n"] for r in second.values.slo_metrics.as_json()["slos"] if r["name"] == "read_latency_p95"
     )
     checks = _checks(instance, second.run_id)
     assert checks["no_regression"].passed is False and checks["baseline_found"].passed is True
 
     # signed in rc2's bundle, a gate of its test result, and in its release notes
-    files = read_bundle_uri(second.values["evidence_bundle"]["uri"], S3Settings.from_env())
+    files = read_bundle_uri(second.values.evidence_bundle.uri, S3Settings.from_env())
     assert json.loads(files["slo/baseline.json"]) == comparison
     report = verify_files(files, load_public_key_file(pipeline_env.signing_public_key), expected_rc=RC2)
-    assert report.verdict == "PASS" and second.values["evidence_bundle"]["missing_files"] == []
+    assert report.verdict == "PASS" and second.values.evidence_bundle.missing_files == ()
     # the WARN is a warned test of the signed result; the signed verdict and the decision stay PASS
     signed = _test_result(files)
     gate = next(g for g in signed[EXTENSION]["gates"] if g["name"] == "baseline:no_regression")
     assert (gate["verdict"], gate["baseline"]) == ("WARN", RC1) and "baseline:no_regression" in signed[
         "warnedTests"
     ]
-    assert signed["result"] == "PASSED" and second.values["release_decision"]["verdict"] == "PASS"
+    assert signed["result"] == "PASSED" and second.values.release_decision.verdict == "PASS"
     notes = files["release/RELEASE_NOTES_v24.1.md"].decode()
     assert "### Compared with the previous RC" in notes and f"Against {RC1}" in notes
 
     # audit recomputes the comparison from both bundles' raw data; the wrong baseline bundle is refused
-    first_files = read_bundle_uri(first.values["evidence_bundle"]["uri"], S3Settings.from_env())
+    first_files = read_bundle_uri(first.values.evidence_bundle.uri, S3Settings.from_env())
     rc1_dir = _write(first_files, tmp_path / "rc1")
     rc2_dir = _write(files, tmp_path / "rc2")
     assert main(["audit", rc2_dir, "--baseline", rc1_dir]) == 0

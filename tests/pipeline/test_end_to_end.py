@@ -60,7 +60,7 @@ def _check_results(instance, run_id):
 def test_a_passing_rc_gets_a_verified_bundle_and_a_pass_decision(pipeline_env, instance, capsys, tmp_path):
     run = verify_in_process(definitions(), RC, instance, run_config=short_run_config(), raise_on_error=False)
     assert run.success, "the run failed"
-    metrics = run.values["slo_metrics"]
+    metrics = run.values.slo_metrics.as_json()
     assert {r["name"]: r["verdict"] for r in metrics["slos"]} == dict.fromkeys(
         ["read_latency_p95", "write_latency_p95", "error_rate", "fanout_latency_p95", "ingest_latency_p95"],
         "PASS",
@@ -87,10 +87,10 @@ def test_a_passing_rc_gets_a_verified_bundle_and_a_pass_decision(pipeline_env, i
         "promotable",
     }
 
-    bundle = run.values["evidence_bundle"]
-    assert bundle["verdict"] == "PASS" and bundle["missing_files"] == [] and not bundle["dev_key"]
-    assert f"/{RC}/{run.run_id}/evidence/v24.1/" in bundle["uri"]
-    files = read_bundle_uri(bundle["uri"], S3Settings.from_env())
+    bundle = run.values.evidence_bundle
+    assert bundle.verdict == "PASS" and bundle.missing_files == () and not bundle.dev_key
+    assert f"/{RC}/{run.run_id}/evidence/v24.1/" in bundle.uri
+    files = read_bundle_uri(bundle.uri, S3Settings.from_env())
     report = verify_files(files, load_public_key_file(pipeline_env.signing_public_key), expected_rc=RC)
     assert report.verdict == "PASS" and report.run_id == run.run_id
     # the raw rows in the bundle recompute to the recorded figures
@@ -100,8 +100,8 @@ def test_a_passing_rc_gets_a_verified_bundle_and_a_pass_decision(pipeline_env, i
     assert f"{read['value']:.1f}" in notes or f"{read['value']:.0f}" in notes
     # they are signed inside the bundle, so they name where the RC's bundles go, not this run's URI
     assert (
-        bundle["uri"].startswith(f"s3://{S3Settings.from_env().bucket}/")
-        and bundle["uri"].split(run.run_id)[0] in notes
+        bundle.uri.startswith(f"s3://{S3Settings.from_env().bucket}/")
+        and bundle.uri.split(run.run_id)[0] in notes
     )
     # no signed file names a path of this machine (the checkout, the home, the temporary directory,
     # the instance): metrics.json's spec, the SBOM's scan root and caches included
@@ -110,12 +110,12 @@ def test_a_passing_rc_gets_a_verified_bundle_and_a_pass_decision(pipeline_env, i
     lineage = json.loads(files["lineage.json"])
     assert any(o.get("runId") == run.run_id for o in lineage["outputs"])
 
-    decision = run.values["release_decision"]
-    assert decision["verdict"] == "PASS" and decision["bundle_sha256"] == bundle["archive_sha256"]
+    decision = run.values.release_decision
+    assert decision.verdict == "PASS" and decision.bundle_sha256 == bundle.archive_sha256
 
     # the same bundle verifies from S3 through the command line, and is a signed PASS
     public = str(pipeline_env.signing_public_key)
-    assert main(["verify", bundle["uri"], "--public-key", public, "--rc", RC, "--require-pass"]) == 0
+    assert main(["verify", bundle.uri, "--public-key", public, "--rc", RC, "--require-pass"]) == 0
     # the RC is not a git tag here: the signed commit is this checkout's HEAD, and the bundle says so
     assert report.commit == git(project_root(), "rev-parse", "HEAD")
     assert report.release_candidate["commitSource"] == "checkout-head"
@@ -143,7 +143,7 @@ def test_a_passing_rc_gets_a_verified_bundle_and_a_pass_decision(pipeline_env, i
         for name in ("read_load_samples", "slo_metrics", "evidence_bundle", "release_decision")
     ]
     assert order == sorted(order)
-    assert f"run {run.run_id}" in out and bundle["archive_sha256"] in out and "slo_metrics  [PASS]" in out
+    assert f"run {run.run_id}" in out and bundle.archive_sha256 in out and "slo_metrics  [PASS]" in out
 
     # `promote RC` finds the bundle through the instance, decides from its signed content, tags the
     # signed commit: here the RC tag is put on that commit (this checkout's HEAD, fetched)
@@ -154,7 +154,7 @@ def test_a_passing_rc_gets_a_verified_bundle_and_a_pass_decision(pipeline_env, i
         main(["promote", RC, "--public-key", str(pipeline_env.signing_public_key), "--repo", str(repo)]) == 0
     )
     tagged = git(repo, "tag", "-l", "--format=%(contents)", "v24.1.0")
-    assert bundle["uri"] in tagged and bundle["archive_sha256"] in tagged
+    assert bundle.uri in tagged and bundle.archive_sha256 in tagged
     assert (
         main(["promote", RC, "--public-key", str(pipeline_env.signing_public_key), "--repo", str(repo)]) == 1
     )
@@ -166,22 +166,22 @@ def test_a_failing_rc_still_gets_a_complete_signed_bundle_that_says_failed(pipel
             definitions(), RC, instance, run_config=short_run_config(), raise_on_error=False
         )
     assert not run.success, "the blocking promotable check fails the run"
-    write = next(r for r in run.values["slo_metrics"]["slos"] if r["name"] == "write_latency_p95")
+    write = next(r for r in run.values.slo_metrics.as_json()["slos"] if r["name"] == "write_latency_p95")
     assert write["verdict"] == "FAIL" and write["value"] > 700
-    bundle = run.values["evidence_bundle"]
-    assert bundle["verdict"] == "FAIL" and bundle["missing_files"] == []
-    files = read_bundle_uri(bundle["uri"], S3Settings.from_env())
+    bundle = run.values.evidence_bundle
+    assert bundle.verdict == "FAIL" and bundle.missing_files == ()
+    files = read_bundle_uri(bundle.uri, S3Settings.from_env())
     report = verify_files(files, load_public_key_file(pipeline_env.signing_public_key), expected_rc=RC)
     assert report.verdict == "FAIL" and report.result == "FAILED"
     assert machine_paths_in(files) == {}  # a failing RC's bundle names no path of this machine either
     public = str(pipeline_env.signing_public_key)
-    assert main(["verify", bundle["uri"], "--public-key", public]) == 0  # integrity holds
-    assert main(["verify", bundle["uri"], "--public-key", public, "--rc", RC, "--require-pass"]) == 1
+    assert main(["verify", bundle.uri, "--public-key", public]) == 0  # integrity holds
+    assert main(["verify", bundle.uri, "--public-key", public, "--rc", RC, "--require-pass"]) == 1
     assert (
         files["release/PR_BODY_v24.1.md"].decode().lstrip().startswith(">")
         or "FAILED" in files["release/PR_BODY_v24.1.md"].decode().split("\n\n")[0]
     )
-    assert run.values["release_decision"]["verdict"] == "FAIL"
+    assert run.values.release_decision.verdict == "FAIL"
     checks = _check_results(instance, run.run_id)
     assert checks["write_latency_p95"].passed is False and checks["promotable"].passed is False
 
@@ -190,15 +190,15 @@ def test_rerunning_an_rc_makes_a_second_bundle_and_leaves_the_first_alone(pipeli
     config = short_run_config(duration="2s", subscribers=2, events=10)
     first = verify_in_process(definitions(), RC, instance, run_config=config, raise_on_error=False)
     second = verify_in_process(definitions(), RC, instance, run_config=config, raise_on_error=False)
-    uris = {first.values["evidence_bundle"]["uri"], second.values["evidence_bundle"]["uri"]}
+    uris = {first.values.evidence_bundle.uri, second.values.evidence_bundle.uri}
     assert len(uris) == 2
     key = load_public_key_file(pipeline_env.signing_public_key)
     for run in (first, second):
-        files = read_bundle_uri(run.values["evidence_bundle"]["uri"], S3Settings.from_env())
+        files = read_bundle_uri(run.values.evidence_bundle.uri, S3Settings.from_env())
         assert verify_files(files, key, expected_rc=RC).run_id == run.run_id
     with pytest.raises(VerificationFailed):
         verify_files(
-            read_bundle_uri(first.values["evidence_bundle"]["uri"], S3Settings.from_env()),
+            read_bundle_uri(first.values.evidence_bundle.uri, S3Settings.from_env()),
             key,
             expected_rc="v24.1.0-rc2",
         )

@@ -41,15 +41,15 @@ def test_a_run_signs_its_report_and_k6_dashboards_and_shows_its_verdict(pipeline
         definitions(), RC, instance, run_config=short_run_config(duration="4s"), raise_on_error=False
     )
     assert run.success, "the run failed"
-    bundle = run.values["evidence_bundle"]
-    files = read_bundle_uri(bundle["uri"], S3Settings.from_env())
+    bundle = run.values.evidence_bundle
+    files = read_bundle_uri(bundle.uri, S3Settings.from_env())
     key = load_public_key_file(pipeline_env.signing_public_key)
 
     # both reports are signed subjects of the bundle; a changed report does not verify
     assert {"report/index.html", "report/k6-dashboard-read.html", "report/k6-dashboard-write.html"} <= set(
         files
     )
-    assert bundle["missing_files"] == []
+    assert bundle.missing_files == ()
     verify_files(files, key, expected_rc=RC)
     tampered = dict(files)
     tampered["report/index.html"] = files["report/index.html"].replace(b"PASS", b"FAIL")
@@ -61,7 +61,7 @@ def test_a_run_signs_its_report_and_k6_dashboards_and_shows_its_verdict(pipeline
     assert b"Grafana Labs" in dashboard[:200] and b'<script id="data"' in dashboard
 
     shown = _materialization(instance, "evidence_bundle")
-    assert shown["report_uri"].value == bundle["uri"].rstrip("/") + "/report/index.html"
+    assert shown["report_uri"].value == bundle.uri.rstrip("/") + "/report/index.html"
     assert shown["k6_dashboards"].value == ["report/k6-dashboard-read.html", "report/k6-dashboard-write.html"]
 
     # the report's SLO table shows the signed metrics.json's figures, rounded
@@ -82,7 +82,7 @@ def test_a_run_signs_its_report_and_k6_dashboards_and_shows_its_verdict(pipeline
     shares = [float(s) for s in re.findall(r"\| (\d+) % \|", summary)]
     assert len(shares) == len(metrics["slos"]) and shares == sorted(shares, reverse=True)
     command = decision["verify_command"].value
-    assert command.startswith("uv run verification-pipeline verify ") and bundle["uri"] in command
+    assert command.startswith("uv run verification-pipeline verify ") and bundle.uri in command
     assert f"--rc {RC}" in command
     assert decision["headline"].value.startswith("PASS: tightest: ")
     assert not UNROUNDED.search(summary)

@@ -47,9 +47,9 @@ def test_a_waived_check_is_signed_and_stated_and_the_verdict_cannot_be_pass(pipe
         "config": {"waive": True, "waiver_reason": "the legacy service has no version endpoint"}
     }
     run = verify_in_process(definitions(), RC, instance, run_config=config, raise_on_error=False)
-    bundle = run.values["evidence_bundle"]
-    assert bundle["verdict"] == "INCONCLUSIVE"
-    files = read_bundle_uri(bundle["uri"], S3Settings.from_env())
+    bundle = run.values.evidence_bundle
+    assert bundle.verdict == "INCONCLUSIVE"
+    files = read_bundle_uri(bundle.uri, S3Settings.from_env())
     notes = files["release/RELEASE_NOTES_v24.1.md"].decode()
     assert "NOT CHECKED (waived: the legacy service has no version endpoint)" in notes
-    assert run.values["release_decision"]["verdict"] != "PASS"
+    assert run.values.release_decision.verdict != "PASS"

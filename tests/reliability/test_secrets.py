@@ -116,7 +116,7 @@ def test_no_secret_in_logs_metadata_outputs_bundles_printed_output_or_errors(
     # The demo path: the whole job, then what `demo` prints and copies locally.
     started = time.monotonic()
     run = verify_in_process(definitions(), RC, instance, run_config=short_run_config(), raise_on_error=False)
-    assert "evidence_bundle" in run.values, step_failures(instance, run.run_id)
+    assert run.values.evidence_bundle is not None, step_failures(instance, run.run_id)
     demo_output = tmp_path / "demo-output"
     _print_outcome(run, RC, demo_output, s3_stack.stack.settings(), time.monotonic() - started)
     run_ids.append(run.run_id)
@@ -146,7 +146,7 @@ def test_no_secret_in_logs_metadata_outputs_bundles_printed_output_or_errors(
     assert any(name.endswith("raw/read.parquet [rows]") for name in haystacks)
     assert any("bundle.tar.gz!" in name for name in haystacks)
     assert any(name.endswith("[payload]") and run.run_id.encode() in data for name, data in haystacks.items())
-    assert run.values["evidence_bundle"]["uri"].encode() in haystacks["stdout"]
+    assert run.values.evidence_bundle.uri.encode() in haystacks["stdout"]
 
     leaks = sorted(
         f"{secret} in {where}"

@@ -15,8 +15,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -300,8 +302,50 @@ def _differences(
     elif _is_number(recorded) and _is_number(recomputed):
         if not _close(float(recorded), float(recomputed), rel_tol, abs_tol):
             yield MetricDifference(path, recorded, recomputed)
+    elif (
+        _is_reason(path)
+        and isinstance(recorded, str)
+        and isinstance(recomputed, str)
+        and same_reason(recorded, recomputed)
+    ):
+        return
     elif recorded != recomputed:
         yield MetricDifference(path, recorded, recomputed)
+
+
+# A number as a reason writes it: digits, a fraction, an exponent.
+_NUMBER = re.compile(r"\d+(?:\.\d+)?(?:e[+-]?\d+)?")
+
+
+def _is_reason(path: str) -> bool:
+    """`slos[0].reason`, `...phases[0].reasons[1]`: the sentences written for people."""
+    last = path.rsplit(".", 1)[-1]
+    return last == "reason" or last.startswith("reasons[")
+
+
+def same_reason(recorded: str, recomputed: str) -> bool:
+    """Whether two reasons say the same, each number read at the precision it is written with.
+
+    A reason is text for people, written from the signed figures (which are compared on their
+    own at full precision). How many digits it shows may change between releases (an effective
+    n of "10.0165" is now "10"), and a bundle signed before must still audit: the words must be
+    identical, and each pair of numbers must agree to within half a unit of the last digit of the
+    one written with fewer.
+    """
+    if _NUMBER.sub("#", recorded) != _NUMBER.sub("#", recomputed):
+        return False
+    pairs = zip(_NUMBER.findall(recorded), _NUMBER.findall(recomputed), strict=True)
+    return all(a == b or _within_last_digit(a, b) for a, b in pairs)
+
+
+def _within_last_digit(a: str, b: str) -> bool:
+    unit = max(_last_digit_unit(a), _last_digit_unit(b))
+    return abs(Decimal(a) - Decimal(b)) <= unit / 2
+
+
+def _last_digit_unit(text: str) -> Decimal:
+    exponent = Decimal(text).as_tuple().exponent
+    return Decimal(1).scaleb(exponent if isinstance(exponent, int) else 0)
 
 
 def _is_number(value: Any) -> bool:

@@ -22,7 +22,7 @@ import typer
 from typer._click import exceptions as click_exceptions
 
 from verification_pipeline.cli.help import install as _plain_help
-from verification_pipeline.errors import PipelineError, UsageError, os_error, os_fsdecode, shown_message
+from verification_pipeline.errors import PipelineError, UsageError, os_error, os_fsdecode
 from verification_pipeline.textsafe import for_terminal
 
 PROG = "verification-pipeline"
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
 def say_error(message: str) -> None:
     """The one way an error reaches the user: `error: ...` on stderr, paths escaped and bounded."""
     # an error quotes its input (a member name, a field): shown inert, never as terminal escapes
-    typer.secho(f"error: {for_terminal(shown_message(message))}", err=True, fg=typer.colors.RED)
+    typer.secho(f"error: {for_terminal(message)}", err=True, fg=typer.colors.RED)
 
 
 # Typer checks values with pydantic and passes its wording on; said here as the rest of our messages.
@@ -154,7 +154,7 @@ def _plain_usage(message: str) -> str:
 def _crash(exc: BaseException, args: list[str]) -> int:
     from verification_pipeline.cli.crash import report_crash
 
-    typer.secho(shown_message(report_crash(exc, args)), err=True, fg=typer.colors.RED)
+    typer.secho(for_terminal(report_crash(exc, args)), err=True, fg=typer.colors.RED)
     return 3
 
 

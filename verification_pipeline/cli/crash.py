@@ -16,6 +16,8 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
+from verification_pipeline.textsafe import for_terminal
+
 _SECRET_NAME = re.compile(
     r"SECRET|TOKEN|JWT|PASSWORD|PRIVATE|SIGNING_KEY|ACCESS_KEY|CREDENTIAL", re.IGNORECASE
 )
@@ -33,7 +35,8 @@ def report_crash(exc: BaseException, args: list[str]) -> str:
     where = _write_log(text)
     text_of = _text(exc)
     message = _mask(text_of, secrets).splitlines()[0] if text_of.strip() else ""
-    return f"internal error: {type(exc).__name__}: {message}; details in {where}"
+    # the message cut here, so that the line's end (where the details are) is never cut when shown
+    return f"internal error: {type(exc).__name__}: {for_terminal(message, 500)}; details in {where}"
 
 
 def _text(exc: BaseException) -> str:
@@ -48,7 +51,7 @@ def _write_log(text: str) -> str:
 
     name = f"internal-error-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.log"
     # a file name that is not UTF-8 (`k6_\xff.json`) is in the traceback as `\udcff`: bytes, escaped
-    from verification_pipeline.errors import escaped
+    from verification_pipeline.textsafe import escaped
 
     data = escaped(text).encode("utf-8")
     for folder in _log_folders(vp_home):

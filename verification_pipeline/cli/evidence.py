@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-    from verification_pipeline.audit.recompute import MetricDifference
+    from verification_pipeline.audit.recompute import AuditReport, MetricDifference
+    from verification_pipeline.evidence.content import SpooledFiles
     from verification_pipeline.evidence.verify import VerificationReport
     from verification_pipeline.policy.conftest import Engine
 
@@ -70,7 +71,6 @@ def verify(
     Plain `verify` is an integrity check: a signed FAIL verifies. It prints the signed verdict first.
     """
     from verification_pipeline.errors import UsageError
-    from verification_pipeline.evidence.bundle_io import read_bundle, root_version_of
     from verification_pipeline.evidence.keys import load_public_key_file
     from verification_pipeline.evidence.layout import ATTESTATIONS
     from verification_pipeline.evidence.verify import verify_files
@@ -89,14 +89,7 @@ def verify(
         from verification_pipeline.policy.release import load_release_policy
 
         release_policy = load_release_policy(policy)
-    if bundle.startswith("s3://"):
-        from verification_pipeline.storage.bundles import read_bundle_uri
-        from verification_pipeline.storage.s3 import S3Settings
-
-        files, root_version = read_bundle_uri(bundle, S3Settings.from_env()), root_version_of(bundle)
-    else:
-        read = read_bundle(_bundle_path(bundle))
-        files, root_version = read.files, read.root_version
+    files, root_version = _read_files(bundle)
     report = verify_files(files, key, expected_rc=rc, source=bundle, root_version=root_version)
     first, *rest = (for_terminal(line) for line in report.summary_lines())
     typer.secho(
@@ -133,9 +126,8 @@ def audit(
     ] = None,
 ) -> None:
     """Recompute slo/metrics.json (and slo/baseline.json with --baseline) from raw data, compare, print the lineage."""
-    from verification_pipeline.audit.recompute import audit_path, lineage_lines
+    from verification_pipeline.audit.recompute import audit_path
     from verification_pipeline.evidence.keys import load_public_key_file
-    from verification_pipeline.textsafe import for_terminal
 
     key = load_public_key_file(public_key) if public_key is not None else None
     bundle_path = _bundle_path(bundle)
@@ -146,6 +138,37 @@ def audit(
             hint="pass the bundle of the RC before it",
         )
     report = audit_path(bundle_path, public_key=key, baseline=baseline_path)
+    _print_audit(report, baseline)
+    for name, differences in (
+        (SLO_METRICS, report.differences),
+        (SLO_BASELINE, report.baseline_differences or ()),
+    ):
+        if differences:
+            raise VerificationFailed(
+                f"{name} [{differences[0].field}]: {len(differences)} figure(s) differ from the recomputation",
+                hint="the recorded figures do not follow from the raw measurements",
+            )
+    typer.echo("audit: every recorded figure matches the recomputation")
+
+
+def _read_files(bundle: str) -> tuple[SpooledFiles, str | None]:
+    """The files of a bundle directory, archive or s3:// prefix, and the version its root names."""
+    from verification_pipeline.evidence.bundle_io import read_bundle, root_version_of
+
+    if bundle.startswith("s3://"):
+        from verification_pipeline.storage.bundles import read_bundle_uri
+        from verification_pipeline.storage.s3 import S3Settings
+
+        return read_bundle_uri(bundle, S3Settings.from_env()), root_version_of(bundle)
+    read = read_bundle(_bundle_path(bundle))
+    return read.files, read.root_version
+
+
+def _print_audit(report: AuditReport, baseline: str | None) -> None:
+    """What was verified, the lineage, and every figure that differs from its recomputation."""
+    from verification_pipeline.audit.recompute import lineage_lines
+    from verification_pipeline.textsafe import for_terminal
+
     if report.verification is None:
         typer.secho(
             "WARNING: NOT VERIFIED: no --public-key given, so these files are checked only against "
@@ -178,16 +201,6 @@ def audit(
         )
         for difference in report.baseline_differences:
             typer.echo(for_terminal(_difference_line(difference)))
-    for name, differences in (
-        (SLO_METRICS, report.differences),
-        (SLO_BASELINE, report.baseline_differences or ()),
-    ):
-        if differences:
-            raise VerificationFailed(
-                f"{name} [{differences[0].field}]: {len(differences)} figure(s) differ from the recomputation",
-                hint="the recorded figures do not follow from the raw measurements",
-            )
-    typer.echo("audit: every recorded figure matches the recomputation")
 
 
 def _judge_release_policy(

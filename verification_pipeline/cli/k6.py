@@ -15,7 +15,7 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import typer
 
@@ -93,17 +93,7 @@ def gate_command(
     """The seed's parse-k6.js: p95 and error rate against limits; exit 1 on a breach."""
     from verification_pipeline.loadtest.summary import ALL_OPS, summarize
 
-    if error_rate is None:
-        if seed_error_rate is None:
-            raise UsageError("missing option --error-rate", hint="e.g. --error-rate 0.1 (percent)")
-        error_rate = seed_error_rate
-    for name, limit in (("--p95", p95), ("--error-rate", error_rate), ("--confidence", confidence or 0.95)):
-        if not math.isfinite(limit):
-            raise UsageError(f"{name} must be a finite number, got {limit}", hint="e.g. --p95 350")
-    if confidence is not None and not 0.5 < confidence < 1:
-        raise UsageError(
-            f"--confidence must lie above 0.5 and below 1, got {confidence:g}", hint="e.g. --confidence 0.95"
-        )
+    error_rate = _checked_limits(p95, error_rate, seed_error_rate, confidence)
     samples = _load(files, role)
     summary = summarize(samples)
     scope = op or ALL_OPS
@@ -124,7 +114,29 @@ def gate_command(
             confidence,
         )
         return
-    figures = summary[scope]
+    _gate_on_estimates(summary[scope], scope, p95, error_rate)
+
+
+def _checked_limits(
+    p95: float, error_rate: float | None, seed_error_rate: float | None, confidence: float | None
+) -> float:
+    """The error-rate limit (`--error-rate`, else the seed's `--errorRate`) once every limit is usable."""
+    if error_rate is None:
+        if seed_error_rate is None:
+            raise UsageError("missing option --error-rate", hint="e.g. --error-rate 0.1 (percent)")
+        error_rate = seed_error_rate
+    for name, limit in (("--p95", p95), ("--error-rate", error_rate), ("--confidence", confidence or 0.95)):
+        if not math.isfinite(limit):
+            raise UsageError(f"{name} must be a finite number, got {limit}", hint="e.g. --p95 350")
+    if confidence is not None and not 0.5 < confidence < 1:
+        raise UsageError(
+            f"--confidence must lie above 0.5 and below 1, got {confidence:g}", hint="e.g. --confidence 0.95"
+        )
+    return error_rate
+
+
+def _gate_on_estimates(figures: dict[str, Any], scope: str, p95: float, error_rate: float) -> None:
+    """The seed's gate: the measured p95 and failed share against the limits; GateFailed on a breach."""
     measured_p95 = figures["http_req_duration"]["p(95)"]
     failures = figures["request_failures"]
     failed_share = failures["rate"] * 100

@@ -26,7 +26,10 @@ def _group() -> None:
 @app.command("test")
 def test(
     files: Annotated[
-        list[Path], typer.Argument(help="Configuration files: YAML (multi-document), JSON, TOML.")
+        list[Path],
+        typer.Argument(
+            help="Configuration files: YAML (multi-document), JSON, TOML, INI, dotenv, XML, Dockerfile, HCL2."
+        ),
     ],
     policy: Annotated[
         list[Path] | None,
@@ -48,9 +51,18 @@ def test(
     ] = False,
     fail_on_warn: Annotated[bool, typer.Option("--fail-on-warn", help="Exit 1 on a warning too.")] = False,
     rego_version: Annotated[
-        str, typer.Option("--rego-version", help="v1 (default); v0 is not supported.")
+        str,
+        typer.Option(
+            "--rego-version",
+            help="v1 (default) or v0 (rewritten to v1 before compiling, as opa fmt --v0-v1).",
+        ),
     ] = "v1",
-    parser: Annotated[str | None, typer.Option("--parser", help="yaml, json or toml for every file.")] = None,
+    parser: Annotated[
+        str | None,
+        typer.Option(
+            "--parser", help="yaml, json, toml, ini, dotenv, xml, dockerfile or hcl2 for every file."
+        ),
+    ] = None,
     output: Annotated[
         str, typer.Option("--output", "-o", help="stdout (default) or json (conftest's shape).")
     ] = "stdout",
@@ -76,16 +88,11 @@ def test(
     del no_color  # accepted for conftest's command lines: nothing here is coloured
     if rego_version.lower() not in ("v0", "v1"):
         raise UsageError(f"--rego-version {rego_version!r}: expected v0 or v1")
-    if rego_version.lower() == "v0":
-        raise UsageError(
-            "--rego-version v0: regopy (rego-cpp) reads Rego v1 only",
-            hint="rewrite the policies for v1 (`opa fmt --v0-v1`) and drop the option",
-        )
     if output not in ("stdout", "json"):
         raise UsageError(f"--output {output!r}: expected stdout or json")
     if parser is not None and parser not in PARSERS:
         raise UsageError(f"--parser {parser!r}: expected one of {', '.join(PARSERS)}")
-    engine = Engine(load_modules(policy or [Path("policy")]), load_data(data or []))
+    engine = Engine(load_modules(policy or [Path("policy")], rego_version.lower()), load_data(data or []))
     options = TestOptions(
         namespaces=tuple(namespace or ["main"]), all_namespaces=all_namespaces, combine=combine, parser=parser
     )

@@ -52,6 +52,7 @@ def run(
     from verification_pipeline.paths import ensure_dagster_home, usable_vp_home
     from verification_pipeline.release.tags import parse_rc
     from verification_pipeline.storage.s3 import S3Settings
+    from verification_pipeline.verdict import Verdict
 
     tag = parse_rc(rc).tag
     if output is not None:
@@ -72,13 +73,13 @@ def run(
         result = _verify_rc(defs, instance, tag, _seconds(duration), run_config=config, what="run")
         _print_outcome(result, tag, output, S3Settings.from_env(), time.monotonic() - started, what="run")
         _print_comparison(result)
-        decision = result.values.get("release_decision")
+        decision = result.values.release_decision
         if decision is None:
             _raise_step_failure(instance, result.run_id)
-    if decision["verdict"] != "PASS":
+    if decision.verdict is not Verdict.PASS:
         raise GateFailed(
-            f"{tag}: the signed release decision is {decision['verdict']}",
-            hint="; ".join(decision["reasons"]) or None,
+            f"{tag}: the signed release decision is {decision.verdict}",
+            hint="; ".join(decision.reasons) or None,
         )
 
 

@@ -137,7 +137,7 @@ def demo(
         if not was_running and not keep_stack:
             stack.down()
             typer.echo("stack stopped (it was not running before the demo)")
-    if any("release_decision" not in run.values for run in runs):
+    if any(run.values.release_decision is None for run in runs):
         raise typer.Exit(1)
 
 
@@ -239,9 +239,10 @@ def _print_comparison(run: VerificationRun) -> None:
     """slo/baseline.json as a table: every shift with its interval, p-value, effect size and verdict."""
     from verification_pipeline.cli.output import print_table
 
-    comparison = run.values.get("baseline_comparison")
-    if not comparison:
+    record = run.values.baseline_comparison
+    if record is None:
         return
+    comparison = record.as_json()  # the printing edge: each row's figures ride along as JSON
     baseline = (comparison["baseline"] or {}).get("rc")
     typer.echo("")
     typer.secho(
@@ -287,19 +288,19 @@ def _print_outcome(
     from verification_pipeline.verdict import Verdict
 
     typer.echo("")
-    slo = run.values.get("slo_metrics")
+    slo = run.values.slo_metrics
     if slo:
-        _print_slo_table(slo)
-    scans = run.values.get("scan_summary")
+        _print_slo_table(slo.as_json())
+    scans = run.values.scan_summary
     if scans:
-        typer.echo("scan gates: " + ", ".join(f"{g['name']} {g['verdict']}" for g in scans["gates"]))
-    bundle = run.values.get("evidence_bundle")
-    decision = run.values.get("release_decision")
+        typer.echo("scan gates: " + ", ".join(f"{g.name} {g.verdict}" for g in scans.gates))
+    bundle = run.values.evidence_bundle
+    decision = run.values.release_decision
     if decision:
         typer.secho(
-            f"release decision for {rc}: {decision['verdict']}"
-            + (f" ({'; '.join(decision['reasons'])})" if decision["reasons"] else ""),
-            fg=typer.colors.GREEN if Verdict(decision["verdict"]) is Verdict.PASS else typer.colors.RED,
+            f"release decision for {rc}: {decision.verdict}"
+            + (f" ({'; '.join(decision.reasons)})" if decision.reasons else ""),
+            fg=typer.colors.GREEN if decision.verdict is Verdict.PASS else typer.colors.RED,
             bold=True,
         )
     typer.echo(
@@ -312,22 +313,22 @@ def _print_outcome(
     if not bundle:
         typer.secho("no evidence bundle was produced: see the run's errors above", fg=typer.colors.RED)
         return
-    files = read_bundle_uri(bundle["uri"], settings)
-    typer.echo(f"bundle:     {bundle['uri']}  ({len(files)} files, verdict {bundle['verdict']})")
-    typer.echo(f"archive:    {bundle['archive_uri']}  sha256 {bundle['archive_sha256']}")
-    if bundle.get("dev_key"):
+    files = read_bundle_uri(bundle.uri, settings)
+    typer.echo(f"bundle:     {bundle.uri}  ({len(files)} files, verdict {bundle.verdict})")
+    typer.echo(f"archive:    {bundle.archive_uri}  sha256 {bundle.archive_sha256}")
+    if bundle.dev_key:
         typer.secho(
             "signed with the embedded stack's DEV key: fine for a demo, not release evidence",
             fg=typer.colors.YELLOW,
         )
     if output is None:
-        public = load_public_key_pem(bundle["public_key_pem"].encode(), source="the run's signing key")
+        public = load_public_key_pem(bundle.public_key_pem.encode(), source="the run's signing key")
         verified = verify_files(files, public, expected_rc=rc)
         typer.echo(
             f"            -> verified from the store: {verified.files} files, verdict {verified.verdict}"
         )
         return
-    local = _local_copy(files, bundle["public_key_pem"], output, rc)
+    local = _local_copy(files, bundle.public_key_pem, output, rc)
     public_key = local / "evidence-signing.pub"
     report = verify_path(
         local / "bundle", load_public_key_pem(public_key.read_bytes(), source=str(public_key)), expected_rc=rc

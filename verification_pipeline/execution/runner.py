@@ -12,14 +12,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Self, TextIO
+from typing import Self, TextIO
 
 import dagster as dg
-from pydantic import BaseModel
 
 from verification_pipeline.defs.job import JOB
 from verification_pipeline.defs.partitions import RELEASE_CANDIDATES
 from verification_pipeline.execution.timing import is_measuring, step_windows
+from verification_pipeline.records import RunSummary
 
 
 @dataclass
@@ -35,8 +35,8 @@ class VerificationRun:
     run_id: str
     success: bool
     materialized: list[Materialized]
-    values: dict[str, Any]
-    """JSON-ready values of the assets a person reads first (`SUMMARY_ASSETS`)."""
+    values: RunSummary
+    """The records of the assets a person reads first (`SUMMARY_ASSETS`)."""
     step_windows: dict[str, tuple[float, float]]
     """Step key -> (start, end) epoch seconds, from the instance's event log."""
 
@@ -50,7 +50,7 @@ class VerificationRun:
         return bundle[1] - load_end if load_end is not None and bundle else None
 
 
-SUMMARY_ASSETS = ("slo_metrics", "baseline_comparison", "scan_summary", "evidence_bundle", "release_decision")
+SUMMARY_ASSETS = tuple(RunSummary.model_fields)
 
 
 def verify_in_process(
@@ -86,7 +86,7 @@ def verify_in_process(
             )
         )
     done = {m.asset for m in materialized}
-    values = {name: _json_ready(result.asset_value(name)) for name in SUMMARY_ASSETS if name in done}
+    values = RunSummary(**{name: result.asset_value(name) for name in SUMMARY_ASSETS if name in done})
     return VerificationRun(
         run_id=result.run_id,
         success=result.success,
@@ -94,10 +94,6 @@ def verify_in_process(
         values=values,
         step_windows=step_windows(instance, result.run_id),
     )
-
-
-def _json_ready(value: object) -> Any:
-    return value.model_dump(mode="json") if isinstance(value, BaseModel) else value
 
 
 # Metadata that says most about a step, in this order; the first one present is its key figure.

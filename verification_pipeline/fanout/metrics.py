@@ -108,13 +108,21 @@ def seed_method_figures(
     }
 
 
+def loop_lag_p99_by_process(loop_lag: pl.DataFrame | None) -> dict[str, float]:
+    """Each of the probe's loops (`publisher`, `subscribers-0`, ...) with its p99 lag, in name order."""
+    if loop_lag is None or loop_lag.is_empty():
+        return {}
+    per_process = loop_lag.group_by("process").agg(pl.col("lag_ms")).sort("process")
+    p99s = {
+        process: seed_quantile(lags, 0.99)
+        for process, lags in zip(per_process["process"], per_process["lag_ms"].to_list(), strict=True)
+    }
+    return {process: p99 for process, p99 in p99s.items() if p99 is not None}
+
+
 def worst_loop_lag_p99(loop_lag: pl.DataFrame | None) -> float | None:
     """The highest per-process p99 event-loop lag; one saturated loop is enough to distort."""
-    if loop_lag is None or loop_lag.is_empty():
-        return None
-    per_process = loop_lag.group_by("process").agg(pl.col("lag_ms"))
-    p99s = [seed_quantile(lags, 0.99) for lags in per_process["lag_ms"].to_list()]
-    return max(p99 for p99 in p99s if p99 is not None)  # None only for a group without lags
+    return max(loop_lag_p99_by_process(loop_lag).values(), default=None)
 
 
 def gate_breaches(metrics: dict, *, max_p95_ms: float = 250.0, min_delivery_ratio: float = 1.0) -> list[str]:

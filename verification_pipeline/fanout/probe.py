@@ -5,8 +5,9 @@ so that stamping thousands of arrivals never queues behind one loop; the publish
 calling process. The run has three phases: every subscriber connects and has its `subscribe`
 acknowledged before the first publish (so a late join is never mistaken for a loss); the
 publisher sends M signals; the workers then wait until every subscriber has seen every event
-or the grace period after the last publish has passed. All timestamps come from this
-machine's wall clock, so the target's clock never enters a latency.
+or the grace period after the last publish has passed. Every stamp, in every process, comes
+from this host's monotonic clock (`clock`), so neither the target's clock nor a step of the
+wall clock during the run enters a latency.
 """
 
 from __future__ import annotations
@@ -30,10 +31,24 @@ import polars as pl
 
 from verification_pipeline.errors import ConfigError, TargetError
 from verification_pipeline.fanout.accounting import Publish, Receipt, account_deliveries
+from verification_pipeline.fanout.clock import as_epoch_ms, as_stamp_ms, stamp_ms
 from verification_pipeline.fanout.looplag import LoopLagMonitor
-from verification_pipeline.fanout.metrics import fanout_metrics, seed_method_figures, worst_loop_lag_p99
+from verification_pipeline.fanout.metrics import (
+    fanout_metrics,
+    loop_lag_p99_by_process,
+    seed_method_figures,
+    worst_loop_lag_p99,
+)
 from verification_pipeline.fanout.publisher import PublishOutcome, T0Emitter, publish_signals, warm_up
-from verification_pipeline.fanout.subscribers import CONNECTS_IN_FLIGHT, SubscriberGroup, run_group
+from verification_pipeline.fanout.redact import redact_token
+from verification_pipeline.fanout.subscribers import (
+    CONNECTS_IN_FLIGHT,
+    SubscribeFailed,
+    SubscriberGroup,
+    run_group,
+    subscribe_one,
+)
+from verification_pipeline.fanout.wire import websocket_url
 from verification_pipeline.reachability import check_http_url, check_reachable
 
 log = logging.getLogger(__name__)
@@ -63,7 +78,8 @@ class ProbeConfig:
     socketio_path: str = "socket.io"
     processes: int | None = None
     subscribers_per_process: int = 500
-    connect_timeout_s: float = 10.0
+    connect_timeout_s: float = 5.0
+    """Per connection: TCP connect, and the Socket.IO handshake (or a GraphQL answer) after it."""
     request_timeout_s: float = 10.0
     max_loop_lag_ms: float = 20.0
     t0_echoes: bool = False
@@ -136,6 +152,8 @@ class ProbeResult:
         figures = fanout_metrics(
             self.deliveries, loop_lag=self.loop_lag, publish_errors=len(self.publish_failures)
         )
+        # per loop, for the person reading fanout.json; not in the signed SLO document's fan-out figures
+        figures["loop_lag_p99_ms_by_process"] = loop_lag_p99_by_process(self.loop_lag)
         return figures | ({"seed_method": self.seed_method} if self.seed_method is not None else {})
 
 
@@ -182,6 +200,10 @@ def run_probe(
     for url in (config.url, config.socketio_url):
         check_reachable(url, config.connect_timeout_s)
     groups = plan_groups(config)
+    # One subscriber's whole handshake and one GraphQL request, each bounded by the connect
+    # timeout, before any process starts: a server that accepts connections and never answers
+    # (or answers plain HTTP) is named in seconds, not after every subscriber's timeout in turn.
+    asyncio.run(_preflight(config, groups[0]))
     log.info(
         "fan-out probe: %d subscribers in %d processes, %d events",
         config.subscribers,
@@ -206,7 +228,7 @@ def run_probe(
                 outcome.failures[0],
             )
         # Every event gets its full grace period, so the last one's ends the wait.
-        deadline = max(p.published_at_ms for p in outcome.publishes) / 1000.0 + config.grace_ms / 1000.0
+        deadline = as_stamp_ms(max(p.published_at_ms for p in outcome.publishes)) + config.grace_ms
         awaited = [publish.event_id for publish in (*outcome.publishes, *echoes)]
         harvest = subscribers.drain(awaited, deadline, report)
 
@@ -290,10 +312,14 @@ class _SubscriberProcesses:
         for link in self.links.values():
             link.send(("drain", event_ids, deadline))
         harvest = _Harvest()
-        within_s = max(0.0, deadline - time.time()) + WORKER_REPORT_S
+        within_s = max(0.0, deadline - stamp_ms()) / 1000.0 + WORKER_REPORT_S
         for done, (index, message) in enumerate(self._one_message_from_each(within_s), 1):
             _, receipts, loop_lag_ms, disconnects = message
-            harvest.receipts.extend(Receipt(*receipt) for receipt in receipts)
+            # stamped on the monotonic clock, shown as epoch time with the one offset the publishes use
+            harvest.receipts.extend(
+                Receipt(subscriber, event_id, seq, as_epoch_ms(at))
+                for subscriber, event_id, seq, at in receipts
+            )
             harvest.loop_lag.extend((f"subscribers-{index}", lag) for lag in loop_lag_ms)
             harvest.disconnects += disconnects
             report("drain", done, len(self.groups))
@@ -329,6 +355,33 @@ class _SubscriberProcesses:
                 worker.join(timeout=5)
         for link in self.links.values():
             link.close()
+
+
+CONNECT_TIMEOUT_HINT = (
+    "check that the GraphQL and Socket.IO URLs name the target's endpoints; if it is only slow "
+    "to answer, give it longer with `fanout run --connect-timeout SECONDS`"
+)
+
+
+async def _preflight(config: ProbeConfig, group: SubscriberGroup) -> None:
+    """Refuse a target that does not speak Socket.IO or GraphQL within the connect timeout."""
+    try:
+        subscription = await subscribe_one(group, websocket_url(group.url, group.socketio_path))
+    except SubscribeFailed as exc:
+        raise TargetError(
+            f"{config.socketio_url}: {redact_token(str(exc), config.token)}", hint=CONNECT_TIMEOUT_HINT
+        ) from None
+    await subscription.close()
+    timeout = httpx.Timeout(config.connect_timeout_s)
+    async with httpx.AsyncClient(timeout=timeout) as client:
+        try:
+            await warm_up(client, config.url, config.token)
+        except httpx.TimeoutException:
+            raise TargetError(
+                f"{config.url}: connected, but no answer to a GraphQL request within "
+                f"{config.connect_timeout_s:g} s",
+                hint=CONNECT_TIMEOUT_HINT,
+            ) from None
 
 
 async def _publish(

@@ -17,7 +17,6 @@ import asyncio
 import json
 import logging
 import random
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,6 +27,7 @@ import socketio
 
 from verification_pipeline.errors import TargetError
 from verification_pipeline.fanout.accounting import Publish
+from verification_pipeline.fanout.clock import as_epoch_ms, stamp_ms
 from verification_pipeline.fanout.redact import redact_token
 from verification_pipeline.fanout.subscribers import SubscribeFailed
 
@@ -154,7 +154,7 @@ async def _publish(client: httpx.AsyncClient, url: str, token: str, tenant: str)
     }
     # `ts` goes last in `input`: the encoded body ends with the three braces that close it.
     head, tail = json.dumps(body, separators=(",", ":")).encode()[:-3] + b',"ts":"', b'"}}}'
-    stamped: list[datetime] = []
+    stamped: list[float] = []  # clock.stamp_ms(); the body's `ts` is the same instant as epoch time
 
     # `ts` is the moment the request starts going out: httpx reports it (its `trace` extension)
     # just before writing the headers, after building the request, which costs it about half a
@@ -163,12 +163,13 @@ async def _publish(client: httpx.AsyncClient, url: str, token: str, tenant: str)
     # from its first byte on, stays inside the figure.
     async def trace(event: str, _info: dict) -> None:
         if event.endswith("send_request_headers.started") and not stamped:
-            stamped.append(datetime.now(UTC))
+            stamped.append(stamp_ms())
 
     async def stamped_body() -> AsyncIterator[bytes]:
         if not stamped:  # a transport that reports no trace events
-            stamped.append(datetime.now(UTC))
-        yield head + stamped[0].strftime(_TS_FORMAT).encode() + tail
+            stamped.append(stamp_ms())
+        ts = datetime.fromtimestamp(as_epoch_ms(stamped[0]) / 1000.0, UTC)
+        yield head + ts.strftime(_TS_FORMAT).encode() + tail
 
     headers = {
         "Authorization": f"Bearer {token}",
@@ -181,7 +182,7 @@ async def _publish(client: httpx.AsyncClient, url: str, token: str, tenant: str)
             url, content=stamped_body(), headers=headers, extensions={"trace": trace}
         )
     except httpx.TimeoutException:
-        return f"publish timed out after {client.timeout.read} s"
+        return f"publish timed out after {client.timeout.read:g} s"
     except httpx.TransportError as exc:
         raise _unreachable(url, exc, token) from None
     _refuse_refused(url, response, token, "scope coherence:write")
@@ -205,7 +206,7 @@ async def _publish(client: httpx.AsyncClient, url: str, token: str, tenant: str)
         return f"publishCoherenceSignal returned {event_id!r}, not an event id"
     if not stamped:  # answered without reading the body: no `ts` went out to measure from
         return "the target answered before the signal was sent"
-    return Publish(event_id, stamped[0].timestamp() * 1000.0)
+    return Publish(event_id, as_epoch_ms(stamped[0]))
 
 
 def _reason(response: httpx.Response, token: str) -> str:
@@ -282,7 +283,7 @@ class T0Emitter:
         return self
 
     async def emit(self) -> None:
-        t0_ms = float(int(time.time() * 1000.0))  # whole ms, as `Date.now()` in the seed's script
+        t0_ms = float(int(as_epoch_ms(stamp_ms())))  # whole ms, as `Date.now()` in the seed's script
         self._sent += 1
 
         def acknowledged(answer: object = None) -> None:

@@ -6,10 +6,12 @@ process and loop each, and this module is what runs in each of those processes. 
 the parent over a `multiprocessing` connection, with plain picklable messages:
 
     group  -> parent  ("ready", connected)  |  ("error", cause)
-    parent -> group   ("drain", event_ids, deadline_epoch_s)  |  ("abort",)
+    parent -> group   ("drain", event_ids, deadline_ms)  |  ("abort",)
     group  -> parent  ("result", receipts, loop_lag_ms, disconnects)
 
-Receipts are `(subscriber, event_id, seq, received_at_ms)` tuples. Causes are sentences for a
+Receipts are `(subscriber, event_id, seq, received_at_ms)` tuples. Every time here (the stamps,
+the deadline) is on the host's monotonic clock (`clock.stamp_ms`), which every process of this
+host reads alike; the parent turns the stamps into epoch times with one offset. Causes are sentences for a
 person with the token removed, because they end up in error messages.
 """
 
@@ -20,15 +22,13 @@ import contextlib
 import gc
 import json
 import logging
-import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 
-import aiohttp
-
+from verification_pipeline.fanout.clock import stamp_ms
 from verification_pipeline.fanout.looplag import LoopLagMonitor
 from verification_pipeline.fanout.redact import redact_token
-from verification_pipeline.fanout.wire import Subscription, WireRefused, websocket_url
+from verification_pipeline.fanout.wire import NotAWebsocket, Subscription, WireRefused, websocket_url
 
 log = logging.getLogger(__name__)
 
@@ -77,12 +77,11 @@ async def _hold(group: SubscriberGroup, parent: Connection) -> None:
     monitor = LoopLagMonitor()
     monitor.start()
     inbox = _Inbox()
-    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
     subscriptions: list[Subscription] = []
     readers: list[asyncio.Task[None]] = []
     try:
         try:
-            await _connect_all(group, session, subscriptions, readers, inbox)
+            await _connect_all(group, subscriptions, readers, inbox)
         except SubscribeFailed as exc:
             parent.send(("error", redact_token(str(exc), group.token)))
             return
@@ -115,12 +114,10 @@ async def _hold(group: SubscriberGroup, parent: Connection) -> None:
             *(subscription.close() for subscription in subscriptions), return_exceptions=True
         )
         await asyncio.gather(*readers, return_exceptions=True)
-        await session.close()
 
 
 async def _connect_all(
     group: SubscriberGroup,
-    session: aiohttp.ClientSession,
     subscriptions: list[Subscription],
     readers: list[asyncio.Task[None]],
     inbox: _Inbox,
@@ -130,22 +127,26 @@ async def _connect_all(
 
     async def connect_one(subscriber: int) -> None:
         async with gate:
-            subscription = await _subscribe(group, url, session)
+            subscription = await subscribe_one(group, url)
         subscriptions.append(subscription)
         readers.append(asyncio.get_running_loop().create_task(_read(subscription, subscriber, inbox)))
 
-    outcomes = await asyncio.gather(
-        *(connect_one(group.first + offset) for offset in range(group.count)), return_exceptions=True
-    )
-    for outcome in outcomes:
-        if isinstance(outcome, BaseException):
-            raise outcome
+    loop = asyncio.get_running_loop()
+    connecting = [loop.create_task(connect_one(group.first + offset)) for offset in range(group.count)]
+    try:
+        await asyncio.gather(*connecting)
+    except BaseException:
+        # the first failure is the answer: the others would only wait out their own timeouts
+        for task in connecting:
+            task.cancel()
+        await asyncio.gather(*connecting, return_exceptions=True)
+        raise
 
 
-async def _subscribe(group: SubscriberGroup, url: str, session: aiohttp.ClientSession) -> Subscription:
+async def subscribe_one(group: SubscriberGroup, url: str) -> Subscription:
+    """One subscriber of `group`, connected and subscribed; SubscribeFailed says why not, for a person."""
     try:
         subscription, ack = await Subscription.open(
-            session,
             url,
             auth={"token": group.token},
             subscribe=("subscribe", {"tenantId": group.tenant}),
@@ -156,14 +157,21 @@ async def _subscribe(group: SubscriberGroup, url: str, session: aiohttp.ClientSe
         raise SubscribeFailed(f"the Socket.IO connection or subscription was refused: {exc}") from None
     except TimeoutError:
         raise SubscribeFailed(
-            f"no Socket.IO connection and acknowledgement of subscribe to tenant {group.tenant!r} "
-            f"within {group.connect_timeout_s:g} s"
+            f"connected, but no Socket.IO handshake and acknowledgement of subscribe to tenant "
+            f"{group.tenant!r} within {group.connect_timeout_s:g} s (a server that accepts connections "
+            "and never answers, or one too busy to)"
         ) from None
-    except aiohttp.ClientError as exc:
-        # the transport failed before any Socket.IO answer: a plain HTTP server, a proxy, nothing
+    except NotAWebsocket as exc:
+        # the server answered, but not as a Socket.IO server would: a plain HTTP server, a proxy
+        raise SubscribeFailed(
+            f"no Socket.IO handshake with {group.url} (path {group.socketio_path}): {exc}; "
+            "is a Socket.IO server there?"
+        ) from None
+    except OSError as exc:
+        # the connection failed or broke before any Socket.IO answer
         raise SubscribeFailed(
             f"no Socket.IO handshake with {group.url} (path {group.socketio_path}): "
-            f"{type(exc).__name__}: {exc}; is a Socket.IO server there?"
+            f"{exc.strerror or type(exc).__name__}"
         ) from None
     if not (isinstance(ack, dict) and ack.get("ok") is True):
         await subscription.close()
@@ -185,21 +193,17 @@ async def _read(subscription: Subscription, subscriber: int, inbox: _Inbox) -> N
             seq = payload.get("seq")
             receipts.append((subscriber, payload["id"], seq if type(seq) is int else None, received_at_ms))
 
-    try:
-        closed_by_target = await subscription.run(on_event)
-    except aiohttp.ClientError:
-        closed_by_target = not subscription.closing
-    if closed_by_target:
+    if await subscription.run(on_event):  # closed by the target, not by us
         inbox.disconnects += 1
 
 
 async def _drain(
     group: SubscriberGroup, receipts: list[Receipt], event_ids: set[str], deadline: float
 ) -> None:
-    """Wait until every subscriber has seen every event, or until the grace period is over."""
+    """Wait until every subscriber has seen every event, or until `deadline` (`clock.stamp_ms`)."""
     missing = {group.first + offset: set(event_ids) for offset in range(group.count)}
     checked = 0
-    while missing and time.time() < deadline:
+    while missing and stamp_ms() < deadline:
         for subscriber, event_id, _seq, _at in receipts[checked:]:
             waiting = missing.get(subscriber)
             if waiting is not None:

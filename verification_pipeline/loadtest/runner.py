@@ -147,16 +147,7 @@ def run_k6(
     if on_start is not None:
         on_start(process.pid)
     output_errors: list[str] = []
-    readers = [
-        threading.Thread(
-            target=_pump, args=(process.stdout, secrets, forward, None, output_errors), daemon=True
-        ),
-        threading.Thread(
-            target=_pump, args=(process.stderr, secrets, forward, stderr_tail, output_errors), daemon=True
-        ),
-    ]
-    for reader in readers:
-        reader.start()
+    readers = _start_readers(process, secrets, forward, stderr_tail, output_errors)
     with _RUNNING_LOCK:
         _RUNNING.add(out_path)
     try:
@@ -175,6 +166,27 @@ def run_k6(
             reader.join()
     _check_ending(script, out_path, exit_code, stop, output_errors, stderr_tail)
     return K6Run(out_path=out_path, summary_path=summary_path, exit_code=exit_code, segment=segment)
+
+
+def _start_readers(
+    process: subprocess.Popen[str],
+    secrets: list[str],
+    forward: Callable[[str], None] | None,
+    stderr_tail: deque[str],
+    output_errors: list[str],
+) -> list[threading.Thread]:
+    """One running thread per pipe of k6, each line masked and forwarded; stderr's tail is kept."""
+    readers = [
+        threading.Thread(
+            target=_pump, args=(process.stdout, secrets, forward, None, output_errors), daemon=True
+        ),
+        threading.Thread(
+            target=_pump, args=(process.stderr, secrets, forward, stderr_tail, output_errors), daemon=True
+        ),
+    ]
+    for reader in readers:
+        reader.start()
+    return readers
 
 
 def _k6_command(

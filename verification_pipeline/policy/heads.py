@@ -114,15 +114,20 @@ def _check_head(path: str, tokens: list[tuple[str, str, int]], index: int) -> No
             hint=f"write `{name} contains msg if {{ ... }}`, as conftest requires",
         )
     depth = 0
-    valued = False
-    for kind, text, _ in tokens[index + 1 :]:
+    previous = tokens[index]
+    for token in tokens[index + 1 :]:
+        kind, text, _ = token
         if kind == "newline" and depth == 0:
             return
         if kind == "name" and text == "if" and depth == 0:
             return
-        if kind == "op" and text in (":=", "=") and depth == 0:
-            valued = True
-        if kind == "op" and text == "{" and depth == 0 and not valued:
+        # a `{` right after a complete term opens a body; after `=`, `:=` or `contains` it opens a literal
+        ends_term = (
+            (previous[0] in ("name", "string", "raw") and previous[1] != "contains")
+            or (previous[0] == "op" and previous[1] in ")]}")
+            or previous[0] == "other"
+        )
+        if kind == "op" and text == "{" and depth == 0 and ends_term:
             raise PolicyError(
                 f"rule `{name}` has a body without `if`: that is Rego v0 syntax, and this engine reads Rego v1",
                 source=path,
@@ -133,6 +138,7 @@ def _check_head(path: str, tokens: list[tuple[str, str, int]], index: int) -> No
             depth += 1
         elif kind == "op" and text in "}])":
             depth -= 1
+        previous = token
 
 
 def _bracket_then_if(tokens: list[tuple[str, str, int]], index: int) -> bool:

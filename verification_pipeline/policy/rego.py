@@ -26,6 +26,8 @@ UNDEFINED: Any = object()  # an entry point with no value for this input (OPA's 
 _WHERE = re.compile(r"^-- (?P<file>.+?):(?P<line>\d+):(?P<col>\d+)\s*$", re.MULTILINE)
 _ERRORMSG = re.compile(r"\(errormsg \d+:(?P<msg>[^)\n]*)")
 _T = TypeVar("_T")
+ColumnMapper = Callable[[int, int], int]
+"""(line, column) of a rewritten module (Rego v0 read as v1, `v0.py`) -> the original's column."""
 
 
 class PolicyError(ConfigError):
@@ -50,7 +52,9 @@ def _captured_stdout() -> Iterator[list[str]]:
             sink.append(capture.read(64 * 1024).decode("utf-8", "replace"))
 
 
-def _compile_error(printed: str, raised: str, sources: Mapping[str, str]) -> PolicyError:
+def _compile_error(
+    printed: str, raised: str, sources: Mapping[str, str], columns: Mapping[str, ColumnMapper] | None = None
+) -> PolicyError:
     where = _WHERE.search(printed)
     message = next((line.strip() for line in printed.splitlines()[1:2] if line.strip()), "")
     if not message:
@@ -59,15 +63,22 @@ def _compile_error(printed: str, raised: str, sources: Mapping[str, str]) -> Pol
             found.group("msg") if found else raised.strip().splitlines()[0] if raised.strip() else "error"
         )
     if where and where.group("file") in sources:
+        line, column = int(where.group("line")), int(where.group("col"))
+        mapper = (columns or {}).get(where.group("file"))
         return PolicyError(
-            f"Rego error: {message} (column {where.group('col')})",
+            f"Rego error: {message} (column {mapper(line, column) if mapper else column})",
             source=where.group("file"),
-            line=int(where.group("line")),
+            line=line,
         )
     return PolicyError(f"Rego error: {message}", source=", ".join(sources) or None)
 
 
-def _guarded(call: Callable[[], _T], sources: Mapping[str, str], ok: Callable[[_T], bool] = bool) -> _T:
+def _guarded(
+    call: Callable[[], _T],
+    sources: Mapping[str, str],
+    ok: Callable[[_T], bool] = bool,
+    columns: Mapping[str, ColumnMapper] | None = None,
+) -> _T:
     """`call()`, or a PolicyError from what rego-cpp printed when it raises or `ok(result)` is false."""
     import regopy
 
@@ -75,13 +86,11 @@ def _guarded(call: Callable[[], _T], sources: Mapping[str, str], ok: Callable[[_
         try:
             result = call()
             raised = "the policies do not compile"
-        except regopy.RegoError as exc:
-            raised = str(exc)
-        except Exception as exc:  # noqa: BLE001 - regopy raises plain exceptions for some native errors
+        except regopy.RegoError as exc:  # all regopy raises for a module, data or build rego-cpp refused
             raised = str(exc)
     if raised == "the policies do not compile" and ok(result):
         return result
-    raise _compile_error(printed[0] if printed else "", raised, sources)
+    raise _compile_error(printed[0] if printed else "", raised, sources, columns)
 
 
 def _always(_: object) -> bool:
@@ -94,6 +103,8 @@ class Module:
 
     name: str
     source: str
+    columns: ColumnMapper | None = None
+    """For a module rewritten from Rego v0: its columns back to the original file's (lines are kept)."""
 
 
 class CompiledPolicy:
@@ -103,6 +114,7 @@ class CompiledPolicy:
         import regopy
 
         self._sources = {module.name: module.source for module in modules}
+        self._columns = {module.name: module.columns for module in modules if module.columns}
         self._rego = regopy.Interpreter()
         if data:
             _guarded(lambda: self._rego.add_data_json(json.dumps(data)), self._sources, ok=_always)
@@ -110,11 +122,19 @@ class CompiledPolicy:
             self._add_module(module)
         self.entrypoints = tuple(entrypoints)
         self._bundle = _guarded(
-            lambda: self._rego.build(None, list(entrypoints)), self._sources, ok=lambda bundle: bundle.ok()
+            lambda: self._rego.build(None, list(entrypoints)),
+            self._sources,
+            ok=lambda bundle: bundle.ok(),
+            columns=self._columns,
         )
 
     def _add_module(self, module: Module) -> None:
-        _guarded(lambda: self._rego.add_module(module.name, module.source), self._sources, ok=_always)
+        _guarded(
+            lambda: self._rego.add_module(module.name, module.source),
+            self._sources,
+            ok=_always,
+            columns=self._columns,
+        )
 
     def set_input(self, document: Any) -> None:
         """The input every following `evaluate` sees (conftest: one configuration document)."""
@@ -136,7 +156,16 @@ class CompiledPolicy:
         if ok and text == "undefined":
             return UNDEFINED
         if ok and not text.lstrip().startswith("("):
-            expressions = json.loads(text).get("expressions") or []
+            try:
+                expressions = json.loads(text).get("expressions") or []
+            except json.JSONDecodeError:
+                raise PolicyError(
+                    f"rego-cpp returned a value that is not JSON for {entrypoint.replace('/', '.')}: a rego-cpp 1.5.2 "
+                    "defect (sprintf of a string literal first bound to a variable in the rule body prints it "
+                    "with unescaped quotes)",
+                    source=", ".join(self._sources),
+                    hint='pass the literal to sprintf directly (sprintf("%s", ["3.6.1"])) or bind it outside the rule',
+                ) from None
             return expressions[0] if expressions else UNDEFINED
         found = _ERRORMSG.search(text)
         raise PolicyError(

@@ -28,7 +28,10 @@ def _files(root: Path, suffixes: tuple[str, ...]) -> list[Path]:
     return [root]
 
 
-def load_modules(paths: Sequence[Path]) -> list[Module]:
+def load_modules(paths: Sequence[Path], rego_version: str = "v1") -> list[Module]:
+    """Every `.rego` under `paths` (not `*_test.rego` in a directory); Rego v0 rewritten as v1 (`v0.py`)."""
+    from verification_pipeline.policy.v0 import translate_v0
+
     modules = []
     for root in paths:
         if not root.exists():
@@ -41,7 +44,15 @@ def load_modules(paths: Sequence[Path]) -> list[Module]:
                 source = data.decode("utf-8")
             except UnicodeDecodeError:
                 raise PolicyError("a Rego module must be UTF-8 text", source=str(path)) from None
-            modules.append(Module(name=str(path), source=source))
+            if rego_version == "v0":
+                translated = translate_v0(str(path), source)
+                modules.append(
+                    Module(
+                        name=str(path), source=translated.source, columns=translated.columns.original_column
+                    )
+                )
+            else:
+                modules.append(Module(name=str(path), source=source))
     if not modules:
         raise PolicyError(
             f"no policies found in {', '.join(str(p) for p in paths)}",

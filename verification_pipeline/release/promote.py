@@ -16,7 +16,7 @@ from collections.abc import Callable
 from verification_pipeline.errors import PromotionRefused, ToolError, VerificationFailed
 from verification_pipeline.evidence.verify import VerificationReport
 from verification_pipeline.release.git import remote_tags
-from verification_pipeline.release.tags import parse_rc
+from verification_pipeline.release.tags import RcTag, parse_rc
 from verification_pipeline.verdict import Verdict
 
 
@@ -42,6 +42,36 @@ def promote(
         raise PromotionRefused(
             f"{rc.tag} is not promotable: its evidence bundle does not verify: {exc.message}"
         ) from None
+    _refuse_unless_signed_pass(rc, signed, verified_sha256, recorded_sha256, allow_dev_key)
+    current = _rc_commit(repo, rc, signed)
+    message = (
+        f"{rc.release_tag}: promoted from {rc.tag}\n\n"
+        f"Signed verdict: PASS (run {signed.run_id}, commit {signed.commit})\n"
+        f"Evidence bundle: {bundle_uri}\n"
+        f"Bundle sha256: {verified_sha256}\n"
+        f"Signed by: {signed.key_fingerprint}\n"
+    )
+    proc = subprocess.run(
+        ["git", "-C", repo, "tag", "-a", rc.release_tag, current, "-F", "-"],
+        check=False,
+        input=message,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    if proc.returncode != 0:
+        raise ToolError(f"git tag {rc.release_tag} failed: {proc.stderr.strip()}")
+    return rc.release_tag
+
+
+def _refuse_unless_signed_pass(
+    rc: RcTag,
+    signed: VerificationReport,
+    verified_sha256: str,
+    recorded_sha256: str,
+    allow_dev_key: bool,
+) -> None:
+    """PromotionRefused unless the verified bundle is the recorded one and signs a PASS of this RC's commit."""
     if verified_sha256 != recorded_sha256:
         raise PromotionRefused(
             f"{rc.tag} is not promotable: the recorded bundle sha256 {recorded_sha256[:16]}… is not the "
@@ -62,6 +92,10 @@ def promote(
         )
     if not signed.commit:
         raise PromotionRefused(f"{rc.tag} is not promotable: its bundle signs no commit")
+
+
+def _rc_commit(repo: str, rc: RcTag, signed: VerificationReport) -> str:
+    """The commit the RC's tag points to in `repo`, once it is the signed one and not yet released."""
     tags = remote_tags(repo, pattern="v*")
     if rc.release_tag in tags:
         raise PromotionRefused(
@@ -75,21 +109,4 @@ def promote(
             f"{rc.tag} points to {current[:12]} in {repo}, but the bundle signs commit {signed.commit[:12]} "
             f"({signed.commit_source_text}); verify the RC again",
         )
-    message = (
-        f"{rc.release_tag}: promoted from {rc.tag}\n\n"
-        f"Signed verdict: PASS (run {signed.run_id}, commit {signed.commit})\n"
-        f"Evidence bundle: {bundle_uri}\n"
-        f"Bundle sha256: {verified_sha256}\n"
-        f"Signed by: {signed.key_fingerprint}\n"
-    )
-    proc = subprocess.run(
-        ["git", "-C", repo, "tag", "-a", rc.release_tag, current, "-F", "-"],
-        check=False,
-        input=message,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    if proc.returncode != 0:
-        raise ToolError(f"git tag {rc.release_tag} failed: {proc.stderr.strip()}")
-    return rc.release_tag
+    return current

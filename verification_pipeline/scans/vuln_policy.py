@@ -34,6 +34,13 @@ ALLOWLISTED_SCHEMA = schema(
 )
 
 
+def _not_blank(value: str, message: str) -> str:
+    """The text without surrounding white space; ValueError(message) (pydantic names the field) when blank."""
+    if not value.strip():
+        raise ValueError(message)
+    return value.strip()
+
+
 class AllowlistEntry(BaseModel):
     """One accepted vulnerability: id, why, and until when."""
 
@@ -49,16 +56,12 @@ class AllowlistEntry(BaseModel):
     @field_validator("id")
     @classmethod
     def _strip_id(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be blank")
-        return value.strip()
+        return _not_blank(value, "must not be blank")
 
     @field_validator("reason")
     @classmethod
     def _reason_not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must say why the vulnerability is accepted")
-        return value.strip()
+        return _not_blank(value, "must say why the vulnerability is accepted")
 
     def in_force(self, today: date) -> bool:
         return today < self.expires

@@ -34,7 +34,7 @@ from typing import Any
 import polars as pl
 
 from verification_pipeline.fanout.accounting import DELIVERED, LATE
-from verification_pipeline.formatting import bounds, level, significant
+from verification_pipeline.formatting import approximate, bounds, level, significant
 from verification_pipeline.loadtest.ingest import FAILURE_KINDS
 from verification_pipeline.quantile import quantile_type7
 from verification_pipeline.scalars import float_of
@@ -566,7 +566,8 @@ def _bounds_text(confidence: float, low: float | None, high: float | None, unit:
 
 def _dependence_text(dependence: Dependence, lag1: float | None) -> str:
     lag = "n/a" if lag1 is None else f"{lag1:.3f}"
-    return f"lag-1 autocorrelation {lag}, effective n {dependence.effective_n:.6g}"
+    # an estimate: three significant digits (bundles written before said up to six; audit reads both)
+    return f"lag-1 autocorrelation {lag}, effective n {approximate(dependence.effective_n)}"
 
 
 def slo_latencies(

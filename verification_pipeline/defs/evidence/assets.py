@@ -52,6 +52,7 @@ from verification_pipeline.gates import GateOutcome, rc_verdict
 from verification_pipeline.loadtest.runner import SCRIPTS_DIR
 from verification_pipeline.paths import file_sha256, portable_uri, tool_path
 from verification_pipeline.policy.conftest import Engine
+from verification_pipeline.policy.lines import policy_for_line
 from verification_pipeline.policy.release import evaluate_release_policy, load_release_policy, release_input
 from verification_pipeline.records import (
     BaselineComparisonRecord,
@@ -267,13 +268,24 @@ def _bundle_output(
 class ReleaseDecisionConfig(dg.Config):
     release_policy: str = ""
     """A release policy (Rego v1 file or directory) judged on the verified bundle; `{line}` becomes the RC's
-    release line (`v24.1`), so each line can have its own. A denial fails the decision. Empty: none."""
+    release line (`v24.1`), so each line can have its own. A denial fails the decision. Empty: the release
+    line's `release_policy` in `policy_lines` (none in the package's)."""
+    policy_lines: str = ""
+    """The per-release-line table (policy/lines.yaml's shape); empty: the package's."""
 
 
-def _release_policy(config: ReleaseDecisionConfig, line: str) -> Engine | None:
-    if not config.release_policy:
-        return None
-    return load_release_policy([Path(config.release_policy.replace("{line}", line))])
+def _release_policy(config: ReleaseDecisionConfig, line: str) -> tuple[Engine | None, str]:
+    """The release policy of `line` and the path it came from: the run's config, else the line's entry."""
+    if config.release_policy:
+        path = Path(config.release_policy.replace("{line}", line))
+    else:
+        path_or_none = policy_for_line(
+            line, Path(config.policy_lines) if config.policy_lines else None
+        ).release_policy
+        if path_or_none is None:
+            return None, ""
+        path = path_or_none
+    return load_release_policy([path]), str(path)
 
 
 def _check_docs_state(
@@ -408,7 +420,7 @@ def release_decision(
     gates = release_gates(slo_metrics, scan_summary, service_build, baseline_comparison, authz_under_load)
     reasons = [f"{g.name}: {g.verdict}" for g in gates if g.verdict is not Verdict.PASS]
     reasons += [f"missing from the bundle: {name}" for name in evidence_bundle.missing_files]
-    release_policy = _release_policy(config, release_candidate.version)
+    release_policy, release_policy_path = _release_policy(config, release_candidate.version)
     verdict, denials = _signed_verdict(s3, release_candidate, evidence_bundle, gates, reasons, release_policy)
     value = ReleaseDecisionRecord(
         rc=release_candidate.tag,
@@ -452,13 +464,18 @@ def release_decision(
         passed=not denials,
         severity=dg.AssetCheckSeverity.ERROR,
         description=(
-            "no release policy configured (release_decision config `release_policy`)"
+            "no release policy configured (release_decision config `release_policy`, or the release line's "
+            "`release_policy` in the policy lines table)"
             if release_policy is None
             else "not evaluated: the bundle does not verify"
             if denials is None
-            else "; ".join(denials) or f"{config.release_policy}: no denial"
+            else "; ".join(denials) or f"{release_policy_path}: no denial"
         ),
-        metadata={"configured": release_policy is not None, "denials": len(denials or [])},
+        metadata={
+            "configured": release_policy is not None,
+            "policy": release_policy_path,
+            "denials": len(denials or []),
+        },
     )
     yield dg.AssetCheckResult(
         check_name="promotable",

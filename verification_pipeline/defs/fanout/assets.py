@@ -124,6 +124,9 @@ def fanout_latencies(
             "lost": metrics["lost"],
             "duplicates": metrics["duplicates"],
             "loop_lag_p99_ms": _rounded(metrics["loop_lag_p99_ms"]),
+            "loop_lag_p99_ms_by_process": {
+                process: _rounded(lag) for process, lag in metrics["loop_lag_p99_ms_by_process"].items()
+            },
             "charts": dg.MetadataValue.md(fanout_chart_markdown(result.deliveries)),
             **health_metadata([health]),
             **stored_value_metadata(raw_name("fanout")),

@@ -27,14 +27,14 @@ from verification_pipeline.evidence.layout import (
 )
 from verification_pipeline.paths import REFERENCE_TARGET_DIR
 from verification_pipeline.policy.gate import (
-    DEFAULT_FILES,
-    DEFAULT_POLICY_DIR,
     evaluate_commit,
     failure_lines,
     policy_rows,
 )
+from verification_pipeline.policy.lines import policy_for_line
 from verification_pipeline.policy.runner import render_json
 from verification_pipeline.records import ScanSummaryRecord
+from verification_pipeline.release.tags import parse_rc
 from verification_pipeline.scans import (
     component_counts,
     load_vulnerability_policy,
@@ -217,10 +217,14 @@ class PolicyReportConfig(dg.Config):
     """Import mode: the OPA/conftest report CI produced (path or s3:// URI); default the `scan_inputs` resource's.
     Empty (and no VP_POLICY_REPORT): the policies are evaluated here, on the RC commit's files."""
     policy_dir: str = ""
-    """Rego policies to evaluate (a directory or .rego file); default VP_POLICY_DIR, else the package's own set."""
+    """Rego policies to evaluate (a directory or .rego file); default VP_POLICY_DIR, else the RC's release line's
+    (policy/lines.yaml, or the file VP_POLICY_LINES names)."""
     files: list[str] = Field(default_factory=list)
-    """Globs of repository paths, read from the RC's commit; default VP_POLICY_FILES, else the reference target's deploy files."""
-    namespaces: list[str] = Field(default_factory=lambda: ["main"])
+    """Globs of repository paths, read from the RC's commit; default VP_POLICY_FILES, else the release line's."""
+    namespaces: list[str] = Field(default_factory=list)
+    """Packages judged; default the release line's (`main` in the package's lines.yaml)."""
+    policy_lines: str = ""
+    """The per-release-line table (lines.yaml's shape); default VP_POLICY_LINES, else the package's."""
 
 
 @dg.asset(
@@ -268,16 +272,30 @@ def _evaluated_policies(
 ) -> dg.Output[pl.DataFrame]:
     repo = git_repo.local_path()
     commit, _ = git_repo.commit_of(context.partition_key)
+    lines_file = config.policy_lines or scan_inputs.policy_lines
+    line_policy = policy_for_line(
+        parse_rc(context.partition_key).version, Path(lines_file) if lines_file else None
+    )
     policy_dir = config.policy_dir or scan_inputs.policy_dir
     globs = (
-        config.files or [g for g in scan_inputs.policy_files.split(",") if g.strip()] or list(DEFAULT_FILES)
+        config.files
+        or [g for g in scan_inputs.policy_files.split(",") if g.strip()]
+        or list(line_policy.files)
     )
     run = evaluate_commit(
         repo,
         commit,
-        policy_dirs=[Path(policy_dir)] if policy_dir else [DEFAULT_POLICY_DIR],
+        policy_dirs=[Path(policy_dir)] if policy_dir else [line_policy.policy_dir],
         globs=[g.strip() for g in globs],
-        namespaces=config.namespaces,
+        namespaces=config.namespaces or list(line_policy.namespaces),
+    )
+    context.log.info(
+        f"policies of release line {line_policy.line}: "
+        + (
+            f"{policy_dir} (configured)"
+            if policy_dir
+            else f"{line_policy.policy_dir.name}/ ({line_policy.source})"
+        )
     )
     for line in failure_lines(run.results):
         context.log.warning(f"policy FAIL {line}")
@@ -295,6 +313,8 @@ def _evaluated_policies(
         metadata={
             "mode": "evaluate",
             "commit": commit,
+            "release_line": line_policy.line,
+            "policy_source": "configured" if policy_dir else line_policy.source,
             "verdict": run.report["verdict"],
             "engine": run.report["engine"],
             "files": dg.MetadataValue.json(run.report["inputs"]),

@@ -64,34 +64,8 @@ def ndjson_points(
     """
     # polars' own pool size: the cores this process may use (cgroup quota, POLARS_MAX_THREADS).
     workers = max(1, min(pl.thread_pool_size(), MAX_WORKERS))
-    frames: list[pl.DataFrame] = []  # raw points; `row` is the line number once taken
-    first_line = 1
-
-    def fail(line: int, what: str) -> None:
-        raise FormatError(what, source=label, line=line)
-
-    def numbered(points: pl.DataFrame) -> pl.DataFrame:
-        return points.with_columns(pl.col("row").cast(pl.Int64) + first_line)
-
-    def checked(more: pl.DataFrame | None = None) -> pl.DataFrame:
-        """The points read so far, typed; raises for the first bad one."""
-        parts = frames + ([numbered(more)] if more is not None else [])
-        with clock.stage("parse"):
-            return checked_points(pl.concat(parts) if parts else raw_points(), k6_times, fail)
-
-    def take(future: Future[tuple[pl.DataFrame | None, int]]) -> None:
-        nonlocal first_line
-        try:
-            points, lines = future.result()
-        except LineError as problem:
-            checked(problem.before)
-            raise FormatError(
-                problem.message, source=label, line=first_line + problem.row, hint=problem.hint
-            ) from None
-        if points is not None:
-            frames.append(numbered(points))
-        first_line += lines
-
+    taken = _InFileOrder(label, clock)
+    stopped: LineTooLong | ReadError | None = None
     pending: deque[Future[tuple[pl.DataFrame | None, int]]] = deque()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="k6-ingest") as pool:
         try:
@@ -101,28 +75,59 @@ def ndjson_points(
                     pending.append(pool.submit(_ndjson_chunk, [chunk], complete, clock))
                     del chunk
                     while len(pending) > workers:
-                        take(pending.popleft())
-            except LineTooLong:
-                while pending:
-                    take(pending.popleft())
-                checked()
-                raise line_too_long(label, first_line) from None
-            except ReadError as broken:
-                while pending:
-                    take(pending.popleft())
-                checked()
-                raise FormatError(
-                    f"corrupt or truncated gzip data after line {first_line - 1} ({gzip_problem(broken.cause)})",
-                    source=label,
-                    line=first_line,
-                    hint="copy the file again, or rerun k6",
-                ) from broken.cause
+                        taken.take(pending.popleft())
+            except (LineTooLong, ReadError) as problem:  # the lines before it are read first
+                stopped = problem
             while pending:
-                take(pending.popleft())
+                taken.take(pending.popleft())
         finally:
             for future in pending:
                 future.cancel()
-    return checked()
+    points = taken.checked()  # a bad point above where reading stopped is the earlier problem
+    if isinstance(stopped, LineTooLong):
+        raise line_too_long(label, taken.first_line) from None
+    if isinstance(stopped, ReadError):
+        raise FormatError(
+            f"corrupt or truncated gzip data after line {taken.first_line - 1} ({gzip_problem(stopped.cause)})",
+            source=label,
+            line=taken.first_line,
+            hint="copy the file again, or rerun k6",
+        ) from stopped.cause
+    return points
+
+
+class _InFileOrder:
+    """The raw points of the chunks taken so far, in file order; `first_line`: the next chunk's."""
+
+    def __init__(self, label: str, clock: StageTimes) -> None:
+        self.label, self.clock = label, clock
+        self.frames: list[pl.DataFrame] = []  # raw points; `row` is the line number once taken
+        self.first_line = 1
+
+    def _fail(self, line: int, what: str) -> None:
+        raise FormatError(what, source=self.label, line=line)
+
+    def _numbered(self, points: pl.DataFrame) -> pl.DataFrame:
+        return points.with_columns(pl.col("row").cast(pl.Int64) + self.first_line)
+
+    def checked(self, more: pl.DataFrame | None = None) -> pl.DataFrame:
+        """The points read so far (and `more` of the next chunk), typed; raises for the first bad one."""
+        parts = self.frames + ([self._numbered(more)] if more is not None else [])
+        with self.clock.stage("parse"):
+            return checked_points(pl.concat(parts) if parts else raw_points(), k6_times, self._fail)
+
+    def take(self, future: Future[tuple[pl.DataFrame | None, int]]) -> None:
+        """A chunk's points, or the first problem in the file up to that chunk's bad line."""
+        try:
+            points, lines = future.result()
+        except LineError as problem:
+            self.checked(problem.before)
+            raise FormatError(
+                problem.message, source=self.label, line=self.first_line + problem.row, hint=problem.hint
+            ) from None
+        if points is not None:
+            self.frames.append(self._numbered(points))
+        self.first_line += lines
 
 
 def _ndjson_chunk(handed: list[bytes], complete: bool, clock: StageTimes) -> tuple[pl.DataFrame | None, int]:
@@ -151,24 +156,8 @@ def _ndjson_chunk(handed: list[bytes], complete: bool, clock: StageTimes) -> tup
             raise LineError(0, f"cannot read the lines of this part of the file: {exc}") from exc
         raise _line_error(data, row, "is not valid UTF-8 text") from None
     del data  # polars holds its own copy now
-    line = pl.col("line")
-    lines = text.with_row_index("row")
-    metric = pl.lit(None, pl.String)
-    for name, prefix in zip(METRICS, _WANTED_PREFIXES, strict=True):
-        metric = pl.when(line.str.starts_with(prefix)).then(pl.lit(name)).otherwise(metric)
-    wanted = pl.any_horizontal([line.str.starts_with(prefix) for prefix in _WANTED_PREFIXES])
-    # Every line is a k6 Point or Metric object, or we say which line is not. (A line ending
-    # in \r\n reads as the line without its \r: JSON allows the whitespace.)
-    layout = (
-        line.str.starts_with(_LINE_STARTS[0]) | line.str.starts_with(_LINE_STARTS[1])
-    ) & line.str.ends_with("}")
     with clock.stage("filter"):
-        bad, points = pl.collect_all(
-            [
-                lines.lazy().filter(~layout.fill_null(False)).head(1),
-                lines.lazy().filter(wanted).with_columns(metric=metric),
-            ]
-        )
+        bad, points = picked_lines(text)
     if bad.height:
         text_of_bad = bad["line"][0] or ""
         what = (
@@ -186,6 +175,29 @@ def _ndjson_chunk(handed: list[bytes], complete: bool, clock: StageTimes) -> tup
         )
     with clock.stage("parse"):
         return (ndjson_fields(points) if points.height else None), text.height
+
+
+def picked_lines(text: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Of a chunk's `line` column: its first line that is not in k6's layout (none: no rows), and
+    the lines of the wanted metrics' points, each with its `row` in the chunk and its `metric`."""
+    line = pl.col("line")
+    lines = text.with_row_index("row")
+    metric = pl.lit(None, pl.String)
+    for name, prefix in zip(METRICS, _WANTED_PREFIXES, strict=True):
+        metric = pl.when(line.str.starts_with(prefix)).then(pl.lit(name)).otherwise(metric)
+    wanted = pl.any_horizontal([line.str.starts_with(prefix) for prefix in _WANTED_PREFIXES])
+    # Every line is a k6 Point or Metric object, or we say which line is not. (A line ending
+    # in \r\n reads as the line without its \r: JSON allows the whitespace.)
+    layout = (
+        line.str.starts_with(_LINE_STARTS[0]) | line.str.starts_with(_LINE_STARTS[1])
+    ) & line.str.ends_with("}")
+    bad, points = pl.collect_all(
+        [
+            lines.lazy().filter(~layout.fill_null(False)).head(1),
+            lines.lazy().filter(wanted).with_columns(metric=metric),
+        ]
+    )
+    return bad, points
 
 
 def _line_error(data: bytes, row: int, message: str) -> LineError:

@@ -133,31 +133,12 @@ def requests_of(points: pl.DataFrame, label: str, *, role: str | None, segment: 
             source=label,
             hint="each iteration of our scripts sends one request; do not reuse their metadata",
         )
-    status = pl.col("status")
-    failure = (
-        pl.when(pl.col("error_code").is_in(TIMEOUT_ERROR_CODES))
-        .then(pl.lit(TIMEOUT))
-        .when((status < 200) | (status >= 400))
-        .then(pl.lit(HTTP))
-        .when(pl.col("graphql_error").fill_null(False))
-        .then(pl.lit(GRAPHQL))
-        .otherwise(pl.lit(None, pl.String))
-    )
     answered = (
         requests.join(graphql_errors, on="request_id", how="left", maintain_order="left")
         .join(ingest, on="request_id", how="left", maintain_order="left")
-        .with_columns(latency_ms=pl.col("value"), failure=failure)
+        .with_columns(latency_ms=pl.col("value"), failure=_failure_kind())
     )
-    never_sent = (
-        dropped.with_columns(pl.col("timestamp").repeat_by(pl.col("value").cast(pl.UInt32)))
-        .explode("timestamp")
-        .with_columns(
-            latency_ms=pl.lit(None, pl.Float64),
-            status=pl.lit(0, pl.Int32),
-            failure=pl.lit(DROPPED),
-            ingest_ms=pl.lit(None, pl.Float64),
-        )
-    )
+    never_sent = _never_sent(dropped)
     scenario = pl.col("scenario")
     op = pl.coalesce(
         pl.col("op"),
@@ -176,6 +157,34 @@ def requests_of(points: pl.DataFrame, label: str, *, role: str | None, segment: 
         .select(list(SAMPLE_SCHEMA))
         .cast(pl.Schema(SAMPLE_SCHEMA))
         .sort("timestamp", maintain_order=True)
+    )
+
+
+def _failure_kind() -> pl.Expr:
+    """Why an answered request failed, the first that applies: timeout, HTTP status, GraphQL error."""
+    status = pl.col("status")
+    return (
+        pl.when(pl.col("error_code").is_in(TIMEOUT_ERROR_CODES))
+        .then(pl.lit(TIMEOUT))
+        .when((status < 200) | (status >= 400))
+        .then(pl.lit(HTTP))
+        .when(pl.col("graphql_error").fill_null(False))
+        .then(pl.lit(GRAPHQL))
+        .otherwise(pl.lit(None, pl.String))
+    )
+
+
+def _never_sent(dropped: pl.DataFrame) -> pl.DataFrame:
+    """One row per dropped iteration (a point counts several): no latency, status 0, `dropped`."""
+    return (
+        dropped.with_columns(pl.col("timestamp").repeat_by(pl.col("value").cast(pl.UInt32)))
+        .explode("timestamp")
+        .with_columns(
+            latency_ms=pl.lit(None, pl.Float64),
+            status=pl.lit(0, pl.Int32),
+            failure=pl.lit(DROPPED),
+            ingest_ms=pl.lit(None, pl.Float64),
+        )
     )
 
 
