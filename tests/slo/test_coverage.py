@@ -254,7 +254,6 @@ def episodes_p95() -> float:
     return low
 
 
-@pytest.mark.slow
 def test_runs_that_contain_a_slow_episode_keep_the_upper_bound() -> None:
     """Slow episodes (issue 26): n = 10,000, runs holding at least 200 slow requests (a whole
     short episode or part of a long one). Such runs must cover the p95 from above at 95 % less
@@ -274,7 +273,6 @@ def test_runs_that_contain_a_slow_episode_keep_the_upper_bound() -> None:
     assert np.mean([blocks is not None and blocks.disagree for blocks in calm]) <= 0.05
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(("alpha", "seed"), [(1.5, 33), (2.5, 34)])
 def test_four_expected_bursts_of_two_or_more_heavy_tailed_failures_keep_the_error_bound(
     alpha: float, seed: int
