@@ -7,7 +7,8 @@ independent latencies ("plain") or with slow stretches: latencies x3 for stretch
 requests covering 5 % of the run, and failures in bursts of mean 5 ("stretches"), the runs on
 which a p95 bound took 46 s at 10^6 before.
 
-For each file, in the same run and taking turns (`--rounds`, median):
+For each file, in the same run and taking turns (`--rounds`, median), wall seconds and, in
+brackets, CPU seconds (user + system: what a shared machine's load does not inflate):
 - `k6 summarize FILE` and `k6 gate FILE --p95 .. --error-rate .. --confidence 0.95`, each the
   command line in a fresh interpreter, as a user runs it;
 - "bounds": the gate's two SLO rows (p95 and error rate with their one-sided bounds, what
@@ -22,6 +23,7 @@ For each file, in the same run and taking turns (`--rounds`, median):
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import subprocess
 import sys
@@ -80,19 +82,25 @@ def write_run(path: Path, n: int, stretches: bool, seed: int) -> None:
             )
 
 
-def cli(arguments: list[str]) -> float:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def cli(arguments: list[str]) -> tuple[float, float]:
+    """Wall and CPU seconds of the command line in a fresh interpreter."""
     code = (
         f"import sys; sys.path.insert(0, {str(REPO)!r}); sys.argv = ['verification-pipeline', *sys.argv[1:]];"
         "from verification_pipeline.cli import main; sys.exit(main())"
     )
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _children_cpu()
     done = subprocess.run(
         [sys.executable, "-c", code, *arguments], cwd=REPO, capture_output=True, text=True, check=False
     )
     elapsed = time.perf_counter() - started
     if done.returncode not in (0, 1):
         raise SystemExit(f"{' '.join(arguments)} failed:\n{done.stderr[-2000:]}")
-    return elapsed
+    return elapsed, _children_cpu() - cpu
 
 
 BOUNDS = """
@@ -109,13 +117,13 @@ spec = SloSpec(
         Slo(name="error_rate", metric="rate", source="read", threshold=0.5, unit="percent", min_samples=1),
     ]
 )
-started = time.perf_counter()
+started, cpu = time.perf_counter(), time.process_time()
 compute_slo_metrics(spec, read=requests)
-print(time.perf_counter() - started)
+print(time.perf_counter() - started, time.process_time() - cpu)
 """
 
 
-def bounds(path: Path, code: Path = REPO) -> float:
+def bounds(path: Path, code: Path = REPO) -> tuple[float, float]:
     """The gate's two SLO rows on the requests of `path` (read first, not counted), with the
     `verification_pipeline` package found in `code` (this checkout, or an older one)."""
     done = subprocess.run(
@@ -123,7 +131,8 @@ def bounds(path: Path, code: Path = REPO) -> float:
     )
     if done.returncode != 0:
         raise SystemExit(f"bounds with {code} failed:\n{done.stderr[-2000:]}")
-    return float(done.stdout.split()[-1])
+    wall, cpu = done.stdout.split()[-2:]
+    return float(wall), float(cpu)
 
 
 def main() -> None:
@@ -138,8 +147,8 @@ def main() -> None:
     args = parser.parse_args()
     before = " bounds before s |" if args.before else ""
     print(
-        "| requests | run | file MB | `k6 summarize` s | bounds s | bounds / summarize |"
-        f"{before} `k6 gate --confidence` s | gate / summarize |"
+        "| requests | run | file MB | `k6 summarize` s (CPU) | bounds s (CPU) | bounds / summarize (CPU) |"
+        f"{before} `k6 gate --confidence` s (CPU) | gate / summarize (CPU) |"
     )
     print(
         "| ---: | --- | ---: | ---: | ---: | ---: |" + (" ---: |" if args.before else "") + " ---: | ---: |"
@@ -149,19 +158,24 @@ def main() -> None:
             for stretches in (False, True):
                 path = Path(scratch) / f"run-{n}-{int(stretches)}.csv"
                 write_run(path, n, stretches, seed=n + stretches)
-                times: dict[str, list[float]] = {"summarize": [], "bounds": [], "gate": []}
+                times: dict[str, list[tuple[float, float]]] = {"summarize": [], "bounds": [], "gate": []}
                 for _ in range(args.rounds):
                     times["summarize"].append(cli(["k6", "summarize", str(path), "--json"]))
                     times["bounds"].append(bounds(path))
                     times["gate"].append(cli(["k6", "gate", str(path), *GATE]))
-                summarize, bound, gate = (
-                    statistics.median(times[key]) for key in ("summarize", "bounds", "gate")
+                (summarize, summarize_cpu), (bound, bound_cpu), (gate, gate_cpu) = (
+                    (
+                        statistics.median(wall for wall, _ in times[key]),
+                        statistics.median(cpu for _, cpu in times[key]),
+                    )
+                    for key in ("summarize", "bounds", "gate")
                 )
-                old = f" {bounds(path, args.before):.2f} |" if args.before else ""
+                old = f" {bounds(path, args.before)[0]:.2f} |" if args.before else ""
                 print(
                     f"| {n:,} | {'stretches' if stretches else 'plain'} | {path.stat().st_size / 1e6:.0f} | "
-                    f"{summarize:.2f} | {bound:.2f} | {bound / summarize:.2f} |{old} {gate:.2f} | "
-                    f"{gate / summarize:.2f} |",
+                    f"{summarize:.2f} ({summarize_cpu:.2f}) | {bound:.2f} ({bound_cpu:.2f}) | "
+                    f"{bound / summarize:.2f} ({bound_cpu / summarize_cpu:.2f}) |{old} {gate:.2f} ({gate_cpu:.2f}) | "
+                    f"{gate / summarize:.2f} ({gate_cpu / summarize_cpu:.2f}) |",
                     flush=True,
                 )
                 path.unlink()

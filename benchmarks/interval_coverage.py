@@ -28,10 +28,12 @@ import polars as pl
 
 from verification_pipeline.slo.stats import (
     failure_dependence,
+    latent_design_effect,
     quantile_bounds,
     quantile_bounds_in_time_order,
     rate_bounds,
     serial_dependence,
+    time_blocks,
 )
 
 CONFIDENCE = 0.95
@@ -87,6 +89,8 @@ class Cell:
     exact_upper: float
     exact_lower: float
     median_effective_n: float
+    before_upper: float = math.nan
+    before_lower: float = math.nan
 
 
 def quantile_cell(values: np.ndarray, truth: float) -> Cell:
@@ -97,7 +101,15 @@ def quantile_cell(values: np.ndarray, truth: float) -> Cell:
         series = pl.Series(row)
         value = float(np.quantile(ordered, Q))  # type 7, as quantile_type7
         dependence = serial_dependence(series <= value)
-        low, high = quantile_bounds_in_time_order(series, pl.Series(ordered), Q, CONFIDENCE, dependence)
+        # Method 2 (issue 26, round two), as `evaluate_quantile` takes it; "before": method 1.
+        floor = latent_design_effect(row, Q) if dependence.design_effect == 1.0 else 1.0
+        blocks = time_blocks(row, Q, value, CONFIDENCE)
+        low, high = quantile_bounds_in_time_order(
+            series, pl.Series(ordered), Q, CONFIDENCE, dependence, floor, blocks
+        )
+        before_low, before_high = quantile_bounds_in_time_order(
+            series, pl.Series(ordered), Q, CONFIDENCE, dependence
+        )
         exact_low, exact_high = quantile_bounds(n, Q, CONFIDENCE)
         rows.append(
             (
@@ -105,7 +117,9 @@ def quantile_cell(values: np.ndarray, truth: float) -> Cell:
                 _at(ordered, high, math.inf),
                 _at(ordered, exact_low, -math.inf),
                 _at(ordered, exact_high, math.inf),
-                dependence.effective_n,
+                n / max(dependence.design_effect, floor, blocks.design_effect if blocks else 1.0),
+                _at(ordered, before_low, -math.inf),
+                _at(ordered, before_high, math.inf),
             )
         )
     table = np.array(rows)
@@ -117,6 +131,8 @@ def quantile_cell(values: np.ndarray, truth: float) -> Cell:
         exact_upper=float((table[:, 3] >= truth).mean()),
         exact_lower=float((table[:, 2] <= truth).mean()),
         median_effective_n=float(np.median(table[:, 4])),
+        before_upper=float((table[:, 6] >= truth).mean()),
+        before_lower=float((table[:, 5] <= truth).mean()),
     )
 
 
@@ -173,9 +189,9 @@ def main() -> None:
 def quantile_table(rng: np.random.Generator, sizes: list[int], replications: int) -> None:
     print("\n## p95 bounds (one-sided 95 % each)\n")
     print(
-        "| latencies | rho | n | upper covers | lower covers | exact upper | exact lower | width / exact | median n_eff |"
+        "| latencies | rho | n | upper covers | lower covers | upper, method 1 | lower, method 1 | exact upper | exact lower | width / exact | median n_eff |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for dist in ("lognormal", "bimodal"):
         for rho in RHOS:
             for n in sizes:
@@ -183,7 +199,8 @@ def quantile_table(rng: np.random.Generator, sizes: list[int], replications: int
                 values, truth = latencies(ar1_normals(rng, reps, n, rho), dist)
                 cell = quantile_cell(values, truth)
                 print(
-                    f"| {dist} | {rho:g} | {n:,} | {cell.upper:.3f} | {cell.lower:.3f} | {cell.exact_upper:.3f} | "
+                    f"| {dist} | {rho:g} | {n:,} | {cell.upper:.3f} | {cell.lower:.3f} | {cell.before_upper:.3f} | "
+                    f"{cell.before_lower:.3f} | {cell.exact_upper:.3f} | "
                     f"{cell.exact_lower:.3f} | {cell.width_ratio:.3f} | {cell.median_effective_n:,.0f} |",
                     flush=True,
                 )

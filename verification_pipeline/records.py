@@ -83,6 +83,8 @@ class SloMetricsRecord(Record):
     spec: SpecSource
     measurement_health: dict[str, Any] | None = None
     """Whether each phase's client measured the service or itself (`health.assess`)."""
+    bounds_method: int | None = None
+    """The rules of the bounds (`slo.metrics.BOUNDS_METHOD`); None: method 1, made before it was recorded."""
 
     def gates(self) -> tuple[GateOutcome, ...]:
         return slo_gates(self.slos, self.fanout, self.min_delivery_ratio, slo_min_samples(self.spec.yaml))

@@ -281,7 +281,7 @@ def test_a_pass_on_too_few_bursts_says_what_it_cannot_exclude_in_both_documents(
     assert errors["failures"] == 0 and errors["verdict"] == "PASS"
     frequency = 1 - 0.05 ** (1 / errors["n"])
     limit = (
-        f"Error rate: no burst of failures was seen (the 95% level is stated for runs with at least 4), "
+        f"Error rate: no burst of two failures or more was seen (the 95% level is stated for runs with at least 4), "
         f"so this run cannot exclude bursts starting once every {1 / frequency:,.0f} requests"
     )
     for text in _render(passing, "PASS", labels).values():

@@ -99,7 +99,7 @@ def test_gate_with_confidence_needs_the_bound_not_the_point_estimate(clean_read_
     assert failed, output
     requests = int(failed.group(1))
     frequency = 1 - 0.05 ** (1 / requests)
-    assert "no burst of failures was seen" in output
+    assert "no burst of two failures or more was seen" in output
     assert f"bursts starting once every {1 / frequency:,.0f} requests" in output
     assert (
         f"bursts of {math.ceil(0.01 / frequency):,} or more failures that often would break the 1% threshold"

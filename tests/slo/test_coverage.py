@@ -18,10 +18,12 @@ import pytest
 from verification_pipeline.slo.stats import (
     Dependence,
     failure_dependence,
+    latent_design_effect,
     quantile_bounds,
     quantile_bounds_in_time_order,
     rate_bounds,
     serial_dependence,
+    time_blocks,
 )
 
 CONFIDENCE = 0.95
@@ -42,20 +44,29 @@ def lognormal_ar1(rng: np.random.Generator, reps: int, n: int, rho: float) -> np
     return 100.0 * np.exp(0.5 * z)
 
 
-def p95_bounds(values: np.ndarray, *, dependent: bool) -> tuple[np.ndarray, np.ndarray]:
+def p95_bounds(values: np.ndarray, *, dependent: bool, method: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """The pipeline's p95 bounds per row (as `evaluate_quantile` takes them); `method=1` is the
+    rule before issue 26's second round (no floor from the ranks, no time blocks)."""
     lows, highs = [], []
     n = values.shape[1]
     for row in values:
         ordered = np.sort(row)
         series = pl.Series(row)
-        dependence = serial_dependence(series <= np.quantile(ordered, 0.95))
+        value = float(np.quantile(ordered, 0.95))
+        dependence = serial_dependence(series <= value)
+        floor, blocks = 1.0, None
+        if method >= 2:
+            floor = latent_design_effect(row, 0.95) if dependence.design_effect == 1.0 else 1.0
+            blocks = time_blocks(row, 0.95, value, CONFIDENCE)
         low, high = (
-            quantile_bounds_in_time_order(series, pl.Series(ordered), 0.95, CONFIDENCE, dependence)
+            quantile_bounds_in_time_order(
+                series, pl.Series(ordered), 0.95, CONFIDENCE, dependence, floor, blocks
+            )
             if dependent
             else quantile_bounds(n, 0.95, CONFIDENCE)
         )
-        lows.append(ordered[low - 1])
-        highs.append(ordered[high - 1])
+        lows.append(ordered[low - 1] if low else -math.inf)
+        highs.append(ordered[high - 1] if high else math.inf)
     return np.array(lows), np.array(highs)
 
 
@@ -162,14 +173,14 @@ def test_heavy_tailed_burst_sizes_raise_the_error_bounds_coverage_from_three_qua
     """Bursts with Pareto sizes (alpha 1.5, capped at 5,000: design effect ~100, which a run
     underestimates more often than not), 19 expected over 50,000 requests (50 failures): the
     design-effect rule alone covers ~0.78; with frequency x mean size, each bounded, 0.907 on
-    1,000 replications (RESULTS.md, issue 26: short of 0.935 by 2.8 points). The floor is that
-    figure less two standard errors of 300 replications."""
+    1,000 replications, and with the mean-size bound allowing for the sizes not seen (round two)
+    0.96 (RESULTS.md, issue 26). Held to 1.5 points below 95 % less two standard errors."""
     rng = np.random.default_rng(26)
     sizes, mean = pareto_sizes(rng, 1.5, 5000)
     n, bursts = 50_000, 50 / mean
     failed = burst_failures(rng, 300, n, bursts, sizes, 5000)
     p = bursts * mean / n
-    assert (upper_bounds(failed, dependent=True) >= p).mean() >= 0.907 - 2.0 * math.sqrt(0.907 * 0.093 / 300)
+    assert (upper_bounds(failed, dependent=True) >= p).mean() >= allowed(300)
     assert (upper_bounds(failed, dependent=True, sizes=False) >= p).mean() < 0.85
 
 
@@ -181,3 +192,97 @@ def test_four_expected_bursts_of_any_mean_size_keep_the_error_bound(mean_burst: 
     n = 50_000
     failed = burst_failures(rng, 300, n, 4.0, lambda count: rng.geometric(1.0 / mean_burst, count), 2000)
     assert (upper_bounds(failed, dependent=True) >= 4.0 * mean_burst / n).mean() >= allowed(300)
+
+
+@pytest.mark.parametrize(("rho", "seed", "method_1_short"), [(0.3, 29, False), (0.5, 30, True)])
+def test_two_hundred_correlated_latencies_keep_both_bounds(
+    rho: float, seed: int, method_1_short: bool
+) -> None:
+    """n = 200: the indicator's lag-1 estimate must pass 0.21 to count, so at rho 0.3-0.5 d was
+    1 in most runs and the lower bound (what a FAIL rests on) covered 0.92-0.93 (RESULTS.md,
+    issue 26). The floor from the ranks keeps both sides within 1.5 points; 600 replications,
+    2 s.e. = 1.8 points. Bimodal latencies (10 % slow), the cell that fell short."""
+    z = lognormal_ar1(np.random.default_rng(seed), 600, 200, rho)
+    normal = np.log(z / 100.0) / 0.5
+    z90, z95 = NormalDist().inv_cdf(0.9), NormalDist().inv_cdf(0.95)
+    values = np.where(normal < z90, 40.0 * np.exp(0.3 * normal), 400.0 * np.exp(normal - z95))
+    low, high = p95_bounds(values, dependent=True)
+    assert (high >= 400.0).mean() >= allowed(600) and (low <= 400.0).mean() >= allowed(600)
+    if method_1_short:  # the rule before, on the same runs: its lower bound covers 0.912 here
+        before_low, _ = p95_bounds(values, dependent=True, method=1)
+        assert (before_low <= 400.0).mean() < allowed(600)
+
+
+def test_two_hundred_independent_latencies_keep_todays_exact_width() -> None:
+    """The floor from the ranks counts only when their lag-1 correlation passes 2 / sqrt(n)
+    (about 1 run in 40 of independent ones): the median width moves by ~1 % (1.011 on this seed;
+    at n = 200 one rank is 0.5 % of the sample), against up to 45 % at rho 0.5."""
+    values = lognormal_ar1(np.random.default_rng(31), 400, 200, 0.0)
+    low, high = p95_bounds(values, dependent=True)
+    exact_low, exact_high = p95_bounds(values, dependent=False)
+    assert np.median(high - low) / np.median(exact_high - exact_low) <= 1.02
+
+
+def slow_episodes(rng: np.random.Generator, n: int) -> tuple[np.ndarray, int]:
+    """Lognormal latencies x3 in episodes of 200-2,000 requests covering 5 % of the time at
+    random (an alternating renewal process, entered at a random phase), and how many requests
+    of the run were slow."""
+    slow = np.zeros(n, bool)
+    gap = 1100 * 19
+    t = -int(rng.random() * (gap + 1100))
+    while t < n:
+        t += int(rng.exponential(gap))
+        length = int(rng.integers(200, 2001))
+        if t < n and t + length > 0:
+            slow[max(t, 0) : t + length] = True
+        t += length
+    values = 100.0 * np.exp(0.5 * rng.standard_normal(n))
+    values[slow] *= 3.0
+    return values, int(slow.sum())
+
+
+def episodes_p95() -> float:
+    """The p95 of the stationary mixture: 95 % lognormal, 5 % three times slower."""
+    normal = NormalDist()
+    low, high = 1.0, 10_000.0
+    for _ in range(100):
+        middle = (low + high) / 2.0
+        below = 0.95 * normal.cdf(math.log(middle / 100.0) / 0.5) + 0.05 * normal.cdf(
+            math.log(middle / 300.0) / 0.5
+        )
+        low, high = (middle, high) if below < 0.95 else (low, middle)
+    return low
+
+
+def test_runs_that_contain_a_slow_episode_keep_the_upper_bound() -> None:
+    """Slow episodes (issue 26): n = 10,000, runs holding at least 200 slow requests (a whole
+    short episode or part of a long one). Such runs must cover the p95 from above at 95 % less
+    1.5 points; the time blocks flag nearly all of them, and runs without an episode rarely
+    (homogeneity at 1 %). 150 runs, about 60 with an episode: the allowance is 2 s.e. of 60."""
+    rng = np.random.default_rng(32)
+    truth = episodes_p95()
+    runs = [slow_episodes(rng, 10_000) for _ in range(150)]
+    holding = np.array([values for values, slow in runs if slow >= 200])
+    quiet = [values for values, slow in runs if slow == 0]
+    assert len(holding) >= 40 and len(quiet) >= 40
+    _, high = p95_bounds(holding, dependent=True)
+    assert (high >= truth).mean() >= CONFIDENCE - 0.015 - 2.0 * math.sqrt(0.95 * 0.05 / len(holding))
+    flagged = [time_blocks(values, 0.95, float(np.quantile(values, 0.95)), CONFIDENCE) for values in holding]
+    assert np.mean([blocks is not None and blocks.disagree for blocks in flagged]) >= 0.9
+    calm = [time_blocks(values, 0.95, float(np.quantile(values, 0.95)), CONFIDENCE) for values in quiet]
+    assert np.mean([blocks is not None and blocks.disagree for blocks in calm]) <= 0.05
+
+
+@pytest.mark.parametrize(("alpha", "seed"), [(1.5, 33), (2.5, 34)])
+def test_four_expected_bursts_of_two_or_more_heavy_tailed_failures_keep_the_error_bound(
+    alpha: float, seed: int
+) -> None:
+    """The coverage goal counts bursts of two failures or more (a lone failure is no burst a run
+    can tell from independent ones: at 4 expected bursts of any size, Pareto 1.5 covered 0.78,
+    every miss a run whose failures all came singly). 4 expected such bursts: 11.3 bursts of
+    any size at alpha 1.5, 22.6 at 2.5, over 50,000 requests."""
+    rng = np.random.default_rng(seed)
+    sizes, mean = pareto_sizes(rng, alpha, 5000)
+    n, bursts = 50_000, 4.0 / 2.0**-alpha
+    failed = burst_failures(rng, 300, n, bursts, sizes, 5000)
+    assert (upper_bounds(failed, dependent=True) >= bursts * mean / n).mean() >= allowed(300)

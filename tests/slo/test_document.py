@@ -5,10 +5,13 @@ from __future__ import annotations
 import random
 
 import polars as pl
+import pytest
 
 from tests.slo.test_metrics import requests
+from verification_pipeline.errors import FormatError
 from verification_pipeline.fanout.accounting import DELIVERY_SCHEMA
-from verification_pipeline.slo.document import metrics_document, slo_table_markdown
+from verification_pipeline.slo.document import metrics_document, recompute_bundle_metrics, slo_table_markdown
+from verification_pipeline.slo.metrics import BOUNDS_METHOD
 from verification_pipeline.slo.spec import DEFAULT_SLOS_PATH
 
 SPEC = DEFAULT_SLOS_PATH.read_text()
@@ -64,3 +67,23 @@ def test_the_asset_table_names_the_configured_level_and_the_dependence() -> None
     assert "| one-sided 90 % bounds | dependence |" in table and "95" not in table.split("\n")[2]
     assert "n_eff 4,000 (order statistics on effective n)" in table
     assert table.startswith(f"**SLOs: {doc['verdict']}**")
+
+
+def test_a_document_records_its_bounds_method_and_one_without_it_recomputes_with_the_first() -> None:
+    """A bundle made before issue 26's second round has no `bounds_method`: `audit` recomputes
+    it with method 1 (no episode text, no floors), so its figures and shape come back as signed;
+    a method this code does not know is a FormatError naming the field."""
+    doc = document(None)
+    assert doc["bounds_method"] == BOUNDS_METHOD == 2
+    read = next(row for row in doc["slos"] if row["name"] == "read_latency_p95")
+    assert "slow episodes" in read["reason"] and "time blocks of" in read["reason"]
+    rng = random.Random(6)
+    frames = {"read": requests([rng.uniform(5, 200) for _ in range(4000)])}
+    old = {key: value for key, value in doc.items() if key != "bounds_method"}
+    again = recompute_bundle_metrics(frames, old)
+    assert "bounds_method" not in again
+    old_read = next(row for row in again["slos"] if row["name"] == "read_latency_p95")
+    assert "slow episodes" not in old_read["reason"] and "time blocks" not in old_read["reason"]
+    assert recompute_bundle_metrics(frames, doc)["bounds_method"] == 2
+    with pytest.raises(FormatError, match="bounds_method"):
+        recompute_bundle_metrics(frames, doc | {"bounds_method": 9})

@@ -268,3 +268,36 @@ def test_a_warm_up_burst_far_below_the_threshold_does_not_hold_back_a_clear_pass
     # The same burst against a threshold inside it cannot pass.
     inside = READ_P95.model_copy(update={"threshold": 40})
     assert verdict(evaluate_quantile(inside, pl.Series(values), 0.95)) != PASS
+
+
+def test_a_latency_verdict_says_which_slow_episodes_its_span_could_have_missed() -> None:
+    """10 minutes of samples: episodes covering 5 % of the time and up to L long start within
+    a run (or L before it) with probability 1 - exp(-(600 + L) 0.05 / L) >= 95 % for L <= 10 s;
+    a 5-minute episode needs 300 (3 / 0.05 - 1) s = 4.9 h in one run, or 20 such runs spread
+    over time (20 (600 + 300) 0.05 / 300 >= 3)."""
+    rng = random.Random(8)
+    values = pl.Series([rng.uniform(5, 50) for _ in range(3000)])
+    reason = evaluate_quantile(READ_P95, values, 0.95, spans=[600.0]).reason
+    assert "this run's 10 min contain one lasting up to 10 s with probability 95%" in reason
+    assert "to catch episodes of 5 min at 95%, measure 4.9 h in one run or 20 stretches of 10 min" in reason
+    # Two stretches far apart: 1,200 s in all, and each brings in the episodes begun before it.
+    apart = evaluate_quantile(READ_P95, values, 0.95, spans=[600.0, 600.0]).reason
+    assert "this run's 20 min in 2 stretches apart in time contain one lasting up to 21 s" in apart
+    # Without a clock the run's length in requests stands in.
+    assert (
+        "this run's 3,000 requests contain one lasting up to 51 requests"
+        in evaluate_quantile(READ_P95, values, 0.95).reason
+    )
+
+
+def test_time_blocks_flag_a_slow_episode_and_not_a_steady_run() -> None:
+    rng = random.Random(9)
+    steady = [rng.lognormvariate(3, 0.5) for _ in range(20_000)]
+    episode = steady[:8000] + [3 * v for v in steady[8000:9500]] + steady[9500:]
+    slo = READ_P95.model_copy(update={"threshold": 1000})
+    calm = evaluate_quantile(slo, pl.Series(steady), 0.95)
+    assert "10 time blocks of 2,000: p95 from" in calm.reason and "within chance" in calm.reason
+    slow = evaluate_quantile(slo, pl.Series(episode), 0.95)
+    assert "apart beyond chance" in slow.reason and "so the bounds allow for blocks of 2,000" in slow.reason
+    assert slow.ci_high is not None and calm.ci_high is not None
+    assert slow.effective_n is not None and slow.effective_n < 20_000 / 3

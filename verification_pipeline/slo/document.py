@@ -21,7 +21,7 @@ from verification_pipeline.gates import rc_verdict, slo_gates
 from verification_pipeline.health.assess import apply_health, assess, measured_phases
 from verification_pipeline.loadtest.ingest import SAMPLE_SCHEMA
 from verification_pipeline.loadtest.summary import summarize
-from verification_pipeline.slo.metrics import dependence_summary, slo_rows
+from verification_pipeline.slo.metrics import BOUNDS_METHOD, dependence_summary, slo_rows
 from verification_pipeline.slo.spec import load_slo_spec
 from verification_pipeline.slo_row import SloRow
 from verification_pipeline.verdict import Verdict
@@ -39,15 +39,21 @@ def metrics_document(
     fanout_summary_only: dict | None = None,
     min_delivery_ratio: float = DEFAULT_MIN_DELIVERY_RATIO,
     health_phases: list[dict[str, Any]] | None = None,
+    bounds_method: int = BOUNDS_METHOD,
 ) -> dict[str, Any]:
     """Everything `slo/metrics.json` holds. `fanout_summary_only`: a seed fanout.json, when no raw rows exist.
 
     `health_phases`: each phase's measurement health (`health.assess.phase_record`); when given,
     the document gets a `measurement_health` section and the verdicts a saturated client cannot
-    support are changed (`health.assess.apply_health`)."""
+    support are changed (`health.assess.apply_health`).
+
+    `bounds_method`: the rules of the bounds (`slo.metrics.BOUNDS_METHOD`); the document records
+    it from method 2 on, and a document without it was made with method 1."""
     spec = load_slo_spec(spec_yaml.encode(), source=spec_source)
     has_fanout_rows = fanout.height > 0
-    rows = slo_rows(spec, read=read, write=write, fanout=fanout if has_fanout_rows else None)
+    rows = slo_rows(
+        spec, read=read, write=write, fanout=fanout if has_fanout_rows else None, method=bounds_method
+    )
     fanout_figures = fanout_metrics(fanout) if has_fanout_rows else fanout_summary_only
     if fanout_figures is not None and not has_fanout_rows:
         rows = tuple(_summary_only_fanout(r, fanout_figures) if r.source == "fanout" else r for r in rows)
@@ -63,7 +69,9 @@ def metrics_document(
         "spec": {"source": spec_source, "yaml": spec_yaml},
     }
     # Only when measured: a bundle from before (or an import of CI's files) keeps its old shape.
-    return document | ({"measurement_health": health} if health is not None else {})
+    document |= {"measurement_health": health} if health is not None else {}
+    # Only from method 2 on: an older bundle recomputes to its own shape and figures.
+    return document | ({"bounds_method": bounds_method} if bounds_method >= 2 else {})
 
 
 def _summary_only_fanout(row: SloRow, fanout: dict) -> SloRow:
@@ -163,7 +171,20 @@ def recompute_bundle_metrics(frames: dict[str, pl.DataFrame], recorded: dict[str
         fanout_summary_only=summary_only,
         min_delivery_ratio=float(ratio),
         health_phases=measured_phases(recorded.get("measurement_health")),
+        bounds_method=_bounds_method(recorded),
     )
+
+
+def _bounds_method(recorded: dict[str, Any]) -> int:
+    """The rules a recorded document's bounds followed: 1 when it does not say (made before)."""
+    method = recorded.get("bounds_method", 1)
+    if isinstance(method, bool) or not isinstance(method, int) or not 1 <= method <= BOUNDS_METHOD:
+        raise FormatError(
+            f"{method!r} is not a bounds method this code knows (1 to {BOUNDS_METHOD})",
+            source=SLO_METRICS,
+            field="bounds_method",
+        )
+    return method
 
 
 def _is_fanout_summary(value: Any) -> bool:

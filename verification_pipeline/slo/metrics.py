@@ -27,7 +27,8 @@ figure over every response that has a latency, beside it.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import polars as pl
@@ -39,14 +40,21 @@ from verification_pipeline.quantile import quantile_type7
 from verification_pipeline.scalars import float_of
 from verification_pipeline.slo.spec import Slo, SloSpec
 from verification_pipeline.slo.stats import (
+    EPISODE_SHARE,
     STATED_BURSTS,
     Dependence,
+    TimeBlocks,
     burst_frequency_upper,
     failure_dependence,
+    latent_design_effect,
+    longest_caught_episode,
     quantile_bounds_in_time_order,
     quantile_upper_sample_size,
     rate_bounds,
     serial_dependence,
+    span_needed,
+    spans_needed,
+    time_blocks,
     zero_failure_sample_size,
 )
 from verification_pipeline.slo_row import SLO_METRICS_SCHEMA, SloRow
@@ -61,6 +69,17 @@ DEPENDENCE_COLUMNS = ("lag1_autocorrelation", "effective_n", "dispersion_index",
 CANNOT_EXCLUDE = "; what it cannot exclude: "
 QUANTILE_METHOD = "order statistics on effective n"
 RATE_METHOD = "Clopper-Pearson on effective n"
+# The rules the bounds follow, recorded in slo/metrics.json (`bounds_method`) so that `audit`
+# recomputes a bundle with the rules it was made with. 1 (a document without the field): the
+# rules of issue 17 and the first round of issue 26. 2: issue 26, round two: a lower limit on
+# the design effect from the ranks (small samples, `latent_design_effect`), the time-block
+# diagnostic and its bound (slow episodes, `time_blocks`), the heavy-tail-robust mean burst
+# size (`rate_bounds`), and the slow episodes each latency verdict could have missed.
+BOUNDS_METHOD = 2
+# The episode a latency verdict suggests how to catch: seconds where the samples carry their
+# time, requests where they do not (the longest stretch in issue 26's slow episodes).
+TARGET_EPISODE_SECONDS = 300.0
+TARGET_EPISODE_REQUESTS = 2000.0
 
 _LATENCY_WORDS = {
     "read": "read latencies",
@@ -80,16 +99,23 @@ def slo_rows(
     read: pl.DataFrame | None = None,
     write: pl.DataFrame | None = None,
     fanout: pl.DataFrame | None = None,
+    method: int = BOUNDS_METHOD,
 ) -> tuple[SloRow, ...]:
-    """Evaluate every SLO of `spec` on the samples given; a source not given has n = 0."""
+    """Evaluate every SLO of `spec` on the samples given; a source not given has n = 0.
+    `method`: the `BOUNDS_METHOD` to follow (an older one to recompute an older bundle)."""
     requests = {"read": read, "write": write, "all": _both(read, write)}
     rows = []
     for slo in spec.slos:
         if slo.metric == "quantile":
             latencies, all_responses = _latencies(slo.source, slo.responses, requests, write, fanout)
-            rows.append(evaluate_quantile(slo, latencies, spec.confidence, all_responses=all_responses))
+            spans = _spans(slo.source, requests, write, fanout) if method >= 2 else None
+            rows.append(
+                evaluate_quantile(
+                    slo, latencies, spec.confidence, all_responses=all_responses, spans=spans, method=method
+                )
+            )
         else:
-            rows.append(evaluate_rate(slo, requests[slo.source], spec.confidence))
+            rows.append(evaluate_rate(slo, requests[slo.source], spec.confidence, method=method))
     return tuple(rows)
 
 
@@ -108,11 +134,20 @@ def compute_slo_metrics(
 
 
 def evaluate_quantile(
-    slo: Slo, latencies: pl.Series, confidence: float, *, all_responses: pl.Series | None = None
+    slo: Slo,
+    latencies: pl.Series,
+    confidence: float,
+    *,
+    all_responses: pl.Series | None = None,
+    spans: Sequence[float] | None = None,
+    method: int = BOUNDS_METHOD,
 ) -> SloRow:
     """One SLO's row for a latency quantile; `latencies` in time order.
 
     `all_responses`: the same source's latencies counting failed responses too, reported beside.
+    `spans`: the seconds the samples cover, one per stretch of the run apart in time (segments
+    that did not overlap), for the slow episodes the verdict could have missed; without them
+    the run's length in samples stands in.
     """
     q = slo.quantile
     if q is None:  # Slo's validator requires it for a quantile SLO
@@ -140,15 +175,25 @@ def evaluate_quantile(
     value = quantile_type7(ordered, q)
     dependence = serial_dependence(measured_latencies <= value)
     lag1 = _lag1(measured_latencies.log1p())
+    floor, blocks = 1.0, None
+    if method >= 2:
+        # The ranks' floor only where the indicator saw nothing (too few samples to tell); the
+        # blocks' at every candidate bound, where they disagree.
+        floor = latent_design_effect(measured_latencies, q) if dependence.design_effect == 1.0 else 1.0
+        blocks = time_blocks(measured_latencies, q, value, confidence)
+        at_estimate = max(floor, blocks.design_effect if blocks is not None else 1.0)
+        if at_estimate > dependence.design_effect:
+            dependence = replace(dependence, design_effect=at_estimate, effective_n=n / at_estimate)
     low_rank, high_rank = quantile_bounds_in_time_order(
-        measured_latencies, ordered, q, confidence, dependence
+        measured_latencies, ordered, q, confidence, dependence, floor, blocks
     )
     low = ordered[low_rank - 1] if low_rank else None
     high = ordered[high_rank - 1] if high_rank else None
     measured = (
         f"{label} of {n} {_scope(slo)}{words} is {significant(value)} ms"
         f"{'' if everything is None else f' ({significant(everything)} ms over every response)'}; "
-        f"{_bounds_text(confidence, low, high, ' ms')} ({_dependence_text(dependence, lag1)})"
+        f"{_bounds_text(confidence, low, high, ' ms')} ({_dependence_text(dependence, lag1)}"
+        f"{_blocks_text(blocks, label) if method >= 2 else ''})"
     )
     verdict, why = _decide(slo, n, low, high, f"{significant(slo.threshold)} ms", confidence)
     if verdict == INCONCLUSIVE and high is None:
@@ -157,6 +202,8 @@ def evaluate_quantile(
             f"only {n} samples, too few to bound {label} from above at {level(confidence)}: "
             f"at least {needed} are needed"
         )
+    if method >= 2:
+        why += f"{CANNOT_EXCLUDE}{_episodes_missed(spans, n, confidence)}"
     return _row(
         slo,
         confidence,
@@ -172,7 +219,9 @@ def evaluate_quantile(
     )
 
 
-def evaluate_rate(slo: Slo, requests: pl.DataFrame | None, confidence: float) -> SloRow:
+def evaluate_rate(
+    slo: Slo, requests: pl.DataFrame | None, confidence: float, *, method: int = BOUNDS_METHOD
+) -> SloRow:
     """One SLO's row for the share of failed requests, in percent; rows in time order."""
     words = _REQUEST_WORDS[slo.source]
     if requests is None or requests.is_empty():
@@ -185,7 +234,13 @@ def evaluate_rate(slo: Slo, requests: pl.DataFrame | None, confidence: float) ->
     failures = failed.height
     dependence = failure_dependence(failed_flags)
     bounds = rate_bounds(
-        failures, n, confidence, dependence.design_effect, dependence.bursts, dependence.burst_sizes
+        failures,
+        n,
+        confidence,
+        dependence.design_effect,
+        dependence.bursts,
+        dependence.burst_sizes,
+        heavy_tails=method >= 2,
     )
     low, high = (bound * 100 for bound in bounds)
     value = failures / n * 100
@@ -205,8 +260,16 @@ def evaluate_rate(slo: Slo, requests: pl.DataFrame | None, confidence: float) ->
             zero_failure_sample_size(slo.threshold / 100, confidence, dependence.design_effect),
         )
         why += f"; {needed} requests without a failure would be needed to show it"
-    if verdict != FAIL and (dependence.bursts or 0) < STATED_BURSTS:
-        why += f"{CANNOT_EXCLUDE}{_could_miss(dependence.bursts or 0, n, slo.threshold, confidence)}"
+    # Method 2 counts bursts of two failures or more: a lone failure is no burst a run can tell
+    # from independent ones, and the coverage goal is stated in those (RESULTS.md, issue 26).
+    multiple = method >= 2
+    seen = (
+        (dependence.burst_sizes.multiple if dependence.burst_sizes else 0)
+        if multiple
+        else (dependence.bursts or 0)
+    )
+    if verdict != FAIL and seen < STATED_BURSTS:
+        why += f"{CANNOT_EXCLUDE}{_could_miss(seen, n, slo.threshold, confidence, multiple=multiple)}"
     return _row(
         slo,
         confidence,
@@ -238,15 +301,17 @@ def _bursts_seen(dependence: Dependence) -> str:
     return f" in {bursts} {plural} (runs of consecutive failed requests, the largest {sizes.largest})"
 
 
-def _could_miss(bursts: int, n: int, threshold: float, confidence: float) -> str:
+def _could_miss(bursts: int, n: int, threshold: float, confidence: float, *, multiple: bool = False) -> str:
     """What a verdict on fewer than STATED_BURSTS bursts cannot exclude: bursts recurring up to
-    the upper bound on their frequency, of a size that would break the threshold at it."""
+    the upper bound on their frequency, of a size that would break the threshold at it.
+    `multiple`: `bursts` counts runs of two failures or more (method 2)."""
     frequency = burst_frequency_upper(bursts, n, confidence)
-    size = max(1, math.ceil(threshold / 100 / frequency * (1 - 1e-12)))
+    size = max(2 if multiple else 1, math.ceil(threshold / 100 / frequency * (1 - 1e-12)))
+    kind = "of two failures or more" if multiple else "of failures"
     seen = (
-        "no burst of failures was seen"
+        f"no burst {kind} was seen"
         if bursts == 0
-        else f"only {bursts} burst{'s' if bursts > 1 else ''} of failures seen"
+        else f"only {bursts} burst{'s' if bursts > 1 else ''} {kind} seen"
     )
     return (
         f"{seen} (the {level(confidence)} level is stated for runs with at least {STATED_BURSTS}), "
@@ -254,6 +319,94 @@ def _could_miss(bursts: int, n: int, threshold: float, confidence: float) -> str
         f"(the {level(confidence)} upper bound on how often they start): bursts of {size:,} or more "
         f"failures that often would break the {significant(threshold)}% threshold"
     )
+
+
+def _blocks_text(blocks: TimeBlocks | None, label: str) -> str:
+    """The time-block diagnostic in words, for the dependence part of a reason."""
+    if blocks is None:
+        return "; too few samples for time blocks"
+    verdict = (
+        f"apart beyond chance (p = {blocks.p_value:.2g}), so the bounds allow for blocks of "
+        f"{blocks.size:,} (design effect {blocks.design_effect:.3g})"
+        if blocks.disagree
+        else f"within chance (p = {blocks.p_value:.2g})"
+    )
+    return (
+        f"; {blocks.blocks} time blocks of {blocks.size:,}: {label} from {significant(blocks.lowest)} "
+        f"to {significant(blocks.highest)} ms, {verdict}"
+    )
+
+
+def _episodes_missed(spans: Sequence[float] | None, n: int, confidence: float) -> str:
+    """The longest slow episode the run could not have missed, and what would catch a longer one."""
+    at = level(confidence)
+    share = f"{EPISODE_SHARE * 100:g}%"
+    say: Callable[[float], str]
+    if spans:
+        unit, target, say = "seconds", TARGET_EPISODE_SECONDS, _duration
+        span, parts = float(sum(spans)), len(spans)
+    else:
+        unit, target, say = "requests", TARGET_EPISODE_REQUESTS, _requests
+        span, parts = float(n), 1
+    longest = longest_caught_episode(spans if spans else [float(n)], confidence)
+    where = f"this run's {say(span)}" + (f" in {parts} stretches apart in time" if parts > 1 else "")
+    caught = "an episode of any length" if math.isinf(longest) else f"one lasting up to {say(longest)}"
+    text = (
+        f"slow episodes (stretches of slow requests covering {share} of the {unit}, at random times): "
+        f"{where} contain {caught} with probability {at}, and can miss longer ones"
+    )
+    if longest >= target:
+        return text
+    return (
+        f"{text}; to catch episodes of {say(target)} at {at}, measure {say(span_needed(target, confidence))} "
+        f"in one run or {spans_needed(target, span / parts, confidence)} stretches of "
+        f"{say(span / parts)} spread over time"
+    )
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _requests(count: float) -> str:
+    return f"{count:,.0f} requests"
+
+
+def _spans(
+    source: str,
+    requests: dict[str, pl.DataFrame | None],
+    write: pl.DataFrame | None,
+    fanout: pl.DataFrame | None,
+) -> tuple[float, ...] | None:
+    """Seconds covered by a source's samples, one figure per stretch apart in time: the spans of
+    its segments (first to last timestamp), overlapping ones merged. None without a clock."""
+    frame = fanout if source == "fanout" else write if source == "ingest" else requests.get(source)
+    column = _TIME_COLUMN.get(source, "timestamp")
+    if frame is None or frame.is_empty() or column not in frame.columns:
+        return None
+    keys = ["segment"] if "segment" in frame.columns else []
+    limits = (
+        (
+            frame.group_by(keys).agg(pl.col(column).min().alias("start"), pl.col(column).max().alias("end"))
+            if keys
+            else frame.select(pl.col(column).min().alias("start"), pl.col(column).max().alias("end"))
+        )
+        .drop_nulls(["start", "end"])
+        .sort("start")
+    )
+    merged: list[list[Any]] = []
+    for start, end in limits.select("start", "end").iter_rows():
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    spans = tuple((end - start).total_seconds() for start, end in merged)
+    # Samples that share one timestamp (a summary, a test) carry no duration: count requests.
+    return spans if sum(spans) > 0 else None
 
 
 def dependence_summary(row: Mapping[str, Any]) -> str:
