@@ -17,7 +17,19 @@ pytest_plugins = ["tests.plugins.stack", "tests.plugins.target", "tests.plugins.
 # Folders whose tests drive real load, start the reference target, the store or the Dagster
 # webserver, or assert on elapsed time or latency.
 TIMING_FOLDERS = frozenset(
-    {"authz", "fanout", "health", "loadtest", "pipeline", "reliability", "scale", "target", "ui"}
+    {
+        "authz",
+        "cost",
+        "fanout",
+        "health",
+        "loadtest",
+        "overload",
+        "pipeline",
+        "reliability",
+        "scale",
+        "target",
+        "ui",
+    }
 )
 # Fixtures that start a real service: a test using one measures through it.
 TIMING_FIXTURES = frozenset({"target", "start_target", "s3_stack", "s3_env"})
