@@ -4,12 +4,13 @@ import dagster as dg
 import pytest
 
 from tests.pipeline.conftest import RC, definitions, short_run_config
+from verification_pipeline.defs.load.assets import LOAD_SAMPLE_ASSETS
 from verification_pipeline.execution.runner import verify_in_process
 from verification_pipeline.storage.bundles import read_bundle_uri
 from verification_pipeline.storage.s3 import S3Settings
 
 OTHER_BUILD = "0123456789abcdef0123456789abcdef01234567"
-LOAD_ASSETS = ("read_load_samples", "write_load_samples", "fanout_latencies", "overload_phase")
+LOAD_ASSETS = (*LOAD_SAMPLE_ASSETS, "fanout_latencies", "overload_phase")
 
 
 def test_every_load_step_depends_on_the_service_build_and_so_on_the_release_candidate():

@@ -27,7 +27,7 @@ from tests.pipeline import conftest as pipeline_fixtures
 from tests.pipeline.conftest import RC, definitions
 from tests.plugins.stack import free_port_base
 from verification_pipeline.defs.job import JOB
-from verification_pipeline.defs.load.assets import load_run_config
+from verification_pipeline.defs.load.assets import LOAD_SAMPLE_ASSETS, load_run_config
 from verification_pipeline.defs.partitions import release_candidates
 from verification_pipeline.errors import PipelineError
 from verification_pipeline.stack.control import Stack, StackLayout
@@ -37,7 +37,7 @@ from verification_pipeline.storage.s3 import ObjectStore, S3Settings
 pipeline_env = pipeline_fixtures.pipeline_env
 instance = pipeline_fixtures.instance
 
-LOAD_ASSETS = (dg.AssetKey("read_load_samples"), dg.AssetKey("write_load_samples"))
+LOAD_ASSETS = tuple(dg.AssetKey(name) for name in LOAD_SAMPLE_ASSETS)  # the load step makes all three
 BUILD_CHECK = (dg.AssetKey("release_candidate"), dg.AssetKey("service_build"))
 """What every load and fan-out step needs first: the RC, and the check that the target serves its build."""
 

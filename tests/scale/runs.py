@@ -9,10 +9,11 @@ import dagster as dg
 import polars as pl
 
 from tests.scale import code_location
+from verification_pipeline.defs.load.assets import LOAD_SAMPLE_ASSETS
 from verification_pipeline.defs.load.assets import load_run_config as load_plan_config
 from verification_pipeline.storage.s3 import ObjectStore, parse_s3_uri
 
-LOAD_ASSETS = (dg.AssetKey("read_load_samples"), dg.AssetKey("write_load_samples"))
+LOAD_ASSETS = tuple(dg.AssetKey(name) for name in LOAD_SAMPLE_ASSETS)  # the load step makes all three
 PARTITIONS = "release_candidates"
 SEGMENT_STEP = "load_samples.run_load_segment"
 

@@ -57,6 +57,8 @@ SEED_VUS = {"read": 50, "write": 20}
 SEED_DURATION = "3m"
 CODE_VERSION = code_version(__name__)
 LOAD_ASSET = "load_samples"
+LOAD_SAMPLE_ASSETS = ("read_load_samples", "write_load_samples", "concurrent_baseline_samples")
+"""The assets of the one load step, materialized together (it cannot be subset)."""
 PLAN_OP = "plan_load_segments"
 
 
