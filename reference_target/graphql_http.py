@@ -40,7 +40,7 @@ from reference_target.limiter import REFUSAL_PACING_S, AdmissionControl, TurnGat
 from reference_target.metrics import TargetMetrics
 from reference_target.realtime import Realtime
 from reference_target.store import CoherenceEvent, CoherenceStore
-from reference_target.tenant_limits import TenantLimiter
+from reference_target.tenant_limits import VERIFIED_CLAIMS, TenantLimiter
 from reference_target.tokens import READ_SCOPE, WRITE_SCOPE, Claims, TokenRejected, TokenVerifier
 
 log = logging.getLogger(__name__)
@@ -156,7 +156,7 @@ class GraphQLEndpoint:
     async def _answer(self, scope: dict, receive: Any, started: float) -> Answer:
         authorization, content_length = _headers(scope)
         body = await self._read_body(receive, content_length)
-        claims = self._authenticate(authorization)
+        claims = scope.get(VERIFIED_CLAIMS) or self._authenticate(authorization)
         request = _graphql_request(body)
         prepared = self._documents.prepare(request["query"])
         if prepared.document is None:

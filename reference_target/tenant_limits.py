@@ -37,6 +37,10 @@ DEFAULT_TENANT_RPS_LIMIT = 100.0
 DEFAULT_UNMETERED_TENANTS = ("tenant-123",)
 
 
+VERIFIED_CLAIMS = "coherence.verified_claims"
+"""The ASGI scope key where the limiter leaves the claims it verified (the token cache counts one lookup)."""
+
+
 class TenantLimiter:
     """One token bucket per tenant; `admit` answers None (go on) or the refusal to answer with."""
 
@@ -67,7 +71,7 @@ class TenantLimiter:
         if self.rps_limit is None:
             return None
         authorization = next((value for name, value in scope["headers"] if name == b"authorization"), None)
-        tenant = self._tenant(authorization)
+        tenant = self._tenant(authorization, scope)
         if tenant is None or tenant in self.unmetered:
             return None
         rate = self.rps_limit
@@ -89,13 +93,15 @@ class TenantLimiter:
             return self._refusal("rate_limited", 0, message, status=503)
         return self._refusal("rate_limited", max(1, math.ceil(wait_s)), message)
 
-    def _tenant(self, authorization: bytes | None) -> str | None:
+    def _tenant(self, authorization: bytes | None, scope: dict) -> str | None:
         if not authorization or authorization[:7].lower() != b"bearer ":
             return None
         try:
-            return self._verifier.verify(authorization[7:].strip().decode("latin-1")).tenant
+            claims = self._verifier.verify(authorization[7:].strip().decode("latin-1"))
         except self._rejected:
             return None
+        scope[VERIFIED_CLAIMS] = claims  # the request's handler uses them: one token lookup per request
+        return claims.tenant
 
     def _bucket(self, tenant: str) -> list[float]:
         bucket = self._buckets.get(tenant)

@@ -91,10 +91,10 @@ def test_rc2_slowed_on_reads_is_compared_with_rc1s_verified_bundle(pipeline_env,
     cost = json.loads(files["cost/resources.json"])
     assert (
         cost["baseline"]["rc"] == RC1
-        and cost["baseline"]["bundle_uri"] == first.values["evidence_bundle"]["uri"]
+        and cost["baseline"]["bundle_uri"] == first.values.evidence_bundle.uri
     )
     rc1_cost = json.loads(
-        read_bundle_uri(first.values["evidence_bundle"]["uri"], S3Settings.from_env())["cost/resources.json"]
+        read_bundle_uri(first.values.evidence_bundle.uri, S3Settings.from_env())["cost/resources.json"]
     )
     rc1_phase = rc1_cost["phases"]["slo_load"]
     assert (

@@ -44,8 +44,9 @@ def test_rc2_is_measured_beside_rc1s_settings_and_compared_paired(
         run = verify_in_process(
             definitions(), RC2, instance, run_config=short_run_config("6s"), raise_on_error=False
         )
-    assert "evidence_bundle" in run.values, run
-    comparison = run.values["baseline_comparison"]
+    assert run.values.evidence_bundle is not None, run
+    assert run.values.baseline_comparison is not None
+    comparison = run.values.baseline_comparison.as_json()
     assert comparison["design"] == CONCURRENT and comparison["status"] == "COMPARED"
     assert (
         comparison["baseline"]["rc"] == RC1 and comparison["baseline"]["graphql_url"] == baseline.graphql_url
@@ -57,7 +58,7 @@ def test_rc2_is_measured_beside_rc1s_settings_and_compared_paired(
     # the fan-out probe alternated: the baseline's deliveries were compared too (two-sample)
     assert rows["fanout_latency_p95"]["classification"] is not None
 
-    files = read_bundle_uri(run.values["evidence_bundle"]["uri"], S3Settings.from_env())
+    files = read_bundle_uri(run.values.evidence_bundle.uri, S3Settings.from_env())
     verify_files(files, load_public_key_file(pipeline_env.signing_public_key), expected_rc=RC2)
     assert json.loads(files[SLO_BASELINE])["design"] == CONCURRENT
     frames = raw_frames(files)

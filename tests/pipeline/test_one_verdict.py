@@ -122,6 +122,7 @@ def verify_rc(
     stand_ins = [
         measured("read_load_samples", requests("read"), "raw/read.parquet"),
         measured("write_load_samples", requests("write"), "raw/write.parquet"),
+        measured("concurrent_baseline_samples", requests("read", n=0), None),  # no baseline deployment
         measured("fanout_latencies", deliveries(), raw_fanout),
         measured_build(),
     ]

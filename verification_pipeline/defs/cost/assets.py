@@ -64,7 +64,16 @@ def _baseline(
     """The baseline's own cost figures, from its bundle verified again (None without a baseline)."""
     if comparison.baseline is None:
         return None
-    rc, uri = str(comparison.baseline["rc"]), str(comparison.baseline["bundle_uri"])
+    rc = str(comparison.baseline["rc"])
+    if not comparison.baseline.get("bundle_uri"):  # the concurrent design: a deployment, not a bundle
+        return {
+            "rc": rc,
+            "bundle_uri": "",
+            "reason": f"baseline {rc} was measured beside this RC (concurrent design): its service's "
+            "resource figures were not read",
+            "phases": {},
+        }
+    uri = str(comparison.baseline["bundle_uri"])
     try:
         files = read_bundle_uri(uri, s3.settings())
         verified_baseline(rc, uri, files, signing_key.load().public_key)
