@@ -16,12 +16,14 @@ from dataclasses import dataclass, field
 
 from verification_pipeline.policy.rego import PolicyError
 
-_TOKEN = re.compile(
+# Rego's tokens as far as rule heads and the v0 rewrite (policy/v0.py) need them.
+TOKEN = re.compile(
     r"""(?P<comment>\#[^\n]*)
       | (?P<string>"(?:[^"\\\n]|\\.)*")
       | (?P<raw>`[^`]*`)
       | (?P<newline>\n)
       | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
+      | (?P<number>[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)
       | (?P<op>:=|==|!=|<=|>=|[{}\[\]().,=:;|&+\-*/%<>])
       | (?P<space>[ \t\r]+)
       | (?P<other>.)""",
@@ -49,7 +51,7 @@ def _tokens(source: str) -> list[tuple[str, str, int]]:
     """(kind, text, line) of every token that matters: no spaces, no comments."""
     tokens = []
     line = 1
-    for match in _TOKEN.finditer(source):
+    for match in TOKEN.finditer(source):
         kind = match.lastgroup or "other"
         text = match.group()
         if kind not in ("space", "comment"):
@@ -123,7 +125,7 @@ def _check_head(path: str, tokens: list[tuple[str, str, int]], index: int) -> No
             return
         # a `{` right after a complete term opens a body; after `=`, `:=` or `contains` it opens a literal
         ends_term = (
-            (previous[0] in ("name", "string", "raw") and previous[1] != "contains")
+            (previous[0] in ("name", "string", "raw", "number") and previous[1] != "contains")
             or (previous[0] == "op" and previous[1] in ")]}")
             or previous[0] == "other"
         )

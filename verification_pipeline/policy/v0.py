@@ -24,23 +24,11 @@ used without importing it (OPA's v0 parser refuses that too).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
+from verification_pipeline.policy.heads import TOKEN
 from verification_pipeline.policy.rego import PolicyError
 
-_TOKEN = re.compile(
-    r"""(?P<comment>\#[^\n]*)
-      | (?P<string>"(?:[^"\\\n]|\\.)*")
-      | (?P<raw>`[^`]*`)
-      | (?P<newline>\n)
-      | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
-      | (?P<number>[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)
-      | (?P<op>:=|==|!=|<=|>=|[{}\[\]().,=:;|&+\-*/%<>])
-      | (?P<space>[ \t\r]+)
-      | (?P<other>.)""",
-    re.VERBOSE | re.DOTALL,
-)
 KEYWORDS = ("contains", "every", "if", "in")
 _OPEN, _CLOSE = "{[(", "}])"
 
@@ -65,7 +53,7 @@ class _Token:
 def _tokens(source: str) -> list[_Token]:
     tokens = []
     line, line_start = 1, 0
-    for match in _TOKEN.finditer(source):
+    for match in TOKEN.finditer(source):
         kind = match.lastgroup or "other"
         text = match.group()
         if kind not in ("space", "comment"):
