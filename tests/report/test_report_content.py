@@ -242,3 +242,48 @@ def test_what_a_verdict_cannot_exclude_is_listed_under_the_slo_table(text_only):
         slo["reason"] = "the upper bound is below the threshold"
     page = render_report(dataclasses.replace(text_only, metrics={**text_only.metrics, "slos": slos})).decode()
     assert 'id="limits"' not in page
+
+
+def _authz(admitted: int) -> dict:
+    """policy/authz_under_load.json from raw rows: 40 cross-tenant reads, `admitted` of them let through."""
+    from verification_pipeline.authz.document import authz_document
+    from verification_pipeline.authz.schema import ROWS_SCHEMA
+
+    rows = pl.DataFrame(
+        [
+            {
+                "seq": i,
+                "ts": 1_700_000_000.0 + i,
+                "kind": "cross_tenant_read",
+                "status": 200 if i < admitted else 403,
+                "outcome": "admitted" if i < admitted else "refused",
+                "latency_ms": 3.0,
+            }
+            for i in range(40)
+        ],
+        schema=ROWS_SCHEMA,
+    )
+    return authz_document(
+        rows,
+        tried=["cross_tenant_read"],
+        not_tried={"expired": "VP_TARGET_JWT_EXPIRED not given"},
+        confidence=0.95,
+    )
+
+
+def test_the_authorization_section_draws_attempts_by_answer_per_kind_and_names_what_was_not_tried(text_only):
+    page = render_report(dataclasses.replace(text_only, authz=_authz(admitted=0))).decode()
+    section = page[page.index("<h2>Authorization under load</h2>") :]
+    assert '<p id="authz-verdict"><b>PASS</b>' in section and "Leak rate below" in section
+    row = section[section.index('<tr data-kind="cross_tenant_read">') :].split("</tr>")[0]
+    assert [cell.split(">")[-1] for cell in row.split("</td>")[1:6]] == ["40", "40", "0", "0", "0"]
+    assert "not tried: VP_TARGET_JWT_EXPIRED not given" in section
+    assert "<svg" in section.split("<table")[0]  # the chart, drawn from the same counts
+
+
+def test_an_admitted_forbidden_request_fails_the_section_and_shows_in_its_row(text_only):
+    page = render_report(dataclasses.replace(text_only, authz=_authz(admitted=3))).decode()
+    section = page[page.index("<h2>Authorization under load</h2>") :]
+    assert '<p id="authz-verdict"><b>FAIL</b>' in section and "Leak rate below" not in section
+    row = section[section.index('<tr data-kind="cross_tenant_read">') :].split("</tr>")[0]
+    assert [cell.split(">")[-1] for cell in row.split("</td>")[1:4]] == ["40", "37", "3"]

@@ -13,6 +13,7 @@ from typing import Any
 import polars as pl
 
 from verification_pipeline.report import charts
+from verification_pipeline.report.authz import authz_section
 from verification_pipeline.report.budget import budget_rows, figure, headline, interval
 from verification_pipeline.report.cost import cost_section
 from verification_pipeline.report.health import client_health
@@ -67,6 +68,8 @@ class ReportInputs:
     """slo/overload.json, when the bundle has one (issue 22)."""
     cost: Mapping[str, Any] | None = None
     """cost/resources.json: cost per request against the baseline RC."""
+    authz: Mapping[str, Any] | None = None
+    """policy/authz_under_load.json: forbidden requests sent during the load, per kind."""
 
 
 def render_report(inputs: ReportInputs) -> bytes:
@@ -78,6 +81,7 @@ def render_report(inputs: ReportInputs) -> bytes:
         _timeline_section(inputs),
         _health_section(inputs),
         _fanout_section(inputs),
+        authz_section(inputs.authz),
         overload_section(inputs.overload, _e),
         _baseline_section(inputs),
         _scan_section(inputs),

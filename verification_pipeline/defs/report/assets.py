@@ -75,6 +75,7 @@ def report(
             policies=policy_report.to_dicts(),
             overload=overload_phase,
             cost=cost_per_request,
+            authz=authz_under_load,
         )
     )
     line = headline(verdict, document)
