@@ -30,19 +30,22 @@ from __future__ import annotations
 
 import configparser
 import datetime
+import decimal
 import io
 import json
 import math
 import re
 import tomllib
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 import yaml
 
 from verification_pipeline.errors import FormatError
 from verification_pipeline.jsonio import decode_json
 
-PARSERS = ("yaml", "json", "toml", "ini", "dotenv", "xml", "dockerfile", "hcl2")
+PARSERS: tuple[str, ...] = ("yaml", "json", "toml", "ini", "dotenv", "xml", "dockerfile", "hcl2")
+PARSERS += ("jsonc", "properties", "hocon", "edn", "jsonnet", "cyclonedx", "spdx")
 _EXTENSIONS = {
     ".yaml": "yaml",
     ".yml": "yaml",
@@ -55,6 +58,14 @@ _EXTENSIONS = {
     ".tf": "hcl2",
     ".tfvars": "hcl2",
     ".hcl": "hcl2",
+    # conftest's New(extension): a file named for its parser
+    ".jsonc": "jsonc",
+    ".properties": "properties",
+    ".hocon": "hocon",
+    ".edn": "edn",
+    ".jsonnet": "jsonnet",
+    ".cyclonedx": "cyclonedx",
+    ".spdx": "spdx",
 }
 
 
@@ -332,3 +343,416 @@ def _hcl2(text: str, source: str) -> Any:
 
 
 _OTHER_PARSERS = {"ini": _ini, "dotenv": _dotenv, "xml": _xml, "dockerfile": _dockerfile, "hcl2": _hcl2}
+
+
+# --- JSONC, Java properties, HOCON, EDN, Jsonnet, CycloneDX, SPDX: conftest's shapes -------------
+
+
+def _jsonc_to_json(text: str, source: str) -> str:
+    """muzzammil.xyz/jsonc's translation: `//`, `#` and `/* */` comments removed outside strings (a
+    `//` inside a string is text), and trailing commas too (which that reader leaves for the JSON
+    decoder to refuse). Each comment becomes spaces, its newlines kept, so a JSON error names the
+    line of the source; a `/*` never closed is refused (muzzammil's drops the rest of the file)."""
+    out: list[str] = []
+    pending_comma: list[str] = []  # a comma seen, and the blanks after it, until the next token decides
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == '"':
+            end = i + 1
+            while end < n and text[end] != '"':
+                end += 2 if text[end] == "\\" else 1
+            out += pending_comma
+            pending_comma = []
+            out.append(text[i : end + 1])
+            i = end + 1
+            continue
+        if ch == "#" or (ch == "/" and text.startswith("//", i)):
+            end = text.find("\n", i)
+            end = n if end < 0 else end
+            (pending_comma or out).append(" " * (end - i))
+            i = end
+            continue
+        if ch == "/" and text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            if end < 0:
+                line = text.count("\n", 0, i) + 1
+                raise FormatError("not valid JSONC: a /* comment is never closed", source=source, line=line)
+            comment = text[i : end + 2]
+            (pending_comma or out).append(re.sub(r"[^\n]", " ", comment))
+            i = end + 2
+            continue
+        if ch == ",":
+            out += pending_comma
+            pending_comma = [","]
+        elif ch in " \t\r\n":
+            (pending_comma or out).append(ch)
+        else:
+            if pending_comma:
+                if ch in "}]":
+                    pending_comma[0] = " "  # a trailing comma: dropped
+                out += pending_comma
+                pending_comma = []
+            out.append(ch)
+        i += 1
+    out += pending_comma
+    return "".join(out)
+
+
+def _jsonc(text: str, source: str) -> Any:
+    return decode_json(_jsonc_to_json(text, source).encode(), source, expected="a JSONC configuration")
+
+
+_PROPERTY_REF = re.compile(r"\$\{([^}]*)\}")
+
+
+def _properties(text: str, source: str) -> Any:
+    """magiconair/properties' LoadString, then Map(): every value text, `${key}` expanded from the
+    file's own keys (a circular reference refused). A `${key}` the file does not define stays as
+    written: magiconair would read the process's environment, which may hold secrets."""
+    import jproperties
+
+    props = jproperties.Properties()
+    try:
+        props.load(text.encode("utf-8"), "utf-8")
+    except jproperties.ParseError as exc:
+        raise FormatError(
+            f"not valid properties: {exc.message}", source=source, line=exc.line_number
+        ) from None
+    raw = {key: value.data for key, value in props.items()}
+
+    def expand(key: str, seen: tuple[str, ...]) -> str:
+        def one(match: re.Match[str]) -> str:
+            ref = match.group(1)
+            if ref not in raw:
+                return match.group(0)
+            if ref in seen:
+                raise FormatError(
+                    f"not valid properties: circular reference ${{{ref}}} in {key!r}", source=source
+                )
+            return expand(ref, (*seen, ref))
+
+        return _PROPERTY_REF.sub(one, raw[key])
+
+    return {key: expand(key, (key,)) for key in raw}
+
+
+_HOCON_LOCK = __import__("threading").Lock()
+_HOCON_INCLUDE = re.compile(r"(?:^|[{,\n])[ \t]*(?:required\s*\(\s*)?include\b", re.MULTILINE)
+
+
+def _go_akka_text(value: Any) -> str:
+    """go-akka's HoconValue.String(): text with a space or tab quoted, "" for empty, lists as `[a,b]`."""
+    if isinstance(value, list):
+        return "[" + ",".join(_go_akka_text(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return json.dumps(
+            value, separators=(",", ":")
+        )  # go-akka's own layout of an object in a list is not reproduced
+    if value is None:
+        return '""'  # concatString: "null" reads as empty
+    text = "true" if value is True else "false" if value is False else str(value)
+    if not text:
+        return '""'
+    return f'"{text}"' if " " in text or "\t" in text else text
+
+
+def _hocon_shape(tree: Any) -> Any:
+    """conftest's getConfig/convertType: objects nested, every other value its go-akka text, then a
+    number (strconv.ParseFloat) or a boolean (ParseBool) when it reads as one."""
+    if isinstance(tree, dict):
+        return {str(key): _hocon_shape(value) for key, value in tree.items()}
+    return _ini_value(_go_akka_text(tree))
+
+
+def _hocon(text: str, source: str) -> Any:
+    """pyhocon, with go-akka's choices where they differ: no `include` (refused: it would read other files or
+    URLs), no environment variables, durations and sizes kept as written, and a `${path}` to a key that is
+    set only by an unresolved `${?x}` read as empty (go-akka finds the key; pyhocon has dropped it)."""
+    import pyparsing
+    from pyhocon import config_parser
+    from pyhocon.config_tree import ConfigSubstitution, ConfigTree, ConfigValues
+    from pyhocon.exceptions import ConfigException
+
+    include = _HOCON_INCLUDE.search(text)
+    if include:
+        raise FormatError(
+            "HOCON `include` is not read (it would load other files or URLs)",
+            source=source,
+            line=text.count("\n", 0, include.start() + 1) + 1,
+        )
+    declared: set[tuple[str, ...]] = set()
+
+    class Parser(config_parser.ConfigParser):
+        @classmethod
+        def _resolve_variable(cls, config: Any, substitution: Any) -> tuple[bool, Any]:
+            try:
+                return True, config.get(substitution.variable)
+            except config_parser.ConfigMissingException:
+                if substitution.optional:
+                    return False, None
+                if tuple(ConfigTree.parse_key(substitution.variable)) in declared:
+                    return True, ""
+                raise config_parser.ConfigSubstitutionException(
+                    f"Cannot resolve variable ${{{substitution.variable}}} "
+                    f"(line: {pyparsing.lineno(substitution.loc, substitution.instring)})"
+                ) from None
+
+    def walk(tree: Any, path: tuple[str, ...]) -> None:
+        for key, value in tree.items():
+            declared.add((*path, key))
+            if isinstance(value, ConfigTree):
+                walk(value, (*path, key))
+
+    def drop_unset_optionals(tree: Any) -> None:
+        """`k = ${?x}` with no x anywhere: as if never written (the value before it, or no key), as HOCON
+        says; pyhocon gives null when two such lines follow a value (play's `port = 9001`)."""
+        for key in list(tree.keys()):
+            value = tree[key]
+            while (
+                isinstance(value, ConfigValues)
+                and len(value.tokens) == 1
+                and isinstance(value.tokens[0], ConfigSubstitution)
+                and value.tokens[0].optional
+                and tuple(ConfigTree.parse_key(value.tokens[0].variable)) not in declared
+            ):
+                value = value.overridden_value
+            if value is tree[key]:
+                pass
+            elif value is None:
+                del tree[key]
+                continue
+            else:
+                if isinstance(value, ConfigValues):
+                    value.parent, value.key = tree, key
+                tree[key] = value
+            if isinstance(value, ConfigTree):
+                drop_unset_optionals(value)
+
+    class _NoEnv:  # pyhocon falls back to os.environ for an unknown ${x}; a policy's input never holds it
+        environ: ClassVar[dict[str, str]] = {}
+
+        def __getattr__(self, name: str) -> Any:
+            import os
+
+            return getattr(os, name)
+
+    with _HOCON_LOCK:
+        saved = (config_parser.get_period_expr, config_parser.os)
+        # "75 seconds" stays text, as go-akka has it
+        config_parser.get_period_expr = pyparsing.NoMatch
+        config_parser.os = _NoEnv()
+        try:
+            tree = Parser.parse(text, resolve=False)
+            walk(tree, ())
+            drop_unset_optionals(tree)
+            Parser.resolve_substitutions(tree, False)
+            plain = tree.as_plain_ordered_dict()
+        except (ConfigException, pyparsing.ParseBaseException) as exc:
+            line = getattr(exc, "lineno", None)
+            if line is None:
+                found = re.search(r"line:\s*(\d+)", str(exc))
+                line = int(found.group(1)) if found else None
+            raise FormatError(
+                f"not valid HOCON: {str(exc).splitlines()[0]}", source=source, line=line
+            ) from None
+        except RecursionError:
+            raise FormatError("HOCON nested too deep to read", source=source) from None
+        finally:
+            config_parser.get_period_expr, config_parser.os = saved
+    return _hocon_shape(plain)
+
+
+def _go_float(number: float) -> str:
+    """Go's `%v` of a float64: the shortest digits, in exponent form below 1e-4 or from 1e21 on."""
+    if not math.isfinite(number):
+        return "NaN" if math.isnan(number) else ("+Inf" if number > 0 else "-Inf")
+    if number == 0:
+        return "-0" if math.copysign(1, number) < 0 else "0"
+    shortest = decimal.Decimal(repr(number))
+    exponent = shortest.adjusted()
+    if -4 <= exponent < 21:
+        text = format(shortest, "f")
+        return text.rstrip("0").rstrip(".") if "." in text else text
+    sign, digit_tuple, _ = shortest.as_tuple()
+    digits = "".join(map(str, digit_tuple)).rstrip("0") or "0"
+    mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+    return f"{'-' if sign else ''}{mantissa}e{'+' if exponent >= 0 else '-'}{abs(exponent):02d}"
+
+
+def _go_time(value: datetime.datetime) -> str:
+    """Go's `%v` of a time.Time from RFC 3339: `2032-01-01 12:20:50.52 +0000 UTC`."""
+    text = value.strftime("%Y-%m-%d %H:%M:%S")
+    if value.microsecond:
+        text += f".{value.microsecond:06d}".rstrip("0")
+    offset = value.utcoffset() or datetime.timedelta(0)
+    minutes = int(offset.total_seconds()) // 60
+    zone = f"{'-' if minutes < 0 else '+'}{abs(minutes) // 60:02d}{abs(minutes) % 60:02d}"
+    return f"{text} {zone} {'UTC' if minutes == 0 else zone}"
+
+
+class _EdnTag:
+    def __init__(self, name: str, value: Any) -> None:
+        self.name, self.value = name, value
+
+
+def _go_v(value: Any) -> str:
+    """Go's `%v` of what olympos.io/encoding/edn decodes (conftest's cleanupMapValue for scalars)."""
+    import edn_format
+
+    if isinstance(value, edn_format.Char):
+        return str(ord(value))  # a rune: its code point
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return "<nil>"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return _go_float(value)
+    if isinstance(value, edn_format.Keyword):
+        return f":{value.name}"
+    if isinstance(value, edn_format.Symbol):
+        return value.name
+    if isinstance(value, datetime.datetime):
+        return _go_time(value)
+    if isinstance(value, datetime.date):
+        return _go_time(datetime.datetime(value.year, value.month, value.day, tzinfo=datetime.UTC))
+    if isinstance(value, _EdnTag):
+        return f"#{value.name} {_go_v(value.value)}"
+    if isinstance(value, frozenset):
+        return "map[" + " ".join(sorted(f"{_go_v(item)}:true" for item in value)) + "]"
+    if isinstance(value, Mapping):
+        return "map[" + " ".join(sorted(f"{_go_v(k)}:{_go_v(v)}" for k, v in value.items())) + "]"
+    if isinstance(value, Sequence):
+        return "[" + " ".join(_go_v(item) for item in value) + "]"
+    return str(value)  # ints, big ints, decimals, UUIDs
+
+
+def _edn_shape(value: Any) -> Any:
+    """conftest's cleanupMapValue: maps with their keys as `%v` text, vectors and lists as lists, sets as
+    maps of `"true"`, every other value its `%v` text (numbers and booleans too)."""
+    if isinstance(value, frozenset):
+        return {_go_v(item): "true" for item in value}
+    if isinstance(value, Mapping):
+        return {_go_v(key): _edn_shape(item) for key, item in value.items()}
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return [_edn_shape(item) for item in value]
+    return _go_v(value)
+
+
+_EDN_LOCK = __import__("threading").Lock()
+
+
+def _edn(text: str, source: str) -> Any:
+    """edn_format, with a tag it does not know kept as olympos' edn.Tag is (`#duration 20m`)."""
+    import edn_format
+    from edn_format import edn_parse
+
+    with _EDN_LOCK:
+        added: list[str] = []
+        try:
+            for _ in range(text.count("#") + 1):
+                try:
+                    value = edn_format.loads(text, write_ply_tables=False)
+                    break
+                except NotImplementedError as exc:
+                    found = re.search(r"handle tag ImmutableDict\((.*)\)$", str(exc))
+                    if not found or found.group(1) in added:
+                        raise FormatError(f"not valid EDN: {exc}", source=source) from None
+                    name = found.group(1)
+                    edn_parse._serializers[name] = lambda element, name=name: _EdnTag(name, element)
+                    added.append(name)
+            else:
+                raise FormatError("not valid EDN: too many tags", source=source)
+        except edn_format.EDNDecodeError as exc:
+            token = exc.args[0] if exc.args else None
+            line = getattr(token, "lineno", None)
+            what = f"unexpected {getattr(token, 'value', token)!r}" if token is not None else "cannot be read"
+            raise FormatError(f"not valid EDN: {what}", source=source, line=line) from None
+        except (ValueError, TypeError, SyntaxError) as exc:
+            raise FormatError(f"not valid EDN: {exc}", source=source) from None
+        except RecursionError:
+            raise FormatError("EDN nested too deep to read", source=source) from None
+        finally:
+            for name in added:
+                edn_parse._serializers.pop(name, None)
+    return _edn_shape(value)
+
+
+def _jsonnet(text: str, source: str) -> Any:
+    """go-jsonnet's evaluation (the C++ jsonnet here: the same language) of the file, then its JSON.
+
+    `import` is refused (conftest reads the file's directory; a policy's input here is the file
+    alone), as are `std.extVar` and native functions (none are given)."""
+    import _jsonnet
+
+    def refuse_import(directory: str, name: str) -> tuple[str, bytes]:
+        raise RuntimeError(f"imports are not read here ({name})")
+
+    try:
+        result = _jsonnet.evaluate_snippet(
+            source, text, import_callback=refuse_import, max_stack=200, max_trace=5
+        )
+    except RuntimeError as exc:
+        message = str(exc).strip()
+        found = re.search(re.escape(source) + r":(\d+):", message)
+        raise FormatError(
+            f"not valid Jsonnet: {message.splitlines()[0]}",
+            source=source,
+            line=int(found.group(1)) if found else None,
+        ) from None
+    return decode_json(result.encode(), source, expected="the JSON a Jsonnet file evaluates to")
+
+
+def _cyclonedx(text: str, source: str) -> Any:
+    """conftest's cyclonedx parser: a JSON BOM as it is. An XML BOM (conftest re-encodes cyclonedx-go's
+    structs as JSON) is refused by name: its JSON shape is not reproduced here."""
+    stripped = text.lstrip("\ufeff \t\r\n")
+    if stripped.startswith("<"):
+        raise FormatError(
+            "a CycloneDX XML BOM is not read here, only CycloneDX JSON",
+            source=source,
+            hint="convert it to JSON (cyclonedx-cli convert --output-format json) or use the JSON BOM",
+        )
+    bom = decode_json(text.encode(), source, expected="a CycloneDX JSON BOM")
+    if not isinstance(bom, dict):
+        raise FormatError("not a CycloneDX BOM: the JSON is not an object", source=source)
+    if bom.get("bomFormat", "CycloneDX") != "CycloneDX":
+        raise FormatError(f"not a CycloneDX BOM: bomFormat is {bom.get('bomFormat')!r}", source=source)
+    return bom
+
+
+def _spdx(text: str, source: str) -> Any:
+    """conftest's spdx parser: an SPDX tag-value document (tools-golang's reader), as SPDX JSON's fields
+    (`spdxVersion`, `dataLicense`, `creationInfo.creators`...; spdx-tools' converter), the version
+    `SPDX-2.3` as tools-golang converts every document to it."""
+    from ply import yacc
+    from spdx_tools.spdx.jsonschema.document_converter import DocumentConverter
+    from spdx_tools.spdx.parser.error import SPDXParsingError
+    from spdx_tools.spdx.parser.tagvalue.parser import Parser
+
+    try:  # no grammar tables written into site-packages, no "Generating LALR tables" on stderr
+        document = Parser(write_tables=False, debug=False, errorlog=yacc.NullLogger()).parse(text)
+    except SPDXParsingError as exc:
+        messages = exc.get_messages()
+        found = re.search(r"line:? (\d+)", " ".join(messages))
+        raise FormatError(
+            f"not a valid SPDX tag-value document: {'; '.join(dict.fromkeys(messages))[:300]}",
+            source=source,
+            line=int(found.group(1)) if found else None,
+        ) from None
+    converted = DocumentConverter().convert(document)
+    converted["spdxVersion"] = "SPDX-2.3"
+    return _plain(converted, source)
+
+
+_OTHER_PARSERS |= {
+    "jsonc": _jsonc,
+    "properties": _properties,
+    "hocon": _hocon,
+    "edn": _edn,
+    "jsonnet": _jsonnet,
+    "cyclonedx": _cyclonedx,
+    "spdx": _spdx,
+}
