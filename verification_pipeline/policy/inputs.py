@@ -22,8 +22,25 @@ And, in the shape conftest's parsers (parser/* of open-policy-agent/conftest) ha
   (`a > 2 ? 1 : 0`, `%{ for x in y }`), not the source's spacing, and a heredoc loses its last
   newline.
 
-Other formats conftest reads (HCL1, CUE, jsonnet, EDN, ...) have no parser here: such a file is
-refused by name rather than misread.
+- JSONC (muzzammil.xyz/jsonc): `//`, `#` and `/* */` comments dropped outside strings; trailing
+  commas accepted too (conftest's reader leaves them to the JSON decoder, which refuses them);
+- Java properties (magiconair/properties, `Map()`): every value text, `${key}` expanded from the
+  file's own keys; an undefined `${key}` stays as written (magiconair reads the environment);
+- HOCON (go-akka/configuration through conftest's getConfig): objects nested, every other value
+  go-akka's text of it (`"75 seconds"` quoted because of its space, lists as `[a,b]`, null and ""
+  as `""`), then a number or boolean when it reads as one. pyhocon parses; `include` is refused
+  and the environment is never read;
+- EDN (olympos.io/encoding/edn, conftest's cleanupMapValue): map keys and every scalar as Go's
+  `%v` text (`":env"`, `"5432"`, `"true"`, `"2032-01-01 12:20:50.52 +0000 UTC"`), sets as maps
+  of `"true"`, an unknown tag as `#tag value`;
+- Jsonnet (evaluated by the jsonnet package): its JSON; `import` and `std.extVar` refused;
+- CycloneDX: a JSON BOM as it is (an XML BOM is refused by name: conftest's re-encoding of
+  cyclonedx-go's structs is not reproduced);
+- SPDX tag-value (tools-golang): the SPDX JSON fields (`spdxVersion` "SPDX-2.3", as tools-golang
+  converts every document, `dataLicense`, `creationInfo`, `packages`, ...), through spdx-tools.
+
+Other formats conftest reads (HCL1, CUE, textproto, VCL, ignore files) have no parser here: such a
+file is refused by name rather than misread.
 """
 
 from __future__ import annotations
