@@ -170,6 +170,16 @@ def test_jsonnet_evaluated_without_imports_or_environment():
     assert raised.value.line == 3
 
 
+def test_jsonnet_runaway_evaluation_is_bounded(monkeypatch):
+    from verification_pipeline.policy import inputs
+
+    monkeypatch.setattr(inputs, "_JSONNET_SECONDS", 3)
+    monkeypatch.setattr(inputs, "_JSONNET_MEMORY_BYTES", 256 << 20)
+    with pytest.raises(FormatError) as raised:  # ~10 GB of strings if it were let run
+        parse_config(b'std.length(std.makeArray(100000000, function(i) std.repeat("x", 100)))', "big.jsonnet")
+    assert raised.value.source == "big.jsonnet"
+
+
 def test_cyclonedx(policy_test):
     # "Can test cyclonedx against policy": exit 0 (the component's version is the expected digest)
     run = _v0(

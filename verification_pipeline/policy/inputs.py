@@ -697,29 +697,61 @@ def _edn(text: str, source: str) -> Any:
     return _edn_shape(value)
 
 
+_JSONNET_SECONDS = 30
+_JSONNET_MEMORY_BYTES = 2 << 30
+_JSONNET_CHILD = """
+import sys, _jsonnet
+def refuse(directory, name):
+    raise RuntimeError(f"imports are not read here ({name})")
+try:
+    out = _jsonnet.evaluate_snippet(
+        sys.argv[1], sys.stdin.read(), import_callback=refuse, max_stack=200, max_trace=5
+    )
+except RuntimeError as exc:
+    sys.stderr.write(str(exc))
+    sys.exit(3)
+sys.stdout.write(out)
+"""
+
+
 def _jsonnet(text: str, source: str) -> Any:
     """go-jsonnet's evaluation (the C++ jsonnet here: the same language) of the file, then its JSON.
 
     `import` is refused (conftest reads the file's directory; a policy's input here is the file
-    alone), as are `std.extVar` and native functions (none are given)."""
-    import _jsonnet
+    alone), as are `std.extVar` and native functions (none are given). A program can compute for
+    ever or fill memory: it runs in a child interpreter bounded in time and address space."""
+    import resource
+    import subprocess
+    import sys
 
-    def refuse_import(directory: str, name: str) -> tuple[str, bytes]:
-        raise RuntimeError(f"imports are not read here ({name})")
+    def bounded() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (_JSONNET_MEMORY_BYTES, _JSONNET_MEMORY_BYTES))
 
     try:
-        result = _jsonnet.evaluate_snippet(
-            source, text, import_callback=refuse_import, max_stack=200, max_trace=5
+        child = subprocess.run(
+            [sys.executable, "-I", "-c", _JSONNET_CHILD, source],
+            input=text.encode(),
+            capture_output=True,
+            timeout=_JSONNET_SECONDS,
+            env={},
+            preexec_fn=bounded,  # the limit must be set in the child before it evaluates
+            check=False,
         )
-    except RuntimeError as exc:
-        message = str(exc).strip()
+    except subprocess.TimeoutExpired:
+        raise FormatError(f"Jsonnet evaluation took more than {_JSONNET_SECONDS} s", source=source) from None
+    if child.returncode != 0:
+        message = (
+            child.stderr.decode("utf-8", "replace").strip() or f"the evaluator exited {child.returncode}"
+        )
+        if child.returncode != 3:  # not a Jsonnet error: out of memory or killed
+            message = f"evaluation failed (more than {_JSONNET_MEMORY_BYTES >> 30} GiB?): {message.splitlines()[-1]}"
         found = re.search(re.escape(source) + r":(\d+):", message)
         raise FormatError(
             f"not valid Jsonnet: {message.splitlines()[0]}",
             source=source,
             line=int(found.group(1)) if found else None,
-        ) from None
-    return decode_json(result.encode(), source, expected="the JSON a Jsonnet file evaluates to")
+        )
+    return decode_json(child.stdout, source, expected="the JSON a Jsonnet file evaluates to")
 
 
 def _cyclonedx(text: str, source: str) -> Any:
