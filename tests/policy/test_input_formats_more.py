@@ -304,6 +304,38 @@ def test_jsonc(policy_test, tmp_path):
 
 
 @pytest.mark.parametrize(
+    ("ignore_file", "message"),
+    [
+        ("dockerignore/.dockerignore", ".git directories should be ignored"),
+        ("gitignore/.gitignore", "id_rsa files should be ignored"),
+    ],
+)
+def test_ignore_files(policy_test, ignore_file, message):
+    # "Can parse .dockerignore files" / "Can parse .gitignore files": exit 1 with these messages
+    folder = ignore_file.split("/")[0]
+    run = _v0(policy_test, "-p", f"{EX}/ignore/{folder}/policy", f"{EX}/ignore/{ignore_file}")
+    assert run.code == 1
+    assert run.lines == [
+        f"FAIL - {EX}/ignore/{ignore_file} - main - {message}",
+        "1 test, 0 passed, 0 warnings, 1 failure, 0 exceptions",
+    ]
+
+
+def test_ignore_shape_is_go_ignores():
+    (entries,) = parse_config((CONFTEST / EX / "ignore/gitignore/.gitignore").read_bytes(), ".gitignore")
+    assert entries == [
+        {"Kind": "Path", "Value": "foo", "Original": "foo"},
+        {"Kind": "NegatedPath", "Value": "bar", "Original": "!bar"},
+        {"Kind": "Empty", "Value": "", "Original": ""},
+        {"Kind": "Comment", "Value": "Baz", "Original": "# Baz"},
+        {"Kind": "Path", "Value": "qux ", "Original": "qux\\ "},  # an escaped trailing space is kept
+    ]
+    (entries,) = parse_config(b"a\\\\b\\c  \n   \n", "x.dockerignore")
+    assert entries[0] == {"Kind": "Path", "Value": "a\\bc", "Original": "a\\\\b\\c  "}
+    assert entries[1] == {"Kind": "Empty", "Value": "   ", "Original": "   "}
+
+
+@pytest.mark.parametrize(
     ("name", "parser"),
     [
         ("settings.jsonc", "jsonc"),
@@ -313,6 +345,8 @@ def test_jsonc(policy_test, tmp_path):
         ("arith.jsonnet", "jsonnet"),
         ("bom.cyclonedx", "cyclonedx"),
         ("sbom.spdx", "spdx"),
+        ("a/.gitignore", "ignore"),
+        ("web.dockerignore", "ignore"),
     ],
 )
 def test_parser_chosen_by_extension_as_conftest_does(name, parser):

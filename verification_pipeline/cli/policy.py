@@ -29,7 +29,7 @@ def test(
         list[Path],
         typer.Argument(
             help="Configuration files: YAML (multi-document), JSON, TOML, INI, dotenv, XML, Dockerfile, HCL2, "
-            "JSONC, Java properties, HOCON, EDN, Jsonnet, CycloneDX (JSON), SPDX (tag-value)."
+            "JSONC, Java properties, HOCON, EDN, Jsonnet, CycloneDX (JSON), SPDX (tag-value), .gitignore/.dockerignore."
         ),
     ],
     policy: Annotated[
@@ -63,7 +63,7 @@ def test(
         typer.Option(
             "--parser",
             help="yaml, json, toml, ini, dotenv, xml, dockerfile, hcl2, jsonc, properties, hocon, edn, "
-            "jsonnet, cyclonedx or spdx for every file.",
+            "jsonnet, cyclonedx, spdx or ignore for every file.",
         ),
     ] = None,
     output: Annotated[

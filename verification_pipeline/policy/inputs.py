@@ -37,9 +37,10 @@ And, in the shape conftest's parsers (parser/* of open-policy-agent/conftest) ha
 - CycloneDX: a JSON BOM as it is (an XML BOM is refused by name: conftest's re-encoding of
   cyclonedx-go's structs is not reproduced);
 - SPDX tag-value (tools-golang): the SPDX JSON fields (`spdxVersion` "SPDX-2.3", as tools-golang
-  converts every document, `dataLicense`, `creationInfo`, `packages`, ...), through spdx-tools.
+  converts every document, `dataLicense`, `creationInfo`, `packages`, ...), through spdx-tools;
+- `.gitignore`/`.dockerignore` (shteou/go-ignore): one document, `{Kind, Value, Original}` per line.
 
-Other formats conftest reads (HCL1, CUE, textproto, VCL, ignore files) have no parser here: such a
+Other formats conftest reads (HCL1, CUE, textproto, VCL) have no parser here: such a
 file is refused by name rather than misread.
 """
 
@@ -62,7 +63,7 @@ from verification_pipeline.errors import FormatError
 from verification_pipeline.jsonio import decode_json
 
 PARSERS: tuple[str, ...] = ("yaml", "json", "toml", "ini", "dotenv", "xml", "dockerfile", "hcl2")
-PARSERS += ("jsonc", "properties", "hocon", "edn", "jsonnet", "cyclonedx", "spdx")
+PARSERS += ("jsonc", "properties", "hocon", "edn", "jsonnet", "cyclonedx", "spdx", "ignore")
 _EXTENSIONS = {
     ".yaml": "yaml",
     ".yml": "yaml",
@@ -83,6 +84,8 @@ _EXTENSIONS = {
     ".jsonnet": "jsonnet",
     ".cyclonedx": "cyclonedx",
     ".spdx": "spdx",
+    ".gitignore": "ignore",
+    ".dockerignore": "ignore",
 }
 
 
@@ -796,6 +799,45 @@ def _spdx(text: str, source: str) -> Any:
     return _plain(converted, source)
 
 
+def _go_ignore_unescape(text: str) -> str:
+    """go-ignore's Unescape: a `\\` drops, `\\\\` is one; byte by byte, each byte turned into the
+    character of that number (Go's string(s[i])), so non-ASCII text comes out as Latin-1 reads it."""
+    data, out, i = text.encode("utf-8"), [], 0
+    while i < len(data):
+        if data[i] != 0x5C:
+            out.append(chr(data[i]))
+        elif i < len(data) - 1 and data[i + 1] == 0x5C:
+            out.append("\\")
+            i += 1
+        i += 1
+    return "".join(out)
+
+
+def _ignore(text: str, source: str) -> Any:
+    """conftest's ignore parser (shteou/go-ignore 0.3.1) for .gitignore and .dockerignore: one document,
+    the list of `{Kind, Value, Original}` per line (Empty, Comment, NegatedPath, Path)."""
+    del source  # every text is a valid ignore file
+    entries: list[dict[str, str]] = []
+    for line in text.split("\n"):
+        stop = len(line) - 1
+        while stop >= 0 and line[stop] == " ":
+            stop -= 1
+        if stop >= 0 and line[stop] == "\\":
+            stop += 1
+        stripped = line[: stop + 1]
+        if stripped == "":
+            entries.append({"Kind": "Empty", "Value": line, "Original": line})
+        elif line.startswith("#"):
+            entries.append({"Kind": "Comment", "Value": stripped[1:].strip(), "Original": line})
+        elif line.startswith("!"):
+            entries.append(
+                {"Kind": "NegatedPath", "Value": _go_ignore_unescape(stripped[1:]), "Original": line}
+            )
+        else:
+            entries.append({"Kind": "Path", "Value": _go_ignore_unescape(stripped), "Original": line})
+    return [entries]  # conftest wraps the list so the file is one document
+
+
 _OTHER_PARSERS |= {
     "jsonc": _jsonc,
     "properties": _properties,
@@ -804,4 +846,5 @@ _OTHER_PARSERS |= {
     "jsonnet": _jsonnet,
     "cyclonedx": _cyclonedx,
     "spdx": _spdx,
+    "ignore": _ignore,
 }
