@@ -301,6 +301,9 @@ def test_jsonc(policy_test, tmp_path):
     with pytest.raises(FormatError) as raised:
         parse_config(b'{\n  // c\n  "a": 1\n  "b": 2\n}', "bad.jsonc")
     assert raised.value.line == 4  # comments kept as blanks: the line is the source's
+    for not_json in (b"[,]", b'{"a": 1,,}', b"{,}"):
+        with pytest.raises(FormatError):
+            parse_config(not_json, "commas.jsonc")
 
 
 @pytest.mark.parametrize(

@@ -368,54 +368,45 @@ _OTHER_PARSERS = {"ini": _ini, "dotenv": _dotenv, "xml": _xml, "dockerfile": _do
 # --- JSONC, Java properties, HOCON, EDN, Jsonnet, CycloneDX, SPDX: conftest's shapes -------------
 
 
+_JSONC_TOKEN = re.compile(
+    r'"(?:[^"\\]++|\\.)*+"?|//[^\n]*|#[^\n]*|/\*.*?\*/|/\*|,|[ \t\r\n]+|[^",/# \t\r\n]+|/', re.DOTALL
+)
+
+
 def _jsonc_to_json(text: str, source: str) -> str:
     """muzzammil.xyz/jsonc's translation: `//`, `#` and `/* */` comments removed outside strings (a
     `//` inside a string is text), and trailing commas too (which that reader leaves for the JSON
     decoder to refuse). Each comment becomes spaces, its newlines kept, so a JSON error names the
     line of the source; a `/*` never closed is refused (muzzammil's drops the rest of the file)."""
     out: list[str] = []
-    pending_comma: list[str] = []  # a comma seen, and the blanks after it, until the next token decides
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch == '"':
-            end = i + 1
-            while end < n and text[end] != '"':
-                end += 2 if text[end] == "\\" else 1
-            out += pending_comma
-            pending_comma = []
-            out.append(text[i : end + 1])
-            i = end + 1
-            continue
-        if ch == "#" or (ch == "/" and text.startswith("//", i)):
-            end = text.find("\n", i)
-            end = n if end < 0 else end
-            (pending_comma or out).append(" " * (end - i))
-            i = end
-            continue
-        if ch == "/" and text.startswith("/*", i):
-            end = text.find("*/", i + 2)
-            if end < 0:
-                line = text.count("\n", 0, i) + 1
+    pending: list[str] = []  # a comma, and the blanks after it, until the next token decides
+    last = ""  # the last character of the last token kept that is not a blank
+    for match in _JSONC_TOKEN.finditer(text):
+        token = match.group()
+        first = token[0]
+        if first in "#/" and token != "/":
+            if token == "/*":
+                line = text.count("\n", 0, match.start()) + 1
                 raise FormatError("not valid JSONC: a /* comment is never closed", source=source, line=line)
-            comment = text[i : end + 2]
-            (pending_comma or out).append(re.sub(r"[^\n]", " ", comment))
-            i = end + 2
-            continue
-        if ch == ",":
-            out += pending_comma
-            pending_comma = [","]
-        elif ch in " \t\r\n":
-            (pending_comma or out).append(ch)
+            (pending or out).append(re.sub(r"[^\n]", " ", token))
+        elif first in " \t\r\n":
+            (pending or out).append(token)
+        elif token == ",":
+            if pending:
+                out += pending
+                last = ","
+            pending = [","]
         else:
-            if pending_comma:
-                if ch in "}]":
-                    pending_comma[0] = " "  # a trailing comma: dropped
-                out += pending_comma
-                pending_comma = []
-            out.append(ch)
-        i += 1
-    out += pending_comma
+            if pending:
+                if first in "}]" and last not in ("", "[", "{", ","):
+                    pending[0] = " "  # a trailing comma after a value: dropped (`[,]` stays an error)
+                else:
+                    last = ","
+                out += pending
+                pending = []
+            out.append(token)
+            last = token[-1]
+    out += pending
     return "".join(out)
 
 
