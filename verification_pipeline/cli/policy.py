@@ -28,7 +28,8 @@ def test(
     files: Annotated[
         list[Path],
         typer.Argument(
-            help="Configuration files: YAML (multi-document), JSON, TOML, INI, dotenv, XML, Dockerfile, HCL2."
+            help="Configuration files: YAML (multi-document), JSON, TOML, INI, dotenv, XML, Dockerfile, HCL2, "
+            "JSONC, Java properties, HOCON, EDN, Jsonnet, CycloneDX (JSON), SPDX (tag-value), .gitignore/.dockerignore."
         ),
     ],
     policy: Annotated[
@@ -60,7 +61,9 @@ def test(
     parser: Annotated[
         str | None,
         typer.Option(
-            "--parser", help="yaml, json, toml, ini, dotenv, xml, dockerfile or hcl2 for every file."
+            "--parser",
+            help="yaml, json, toml, ini, dotenv, xml, dockerfile, hcl2, jsonc, properties, hocon, edn, "
+            "jsonnet, cyclonedx, spdx or ignore for every file.",
         ),
     ] = None,
     output: Annotated[
