@@ -90,8 +90,7 @@ def test_rc2_slowed_on_reads_is_compared_with_rc1s_verified_bundle(pipeline_env,
     # cost per request: rc2's CPU per 1,000 requests against the figure rc1's verified bundle signed
     cost = json.loads(files["cost/resources.json"])
     assert (
-        cost["baseline"]["rc"] == RC1
-        and cost["baseline"]["bundle_uri"] == first.values.evidence_bundle.uri
+        cost["baseline"]["rc"] == RC1 and cost["baseline"]["bundle_uri"] == first.values.evidence_bundle.uri
     )
     rc1_cost = json.loads(
         read_bundle_uri(first.values.evidence_bundle.uri, S3Settings.from_env())["cost/resources.json"]

@@ -57,8 +57,7 @@ UPSTREAM_OF_BUNDLE = tuple(
     for name in (
         "release_candidate",
         "slo_spec",
-        "read_load_samples",
-        "write_load_samples",
+        *LOAD_SAMPLE_ASSETS,
         "fanout_latencies",
         "authz_under_load",
         "overload_phase",

@@ -14,6 +14,8 @@ from verification_pipeline.defs.load.assets import load_run_config as load_plan_
 from verification_pipeline.storage.s3 import ObjectStore, parse_s3_uri
 
 LOAD_ASSETS = tuple(dg.AssetKey(name) for name in LOAD_SAMPLE_ASSETS)  # the load step makes all three
+MEASURED_LOAD_ASSETS = (dg.AssetKey("read_load_samples"), dg.AssetKey("write_load_samples"))
+"""The RC's own rows (the third, the concurrent baseline's, is empty without a baseline deployment)."""
 PARTITIONS = "release_candidates"
 SEGMENT_STEP = "load_samples.run_load_segment"
 

@@ -22,6 +22,7 @@ import pytest
 from tests.scale.conftest import ProductionEnv
 from tests.scale.runs import (
     LOAD_ASSETS,
+    MEASURED_LOAD_ASSETS,
     PARTITIONS,
     Window,
     load_run_config,
@@ -102,7 +103,7 @@ def test_two_rcs_verified_at_once_do_not_mix_their_data(
     assert step_runs == set(run_ids.values())
 
     for rc, run_id in run_ids.items():
-        for asset in LOAD_ASSETS:
+        for asset in MEASURED_LOAD_ASSETS:
             record = materialization(production_instance, asset, rc)
             assert record.run_id == run_id, f"{asset.to_user_string()} [{rc}] was written by another run"
             metadata = record.asset_materialization.metadata

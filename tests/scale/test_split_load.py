@@ -16,6 +16,7 @@ import pytest
 from tests.scale.conftest import COMPUTE_LOG_PREFIX, ProductionEnv
 from tests.scale.runs import (
     LOAD_ASSETS,
+    MEASURED_LOAD_ASSETS,
     PARTITIONS,
     SEGMENT_STEP,
     load_run_config,
@@ -86,7 +87,7 @@ def test_two_segments_run_in_parallel_steps_and_merge_into_one_table(
     built = [*LOAD_ASSETS, dg.AssetKey("release_candidate"), dg.AssetKey("service_build")]
     assert sorted(materialized) == sorted((a.to_string(), RC) for a in built)
 
-    for asset in LOAD_ASSETS:
+    for asset in MEASURED_LOAD_ASSETS:
         record = materialization(production_instance, asset, RC)
         assert record.run_id == run_id
         metadata = record.asset_materialization.metadata
