@@ -12,6 +12,7 @@ from verification_pipeline.authz.document import GATE, authz_document
 from verification_pipeline.authz.probe import ROWS_SCHEMA, Kind
 from verification_pipeline.code_version import code_version
 from verification_pipeline.defs.authz.during_load import rows_prefix
+from verification_pipeline.defs.checks import verdict_check
 from verification_pipeline.defs.evidence.files import bundle_files_metadata
 from verification_pipeline.defs.materializations import latest_record
 from verification_pipeline.defs.partitions import release_candidates
@@ -95,10 +96,4 @@ def authz_under_load(
             **bundle_files_metadata(context, s3, files),
         },
     )
-    yield dg.AssetCheckResult(
-        check_name=CHECK,
-        passed=verdict is Verdict.PASS,
-        severity=dg.AssetCheckSeverity.ERROR if verdict is Verdict.FAIL else dg.AssetCheckSeverity.WARN,
-        description=document["reason"],
-        metadata={"verdict": verdict.value},
-    )
+    yield verdict_check(CHECK, verdict, document["reason"])

@@ -23,6 +23,7 @@ from verification_pipeline.compare.document import (
     concurrent_samples,
     no_baseline_document,
 )
+from verification_pipeline.defs.checks import verdict_check
 from verification_pipeline.defs.evidence.files import bundle_files_metadata, load_bundle_files
 from verification_pipeline.defs.evidence.resources import SigningKeyResource
 from verification_pipeline.defs.health import HEALTH_ASSETS, recorded_phases
@@ -46,7 +47,6 @@ from verification_pipeline.release.tags import parse_rc
 from verification_pipeline.report.markdown import comparison_chart_markdown
 from verification_pipeline.slo.spec import SloSpec, load_slo_spec
 from verification_pipeline.storage.bundles import read_bundle_uri
-from verification_pipeline.verdict import Verdict
 
 CODE_VERSION = code_version(__name__)
 BASELINE_FANOUT = raw_name(CONCURRENT_BASELINE_FANOUT_STEM)
@@ -207,13 +207,7 @@ def _outcome(
         },
     )
     gate = value.gate()  # the gate the bundle signs, so the check and the bundle never disagree
-    yield dg.AssetCheckResult(
-        check_name=gate.check_name,
-        passed=gate.verdict is Verdict.PASS,
-        severity=dg.AssetCheckSeverity.ERROR if gate.verdict is Verdict.FAIL else dg.AssetCheckSeverity.WARN,
-        description=gate.reason,
-        metadata={"verdict": gate.verdict.value},
-    )
+    yield verdict_check(gate.check_name, gate.verdict, gate.reason)
     yield dg.AssetCheckResult(
         check_name="baseline_found",
         passed=value.status == COMPARED,

@@ -13,6 +13,7 @@ from verification_pipeline.code_version import code_version
 from verification_pipeline.compare.baseline import verified_baseline
 from verification_pipeline.cost.document import baseline_block, cost_document, policy_of
 from verification_pipeline.cost.schema import ROWS_SCHEMA
+from verification_pipeline.defs.checks import verdict_check
 from verification_pipeline.defs.cost.during import samples_prefix
 from verification_pipeline.defs.evidence.files import bundle_files_metadata
 from verification_pipeline.defs.evidence.resources import SigningKeyResource
@@ -141,10 +142,4 @@ def cost_per_request(
             **bundle_files_metadata(context, s3, files),
         },
     )
-    yield dg.AssetCheckResult(
-        check_name=CHECK,
-        passed=verdict is Verdict.PASS,
-        severity=dg.AssetCheckSeverity.ERROR if verdict is Verdict.FAIL else dg.AssetCheckSeverity.WARN,
-        description=document["reason"],
-        metadata={"verdict": verdict.value},
-    )
+    yield verdict_check(CHECK, verdict, document["reason"])

@@ -8,6 +8,7 @@ import dagster as dg
 import polars as pl
 
 from verification_pipeline.code_version import code_version
+from verification_pipeline.defs.checks import verdict_check
 from verification_pipeline.defs.evidence.files import bundle_files_metadata
 from verification_pipeline.defs.health import phase_sampler
 from verification_pipeline.defs.overload.resources import OverloadResource
@@ -25,7 +26,6 @@ from verification_pipeline.records import ServiceBuildRecord, SloSpecRecord
 from verification_pipeline.slo.overload import GATES, not_measured_document, overload_document, phase_inputs
 from verification_pipeline.slo.spec import load_slo_spec
 from verification_pipeline.storage.serialize import encode
-from verification_pipeline.verdict import Verdict
 
 CODE_VERSION = code_version(__name__)
 
@@ -156,12 +156,4 @@ def overload_phase(
         },
     )
     for gate in overload_gates(document):
-        yield dg.AssetCheckResult(
-            check_name=gate.check_name,
-            passed=gate.verdict is Verdict.PASS,
-            severity=dg.AssetCheckSeverity.ERROR
-            if gate.verdict is Verdict.FAIL
-            else dg.AssetCheckSeverity.WARN,
-            description=gate.reason,
-            metadata={"verdict": gate.verdict.value},
-        )
+        yield verdict_check(gate.check_name, gate.verdict, gate.reason)

@@ -14,6 +14,7 @@ import dagster as dg
 import polars as pl
 
 from verification_pipeline.code_version import code_version
+from verification_pipeline.defs.checks import verdict_check
 from verification_pipeline.defs.evidence.files import bundle_files_metadata
 from verification_pipeline.defs.health import HEALTH_ASSETS, recorded_phases
 from verification_pipeline.defs.partitions import release_candidates
@@ -28,7 +29,6 @@ from verification_pipeline.records import SloMetricsRecord, SloSpecRecord
 from verification_pipeline.report.budget import headline
 from verification_pipeline.report.markdown import budget_table_markdown, slo_charts_markdown
 from verification_pipeline.slo.document import metrics_document, slo_table_markdown
-from verification_pipeline.verdict import Verdict
 
 CODE_VERSION = code_version(__name__)
 
@@ -166,15 +166,7 @@ def _metrics_metadata(
 def _check_results(value: SloMetricsRecord) -> Iterator[dg.AssetCheckResult]:
     """The gates the bundle signs, so a check and the bundle never disagree."""
     for gate in value.gates():
-        yield dg.AssetCheckResult(
-            check_name=gate.check_name,
-            passed=gate.verdict is Verdict.PASS,
-            severity=dg.AssetCheckSeverity.ERROR
-            if gate.verdict is Verdict.FAIL
-            else dg.AssetCheckSeverity.WARN,
-            description=gate.reason,
-            metadata={"verdict": gate.verdict.value, **_present(gate.detail)},
-        )
+        yield verdict_check(gate.check_name, gate.verdict, gate.reason, _present(gate.detail))
 
 
 def _present(detail: Mapping[str, Any]) -> dict[str, Any]:
