@@ -301,7 +301,7 @@ def run_load_segment(
         # the service's resource figures around the load (cost_per_request): read once, by segment 0,
         # as the service's counters count every segment's requests
         measured = (
-            resources_during(context, target, cost, s3, slos.spec().cost, phase="slo_load")
+            resources_during(context, target, cost, s3, slos.spec().cost, phase="slo_load", baseline=True)
             if plan.index == 0
             else contextlib.nullcontext()
         )
