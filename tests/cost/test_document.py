@@ -160,6 +160,15 @@ def test_a_concurrent_baseline_is_computed_from_its_own_rows_and_recomputed_the_
         "cpu_seconds_per_1000_requests"
     ] == pytest.approx(1.0)
     assert doc["verdict"] == "WARN" and "rose 40 %" in doc["reason"] and "concurrent design" in doc["reason"]
+    # the report draws the baseline's figure of this run and lists its rows; the release documents say where it is from
+    from verification_pipeline.artifacts.cost_lines import cost_summary
+    from verification_pipeline.report.cost import cost_section
+
+    html = cost_section(doc)
+    assert 'data-side="baseline"' in html and "v1.0.0-rc1, measured beside it (same run)" in html
+    summary = cost_summary(doc)
+    assert summary is not None and summary["rows"][0]["baseline"] == "1.000"
+    assert "read beside this RC in the same run (concurrent design)" in summary["baseline"]
     recorded = json.loads(json.dumps(doc))
     assert json.loads(json.dumps(recompute_cost_document(rows, recorded))) == recorded
     # audit recomputes from the rows: a tampered baseline figure in the document is not carried over
