@@ -35,7 +35,7 @@ RC1, RC2 = "v24.1.0-rc1", "v24.1.0-rc2"
 
 
 def test_rc2_is_measured_beside_rc1s_settings_and_compared_paired(
-    pipeline_env, instance, target, start_target, monkeypatch, tmp_path
+    pipeline_env, instance, target, start_target, monkeypatch, tmp_path, capsys
 ):
     baseline = start_target()  # the baseline RC's settings: no faults
     monkeypatch.setenv("VP_BASELINE_GRAPHQL_URL", baseline.graphql_url)
@@ -95,4 +95,8 @@ def test_rc2_is_measured_beside_rc1s_settings_and_compared_paired(
         (bundle / name).write_bytes(data)
     report = audit_path(bundle)  # cost/resources.json too, both sides from raw/cost.parquet
     assert report.baseline_differences == () and report.matches
+    capsys.readouterr()
     assert main(["audit", str(bundle)]) == 0
+    printed = capsys.readouterr().out
+    # it names where the baseline's rows are (this bundle), not a baseline bundle it was never given
+    assert "(None)" not in printed and "baseline was measured beside it, concurrent design" in printed
