@@ -4,11 +4,15 @@ are recorded; without those tokens it is NOT MEASURED (a WARN), never a pass."""
 
 from __future__ import annotations
 
+import io
+
 import dagster as dg
+import polars as pl
 import pytest
 
-from tests.pipeline.conftest import TEST_SLOS
-from tests.reliability.conftest import BUILD_CHECK, run_assets
+from tests.pipeline.conftest import RC, TEST_SLOS
+from tests.reliability.conftest import BUILD_CHECK, pipeline_store, run_assets
+from verification_pipeline.defs.cost.during import SAMPLES_FOLDER
 from verification_pipeline.defs.evidence.files import BUNDLE_FILES_KEY
 from verification_pipeline.evidence.layout import OVERLOAD_DOCUMENT, OVERLOAD_ROWS
 from verification_pipeline.slo.overload import GATES
@@ -50,6 +54,13 @@ def test_the_overload_phase_runs_in_the_job_and_reports_each_gate_as_a_check(
     record = instance.get_latest_materialization_event(dg.AssetKey("overload_phase"))
     metadata = record.asset_materialization.metadata
     assert {OVERLOAD_DOCUMENT, OVERLOAD_ROWS} <= set(metadata[BUNDLE_FILES_KEY].value)
+    # the service's own resource figures were read around the phase, for cost_per_request
+    store = pipeline_store()
+    prefix = store.key(RC, SAMPLES_FOLDER, result.run_id) + "/"
+    rows = pl.read_parquet(io.BytesIO(store.get_bytes(f"{prefix}overload.parquet")))
+    assert set(rows["phase"].to_list()) == {"overload"}
+    read = rows.filter(pl.col("quantity") == "requests")["value"]
+    assert "scrape" in set(rows["source"].to_list()) and read.max() > read.min(), rows
 
 
 def test_without_the_tenants_tokens_the_phase_is_not_measured_and_never_passes(

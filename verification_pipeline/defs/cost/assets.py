@@ -39,19 +39,28 @@ CODE_VERSION = code_version(__name__)
 CHECK = COST_GATE.split(":", 1)[1]
 
 
+# The assets whose runs read the service's resource figures around their load, and the phases each
+# stores (`resources_during`): the SLO load's, then the overload phase's, each from its latest run.
+_MEASURED_BY = {"read_load_samples": ("slo_load",), "overload_phase": ("overload",)}
+
+
 def _load_rows(context: dg.AssetExecutionContext, s3: S3Resource) -> tuple[pl.DataFrame, dict[str, Any]]:
-    """Every phase's rows and notes from the run that made this partition's load samples."""
-    record = latest_record(context.instance, dg.AssetKey("read_load_samples"), context.partition_key)
-    if record is None:
-        return pl.DataFrame(schema=ROWS_SCHEMA), {}
+    """Every phase's rows and notes from the runs that last made this partition's load samples and
+    its overload phase."""
     store = s3.store()
-    keys = sorted(store.list(samples_prefix(s3, context.partition_key, record.run_id)))
-    frames = [pl.read_parquet(io.BytesIO(store.get_bytes(k))) for k in keys if k.endswith(".parquet")]
-    notes = {
-        k.rsplit("/", 1)[1].removesuffix(".notes.json"): json.loads(store.get_bytes(k))
-        for k in keys
-        if k.endswith(".notes.json")
-    }
+    frames: list[pl.DataFrame] = []
+    notes: dict[str, Any] = {}
+    for asset, phases in _MEASURED_BY.items():
+        record = latest_record(context.instance, dg.AssetKey(asset), context.partition_key)
+        if record is None:
+            continue
+        keys = set(store.list(samples_prefix(s3, context.partition_key, record.run_id)))
+        for phase in phases:
+            key = f"{samples_prefix(s3, context.partition_key, record.run_id)}{phase}"
+            if f"{key}.parquet" in keys:
+                frames.append(pl.read_parquet(io.BytesIO(store.get_bytes(f"{key}.parquet"))))
+            if f"{key}.notes.json" in keys:
+                notes[phase] = json.loads(store.get_bytes(f"{key}.notes.json"))
     rows = (
         pl.concat(frames)
         if frames
@@ -96,7 +105,7 @@ def _baseline(
     code_version=CODE_VERSION,
     group_name="policy",
     kinds={"polars", "prometheus"},
-    deps=["read_load_samples", "write_load_samples"],
+    deps=["read_load_samples", "write_load_samples", "overload_phase"],
     description="The service's own resource figures read before, during and after each load phase (its "
     "/metrics, and PromQL with VP_PROMETHEUS_URL): CPU seconds per 1,000 requests, peak resident memory, "
     "cache hit ratio and limiter refusals, against the baseline RC's. A rise beyond "

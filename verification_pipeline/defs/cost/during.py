@@ -28,7 +28,7 @@ def samples_prefix(s3: S3Resource, partition: str, run_id: str) -> str:
 
 @contextlib.contextmanager
 def resources_during(
-    context: dg.OpExecutionContext,
+    context: dg.OpExecutionContext | dg.AssetExecutionContext,
     target: TargetResource,
     cost: CostResource,
     s3: S3Resource,

@@ -9,6 +9,8 @@ import polars as pl
 
 from verification_pipeline.code_version import code_version
 from verification_pipeline.defs.checks import verdict_check
+from verification_pipeline.defs.cost.during import resources_during
+from verification_pipeline.defs.cost.resources import CostResource
 from verification_pipeline.defs.evidence.files import bundle_files_metadata
 from verification_pipeline.defs.health import phase_sampler
 from verification_pipeline.defs.overload.resources import OverloadResource
@@ -69,6 +71,7 @@ def overload_phase(
     s3: S3Resource,
     target: TargetResource,
     overload: OverloadResource,
+    cost: CostResource,
     slo_spec: SloSpecRecord,
     service_build: ServiceBuildRecord,  # no load before the build under test is shown to be the RC (or waived)
 ) -> Iterator[dg.Output[dict[str, Any]] | dg.AssetCheckResult]:
@@ -84,9 +87,11 @@ def overload_phase(
     controls = spec.cost_controls
     why_not = _not_measured(config, controls, overload, tenants, source)
     if why_not is None and controls is not None and tenants is not None:  # the last two: why_not says so
-        rows, document = _drive_past_limit(
-            context, target, overload, spec, controls, tenants, source, service_build.described()
-        )
+        # the service's resource figures around this phase too (cost_per_request reads them)
+        with resources_during(context, target, cost, s3, spec.cost, phase="overload"):
+            rows, document = _drive_past_limit(
+                context, target, overload, spec, controls, tenants, source, service_build.described()
+            )
     else:
         document = not_measured_document(why_not or "")
     files = {
