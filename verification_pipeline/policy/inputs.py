@@ -59,6 +59,7 @@ from typing import Any, ClassVar
 
 import yaml
 
+from verification_pipeline.config_files import yaml_error
 from verification_pipeline.errors import FormatError
 from verification_pipeline.jsonio import decode_json
 
@@ -151,12 +152,7 @@ def parse_config(data: bytes, source: str, parser: str | None = None) -> Any:
         # libyaml's loader: the pure-Python one takes seconds for a thousand manifests
         documents = list(yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise FormatError(
-            f"not valid YAML: {getattr(exc, 'problem', None) or exc}",
-            source=source,
-            line=mark.line + 1 if mark else None,
-        ) from None
+        raise yaml_error(exc, FormatError, source) from None
     except (RecursionError, ValueError) as exc:
         raise FormatError(f"cannot be read as YAML: {exc}", source=source) from None
     documents = _as_json_values(documents, source)
