@@ -28,8 +28,8 @@ from pathlib import Path
 import httpx
 import yaml
 from seed_clients import seed_clients
-from target_load import SEED_READ_VUS, SEED_WRITE_VUS, k6, seconds, token
-from target_process import start_target
+from target_load import SEED_READ_VUS, SEED_WRITE_VUS, k6, seconds
+from target_process import start_target, token
 
 from verification_pipeline.cost.document import baseline_block, cost_document, policy_of
 from verification_pipeline.cost.sampling import sample_resources

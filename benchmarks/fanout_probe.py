@@ -38,9 +38,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import jwt
 from seed_clients import seed_clients
-from target_process import StartedTarget, start_target
+from target_process import StartedTarget, start_target, token
 
 from verification_pipeline.fanout.probe import ProbeConfig, run_probe
 
@@ -64,19 +63,6 @@ def node_modules() -> Path:
             check=True,
         )
     return modules
-
-
-def token(secret: bytes, tenant: str) -> str:
-    """A token with the contract's claims (HS256, one tenant, both scopes)."""
-    now = int(time.time())
-    claims = {
-        "sub": "fanout-benchmark",
-        "tenant": tenant,
-        "scopes": ["coherence:read", "coherence:write"],
-        "iat": now,
-        "exp": now + 3600,
-    }
-    return jwt.encode(claims, secret, algorithm="HS256")
 
 
 # the probe's subscribers are many sockets: the target's default connection cap would refuse them

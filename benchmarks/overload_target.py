@@ -19,8 +19,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from fanout_probe import token
-from target_process import start_target
+from target_process import start_target, token
 
 from verification_pipeline.overload.k6 import OverloadTenants, PhaseTiming, run_overload
 from verification_pipeline.slo.overload import overload_document, phase_inputs

@@ -25,11 +25,10 @@ import time
 from pathlib import Path
 
 import httpx
-import jwt
 import psutil
 from prometheus_client.parser import text_string_to_metric_families
 from seed_clients import seed_clients
-from target_process import start_target
+from target_process import start_target, token
 
 REPO = Path(__file__).resolve().parents[1]
 NODE_MODULES = REPO / ".cache" / "node" / "node_modules"
@@ -41,18 +40,6 @@ SLO = {
     "fanout_p95_ms": 250.0,
     "ingest_p95_ms": 100.0,
 }
-
-
-def token(secret: bytes, tenant: str) -> str:
-    # The target's published token contract (HS256; sub, tenant, scopes, exp); the benchmark is a client.
-    now = int(time.time())
-    claims = {
-        "sub": "benchmark",
-        "tenant": tenant,
-        "scopes": ["coherence:read", "coherence:write"],
-        "exp": now + 3600,
-    }
-    return jwt.encode(claims, secret, algorithm="HS256")
 
 
 def k6(script: Path, vus: int, duration: str, url: str, jwt_token: str, summary: Path) -> subprocess.Popen:

@@ -17,6 +17,21 @@ from pathlib import Path
 from typing import IO, Any
 
 import httpx
+import jwt
+
+
+def token(secret: bytes, tenant: str) -> str:
+    """A token with the target's published contract (HS256; sub, tenant, both scopes, iat, exp):
+    the benchmark is a client."""
+    now = int(time.time())
+    claims = {
+        "sub": "benchmark",
+        "tenant": tenant,
+        "scopes": ["coherence:read", "coherence:write"],
+        "iat": now,
+        "exp": now + 3600,
+    }
+    return jwt.encode(claims, secret, algorithm="HS256")
 
 
 @dataclass
