@@ -62,7 +62,8 @@ def prometheus(work: Path, target: str) -> Iterator[str]:
     try:
         deadline = time.monotonic() + 30
         while True:
-            with contextlib.suppress(httpx.HTTPError):
+            # starting, Prometheus answers 503 with a text body: not JSON yet
+            with contextlib.suppress(httpx.HTTPError, ValueError):
                 answer = httpx.get(f"{base}/api/v1/query", params={"query": "up == 1"}, timeout=2).json()
                 if answer["data"]["result"]:
                     break
