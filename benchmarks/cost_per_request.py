@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import secrets
 import shutil
 import socket
@@ -29,7 +28,8 @@ from pathlib import Path
 import httpx
 import yaml
 from seed_clients import seed_clients
-from target_load import SEED_READ_VUS, SEED_WRITE_VUS, k6, seconds, token
+from target_load import SEED_READ_VUS, SEED_WRITE_VUS, k6, seconds
+from target_process import start_target, token
 
 from verification_pipeline.cost.document import baseline_block, cost_document, policy_of
 from verification_pipeline.cost.sampling import sample_resources
@@ -42,28 +42,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def start_target(work: Path) -> tuple[subprocess.Popen, dict, bytes, str]:
-    secret, admin = secrets.token_hex(32).encode(), secrets.token_hex(16)
-    (work / "jwt.secret").write_bytes(secret)
-    (work / "admin.token").write_text(admin)
-    ready = work / "ready.json"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "reference_target", "--port", "0", "--jwt-secret-file", str(work / "jwt.secret"),
-         "--admin-token-file", str(work / "admin.token"), "--ready-file", str(ready)],
-        stdout=(work / "target.log").open("wb"),
-        stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while not ready.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            sys.exit("the target did not start:\n" + (work / "target.log").read_text())
-        time.sleep(0.05)
-    info = json.loads(ready.read_text())
-    while httpx.get(f"{info['base_url']}/healthz", timeout=2).status_code != 200:
-        time.sleep(0.05)
-    return process, info, secret, admin
 
 
 @contextlib.contextmanager
@@ -84,7 +62,8 @@ def prometheus(work: Path, target: str) -> Iterator[str]:
     try:
         deadline = time.monotonic() + 30
         while True:
-            with contextlib.suppress(httpx.HTTPError):
+            # starting, Prometheus answers 503 with a text body: not JSON yet
+            with contextlib.suppress(httpx.HTTPError, ValueError):
                 answer = httpx.get(f"{base}/api/v1/query", params={"query": "up == 1"}, timeout=2).json()
                 if answer["data"]["result"]:
                     break
@@ -108,7 +87,10 @@ def main() -> None:
     clients = seed_clients()
     with tempfile.TemporaryDirectory(prefix="cost-per-request-") as tmp:
         work = Path(tmp)
-        process, info, secret, admin = start_target(work)
+        admin = secrets.token_hex(16)
+        (work / "admin.token").write_text(admin)
+        target = start_target(work, ["--admin-token-file", str(work / "admin.token")])
+        info, secret = target.info, target.secret
         try:
             with prometheus(work, info["base_url"].removeprefix("http://")) as server:
                 documents = {}
@@ -137,8 +119,7 @@ def main() -> None:
                         baseline=baseline,
                     )
         finally:
-            process.terminate()
-            process.wait(timeout=10)
+            target.stop()
     print(
         "| phase | source | requests | CPU s | CPU s per 1,000 requests | peak RSS (MiB) | cache hit ratio | limiter refusals |"
     )

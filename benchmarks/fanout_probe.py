@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import shutil
 import statistics
 import subprocess
@@ -39,9 +38,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
-import jwt
 from seed_clients import seed_clients
+from target_process import StartedTarget, start_target, token
 
 from verification_pipeline.fanout.probe import ProbeConfig, run_probe
 
@@ -67,67 +65,11 @@ def node_modules() -> Path:
     return modules
 
 
-def token(secret: bytes, tenant: str) -> str:
-    """A token with the contract's claims (HS256, one tenant, both scopes)."""
-    now = int(time.time())
-    claims = {
-        "sub": "fanout-benchmark",
-        "tenant": tenant,
-        "scopes": ["coherence:read", "coherence:write"],
-        "iat": now,
-        "exp": now + 3600,
-    }
-    return jwt.encode(claims, secret, algorithm="HS256")
+# the probe's subscribers are many sockets: the target's default connection cap would refuse them
+TARGET_ARGS = ("--max-connections", "8192")
 
 
-class Target:
-    """The reference target as a process of ours, on a free loopback port."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.secret = secrets.token_hex(32).encode()
-        secret_file = workdir / "jwt-secret"
-        secret_file.write_bytes(self.secret)
-        ready = workdir / "ready.json"
-        self.log = open(workdir / "target.log", "wb")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "reference_target",
-                "--jwt-secret-file",
-                str(secret_file),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--ready-file",
-                str(ready),
-                "--max-connections",
-                "8192",
-            ],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 60
-        while not ready.exists() or not ready.read_text().strip():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                sys.exit(f"the reference target did not start; see {workdir / 'target.log'}")
-            time.sleep(0.1)
-        self.graphql_url = json.loads(ready.read_text())["graphql_url"]
-        httpx.get(self.graphql_url.removesuffix("/graphql") + "/healthz", timeout=10).raise_for_status()
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.log.close()
-
-
-def run_seed_client(target: Target, runs: int, workdir: Path, round_no: int) -> dict:
+def run_seed_client(target: StartedTarget, runs: int, workdir: Path, round_no: int) -> dict:
     """The seed's script, unmodified, in a folder of its own (it writes `fanout.json` to its cwd)."""
     folder = workdir / f"seed-client-{round_no}"
     folder.mkdir()
@@ -152,7 +94,7 @@ def run_seed_client(target: Target, runs: int, workdir: Path, round_no: int) -> 
 
 
 def run_our_probe(
-    target: Target, tenant: str, subscribers: int, events: int, *, t0_echoes: bool = False
+    target: StartedTarget, tenant: str, subscribers: int, events: int, *, t0_echoes: bool = False
 ) -> dict:
     config = ProbeConfig(
         url=target.graphql_url,
@@ -202,7 +144,7 @@ def main() -> None:
         workdir = Path(tmp)
         if args.rounds:
             node_modules()
-        target = Target(workdir)
+        target = start_target(workdir, TARGET_ARGS)
         try:
             # Alternate the two clients so that a noisy moment on the machine hits both alike.
             pairs = [

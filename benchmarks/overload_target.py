@@ -19,7 +19,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from fanout_probe import Target, token
+from target_process import start_target, token
 
 from verification_pipeline.overload.k6 import OverloadTenants, PhaseTiming, run_overload
 from verification_pipeline.slo.overload import overload_document, phase_inputs
@@ -41,7 +41,7 @@ def main() -> None:
     timing = PhaseTiming(args.duration, args.recovery)
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     with tempfile.TemporaryDirectory(prefix="vp-bench-overload-") as workdir:
-        target = Target(Path(workdir))
+        target = start_target(Path(workdir))
         try:
             tenants = OverloadTenants(
                 "bench-overload-a",

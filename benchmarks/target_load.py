@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import shutil
 import signal
 import subprocess
@@ -26,10 +25,10 @@ import time
 from pathlib import Path
 
 import httpx
-import jwt
 import psutil
 from prometheus_client.parser import text_string_to_metric_families
 from seed_clients import seed_clients
+from target_process import start_target, token
 
 REPO = Path(__file__).resolve().parents[1]
 NODE_MODULES = REPO / ".cache" / "node" / "node_modules"
@@ -41,39 +40,6 @@ SLO = {
     "fanout_p95_ms": 250.0,
     "ingest_p95_ms": 100.0,
 }
-
-
-def token(secret: bytes, tenant: str) -> str:
-    # The target's published token contract (HS256; sub, tenant, scopes, exp); the benchmark is a client.
-    now = int(time.time())
-    claims = {
-        "sub": "benchmark",
-        "tenant": tenant,
-        "scopes": ["coherence:read", "coherence:write"],
-        "exp": now + 3600,
-    }
-    return jwt.encode(claims, secret, algorithm="HS256")
-
-
-def start_target(work: Path) -> tuple[subprocess.Popen, dict, bytes]:
-    secret = secrets.token_hex(32).encode()
-    (work / "jwt.secret").write_bytes(secret)
-    ready = work / "ready.json"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "reference_target", "--port", "0",
-         "--jwt-secret-file", str(work / "jwt.secret"), "--ready-file", str(ready)],
-        stdout=(work / "target.log").open("wb"),
-        stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while not ready.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            sys.exit("the target did not start:\n" + (work / "target.log").read_text())
-        time.sleep(0.05)
-    info = json.loads(ready.read_text())
-    while httpx.get(f"{info['base_url']}/healthz", timeout=2).status_code != 200:
-        time.sleep(0.05)
-    return process, info, secret
 
 
 def k6(script: Path, vus: int, duration: str, url: str, jwt_token: str, summary: Path) -> subprocess.Popen:
@@ -179,7 +145,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="target-load-") as tmp:
         work = Path(tmp)
-        process, info, secret = start_target(work)
+        target = start_target(work)
+        process, info, secret = target.process, target.info, target.secret
         rss = PeakRss(process.pid)
         rss.start()
         try:

@@ -69,8 +69,29 @@ def create_app(config: TargetConfig, *, on_ready: Callable[[], None] | None = No
     admission = AdmissionControl(max_inflight=config.max_inflight, rps_limit=config.faults.rps_limit)
     verifier = TokenVerifier(config.jwt_secret)
     realtime = Realtime(verifier, store, faults, metrics)
+    graphql = _graphql_endpoint(config, verifier, store, faults, admission, metrics, realtime)
+    metrics.inflight.set_function(lambda: admission.inflight)
+    metrics.connections.set_function(realtime.connection_count)
+    metrics.store_tenants.set_function(lambda: store.tenants_held)
+    metrics.store_signals.set_function(lambda: store.signals_held)
+    metrics.count_cache_lookups(lambda: (verifier.cache_hits, verifier.cache_misses))
+    starlette = _starlette(config, graphql, faults, admission, realtime, metrics, on_ready)
+    rest = socketio.ASGIApp(realtime.sio, other_asgi_app=starlette, socketio_path="socket.io")
+    return TargetApp(_Dispatch(graphql, rest), store, faults, admission, metrics)
+
+
+def _graphql_endpoint(
+    config: TargetConfig,
+    verifier: TokenVerifier,
+    store: CoherenceStore,
+    faults: FaultInjector,
+    admission: AdmissionControl,
+    metrics: TargetMetrics,
+    realtime: Realtime,
+) -> GraphQLEndpoint:
+    """`/graphql`: the schema, its parsed-document cache, and the per-tenant limits of `config`."""
     schema = build_schema()
-    graphql = GraphQLEndpoint(
+    return GraphQLEndpoint(
         schema=schema,
         documents=DocumentCache(schema),
         verifier=verifier,
@@ -90,11 +111,18 @@ def create_app(config: TargetConfig, *, on_ready: Callable[[], None] | None = No
         ),
         allowed_regions=config.allowed_regions,
     )
-    metrics.inflight.set_function(lambda: admission.inflight)
-    metrics.connections.set_function(realtime.connection_count)
-    metrics.store_tenants.set_function(lambda: store.tenants_held)
-    metrics.store_signals.set_function(lambda: store.signals_held)
-    metrics.count_cache_lookups(lambda: (verifier.cache_hits, verifier.cache_misses))
+
+
+def _starlette(
+    config: TargetConfig,
+    graphql: GraphQLEndpoint,
+    faults: FaultInjector,
+    admission: AdmissionControl,
+    realtime: Realtime,
+    metrics: TargetMetrics,
+    on_ready: Callable[[], None] | None,
+) -> Starlette:
+    """The HTTP routes beside Socket.IO: GraphQL, health, version, metrics and the faults admin."""
     started_at = time.time()
 
     async def healthz(_: Request) -> JSONResponse:
@@ -121,7 +149,7 @@ def create_app(config: TargetConfig, *, on_ready: Callable[[], None] | None = No
             on_ready()
         yield
 
-    starlette = Starlette(
+    return Starlette(
         routes=[
             Route("/graphql", graphql, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
@@ -136,5 +164,3 @@ def create_app(config: TargetConfig, *, on_ready: Callable[[], None] | None = No
         ],
         lifespan=lifespan,
     )
-    rest = socketio.ASGIApp(realtime.sio, other_asgi_app=starlette, socketio_path="socket.io")
-    return TargetApp(_Dispatch(graphql, rest), store, faults, admission, metrics)

@@ -68,6 +68,13 @@ class TargetMetrics:
         self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)
         GCCollector(registry=self.registry)
+        # registered in this order, which is the order /metrics lists them in
+        self._register_requests()
+        self._register_events()
+        self._register_gauges()
+
+    def _register_requests(self) -> None:
+        """The GraphQL requests: time, answers and errors, with every operation's children bound."""
         duration = Histogram(
             "coherence_request_duration_seconds",
             "GraphQL request time in the server, by operation, every outcome.",
@@ -87,6 +94,16 @@ class TargetMetrics:
             ["operation", "kind"],
             registry=self.registry,
         )
+        self._duration = {operation: duration.labels(operation) for operation in OPERATIONS}
+        self._errors = {
+            (operation, kind): errors.labels(operation, kind)
+            for operation in OPERATIONS
+            for kind in ERROR_KINDS
+        }
+        self._request_children: dict[tuple[str, int], Counter] = {}
+
+    def _register_events(self) -> None:
+        """The write path and the fan-out: ingest and delivery time, events emitted and dropped."""
         self.ingest = Histogram(
             "coherence_ingest_duration_seconds",
             "Write path: request arrival to just before the signal is stored.",
@@ -111,6 +128,9 @@ class TargetMetrics:
             registry=self.registry,
         )
         self.events_dropped = {reason: dropped.labels(reason) for reason in DROP_REASONS}
+
+    def _register_gauges(self) -> None:
+        """What the server holds now; the app sets the functions that read them (`create_app`)."""
         self.inflight = Gauge(
             "coherence_inflight_requests", "GraphQL requests in the server now.", registry=self.registry
         )
@@ -123,13 +143,6 @@ class TargetMetrics:
         self.store_signals = Gauge(
             "coherence_store_signals", "Signals held by the bounded store.", registry=self.registry
         )
-        self._duration = {operation: duration.labels(operation) for operation in OPERATIONS}
-        self._errors = {
-            (operation, kind): errors.labels(operation, kind)
-            for operation in OPERATIONS
-            for kind in ERROR_KINDS
-        }
-        self._request_children: dict[tuple[str, int], Counter] = {}
 
     def observe_request(self, operation: str, status: int, seconds: float, error_kind: str | None) -> None:
         self._duration[operation].observe(seconds)

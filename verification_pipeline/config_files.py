@@ -20,10 +20,11 @@ from typing import Any, NamedTuple, TypeVar
 import pydantic
 import yaml
 
-from verification_pipeline.errors import ConfigError, in_words, shown
+from verification_pipeline.errors import ConfigError, InputError, in_words, shown
 from verification_pipeline.jsonio import overlong_integer_line, refuse_lone_surrogates
 
 Model = TypeVar("Model", bound=pydantic.BaseModel)
+E = TypeVar("E", bound=InputError)
 
 
 class _Loader(yaml.SafeLoader):
@@ -75,6 +76,16 @@ class Loaded(NamedTuple):
     lines: Lines
 
 
+def yaml_error(exc: yaml.YAMLError, kind: type[E], source: str) -> E:
+    """PyYAML's error as `kind` (ConfigError, FormatError): what is wrong, naming `source` and the line."""
+    mark = getattr(exc, "problem_mark", None)
+    return kind(
+        f"not valid YAML: {getattr(exc, 'problem', None) or exc}",
+        source=source,
+        line=mark.line + 1 if mark else None,
+    )
+
+
 def load_yaml(data: str | bytes, *, source: str) -> Any:
     """The document in `data`; a ConfigError naming `source` and the line for anything unreadable."""
     return load_yaml_with_lines(data, source=source).document
@@ -91,12 +102,7 @@ def load_yaml_with_lines(data: str | bytes, *, source: str) -> Loaded:
         finally:
             loader.dispose()
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ConfigError(
-            f"not valid YAML: {getattr(exc, 'problem', None) or exc}",
-            source=source,
-            line=mark.line + 1 if mark else None,
-        ) from None
+        raise yaml_error(exc, ConfigError, source) from None
     except RecursionError:
         raise ConfigError("not a configuration file: nested too deeply to read", source=source) from None
     except ValueError as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import Any
 
 import dagster as dg
 
@@ -37,7 +38,7 @@ from verification_pipeline.defs.scans.assets import policy_report, sbom, scan_su
 from verification_pipeline.defs.scans.resources import ScanInputsResource
 from verification_pipeline.defs.slo.assets import build_slo_assets
 from verification_pipeline.defs.slo.resources import SloResource
-from verification_pipeline.defs.storage.resources import S3IOManager, s3_resource_from_env
+from verification_pipeline.defs.storage.resources import S3IOManager, S3Resource, s3_resource_from_env
 from verification_pipeline.defs.target import TargetResource
 from verification_pipeline.envvars import env_baseline_deployment, env_text, env_url
 from verification_pipeline.errors import ConfigError
@@ -76,6 +77,102 @@ def _cost_resource(environ: Mapping[str, str]) -> CostResource:
     return CostResource(metrics_url=metrics, prometheus_url=prometheus, baseline_metrics_url=baseline)
 
 
+def _assets(slos: SloResource) -> list[dg.AssetsDefinition]:
+    """Every asset of the job, in the order the UI lists them."""
+    return [
+        release_candidate,
+        service_build,
+        *build_slo_assets(slos),
+        load_samples,
+        fanout_latencies,
+        authz_under_load,
+        overload_phase,
+        cost_per_request,
+        baseline_comparison,
+        sbom,
+        vulnerability_report,
+        policy_report,
+        scan_summary,
+        ops_artifacts,
+        release_docs,
+        report,
+        evidence_bundle,
+        release_decision,
+    ]
+
+
+def _authz_resource(environ: Mapping[str, str]) -> AuthzResource:
+    """VP_AUTHZ_RATE, VP_AUTHZ_CONCURRENCY and VP_TARGET_RESIDENCY, checked here."""
+    return AuthzResource(
+        rate=_number(environ, "VP_AUTHZ_RATE", AuthzResource().rate, float),
+        concurrency=int(_number(environ, "VP_AUTHZ_CONCURRENCY", AuthzResource().concurrency, int)),
+        residency=env_text(
+            environ,
+            "VP_TARGET_RESIDENCY",
+            "",
+            pattern=r"([A-Za-z0-9-]{1,64}=[A-Za-z0-9._-]{1,64})?",
+            example="X-Data-Region=us-east-1",
+        ),
+    )
+
+
+def _scan_inputs(environ: Mapping[str, str]) -> ScanInputsResource:
+    return ScanInputsResource(
+        sbom_scan_dir=environ.get("VP_SBOM_SCAN_DIR", ""),
+        sbom_report=environ.get("VP_SBOM_REPORT", ""),
+        vulnerability_report=environ.get("VP_VULN_REPORT", ""),
+        policy_report=environ.get("VP_POLICY_REPORT", ""),
+        policy_dir=environ.get("VP_POLICY_DIR", ""),
+        policy_files=environ.get("VP_POLICY_FILES", ""),
+        policy_lines=environ.get("VP_POLICY_LINES", ""),
+        vulnerability_policy=environ.get("VP_VULN_POLICY", ""),
+    )
+
+
+def _target_resource(environ: Mapping[str, str], baseline_url: str, baseline_rc: str) -> TargetResource:
+    """The service measured (its URL stays an EnvVar), and the concurrent baseline beside it."""
+    return TargetResource(
+        graphql_url=dg.EnvVar("VP_TARGET_GRAPHQL_URL"),
+        jwt_secret_file=environ.get("VP_TARGET_JWT_SECRET_FILE", ""),
+        tenant=environ.get("VP_TARGET_TENANT") or TargetResource.model_fields["tenant"].default,
+        version_url=environ.get("VP_TARGET_VERSION_URL", ""),
+        version_field=environ.get("VP_TARGET_VERSION_FIELD") or "commit",
+        version_header=environ.get("VP_TARGET_VERSION_HEADER", ""),
+        # the concurrent baseline (issue 24): a second deployment measured in the same run
+        baseline_graphql_url=baseline_url,
+        baseline_rc=baseline_rc,
+    )
+
+
+def _resources(
+    environ: Mapping[str, str], slos: SloResource, s3: S3Resource, baseline: tuple[str, str]
+) -> dict[str, Any]:
+    """Every resource by the key the assets ask for, each checking its own VP_* variables."""
+    return {
+        "s3": s3,
+        "io_manager": S3IOManager(s3=s3),
+        "slos": slos,
+        "authz": _authz_resource(environ),
+        "overload": OverloadResource(
+            enabled=env_text(environ, "VP_OVERLOAD", "on", pattern="on|off", example="off") == "on",
+            duration_s=_seconds(environ, "VP_OVERLOAD_DURATION_S"),
+            recovery_s=_seconds(environ, "VP_OVERLOAD_RECOVERY_S"),
+        ),
+        "cost": _cost_resource(environ),
+        "load": LoadResource(duration=environ.get("VP_LOAD_DURATION") or LoadResource().duration),
+        "scan_inputs": _scan_inputs(environ),
+        "signing_key": SigningKeyResource(
+            key_file=environ.get("VP_EVIDENCE_SIGNING_KEY_FILE", ""),
+            dev_key_dir=environ.get("VP_EVIDENCE_DEV_KEY_DIR", ""),
+        ),
+        "git_repo": GitRepoResource(
+            repo=environ.get("VP_GIT_REPO", ""),
+            tag_pattern=environ.get("VP_RC_TAG_PATTERN") or GitRepoResource().tag_pattern,
+        ),
+        "target": _target_resource(environ, *baseline),
+    }
+
+
 def build_definitions(environ: Mapping[str, str]) -> dg.Definitions:
     """The code location for the settings in `environ` (VP_* variables; unset ones take their defaults)."""
     slos = SloResource(
@@ -83,28 +180,9 @@ def build_definitions(environ: Mapping[str, str]) -> dg.Definitions:
         min_delivery_ratio=_number(environ, "VP_MIN_DELIVERY_RATIO", DEFAULT_MIN_DELIVERY_RATIO, float),
     )
     s3 = s3_resource_from_env()
-    baseline_url, baseline_rc = env_baseline_deployment(environ)
+    baseline = env_baseline_deployment(environ)
     return dg.Definitions(
-        assets=[
-            release_candidate,
-            service_build,
-            *build_slo_assets(slos),
-            load_samples,
-            fanout_latencies,
-            authz_under_load,
-            overload_phase,
-            cost_per_request,
-            baseline_comparison,
-            sbom,
-            vulnerability_report,
-            policy_report,
-            scan_summary,
-            ops_artifacts,
-            release_docs,
-            report,
-            evidence_bundle,
-            release_decision,
-        ],
+        assets=_assets(slos),
         jobs=[
             dg.define_asset_job(
                 JOB,
@@ -118,58 +196,7 @@ def build_definitions(environ: Mapping[str, str]) -> dg.Definitions:
         ],
         executor=step_executor,
         schedules=[nightly_reverification],
-        resources={
-            "s3": s3,
-            "io_manager": S3IOManager(s3=s3),
-            "slos": slos,
-            "authz": AuthzResource(
-                rate=_number(environ, "VP_AUTHZ_RATE", AuthzResource().rate, float),
-                concurrency=int(_number(environ, "VP_AUTHZ_CONCURRENCY", AuthzResource().concurrency, int)),
-                residency=env_text(
-                    environ,
-                    "VP_TARGET_RESIDENCY",
-                    "",
-                    pattern=r"([A-Za-z0-9-]{1,64}=[A-Za-z0-9._-]{1,64})?",
-                    example="X-Data-Region=us-east-1",
-                ),
-            ),
-            "overload": OverloadResource(
-                enabled=env_text(environ, "VP_OVERLOAD", "on", pattern="on|off", example="off") == "on",
-                duration_s=_seconds(environ, "VP_OVERLOAD_DURATION_S"),
-                recovery_s=_seconds(environ, "VP_OVERLOAD_RECOVERY_S"),
-            ),
-            "cost": _cost_resource(environ),
-            "load": LoadResource(duration=environ.get("VP_LOAD_DURATION") or LoadResource().duration),
-            "scan_inputs": ScanInputsResource(
-                sbom_scan_dir=environ.get("VP_SBOM_SCAN_DIR", ""),
-                sbom_report=environ.get("VP_SBOM_REPORT", ""),
-                vulnerability_report=environ.get("VP_VULN_REPORT", ""),
-                policy_report=environ.get("VP_POLICY_REPORT", ""),
-                policy_dir=environ.get("VP_POLICY_DIR", ""),
-                policy_files=environ.get("VP_POLICY_FILES", ""),
-                policy_lines=environ.get("VP_POLICY_LINES", ""),
-                vulnerability_policy=environ.get("VP_VULN_POLICY", ""),
-            ),
-            "signing_key": SigningKeyResource(
-                key_file=environ.get("VP_EVIDENCE_SIGNING_KEY_FILE", ""),
-                dev_key_dir=environ.get("VP_EVIDENCE_DEV_KEY_DIR", ""),
-            ),
-            "git_repo": GitRepoResource(
-                repo=environ.get("VP_GIT_REPO", ""),
-                tag_pattern=environ.get("VP_RC_TAG_PATTERN") or GitRepoResource().tag_pattern,
-            ),
-            "target": TargetResource(
-                graphql_url=dg.EnvVar("VP_TARGET_GRAPHQL_URL"),
-                jwt_secret_file=environ.get("VP_TARGET_JWT_SECRET_FILE", ""),
-                tenant=environ.get("VP_TARGET_TENANT") or TargetResource.model_fields["tenant"].default,
-                version_url=environ.get("VP_TARGET_VERSION_URL", ""),
-                version_field=environ.get("VP_TARGET_VERSION_FIELD") or "commit",
-                version_header=environ.get("VP_TARGET_VERSION_HEADER", ""),
-                # the concurrent baseline (issue 24): a second deployment measured in the same run
-                baseline_graphql_url=baseline_url,
-                baseline_rc=baseline_rc,
-            ),
-        },
+        resources=_resources(environ, slos, s3, baseline),
     )
 
 

@@ -53,3 +53,22 @@ def exact(value: float) -> str:
 def exact_percent(ratio: float) -> str:
     """A ratio as a percentage, exactly: 0.001 -> "0.1 %"."""
     return f"{ratio * 100:.10g} %"
+
+
+# --- a measurement with its unit: the release documents and the report (issue 28) ---------------
+
+
+def unit_symbol(unit: str) -> str:
+    """A unit as people write it: "percent" is "%", every other one as it is."""
+    return "%" if unit == "percent" else unit
+
+
+def measured(value: float, unit: str, other: str = "g") -> str:
+    """A measurement as people read it: ms to 0.1, percentages to 0.001; a figure in any other unit
+    as the format spec `other` writes it (the release documents `g`, the report `.4g`)."""
+    symbol = unit_symbol(unit)
+    if symbol == "ms":
+        return f"{value:.1f}"
+    if symbol == "%":
+        return f"{value:.3f}"
+    return format(value, other)

@@ -8,6 +8,7 @@ its type fails where it is read, naming the field. A record changes only with a 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -222,6 +223,52 @@ def release_gates(
         *(overload_gates(overload) if overload is not None else ()),  # slo/overload.json (issue 22)
         *((cost_gate(cost_per_request),) if cost_per_request is not None else ()),
     )
+
+
+@dataclass(frozen=True)
+class GateInputs:
+    """The upstream asset values an RC's gates are computed from, named after their assets: built
+    once in each asset that judges the RC (`release_docs`, `report`, `evidence_bundle`,
+    `release_decision`), so they all read the same gates (`gates()`)."""
+
+    slo_metrics: SloMetricsRecord
+    scan_summary: ScanSummaryRecord
+    service_build: ServiceBuildRecord
+    baseline_comparison: BaselineComparisonRecord
+    authz_under_load: Mapping[str, Any] | None = None
+    overload_phase: Mapping[str, Any] | None = None
+    cost_per_request: Mapping[str, Any] | None = None
+
+    @classmethod
+    def from_asset_values(cls, values: Mapping[str, Any]) -> GateInputs:
+        """The gate inputs among an asset's upstream values, picked by asset name: an asset passes
+        its parameters (`locals()` as its first statement), so the seven names are spelled here
+        once. A record missing or of the wrong type is a bug in the asset's signature: TypeError."""
+        picked: dict[str, Any] = {f.name: values.get(f.name) for f in fields(cls)}
+        for name, kind in _GATE_RECORDS.items():
+            if not isinstance(picked[name], kind):
+                raise TypeError(f"gate input {name!r} is {type(picked[name]).__name__}, not {kind.__name__}")
+        return cls(**picked)
+
+    def gates(self) -> tuple[GateOutcome, ...]:
+        """Every gate of the RC, in the order the bundle signs them (`release_gates`)."""
+        return release_gates(
+            self.slo_metrics,
+            self.scan_summary,
+            self.service_build,
+            self.baseline_comparison,
+            self.authz_under_load,
+            self.cost_per_request,
+            overload=self.overload_phase,
+        )
+
+
+_GATE_RECORDS: dict[str, type] = {
+    "slo_metrics": SloMetricsRecord,
+    "scan_summary": ScanSummaryRecord,
+    "service_build": ServiceBuildRecord,
+    "baseline_comparison": BaselineComparisonRecord,
+}
 
 
 class ReleaseDocs(Record):

@@ -38,3 +38,12 @@ def test_an_estimate_shows_three_significant_digits_and_never_an_exponent():
         "0.5",
     ]
     assert approximate(None) == "n/a"
+
+
+def test_a_measurement_is_rounded_by_its_unit_and_other_units_by_the_writers_spec():
+    from verification_pipeline.formatting import measured, unit_symbol
+
+    assert unit_symbol("percent") == "%" and unit_symbol("ms") == "ms" and unit_symbol("") == ""
+    assert measured(123.456, "ms") == "123.5" and measured(0.12345, "percent") == "0.123"
+    assert measured(0.12345, "%") == "0.123"  # the symbol reads as its unit
+    assert measured(1234.5678, "") == "1234.57" and measured(1234.5678, "", ".4g") == "1235"

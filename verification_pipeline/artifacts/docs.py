@@ -22,6 +22,7 @@ from markupsafe import Markup
 from verification_pipeline.artifacts.cost_lines import cost_summary
 from verification_pipeline.config_files import load_yaml
 from verification_pipeline.errors import ConfigError, InputError
+from verification_pipeline.formatting import measured, unit_symbol
 from verification_pipeline.slo.document import health_summary
 from verification_pipeline.slo.metrics import cannot_exclude, dependence_summary
 from verification_pipeline.textsafe import for_code_span, for_markdown, mark_verdict_words
@@ -415,22 +416,11 @@ def _headline(verdict: Verdict, rc: str, rows: list[_Row], failed: list[_Row], n
 
 def _figure(value: float, unit: str, *, exact: bool = False, bare: bool = False) -> str:
     """A measurement as people read it: ms to 0.1, rates in percent to 0.001."""
-    unit = _symbol(unit)
-    if exact:
-        number = f"{value:g}"
-    elif unit == "ms":
-        number = f"{value:.1f}"
-    elif unit == "%":
-        number = f"{value:.3f}"
-    else:
-        number = f"{value:g}"
+    unit = unit_symbol(unit)
+    number = f"{value:g}" if exact else measured(value, unit)
     if bare or not unit:
         return number
     return f"{number} {unit}"
-
-
-def _symbol(unit: str) -> str:
-    return "%" if unit == "percent" else unit
 
 
 def _interval(low: float | None, high: float | None, unit: str) -> str:
@@ -439,7 +429,7 @@ def _interval(low: float | None, high: float | None, unit: str) -> str:
         return "—"
     lower = "−∞" if low is None else _figure(low, unit, bare=True)
     upper = "+∞" if high is None else _figure(high, unit, bare=True)
-    return f"{lower} – {upper} {_symbol(unit)}".rstrip()
+    return f"{lower} – {upper} {unit_symbol(unit)}".rstrip()
 
 
 def _markdown(value: object) -> Markup:

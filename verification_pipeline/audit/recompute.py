@@ -249,6 +249,49 @@ def _named_frames(files: Mapping[str, bytes], bundle: str) -> dict[str, pl.DataF
         ) from None
 
 
+def _as_stored(document: Mapping[str, Any]) -> Any:
+    """Through JSON once, so tuples, numpy scalars and dates compare as the file stores them."""
+    return json.loads(json.dumps(document, default=str))
+
+
+@dataclass(frozen=True)
+class _SideDocument:
+    """A bundle document beside slo/metrics.json that is recomputed from its own raw rows and its
+    recorded inputs."""
+
+    name: str
+    rows: str
+    """The raw frame it is made from (raw/<rows>.parquet)."""
+    recompute: Callable[[pl.DataFrame, Mapping[str, Any]], dict[str, Any]]
+    rows_optional: bool = False
+    """A document that says it was not measured (`measured` false) has no raw rows."""
+
+    def differences(
+        self,
+        files: Mapping[str, bytes],
+        frames: Mapping[str, pl.DataFrame],
+        source: str,
+        rel_tol: float,
+        abs_tol: float,
+    ) -> tuple[MetricDifference, ...]:
+        recorded = _json_object(files[self.name], self.name)
+        rows = frames.get(self.rows)
+        if rows is None and not (self.rows_optional and not recorded.get("measured")):
+            raise InputError(f"{self.name} is in the bundle but its raw rows are not", source=source)
+        again = _as_stored(self.recompute(rows if rows is not None else pl.DataFrame(), recorded))
+        return tuple(_differences(recorded, again, self.name, rel_tol, abs_tol))
+
+
+_SIDE_DOCUMENTS = (
+    # policy/authz_under_load.json from raw/authz.parquet: counts, verdict and leak bound
+    _SideDocument(AUTHZ_DOCUMENT, "authz", recompute_authz_document),
+    # slo/overload.json from raw/overload.parquet and its recorded inputs: rates, bounds, gates
+    _SideDocument(OVERLOAD_DOCUMENT, "overload", recompute_overload_document, rows_optional=True),
+    # cost/resources.json from raw/cost.parquet: per phase and source the figures, the comparison, the verdict
+    _SideDocument(COST_DOCUMENT, "cost", recompute_cost_document),
+)
+
+
 def audit_files(
     files: Mapping[str, bytes],
     *,
@@ -270,39 +313,11 @@ def audit_files(
     frames = raw_frames(files)
     if not frames:
         raise InputError(f"the bundle has no {raw_name('*')} measurements to recompute from", source=source)
-    recomputed = (recompute or recompute_bundle_metrics)(frames, recorded)
-    # Through JSON once, so tuples, numpy scalars and dates compare as the file stores them.
-    recomputed = json.loads(json.dumps(recomputed, default=str))
+    recomputed = _as_stored((recompute or recompute_bundle_metrics)(frames, recorded))
     differences = tuple(_differences(recorded, recomputed, "", rel_tol, abs_tol))
-    if AUTHZ_DOCUMENT in files:
-        # policy/authz_under_load.json from raw/authz.parquet: counts, verdict and leak bound
-        authz = _json_object(files[AUTHZ_DOCUMENT], AUTHZ_DOCUMENT)
-        rows = frames.get("authz")
-        if rows is None:
-            raise InputError(f"{AUTHZ_DOCUMENT} is in the bundle but its raw rows are not", source=source)
-        again = json.loads(json.dumps(recompute_authz_document(rows, authz), default=str))
-        differences += tuple(_differences(authz, again, AUTHZ_DOCUMENT, rel_tol, abs_tol))
-    if OVERLOAD_DOCUMENT in files:
-        # slo/overload.json from raw/overload.parquet and its recorded inputs: rates, bounds, gates
-        overload = _json_object(files[OVERLOAD_DOCUMENT], OVERLOAD_DOCUMENT)
-        rows = frames.get("overload")
-        if rows is None and overload.get("measured"):
-            raise InputError(f"{OVERLOAD_DOCUMENT} is in the bundle but its raw rows are not", source=source)
-        again = json.loads(
-            json.dumps(
-                recompute_overload_document(rows if rows is not None else pl.DataFrame(), overload),
-                default=str,
-            )
-        )
-        differences += tuple(_differences(overload, again, OVERLOAD_DOCUMENT, rel_tol, abs_tol))
-    if COST_DOCUMENT in files:
-        # cost/resources.json from raw/cost.parquet: per phase and source the figures, the comparison, the verdict
-        cost = _json_object(files[COST_DOCUMENT], COST_DOCUMENT)
-        samples = frames.get("cost")
-        if samples is None:
-            raise InputError(f"{COST_DOCUMENT} is in the bundle but its raw rows are not", source=source)
-        again = json.loads(json.dumps(recompute_cost_document(samples, cost), default=str))
-        differences += tuple(_differences(cost, again, COST_DOCUMENT, rel_tol, abs_tol))
+    for document in _SIDE_DOCUMENTS:
+        if document.name in files:
+            differences += document.differences(files, frames, source, rel_tol, abs_tol)
     return AuditReport(
         source=source,
         raw_rows={name: frame.height for name, frame in frames.items()},

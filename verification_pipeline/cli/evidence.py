@@ -23,6 +23,16 @@ if TYPE_CHECKING:
     from verification_pipeline.evidence.verify import VerificationReport
     from verification_pipeline.policy.conftest import Engine
 
+KeySetOption = Annotated[
+    bool,
+    typer.Option(
+        "--key-set",
+        help="The --public-key file is a key set: one or more PEM public keys, each trusted; "
+        "the output names every key and the one that signed. Without it the file must hold exactly one key.",
+    ),
+]
+"""`verify`'s and `audit`'s `--key-set`."""
+
 app = typer.Typer(help="Evidence bundles: signing keys, offline verification, audit.", no_args_is_help=True)
 
 
@@ -48,14 +58,7 @@ def verify(
         ),
     ],
     public_key: Annotated[Path, typer.Option("--public-key", help="Trusted Ed25519 public key (PEM).")],
-    key_set: Annotated[
-        bool,
-        typer.Option(
-            "--key-set",
-            help="The --public-key file is a key set: one or more PEM public keys, each trusted; "
-            "the output names every key and the one that signed. Without it the file must hold exactly one key.",
-        ),
-    ] = False,
+    key_set: KeySetOption = False,
     rc: Annotated[
         str | None, typer.Option("--rc", help="Fail unless the bundle was signed for this RC tag.")
     ] = None,
@@ -82,7 +85,6 @@ def verify(
     from verification_pipeline.evidence.keys import load_public_keys
     from verification_pipeline.evidence.layout import ATTESTATIONS
     from verification_pipeline.evidence.verify import signer_of, verify_files
-    from verification_pipeline.textsafe import for_terminal
     from verification_pipeline.verdict import Verdict
 
     if require_pass and rc is None:
@@ -101,12 +103,7 @@ def verify(
     report = verify_files(
         files, keys if key_set else keys[0], expected_rc=rc, source=bundle, root_version=root_version
     )
-    first, *rest = (for_terminal(line) for line in report.summary_lines())
-    typer.secho(
-        first, fg=typer.colors.GREEN if report.verdict == Verdict.PASS else typer.colors.RED, bold=True
-    )
-    for line in rest:
-        typer.secho(line, fg=typer.colors.YELLOW if line.lstrip().startswith("WARNING") else None)
+    _print_verified(report)
     if release_policy is not None:
         key = signer_of(files, keys)  # the key that signed it, verified above
         _judge_release_policy(release_policy, files, key, report, policy or [], bundle)
@@ -115,6 +112,19 @@ def verify(
             f"{ATTESTATIONS} [verdict]: the bundle verifies, but its signed verdict is {report.verdict}, not PASS",
             hint="--require-pass accepts only a signed PASS",
         )
+
+
+def _print_verified(report: VerificationReport) -> None:
+    """The report's lines, the signed verdict first (green on PASS, red otherwise), warnings in yellow."""
+    from verification_pipeline.textsafe import for_terminal
+    from verification_pipeline.verdict import Verdict
+
+    first, *rest = (for_terminal(line) for line in report.summary_lines())
+    typer.secho(
+        first, fg=typer.colors.GREEN if report.verdict == Verdict.PASS else typer.colors.RED, bold=True
+    )
+    for line in rest:
+        typer.secho(line, fg=typer.colors.YELLOW if line.lstrip().startswith("WARNING") else None)
 
 
 @app.command()
@@ -128,14 +138,7 @@ def audit(
             f"Without it the files are checked only against {MANIFEST}, which proves nothing.",
         ),
     ] = None,
-    key_set: Annotated[
-        bool,
-        typer.Option(
-            "--key-set",
-            help="The --public-key file is a key set: one or more PEM public keys, each trusted; "
-            "the output names every key and the one that signed. Without it the file must hold exactly one key.",
-        ),
-    ] = False,
+    key_set: KeySetOption = False,
     baseline: Annotated[
         str | None,
         typer.Option(

@@ -7,11 +7,15 @@ module and line, a namespace no policy declares is named.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from verification_pipeline.errors import GateFailed, UsageError
+
+if TYPE_CHECKING:
+    from verification_pipeline.policy.conftest import Engine
+    from verification_pipeline.policy.runner import TestOptions
 
 app = typer.Typer(
     help="Policy as code: Rego (v1) evaluated in process with conftest's semantics.", no_args_is_help=True
@@ -99,14 +103,7 @@ def test(
     options = TestOptions(
         namespaces=tuple(namespace or ["main"]), all_namespaces=all_namespaces, combine=combine, parser=parser
     )
-    known = engine.namespaces()
-    selected = engine.select_namespaces(options.namespaces, all_namespaces)
-    unknown = [ns for ns in selected if ns not in known]
-    if unknown or not selected:
-        raise UsageError(
-            f"namespace {', '.join(unknown or options.namespaces)} matches no package of the policies",
-            hint=f"packages: {', '.join(known)}",
-        )
+    _check_namespaces(engine, options)
     results = run_test(engine, read_inputs(files, parser), options)
     typer.echo(
         render_json(results)
@@ -118,4 +115,16 @@ def test(
         raise GateFailed(
             f"{counts['failures']} failure(s), {counts['warnings']} warning(s)"
             + (" (--fail-on-warn)" if fail_on_warn and not counts["failures"] else "")
+        )
+
+
+def _check_namespaces(engine: Engine, options: TestOptions) -> None:
+    """Every namespace asked for names a package of the policies (a glob at least one)."""
+    known = engine.namespaces()
+    selected = engine.select_namespaces(options.namespaces, options.all_namespaces)
+    unknown = [ns for ns in selected if ns not in known]
+    if unknown or not selected:
+        raise UsageError(
+            f"namespace {', '.join(unknown or options.namespaces)} matches no package of the policies",
+            hint=f"packages: {', '.join(known)}",
         )

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     import dagster as dg
 
     from verification_pipeline.execution.runner import StepDone, VerificationRun
+    from verification_pipeline.records import BundleRecord
+    from verification_pipeline.stack.control import Stack
     from verification_pipeline.storage.s3 import S3Settings
 
 app = typer.Typer(
@@ -143,12 +145,7 @@ def demo(
                 stack.set_target_faults(faults)
                 run_defs = defs
                 if previous is not None and baseline_design == "concurrent":
-                    # the baseline measured beside this RC: a second target with the previous RC's settings
-                    url = stack.start_baseline_target(previous[1])
-                    typer.echo(f"{tag}: concurrent baseline {previous[0]}'s settings on {url}")
-                    run_defs = build_definitions(
-                        {**environ, "VP_BASELINE_GRAPHQL_URL": url, "VP_BASELINE_RC": previous[0]}
-                    )
+                    run_defs = _with_concurrent_baseline(stack, environ, tag, previous)
                 try:
                     run = _verify_rc(run_defs, instance, tag, _seconds(duration))
                 finally:
@@ -165,6 +162,18 @@ def demo(
             typer.echo("stack stopped (it was not running before the demo)")
     if any(run.values.release_decision is None for run in runs):
         raise typer.Exit(1)
+
+
+def _with_concurrent_baseline(
+    stack: Stack, environ: dict[str, str], tag: str, previous: tuple[str, dict | None]
+) -> dg.Definitions:
+    """The definitions for `tag` with the baseline measured beside it: a second target with the
+    previous RC's settings (`previous`: its tag and faults)."""
+    from verification_pipeline.definitions import build_definitions
+
+    url = stack.start_baseline_target(previous[1])
+    typer.echo(f"{tag}: concurrent baseline {previous[0]}'s settings on {url}")
+    return build_definitions({**environ, "VP_BASELINE_GRAPHQL_URL": url, "VP_BASELINE_RC": previous[0]})
 
 
 def _verify_rc(
@@ -331,12 +340,26 @@ def _print_outcome(
     what: str = "demo",
 ) -> None:
     """The RC's tables, decision and bundle; `output` None: no local copy, the bundle is verified from the store."""
-    from verification_pipeline.evidence.keys import load_public_key_pem
-    from verification_pipeline.evidence.verify import verify_files, verify_path
-    from verification_pipeline.storage.bundles import read_bundle_uri
+    typer.echo("")
+    _print_verdicts(run, rc)
+    typer.echo(
+        f"Dagster run {run.run_id} ({'succeeded' if run.success else 'failed'}); {what} took {elapsed:.1f}s; "
+        f"instance at {os.environ['DAGSTER_HOME']} (browse it with `make dev`)"
+    )
+    overhead = run.load_to_bundle_s()
+    if overhead is not None:
+        typer.echo(f"end of the measurements (load, fan-out) -> verified bundle in S3: {overhead:.1f}s")
+    bundle = run.values.evidence_bundle
+    if not bundle:
+        typer.secho("no evidence bundle was produced: see the run's errors above", fg=typer.colors.RED)
+        return
+    _print_bundle(bundle, rc, output, settings)
+
+
+def _print_verdicts(run: VerificationRun, rc: str) -> None:
+    """The SLO table, the scan and overload gates, and the release decision, as far as the run got."""
     from verification_pipeline.verdict import Verdict
 
-    typer.echo("")
     slo = run.values.slo_metrics
     if slo:
         _print_slo_table(slo.as_json())
@@ -346,7 +369,6 @@ def _print_outcome(
     overload = run.values.overload_phase
     if overload:
         _print_overload(overload)
-    bundle = run.values.evidence_bundle
     decision = run.values.release_decision
     if decision:
         typer.secho(
@@ -355,16 +377,15 @@ def _print_outcome(
             fg=typer.colors.GREEN if decision.verdict is Verdict.PASS else typer.colors.RED,
             bold=True,
         )
-    typer.echo(
-        f"Dagster run {run.run_id} ({'succeeded' if run.success else 'failed'}); {what} took {elapsed:.1f}s; "
-        f"instance at {os.environ['DAGSTER_HOME']} (browse it with `make dev`)"
-    )
-    overhead = run.load_to_bundle_s()
-    if overhead is not None:
-        typer.echo(f"end of the measurements (load, fan-out) -> verified bundle in S3: {overhead:.1f}s")
-    if not bundle:
-        typer.secho("no evidence bundle was produced: see the run's errors above", fg=typer.colors.RED)
-        return
+
+
+def _print_bundle(bundle: BundleRecord, rc: str, output: Path | None, settings: S3Settings) -> None:
+    """Where the bundle is, and that it verifies: from the store (`output` None) or as a local copy
+    in `output`, with the `verify` command to check it again."""
+    from verification_pipeline.evidence.keys import load_public_key_pem
+    from verification_pipeline.evidence.verify import verify_files, verify_path
+    from verification_pipeline.storage.bundles import read_bundle_uri
+
     files = read_bundle_uri(bundle.uri, settings)
     typer.echo(f"bundle:     {bundle.uri}  ({len(files)} files, verdict {bundle.verdict})")
     typer.echo(f"archive:    {bundle.archive_uri}  sha256 {bundle.archive_sha256}")

@@ -103,10 +103,7 @@ def assemble_bundle(
     non-secret parameters and resolved dependencies. `url`: where the bundle will live.
     """
     rc = release_candidate
-    check_segment(rc.tag, "release_candidate.tag")
-    check_segment(rc.version, "release_candidate.version")
-    check_segment(provenance.run_id, "run_id")
-    _check_evidence_names(evidence)
+    _check_names(rc, provenance.run_id, evidence)
     missing = tuple(name for name in expected_files(rc.version) if name not in evidence)
     created = rfc3339(created_at or dt.datetime.now(dt.UTC), "created_at")
     verdict = bundle_verdict(outcomes, missing)
@@ -145,6 +142,14 @@ def assemble_bundle(
         dev_key=signing_key.is_dev_key,
         files=files,
     )
+
+
+def _check_names(rc: ReleaseCandidate, run_id: str, evidence: Mapping[str, bytes]) -> None:
+    """The RC's tag and version and the run id are path segments; the evidence names are bundle paths."""
+    check_segment(rc.tag, "release_candidate.tag")
+    check_segment(rc.version, "release_candidate.version")
+    check_segment(run_id, "run_id")
+    _check_evidence_names(evidence)
 
 
 def _check_evidence_names(evidence: Mapping[str, bytes]) -> None:

@@ -59,6 +59,7 @@ from typing import Any, ClassVar
 
 import yaml
 
+from verification_pipeline.config_files import yaml_error
 from verification_pipeline.errors import FormatError
 from verification_pipeline.jsonio import decode_json
 
@@ -151,12 +152,7 @@ def parse_config(data: bytes, source: str, parser: str | None = None) -> Any:
         # libyaml's loader: the pure-Python one takes seconds for a thousand manifests
         documents = list(yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise FormatError(
-            f"not valid YAML: {getattr(exc, 'problem', None) or exc}",
-            source=source,
-            line=mark.line + 1 if mark else None,
-        ) from None
+        raise yaml_error(exc, FormatError, source) from None
     except (RecursionError, ValueError) as exc:
         raise FormatError(f"cannot be read as YAML: {exc}", source=source) from None
     documents = _as_json_values(documents, source)
@@ -476,15 +472,16 @@ def _hocon_shape(tree: Any) -> Any:
     return _ini_value(_go_akka_text(tree))
 
 
-def _hocon(text: str, source: str) -> Any:
-    """pyhocon, with go-akka's choices where they differ: no `include` (refused: it would read other files or
-    URLs), no environment variables, durations and sizes kept as written, and a `${path}` to a key that is
-    set only by an unresolved `${?x}` read as empty (go-akka finds the key; pyhocon has dropped it)."""
-    import pyparsing
-    from pyhocon import config_parser
-    from pyhocon.config_tree import ConfigSubstitution, ConfigTree, ConfigValues
-    from pyhocon.exceptions import ConfigException
+class _NoEnv:  # pyhocon falls back to os.environ for an unknown ${x}; a policy's input never holds it
+    environ: ClassVar[dict[str, str]] = {}
 
+    def __getattr__(self, name: str) -> Any:
+        import os
+
+        return getattr(os, name)
+
+
+def _refuse_hocon_include(text: str, source: str) -> None:
     include = _HOCON_INCLUDE.search(text)
     if include:
         raise FormatError(
@@ -492,7 +489,14 @@ def _hocon(text: str, source: str) -> Any:
             source=source,
             line=text.count("\n", 0, include.start() + 1) + 1,
         )
-    declared: set[tuple[str, ...]] = set()
+
+
+def _hocon_parser(declared: set[tuple[str, ...]]) -> Any:
+    """pyhocon's parser, except that a `${path}` to a key in `declared` (filled in once the text is
+    parsed) that did not resolve reads as empty, as go-akka has it."""
+    import pyparsing
+    from pyhocon import config_parser
+    from pyhocon.config_tree import ConfigTree
 
     class Parser(config_parser.ConfigParser):
         @classmethod
@@ -509,64 +513,82 @@ def _hocon(text: str, source: str) -> Any:
                     f"(line: {pyparsing.lineno(substitution.loc, substitution.instring)})"
                 ) from None
 
-    def walk(tree: Any, path: tuple[str, ...]) -> None:
-        for key, value in tree.items():
-            declared.add((*path, key))
-            if isinstance(value, ConfigTree):
-                walk(value, (*path, key))
+    return Parser
 
-    def drop_unset_optionals(tree: Any) -> None:
-        """`k = ${?x}` with no x anywhere: as if never written (the value before it, or no key), as HOCON
-        says; pyhocon gives null when two such lines follow a value (play's `port = 9001`)."""
-        for key in list(tree.keys()):
-            value = tree[key]
-            while (
-                isinstance(value, ConfigValues)
-                and len(value.tokens) == 1
-                and isinstance(value.tokens[0], ConfigSubstitution)
-                and value.tokens[0].optional
-                and tuple(ConfigTree.parse_key(value.tokens[0].variable)) not in declared
-            ):
-                value = value.overridden_value
-            if value is tree[key]:
-                pass
-            elif value is None:
-                del tree[key]
-                continue
-            else:
-                if isinstance(value, ConfigValues):
-                    value.parent, value.key = tree, key
-                tree[key] = value
-            if isinstance(value, ConfigTree):
-                drop_unset_optionals(value)
 
-    class _NoEnv:  # pyhocon falls back to os.environ for an unknown ${x}; a policy's input never holds it
-        environ: ClassVar[dict[str, str]] = {}
+def _declared_keys(tree: Any, path: tuple[str, ...] = ()) -> set[tuple[str, ...]]:
+    """The path of every key the parsed text sets, objects' keys included."""
+    from pyhocon.config_tree import ConfigTree
 
-        def __getattr__(self, name: str) -> Any:
-            import os
+    declared: set[tuple[str, ...]] = set()
+    for key, value in tree.items():
+        declared.add((*path, key))
+        if isinstance(value, ConfigTree):
+            declared |= _declared_keys(value, (*path, key))
+    return declared
 
-            return getattr(os, name)
 
+def _drop_unset_optionals(tree: Any, declared: set[tuple[str, ...]]) -> None:
+    """`k = ${?x}` with no x anywhere: as if never written (the value before it, or no key), as HOCON
+    says; pyhocon gives null when two such lines follow a value (play's `port = 9001`)."""
+    from pyhocon.config_tree import ConfigSubstitution, ConfigTree, ConfigValues
+
+    for key in list(tree.keys()):
+        value = tree[key]
+        while (
+            isinstance(value, ConfigValues)
+            and len(value.tokens) == 1
+            and isinstance(value.tokens[0], ConfigSubstitution)
+            and value.tokens[0].optional
+            and tuple(ConfigTree.parse_key(value.tokens[0].variable)) not in declared
+        ):
+            value = value.overridden_value
+        if value is tree[key]:
+            pass
+        elif value is None:
+            del tree[key]
+            continue
+        else:
+            if isinstance(value, ConfigValues):
+                value.parent, value.key = tree, key
+            tree[key] = value
+        if isinstance(value, ConfigTree):
+            _drop_unset_optionals(value, declared)
+
+
+def _hocon_error(exc: Exception, source: str) -> FormatError:
+    """pyhocon's or pyparsing's error as a FormatError, with the line where either says it."""
+    line = getattr(exc, "lineno", None)
+    if line is None:
+        found = re.search(r"line:\s*(\d+)", str(exc))
+        line = int(found.group(1)) if found else None
+    return FormatError(f"not valid HOCON: {str(exc).splitlines()[0]}", source=source, line=line)
+
+
+def _hocon(text: str, source: str) -> Any:
+    """pyhocon, with go-akka's choices where they differ: no `include` (refused: it would read other files or
+    URLs), no environment variables, durations and sizes kept as written, and a `${path}` to a key that is
+    set only by an unresolved `${?x}` read as empty (go-akka finds the key; pyhocon has dropped it)."""
+    import pyparsing
+    from pyhocon import config_parser
+    from pyhocon.exceptions import ConfigException
+
+    _refuse_hocon_include(text, source)
+    declared: set[tuple[str, ...]] = set()
+    parser = _hocon_parser(declared)
     with _HOCON_LOCK:
         saved = (config_parser.get_period_expr, config_parser.os)
         # "75 seconds" stays text, as go-akka has it
         config_parser.get_period_expr = pyparsing.NoMatch
         config_parser.os = _NoEnv()
         try:
-            tree = Parser.parse(text, resolve=False)
-            walk(tree, ())
-            drop_unset_optionals(tree)
-            Parser.resolve_substitutions(tree, False)
+            tree = parser.parse(text, resolve=False)
+            declared |= _declared_keys(tree)
+            _drop_unset_optionals(tree, declared)
+            parser.resolve_substitutions(tree, False)
             plain = tree.as_plain_ordered_dict()
         except (ConfigException, pyparsing.ParseBaseException) as exc:
-            line = getattr(exc, "lineno", None)
-            if line is None:
-                found = re.search(r"line:\s*(\d+)", str(exc))
-                line = int(found.group(1)) if found else None
-            raise FormatError(
-                f"not valid HOCON: {str(exc).splitlines()[0]}", source=source, line=line
-            ) from None
+            raise _hocon_error(exc, source) from None
         except RecursionError:
             raise FormatError("HOCON nested too deep to read", source=source) from None
         finally:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from verification_pipeline.formatting import measured, unit_symbol
 from verification_pipeline.verdict import Verdict
 
 
@@ -81,20 +82,11 @@ def headline(verdict: Verdict | str, metrics: Mapping[str, Any]) -> str:
     return f"{Verdict(verdict)}: {tight}"
 
 
-def unit_symbol(unit: str) -> str:
-    return "%" if unit == "percent" else unit
-
-
 def figure(value: float | None, unit: str = "", *, with_unit: bool = True) -> str:
     """A figure rounded for display: ms to 0.1, percentages to 3 decimals, other numbers to 4 digits."""
     if value is None:
         return "n/a"
-    if unit == "ms":
-        text = f"{value:.1f}"
-    elif unit == "percent":
-        text = f"{value:.3f}"
-    else:
-        text = f"{value:.4g}"
+    text = measured(value, unit, ".4g")
     return f"{text} {unit_symbol(unit)}".rstrip() if with_unit and unit else text
 
 

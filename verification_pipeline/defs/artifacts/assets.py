@@ -18,12 +18,12 @@ from verification_pipeline.evidence.statements import ReleaseCandidate
 from verification_pipeline.gates import findings, rc_verdict
 from verification_pipeline.records import (
     BaselineComparisonRecord,
+    GateInputs,
     ReleaseDocs,
     ScanSummaryRecord,
     ServiceBuildRecord,
     SloMetricsRecord,
     SloSpecRecord,
-    release_gates,
 )
 from verification_pipeline.slo.metrics import SLO_METRICS_SCHEMA
 from verification_pipeline.slo.spec import load_slo_spec
@@ -66,29 +66,16 @@ def evidence_location(s3: S3Resource, release_candidate: ReleaseCandidate) -> st
 def render_docs(
     release_candidate: ReleaseCandidate,
     slo_spec: SloSpecRecord,
-    slo_metrics: SloMetricsRecord,
-    scan_summary: ScanSummaryRecord,
-    service_build: ServiceBuildRecord,
-    baseline_comparison: BaselineComparisonRecord,
+    gate_inputs: GateInputs,
     evidence_uri: str,
     date: dt.date,
     missing_files: Sequence[str] = (),
-    authz_under_load: dict | None = None,
     policies: pl.DataFrame | None = None,
-    overload: dict | None = None,
-    cost_per_request: dict | None = None,
 ) -> ReleaseDocs:
-    """The PR body and release notes, stating the RC's verdict from its gates (`records.release_gates`)
+    """The PR body and release notes, stating the RC's verdict from its gates (`GateInputs.gates`)
     and the bundle files known to be missing, with the comparison with the previous RC."""
-    gates = release_gates(
-        slo_metrics,
-        scan_summary,
-        service_build,
-        baseline_comparison,
-        authz_under_load,
-        cost_per_request,
-        overload=overload,
-    )
+    gates = gate_inputs.gates()
+    slo_metrics, baseline_comparison = gate_inputs.slo_metrics, gate_inputs.baseline_comparison
     verdict = rc_verdict(gates, missing_files)
     rows = pl.DataFrame([r.model_dump(mode="json") for r in slo_metrics.slos], schema=SLO_METRICS_SCHEMA)
     files = render_release_docs(
@@ -106,10 +93,10 @@ def render_docs(
         ],
         baseline=baseline_comparison.as_json(),
         measurement_health=slo_metrics.measurement_health,
-        authz=authz_under_load,
-        cost=cost_per_request,
+        authz=gate_inputs.authz_under_load,
+        cost=gate_inputs.cost_per_request,
         policies=policies.to_dicts() if policies is not None else None,
-        overload=overload,
+        overload=gate_inputs.overload_phase,
     )
     return ReleaseDocs(
         verdict=verdict, missing_files=tuple(missing_files), evidence_uri=evidence_uri, files=files
@@ -138,23 +125,18 @@ def release_docs(
     policy_report: pl.DataFrame,
     overload_phase: dict,
 ) -> dg.Output[ReleaseDocs]:
+    gate_inputs = GateInputs.from_asset_values(locals())
     in_bundle = by_file_name("release_docs", release_candidate.version)
     docs = render_docs(
         release_candidate,
         slo_spec,
-        slo_metrics,
-        scan_summary,
-        service_build,
-        baseline_comparison,
+        gate_inputs,
         evidence_location(s3, release_candidate),
         dt.datetime.now(dt.UTC).date(),
         missing_files=unrecorded_files(
             context, release_candidate.version, made_here=list(in_bundle.values())
         ),
-        authz_under_load=authz_under_load,
         policies=policy_report,
-        overload=overload_phase,
-        cost_per_request=cost_per_request,
     )
     bundle = {in_bundle[name]: text.encode() for name, text in docs.files.items()}
     return dg.Output(

@@ -57,13 +57,13 @@ from verification_pipeline.policy.release import evaluate_release_policy, load_r
 from verification_pipeline.records import (
     BaselineComparisonRecord,
     BundleRecord,
+    GateInputs,
     ReleaseDecisionRecord,
     ReleaseDocs,
     ScanSummaryRecord,
     ServiceBuildRecord,
     SloMetricsRecord,
     SloSpecRecord,
-    release_gates,
 )
 from verification_pipeline.report.budget import headline
 from verification_pipeline.report.markdown import decision_markdown, verify_command
@@ -160,20 +160,12 @@ def evidence_bundle(
     overload_phase: dict,
     cost_per_request: dict,
 ) -> dg.Output[BundleRecord]:
+    gates = GateInputs.from_asset_values(locals()).gates()
     key = signing_key.load()  # before anything is uploaded: a missing key fails here, cleanly
     if key.is_dev_key:
         context.log.warning(
             "signing with the embedded stack's DEV key: this bundle says so and is not release evidence"
         )
-    gates = release_gates(
-        slo_metrics,
-        scan_summary,
-        service_build,
-        baseline_comparison,
-        authz_under_load,
-        cost_per_request,
-        overload=overload_phase,
-    )
     files, upstream = _evidence_files(context, s3, release_candidate.version)
     _check_docs_state(release_docs, gates, files, release_candidate.version)
     run_id = context.run.run_id
@@ -431,15 +423,7 @@ def release_decision(
     overload_phase: dict,
     cost_per_request: dict,
 ) -> Iterator[dg.Output[ReleaseDecisionRecord] | dg.AssetCheckResult]:
-    gates = release_gates(
-        slo_metrics,
-        scan_summary,
-        service_build,
-        baseline_comparison,
-        authz_under_load,
-        cost_per_request,
-        overload=overload_phase,
-    )
+    gates = GateInputs.from_asset_values(locals()).gates()
     reasons = [f"{g.name}: {g.verdict}" for g in gates if g.verdict is not Verdict.PASS]
     reasons += [f"missing from the bundle: {name}" for name in evidence_bundle.missing_files]
     release_policy, release_policy_path = _release_policy(config, release_candidate.version)
@@ -459,10 +443,29 @@ def release_decision(
     why = "; ".join(reasons) or "every gate passed and the bundle verifies"
     dev_public = signing_key.dev_public_key_path() if evidence_bundle.dev_key else None
     public_key = str(dev_public) if dev_public else PUBLIC_KEY_FILE
+    yield _decision_output(value, why, public_key, evidence_bundle, slo_metrics)
+    yield _release_policy_check(release_policy, release_policy_path, denials)
+    yield dg.AssetCheckResult(
+        check_name="promotable",
+        passed=verdict is Verdict.PASS,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=why,
+    )
+
+
+def _decision_output(
+    value: ReleaseDecisionRecord,
+    why: str,
+    public_key: str,
+    evidence_bundle: BundleRecord,
+    slo_metrics: SloMetricsRecord,
+) -> dg.Output[ReleaseDecisionRecord]:
+    """The decision with its headline, its bundle and the summary the UI shows (SLOs tightest first,
+    the `verify` command)."""
     document = slo_metrics.as_json()
     summary = decision_markdown(
-        rc=release_candidate.tag,
-        verdict=verdict,
+        rc=value.rc,
+        verdict=value.verdict,
         why=why,
         metrics=document,
         bundle_uri=evidence_bundle.uri,
@@ -470,18 +473,25 @@ def release_decision(
         key_fingerprint=evidence_bundle.key_fingerprint,
         dev_key=evidence_bundle.dev_key,
     )
-    yield dg.Output(
+    return dg.Output(
         value,
         metadata={
-            "verdict": verdict.value,
-            "headline": headline(verdict, document),
-            "rc": release_candidate.tag,
-            "commit": release_candidate.commit,
-            **_bundle_metadata(evidence_bundle, public_key, release_candidate.tag),
+            "verdict": value.verdict.value,
+            "headline": headline(value.verdict, document),
+            "rc": value.rc,
+            "commit": value.commit,
+            **_bundle_metadata(evidence_bundle, public_key, value.rc),
             "summary": dg.MetadataValue.md(summary),
         },
     )
-    yield dg.AssetCheckResult(
+
+
+def _release_policy_check(
+    release_policy: Engine | None, release_policy_path: str, denials: list[str] | None
+) -> dg.AssetCheckResult:
+    """The `release_policy` check: passed when the policy ran and denied nothing; not configured and
+    not evaluated (the bundle does not verify) are said as such."""
+    return dg.AssetCheckResult(
         check_name="release_policy",
         passed=not denials,
         severity=dg.AssetCheckSeverity.ERROR,
@@ -498,12 +508,6 @@ def release_decision(
             "policy": release_policy_path,
             "denials": len(denials or []),
         },
-    )
-    yield dg.AssetCheckResult(
-        check_name="promotable",
-        passed=verdict is Verdict.PASS,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description=why,
     )
 
 

@@ -165,17 +165,14 @@ def build_sensors(interval_s: int = DEFAULT_INTERVAL_S) -> list[dg.SensorDefinit
     """Both sensors, polling every `interval_s` seconds (VP_SENSOR_INTERVAL_S)."""
     return [
         dg.sensor(
-            name="release_candidate_sensor",
+            name=evaluate.__name__,
             job_name=JOB,
             minimum_interval_seconds=interval_s,
-            default_status=dg.DefaultSensorStatus.RUNNING,
-            description=inspect.cleandoc(release_candidate_sensor.__doc__ or ""),
-        )(release_candidate_sensor),
-        dg.sensor(
-            name="incoming_artifacts_sensor",
-            job_name=JOB,
-            minimum_interval_seconds=interval_s,
-            default_status=dg.DefaultSensorStatus.STOPPED,
-            description=inspect.cleandoc(incoming_artifacts_sensor.__doc__ or ""),
-        )(incoming_artifacts_sensor),
+            default_status=status,
+            description=inspect.cleandoc(evaluate.__doc__ or ""),
+        )(evaluate)
+        for evaluate, status in (
+            (release_candidate_sensor, dg.DefaultSensorStatus.RUNNING),
+            (incoming_artifacts_sensor, dg.DefaultSensorStatus.STOPPED),
+        )
     ]

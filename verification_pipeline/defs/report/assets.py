@@ -11,10 +11,10 @@ from verification_pipeline.evidence.statements import ReleaseCandidate
 from verification_pipeline.gates import rc_verdict
 from verification_pipeline.records import (
     BaselineComparisonRecord,
+    GateInputs,
     ScanSummaryRecord,
     ServiceBuildRecord,
     SloMetricsRecord,
-    release_gates,
 )
 from verification_pipeline.report.budget import headline
 from verification_pipeline.report.html import ReportInputs, render_report
@@ -46,20 +46,10 @@ def report(
     fanout_latencies: pl.DataFrame,
     policy_report: pl.DataFrame,
 ) -> dg.Output[bytes]:
+    gate_inputs = GateInputs.from_asset_values(locals())
     # the verdict the bundle will sign: the gates, and evidence already known to be missing
     missing = unrecorded_files(context, release_candidate.version, made_here=[REPORT])
-    verdict = rc_verdict(
-        release_gates(
-            slo_metrics,
-            scan_summary,
-            service_build,
-            baseline_comparison,
-            authz_under_load,
-            cost_per_request,
-            overload=overload_phase,
-        ),
-        missing,
-    )
+    verdict = rc_verdict(gate_inputs.gates(), missing)
     document = slo_metrics.as_json()  # what slo/metrics.json holds: the report's figures are its figures
     page = render_report(
         ReportInputs(

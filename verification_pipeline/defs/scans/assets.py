@@ -32,7 +32,7 @@ from verification_pipeline.policy.gate import (
     failure_lines,
     policy_rows,
 )
-from verification_pipeline.policy.lines import policy_for_line
+from verification_pipeline.policy.lines import LinePolicy, policy_for_line
 from verification_pipeline.policy.runner import render_json
 from verification_pipeline.records import ScanSummaryRecord
 from verification_pipeline.release.tags import parse_rc
@@ -274,6 +274,22 @@ def policy_report(
     )
 
 
+def _policy_scope(
+    rc: str, config: PolicyReportConfig, scan_inputs: ScanInputsResource
+) -> tuple[LinePolicy, str, list[str]]:
+    """The RC's release line's policies, the policy directory configured instead ("" when none), and
+    the globs of the files judged: the run's config, else the resource's, else the line's."""
+    lines_file = config.policy_lines or scan_inputs.policy_lines
+    line_policy = policy_for_line(parse_rc(rc).version, Path(lines_file) if lines_file else None)
+    policy_dir = config.policy_dir or scan_inputs.policy_dir
+    globs = (
+        config.files
+        or [g for g in scan_inputs.policy_files.split(",") if g.strip()]
+        or list(line_policy.files)
+    )
+    return line_policy, policy_dir, globs
+
+
 def _evaluated_policies(
     context: dg.AssetExecutionContext,
     config: PolicyReportConfig,
@@ -283,16 +299,7 @@ def _evaluated_policies(
 ) -> dg.Output[pl.DataFrame]:
     repo = git_repo.local_path()
     commit, _ = git_repo.commit_of(context.partition_key)
-    lines_file = config.policy_lines or scan_inputs.policy_lines
-    line_policy = policy_for_line(
-        parse_rc(context.partition_key).version, Path(lines_file) if lines_file else None
-    )
-    policy_dir = config.policy_dir or scan_inputs.policy_dir
-    globs = (
-        config.files
-        or [g for g in scan_inputs.policy_files.split(",") if g.strip()]
-        or list(line_policy.files)
-    )
+    line_policy, policy_dir, globs = _policy_scope(context.partition_key, config, scan_inputs)
     run = evaluate_commit(
         repo,
         commit,

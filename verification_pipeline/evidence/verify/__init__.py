@@ -40,7 +40,7 @@ from verification_pipeline.evidence.verify.claims import (
     release_candidate,
 )
 from verification_pipeline.evidence.verify.documents import check_lineage, check_manifest
-from verification_pipeline.evidence.verify.envelopes import signed_statements
+from verification_pipeline.evidence.verify.envelopes import SignedStatements, signed_statements
 from verification_pipeline.evidence.verify.report import VerificationReport
 from verification_pipeline.evidence.verify.subjects import check_files, signed_subjects
 from verification_pipeline.evidence.verify.verdicts import check_gates, check_result
@@ -81,10 +81,7 @@ def verify_files(
     when the location says; it must be the signed version. With a key set, the bundle is
     verified with the key of the set that signed it, and the report names every key of the set.
     """
-    for name in files:
-        check_relative_name(
-            name, lambda message: VerificationFailed(mark_verdict_words(f"{source}: {message}"))
-        )
+    _check_names(files, source)
     key_set: tuple[str, ...] = ()
     if not isinstance(public_key, Ed25519PublicKey):
         key_set = tuple(public_key_fingerprint(key) for key in public_key)
@@ -101,15 +98,7 @@ def verify_files(
     check_url(tested, rc, run_id)
     unchecked = check_gates(tested, parameters)
     check_result(tested)
-    if signed.summary is not None:
-        check_vsa_statement(
-            [s.model_dump() for s in signed.summary.subject],
-            signed.summary.predicate,
-            [signed.payload_sha256[kind] for kind in (TEST_RESULT_PREDICATE, SLSA_PROVENANCE_PREDICATE)],
-            rc,
-            tested.ours.verdict,
-            signed.test_result.predicate["configuration"],
-        )
+    _check_summary(signed, rc)
     sha256 = {name: digests["sha256"] for name, digests in subjects.items()}
     manifest = check_manifest(
         files, sha256, rc, tested.ours.verdict, tested.ours.missingFiles, run_id, public_key
@@ -135,6 +124,29 @@ def verify_files(
         summary=signed.summary.predicate["verificationResult"] if signed.summary is not None else None,
         key_set=key_set,
         taken_as_signed=unchecked,
+    )
+
+
+def _check_names(files: Mapping[str, bytes], source: str) -> None:
+    """Every name a plain relative path inside the bundle (no `..`, no absolute path)."""
+    for name in files:
+        check_relative_name(
+            name, lambda message: VerificationFailed(mark_verdict_words(f"{source}: {message}"))
+        )
+
+
+def _check_summary(signed: SignedStatements, rc: Mapping[str, str]) -> None:
+    """The verification summary (VSA), where the bundle has one: it covers the test result and the
+    provenance as signed, and states the same RC, verdict and configuration."""
+    if signed.summary is None:
+        return
+    check_vsa_statement(
+        [s.model_dump() for s in signed.summary.subject],
+        signed.summary.predicate,
+        [signed.payload_sha256[kind] for kind in (TEST_RESULT_PREDICATE, SLSA_PROVENANCE_PREDICATE)],
+        rc,
+        signed.tested.ours.verdict,
+        signed.test_result.predicate["configuration"],
     )
 
 
