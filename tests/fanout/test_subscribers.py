@@ -14,7 +14,7 @@ import uvloop
 
 from verification_pipeline.fanout.clock import stamp_ms
 from verification_pipeline.fanout.looplag import LoopLagMonitor
-from verification_pipeline.fanout.subscribers import SubscriberGroup, _drain, _Inbox, loop_runner
+from verification_pipeline.fanout.subscribers import SubscriberGroup, _drain, _Inbox, run_loop
 
 EVENTS = ["e1", "e2", "e3"]
 
@@ -93,7 +93,10 @@ def test_a_foreign_event_filling_a_count_does_not_end_the_drain_early():
 
 def test_subscriber_processes_run_uvloop_where_it_is_installed():
     # uvicorn[standard], a dependency, installs uvloop on Linux: the workers' loops are its.
-    assert loop_runner() is uvloop.run
+    async def which_loop() -> type:
+        return type(asyncio.get_running_loop())
+
+    assert run_loop(which_loop()) is uvloop.Loop
 
 
 @pytest.mark.parametrize("run", [asyncio.run, uvloop.run], ids=["asyncio", "uvloop"])

@@ -215,6 +215,8 @@ def run_probe(
             if on_worker is not None and worker.pid is not None:
                 on_worker(worker.pid)
         subscribers.wait_until_subscribed(config, report)
+        # asyncio's loop, not uvloop's: with the publisher on uvloop its lag fell by ~0.7 ms but the
+        # 300-subscriber p95 rose from 12-14 to 19-25 ms (benchmarks/RESULTS.md, issue 24)
         outcome, echoes, publisher_lag_ms = asyncio.run(_publish(config, report))
         _check_publishes(config, outcome)
         # Every event gets its full grace period, so the last one's ends the wait.

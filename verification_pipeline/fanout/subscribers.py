@@ -33,7 +33,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, TypeVar
 
 from verification_pipeline.fanout.clock import stamp_ms
 from verification_pipeline.fanout.looplag import LoopLagMonitor
@@ -51,6 +51,7 @@ DECODE_CHUNK = 500
 EVENT = "coherenceEvents"
 
 Receipt = tuple[int, str, int | None, float]
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -125,16 +126,17 @@ class SubscribeFailed(Exception):
 def run_group(group: SubscriberGroup, parent: Connection) -> None:
     """Process entry point: hold the group's subscribers until the parent says drain or abort."""
     with contextlib.suppress(BrokenPipeError, EOFError):  # the parent went away: nobody to report to
-        loop_runner()(_hold(group, parent))
+        run_loop(_hold(group, parent))
 
 
-def loop_runner() -> Callable[[Coroutine[Any, Any, None]], None]:
-    """`uvloop.run` where uvloop is installed (with uvicorn[standard], on Linux and macOS), else `asyncio.run`."""
+def run_loop(main: Coroutine[Any, Any, _T]) -> _T:
+    """Run `main` on uvloop's loop where uvloop is installed (with uvicorn[standard], on Linux and
+    macOS), else on asyncio's."""
     try:
         import uvloop
     except ImportError:  # uvicorn[standard] leaves it out on Windows: asyncio's loop, only slower
-        return asyncio.run
-    return uvloop.run
+        return asyncio.run(main)
+    return uvloop.run(main)
 
 
 async def _hold(group: SubscriberGroup, parent: Connection) -> None:
