@@ -113,3 +113,14 @@ def test_loop_lag_is_seen_on_either_loop(run):
 
     samples = run(blocked())
     assert max(samples) >= 40.0
+
+
+def test_a_window_shorter_than_one_tick_still_reports_one_lag_sample():
+    async def short() -> list[float]:
+        monitor = LoopLagMonitor(interval_s=1.0)
+        monitor.start()
+        await asyncio.sleep(0.01)
+        return await monitor.stop()
+
+    samples = asyncio.run(short())
+    assert len(samples) == 1 and samples[0] == 0.0
