@@ -87,15 +87,11 @@ def run(
     ] = 1.0,
 ) -> None:
     """Probe fan-out latency; exit 1 when p95 or the delivery ratio breaches its gate."""
-    from verification_pipeline.fanout.metrics import gate_breaches
     from verification_pipeline.fanout.probe import ProbeConfig
     from verification_pipeline.fileio import atomic_write, check_output_file
 
     # Everything that can be refused is refused before the probe runs: its minutes are not lost.
-    if not (math.isfinite(max_p95_ms) and max_p95_ms >= 0):
-        raise UsageError(f"--max-p95-ms must be a finite number >= 0, got {max_p95_ms}", hint="e.g. 250")
-    if math.isnan(min_delivery_ratio):
-        raise UsageError("--min-delivery-ratio must be a number between 0 and 1, got nan")
+    _refuse_bad_gates(max_p95_ms, min_delivery_ratio)
     out = check_output_file(out, what="--out")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     config = ProbeConfig(
@@ -115,18 +111,40 @@ def run(
     metrics = _probe_with_progress_bars(config).metrics()
     atomic_write(out, (json.dumps(metrics, indent=2) + "\n").encode())
     _print_figures(metrics, out)
+    breaches = _breaches(
+        metrics,
+        max_p95_ms=max_p95_ms,
+        min_delivery_ratio=min_delivery_ratio,
+        max_loop_lag_ms=config.max_loop_lag_ms,
+    )
+    if breaches:
+        raise GateFailed("; ".join(breaches))
+
+
+def _refuse_bad_gates(max_p95_ms: float, min_delivery_ratio: float) -> None:
+    if not (math.isfinite(max_p95_ms) and max_p95_ms >= 0):
+        raise UsageError(f"--max-p95-ms must be a finite number >= 0, got {max_p95_ms}", hint="e.g. 250")
+    if math.isnan(min_delivery_ratio):
+        raise UsageError("--min-delivery-ratio must be a number between 0 and 1, got nan")
+
+
+def _breaches(
+    metrics: dict[str, Any], *, max_p95_ms: float, min_delivery_ratio: float, max_loop_lag_ms: float
+) -> list[str]:
+    """The gates' breaches, the first one marked INCONCLUSIVE when the probe's own loops lagged too much."""
+    from verification_pipeline.fanout.metrics import gate_breaches
+
     breaches = gate_breaches(metrics, max_p95_ms=max_p95_ms, min_delivery_ratio=min_delivery_ratio)
     lag = metrics.get("loop_lag_p99_ms")
-    if breaches and lag is not None and lag > config.max_loop_lag_ms:
+    if breaches and lag is not None and lag > max_loop_lag_ms:
         # The figure is the probe's own delay as much as the target's: no verdict on the target
         # (exit 1 still: nothing passed), said first so nobody reads it as the target's FAIL.
         inconclusive = (
             f"INCONCLUSIVE, not a verdict on the target: the probe's own event loops lagged {lag:.1f} ms "
-            f"(p99) > {config.max_loop_lag_ms:g} ms (the machine is busy); what it measured: {breaches[0]}"
+            f"(p99) > {max_loop_lag_ms:g} ms (the machine is busy); what it measured: {breaches[0]}"
         )
         breaches = [inconclusive, *breaches[1:]]
-    if breaches:
-        raise GateFailed("; ".join(breaches))
+    return breaches
 
 
 def _probe_with_progress_bars(config: ProbeConfig) -> ProbeResult:

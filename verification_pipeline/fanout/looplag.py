@@ -3,12 +3,17 @@
 A subscriber stamps an event's arrival when its handler runs, not when the bytes reached the
 socket; if the loop is busy, that gap is added to every latency. A ticker that asks to wake up
 every `interval_s` and records how much later it actually woke measures exactly that gap.
+
+The ticker reads the host's monotonic clock itself rather than `loop.time()`: under uvloop (the
+subscriber processes' loop) `loop.time()` is libuv's clock, in whole milliseconds and cached at
+the start of each loop iteration, too coarse for lags of a few milliseconds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 
 
 class LoopLagMonitor:
@@ -18,21 +23,24 @@ class LoopLagMonitor:
         self.interval_s = interval_s
         self.samples_ms: list[float] = []
         self._task: asyncio.Task[None] | None = None
+        self._asked: float | None = None
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._tick())
 
     async def stop(self) -> list[float]:
+        """The samples; a window shorter than one interval still gives one (how late the pending tick is, or 0)."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+            if not self.samples_ms and self._asked is not None:
+                self.samples_ms.append(max(0.0, (time.monotonic() - self._asked) * 1000.0))
         return self.samples_ms
 
     async def _tick(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
-            asked = loop.time() + self.interval_s
+            self._asked = time.monotonic() + self.interval_s
             await asyncio.sleep(self.interval_s)
-            self.samples_ms.append(max(0.0, (loop.time() - asked) * 1000.0))
+            self.samples_ms.append(max(0.0, (time.monotonic() - self._asked) * 1000.0))

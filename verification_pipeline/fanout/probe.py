@@ -215,23 +215,41 @@ def run_probe(
             if on_worker is not None and worker.pid is not None:
                 on_worker(worker.pid)
         subscribers.wait_until_subscribed(config, report)
+        # asyncio's loop, not uvloop's: with the publisher on uvloop its lag fell by ~0.7 ms but the
+        # 300-subscriber p95 rose from 12-14 to 19-25 ms (benchmarks/RESULTS.md, issue 24)
         outcome, echoes, publisher_lag_ms = asyncio.run(_publish(config, report))
-        if not outcome.publishes:
-            raise TargetError(
-                f"{config.url}: none of the {config.events} publishes was accepted; first failure: {outcome.failures[0]}"
-            )
-        if outcome.failures:
-            log.warning(
-                "%d of %d publishes failed; first: %s",
-                len(outcome.failures),
-                config.events,
-                outcome.failures[0],
-            )
+        _check_publishes(config, outcome)
         # Every event gets its full grace period, so the last one's ends the wait.
         deadline = as_stamp_ms(max(p.published_at_ms for p in outcome.publishes)) + config.grace_ms
         awaited = [publish.event_id for publish in (*outcome.publishes, *echoes)]
         harvest = subscribers.drain(awaited, deadline, report)
+    return _result(config, len(groups), outcome, echoes, publisher_lag_ms, harvest)
 
+
+def _check_publishes(config: ProbeConfig, outcome: PublishOutcome) -> None:
+    """Refuse a run in which no publish was accepted; warn about the ones that failed."""
+    if not outcome.publishes:
+        raise TargetError(
+            f"{config.url}: none of the {config.events} publishes was accepted; first failure: {outcome.failures[0]}"
+        )
+    if outcome.failures:
+        log.warning(
+            "%d of %d publishes failed; first: %s",
+            len(outcome.failures),
+            config.events,
+            outcome.failures[0],
+        )
+
+
+def _result(
+    config: ProbeConfig,
+    processes: int,
+    outcome: PublishOutcome,
+    echoes: list[Publish],
+    publisher_lag_ms: list[float],
+    harvest: _Harvest,
+) -> ProbeResult:
+    """Every delivery accounted for, the loops' lag per process, and what else the run saw."""
     known = {publish.event_id for publish in outcome.publishes}
     ours = known | {echo.event_id for echo in echoes}
     loop_lag = pl.DataFrame(
@@ -252,7 +270,7 @@ def run_probe(
         publish_failures=outcome.failures,
         foreign_events=sum(1 for receipt in harvest.receipts if receipt.event_id not in ours),
         disconnects=harvest.disconnects,
-        processes=len(groups),
+        processes=processes,
         seed_method=(
             seed_method_figures(outcome.publishes, echoes, harvest.receipts, config.events)
             if config.t0_echoes

@@ -141,6 +141,20 @@ async def _publish(client: httpx.AsyncClient, url: str, token: str, tenant: str)
     Raises TargetError when the target cannot be reached or refuses the token, since no
     later publish can succeed either.
     """
+    head, tail = _signal_body(tenant)
+    stamped: list[float] = []  # clock.stamp_ms(); the body's `ts` is the same instant as epoch time
+    try:
+        response = await _post_stamped(client, url, token, head, tail, stamped)
+    except httpx.TimeoutException:
+        return f"publish timed out after {client.timeout.read:g} s"
+    except httpx.TransportError as exc:
+        raise _unreachable(url, exc, token) from None
+    _refuse_refused(url, response, token, "scope coherence:write")
+    return _accepted(url, response, token, stamped)
+
+
+def _signal_body(tenant: str) -> tuple[bytes, bytes]:
+    """The mutation's JSON body around its `ts`: what goes before the timestamp, and after it."""
     body = {
         "query": PUBLISH_MUTATION,
         "variables": {
@@ -153,8 +167,13 @@ async def _publish(client: httpx.AsyncClient, url: str, token: str, tenant: str)
         },
     }
     # `ts` goes last in `input`: the encoded body ends with the three braces that close it.
-    head, tail = json.dumps(body, separators=(",", ":")).encode()[:-3] + b',"ts":"', b'"}}}'
-    stamped: list[float] = []  # clock.stamp_ms(); the body's `ts` is the same instant as epoch time
+    return json.dumps(body, separators=(",", ":")).encode()[:-3] + b',"ts":"', b'"}}}'
+
+
+async def _post_stamped(
+    client: httpx.AsyncClient, url: str, token: str, head: bytes, tail: bytes, stamped: list[float]
+) -> httpx.Response:
+    """POST `head` + ts + `tail`, ts the moment the request starts going out, also appended to `stamped`."""
 
     # `ts` is the moment the request starts going out: httpx reports it (its `trace` extension)
     # just before writing the headers, after building the request, which costs it about half a
@@ -177,15 +196,14 @@ async def _publish(client: httpx.AsyncClient, url: str, token: str, tenant: str)
         # A fixed-length `ts` keeps the length known: a plain body, not chunked encoding.
         "Content-Length": str(len(head) + _TS_LENGTH + len(tail)),
     }
-    try:
-        response = await client.post(
-            url, content=stamped_body(), headers=headers, extensions={"trace": trace}
-        )
-    except httpx.TimeoutException:
-        return f"publish timed out after {client.timeout.read:g} s"
-    except httpx.TransportError as exc:
-        raise _unreachable(url, exc, token) from None
-    _refuse_refused(url, response, token, "scope coherence:write")
+    return await client.post(url, content=stamped_body(), headers=headers, extensions={"trace": trace})
+
+
+def _accepted(url: str, response: httpx.Response, token: str, stamped: list[float]) -> Publish | str:
+    """The event the target accepted, stamped when it went out, or a sentence saying why there is none.
+
+    Raises TargetError when the GraphQL errors say the token is refused.
+    """
     if not response.is_success:
         return f"HTTP {response.status_code}: {_reason(response, token)}"
     try:
