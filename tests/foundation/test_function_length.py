@@ -26,8 +26,6 @@ ALLOWED: dict[str, str] = {
     "verification_pipeline/compare/document.py::_latency_row": _OTHER_WORK,
     "verification_pipeline/compare/stats.py::shift": _OTHER_WORK,
     "verification_pipeline/defs/fanout/assets.py::fanout_latencies": _OTHER_WORK,
-    "verification_pipeline/fanout/probe.py::run_probe": _OTHER_WORK,
-    "verification_pipeline/fanout/publisher.py::_publish": _OTHER_WORK,
     "verification_pipeline/slo/metrics.py::evaluate_quantile": _OTHER_WORK,
     "verification_pipeline/slo/metrics.py::evaluate_rate": _OTHER_WORK,
 }
