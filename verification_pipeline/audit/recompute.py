@@ -31,6 +31,7 @@ from verification_pipeline.compare.document import (
     Samples,
     comparison_document,
     concurrent_samples,
+    regression_method_of,
 )
 from verification_pipeline.cost.document import recompute_cost_document
 from verification_pipeline.errors import FormatError, InputError, VerificationFailed
@@ -168,6 +169,7 @@ def audit_concurrent_comparison(
         baseline=concurrent_samples(own, metrics),
         baseline_info=recorded["baseline"],
         design=CONCURRENT,
+        regression_method=regression_method_of(recorded, SLO_BASELINE),
     )
     recomputed = json.loads(json.dumps(recomputed, default=str))
     return tuple(_differences(recorded, recomputed, "", rel_tol, abs_tol))
@@ -229,6 +231,7 @@ def audit_comparison(
         ),
         baseline_info=info,
         design=str(design),
+        regression_method=regression_method_of(recorded, SLO_BASELINE),
     )
     if "design" not in recorded:  # made before the field: sequential, and not signed as such
         recomputed.pop("design", None)

@@ -148,9 +148,11 @@ def fanout_latencies(
     )
 
 
-ROUNDS = ("current", "baseline", "baseline", "current")
-"""The concurrent baseline's probe rounds: ABBA, so a drift of the machine over the phase weighs
-on both sides alike (each side gets half the events, in two rounds)."""
+ROUNDS = ("current", "baseline", "baseline", "current") * 3
+"""The concurrent baseline's probe rounds: ABBA three times, so a drift of the machine over the
+phase weighs on both sides alike (each side gets half the events, in six rounds), and the
+comparison pairs each round with its neighbour (`compare.paired.paired_rounds`: six pairs, its
+minimum; 12 rounds were chosen by simulation against 16-24, benchmarks/RESULTS.md)."""
 
 
 def _alternated(
