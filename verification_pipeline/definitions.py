@@ -65,12 +65,15 @@ def _seconds(environ: Mapping[str, str], name: str) -> float:
 
 
 def _cost_resource(environ: Mapping[str, str]) -> CostResource:
-    """VP_TARGET_METRICS_URL (`off`: read none) and VP_PROMETHEUS_URL, checked here."""
-    metrics = environ.get("VP_TARGET_METRICS_URL", "")
-    if metrics != "off":
-        metrics = env_url(environ, "VP_TARGET_METRICS_URL", example="http://127.0.0.1:4000/metrics") or ""
+    """VP_TARGET_METRICS_URL, VP_BASELINE_METRICS_URL (`off`: read none) and VP_PROMETHEUS_URL, checked here."""
+    metrics, baseline = (
+        value
+        if (value := environ.get(name, "")) == "off"
+        else env_url(environ, name, example="http://127.0.0.1:4000/metrics") or ""
+        for name in ("VP_TARGET_METRICS_URL", "VP_BASELINE_METRICS_URL")
+    )
     prometheus = env_url(environ, "VP_PROMETHEUS_URL", example="http://127.0.0.1:9090") or ""
-    return CostResource(metrics_url=metrics, prometheus_url=prometheus)
+    return CostResource(metrics_url=metrics, prometheus_url=prometheus, baseline_metrics_url=baseline)
 
 
 def build_definitions(environ: Mapping[str, str]) -> dg.Definitions:

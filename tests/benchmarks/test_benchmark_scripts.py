@@ -47,6 +47,19 @@ def test_ingestion_benchmark_reads_the_whole_generated_file_with_every_reader():
     assert "ours vs scan_ndjson:" in out and "goals are set for a file of at least 600 MB" in out
 
 
+def test_parse_stage_benchmark_gives_our_rows_with_every_compiled_reader_beside_the_floor():
+    out = run("ingest_k6_parsers.py", "--size-mb", "3", "--repeat", "1")
+    generated = int(re.search(r"generated \d+ MB, (\d+) requests", out).group(1))
+    rows = re.findall(
+        r"^\| (.+?) \| [0-9.]+ \| [0-9.]+ \(.*\| (\d+) rows, hash (-?\d+) \|$", out, re.MULTILINE
+    )
+    assert len(rows) == 5, out  # ours and the four alternatives
+    assert {(count, digest) for _, count, digest in rows} == {rows[0][1:]}  # the same rows, hashed
+    assert int(rows[0][1]) >= generated
+    floor = re.search(r"^\| LC_ALL=C grep -cF .* \| (\d+) request lines \|$", out, re.MULTILINE)
+    assert floor is not None and int(floor.group(1)) >= generated
+
+
 def test_fanout_benchmark_compares_like_for_like_and_accounts_for_every_pair():
     out = run("fanout_probe.py", "--runs", "20", "--rounds", "1", "--subscribers", "20", "--events", "5")
     assert "median p95 (seed's method) within 1 ms of the Node client's:" in out

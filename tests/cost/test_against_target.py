@@ -1,7 +1,8 @@
 """Cost per request against the real reference target, read from its /metrics and through a real
 Prometheus server scraping it: both count exactly the requests sent, a run without fault passes
 against a baseline without fault, and the cpu_burn_ms fault turns the gate WARN (FAIL by policy)
-naming the rise in CPU per request."""
+naming the rise in CPU per request. Under the concurrent design two real targets take the load
+side by side and each one's own /metrics is read at the same moments."""
 
 from __future__ import annotations
 
@@ -12,8 +13,19 @@ import pytest
 
 from tests.plugins.prometheus import running_prometheus
 from tests.plugins.target import launch_target
-from verification_pipeline.cost.document import baseline_block, cost_document, policy_of
-from verification_pipeline.cost.sampling import sample_resources
+from verification_pipeline.cost.document import (
+    baseline_block,
+    concurrent_baseline_block,
+    cost_document,
+    policy_of,
+)
+from verification_pipeline.cost.sampling import (
+    PhaseSampler,
+    baseline_sampler,
+    reading,
+    rows_of,
+    sample_resources,
+)
 from verification_pipeline.slo.spec import default_slo_spec
 
 READ = "query($t:ID!){ tenantCoherence(tenantId:$t){ score status updatedAt } }"
@@ -41,7 +53,7 @@ def measured(tmp_path_factory):
                         prometheus_url=prometheus,
                     ) as sampler,
                 ):
-                    _drive(target, REQUESTS)
+                    _drive(target, total=REQUESTS)
                 rows = sampler.rows()
                 return {"rows": rows, "notes": {"slo_load": sampler.notes}}
 
@@ -58,14 +70,16 @@ class _nothing:
         return None
 
 
-def _drive(target, total: int) -> None:
-    headers = {"Authorization": f"Bearer {target.token()}"}
+def _drive(*targets, total: int) -> None:
+    """`total` reads from CLIENTS threads, each request to the next of `targets` in turn."""
+    sides = [(t.graphql_url, {"Authorization": f"Bearer {t.token()}"}) for t in targets]
     body = {"query": READ, "variables": {"t": "tenant-123"}}
 
     def client(count: int) -> None:
-        with httpx.Client(headers=headers, timeout=10) as http:
-            for _ in range(count):
-                http.post(target.graphql_url, json=body).raise_for_status()
+        with httpx.Client(timeout=10) as http:
+            for i in range(count):
+                url, headers = sides[i % len(sides)]
+                http.post(url, json=body, headers=headers).raise_for_status()
 
     threads = [threading.Thread(target=client, args=(total // CLIENTS,)) for _ in range(CLIENTS)]
     for thread in threads:
@@ -120,3 +134,64 @@ def test_a_service_without_metrics_is_not_measured_never_passed(target):
     )
     assert doc["verdict"] == "WARN" and doc["reason"].startswith("NOT MEASURED")
     assert "HTTP 404" in doc["reason"] and "VP_PROMETHEUS_URL not set" in doc["reason"]
+
+
+@pytest.fixture(scope="module")
+def beside(target, tmp_path_factory):
+    """A second target with the baseline's settings (none), and a function running one phase with
+    both taking the load side by side (as k6 does under the concurrent design), each one's /metrics
+    read at the same moments; the document is the candidate `target`'s against it."""
+    baseline = launch_target(tmp_path_factory.mktemp("cost-baseline"))
+
+    def phase(total: int, baseline_metrics: str | None = None, **faults: object) -> dict:
+        samplers = [
+            PhaseSampler("slo_load", POLICY, f"{target.base_url}/metrics", None),
+            baseline_sampler("slo_load", POLICY, baseline_metrics or f"{baseline.base_url}/metrics"),
+        ]
+        with target.faults(**faults) if faults else _nothing(), reading(samplers, POLICY):
+            _drive(target, baseline, total=total)
+        notes = {"slo_load": {s: n for sampler in samplers for s, n in sampler.notes.items()}}
+        return cost_document(
+            rows_of(samplers),
+            policy=policy_of(POLICY),
+            notes=notes,
+            baseline=concurrent_baseline_block("v1.0.0-rc1"),
+        )
+
+    try:
+        yield phase
+    finally:
+        baseline.stop()
+
+
+def test_concurrent_baseline_read_beside_passes_plain_and_catches_the_cpu_burn(beside):
+    plain = beside(REQUESTS)
+    assert plain["verdict"] == "PASS", plain["reason"]
+    assert "measured beside it, concurrent design" in plain["reason"]
+    assert plain["baseline"]["design"] == "concurrent"
+    ours = plain["phases"]["slo_load"]["sources"]["scrape"]
+    theirs = plain["baseline_phases"]["slo_load"]["sources"]["scrape"]
+    # each service's own counter saw its own half of the requests, no more: per service, not per host
+    assert ours["requests"] == theirs["requests"] == REQUESTS // 2, (ours, theirs)
+    assert plain["comparisons"][0]["baseline_cpu_seconds_per_1000_requests"] == pytest.approx(
+        theirs["cpu_seconds_per_1000_requests"]
+    )
+
+    burning = beside(REQUESTS, cpu_burn_ms=4)
+    assert burning["verdict"] == "WARN", burning["reason"]
+    assert (
+        "CPU per request rose" in burning["reason"] and "v1.0.0-rc1 (measured beside it" in burning["reason"]
+    )
+    assert burning["comparisons"][0]["increase_pct"] > 100
+    # the baseline, without the fault, kept its cost per request in the same run
+    assert burning["baseline_phases"]["slo_load"]["sources"]["scrape"]["cpu_seconds_per_1000_requests"] < (
+        burning["phases"]["slo_load"]["sources"]["scrape"]["cpu_seconds_per_1000_requests"] / 2
+    )
+
+
+def test_a_concurrent_baseline_whose_metrics_cannot_be_read_is_not_a_pass(beside, target):
+    doc = beside(40, baseline_metrics=f"{target.base_url}/no-metrics-here")
+    assert doc["phases"]["slo_load"]["preferred_source"] == "scrape"  # this RC was measured
+    assert doc["verdict"] == "WARN" and not doc["comparisons"], doc["reason"]
+    assert "NOT MEASURED against v1.0.0-rc1 (measured beside it" in doc["reason"]
+    assert "HTTP 404" in doc["reason"] and doc["not_read"]["slo_load"]["scrape@baseline"].endswith("404")

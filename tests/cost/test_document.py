@@ -10,6 +10,7 @@ import pytest
 
 from verification_pipeline.cost.document import (
     baseline_block,
+    concurrent_baseline_block,
     cost_document,
     increase,
     policy_of,
@@ -144,3 +145,32 @@ def test_the_release_documents_and_the_report_show_cost_against_the_baseline():
         assert "- not read: slo_load promql: VP_PROMETHEUS_URL not set" in section
     html = cost_section(cost)
     assert "<svg" in html and 'data-phase="slo_load"' in html and "CPU per request rose 100 %" in html
+
+
+def test_a_concurrent_baseline_is_computed_from_its_own_rows_and_recomputed_the_same():
+    # this RC: 1.4 CPU s per 1,000 requests; the baseline read beside it: 1.0 (rows tagged @baseline)
+    rows = pl.concat([_rows([1.0, 2.4], [0.0, 1000.0]), _rows([5.0, 5.5], [0.0, 500.0], "scrape@baseline")])
+    rows = rows.with_columns(pl.int_range(pl.len()).cast(pl.Int64).alias("seq"))
+    doc = cost_document(rows, policy=POLICY, notes={}, baseline=concurrent_baseline_block("v1.0.0-rc1"))
+    # the baseline's rows are not this RC's: its figures are its own
+    assert set(doc["phases"]["slo_load"]["sources"]) == {"scrape"}
+    assert doc["phases"]["slo_load"]["sources"]["scrape"]["requests"] == 1000.0
+    assert doc["baseline_phases"]["slo_load"]["sources"]["scrape"]["requests"] == 500.0
+    assert doc["baseline"]["design"] == "concurrent" and doc["baseline"]["phases"]["slo_load"][
+        "cpu_seconds_per_1000_requests"
+    ] == pytest.approx(1.0)
+    assert doc["verdict"] == "WARN" and "rose 40 %" in doc["reason"] and "concurrent design" in doc["reason"]
+    # the report draws the baseline's figure of this run and lists its rows; the release documents say where it is from
+    from verification_pipeline.artifacts.cost_lines import cost_summary
+    from verification_pipeline.report.cost import cost_section
+
+    html = cost_section(doc)
+    assert 'data-side="baseline"' in html and "v1.0.0-rc1, measured beside it (same run)" in html
+    summary = cost_summary(doc)
+    assert summary is not None and summary["rows"][0]["baseline"] == "1.000"
+    assert "read beside this RC in the same run (concurrent design)" in summary["baseline"]
+    recorded = json.loads(json.dumps(doc))
+    assert json.loads(json.dumps(recompute_cost_document(rows, recorded))) == recorded
+    # audit recomputes from the rows: a tampered baseline figure in the document is not carried over
+    recorded["baseline"]["phases"]["slo_load"]["cpu_seconds_per_1000_requests"] = 1.4
+    assert recompute_cost_document(rows, recorded)["verdict"] == "WARN"

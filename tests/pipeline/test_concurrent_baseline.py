@@ -19,6 +19,7 @@ from verification_pipeline.evidence.keys import load_public_key_file
 from verification_pipeline.evidence.layout import (
     CONCURRENT_BASELINE_FANOUT_STEM,
     CONCURRENT_BASELINE_STEM,
+    COST_DOCUMENT,
     SLO_BASELINE,
     raw_name,
 )
@@ -34,7 +35,7 @@ RC1, RC2 = "v24.1.0-rc1", "v24.1.0-rc2"
 
 
 def test_rc2_is_measured_beside_rc1s_settings_and_compared_paired(
-    pipeline_env, instance, target, start_target, monkeypatch, tmp_path
+    pipeline_env, instance, target, start_target, monkeypatch, tmp_path, capsys
 ):
     baseline = start_target()  # the baseline RC's settings: no faults
     monkeypatch.setenv("VP_BASELINE_GRAPHQL_URL", baseline.graphql_url)
@@ -77,12 +78,27 @@ def test_rc2_is_measured_beside_rc1s_settings_and_compared_paired(
     assert 0.3 < share < 0.7
     assert raw_name(CONCURRENT_BASELINE_FANOUT_STEM) in files
     assert frames[CONCURRENT_BASELINE_FANOUT_STEM].height > 0
+    # cost per request: the baseline deployment's own /metrics was read around the same load, its
+    # rows tagged in raw/cost.parquet, and CPU per request compared with that figure of this run
+    cost = json.loads(files[COST_DOCUMENT])
+    assert cost["baseline"]["design"] == "concurrent" and cost["baseline"]["rc"] == RC1, cost["reason"]
+    theirs = cost["baseline_phases"]["slo_load"]["sources"]["scrape"]
+    ours = cost["phases"]["slo_load"]["sources"]["scrape"]
+    assert theirs["requests"] > 0 and ours["requests"] > 0
+    assert cost["comparisons"][0]["baseline_cpu_seconds_per_1000_requests"] == pytest.approx(
+        theirs["cpu_seconds_per_1000_requests"]
+    )
+    assert "scrape@baseline" in set(frames["cost"]["source"].to_list())
 
     # audit recomputes the concurrent comparison from this bundle alone (both sides' rows are in it)
     bundle = tmp_path / "bundle"
     for name, data in files.items():
         (bundle / name).parent.mkdir(parents=True, exist_ok=True)
         (bundle / name).write_bytes(data)
-    report = audit_path(bundle)
+    report = audit_path(bundle)  # cost/resources.json too, both sides from raw/cost.parquet
     assert report.baseline_differences == () and report.matches
+    capsys.readouterr()
     assert main(["audit", str(bundle)]) == 0
+    printed = capsys.readouterr().out
+    # it names where the baseline's rows are (this bundle), not a baseline bundle it was never given
+    assert "(None)" not in printed and "baseline was measured beside it, concurrent design" in printed

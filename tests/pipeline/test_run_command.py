@@ -209,6 +209,12 @@ def clean_env(monkeypatch, tmp_path):
             "VP_TARGET_METRICS_URL",
             "is not an http:// or https:// URL",
         ),
+        (
+            "VP_BASELINE_METRICS_URL",
+            "baseline:4000/metrics",
+            "VP_BASELINE_METRICS_URL",
+            "is not an http:// or https:// URL",
+        ),
         ("VP_TARGET_RESIDENCY", "X-Data-Region us-east-1", "VP_TARGET_RESIDENCY", "is not a valid value"),
     ],
 )

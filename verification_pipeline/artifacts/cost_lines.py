@@ -47,4 +47,19 @@ def cost_summary(document: Mapping[str, Any] | None) -> dict[str, Any] | None:
         for phase, notes in (document.get("not_read") or {}).items()
         for source, note in notes.items()
     ]
-    return {"verdict": document["verdict"], "reason": document["reason"], "rows": rows, "not_read": not_read}
+    return {
+        "verdict": document["verdict"],
+        "reason": document["reason"],
+        "rows": rows,
+        "not_read": not_read,
+        "baseline": _baseline(document.get("baseline")),
+    }
+
+
+def _baseline(baseline: Mapping[str, Any] | None) -> str | None:
+    """Where the Baseline column's figures come from (None: no baseline)."""
+    if not baseline:
+        return None
+    if baseline.get("design") == "concurrent":
+        return f"{baseline['rc']}'s deployment, read beside this RC in the same run (concurrent design)"
+    return f"{baseline['rc']}'s signed cost figures (its bundle)"

@@ -195,10 +195,13 @@ def audit_comparison(
         return (MetricDifference("status", recorded.get("status"), f"compared with {given.get('tag')}"),)
     if (info.get("rc"), info.get("commit") or "") != (given.get("tag"), given.get("commit") or ""):
         raise InputError(
-            f"{SLO_BASELINE} compares with {info.get('rc')} (commit {info.get('commit')}), "
-            f"but this bundle is {given.get('tag')} (commit {given.get('commit')})",
+            f"{SLO_BASELINE} compares with {info.get('rc')} (commit {info.get('commit') or 'not recorded'}), "
+            f"but this bundle is {given.get('tag')} (commit {given.get('commit') or 'not recorded'})",
             source=source,
-            hint=f"pass the bundle of {info.get('rc')}: {info.get('bundle_uri')}",
+            hint=f"pass the bundle of {info.get('rc')}: {info.get('bundle_uri')}"
+            if info.get("bundle_uri")
+            else f"{info.get('rc')} was measured beside it (concurrent design): both sides' rows are in "
+            "this bundle; audit it without --baseline",
         )
     metrics = _json_object(read_document(files, SLO_METRICS), SLO_METRICS) if SLO_METRICS in files else {}
     spec = _recorded_spec(metrics)

@@ -219,6 +219,11 @@ def _print_audit(report: AuditReport, baseline: str | None) -> None:
         typer.echo(for_terminal(_difference_line(difference)))
     if report.baseline_differences is None:
         typer.echo(f"{SLO_BASELINE} not recomputed: pass --baseline with the baseline RC's bundle")
+    elif baseline is None:  # a concurrent comparison: both sides' rows are in this bundle
+        typer.echo(
+            f"recomputed {SLO_BASELINE} from this bundle's raw measurements of both sides "
+            "(its baseline was measured beside it, concurrent design)"
+        )
     else:
         typer.echo(
             f"recomputed {SLO_BASELINE} from both bundles' raw measurements ({for_terminal(baseline)})"

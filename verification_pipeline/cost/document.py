@@ -9,6 +9,13 @@ each phase (PromQL, which sees every pod, else the scrape) with the baseline's f
 same phase: more than `max_cpu_per_request_increase_pct` higher is WARN, or FAIL under
 `on_increase: fail`. Nothing read is WARN (NOT MEASURED), never a pass; measured with no
 baseline to compare with is PASS, and says so.
+
+The baseline's figure comes from one of two designs (`baseline.design`). Sequential: the
+baseline RC's own signed cost/resources.json (`baseline_block`). Concurrent: the baseline
+deployment, loaded beside this RC in the same run, had its /metrics read at the same moments
+(rows whose source ends in `BASELINE_SIDE`); its figures are computed here from those rows, kept
+under `baseline_phases`, and a baseline that could not be read is WARN, never a pass. Documents
+made before the field have no `design` (sequential).
 """
 
 from __future__ import annotations
@@ -19,11 +26,14 @@ from typing import Any
 
 import polars as pl
 
+from verification_pipeline.cost.schema import BASELINE_SIDE
 from verification_pipeline.cost.spec import COUNTERS, PHASES, CostPolicy
 
 SCHEMA = "urn:verification-pipeline:cost-resources:v1"
 SOURCES = ("promql", "scrape")
 """In order of preference: PromQL sums every pod, the scrape sees the one process it reached."""
+SEQUENTIAL, CONCURRENT = "sequential", "concurrent"
+"""`baseline.design`: the baseline RC's signed figures, or its deployment read beside this RC."""
 
 
 def increase(values: list[float]) -> float:
@@ -75,8 +85,34 @@ def cost_document(
     baseline: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
     """The document from the raw rows, the policy's figures, why a source was not read, and the
-    baseline (`{"rc": ..., "bundle_uri": ..., "phases": {phase: {"source": s, "cpu_seconds_per_1000_requests": x}}}`,
-    or `{"rc": ..., "reason": ...}` when it has no cost evidence, or None without a baseline)."""
+    baseline (`{"rc": ..., "bundle_uri": ..., "design": ..., "phases": {phase: {"source": s, "cpu_seconds_per_1000_requests": x}}}`,
+    or `{"rc": ..., "reason": ...}` when it has no cost evidence, or None without a baseline; under
+    the concurrent design its phases are computed here from the rows tagged `BASELINE_SIDE`)."""
+    beside = pl.col("source").str.ends_with(BASELINE_SIDE)
+    phases = _phases(rows.filter(~beside))
+    extra: dict[str, Any] = {}
+    if baseline is not None and baseline.get("design") == CONCURRENT:
+        measured = _phases(rows.filter(beside).with_columns(pl.col("source").str.strip_suffix(BASELINE_SIDE)))
+        baseline = _measured_beside(baseline, measured, notes)
+        extra["baseline_phases"] = measured
+    comparisons = _compare(phases, baseline, policy)
+    verdict, reason = _gate(phases, comparisons, baseline, policy, notes)
+    return {
+        "schema": SCHEMA,
+        "verdict": verdict,
+        "reason": reason,
+        "policy": dict(policy),
+        "not_read": {phase: dict(n) for phase, n in notes.items() if n},
+        "phases": phases,
+        "cpu_seconds_per_1000_requests": _headline(phases),
+        "baseline": None if baseline is None else dict(baseline),
+        "comparisons": comparisons,
+        **extra,
+    }
+
+
+def _phases(rows: pl.DataFrame) -> dict[str, Any]:
+    """Per phase (in the order they run) each source's figures and the preferred source."""
     phases: dict[str, Any] = {}
     for phase in [p for p in PHASES if p in set(rows["phase"].to_list())] + sorted(
         set(rows["phase"].to_list()) - set(PHASES)
@@ -91,19 +127,45 @@ def cost_document(
             (s for s in SOURCES if sources.get(s, {}).get("cpu_seconds_per_1000_requests") is not None), None
         )
         phases[phase] = {"sources": sources, "preferred_source": preferred}
-    comparisons = _compare(phases, baseline, policy)
-    verdict, reason = _gate(phases, comparisons, baseline, policy, notes)
-    return {
-        "schema": SCHEMA,
-        "verdict": verdict,
-        "reason": reason,
-        "policy": dict(policy),
-        "not_read": {phase: dict(n) for phase, n in notes.items() if n},
-        "phases": phases,
-        "cpu_seconds_per_1000_requests": _headline(phases),
-        "baseline": None if baseline is None else dict(baseline),
-        "comparisons": comparisons,
+    return phases
+
+
+def _measured_beside(
+    baseline: Mapping[str, Any], measured: Mapping[str, Any], notes: Mapping[str, Mapping[str, str]]
+) -> dict[str, Any]:
+    """The concurrent baseline's block: its preferred figure per phase, from its own rows of this run."""
+    phases = {
+        phase: {
+            "source": figures["preferred_source"],
+            "cpu_seconds_per_1000_requests": figures["sources"][figures["preferred_source"]][
+                "cpu_seconds_per_1000_requests"
+            ],
+        }
+        for phase, figures in measured.items()
+        if figures["preferred_source"]
     }
+    why = "; ".join(
+        f"{phase} {source.removesuffix(BASELINE_SIDE)}: {note}"
+        for phase, n in notes.items()
+        for source, note in n.items()
+        if source.endswith(BASELINE_SIDE)
+    )
+    reason = (
+        None
+        if phases
+        else f"the resource figures of baseline {baseline['rc']}'s deployment, loaded beside this RC, "
+        f"could not be read ({why or 'no CPU seconds per request in its rows'})"
+    )
+    return {**baseline, "phases": phases, "reason": reason}
+
+
+def _against(baseline: Mapping[str, Any] | None) -> str:
+    """The baseline as the gate's reason names it."""
+    if baseline is None:
+        return "the baseline"
+    if baseline.get("design") == CONCURRENT:
+        return f"{baseline['rc']} (measured beside it, concurrent design)"
+    return str(baseline["rc"])
 
 
 def _headline(phases: Mapping[str, Any]) -> float | None:
@@ -120,6 +182,7 @@ def baseline_block(rc: str, bundle_uri: str, document: Mapping[str, Any] | None)
         return {
             "rc": rc,
             "bundle_uri": bundle_uri,
+            "design": SEQUENTIAL,
             "reason": f"baseline {rc} has no cost evidence",
             "phases": {},
         }
@@ -131,7 +194,12 @@ def baseline_block(rc: str, bundle_uri: str, document: Mapping[str, Any] | None)
                 "source": source,
                 "cpu_seconds_per_1000_requests": figures["sources"][source]["cpu_seconds_per_1000_requests"],
             }
-    return {"rc": rc, "bundle_uri": bundle_uri, "reason": None, "phases": phases}
+    return {"rc": rc, "bundle_uri": bundle_uri, "design": SEQUENTIAL, "reason": None, "phases": phases}
+
+
+def concurrent_baseline_block(rc: str) -> dict[str, Any]:
+    """The baseline deployment measured beside this RC: its phases are computed from this run's rows."""
+    return {"rc": rc, "bundle_uri": "", "design": CONCURRENT, "reason": None, "phases": {}}
 
 
 def _compare(
@@ -185,7 +253,7 @@ def _gate(
         return verdict, (
             f"CPU per request rose {worst['increase_pct']:.0f} % in {worst['phase']} "
             f"(from {worst['baseline_cpu_seconds_per_1000_requests']:.3f} to {worst['cpu_seconds_per_1000_requests']:.3f} "
-            f"CPU s per 1,000 requests, {worst['source']}) against {baseline['rc'] if baseline else 'the baseline'}; "
+            f"CPU s per 1,000 requests, {worst['source']}) against {_against(baseline)}; "
             f"max_cpu_per_request_increase_pct is {worst['max_increase_pct']:g}"
         )
     figures = ", ".join(
@@ -198,8 +266,12 @@ def _gate(
         )
         return (
             "PASS",
-            f"CPU s per 1,000 requests {figures}; against {baseline['rc'] if baseline else '?'}: {changes} (limit +{comparisons[0]['max_increase_pct']:g} %)",
+            f"CPU s per 1,000 requests {figures}; against {_against(baseline)}: {changes} (limit +{comparisons[0]['max_increase_pct']:g} %)",
         )
+    if baseline is not None and baseline.get("design") == CONCURRENT:
+        # the comparison this run was set up to make was not made: not a pass
+        why = baseline.get("reason") or "no phase was measured on both sides"
+        return "WARN", f"CPU s per 1,000 requests {figures}; NOT MEASURED against {_against(baseline)}: {why}"
     why = (baseline or {}).get("reason") or "no baseline RC to compare with"
     return "PASS", f"CPU s per 1,000 requests {figures}; not compared: {why}"
 

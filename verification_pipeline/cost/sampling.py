@@ -20,7 +20,7 @@ import httpx
 import polars as pl
 from prometheus_client.parser import text_string_to_metric_families
 
-from verification_pipeline.cost.schema import ROWS_SCHEMA
+from verification_pipeline.cost.schema import BASELINE_SIDE, ROWS_SCHEMA
 from verification_pipeline.cost.spec import QUANTITIES, CostPolicy
 from verification_pipeline.errors import shown
 
@@ -97,6 +97,8 @@ class PhaseSampler:
     metrics_url: str | None
     prometheus_url: str | None
     clock: Callable[[], float] = time.time
+    side: str = ""
+    """`BASELINE_SIDE` for the concurrent baseline's deployment: its rows' and notes' sources carry it."""
     notes: dict[str, str] = field(default_factory=dict)
     _rows: list[dict] = field(default_factory=list)
     _live: set[str] = field(default_factory=set)
@@ -106,13 +108,18 @@ class PhaseSampler:
         if self.metrics_url is not None:
             self._live.add("scrape")
         else:
-            self.notes["scrape"] = "no /metrics URL"
-        if self.prometheus_url is None:
+            self.notes[self._named("scrape")] = "no /metrics URL"
+        if self.side:
+            pass  # slos.yaml's PromQL queries name one deployment, this RC's: the baseline is read by its /metrics
+        elif self.prometheus_url is None:
             self.notes["promql"] = "VP_PROMETHEUS_URL not set"
         elif not any(getattr(self.policy.promql, q) for q in QUANTITIES):
             self.notes["promql"] = "slos.yaml cost.promql names no query"
         else:
             self._live.add("promql")
+
+    def _named(self, source: str) -> str:
+        return source + self.side
 
     def read(self, sources: tuple[str, ...] = ("scrape", "promql"), *, first: bool = False) -> None:
         """One read of each live source; a failure on the first read drops the source, later ones skip a point."""
@@ -125,14 +132,14 @@ class PhaseSampler:
             except SourceUnreadable as error:
                 if first:
                     self._live.discard(source)
-                    self.notes[source] = str(error)
+                    self.notes[self._named(source)] = str(error)
                 continue
             if first and not figures:
                 self._live.discard(source)
-                self.notes[source] = "none of the series slos.yaml names is there"
+                self.notes[self._named(source)] = "none of the series slos.yaml names is there"
                 continue
             self._rows += [
-                {"phase": self.phase, "source": source, "quantity": q, "ts": at, "value": v}
+                {"phase": self.phase, "source": self._named(source), "quantity": q, "ts": at, "value": v}
                 for q, v in sorted(figures.items())
             ]
 
@@ -162,23 +169,45 @@ def sample_resources(
 ) -> Iterator[PhaseSampler]:
     """Read before the block (the phase's load), every interval during it, and after it."""
     sampler = PhaseSampler(phase, policy, metrics_url, prometheus_url)
-    sampler.read(first=True)
+    with reading([sampler], policy):
+        yield sampler
+
+
+def baseline_sampler(phase: str, policy: CostPolicy, metrics_url: str | None) -> PhaseSampler:
+    """The concurrent baseline's deployment, read by its /metrics beside this RC's (`reading`)."""
+    return PhaseSampler(phase, policy, metrics_url, None, side=BASELINE_SIDE)
+
+
+def rows_of(samplers: list[PhaseSampler]) -> pl.DataFrame:
+    """Every sampler's rows, in the order they were read."""
+    return pl.concat([s.rows() for s in samplers], how="vertical").sort("ts", maintain_order=True)
+
+
+@contextmanager
+def reading(samplers: list[PhaseSampler], policy: CostPolicy) -> Iterator[None]:
+    """Read every sampler before the block, every interval during it and after it, at the same
+    moments: this RC's service and a concurrent baseline's are read around the same load."""
+    for sampler in samplers:
+        sampler.read(first=True)
     stop = threading.Event()
 
     def during() -> None:
         while not stop.wait(policy.sample_interval_s):
-            sampler.read()
+            for sampler in samplers:
+                sampler.read()
 
-    thread = threading.Thread(target=during, name=f"cost-{phase}", daemon=True)
+    thread = threading.Thread(target=during, name=f"cost-{samplers[0].phase}", daemon=True)
     thread.start()
     try:
-        yield sampler
+        yield
     finally:
         stop.set()
         thread.join()
         time.sleep(FINAL_READ_DELAY_S)
-        sampler.read(("scrape",))
-        if "promql" in sampler._live and policy.promql_settle_s:
+        for sampler in samplers:
+            sampler.read(("scrape",))
+        if any("promql" in s._live for s in samplers) and policy.promql_settle_s:
             time.sleep(policy.promql_settle_s)
-        sampler.read(("promql",))
-        sampler.close()
+        for sampler in samplers:
+            sampler.read(("promql",))
+            sampler.close()

@@ -132,10 +132,22 @@ def run_k6(
     out_path.parent.mkdir(parents=True, exist_ok=True)
     forward = _forwarder(out_path, on_line, on_progress)
     stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
+    process = _launch(k6, command, _k6_environment(env, dashboard_path))
+    if on_start is not None:
+        on_start(process.pid)
+    output_errors: list[str] = []
+    readers = _start_readers(process, secrets, forward, stderr_tail, output_errors)
+    exit_code = _wait_while_running(process, script, out_path, readers, stderr_tail, timeout_s, stop)
+    _check_ending(script, out_path, exit_code, stop, output_errors, stderr_tail)
+    return K6Run(out_path=out_path, summary_path=summary_path, exit_code=exit_code, segment=segment)
+
+
+def _launch(k6: Path, command: list[str], environment: dict[str, str]) -> subprocess.Popen[str]:
+    """k6 started with its output lines on pipes (text, undecodable bytes replaced), no stdin."""
     try:
-        process = subprocess.Popen(
+        return subprocess.Popen(
             command,
-            env=_k6_environment(env, dashboard_path),
+            env=environment,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -144,14 +156,23 @@ def run_k6(
         )
     except OSError as exc:
         raise ToolError(f"cannot start k6 ({k6}): {exc.strerror or exc}") from exc
-    if on_start is not None:
-        on_start(process.pid)
-    output_errors: list[str] = []
-    readers = _start_readers(process, secrets, forward, stderr_tail, output_errors)
+
+
+def _wait_while_running(
+    process: subprocess.Popen[str],
+    script: Path,
+    out_path: Path,
+    readers: list[threading.Thread],
+    stderr_tail: deque[str],
+    timeout_s: float | None,
+    stop: threading.Event | None,
+) -> int:
+    """k6's exit code once it ends and its pipes are read to the end; meanwhile `out_path` is
+    listed in `running_outputs`. Past `timeout_s` k6 is killed and ToolError raised."""
     with _RUNNING_LOCK:
         _RUNNING.add(out_path)
     try:
-        exit_code = _wait(process, timeout_s, stop)
+        return _wait(process, timeout_s, stop)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
@@ -164,8 +185,6 @@ def run_k6(
             _RUNNING.discard(out_path)
         for reader in readers:
             reader.join()
-    _check_ending(script, out_path, exit_code, stop, output_errors, stderr_tail)
-    return K6Run(out_path=out_path, summary_path=summary_path, exit_code=exit_code, segment=segment)
 
 
 def _start_readers(

@@ -29,7 +29,13 @@ def cost_chart(document: Mapping[str, Any]) -> str:
         compared = by_phase.get(phase)
         if compared:
             base = compared["baseline_cpu_seconds_per_1000_requests"]
-            ax.barh(i - 0.18, base, height=0.34, color="#aaaaaa", label="baseline" if i == 0 else None)
+            ax.barh(
+                i - 0.18,
+                base,
+                height=0.34,
+                color="#aaaaaa",
+                label=_baseline_label(document) if i == 0 else None,
+            )
             limit = base * (1 + compared["max_increase_pct"] / 100.0)
             ax.plot([limit, limit], [i - 0.4, i + 0.4], color="#d62728", linestyle="--")
     ax.set_yticks(range(len(phases)), [p for p, _ in phases])
@@ -38,19 +44,32 @@ def cost_chart(document: Mapping[str, Any]) -> str:
     return charts.svg(charts._styled(fig))
 
 
+def _baseline_label(document: Mapping[str, Any]) -> str:
+    baseline = document.get("baseline") or {}
+    if baseline.get("design") == "concurrent":
+        return f"baseline {baseline.get('rc')}, measured beside it (same run)"
+    return f"baseline {baseline.get('rc')}" if baseline.get("rc") else "baseline"
+
+
 def cost_section(document: Mapping[str, Any] | None) -> str:
     """The section: verdict and reason, the chart, and one table row per (phase, source)."""
     if not document:
         return ""
+    sides = [("", document.get("phases") or {})]
+    if document.get("baseline_phases"):  # the concurrent baseline, read beside this RC in the same run
+        sides.append((f" ({_baseline_label(document)})", document["baseline_phases"]))
     rows = "".join(
-        f'<tr data-phase="{for_html(phase)}" data-source="{for_html(source)}"><td>{for_html(phase)}</td>'
-        f"<td>{for_html(source)}</td>"
+        f'<tr data-phase="{for_html(phase)}" data-source="{for_html(source)}"'
+        + (' data-side="baseline"' if side else "")
+        + f"><td>{for_html(phase)}</td>"
+        f"<td>{for_html(source + side)}</td>"
         f'<td class="num">{_text(f.get("cpu_seconds_per_1000_requests"), ".3f")}</td>'
         f'<td class="num">{_text(f.get("requests"), ",.0f")}</td>'
         f'<td class="num">{_text(None if f.get("peak_resident_memory_bytes") is None else f["peak_resident_memory_bytes"] / MIB, ".1f")}</td>'
         f'<td class="num">{_text(f.get("cache_hit_ratio"), ".3f")}</td>'
         f'<td class="num">{_text(f.get("limiter_refused"), ",.0f")}</td></tr>'
-        for phase, figures in (document.get("phases") or {}).items()
+        for side, phases in sides
+        for phase, figures in phases.items()
         for source, f in figures["sources"].items()
     )
     return (

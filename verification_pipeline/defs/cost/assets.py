@@ -11,7 +11,12 @@ import polars as pl
 
 from verification_pipeline.code_version import code_version
 from verification_pipeline.compare.baseline import verified_baseline
-from verification_pipeline.cost.document import baseline_block, cost_document, policy_of
+from verification_pipeline.cost.document import (
+    baseline_block,
+    concurrent_baseline_block,
+    cost_document,
+    policy_of,
+)
 from verification_pipeline.cost.schema import ROWS_SCHEMA
 from verification_pipeline.defs.checks import verdict_check
 from verification_pipeline.defs.cost.during import samples_prefix
@@ -62,18 +67,14 @@ def _baseline(
     signing_key: SigningKeyResource,
     comparison: BaselineComparisonRecord,
 ) -> dict[str, Any] | None:
-    """The baseline's own cost figures, from its bundle verified again (None without a baseline)."""
+    """The baseline's own cost figures, from its bundle verified again, or (concurrent design) read
+    from its deployment beside this RC's in this run (None without a baseline)."""
     if comparison.baseline is None:
         return None
     rc = str(comparison.baseline["rc"])
-    if not comparison.baseline.get("bundle_uri"):  # the concurrent design: a deployment, not a bundle
-        return {
-            "rc": rc,
-            "bundle_uri": "",
-            "reason": f"baseline {rc} was measured beside this RC (concurrent design): its service's "
-            "resource figures were not read",
-            "phases": {},
-        }
+    if not comparison.baseline.get("bundle_uri"):
+        # the concurrent design: a deployment read beside this RC (rows tagged @baseline), not a bundle
+        return concurrent_baseline_block(rc)
     uri = str(comparison.baseline["bundle_uri"])
     try:
         files = read_bundle_uri(uri, s3.settings())

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from verification_pipeline.cost.sampling import sample_resources
+from verification_pipeline.cost.sampling import PhaseSampler, baseline_sampler, reading, rows_of
 from verification_pipeline.cost.spec import CostPolicy
 from verification_pipeline.defs.cost.resources import CostResource
 from verification_pipeline.defs.storage.resources import S3Resource
@@ -35,19 +35,27 @@ def resources_during(
     policy: CostPolicy,
     *,
     phase: str,
+    baseline: bool = False,
 ) -> Iterator[None]:
-    """Read the service's resource figures before, during and after the block; store them for the run."""
-    with sample_resources(
-        phase, policy, metrics_url=cost.metrics_endpoint(target.graphql_url), prometheus_url=cost.prometheus()
-    ) as sampler:
+    """Read the service's resource figures before, during and after the block; store them for the run.
+
+    With a concurrent baseline (`baseline=True`: its load runs in the block too), the baseline
+    deployment's /metrics is read at the same moments, its rows' source tagged `@baseline`."""
+    samplers = [PhaseSampler(phase, policy, cost.metrics_endpoint(target.graphql_url), cost.prometheus())]
+    if baseline and target.baseline_graphql_url:
+        samplers.append(
+            baseline_sampler(phase, policy, cost.baseline_metrics_endpoint(target.baseline_graphql_url))
+        )
+    with reading(samplers, policy):
         yield
-    rows = sampler.rows()
+    rows = rows_of(samplers)
+    notes = {source: note for sampler in samplers for source, note in sampler.notes.items()}
     store = s3.store()
     prefix = samples_prefix(s3, context.partition_key, context.run.run_id)
     store.put_bytes(f"{prefix}{phase}.parquet", encode(rows).data, overwrite=True)
-    store.put_bytes(f"{prefix}{phase}.notes.json", json.dumps(sampler.notes).encode(), overwrite=True)
+    store.put_bytes(f"{prefix}{phase}.notes.json", json.dumps(notes).encode(), overwrite=True)
     read = sorted(set(rows["source"].to_list()))
     context.log.info(
         f"cost: {rows.height} resource figures around {phase} from {', '.join(read) or 'no source'}"
-        + "".join(f"; {source} not read: {note}" for source, note in sampler.notes.items())
+        + "".join(f"; {source} not read: {note}" for source, note in notes.items())
     )

@@ -157,16 +157,8 @@ def plan_load_segments(
     context.log.info(f"load test: {config.segments} segment(s) of {duration}, executor {config.executor}")
 
 
-def _run_role(
-    context: dg.OpExecutionContext,
-    target: TargetResource,
-    s3: S3Resource,
-    token: str,
-    plan: LoadPlan,
-    role: str,
-    workdir: Path,
-    stop: threading.Event,
-) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, dict[str, str]], dict]:
+def _k6_env(target: TargetResource, token: str, plan: LoadPlan, role: str) -> dict[str, str]:
+    """The script's settings for one role of the plan (tokens are passed as secrets by run_k6)."""
     env = {
         "GRAPHQL_URL": target.graphql_url,
         "JWT": token,
@@ -181,28 +173,49 @@ def _run_role(
     if target.baseline_graphql_url:  # one k6, each iteration to this RC or the baseline at random
         env["BASELINE_GRAPHQL_URL"] = target.baseline_graphql_url
         env["BASELINE_JWT"] = target.baseline_token()
-    last = [0.0]
-    warnings = [0]
-    all_warnings = [0]
+    return env
 
-    def on_progress(progress: K6Progress) -> None:
+
+class _K6Log:
+    """k6's output in the Dagster log: progress once per 5 s, errors as they come, warnings counted."""
+
+    def __init__(self, context: dg.OpExecutionContext, role: str) -> None:
+        self.context, self.role = context, role
+        self.last = 0.0
+        self.warnings = 0
+        """Since the last progress line."""
+        self.all_warnings = 0
+
+    def on_progress(self, progress: K6Progress) -> None:
         # k6 reports progress about once a second: one line per 5 s keeps the Dagster log readable
-        if time.monotonic() - last[0] > 5 or progress.elapsed_s >= progress.total_s:
-            last[0] = time.monotonic()
-            suffix = f" ({warnings[0]} k6 warnings since the last line)" if warnings[0] else ""
-            warnings[0] = 0
-            context.log.info(f"k6 {role}: {progress.text()}{suffix}")
+        if time.monotonic() - self.last > 5 or progress.elapsed_s >= progress.total_s:
+            self.last = time.monotonic()
+            suffix = f" ({self.warnings} k6 warnings since the last line)" if self.warnings else ""
+            self.warnings = 0
+            self.context.log.info(f"k6 {self.role}: {progress.text()}{suffix}")
 
-    def on_line(line: str) -> None:
+    def on_line(self, line: str) -> None:
         # k6 warns once per failed request: count warnings, log errors; banner and summary are not news
         if not is_log_line(line):
             return
         if "level=error" in line:
-            context.log.info(f"k6 {role}: {line.strip()}")
+            self.context.log.info(f"k6 {self.role}: {line.strip()}")
         elif "level=warn" in line:
-            warnings[0] += 1
-            all_warnings[0] += 1
+            self.warnings += 1
+            self.all_warnings += 1
 
+
+def _run_role(
+    context: dg.OpExecutionContext,
+    target: TargetResource,
+    s3: S3Resource,
+    token: str,
+    plan: LoadPlan,
+    role: str,
+    workdir: Path,
+    stop: threading.Event,
+) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, dict[str, str]], dict]:
+    log = _K6Log(context, role)
     segment = ExecutionSegment(plan.segment, plan.sequence) if plan.segments > 1 else None
     out = workdir / f"{role}.json"
     dashboard = workdir / f"{role}-dashboard.html"
@@ -210,10 +223,10 @@ def _run_role(
         run = run_k6(
             script_path(role),
             out,
-            env=env,
+            env=_k6_env(target, token, plan, role),
             segment=segment,
-            on_line=on_line,
-            on_progress=on_progress,
+            on_line=log.on_line,
+            on_progress=log.on_progress,
             dashboard_path=dashboard,
             stop=stop,
             on_start=sampler.add_client,
@@ -230,7 +243,7 @@ def _run_role(
         sampler.samples,
         cores=sampler.cores,
         dropped_iterations=samples.filter(pl.col("failure") == DROPPED).height,
-        k6_warnings=all_warnings[0],
+        k6_warnings=log.all_warnings,
     )
     return samples, baseline, _keep_dashboard(context, s3, plan, role, dashboard), health
 
@@ -273,44 +286,21 @@ def run_load_segment(
     plan: LoadPlan,
 ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, dict[str, str]], list[dict], pl.DataFrame]:
     if plan.mode == "import":
-        frames = {}
-        for role in ROLES:
-            parts = [
-                ingest(read_source(ref, s3), role=role, name=ref, segment=ref) for ref in plan.files(role)
-            ]
-            frames[role] = merge_segments(parts)
-            context.log.info(f"imported {len(parts)} {role} file(s): {frames[role].height} requests")
-        return frames["read"], frames["write"], {}, [], pl.DataFrame(schema=SAMPLE_SCHEMA)
+        return _import_segment(context, s3, plan)
     token = target.token()
     check_reachable(target.graphql_url)
     _wait_for_start(context, plan)
-    results: dict[str, tuple[pl.DataFrame, pl.DataFrame, dict[str, dict[str, str]], dict]] = {}
-    errors: list[Exception] = []
-    stop = threading.Event()  # one k6 failing stops the other: no load without a measurement
-    with tempfile.TemporaryDirectory(prefix="vp-k6-") as workdir:
-
-        def work(role: str) -> None:
-            try:
-                results[role] = _run_role(context, target, s3, token, plan, role, Path(workdir), stop)
-            except Exception as exc:  # noqa: BLE001 - re-raised below, in the step's own thread
-                errors.append(exc)
-                stop.set()
-
-        threads = [threading.Thread(target=work, args=(role,)) for role in ROLES]
-        # forbidden requests go beside the load, in their own rows (authz_under_load)
-        # the service's resource figures around the load (cost_per_request): read once, by segment 0,
-        # as the service's counters count every segment's requests
-        measured = (
-            resources_during(context, target, cost, s3, slos.spec().cost, phase="slo_load")
-            if plan.index == 0
-            else contextlib.nullcontext()
-        )
-        with measured, forbidden_requests_during(context, target, authz, s3, plan.index):
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-    if errors:
+    # forbidden requests go beside the load, in their own rows (authz_under_load)
+    # the service's resource figures around the load (cost_per_request): read once, by segment 0,
+    # as the service's counters count every segment's requests (and the concurrent baseline's, its own)
+    measured = (
+        resources_during(context, target, cost, s3, slos.spec().cost, phase="slo_load", baseline=True)
+        if plan.index == 0
+        else contextlib.nullcontext()
+    )
+    with measured, forbidden_requests_during(context, target, authz, s3, plan.index):
+        results, errors = _run_roles(context, target, s3, token, plan)
+    if errors:  # raised once what was read around the load is kept
         raise errors[0]
     for role in ROLES:
         context.log.info(f"segment {plan.segment}: {results[role][0].height} {role} requests")
@@ -331,6 +321,43 @@ def run_load_segment(
         [results[role][3] for role in ROLES],
         baseline,
     )
+
+
+def _import_segment(
+    context: dg.OpExecutionContext, s3: S3Resource, plan: LoadPlan
+) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, dict[str, str]], list[dict], pl.DataFrame]:
+    """CI's k6 files, one frame per role (segments merged); no dashboards, health or baseline rows."""
+    frames = {}
+    for role in ROLES:
+        parts = [ingest(read_source(ref, s3), role=role, name=ref, segment=ref) for ref in plan.files(role)]
+        frames[role] = merge_segments(parts)
+        context.log.info(f"imported {len(parts)} {role} file(s): {frames[role].height} requests")
+    return frames["read"], frames["write"], {}, [], pl.DataFrame(schema=SAMPLE_SCHEMA)
+
+
+def _run_roles(
+    context: dg.OpExecutionContext, target: TargetResource, s3: S3Resource, token: str, plan: LoadPlan
+) -> tuple[dict[str, tuple[pl.DataFrame, pl.DataFrame, dict[str, dict[str, str]], dict]], list[Exception]]:
+    """The read and write scripts at once, one thread each: each role's results, and what failed
+    (the first failure stops the other)."""
+    results: dict[str, tuple[pl.DataFrame, pl.DataFrame, dict[str, dict[str, str]], dict]] = {}
+    errors: list[Exception] = []
+    stop = threading.Event()  # one k6 failing stops the other: no load without a measurement
+    with tempfile.TemporaryDirectory(prefix="vp-k6-") as workdir:
+
+        def work(role: str) -> None:
+            try:
+                results[role] = _run_role(context, target, s3, token, plan, role, Path(workdir), stop)
+            except Exception as exc:  # noqa: BLE001 - re-raised below, in the step's own thread
+                errors.append(exc)
+                stop.set()
+
+        threads = [threading.Thread(target=work, args=(role,)) for role in ROLES]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    return results, errors
 
 
 def _wait_for_start(context: dg.OpExecutionContext, plan: LoadPlan) -> None:

@@ -19,12 +19,13 @@ from verification_pipeline.errors import ConfigError
 from verification_pipeline.evidence.layout import OVERLOAD_DOCUMENT, OVERLOAD_ROWS
 from verification_pipeline.gates import overload_gates
 from verification_pipeline.health.assess import phase_record
-from verification_pipeline.overload.k6 import PhaseTiming, run_overload
+from verification_pipeline.overload.k6 import OverloadTenants, PhaseTiming, run_overload
+from verification_pipeline.overload.limits import CostControls
 from verification_pipeline.overload.schema import ROWS_SCHEMA
 from verification_pipeline.reachability import check_reachable
 from verification_pipeline.records import ServiceBuildRecord, SloSpecRecord
 from verification_pipeline.slo.overload import GATES, not_measured_document, overload_document, phase_inputs
-from verification_pipeline.slo.spec import load_slo_spec
+from verification_pipeline.slo.spec import SloSpec, load_slo_spec
 from verification_pipeline.storage.serialize import encode
 
 CODE_VERSION = code_version(__name__)
@@ -73,7 +74,6 @@ def overload_phase(
 ) -> Iterator[dg.Output[dict[str, Any]] | dg.AssetCheckResult]:
     spec = load_slo_spec(slo_spec.yaml.encode(), source=slo_spec.source)
     rows = pl.DataFrame(schema=ROWS_SCHEMA)
-    controls = spec.cost_controls
     if config.source not in ("run", "import"):
         raise ConfigError(
             f"unknown source {config.source!r}",
@@ -81,79 +81,108 @@ def overload_phase(
             hint="use run or import",
         )
     tenants, source = overload.tenants(target)
-    if config.source == "import":
-        document = not_measured_document(
-            "the load was imported (CI's k6 files): no service was driven past its limit"
+    controls = spec.cost_controls
+    why_not = _not_measured(config, controls, overload, tenants, source)
+    if why_not is None and controls is not None and tenants is not None:  # the last two: why_not says so
+        rows, document = _drive_past_limit(
+            context, target, overload, spec, controls, tenants, source, service_build.described()
         )
-    elif controls is None:
-        document = not_measured_document("slos.yaml declares no cost_controls")
-    elif not overload.enabled:
-        document = not_measured_document("the overload phase was turned off (VP_OVERLOAD=off)")
-    elif tenants is None:
-        document = not_measured_document(f"no tokens for two tenants under the limit: {source}")
     else:
-        timing = PhaseTiming(
-            overload.duration_s or controls.overload_duration_s,
-            overload.recovery_s or controls.recovery_window_s,
-        )
-        check_reachable(target.graphql_url)
-        context.log.info(
-            f"overload: tenant A at {controls.offered_rps:g}/s (limit {controls.tenant_rps_limit:g}/s) for "
-            f"{timing.overload_s:g} s, tenant B at {controls.neighbour_rps:g}/s, then {timing.recovery_s:g} s of "
-            f"recovery at {controls.recovery_rps:g}/s (service build {service_build.described()})"
-        )
-        with phase_sampler(target, []) as sampler:  # k6's own CPU and wait: did it measure itself?
-            rows = run_overload(
-                target.graphql_url,
-                tenants,
-                controls,
-                timing,
-                on_start=sampler.add_client,
-                on_line=lambda line: (
-                    context.log.info(f"k6 overload: {line.strip()}") if "level=error" in line else None
-                ),
-            )
-        health = phase_record(
-            "overload",
-            "k6",
-            sampler.samples,
-            cores=sampler.cores,
-            dropped_iterations=int(rows["dropped"].sum()),
-        )
-        inputs = phase_inputs(
-            spec,
-            overload_s=timing.overload_s,
-            recovery_s=timing.recovery_s,
-            tenants={"a": tenants.tenant_a, "b": tenants.tenant_b, "tokens": source},
-            client_health=health,
-        )
-        if (timing.overload_s, timing.recovery_s) != (
-            controls.overload_duration_s,
-            controls.recovery_window_s,
-        ):
-            inputs["shortened"] = (
-                f"the overload ran {timing.overload_s:g} s and recovery {timing.recovery_s:g} s, not the declared "
-                f"{controls.overload_duration_s:g} s and {controls.recovery_window_s:g} s "
-                "(VP_OVERLOAD_DURATION_S, VP_OVERLOAD_RECOVERY_S)"
-            )
-        document = overload_document(rows, inputs)
+        document = not_measured_document(why_not or "")
     files = {
         OVERLOAD_DOCUMENT: json.dumps(document, indent=2, sort_keys=True).encode(),
         OVERLOAD_ROWS: encode(rows).data,
     }
-    figures = document.get("figures") or {}
     yield dg.Output(
-        document,
-        metadata={
-            "verdict": document["verdict"],
-            "requests": rows.height,
-            "offered_rps": figures.get("offered_rps") or 0.0,
-            "admitted_rps": figures.get("admitted_rps") or 0.0,
-            "refused_rps": figures.get("refused_rps") or 0.0,
-            "recovery_s": figures.get("recovery_s") if figures.get("recovery_s") is not None else -1.0,
-            "tokens": source,
-            **bundle_files_metadata(context, s3, files),
-        },
+        document, metadata={**_metadata(document, rows, source), **bundle_files_metadata(context, s3, files)}
     )
     for gate in overload_gates(document):
         yield verdict_check(gate.check_name, gate.verdict, gate.reason)
+
+
+def _not_measured(
+    config: OverloadConfig,
+    controls: CostControls | None,
+    overload: OverloadResource,
+    tenants: OverloadTenants | None,
+    source: str,
+) -> str | None:
+    """Why no service is driven past its limit in this run (None: it is)."""
+    if config.source == "import":
+        return "the load was imported (CI's k6 files): no service was driven past its limit"
+    if controls is None:
+        return "slos.yaml declares no cost_controls"
+    if not overload.enabled:
+        return "the overload phase was turned off (VP_OVERLOAD=off)"
+    if tenants is None:
+        return f"no tokens for two tenants under the limit: {source}"
+    return None
+
+
+def _drive_past_limit(
+    context: dg.AssetExecutionContext,
+    target: TargetResource,
+    overload: OverloadResource,
+    spec: SloSpec,
+    controls: CostControls,
+    tenants: OverloadTenants,
+    source: str,
+    build: str,
+) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """Tenant A past its limit beside tenant B, then recovery: the k6 rows and slo/overload.json."""
+    timing = PhaseTiming(
+        overload.duration_s or controls.overload_duration_s,
+        overload.recovery_s or controls.recovery_window_s,
+    )
+    check_reachable(target.graphql_url)
+    context.log.info(
+        f"overload: tenant A at {controls.offered_rps:g}/s (limit {controls.tenant_rps_limit:g}/s) for "
+        f"{timing.overload_s:g} s, tenant B at {controls.neighbour_rps:g}/s, then {timing.recovery_s:g} s of "
+        f"recovery at {controls.recovery_rps:g}/s (service build {build})"
+    )
+    with phase_sampler(target, []) as sampler:  # k6's own CPU and wait: did it measure itself?
+        rows = run_overload(
+            target.graphql_url,
+            tenants,
+            controls,
+            timing,
+            on_start=sampler.add_client,
+            on_line=lambda line: (
+                context.log.info(f"k6 overload: {line.strip()}") if "level=error" in line else None
+            ),
+        )
+    health = phase_record(
+        "overload",
+        "k6",
+        sampler.samples,
+        cores=sampler.cores,
+        dropped_iterations=int(rows["dropped"].sum()),
+    )
+    inputs = phase_inputs(
+        spec,
+        overload_s=timing.overload_s,
+        recovery_s=timing.recovery_s,
+        tenants={"a": tenants.tenant_a, "b": tenants.tenant_b, "tokens": source},
+        client_health=health,
+    )
+    if (timing.overload_s, timing.recovery_s) != (controls.overload_duration_s, controls.recovery_window_s):
+        inputs["shortened"] = (
+            f"the overload ran {timing.overload_s:g} s and recovery {timing.recovery_s:g} s, not the declared "
+            f"{controls.overload_duration_s:g} s and {controls.recovery_window_s:g} s "
+            "(VP_OVERLOAD_DURATION_S, VP_OVERLOAD_RECOVERY_S)"
+        )
+    return rows, overload_document(rows, inputs)
+
+
+def _metadata(document: dict[str, Any], rows: pl.DataFrame, source: str) -> dict[str, Any]:
+    """The asset's figures in the UI: verdict, requests, rates, recovery (-1: not measured), tokens."""
+    figures = document.get("figures") or {}
+    return {
+        "verdict": document["verdict"],
+        "requests": rows.height,
+        "offered_rps": figures.get("offered_rps") or 0.0,
+        "admitted_rps": figures.get("admitted_rps") or 0.0,
+        "refused_rps": figures.get("refused_rps") or 0.0,
+        "recovery_s": figures.get("recovery_s") if figures.get("recovery_s") is not None else -1.0,
+        "tokens": source,
+    }
