@@ -28,12 +28,13 @@ from pathlib import Path
 
 from verification_pipeline.compare.document import (
     CONCURRENT,
+    REGRESSION_METHOD,
     SEQUENTIAL,
     Samples,
     comparison_document,
     concurrent_samples,
 )
-from verification_pipeline.evidence.layout import SLO_METRICS
+from verification_pipeline.evidence.layout import SLO_BASELINE, SLO_METRICS
 from verification_pipeline.evidence.raw import raw_frames
 from verification_pipeline.slo.spec import load_slo_spec
 
@@ -57,7 +58,8 @@ def _row(design: str, row: dict) -> str:
         return "n/a" if value is None else f"{value:+.1f}"
 
     return (
-        f"| {design} | {row['slo']} | {row['classification'] or 'not compared'} "
+        f"| {design} | {row['slo']} | {row['classification'] or 'not compared'}"
+        f"{' (' + str(row['rounds']) + ' round pairs)' if 'rounds' in row else ''} "
         f"| {fixed(figure.get('estimate'))} {unit} [{fixed(figure.get('lower'))}, {fixed(figure.get('upper'))}] "
         f"| {row['verdict']} |"
     )
@@ -66,7 +68,7 @@ def _row(design: str, row: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hog", action="store_true", help="a busy Python loop on every core beside the demo")
-    parser.add_argument("--hog-seconds", type=float, default=400.0)
+    parser.add_argument("--hog-seconds", type=float, default=900.0)
     parser.add_argument("--port-base", default="31500")
     parser.add_argument("--duration", default="20s")
     args = parser.parse_args()
@@ -83,7 +85,7 @@ def main() -> None:
         done = subprocess.run(
             [str(Path(sys.executable).parent / "verification-pipeline"), "demo", "--port-base", args.port_base,
              "--duration", args.duration, "--output", str(output)],
-            cwd=REPO, capture_output=True, text=True, timeout=900, check=False,
+            cwd=REPO, capture_output=True, text=True, timeout=1500, check=False,
         )  # fmt: skip
     finally:
         for hog in hogs:
@@ -102,15 +104,18 @@ def main() -> None:
     frames = {"rc1": raw_frames(rc1), "rc2": raw_frames(rc2)}
     current = Samples.from_frames(frames["rc2"], metrics["rc2"])
     info = {"rc": "v24.1.0-rc1", "commit": "", "verified": True}
+    baselines = {
+        SEQUENTIAL: Samples.from_frames(frames["rc1"], metrics["rc1"]),
+        CONCURRENT: concurrent_samples(frames["rc2"], metrics["rc2"]),
+    }
+    # both regression methods on the same rows: 1 (before issue 24's floor and round pairing), 2 (now)
     documents = {
-        SEQUENTIAL: comparison_document(
-            spec, rc="v24.1.0-rc2", current=current,
-            baseline=Samples.from_frames(frames["rc1"], metrics["rc1"]), baseline_info=info, design=SEQUENTIAL,
-        ),
-        CONCURRENT: comparison_document(
-            spec, rc="v24.1.0-rc2", current=current,
-            baseline=concurrent_samples(frames["rc2"], metrics["rc2"]), baseline_info=info, design=CONCURRENT,
-        ),
+        f"{design}, method {method}": comparison_document(
+            spec, rc="v24.1.0-rc2", current=current, baseline=baseline, baseline_info=info, design=design,
+            regression_method=method,
+        )
+        for design, baseline in baselines.items()
+        for method in (1, REGRESSION_METHOD)
     }  # fmt: skip
     print(f"{'hog on every core' if args.hog else 'no hog'}, demo --duration {args.duration}")
     print("| design | SLO | change | shift / diff [95% CI] | verdict |")
@@ -118,6 +123,10 @@ def main() -> None:
     for design, document in documents.items():
         for row in document["slos"]:
             print(_row(design, row))
+    signed = json.loads(rc2[SLO_BASELINE])
+    print(
+        f"rc2's signed slo/baseline.json: design {signed.get('design')}, method {signed.get('regression_method', 1)}"
+    )
     health = metrics["rc2"].get("measurement_health") or {}
     print(f"rc2 measurement health: {json.dumps(health.get('summary', health.get('verdict', '')))[:400]}")
     shutil.rmtree(output.parent, ignore_errors=True)

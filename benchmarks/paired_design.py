@@ -18,7 +18,16 @@ Designs, each classifying "slower" when its whole interval of the shift is above
   side-by-side data, unpaired;
 - `sequential`: `stats.shift` on two separate runs (the previous-RC-bundle design).
 
-Usage: `uv run python benchmarks/paired_design.py [--replications 100] [--seed 24]`.
+The fan-out probe's rounds (`--fanout`, `paired.paired_rounds`): the probe cannot serve both
+sides at once, so it alternates rounds in ABBA order, each round R_SPAWN_S of worker start and
+subscription and then `events` publishes 10 ms apart to `subscribers`; a delivery's log-latency
+is the event's (AR(1) rho 0.3 over events: one queue) plus a per-delivery part, median ~8 ms;
+`hog`: the same shared on/off bursts and drifting level over the whole phase. Designs: the
+two-sample shift on all deliveries of each side (what the concurrent design did before), and the
+rounds paired two by two for 4 (the old ABBA: too few pairs, so the two-sample fallback), 8, 12,
+16 and 24 rounds; "slower" as above, and with the materiality floor (5 ms for fan-out).
+
+Usage: `uv run python benchmarks/paired_design.py [--replications 100] [--seed 24] [--fanout]`.
 """
 
 from __future__ import annotations
@@ -30,7 +39,8 @@ import time
 import numpy as np
 import polars as pl
 
-from verification_pipeline.compare.paired import paired_shift
+from verification_pipeline.compare.document import classify_shift
+from verification_pipeline.compare.paired import paired_rounds, paired_shift
 from verification_pipeline.compare.stats import effective_n, shift, z_of
 
 MU, SIGMA, RHO = 3.0, 0.5, 0.3
@@ -146,12 +156,102 @@ def rates(design: str, scenario: str, delta: float, replications: int, seed: int
 DESIGNS = ("windows-20", "windows-10", "windows-40", "pairs", "two-sample", "sequential")
 
 
+FANOUT_MU, FANOUT_SIGMA_EVENT, FANOUT_SIGMA_DELIVERY = math.log(8.0), 0.3, 0.3
+R_SPAWN_S, EVENT_GAP_S, FANOUT_FLOOR_MS = 1.5, 0.012, 5.0
+ABBA = ("current", "baseline", "baseline", "current")
+
+
+def fanout_rounds(
+    rng: np.random.Generator,
+    *,
+    rounds: int,
+    delta_ms: float = 0.0,
+    hog: bool = False,
+    events: int = 200,
+    subscribers: int = 50,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(current, baseline) deliveries of `t` (publish time, s) and `value` (ms), rounds in ABBA order."""
+    per_round = math.ceil(events / rounds)
+    sides = (ABBA * math.ceil(rounds / 4))[:rounds]
+    t_events, side_events, now = [], [], 0.0
+    for side in sides:
+        now += R_SPAWN_S * rng.uniform(0.7, 1.5)
+        for _ in range(per_round):
+            t_events.append(now)
+            side_events.append(side)
+            now += EVENT_GAP_S
+    t = np.array(t_events)
+    n = t.size
+    level, innovation, state = rng.normal(), math.sqrt(1 - RHO * RHO), np.empty(n)
+    for i, noise in enumerate(rng.normal(0.0, 1.0, n)):
+        level = RHO * level + innovation * noise
+        state[i] = level
+    event_log = FANOUT_MU + FANOUT_SIGMA_EVENT * state
+    latency = np.exp(event_log[:, None] + FANOUT_SIGMA_DELIVERY * rng.normal(0.0, 1.0, (n, subscribers)))
+    if hog:
+        latency = latency * _hog(rng, t, float(now) + 1.0)[:, None]
+    current = np.array([side == "current" for side in side_events])
+    latency = latency + np.where(current, delta_ms, 0.0)[:, None]
+    frame = pl.DataFrame({"t": np.repeat(t, subscribers), "value": latency.ravel()})
+    mask = pl.Series(np.repeat(current, subscribers))
+    return frame.filter(mask), frame.filter(~mask)
+
+
+def fanout_rates(design: str, scenario: str, delta: float, replications: int, seed: int) -> dict[str, float]:
+    """Share classified slower (interval above 0; and with the floor), mean interval width."""
+    rng = np.random.default_rng(seed)
+    slower = material = in_band = 0
+    widths = []
+    for _ in range(replications):
+        rounds = 4 if design == "two-sample" else int(design.split("-")[1])
+        current, baseline = fanout_rounds(rng, rounds=rounds, delta_ms=delta, hog=scenario == "hog")
+        paired = None if design == "two-sample" else paired_rounds(current, baseline, 0.95, CONFIDENCE)
+        s = (
+            paired.shift
+            if paired is not None
+            else shift(current["value"], baseline["value"], CONFIDENCE).shift
+        )
+        slower += bool(s.lower is not None and s.lower > 0)
+        material += classify_shift(s, FANOUT_FLOOR_MS) == "slower"
+        in_band += bool(0.5 * delta <= s.estimate <= 1.5 * delta) if delta else 0
+        lower = -math.inf if s.lower is None else s.lower
+        upper = math.inf if s.upper is None else s.upper
+        widths.append(upper - lower)
+    return {"slower": slower, "material": material, "in_band": in_band, "width": float(np.mean(widths))}
+
+
+FANOUT_DESIGNS = ("two-sample", "rounds-4", "rounds-8", "rounds-12", "rounds-16", "rounds-24")
+
+
+def fanout_main(replications: int, seed: int, designs: str) -> None:
+    print(f"fan-out: {replications} replications per cell, 200 events x 50 subscribers, seed {seed}")
+    print(
+        "| design | scenario | A/A slower (CI > 0) | A/A slower with the 5 ms floor | +10 ms slower "
+        "| +10 ms slower with the floor | +10 ms estimate in 5-15 | mean CI width at +10 (ms) |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for design in designs.split(","):
+        for scenario in ("quiet", "hog"):
+            aa = fanout_rates(design, scenario, 0.0, replications, seed)
+            power = fanout_rates(design, scenario, 10.0, replications, seed + 1)
+            print(
+                f"| {design} | {scenario} | {aa['slower']}/{replications} | {aa['material']}/{replications} "
+                f"| {power['slower']}/{replications} | {power['material']}/{replications} "
+                f"| {power['in_band']}/{replications} | {power['width']:.1f} |"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--replications", type=int, default=100)
     parser.add_argument("--seed", type=int, default=24)
-    parser.add_argument("--designs", default=",".join(DESIGNS))
+    parser.add_argument("--designs", default=None)
+    parser.add_argument("--fanout", action="store_true", help="the fan-out probe's rounds instead")
     args = parser.parse_args()
+    if args.fanout:
+        fanout_main(args.replications, args.seed, args.designs or ",".join(FANOUT_DESIGNS))
+        return
+    args.designs = args.designs or ",".join(DESIGNS)
     print(
         f"{args.replications} replications per cell, {SECONDS:g} s at {RATE:g} requests/s, seed {args.seed}"
     )

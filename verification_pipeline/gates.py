@@ -265,6 +265,13 @@ def _comparison_figures(row: Mapping[str, Any]) -> dict[str, Any]:
         "classification": row.get("classification"),
         "saturated": saturated,
         "verdict": str(Verdict(row["verdict"])) if row.get("verdict") is not None else None,
+        # the materiality floor (issue 24, regression method 2) and the p95 difference it also
+        # judges; absent before it: floor 0
+        **(
+            {"min_shift_ms": row["min_shift_ms"], "p95_diff_ms": row.get("p95_diff_ms")}
+            if "min_shift_ms" in row
+            else {}
+        ),
     }
 
 

@@ -148,6 +148,9 @@ class BaselineComparisonRecord(Record):
     )
     """How the samples were taken (issue 24): `concurrent` side by side in one run, `sequential`
     against the previous RC's bundle; None in documents made before the field (sequential)."""
+    regression_method: int | None = Field(default=None, exclude_if=lambda value: value is None)
+    """The comparison's rules (`compare.document.REGRESSION_METHOD`: 2 adds the materiality floor and
+    the paired fan-out rounds); None in documents made before the field (method 1)."""
 
     @property
     def baseline_rc(self) -> str | None:

@@ -152,6 +152,9 @@ def test_no_baseline_is_said_never_a_silent_pass() -> None:
         ({"on_regression": "block"}, r"\[regression\.on_regression\]", "'warn' or 'fail'"),
         ({"max_p95_increase_pct": -1}, r"\[regression\.max_p95_increase_pct\]", "must be at least 0"),
         ({"max_p95_pct": 5}, r"\[regression\.max_p95_pct\]", "unknown key"),
+        ({"min_shift_ms": -1}, r"\[regression\.min_shift_ms\]", "must be at least 0"),
+        ({"min_shift_threshold_pct": 101}, r"\[regression\.min_shift_threshold_pct\]", "at most 100"),
+        ({"min_shift_ms": "5 ms"}, r"\[regression\.min_shift_ms\]", "number"),
     ],
 )
 def test_regression_policy_errors_name_the_field(change, where, message) -> None:

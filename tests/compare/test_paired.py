@@ -16,6 +16,7 @@ import pytest
 from verification_pipeline.compare.document import (
     CONCURRENT,
     PAIRED_METHOD,
+    ROUNDS_METHOD,
     SHIFT_METHOD,
     Samples,
     comparison_document,
@@ -23,10 +24,14 @@ from verification_pipeline.compare.document import (
 from verification_pipeline.compare.paired import (
     MIN_PER_WINDOW,
     MIN_WINDOWS,
+    paired_rounds,
     paired_shift,
+    probe_rounds,
+    round_differences,
     signed_rank,
     window_differences,
 )
+from verification_pipeline.fanout.accounting import DELIVERED, DELIVERY_SCHEMA
 from verification_pipeline.loadtest.ingest import SAMPLE_SCHEMA
 from verification_pipeline.records import BaselineComparisonRecord
 from verification_pipeline.slo.spec import DEFAULT_SLOS_PATH, load_slo_spec
@@ -184,3 +189,108 @@ def test_a_concurrent_document_pairs_latencies_says_its_design_and_validates() -
     record = BaselineComparisonRecord.model_validate(old)
     assert record.design is None and "design" not in record.as_json()
     assert not math.isnan(read["p95_ratio"]["estimate"])
+
+
+# --- the fan-out probe's rounds, paired (issue 24) ------------------------------------------------
+
+
+def test_the_probes_abba_rounds_are_found_and_paired_one_of_each_side() -> None:
+    rng = np.random.default_rng(5)
+    current, baseline = design.fanout_rounds(rng, rounds=12, subscribers=10)
+    rounds = probe_rounds(current, baseline)
+    assert [side for side, _ in rounds] == ["current", "baseline", "baseline", "current"] * 3
+    assert [frame.height for _, frame in rounds] == [17 * 10] * 12  # ceil(200 / 12) events each
+
+
+def test_a_drift_over_the_rounds_cancels_between_consecutive_pairs() -> None:
+    # round k (ABBA order, 2 s apart, 20 publishes 10 ms apart) sits at 10 + k ms; this RC +5 ms
+    sides = ["current", "baseline", "baseline", "current"] * 3
+    frames: dict[str, list[pl.DataFrame]] = {"current": [], "baseline": []}
+    for k, side in enumerate(sides):
+        t = [2.0 * k + 0.01 * i for i in range(20)]
+        frames[side].append(_frame(t, [10.0 + k + (5.0 if side == "current" else 0.0)] * 20))
+    current, baseline = pl.concat(frames["current"]), pl.concat(frames["baseline"])
+    diffs = round_differences(current, baseline, 0.95)
+    # A before B: 5 - 1 ms; B before A: 5 + 1 ms; alternating, so the location is 5 ms
+    assert diffs["d"].to_list() == pytest.approx([4.0, 6.0] * 3)
+    result = paired_rounds(current, baseline, 0.95, 0.95)
+    assert result is not None and result.windows == 6
+    assert result.shift.estimate == pytest.approx(5.0) and result.shift.lower is not None
+    assert result.shift.lower > 0
+
+
+def test_too_few_rounds_or_one_side_only_are_not_paired() -> None:
+    rng = np.random.default_rng(6)
+    current, baseline = design.fanout_rounds(rng, rounds=4, subscribers=10)
+    assert len(probe_rounds(current, baseline)) == 4
+    assert paired_rounds(current, baseline, 0.95, 0.95) is None  # the old ABBA: 2 pairs < MIN_WINDOWS
+    assert probe_rounds(current, baseline.filter(pl.lit(False))) == []
+
+
+@pytest.mark.parametrize("hog", [False, True], ids=["serial-dependence", "shared-cpu-hog"])
+def test_a_a_probe_rounds_are_called_slower_in_at_most_5_of_100(hog: bool) -> None:
+    rng = np.random.default_rng(2430 + hog)
+    slower = 0
+    for _ in range(REPLICATIONS):
+        current, baseline = design.fanout_rounds(rng, rounds=12, hog=hog, subscribers=10)
+        result = paired_rounds(current, baseline, 0.95, 0.95)
+        assert result is not None and result.windows == 6
+        slower += result.shift.lower is not None and result.shift.lower > 0
+    assert slower <= 5
+
+
+def test_a_real_fanout_shift_is_called_slower_by_the_paired_rounds() -> None:
+    rng = np.random.default_rng(2440)
+    found = 0
+    for _ in range(REPLICATIONS):
+        current, baseline = design.fanout_rounds(rng, rounds=12, delta_ms=10.0, subscribers=10)
+        result = paired_rounds(current, baseline, 0.95, 0.95)
+        assert result is not None
+        found += (
+            result.shift.lower is not None and result.shift.lower > 0 and 5 <= result.shift.estimate <= 15
+        )
+    assert found >= 95
+
+
+def _deliveries(frame: pl.DataFrame) -> pl.DataFrame:
+    start = dt.datetime(2026, 12, 7, tzinfo=dt.UTC)
+    published = [start + dt.timedelta(seconds=float(s)) for s in frame["t"]]
+    return pl.DataFrame(
+        {
+            "subscriber": [0] * frame.height,
+            "event_id": [f"e{i}" for i in range(frame.height)],
+            "seq": list(range(frame.height)),
+            "published_at": published,
+            "received_at": [
+                p + dt.timedelta(milliseconds=float(v))
+                for p, v in zip(published, frame["value"], strict=True)
+            ],
+            "latency_ms": frame["value"],
+            "status": DELIVERED,
+        },
+        schema=DELIVERY_SCHEMA,
+    )
+
+
+def test_a_concurrent_document_pairs_the_fanout_rounds_from_method_2_only() -> None:
+    rng = np.random.default_rng(2450)
+    current, baseline = design.fanout_rounds(rng, rounds=12, hog=True, subscribers=10)
+    spec = load_slo_spec(DEFAULT_SLOS_PATH.read_bytes())
+
+    def fanout_row(method: int) -> dict:
+        document = comparison_document(
+            spec,
+            rc="v24.1.0-rc2",
+            current=Samples(fanout=_deliveries(current)),
+            baseline=Samples(fanout=_deliveries(baseline)),
+            baseline_info={"rc": "v24.1.0-rc1", "commit": "", "verified": False},
+            design=CONCURRENT,
+            regression_method=method,
+        )
+        return next(row for row in document["slos"] if row["slo"] == "fanout_latency_p95")
+
+    paired, old = fanout_row(2), fanout_row(1)
+    assert paired["method"] == ROUNDS_METHOD and paired["rounds"] == 6
+    assert paired["classification"] == "no_change"
+    assert old["method"] == SHIFT_METHOD and "rounds" not in old
+    assert paired["shift_ms"] != old["shift_ms"]

@@ -14,7 +14,7 @@ import pytest
 from tests.pipeline.conftest import definitions, short_run_config
 from verification_pipeline.audit.recompute import audit_path
 from verification_pipeline.cli import main
-from verification_pipeline.compare.document import CONCURRENT, PAIRED_METHOD
+from verification_pipeline.compare.document import CONCURRENT, PAIRED_METHOD, ROUNDS_METHOD
 from verification_pipeline.evidence.keys import load_public_key_file
 from verification_pipeline.evidence.layout import (
     CONCURRENT_BASELINE_FANOUT_STEM,
@@ -56,8 +56,10 @@ def test_rc2_is_measured_beside_rc1s_settings_and_compared_paired(
     read = rows["read_latency_p95"]
     assert read["method"] == PAIRED_METHOD and read["classification"] == "slower", read["reason"]
     assert read["shift_ms"]["lower"] > 10
-    # the fan-out probe alternated: the baseline's deliveries were compared too (two-sample)
+    # the fan-out probe alternated in ABBA rounds: compared round by round (six pairs)
     assert rows["fanout_latency_p95"]["classification"] is not None
+    assert rows["fanout_latency_p95"]["method"] == ROUNDS_METHOD, rows["fanout_latency_p95"]["reason"]
+    assert rows["fanout_latency_p95"]["rounds"] == 6
 
     files = read_bundle_uri(run.values.evidence_bundle.uri, S3Settings.from_env())
     verify_files(files, load_public_key_file(pipeline_env.signing_public_key), expected_rc=RC2)

@@ -31,6 +31,7 @@ from verification_pipeline.compare.document import (
     Samples,
     comparison_document,
     concurrent_samples,
+    regression_method_of,
 )
 from verification_pipeline.cost.document import recompute_cost_document
 from verification_pipeline.errors import FormatError, InputError, VerificationFailed
@@ -52,7 +53,7 @@ from verification_pipeline.evidence.verify import TrustedKeys, VerificationRepor
 from verification_pipeline.jsonio import decode_json
 from verification_pipeline.slo.document import recompute_bundle_metrics
 from verification_pipeline.slo.overload import recompute_overload_document
-from verification_pipeline.slo.spec import load_slo_spec
+from verification_pipeline.slo.spec import SloSpec, load_slo_spec
 
 MAX_JSON_DEPTH = 64
 """No document of ours nests deeper; comparing deeper ones would exhaust the stack."""
@@ -156,10 +157,7 @@ def audit_concurrent_comparison(
     if recorded.get("design") != CONCURRENT or not isinstance(recorded.get("baseline"), dict):
         return None
     metrics = _json_object(read_document(files, SLO_METRICS), SLO_METRICS) if SLO_METRICS in files else {}
-    spec_doc = metrics.get("spec") or {}
-    spec = load_slo_spec(
-        str(spec_doc.get("yaml", "")).encode(), source=str(spec_doc.get("source", "slos.yaml"))
-    )
+    spec = _recorded_spec(metrics)
     own = _named_frames(files, "audited bundle")
     recomputed = comparison_document(
         spec,
@@ -168,6 +166,7 @@ def audit_concurrent_comparison(
         baseline=concurrent_samples(own, metrics),
         baseline_info=recorded["baseline"],
         design=CONCURRENT,
+        regression_method=regression_method_of(recorded, SLO_BASELINE),
     )
     recomputed = json.loads(json.dumps(recomputed, default=str))
     return tuple(_differences(recorded, recomputed, "", rel_tol, abs_tol))
@@ -187,13 +186,7 @@ def audit_comparison(
     `baseline_verification`: the baseline bundle's verified signature; without it its files are
     checked only against its own manifest, which proves nothing.
     """
-    if baseline_verification is None:
-        _check_against_manifest(baseline_files, source=f"baseline bundle {source}")
-        manifest = _json_object(read_document(baseline_files, MANIFEST), MANIFEST)
-        given = manifest.get("releaseCandidate") or {}
-        given = given if isinstance(given, dict) else {}
-    else:
-        given = dict(baseline_verification.release_candidate)
+    given = _baseline_release(baseline_files, source, baseline_verification)
     if SLO_BASELINE not in files:
         raise InputError(f"the bundle has no {SLO_BASELINE} to audit", source=SLO_BASELINE)
     recorded = _json_object(read_document(files, SLO_BASELINE), SLO_BASELINE)
@@ -211,10 +204,7 @@ def audit_comparison(
             "this bundle; audit it without --baseline",
         )
     metrics = _json_object(read_document(files, SLO_METRICS), SLO_METRICS) if SLO_METRICS in files else {}
-    spec_doc = metrics.get("spec") or {}
-    spec = load_slo_spec(
-        str(spec_doc.get("yaml", "")).encode(), source=str(spec_doc.get("source", "slos.yaml"))
-    )
+    spec = _recorded_spec(metrics)
     own = _named_frames(files, "audited bundle")
     design = recorded.get("design") or SEQUENTIAL
     recomputed = comparison_document(
@@ -232,11 +222,33 @@ def audit_comparison(
         ),
         baseline_info=info,
         design=str(design),
+        regression_method=regression_method_of(recorded, SLO_BASELINE),
     )
     if "design" not in recorded:  # made before the field: sequential, and not signed as such
         recomputed.pop("design", None)
     recomputed = json.loads(json.dumps(recomputed, default=str))
     return tuple(_differences(recorded, recomputed, "", rel_tol, abs_tol))
+
+
+def _baseline_release(
+    baseline_files: Mapping[str, bytes], source: str, verification: VerificationReport | None
+) -> dict[str, Any]:
+    """The baseline bundle's release candidate: from its verified signature, else from its own
+    manifest once its files are checked against it (which proves nothing)."""
+    if verification is not None:
+        return dict(verification.release_candidate)
+    _check_against_manifest(baseline_files, source=f"baseline bundle {source}")
+    manifest = _json_object(read_document(baseline_files, MANIFEST), MANIFEST)
+    given = manifest.get("releaseCandidate") or {}
+    return given if isinstance(given, dict) else {}
+
+
+def _recorded_spec(metrics: Mapping[str, Any]) -> SloSpec:
+    """The slos.yaml the bundle's figures were computed with (signed in slo/metrics.json)."""
+    spec_doc = metrics.get("spec") or {}
+    return load_slo_spec(
+        str(spec_doc.get("yaml", "")).encode(), source=str(spec_doc.get("source", "slos.yaml"))
+    )
 
 
 def _named_frames(files: Mapping[str, bytes], bundle: str) -> dict[str, pl.DataFrame]:

@@ -23,7 +23,13 @@ without the field means) compares this RC's run with the previous RC's signed bu
 earlier; `concurrent` compares the two services measured side by side in one run (issue 24):
 latency SLOs then use the paired design of `compare.paired` (time windows, so both sides share
 the machine's noise), error rates the same rate difference on the side-by-side rows, and the
-fan-out probe's alternated rounds the two-sample shift (its rounds do not overlap in time).
+fan-out probe's alternated ABBA rounds are paired round by round (`paired.paired_rounds`; before
+regression method 2, the two-sample shift).
+
+Materiality (regression method 2, `RegressionPolicy.material_floor_ms`): a latency row is
+`slower` / `faster` only when, besides the interval excluding 0, its shift estimate or the
+difference of the two p95s reaches the SLO's floor (`min_shift_ms` in the row); a detected shift
+below it is `no_change` and says so. `regression_method` in the document says which rules made it.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ from typing import Any
 
 import polars as pl
 
-from verification_pipeline.compare.paired import WINDOWS, paired_shift
+from verification_pipeline.compare.paired import WINDOWS, paired_rounds, paired_shift
 from verification_pipeline.compare.stats import (
     Estimate,
     RateResult,
@@ -43,7 +49,12 @@ from verification_pipeline.compare.stats import (
     rate_difference,
     shift,
 )
-from verification_pipeline.evidence.layout import CONCURRENT_BASELINE_FANOUT_STEM, CONCURRENT_BASELINE_STEM
+from verification_pipeline.errors import FormatError
+from verification_pipeline.evidence.layout import (
+    CONCURRENT_BASELINE_FANOUT_STEM,
+    CONCURRENT_BASELINE_STEM,
+    SLO_BASELINE,
+)
 from verification_pipeline.fanout.accounting import DELIVERED, LATE
 from verification_pipeline.formatting import bounds, level, signed, significant
 from verification_pipeline.gates import MIN_COMPARED_SAMPLES as GATE_MIN_COMPARED_SAMPLES
@@ -60,6 +71,16 @@ MIN_COMPARED_SAMPLES = GATE_MIN_COMPARED_SAMPLES
 (`gates.MIN_COMPARED_SAMPLES`: the baseline gate signs it, and `verify` judges by it)."""
 CDF_POINTS = 101
 
+REGRESSION_METHOD = 2
+"""The rules of the comparison, recorded in slo/baseline.json as `regression_method` (issue 24) so
+that `audit` and `verify` recompute a bundle with the rules it was made with:
+1 (no field): a latency shift is a change whenever its interval excludes 0; the fan-out probe's
+  rounds under the concurrent design are compared as two samples;
+2: a latency change must also reach the materiality floor (`RegressionPolicy.material_floor_ms`,
+  recorded per row as `min_shift_ms`), and the fan-out rounds are paired (`paired.paired_rounds`)."""
+MATERIALITY_FIELDS = ("min_shift_ms", "min_shift_threshold_pct")
+"""The regression policy's fields that method 2 added: left out of a method-1 document."""
+
 SHIFT_METHOD = (
     "Hodges-Lehmann shift, Mann-Whitney interval and p-value, variance scaled by each sample's "
     "effective n (rank autocorrelation, time order); effect size Cliff's delta; p95 ratio with a "
@@ -69,6 +90,12 @@ PAIRED_METHOD = (
     f"paired by time window (concurrent baseline, {WINDOWS} windows): shift = Hodges-Lehmann over windows of the "
     "median difference, p95 ratio = exp(HL of the log p95 ratios), Wilcoxon signed-rank intervals on the effective number "
     "of windows (autocorrelation of the window differences); effect size = sign balance of the windows"
+)
+ROUNDS_METHOD = (
+    "paired by probe round (concurrent baseline, ABBA rounds): per pair of adjacent rounds, one on each side, "
+    "the median difference and the log p95 ratio; shift = Hodges-Lehmann over the pairs, p95 ratio = exp(HL of "
+    "the log ratios), Wilcoxon signed-rank intervals on the effective number of pairs; effect size = sign "
+    "balance of the pairs"
 )
 RATE_METHOD = (
     "difference of failure rates, Newcombe hybrid score interval from Wilson intervals on each "
@@ -137,13 +164,18 @@ def comparison_document(
     baseline: Samples,
     baseline_info: Mapping[str, Any],
     design: str = SEQUENTIAL,
+    regression_method: int = REGRESSION_METHOD,
 ) -> dict[str, Any]:
     """Compare every SLO of `spec`; `baseline_info`: rc, bundle_uri, commit, verified of the baseline.
 
     `design`: SEQUENTIAL (the baseline's signed bundle) or CONCURRENT (measured beside this RC).
+    `regression_method`: the rules to follow (`REGRESSION_METHOD`; an older one to recompute an
+    older bundle, whose document then reads as it was signed).
     """
     if design not in (SEQUENTIAL, CONCURRENT):
         raise ValueError(f"unknown comparison design {design!r}")
+    if not 1 <= regression_method <= REGRESSION_METHOD:
+        raise ValueError(f"unknown regression method {regression_method!r}")
     # Both sides' health judged by this RC's limits, so the same figures always read the same.
     saturated = {
         side: saturated_sources(assess(samples.health_phases, spec.measurement_health))
@@ -153,7 +185,7 @@ def comparison_document(
     }
     rows = [
         _guard(
-            _latency_row(slo, spec, current, baseline, design)
+            _latency_row(slo, spec, current, baseline, design, regression_method)
             if slo.metric == "quantile"
             else _rate_row(slo, spec, current, baseline),
             spec.regression,
@@ -176,10 +208,24 @@ def comparison_document(
         "confidence": spec.confidence,
         "design": design,
         "baseline": dict(baseline_info),
-        "regression_policy": spec.regression.model_dump(mode="json"),
+        "regression_policy": spec.regression.model_dump(
+            mode="json", exclude=None if regression_method >= 2 else set(MATERIALITY_FIELDS)
+        ),
         "verdict": verdict.value,
         "slos": rows,
-    }
+    } | ({"regression_method": regression_method} if regression_method >= 2 else {})
+
+
+def regression_method_of(recorded: Mapping[str, Any], source: str = SLO_BASELINE) -> int:
+    """The rules a recorded slo/baseline.json was made with: its `regression_method`, 1 without one."""
+    method = recorded.get("regression_method", 1)
+    if isinstance(method, bool) or not isinstance(method, int) or not 1 <= method <= REGRESSION_METHOD:
+        raise FormatError(
+            f"{method!r} is not a regression method this code knows (1 to {REGRESSION_METHOD})",
+            source=source,
+            field="regression_method",
+        )
+    return method
 
 
 def _guard(
@@ -214,7 +260,12 @@ def _guard(
 
 
 def _latency_row(
-    slo: Slo, spec: SloSpec, current: Samples, baseline: Samples, design: str = SEQUENTIAL
+    slo: Slo,
+    spec: SloSpec,
+    current: Samples,
+    baseline: Samples,
+    design: str = SEQUENTIAL,
+    method: int = REGRESSION_METHOD,
 ) -> dict[str, Any]:
     policy, q = spec.regression, slo.quantile or 0.95
     x, y = latencies(slo.source, current), latencies(slo.source, baseline)
@@ -227,56 +278,105 @@ def _latency_row(
         "baseline": _latency_side(y, q),
         "method": SHIFT_METHOD,
     }
+    floor = policy.material_floor_ms(slo.threshold) if method >= 2 else 0.0
+    if method >= 2:
+        sides = (row["current"]["p95_ms"], row["baseline"]["p95_ms"])
+        row["min_shift_ms"] = floor
+        row["p95_diff_ms"] = None if None in sides else sides[0] - sides[1]
     if min(x.len(), y.len()) < MIN_COMPARED_SAMPLES:
         return row | _not_compared(policy, x.len(), y.len(), row)
-    paired = (
-        paired_shift(
-            timed_latencies(slo.source, current), timed_latencies(slo.source, baseline), q, spec.confidence
-        )
-        if design == CONCURRENT and slo.source != "fanout"
-        else None
-    )
-    result: ShiftResult | PairedRow
-    if paired is not None:
-        result = PairedRow(paired.shift, paired.p_value, paired.effect_size, paired.n_eff, paired.n_eff)
-        ratio = paired.quantile_ratio
-        row["method"] = PAIRED_METHOD
-        row["windows"] = paired.windows
-    else:
-        result = shift(x, y, spec.confidence)
-        ratio = quantile_ratio(x, y, q, spec.confidence)
-    s = result.shift
-    classification = (
-        "slower"
-        if s.lower is not None and s.lower > 0
-        else "faster"
-        if s.upper is not None and s.upper < 0
-        else "no_change"
-    )
-    limit = 1.0 + policy.max_p95_increase_pct / 100.0
-    label = f"p{q * 100:g}"
-    figures = (
-        f"{label} {significant(row['current']['p95_ms'], 4)} ms vs {significant(row['baseline']['p95_ms'], 4)} ms "
-        f"(ratio {significant(ratio.estimate, 4)}, {level(spec.confidence)} CI {bounds(ratio.lower, ratio.upper, 4)}); "
-        f"shift {signed(s.estimate)} ms, CI {bounds(s.lower, s.upper, 4)} ms; "
-        f"Mann-Whitney p = {result.p_value:.3g}, Cliff's delta {result.effect_size:+.3f}: {classification}"
-    )
-    tolerance = f"+{policy.max_p95_increase_pct:g} % on {label}"
-    if classification == "slower" and ratio.lower is not None and ratio.lower > limit:
-        verdict, why = _on_regression(policy), f"a regression beyond {tolerance}"
-    elif classification == "slower" and (ratio.upper is None or ratio.estimate > limit):
-        verdict = _undecided(policy)
-        why = f"slower, and the interval cannot show it within {tolerance}"
-    elif classification == "slower":
-        verdict, why = Verdict.PASS, f"slower, within {tolerance}"
-    else:
-        verdict, why = Verdict.PASS, "no regression"
+    result, ratio = _latency_result(slo, spec, (current, baseline), (x, y), design, method, row)
+    classification = classify_shift(result.shift, floor, row.get("p95_diff_ms"))
+    figures = _latency_figures(row, q, spec.confidence, result, ratio, classification)
+    if classification == "no_change" and classify_shift(result.shift, 0.0) != "no_change":
+        figures += f" (detected, but the shift and the p{q * 100:g} difference are within the {significant(floor, 4)} ms materiality floor)"
+    verdict, why = _latency_verdict(policy, classification, ratio, f"p{q * 100:g}")
     return row | {
-        "shift_ms": s.as_json(),
+        "shift_ms": result.shift.as_json(),
         "p95_ratio": ratio.as_json(),
         **_judgement(result, classification, verdict, f"{figures}; {why}"),
         "cdf": {"current": _cdf(x), "baseline": _cdf(y)},
     }
+
+
+def classify_shift(s: Estimate, floor_ms: float, p95_diff_ms: float | None = None) -> str:
+    """`slower` when the whole interval is above 0 and the change is material: the shift's
+    estimate or the difference of the two sides' p95s (`p95_diff_ms`, this RC's minus the
+    baseline's) at least the floor; `faster` the mirror image; `no_change` otherwise. Floor 0 is
+    the rule before the floor (an estimate lies inside its interval)."""
+    tail = p95_diff_ms if p95_diff_ms is not None else 0.0
+    if s.lower is not None and s.lower > 0 and max(s.estimate, tail) >= floor_ms:
+        return "slower"
+    if s.upper is not None and s.upper < 0 and min(s.estimate, tail) <= -floor_ms:
+        return "faster"
+    return "no_change"
+
+
+def _latency_result(
+    slo: Slo,
+    spec: SloSpec,
+    sides: tuple[Samples, Samples],
+    values: tuple[pl.Series, pl.Series],
+    design: str,
+    method: int,
+    row: dict[str, Any],
+) -> tuple[ShiftResult | PairedRow, Estimate]:
+    """The shift and the quantile ratio: paired under the concurrent design where the samples allow
+    (time windows; the fan-out probe's ABBA rounds from method 2), else the two-sample figures.
+    Sets the row's `method` (and `windows` / `rounds`) to what was used."""
+    q, (current, baseline) = slo.quantile or 0.95, sides
+    paired, unit = None, "windows"
+    if design == CONCURRENT and slo.source != "fanout":
+        paired = paired_shift(
+            timed_latencies(slo.source, current), timed_latencies(slo.source, baseline), q, spec.confidence
+        )
+        if paired is not None:
+            row["method"] = PAIRED_METHOD
+    elif design == CONCURRENT and method >= 2:
+        paired, unit = (
+            paired_rounds(timed_fanout(current), timed_fanout(baseline), q, spec.confidence),
+            "rounds",
+        )
+        if paired is not None:
+            row["method"] = ROUNDS_METHOD
+    if paired is not None:
+        row[unit] = paired.windows
+        result = PairedRow(paired.shift, paired.p_value, paired.effect_size, paired.n_eff, paired.n_eff)
+        return result, paired.quantile_ratio
+    x, y = values
+    return shift(x, y, spec.confidence), quantile_ratio(x, y, q, spec.confidence)
+
+
+def _latency_figures(
+    row: dict[str, Any],
+    q: float,
+    confidence: float,
+    result: ShiftResult | PairedRow,
+    ratio: Estimate,
+    classification: str,
+) -> str:
+    s, label = result.shift, f"p{q * 100:g}"
+    return (
+        f"{label} {significant(row['current']['p95_ms'], 4)} ms vs {significant(row['baseline']['p95_ms'], 4)} ms "
+        f"(ratio {significant(ratio.estimate, 4)}, {level(confidence)} CI {bounds(ratio.lower, ratio.upper, 4)}); "
+        f"shift {signed(s.estimate)} ms, CI {bounds(s.lower, s.upper, 4)} ms; "
+        f"Mann-Whitney p = {result.p_value:.3g}, Cliff's delta {result.effect_size:+.3f}: {classification}"
+    )
+
+
+def _latency_verdict(
+    policy: RegressionPolicy, classification: str, ratio: Estimate, label: str
+) -> tuple[Verdict, str]:
+    """The regression policy on a latency row: the p95 ratio against 1 + max_p95_increase_pct."""
+    limit = 1.0 + policy.max_p95_increase_pct / 100.0
+    tolerance = f"+{policy.max_p95_increase_pct:g} % on {label}"
+    if classification == "slower" and ratio.lower is not None and ratio.lower > limit:
+        return _on_regression(policy), f"a regression beyond {tolerance}"
+    if classification == "slower" and (ratio.upper is None or ratio.estimate > limit):
+        return _undecided(policy), f"slower, and the interval cannot show it within {tolerance}"
+    if classification == "slower":
+        return Verdict.PASS, f"slower, within {tolerance}"
+    return Verdict.PASS, "no regression"
 
 
 def _rate_row(slo: Slo, spec: SloSpec, current: Samples, baseline: Samples) -> dict[str, Any]:
@@ -369,6 +469,20 @@ def timed_latencies(source: str, samples: Samples) -> pl.DataFrame:
         return pl.DataFrame(schema={"t": pl.Float64, "value": pl.Float64})
     return frame.select(
         (pl.col("timestamp").dt.epoch("us").cast(pl.Float64) / 1e6).alias("t"), pl.col(column).alias("value")
+    ).drop_nulls()
+
+
+def timed_fanout(samples: Samples) -> pl.DataFrame:
+    """The fan-out deliveries counted (first arrivals) with their publish time (`t`, epoch seconds)
+    as `value`: the round pairing reads the publish times to find the probe's rounds."""
+    frame = samples.fanout
+    if frame is None or frame.is_empty() or "published_at" not in frame.columns:
+        return pl.DataFrame(schema={"t": pl.Float64, "value": pl.Float64})
+    if "status" in frame.columns:
+        frame = frame.filter(pl.col("status").is_in([DELIVERED, LATE]))
+    return frame.select(
+        (pl.col("published_at").dt.epoch("us").cast(pl.Float64) / 1e6).alias("t"),
+        pl.col("latency_ms").alias("value"),
     ).drop_nulls()
 
 

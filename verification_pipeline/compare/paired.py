@@ -122,7 +122,11 @@ def paired_shift(
     current: pl.DataFrame, baseline: pl.DataFrame, q: float, confidence: float, windows: int = WINDOWS
 ) -> PairedResult | None:
     """This RC against the baseline, paired by time window; None with fewer than MIN_WINDOWS usable windows."""
-    diffs = window_differences(current, baseline, q, windows)
+    return _paired(window_differences(current, baseline, q, windows), confidence)
+
+
+def _paired(diffs: pl.DataFrame, confidence: float) -> PairedResult | None:
+    """The paired figures from per-unit differences `d` (ms) and `r` (log quantile ratio), in time order."""
     if diffs.height < MIN_WINDOWS:
         return None
     shift_estimate, p_value, n_eff = signed_rank(diffs["d"], confidence)
@@ -146,3 +150,82 @@ def paired_shift(
         windows=diffs.height,
         n_eff=n_eff,
     )
+
+
+# --- the fan-out probe's rounds (issue 24) ------------------------------------------------------
+#
+# The probe cannot serve both sides at once (one publisher, one set of subscribers), so under the
+# concurrent design it alternates rounds, ABBA repeated (`defs.fanout.assets.ROUNDS`): A B B A A B
+# B A ... Rounds do not overlap in time, so time windows cannot pair them; two-sample statistics on
+# all rounds' deliveries take the thousands of deliveries as the sample, when what varies under a
+# hog is each round as a whole (which bursts it met): a demo under a hog called fan-out +6.1 ms
+# slower, CI [+3.6, +8.7], on an A/A comparison. Here the unit is the round: the rounds are taken
+# in time order two by two, (1, 2), (3, 4), ..., each pair one A round and its adjacent B round,
+# the A first in one pair and second in the next, so a drift of the machine over the phase cancels
+# between consecutive pairs. Per pair, as per window above: the difference of the medians and the
+# log ratio of the p95s; then the same Hodges-Lehmann / signed-rank figures on n_eff pairs.
+#
+# The rounds are found from the rows themselves (the raw schema has no round column): in time order
+# of publication the sides alternate in runs A | B B | A A | ... | A; a run that holds two rounds
+# (every run but the first and the last) is split at its longest pause between publishes, which is
+# the next round's start (its worker processes spawned, every subscriber connected) rather than
+# one publish's latency. Rows that do not show that shape (fewer than 2 runs, a side with an odd
+# number of rounds) are not paired: None, and the caller falls back to the two-sample figures.
+# Chosen by simulation (benchmarks/paired_design.py --fanout; figures in benchmarks/RESULTS.md).
+
+
+def probe_rounds(current: pl.DataFrame, baseline: pl.DataFrame) -> list[tuple[str, pl.DataFrame]]:
+    """The probe's rounds in time order, each as (side, its rows); [] when the rows show no ABBA shape.
+
+    Both frames: `t` (publish time, seconds, one origin) and `value` (ms).
+    """
+    rows = pl.concat(
+        [
+            current.select("t", "value").with_columns(pl.lit("current").alias("side")),
+            baseline.select("t", "value").with_columns(pl.lit("baseline").alias("side")),
+        ]
+    ).sort("t", maintain_order=True)
+    if rows.is_empty():
+        return []
+    run_id = (pl.col("side") != pl.col("side").shift(1)).fill_null(True).cum_sum()
+    runs = rows.with_columns(run_id.alias("run")).partition_by("run", maintain_order=True, include_key=False)
+    if len(runs) < 2:
+        return []
+    rounds: list[tuple[str, pl.DataFrame]] = []
+    for index, run in enumerate(runs):
+        side = str(run["side"][0])
+        if index in (0, len(runs) - 1):
+            rounds.append((side, run))
+            continue
+        times = run["t"].unique().sort()
+        if times.len() < 2:
+            return []
+        gaps = times.diff().drop_nulls()
+        cut = float(times[int(gaps.arg_max() or 0) + 1])
+        rounds.extend([(side, run.filter(pl.col("t") < cut)), (side, run.filter(pl.col("t") >= cut))])
+    return rounds if len(rounds) % 2 == 0 else []
+
+
+def round_differences(current: pl.DataFrame, baseline: pl.DataFrame, q: float) -> pl.DataFrame:
+    """Per pair of adjacent rounds (1, 2), (3, 4), ... in time order: `d` and `r` as per window."""
+    rounds = probe_rounds(current, baseline)
+    rows = []
+    for pair in range(0, len(rounds) - 1, 2):
+        sides = dict(rounds[pair : pair + 2])
+        if set(sides) != {"current", "baseline"}:
+            return pl.DataFrame(schema={"w": pl.Int64, "d": pl.Float64, "r": pl.Float64})
+        x, y = sides["current"]["value"].sort(), sides["baseline"]["value"].sort()
+        if x.len() < MIN_PER_WINDOW or y.len() < MIN_PER_WINDOW:
+            continue
+        qx, qy = quantile_type7(x, q), quantile_type7(y, q)
+        ratio = math.log(qx) - math.log(qy) if qx > 0 and qy > 0 else math.nan
+        rows.append((pair // 2, quantile_type7(x, 0.5) - quantile_type7(y, 0.5), ratio))
+    return pl.DataFrame(rows, schema={"w": pl.Int64, "d": pl.Float64, "r": pl.Float64}, orient="row")
+
+
+def paired_rounds(
+    current: pl.DataFrame, baseline: pl.DataFrame, q: float, confidence: float
+) -> PairedResult | None:
+    """This RC against the baseline, paired by adjacent probe rounds; None with fewer than
+    MIN_WINDOWS usable pairs (or rows without the rounds' shape). `windows` counts the pairs."""
+    return _paired(round_differences(current, baseline, q), confidence)

@@ -123,26 +123,52 @@ def shift(current: pl.Series, baseline: pl.Series, confidence: float) -> ShiftRe
     n_eff_y = effective_n(baseline.cast(pl.Float64).rank("average"))
     sigma = pairs * math.sqrt(1.0 / (12.0 * n_eff_x) + 1.0 / (12.0 * n_eff_y))
     z = z_of(confidence)
+    counts = _PairCounts(
+        x.sort(), y_sorted
+    )  # U does not depend on order, and sorted queries search ~3x faster
+    u0 = counts.u_at(0.0)
+    statistic = (u0 - pairs / 2.0) / sigma
+    # The median of the nm differences: the middle one, or the mean of the two middle ones.
+    middle = (counts.root(math.floor(pairs / 2.0)), counts.root(math.ceil(pairs / 2.0) - 1.0))
+    if middle[0] is None or middle[1] is None:  # out of [0, nm] only when nm = 0
+        raise ValueError(f"a shift needs samples on both sides: current has {n}, baseline {m}")
+    return ShiftResult(
+        shift=Estimate(
+            estimate=(middle[0] + middle[1]) / 2.0,
+            lower=counts.root(pairs / 2.0 + z * sigma),
+            upper=counts.root(pairs / 2.0 - z * sigma),
+        ),
+        p_value=2.0 * (1.0 - NormalDist().cdf(abs(statistic))),
+        effect_size=2.0 * u0 / pairs - 1.0,
+        n_eff_current=n_eff_x,
+        n_eff_baseline=n_eff_y,
+    )
 
-    x_sorted = x.sort()  # U does not depend on order, and sorted queries search ~3x faster
 
-    def u_at(d: float) -> float:
-        shifted = x_sorted - d
+class _PairCounts:
+    """U(d) = #{x_i - d > y_j} (ties half) over both sorted samples, and the roots of U(d) = target."""
+
+    def __init__(self, x_sorted: pl.Series, y_sorted: pl.Series) -> None:
+        self.x_sorted, self.y_sorted = x_sorted, y_sorted
+        self.pairs = float(x_sorted.len()) * float(y_sorted.len())
+        self.low_d = float_of(x_sorted.min()) - float_of(y_sorted.max()) - 1.0
+        self.high_d = float_of(x_sorted.max()) - float_of(y_sorted.min()) + 1.0
+
+    def u_at(self, d: float) -> float:
+        shifted = self.x_sorted - d
         # as Int64: the counts are u32, and their sum over 100k x 100k pairs overflows that
-        below = y_sorted.search_sorted(shifted, side="left").cast(pl.Int64).sum()
-        at_or_below = y_sorted.search_sorted(shifted, side="right").cast(pl.Int64).sum()
+        below = self.y_sorted.search_sorted(shifted, side="left").cast(pl.Int64).sum()
+        at_or_below = self.y_sorted.search_sorted(shifted, side="right").cast(pl.Int64).sum()
         return (float(below) + float(at_or_below)) / 2.0
 
-    low_d = float_of(x.min()) - float_of(y_sorted.max()) - 1.0
-    high_d = float_of(x.max()) - float_of(y_sorted.min()) + 1.0
-
-    def root(target: float) -> float | None:
+    def root(self, target: float) -> float | None:
         """inf{d: U(d) <= target}; U falls from nm at low_d to 0 at high_d. None when out of reach."""
+        pairs = self.pairs
         if target > pairs or target < 0.0:
             return None
         # Illinois false position, every fourth step a bisection: U is nearly linear near its
         # roots, so ~10 counts of O(n log m) instead of ~35 bisection steps.
-        low, high = low_d, high_d
+        low, high = self.low_d, self.high_d
         f_low, f_high = pairs - target, -target
         last_side = 0
         for step in range(_MAX_STEPS):
@@ -151,7 +177,7 @@ def shift(current: pl.Series, baseline: pl.Series, confidence: float) -> ShiftRe
             middle = (low * f_high - high * f_low) / (f_high - f_low)
             if step % 4 == 3 or not low < middle < high:
                 middle = (low + high) / 2.0
-            f_middle = u_at(middle) - target
+            f_middle = self.u_at(middle) - target
             if f_middle > 0.0:
                 low, f_low = middle, f_middle
                 f_high = f_high / 2.0 if last_side == 1 else f_high
@@ -161,24 +187,6 @@ def shift(current: pl.Series, baseline: pl.Series, confidence: float) -> ShiftRe
                 f_low = f_low / 2.0 if last_side == -1 else f_low
                 last_side = -1
         return (low + high) / 2.0
-
-    u0 = u_at(0.0)
-    statistic = (u0 - pairs / 2.0) / sigma
-    # The median of the nm differences: the middle one, or the mean of the two middle ones.
-    middle = (root(math.floor(pairs / 2.0)), root(math.ceil(pairs / 2.0) - 1.0))
-    if middle[0] is None or middle[1] is None:  # out of [0, nm] only when nm = 0
-        raise ValueError(f"a shift needs samples on both sides: current has {n}, baseline {m}")
-    return ShiftResult(
-        shift=Estimate(
-            estimate=(middle[0] + middle[1]) / 2.0,
-            lower=root(pairs / 2.0 + z * sigma),
-            upper=root(pairs / 2.0 - z * sigma),
-        ),
-        p_value=2.0 * (1.0 - NormalDist().cdf(abs(statistic))),
-        effect_size=2.0 * u0 / pairs - 1.0,
-        n_eff_current=n_eff_x,
-        n_eff_baseline=n_eff_y,
-    )
 
 
 def quantile_ratio(current: pl.Series, baseline: pl.Series, q: float, confidence: float) -> Estimate:

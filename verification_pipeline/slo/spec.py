@@ -84,6 +84,12 @@ class RegressionPolicy(BaseModel):
     `max_p95_increase_pct` above the baseline's; a rate SLO when its rate is detectably higher
     by more than `max_error_rate_increase_pp` percentage points. `on_regression: warn` (the
     default) reports it as WARN; `fail` makes it a FAIL of the RC.
+
+    Materiality (issue 24): a detected latency shift is called `slower` (or `faster`) only when
+    its estimate or the difference of the two p95s reaches the SLO's floor, max(`min_shift_ms`,
+    `min_shift_threshold_pct` % of the SLO's threshold); below it the row is `no_change`, so the
+    percentage rule never judges a sub-millisecond p95. Bundles made before (no
+    `regression_method` in slo/baseline.json) are recomputed without it (`material_floor_ms`).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
@@ -91,6 +97,12 @@ class RegressionPolicy(BaseModel):
     max_p95_increase_pct: float = Field(default=10.0, ge=0, le=1000, strict=True)
     max_error_rate_increase_pp: float = Field(default=0.1, ge=0, le=100, strict=True)
     on_regression: Literal["warn", "fail"] = "warn"
+    min_shift_ms: float = Field(default=5.0, ge=0, le=10_000, strict=True)
+    min_shift_threshold_pct: float = Field(default=2.0, ge=0, le=100, strict=True)
+
+    def material_floor_ms(self, threshold_ms: float) -> float:
+        """The smallest latency shift (ms) worth calling a change for an SLO with this threshold."""
+        return max(self.min_shift_ms, self.min_shift_threshold_pct / 100.0 * threshold_ms)
 
 
 class SloSpec(BaseModel):

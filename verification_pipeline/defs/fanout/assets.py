@@ -4,6 +4,7 @@ import math
 import os
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import dagster as dg
 import polars as pl
@@ -67,19 +68,7 @@ def fanout_latencies(
     service_build: ServiceBuildRecord,  # no probe before the build under test is shown to be the RC (or waived)
 ) -> dg.Output[pl.DataFrame]:
     if config.source == "import":
-        if not config.path:
-            raise ConfigError("import needs the fanout.json path", field="fanout_latencies.config.path")
-        data = read_source(config.path, s3)
-        summary = import_seed_fanout(data, config.path)
-        ref = store_original(context, s3, "fanout.json", data)
-        deliveries = pl.DataFrame(schema=DELIVERY_SCHEMA)
-        metadata = {
-            **original_metadata(ref),
-            "evidence": "summary-only",
-            "p95_ms": summary["p95_ms"],
-            "count": summary["count"],
-        }
-        return dg.Output(deliveries, data_version=dg.DataVersion(ref.sha256), metadata=metadata)
+        return _imported(context, config, s3)
     if config.source != "run":
         raise ConfigError(
             f"unknown source {config.source!r}",
@@ -97,15 +86,7 @@ def fanout_latencies(
         request_timeout_s=config.request_timeout_s,
     )
 
-    logged: dict[str, int] = {}
-
-    def progress(phase: str, done: int, total: int) -> None:
-        # one line per phase per tenth of the way, not one per publish
-        step = max(total // 10, 1)
-        if done == total or done // step != logged.get(phase, -1):
-            logged[phase] = done // step
-            context.log.info(f"fan-out probe: {phase} {done}/{total}")
-
+    progress = _progress_log(context)
     # the probe's clients: this process (the publisher) and its subscriber processes
     baseline: ProbeResult | None = None
     # beside them, a few subscribers asking for another tenant's room (authz_under_load)
@@ -132,15 +113,7 @@ def fanout_latencies(
             "evidence": "raw",
             "subscribers": config.subscribers,
             "events": config.events,
-            "p95_ms": _rounded(metrics["p95_ms"]),
-            "delivery_ratio": _rounded(metrics["delivery_ratio"], 6),
-            "late": metrics["late"],
-            "lost": metrics["lost"],
-            "duplicates": metrics["duplicates"],
-            "loop_lag_p99_ms": _rounded(metrics["loop_lag_p99_ms"]),
-            "loop_lag_p99_ms_by_process": {
-                process: _rounded(lag) for process, lag in metrics["loop_lag_p99_ms_by_process"].items()
-            },
+            **_figures_metadata(metrics),
             "charts": dg.MetadataValue.md(fanout_chart_markdown(result.deliveries)),
             **health_metadata([health]),
             **stored_value_metadata(raw_name("fanout"), kept=_keep_baseline(context, s3, baseline)),
@@ -148,9 +121,58 @@ def fanout_latencies(
     )
 
 
-ROUNDS = ("current", "baseline", "baseline", "current")
-"""The concurrent baseline's probe rounds: ABBA, so a drift of the machine over the phase weighs
-on both sides alike (each side gets half the events, in two rounds)."""
+def _imported(
+    context: dg.AssetExecutionContext, config: FanoutConfig, s3: S3Resource
+) -> dg.Output[pl.DataFrame]:
+    """A seed-shaped fanout.json from CI: its summary only, the original kept; no raw deliveries."""
+    if not config.path:
+        raise ConfigError("import needs the fanout.json path", field="fanout_latencies.config.path")
+    data = read_source(config.path, s3)
+    summary = import_seed_fanout(data, config.path)
+    ref = store_original(context, s3, "fanout.json", data)
+    deliveries = pl.DataFrame(schema=DELIVERY_SCHEMA)
+    metadata = {
+        **original_metadata(ref),
+        "evidence": "summary-only",
+        "p95_ms": summary["p95_ms"],
+        "count": summary["count"],
+    }
+    return dg.Output(deliveries, data_version=dg.DataVersion(ref.sha256), metadata=metadata)
+
+
+def _progress_log(context: dg.AssetExecutionContext) -> Callable[[str, int, int], None]:
+    """The probe's progress in the run's log: one line per phase per tenth of the way, not one per publish."""
+    logged: dict[str, int] = {}
+
+    def progress(phase: str, done: int, total: int) -> None:
+        step = max(total // 10, 1)
+        if done == total or done // step != logged.get(phase, -1):
+            logged[phase] = done // step
+            context.log.info(f"fan-out probe: {phase} {done}/{total}")
+
+    return progress
+
+
+def _figures_metadata(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The probe's figures for display (rounded; the exact values are in the stored deliveries)."""
+    return {
+        "p95_ms": _rounded(metrics["p95_ms"]),
+        "delivery_ratio": _rounded(metrics["delivery_ratio"], 6),
+        "late": metrics["late"],
+        "lost": metrics["lost"],
+        "duplicates": metrics["duplicates"],
+        "loop_lag_p99_ms": _rounded(metrics["loop_lag_p99_ms"]),
+        "loop_lag_p99_ms_by_process": {
+            process: _rounded(lag) for process, lag in metrics["loop_lag_p99_ms_by_process"].items()
+        },
+    }
+
+
+ROUNDS = ("current", "baseline", "baseline", "current") * 3
+"""The concurrent baseline's probe rounds: ABBA three times, so a drift of the machine over the
+phase weighs on both sides alike (each side gets half the events, in six rounds), and the
+comparison pairs each round with its neighbour (`compare.paired.paired_rounds`: six pairs, its
+minimum; 12 rounds were chosen by simulation against 16-24, benchmarks/RESULTS.md)."""
 
 
 def _alternated(

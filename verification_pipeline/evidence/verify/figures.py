@@ -209,11 +209,17 @@ def _comparison(f: _Figures, at: str, row: Mapping[str, Any], policy: _Policy) -
     elif kind == "latency":
         shift = _interval(f, f"{at}.shift_ms", row.get("shift_ms"))
         ratio = _interval(f, f"{at}.p95_ratio", row.get("p95_ratio"))
+        # a shift below the row's materiality floor is no change (issue 24); no floor signed: 0
+        floor = f.number(f"{at}.min_shift_ms", row.get("min_shift_ms"), optional=True) or 0.0
+        if floor < 0:
+            raise f.refuse(f"{at}.min_shift_ms", f"{floor:g} is below 0 ms")
+        estimate = shift["estimate"] or 0.0
+        tail = f.number(f"{at}.p95_diff_ms", row.get("p95_diff_ms"), optional=True) or 0.0
         classification = (
             "slower"
-            if shift["lower"] is not None and shift["lower"] > 0
+            if shift["lower"] is not None and shift["lower"] > 0 and max(estimate, tail) >= floor
             else "faster"
-            if shift["upper"] is not None and shift["upper"] < 0
+            if shift["upper"] is not None and shift["upper"] < 0 and min(estimate, tail) <= -floor
             else "no_change"
         )
         limit = 1.0 + policy.pct / 100.0
