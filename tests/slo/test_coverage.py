@@ -304,7 +304,18 @@ def test_the_fail_side_covers_the_long_run_p95_over_all_runs_with_slow_episodes(
     truth = episodes_p95()
     values = np.array([slow_episodes(rng, 3000)[0] for _ in range(300)])
     low, _ = p95_bounds(values, dependent=True)
-    before, _ = p95_bounds(values, dependent=True, method=2)
+    # Method 2 differs only where blocks disagree: bound those runs again, the rest are alike.
+    flagged = np.array(
+        [
+            bool(blocks and blocks.disagree)
+            for blocks in (
+                time_blocks(row, 0.95, float(np.quantile(row, 0.95)), CONFIDENCE) for row in values
+            )
+        ]
+    )
+    before = low.copy()
+    before[flagged] = p95_bounds(values[flagged], dependent=True, method=2)[0]
+    assert flagged.sum() >= 30
     assert (low <= truth).mean() >= allowed(300)
     assert (before <= truth).mean() < allowed(300)
 
@@ -320,7 +331,7 @@ def test_heavy_tailed_bursts_missed_at_four_expected_bursts_are_runs_no_rule_wit
     bursts of any size is out of reach of such a rule (benchmarks/singles_tradeoff.py)."""
     rng = np.random.default_rng(36)
     sizes, mean = pareto_sizes(rng, 1.5, 5000)
-    n = 20_000
+    n = 10_000
     failed = burst_failures(rng, 300, n, 4.0, sizes, 5000)
     truth = 4.0 * mean / n
     missed = upper_bounds(failed, dependent=True) < truth

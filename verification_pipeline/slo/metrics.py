@@ -177,26 +177,12 @@ def evaluate_quantile(
         )
     ordered = measured_latencies.sort()
     value = quantile_type7(ordered, q)
-    dependence = serial_dependence(measured_latencies <= value)
+    dependence, floor, blocks = _quantile_dependence(measured_latencies, q, value, confidence, method)
     lag1 = _lag1(measured_latencies.log1p())
-    floor, blocks = 1.0, None
-    if method >= 2:
-        # The ranks' floor only where the indicator saw nothing (too few samples to tell); the
-        # blocks' at every candidate bound, where they disagree.
-        floor = latent_design_effect(measured_latencies, q) if dependence.design_effect == 1.0 else 1.0
-        blocks = time_blocks(measured_latencies, q, value, confidence)
-        at_estimate = max(floor, blocks.design_effect if blocks is not None else 1.0)
-        if at_estimate > dependence.design_effect:
-            dependence = replace(dependence, design_effect=at_estimate, effective_n=n / at_estimate)
-    low_rank, high_rank = quantile_bounds_in_time_order(
-        measured_latencies, ordered, q, confidence, dependence, floor, blocks
+    low, high = _quantile_bound_values(
+        measured_latencies, ordered, q, confidence, dependence, floor, blocks, method
     )
-    low = ordered[low_rank - 1] if low_rank else None
-    high = ordered[high_rank - 1] if high_rank else None
     calm_low = method >= 3 and blocks is not None and blocks.disagree
-    if calm_low and blocks is not None and low is not None:
-        calm = calmest_block_lower(measured_latencies, q, confidence, blocks)
-        low = None if calm is None else min(low, calm)
     measured = (
         f"{label} of {n} {_scope(slo)}{words} is {significant(value)} ms"
         f"{'' if everything is None else f' ({significant(everything)} ms over every response)'}; "
@@ -225,6 +211,48 @@ def evaluate_quantile(
         dependence=dependence,
         lag1=lag1,
     )
+
+
+def _quantile_dependence(
+    latencies: pl.Series, q: float, value: float, confidence: float, method: int
+) -> tuple[Dependence, float, TimeBlocks | None]:
+    """The dependence a latency quantile's bounds allow for: the indicator's at the estimate
+    `value`, and under method 2 the ranks' floor (where the indicator saw nothing: too few
+    samples to tell) and the time blocks (at every candidate bound, where they disagree), the
+    design effect at the estimate raised to what they say."""
+    n = latencies.len()
+    dependence = serial_dependence(latencies <= value)
+    if method < 2:
+        return dependence, 1.0, None
+    floor = latent_design_effect(latencies, q) if dependence.design_effect == 1.0 else 1.0
+    blocks = time_blocks(latencies, q, value, confidence)
+    at_estimate = max(floor, blocks.design_effect if blocks is not None else 1.0)
+    if at_estimate > dependence.design_effect:
+        dependence = replace(dependence, design_effect=at_estimate, effective_n=n / at_estimate)
+    return dependence, floor, blocks
+
+
+def _quantile_bound_values(
+    latencies: pl.Series,
+    ordered: pl.Series,
+    q: float,
+    confidence: float,
+    dependence: Dependence,
+    floor: float,
+    blocks: TimeBlocks | None,
+    method: int,
+) -> tuple[float | None, float | None]:
+    """The one-sided bounds (values, None where the sample cannot bound that side); under method 3
+    the lower one at most the calmest time block's where the blocks disagree."""
+    low_rank, high_rank = quantile_bounds_in_time_order(
+        latencies, ordered, q, confidence, dependence, floor, blocks
+    )
+    low = ordered[low_rank - 1] if low_rank else None
+    high = ordered[high_rank - 1] if high_rank else None
+    if method >= 3 and blocks is not None and blocks.disagree and low is not None:
+        calm = calmest_block_lower(latencies, q, confidence, blocks)
+        low = None if calm is None else min(low, calm)
+    return low, high
 
 
 def evaluate_rate(
@@ -268,17 +296,8 @@ def evaluate_rate(
             zero_failure_sample_size(slo.threshold / 100, confidence, dependence.design_effect),
         )
         why += f"; {needed} requests without a failure would be needed to show it"
-    # Method 2 counts bursts of two failures or more: a lone failure is no burst a run can tell
-    # from independent ones, and the coverage goal is stated in those (RESULTS.md, issue 26).
-    multiple = method >= 2
-    seen = (
-        (dependence.burst_sizes.multiple if dependence.burst_sizes else 0)
-        if multiple
-        else (dependence.bursts or 0)
-    )
-    if verdict != FAIL and seen < STATED_BURSTS:
-        singles = (dependence.bursts or 0) if multiple and seen == 0 else 0
-        why += f"{CANNOT_EXCLUDE}{_could_miss(seen, n, slo.threshold, confidence, multiple=multiple, singles=singles)}"
+    if verdict != FAIL:
+        why += _bursts_caveat(dependence, n, slo.threshold, confidence, method)
     return _row(
         slo,
         confidence,
@@ -308,6 +327,24 @@ def _bursts_seen(dependence: Dependence) -> str:
         return ""
     plural = "burst" if bursts == 1 else "bursts"
     return f" in {bursts} {plural} (runs of consecutive failed requests, the largest {sizes.largest})"
+
+
+def _bursts_caveat(dependence: Dependence, n: int, threshold: float, confidence: float, method: int) -> str:
+    """What a verdict other than FAIL on fewer than `STATED_BURSTS` bursts cannot exclude, as the
+    end of its reason ("" from that many on). Method 2 counts bursts of two failures or more: a
+    lone failure is no burst a run can tell from independent ones, and the coverage goal is
+    stated in those (RESULTS.md, issue 26)."""
+    multiple = method >= 2
+    seen = (
+        (dependence.burst_sizes.multiple if dependence.burst_sizes else 0)
+        if multiple
+        else (dependence.bursts or 0)
+    )
+    if seen >= STATED_BURSTS:
+        return ""
+    singles = (dependence.bursts or 0) if multiple and seen == 0 else 0
+    missed = _could_miss(seen, n, threshold, confidence, multiple=multiple, singles=singles)
+    return f"{CANNOT_EXCLUDE}{missed}"
 
 
 def _could_miss(
