@@ -123,7 +123,7 @@ def main() -> None:
         "| sizes | expected bursts | expected bursts of 2+ | mean size | P(all singles) | misses all singles | "
         f"upper covers, method 2 | {names} |"
     )
-    print("| --- |" + " ---: |" * (7 + len(RULES)))
+    print("| --- |" + " ---: |" * (6 + len(RULES)))
     for number, (kind, parameter, bursts) in enumerate(CELLS):
         print(
             bursty(np.random.default_rng([args.seed, number]), args.reps, kind, parameter, bursts), flush=True
