@@ -319,6 +319,8 @@ def test_where_blocks_disagree_a_fail_needs_the_calmest_block_above_the_threshol
     assert now.ci_low is not None and before.ci_low is not None and now.ci_low < 45.5 < before.ci_low
     assert now.ci_high == before.ci_high  # the PASS side is method 2's
     assert "the lower bound is at most the calmest block's own" in now.reason
+    # The upper side's limit (issue 26 (c)): the blocks see variation within the run only.
+    assert "not for how often slow stretches recur beyond it" in now.reason
     assert "calmest block" not in before.reason
     slow = pl.Series(
         [3 * v for v in steady[:4000]] + [9 * v for v in steady[4000:5500]] + [3 * v for v in steady[5500:]]
