@@ -159,3 +159,23 @@ def test_overload_benchmark_prints_the_measured_rates_beside_the_declared_limit(
     assert offered and admitted, out
     assert float(admitted.group(1)) < float(offered.group(1))  # the limiter shed the rest
     assert "load average before:" in out and re.search(r"^overload:recovery: \w+$", out, re.MULTILINE)
+
+
+def test_singles_tradeoff_benchmark_puts_the_ceiling_beside_method_2_and_prices_the_priors():
+    """The trade-off of issue 26 (a): a rule within 5 % of the exact bound on independent
+    failures can give an all-singles run at most 1.05 x CP(K), which covers no Pareto 1.5 run at
+    4 expected bursts that method 2 misses; the priors are priced on independent failures."""
+    out = run("singles_tradeoff.py", "--reps", "10")
+    rows = [line.split(" | ") for line in out.splitlines() if re.match(r"^\| (pareto|geometric)", line)]
+    assert [row[0] for row in rows] == [
+        "| pareto 1.5",
+        "| pareto 1.5",
+        "| pareto 2.5",
+        "| pareto 1.1",
+        "| geometric 20",
+    ]
+    assert all(len(row) == 12 for row in rows)
+    assert rows[0][6] == rows[0][7]  # method 2 and the ceiling cover the same runs
+    assert "coverage at most 0.865" in out
+    independent = [line for line in out.splitlines() if re.match(r"^\| (1|2|4|8|20|50) \|", line)]
+    assert len(independent) == 6 and all(line.split(" | ")[1].startswith("1.05 /") for line in independent)

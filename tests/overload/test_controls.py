@@ -4,13 +4,19 @@ default per-tenant limit is the one the packaged file declares."""
 from __future__ import annotations
 
 import json
+import random
 
 import polars as pl
 import pytest
 
 from reference_target.tenant_limits import DEFAULT_TENANT_RPS_LIMIT
-from verification_pipeline.errors import ConfigError
-from verification_pipeline.gates import OVERLOAD_RECOVERY, OVERLOAD_REFUSALS, OVERLOAD_SHED
+from verification_pipeline.errors import ConfigError, FormatError
+from verification_pipeline.gates import (
+    OVERLOAD_ADMITTED_P95,
+    OVERLOAD_RECOVERY,
+    OVERLOAD_REFUSALS,
+    OVERLOAD_SHED,
+)
 from verification_pipeline.overload.k6 import read_overload_output
 from verification_pipeline.overload.schema import ROWS_SCHEMA
 from verification_pipeline.slo.overload import overload_document, phase_inputs, recompute_overload_document
@@ -229,3 +235,29 @@ def test_a_starved_k6_makes_a_latency_fail_inconclusive_and_says_why():
     assert {g["name"]: g["verdict"] for g in document["gates"]}["overload:shed_at_limit"] == "PASS"
     recorded = json.loads(json.dumps(document))
     assert json.loads(json.dumps(recompute_overload_document(frame, recorded))) == recorded
+
+
+def test_the_document_records_its_bounds_method_and_an_older_one_recomputes_with_method_2():
+    """slo/overload.json's latency gates follow `slo.metrics.BOUNDS_METHOD`, recorded in its
+    inputs (issue 26, round three): where the admitted requests' time blocks disagree (a slow
+    stretch), method 3 holds the lower bound to the calmest block's and says so; a document
+    without the field was made with method 2 and `audit` recomputes it so."""
+    rng = random.Random(3)
+    rows = [
+        _row(
+            1_000.0 + i / 500, "overload", 200, rng.lognormvariate(3, 0.5) * (3 if 2_000 <= i < 2_600 else 1)
+        )
+        for i in range(5_000)
+    ]
+    frame = pl.DataFrame(rows, schema=ROWS_SCHEMA)
+    inputs = phase_inputs(default_slo_spec(), overload_s=10, recovery_s=6, tenants={})
+    assert inputs["bounds_method"] == 3
+    reason = {g["name"]: g for g in overload_document(frame, inputs)["gates"]}[OVERLOAD_ADMITTED_P95][
+        "reason"
+    ]
+    assert "apart beyond chance" in reason and "at most the calmest block's own" in reason
+    older = {key: value for key, value in inputs.items() if key != "bounds_method"}
+    before = {g["name"]: g for g in overload_document(frame, older)["gates"]}[OVERLOAD_ADMITTED_P95]["reason"]
+    assert "apart beyond chance" in before and "calmest block" not in before
+    with pytest.raises(FormatError, match="inputs.bounds_method"):
+        overload_document(frame, inputs | {"bounds_method": 1})

@@ -17,6 +17,7 @@ import pytest
 
 from verification_pipeline.slo.stats import (
     Dependence,
+    calmest_block_lower,
     failure_dependence,
     latent_design_effect,
     quantile_bounds,
@@ -44,9 +45,10 @@ def lognormal_ar1(rng: np.random.Generator, reps: int, n: int, rho: float) -> np
     return 100.0 * np.exp(0.5 * z)
 
 
-def p95_bounds(values: np.ndarray, *, dependent: bool, method: int = 2) -> tuple[np.ndarray, np.ndarray]:
+def p95_bounds(values: np.ndarray, *, dependent: bool, method: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """The pipeline's p95 bounds per row (as `evaluate_quantile` takes them); `method=1` is the
-    rule before issue 26's second round (no floor from the ranks, no time blocks)."""
+    rule before issue 26's second round (no floor from the ranks, no time blocks), `method=2`
+    before its third (the lower bound not held to the calmest block's where blocks disagree)."""
     lows, highs = [], []
     n = values.shape[1]
     for row in values:
@@ -65,7 +67,11 @@ def p95_bounds(values: np.ndarray, *, dependent: bool, method: int = 2) -> tuple
             if dependent
             else quantile_bounds(n, 0.95, CONFIDENCE)
         )
-        lows.append(ordered[low - 1] if low else -math.inf)
+        lower = ordered[low - 1] if low else -math.inf
+        if dependent and method >= 3 and blocks is not None and blocks.disagree:
+            calm = calmest_block_lower(row, 0.95, CONFIDENCE, blocks)
+            lower = -math.inf if calm is None else min(lower, calm)
+        lows.append(lower)
         highs.append(ordered[high - 1] if high else math.inf)
     return np.array(lows), np.array(highs)
 
@@ -286,3 +292,51 @@ def test_four_expected_bursts_of_two_or_more_heavy_tailed_failures_keep_the_erro
     n, bursts = 50_000, 4.0 / 2.0**-alpha
     failed = burst_failures(rng, 300, n, bursts, sizes, 5000)
     assert (upper_bounds(failed, dependent=True) >= bursts * mean / n).mean() >= allowed(300)
+
+
+def test_the_fail_side_covers_the_long_run_p95_over_all_runs_with_slow_episodes() -> None:
+    """What a FAIL's confidence claims is the unconditional coverage of the lower bound: over all
+    runs of the episode process, whatever they held. n = 3,000: a run holding an episode holds
+    20-60 % slow requests, its own p95 is far above the long-run one, and method 2's lower bound
+    covered 0.883 of all runs (0.923 at 10,000; RESULTS.md, issue 26 round three). Method 3
+    takes the calmest block's lower bound where blocks disagree: 0.999 on 1,000 runs."""
+    rng = np.random.default_rng(35)
+    truth = episodes_p95()
+    values = np.array([slow_episodes(rng, 3000)[0] for _ in range(300)])
+    low, _ = p95_bounds(values, dependent=True)
+    # Method 2 differs only where blocks disagree: bound those runs again, the rest are alike.
+    flagged = np.array(
+        [
+            bool(blocks and blocks.disagree)
+            for blocks in (
+                time_blocks(row, 0.95, float(np.quantile(row, 0.95)), CONFIDENCE) for row in values
+            )
+        ]
+    )
+    before = low.copy()
+    before[flagged] = p95_bounds(values[flagged], dependent=True, method=2)[0]
+    assert flagged.sum() >= 30
+    assert (low <= truth).mean() >= allowed(300)
+    assert (before <= truth).mean() < allowed(300)
+
+
+def test_heavy_tailed_bursts_missed_at_four_expected_bursts_are_runs_no_rule_within_5_percent_covers() -> (
+    None
+):
+    """Pareto 1.5 at 4 expected bursts of any size: method 2 covers ~0.78 (RESULTS.md). Every
+    miss is a run whose failures all came singly, and such a run is K failures at positions
+    distributed as independent failures' are, so any rule bounds it as a function of K; a rule
+    that keeps the exact bound within 5 % for independent failures gives it at most
+    1.05 x CP(K), which is still below the true rate on every miss. The goal at 4 expected
+    bursts of any size is out of reach of such a rule (benchmarks/singles_tradeoff.py)."""
+    rng = np.random.default_rng(36)
+    sizes, mean = pareto_sizes(rng, 1.5, 5000)
+    n = 10_000
+    failed = burst_failures(rng, 300, n, 4.0, sizes, 5000)
+    truth = 4.0 * mean / n
+    missed = upper_bounds(failed, dependent=True) < truth
+    assert missed.mean() > 0.15  # coverage ~0.78, far from 0.935
+    for row in failed[missed]:
+        burst_sizes = failure_dependence(row).burst_sizes
+        assert burst_sizes is None or burst_sizes.multiple == 0  # all singles (or none)
+        assert 1.05 * rate_bounds(int(row.sum()), n, CONFIDENCE)[1] < truth

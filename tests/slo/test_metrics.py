@@ -301,3 +301,51 @@ def test_time_blocks_flag_a_slow_episode_and_not_a_steady_run() -> None:
     assert "apart beyond chance" in slow.reason and "so the bounds allow for blocks of 2,000" in slow.reason
     assert slow.ci_high is not None and calm.ci_high is not None
     assert slow.effective_n is not None and slow.effective_n < 20_000 / 3
+
+
+def test_where_blocks_disagree_a_fail_needs_the_calmest_block_above_the_threshold() -> None:
+    """Method 3 (issue 26, round three): a run holding a slow stretch (1,500 of 10,000 requests
+    three times slower) has its own p95 far above the steady one (45.5 ms), and a lower bound
+    on it is no lower bound on the long run's; where time blocks disagree the lower bound is at
+    most the calmest block's. Method 2 FAILs a 50 ms threshold on this run; method 3 does not,
+    and still FAILs a run that is slow in every block."""
+    rng = random.Random(9)
+    steady = [rng.lognormvariate(3, 0.5) for _ in range(10_000)]
+    episode = pl.Series(steady[:4000] + [3 * v for v in steady[4000:5500]] + steady[5500:])
+    slo = READ_P95.model_copy(update={"threshold": 50})
+    before = evaluate_quantile(slo, episode, 0.95, method=2)
+    now = evaluate_quantile(slo, episode, 0.95, method=3)
+    assert verdict(before) == FAIL and verdict(now) == INCONCLUSIVE
+    assert now.ci_low is not None and before.ci_low is not None and now.ci_low < 45.5 < before.ci_low
+    assert now.ci_high == before.ci_high  # the PASS side is method 2's
+    assert "the lower bound is at most the calmest block's own" in now.reason
+    # The upper side's limit (issue 26 (c)): the blocks see variation within the run only.
+    assert "not for how often slow stretches recur beyond it" in now.reason
+    assert "calmest block" not in before.reason
+    slow = pl.Series(
+        [3 * v for v in steady[:4000]] + [9 * v for v in steady[4000:5500]] + [3 * v for v in steady[5500:]]
+    )
+    assert verdict(evaluate_quantile(READ_P95.model_copy(update={"threshold": 100}), slow, 0.95)) == FAIL
+
+
+def test_a_pass_on_failures_that_all_came_singly_says_what_it_cannot_exclude() -> None:
+    """3 failures in 20,000 requests, none adjacent: independent failures and heavy-tailed bursts
+    that happened to show only singles look alike (benchmarks/singles_tradeoff.py), so the PASS
+    says how many it saw and at what mean burst size bursts starting as often would break 0.1 %:
+    the upper bound on starts from 3 seen is 7.75 / 20,000, once every 2,580 requests, and
+    0.1 % x 2,580 = 2.6 failures a burst."""
+    n = 20_000
+    failures: list[str | None] = [None] * n
+    for i in (3000, 9000, 15000):
+        failures[i] = "http"
+    row = evaluate_rate(ERRORS, requests([20.0] * n, failures), 0.95)
+    assert verdict(row) == PASS
+    assert "no burst of two failures or more was seen" in row.reason
+    assert "its 3 failures came one at a time" in row.reason
+    assert (
+        "bursts starting once every 2,580 requests" in row.reason
+        and "mean size of 2.6 failures" in row.reason
+    )
+    # Two adjacent failures are a burst of two: the run is no longer all singles.
+    failures[3001] = "http"
+    assert "came one at a time" not in evaluate_rate(ERRORS, requests([20.0] * n, failures), 0.95).reason

@@ -45,6 +45,7 @@ from verification_pipeline.slo.stats import (
     Dependence,
     TimeBlocks,
     burst_frequency_upper,
+    calmest_block_lower,
     failure_dependence,
     latent_design_effect,
     longest_caught_episode,
@@ -74,8 +75,11 @@ RATE_METHOD = "Clopper-Pearson on effective n"
 # rules of issue 17 and the first round of issue 26. 2: issue 26, round two: a lower limit on
 # the design effect from the ranks (small samples, `latent_design_effect`), the time-block
 # diagnostic and its bound (slow episodes, `time_blocks`), the heavy-tail-robust mean burst
-# size (`rate_bounds`), and the slow episodes each latency verdict could have missed.
-BOUNDS_METHOD = 2
+# size (`rate_bounds`), and the slow episodes each latency verdict could have missed. 3: issue
+# 26, round three: where time blocks disagree the lower bound (what a FAIL rests on) is at most
+# the calmest block's own (`calmest_block_lower`): a run holding a slow episode holds more than
+# its share, and its lower bound covered the long-run p95 in 0.88-0.92 of all runs.
+BOUNDS_METHOD = 3
 # The episode a latency verdict suggests how to catch: seconds where the samples carry their
 # time, requests where they do not (the longest stretch in issue 26's slow episodes).
 TARGET_EPISODE_SECONDS = 300.0
@@ -173,27 +177,17 @@ def evaluate_quantile(
         )
     ordered = measured_latencies.sort()
     value = quantile_type7(ordered, q)
-    dependence = serial_dependence(measured_latencies <= value)
+    dependence, floor, blocks = _quantile_dependence(measured_latencies, q, value, confidence, method)
     lag1 = _lag1(measured_latencies.log1p())
-    floor, blocks = 1.0, None
-    if method >= 2:
-        # The ranks' floor only where the indicator saw nothing (too few samples to tell); the
-        # blocks' at every candidate bound, where they disagree.
-        floor = latent_design_effect(measured_latencies, q) if dependence.design_effect == 1.0 else 1.0
-        blocks = time_blocks(measured_latencies, q, value, confidence)
-        at_estimate = max(floor, blocks.design_effect if blocks is not None else 1.0)
-        if at_estimate > dependence.design_effect:
-            dependence = replace(dependence, design_effect=at_estimate, effective_n=n / at_estimate)
-    low_rank, high_rank = quantile_bounds_in_time_order(
-        measured_latencies, ordered, q, confidence, dependence, floor, blocks
+    low, high = _quantile_bound_values(
+        measured_latencies, ordered, q, confidence, dependence, floor, blocks, method
     )
-    low = ordered[low_rank - 1] if low_rank else None
-    high = ordered[high_rank - 1] if high_rank else None
+    calm_low = method >= 3 and blocks is not None and blocks.disagree
     measured = (
         f"{label} of {n} {_scope(slo)}{words} is {significant(value)} ms"
         f"{'' if everything is None else f' ({significant(everything)} ms over every response)'}; "
         f"{_bounds_text(confidence, low, high, ' ms')} ({_dependence_text(dependence, lag1)}"
-        f"{_blocks_text(blocks, label) if method >= 2 else ''})"
+        f"{_blocks_text(blocks, label, calm_low=calm_low) if method >= 2 else ''})"
     )
     verdict, why = _decide(slo, n, low, high, f"{significant(slo.threshold)} ms", confidence)
     if verdict == INCONCLUSIVE and high is None:
@@ -217,6 +211,48 @@ def evaluate_quantile(
         dependence=dependence,
         lag1=lag1,
     )
+
+
+def _quantile_dependence(
+    latencies: pl.Series, q: float, value: float, confidence: float, method: int
+) -> tuple[Dependence, float, TimeBlocks | None]:
+    """The dependence a latency quantile's bounds allow for: the indicator's at the estimate
+    `value`, and under method 2 the ranks' floor (where the indicator saw nothing: too few
+    samples to tell) and the time blocks (at every candidate bound, where they disagree), the
+    design effect at the estimate raised to what they say."""
+    n = latencies.len()
+    dependence = serial_dependence(latencies <= value)
+    if method < 2:
+        return dependence, 1.0, None
+    floor = latent_design_effect(latencies, q) if dependence.design_effect == 1.0 else 1.0
+    blocks = time_blocks(latencies, q, value, confidence)
+    at_estimate = max(floor, blocks.design_effect if blocks is not None else 1.0)
+    if at_estimate > dependence.design_effect:
+        dependence = replace(dependence, design_effect=at_estimate, effective_n=n / at_estimate)
+    return dependence, floor, blocks
+
+
+def _quantile_bound_values(
+    latencies: pl.Series,
+    ordered: pl.Series,
+    q: float,
+    confidence: float,
+    dependence: Dependence,
+    floor: float,
+    blocks: TimeBlocks | None,
+    method: int,
+) -> tuple[float | None, float | None]:
+    """The one-sided bounds (values, None where the sample cannot bound that side); under method 3
+    the lower one at most the calmest time block's where the blocks disagree."""
+    low_rank, high_rank = quantile_bounds_in_time_order(
+        latencies, ordered, q, confidence, dependence, floor, blocks
+    )
+    low = ordered[low_rank - 1] if low_rank else None
+    high = ordered[high_rank - 1] if high_rank else None
+    if method >= 3 and blocks is not None and blocks.disagree and low is not None:
+        calm = calmest_block_lower(latencies, q, confidence, blocks)
+        low = None if calm is None else min(low, calm)
+    return low, high
 
 
 def evaluate_rate(
@@ -260,16 +296,8 @@ def evaluate_rate(
             zero_failure_sample_size(slo.threshold / 100, confidence, dependence.design_effect),
         )
         why += f"; {needed} requests without a failure would be needed to show it"
-    # Method 2 counts bursts of two failures or more: a lone failure is no burst a run can tell
-    # from independent ones, and the coverage goal is stated in those (RESULTS.md, issue 26).
-    multiple = method >= 2
-    seen = (
-        (dependence.burst_sizes.multiple if dependence.burst_sizes else 0)
-        if multiple
-        else (dependence.bursts or 0)
-    )
-    if verdict != FAIL and seen < STATED_BURSTS:
-        why += f"{CANNOT_EXCLUDE}{_could_miss(seen, n, slo.threshold, confidence, multiple=multiple)}"
+    if verdict != FAIL:
+        why += _bursts_caveat(dependence, n, slo.threshold, confidence, method)
     return _row(
         slo,
         confidence,
@@ -301,10 +329,31 @@ def _bursts_seen(dependence: Dependence) -> str:
     return f" in {bursts} {plural} (runs of consecutive failed requests, the largest {sizes.largest})"
 
 
-def _could_miss(bursts: int, n: int, threshold: float, confidence: float, *, multiple: bool = False) -> str:
+def _bursts_caveat(dependence: Dependence, n: int, threshold: float, confidence: float, method: int) -> str:
+    """What a verdict other than FAIL on fewer than `STATED_BURSTS` bursts cannot exclude, as the
+    end of its reason ("" from that many on). Method 2 counts bursts of two failures or more: a
+    lone failure is no burst a run can tell from independent ones, and the coverage goal is
+    stated in those (RESULTS.md, issue 26)."""
+    multiple = method >= 2
+    seen = (
+        (dependence.burst_sizes.multiple if dependence.burst_sizes else 0)
+        if multiple
+        else (dependence.bursts or 0)
+    )
+    if seen >= STATED_BURSTS:
+        return ""
+    singles = (dependence.bursts or 0) if multiple and seen == 0 else 0
+    missed = _could_miss(seen, n, threshold, confidence, multiple=multiple, singles=singles)
+    return f"{CANNOT_EXCLUDE}{missed}"
+
+
+def _could_miss(
+    bursts: int, n: int, threshold: float, confidence: float, *, multiple: bool = False, singles: int = 0
+) -> str:
     """What a verdict on fewer than STATED_BURSTS bursts cannot exclude: bursts recurring up to
     the upper bound on their frequency, of a size that would break the threshold at it.
-    `multiple`: `bursts` counts runs of two failures or more (method 2)."""
+    `multiple`: `bursts` counts runs of two failures or more (method 2). `singles`: failures
+    seen, all one at a time (no burst of two or more): `_singly`."""
     frequency = burst_frequency_upper(bursts, n, confidence)
     size = max(2 if multiple else 1, math.ceil(threshold / 100 / frequency * (1 - 1e-12)))
     kind = "of two failures or more" if multiple else "of failures"
@@ -318,16 +367,54 @@ def _could_miss(bursts: int, n: int, threshold: float, confidence: float, *, mul
         f"so this run cannot exclude bursts starting once every {1 / frequency:,.0f} requests "
         f"(the {level(confidence)} upper bound on how often they start): bursts of {size:,} or more "
         f"failures that often would break the {significant(threshold)}% threshold"
+        f"{_singly(singles, n, threshold, confidence)}"
     )
 
 
-def _blocks_text(blocks: TimeBlocks | None, label: str) -> str:
-    """The time-block diagnostic in words, for the dependence part of a reason."""
+def _singly(failures: int, n: int, threshold: float, confidence: float) -> str:
+    """What a run whose failures all came one at a time cannot exclude (issue 26, round three):
+    heavy-tailed bursts that happened to show only single failures. Such a run is, from its data,
+    independent failures (given their number, their positions are alike under both), and its
+    bound is theirs; bursts starting as often as the upper bound on those starts, of a larger
+    mean size, would break the threshold (benchmarks/singles_tradeoff.py, RESULTS.md)."""
+    if failures == 0:
+        return ""
+    starts = burst_frequency_upper(failures, n, confidence)
+    size = threshold / 100 / starts
+    if size <= 1.0:
+        return ""
+    return (
+        f"; its {failures:,} failure{'s' if failures > 1 else ''} came one at a time, as independent "
+        f"failures do and as heavy-tailed bursts (timeout cascades, retries) may by chance (with sizes of "
+        f"tail index 1.5, 4 bursts show only single failures in one run in four); the bound takes them as "
+        f"independent, and bursts starting once every {1 / starts:,.0f} requests (the {level(confidence)} upper "
+        f"bound from the {failures:,} seen) would break the {significant(threshold)}% threshold at a mean size "
+        f"of {size:.2g} failures or more"
+    )
+
+
+def _blocks_text(blocks: TimeBlocks | None, label: str, *, calm_low: bool = False) -> str:
+    """The time-block diagnostic in words, for the dependence part of a reason. `calm_low`: the
+    lower bound is at most the calmest block's (method 3)."""
     if blocks is None:
         return "; too few samples for time blocks"
+    calm = (
+        ", and the lower bound is at most the calmest block's own (a run that held a slow stretch "
+        "holds more slowness than the long run may)"
+        if calm_low
+        else ""
+    )
+    # Issue 26, round three: the blocks see how slowness varied within the run, not how often
+    # slow stretches recur beyond it (a run holding one short stretch holds less than its share).
+    calm += (
+        "; the upper bound allows for how slowness varied within this run, not for how often slow "
+        "stretches recur beyond it"
+        if calm_low
+        else ""
+    )
     verdict = (
         f"apart beyond chance (p = {blocks.p_value:.2g}), so the bounds allow for blocks of "
-        f"{blocks.size:,} (design effect {blocks.design_effect:.3g})"
+        f"{blocks.size:,} (design effect {blocks.design_effect:.3g}){calm}"
         if blocks.disagree
         else f"within chance (p = {blocks.p_value:.2g})"
     )

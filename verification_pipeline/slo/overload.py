@@ -30,6 +30,8 @@ from typing import Any
 
 import polars as pl
 
+from verification_pipeline.errors import FormatError
+from verification_pipeline.evidence.layout import OVERLOAD_DOCUMENT
 from verification_pipeline.formatting import significant
 from verification_pipeline.gates import (
     OVERLOAD_ADMITTED_P95,
@@ -43,7 +45,7 @@ from verification_pipeline.health.assess import HealthLimits, assess
 from verification_pipeline.overload.limits import CostControls
 from verification_pipeline.overload.schema import ROWS_SCHEMA
 from verification_pipeline.quantile import quantile_type7
-from verification_pipeline.slo.metrics import evaluate_quantile, evaluate_rate
+from verification_pipeline.slo.metrics import BOUNDS_METHOD, evaluate_quantile, evaluate_rate
 from verification_pipeline.slo.spec import Slo, SloSpec
 from verification_pipeline.verdict import Verdict, worst
 
@@ -75,6 +77,9 @@ def phase_inputs(
         "tenants": dict(tenants),
         "client_health": dict(client_health) if client_health is not None else None,
         "measurement_health": spec.measurement_health.model_dump(mode="json"),
+        # The bounds' rules (`slo.metrics.BOUNDS_METHOD`), so `audit` recomputes with them; a
+        # document without it was made with method 2 (the overload phase came after it).
+        "bounds_method": BOUNDS_METHOD,
     }
 
 
@@ -104,6 +109,7 @@ def overload_document(rows: pl.DataFrame, inputs: Mapping[str, Any]) -> dict[str
     slo = Slo.model_validate(inputs["latency_slo"])
     confidence = float(inputs["confidence"])
     overload_s, recovery_s = float(inputs["overload_s"]), float(inputs["recovery_s"])
+    method = _bounds_method(inputs)
     rows = _with_send_time(rows)
     a_over = rows.filter(pl.col("scenario") == "overload")
     if a_over.is_empty():
@@ -117,8 +123,8 @@ def overload_document(rows: pl.DataFrame, inputs: Mapping[str, Any]) -> dict[str
     recovery = rows.filter(pl.col("scenario") == "recovery")
     shed, shed_figures = _shed_at_limit(a_over, controls, overload_s)
     refusals, refusal_figures = _refusals(a_over, controls)
-    admitted = _admitted_p95(a_over, slo, confidence)
-    isolation, neighbour_figures = _neighbour(neighbour, slo, controls, confidence)
+    admitted = _admitted_p95(a_over, slo, confidence, method)
+    isolation, neighbour_figures = _neighbour(neighbour, slo, controls, confidence, method)
     recovered, recovery_figures = _recovery(recovery, slo, controls, end)
     gates = [shed, refusals, admitted, isolation, recovered]
     health = _health(gates, inputs)
@@ -301,9 +307,21 @@ def _refusals(a_over: pl.DataFrame, controls: CostControls) -> tuple[dict[str, A
     return _gate(OVERLOAD_REFUSALS, verdict, why, **figures), figures
 
 
-def _admitted_p95(a_over: pl.DataFrame, slo: Slo, confidence: float) -> dict[str, Any]:
+def _bounds_method(inputs: Mapping[str, Any]) -> int:
+    """The recorded bounds method (2 for a document made before it was recorded)."""
+    method = inputs.get("bounds_method", 2)
+    if isinstance(method, bool) or not isinstance(method, int) or not 2 <= method <= BOUNDS_METHOD:
+        raise FormatError(
+            f"{method!r} is not a bounds method this code knows (2 to {BOUNDS_METHOD})",
+            source=OVERLOAD_DOCUMENT,
+            field="inputs.bounds_method",
+        )
+    return method
+
+
+def _admitted_p95(a_over: pl.DataFrame, slo: Slo, confidence: float, method: int) -> dict[str, Any]:
     admitted = a_over.filter(pl.col("status").is_between(200, 299) & ~pl.col("dropped")).sort("ts")
-    row = evaluate_quantile(slo, admitted["latency_ms"], confidence)
+    row = evaluate_quantile(slo, admitted["latency_ms"], confidence, method=method)
     return _gate(
         OVERLOAD_ADMITTED_P95,
         row.verdict,
@@ -313,11 +331,11 @@ def _admitted_p95(a_over: pl.DataFrame, slo: Slo, confidence: float) -> dict[str
 
 
 def _neighbour(
-    rows: pl.DataFrame, slo: Slo, controls: CostControls, confidence: float
+    rows: pl.DataFrame, slo: Slo, controls: CostControls, confidence: float, method: int
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     rows = _kinds(rows, controls).sort("ts")
     answered = rows.filter(pl.col("kind") == "admitted")
-    latency = evaluate_quantile(slo, answered["latency_ms"], confidence)
+    latency = evaluate_quantile(slo, answered["latency_ms"], confidence, method=method)
     failure = (
         pl.when(pl.col("kind") == "admitted")
         .then(None)
@@ -336,7 +354,7 @@ def _neighbour(
         unit="percent",
         min_samples=1,
     )
-    errors = evaluate_rate(error_slo, requests, confidence)
+    errors = evaluate_rate(error_slo, requests, confidence, method=method)
     verdict = worst([latency.verdict, errors.verdict])
     figures = {
         "neighbour_requests": rows.height,
