@@ -24,9 +24,9 @@ import polars as pl
 from verification_pipeline.authz.probe import Kind, Outcome
 from verification_pipeline.authz.schema import ROWS_SCHEMA
 from verification_pipeline.authz.tokens import NEIGHBOUR_ENV, AuthzTokens, tenant_claim
+from verification_pipeline.fanout.subscribers import open_tenant_subscription
 from verification_pipeline.fanout.wire import NotAWebsocket, Subscription, WireRefused, websocket_url
 
-EVENT = "coherenceEvents"
 CONNECT_TIMEOUT_S = 10.0
 
 
@@ -111,12 +111,8 @@ async def _intrude(url: str, intrusion: Intrusion, seen: list[_Seen]) -> tuple[S
     seen.append(record)
     started = time.perf_counter()
     try:
-        subscription, ack = await Subscription.open(
-            url,
-            auth={"token": intrusion.token},
-            subscribe=("subscribe", {"tenantId": intrusion.room}),
-            event_name=EVENT,
-            timeout_s=CONNECT_TIMEOUT_S,
+        subscription, ack = await open_tenant_subscription(
+            url, intrusion.token, intrusion.room, CONNECT_TIMEOUT_S
         )
     except WireRefused:
         record.status = 401

@@ -20,6 +20,7 @@ import httpx
 import polars as pl
 from prometheus_client.parser import text_string_to_metric_families
 
+from verification_pipeline.background import in_background
 from verification_pipeline.cost.schema import BASELINE_SIDE, ROWS_SCHEMA
 from verification_pipeline.cost.spec import QUANTITIES, CostPolicy
 from verification_pipeline.errors import shown
@@ -189,20 +190,16 @@ def reading(samplers: list[PhaseSampler], policy: CostPolicy) -> Iterator[None]:
     moments: this RC's service and a concurrent baseline's are read around the same load."""
     for sampler in samplers:
         sampler.read(first=True)
-    stop = threading.Event()
 
-    def during() -> None:
+    def during(stop: threading.Event) -> None:
         while not stop.wait(policy.sample_interval_s):
             for sampler in samplers:
                 sampler.read()
 
-    thread = threading.Thread(target=during, name=f"cost-{samplers[0].phase}", daemon=True)
-    thread.start()
     try:
-        yield
+        with in_background(during, f"cost-{samplers[0].phase}"):
+            yield
     finally:
-        stop.set()
-        thread.join()
         time.sleep(FINAL_READ_DELAY_S)
         for sampler in samplers:
             sampler.read(("scrape",))

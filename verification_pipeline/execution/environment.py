@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from verification_pipeline.errors import ConfigError, PipelineError
@@ -148,10 +148,7 @@ def _credentials(environ: Mapping[str, str]) -> str:
 def _signing_key(environ: Mapping[str, str]) -> str:
     from verification_pipeline.evidence.keys import load_signing_key_pem
 
-    key_file = environ.get("VP_EVIDENCE_SIGNING_KEY_FILE", "")
-    if key_file:
-        pem = _read(key_file, "VP_EVIDENCE_SIGNING_KEY_FILE", KEY_MAX_BYTES)
-        _as_config_error("VP_EVIDENCE_SIGNING_KEY_FILE", lambda: load_signing_key_pem(pem, source=key_file))
+    if _file_loads(environ, "VP_EVIDENCE_SIGNING_KEY_FILE", KEY_MAX_BYTES, load_signing_key_pem):
         return "the key in VP_EVIDENCE_SIGNING_KEY_FILE"
     pem_text = environ.get("VP_EVIDENCE_SIGNING_KEY", "")
     if pem_text.strip():
@@ -174,16 +171,28 @@ def _signing_key(environ: Mapping[str, str]) -> str:
 def _slos_file(environ: Mapping[str, str]) -> None:
     from verification_pipeline.slo.spec import load_slo_spec
 
-    path = environ.get("VP_SLOS_FILE", "")
-    if path:
-        data = _read(path, "VP_SLOS_FILE", CONFIG_MAX_BYTES)
-        _as_config_error("VP_SLOS_FILE", lambda: load_slo_spec(data, source=path))
+    _file_loads(environ, "VP_SLOS_FILE", CONFIG_MAX_BYTES, load_slo_spec)
 
 
 def _local_file(environ: Mapping[str, str], name: str) -> None:
     value = environ.get(name, "")
     if value and not value.startswith("s3://") and not Path(value).is_file():
         raise ConfigError(f"{value} is not a file", field=name, hint="a path to the report, or an s3:// URI")
+
+
+class _Loader(Protocol):
+    def __call__(self, data: bytes, /, *, source: str) -> object: ...
+
+
+def _file_loads(environ: Mapping[str, str], name: str, limit: int, load: _Loader) -> bool:
+    """The file variable `name` names (if set) is read within `limit` and `load(data, source=path)`
+    accepts it; False when the variable is not set. Any failure: exit 2 naming the variable."""
+    path = environ.get(name, "")
+    if not path:
+        return False
+    data = _read(path, name, limit)
+    _as_config_error(name, lambda: load(data, source=path))
+    return True
 
 
 def _read(path: str, name: str, limit: int) -> bytes:

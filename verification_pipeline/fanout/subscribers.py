@@ -211,15 +211,25 @@ async def _connect_all(
         raise
 
 
+async def open_tenant_subscription(
+    url: str, token: str, tenant: str, timeout_s: float
+) -> tuple[Subscription, object]:
+    """Connect with `token` and subscribe to `tenant`'s coherence events: the subscription and its
+    acknowledgement; raises what `Subscription.open` raises."""
+    return await Subscription.open(
+        url,
+        auth={"token": token},
+        subscribe=("subscribe", {"tenantId": tenant}),
+        event_name=EVENT,
+        timeout_s=timeout_s,
+    )
+
+
 async def subscribe_one(group: SubscriberGroup, url: str) -> Subscription:
     """One subscriber of `group`, connected and subscribed; SubscribeFailed says why not, for a person."""
     try:
-        subscription, ack = await Subscription.open(
-            url,
-            auth={"token": group.token},
-            subscribe=("subscribe", {"tenantId": group.tenant}),
-            event_name=EVENT,
-            timeout_s=group.connect_timeout_s,
+        subscription, ack = await open_tenant_subscription(
+            url, group.token, group.tenant, group.connect_timeout_s
         )
     except WireRefused as exc:
         raise SubscribeFailed(f"the Socket.IO connection or subscription was refused: {exc}") from None

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from verification_pipeline.report import charts
+from verification_pipeline.report.tables import table
 from verification_pipeline.textsafe import for_html, mark_verdict_words
 
 # outcome -> colour; the order they are stacked in
@@ -67,6 +68,5 @@ def authz_section(document: Mapping[str, Any] | None) -> str:
         f"{for_html(mark_verdict_words(document.get('reason') or ''))}.{stated} "
         f"{for_html(document.get('note') or '')}.</p>"
         f"{authz_chart(document)}"
-        '<table id="authz"><tr><th>kind</th><th>attempts</th><th>refused</th><th>admitted</th>'
-        f"<th>shed (429)</th><th>error</th></tr>{''.join(rows)}</table>"
+        + table("authz", ("kind", "attempts", "refused", "admitted", "shed (429)", "error"), "".join(rows))
     )

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from verification_pipeline.report import charts
+from verification_pipeline.report.tables import table
 from verification_pipeline.textsafe import for_html
 
 MIB = 1 << 20
@@ -76,6 +77,17 @@ def cost_section(document: Mapping[str, Any] | None) -> str:
         f'<h2>Cost per request</h2><p id="cost-verdict"><b>{for_html(document.get("verdict"))}</b>: '
         f"{for_html(document.get('reason'))}</p>"
         f"{cost_chart(document)}"
-        '<table id="cost"><tr><th>phase</th><th>source</th><th>CPU s per 1,000 requests</th><th>requests</th>'
-        f"<th>peak RSS (MiB)</th><th>cache hit ratio</th><th>limiter refusals</th></tr>{rows}</table>"
+        + table(
+            "cost",
+            (
+                "phase",
+                "source",
+                "CPU s per 1,000 requests",
+                "requests",
+                "peak RSS (MiB)",
+                "cache hit ratio",
+                "limiter refusals",
+            ),
+            rows,
+        )
     )

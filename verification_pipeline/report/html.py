@@ -19,6 +19,7 @@ from verification_pipeline.report.cost import cost_section
 from verification_pipeline.report.health import client_health
 from verification_pipeline.report.markdown import number, shift_text
 from verification_pipeline.report.overload import overload_section
+from verification_pipeline.report.tables import table
 from verification_pipeline.slo.document import health_line
 from verification_pipeline.slo.metrics import (
     DEPENDENCE_COLUMNS,
@@ -137,9 +138,11 @@ def _verdict_section(inputs: ReportInputs, verdict: Verdict) -> str:
             if inputs.baseline and inputs.baseline.get("status") == "COMPARED"
             else ""
         )
-        + '</p><h2>SLOs, tightest first</h2><table id="slos"><tr><th>SLO</th><th>verdict</th><th>value</th>'
-        "<th>threshold</th><th>interval</th><th>share of budget used</th><th>n</th></tr>"
-        f"{rows}</table>{_limits(inputs)}"
+        + "</p><h2>SLOs, tightest first</h2>"
+        + table(
+            "slos", ("SLO", "verdict", "value", "threshold", "interval", "share of budget used", "n"), rows
+        )
+        + _limits(inputs)
     )
 
 
@@ -281,8 +284,22 @@ def _baseline_section(inputs: ReportInputs) -> str:
     return (
         f"<h2>Against the baseline {_e(base.get('rc', ''))}</h2><p>Verdict <b>{_v(doc.get('verdict'))}</b>; "
         f'<span id="baseline-design">{where}</span>, confidence {_e(doc.get("confidence"))}.</p>'
-        '<table id="baseline"><tr><th>SLO</th><th>classification</th><th>verdict</th><th>shift / difference</th>'
-        f"<th>p-value</th><th>effect size</th><th>method</th><th>reason</th></tr>{rows}</table>{forest}{figures}"
+        + table(
+            "baseline",
+            (
+                "SLO",
+                "classification",
+                "verdict",
+                "shift / difference",
+                "p-value",
+                "effect size",
+                "method",
+                "reason",
+            ),
+            rows,
+        )
+        + forest
+        + figures
     )
 
 
@@ -291,7 +308,7 @@ def _scan_section(inputs: ReportInputs) -> str:
         f'<tr data-gate="{_e(g["name"])}"><td>{_e(g["name"])}</td><td>{_v(g["verdict"])}</td><td>{_e(g["reason"])}</td></tr>'
         for g in inputs.scan_summary.get("gates") or []
     )
-    return f'<h2>Scan gates</h2><table id="scans"><tr><th>gate</th><th>verdict</th><th>why</th></tr>{rows}</table>'
+    return "<h2>Scan gates</h2>" + table("scans", ("gate", "verdict", "why"), rows)
 
 
 def _policy_section(inputs: ReportInputs) -> str:
@@ -309,9 +326,8 @@ def _policy_section(inputs: ReportInputs) -> str:
         for row in ordered
     )
     failed = sum(1 for row in inputs.policies if row["failed"] or row.get("errors"))
-    return (
-        f"<h2>Policies</h2><p>{len(inputs.policies)} rule evaluations, {failed} failed.</p>"
-        f'<table id="policies"><tr><th>rule</th><th>file</th><th>result</th><th>message</th></tr>{rows}</table>'
+    return f"<h2>Policies</h2><p>{len(inputs.policies)} rule evaluations, {failed} failed.</p>" + table(
+        "policies", ("rule", "file", "result", "message"), rows
     )
 
 
@@ -328,7 +344,6 @@ def _diagnostics_section(inputs: ReportInputs) -> str:
     keys = sorted({k for found in per_slo.values() for k in found})
     if not keys:
         return ""
-    head = "".join(f"<th>{_e(k)}</th>" for k in keys)
     rows = "".join(
         f'<tr data-slo="{_e(name)}"><td>{_e(name)}</td>'
         + "".join(f'<td class="num">{_e(_diagnostic_text(found.get(k)))}</td>' for k in keys)
@@ -337,7 +352,8 @@ def _diagnostics_section(inputs: ReportInputs) -> str:
     )
     return (
         '<h2>Dependence diagnostics</h2><p class="muted">Requests under load are not independent; '
-        f'these say how much that matters for each interval.</p><table id="diagnostics"><tr><th>SLO</th>{head}</tr>{rows}</table>'
+        "these say how much that matters for each interval.</p>"
+        + table("diagnostics", ["SLO", *(_e(k) for k in keys)], rows)
     )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from verification_pipeline.report.charts import _figure, _styled, svg
+from verification_pipeline.report.tables import table
 
 
 def overload_chart(document: Mapping[str, Any]) -> Figure:
@@ -54,9 +55,9 @@ def overload_section(document: Mapping[str, Any] | None, escape: Callable[[objec
         f"<td>{escape(g.get('verdict'))}</td><td>{escape(g.get('reason'))}</td></tr>"
         for g in document.get("gates") or []
     )
-    table = f'<table id="overload-gates"><tr><th>gate</th><th>verdict</th><th>reason</th></tr>{rows}</table>'
+    gates = table("overload-gates", ("gate", "verdict", "reason"), rows)
     if not document.get("measured") or not document.get("series"):
-        return f'<h2>Overload: the per-tenant limit</h2><p class="panel">{escape(document.get("reason"))}</p>{table}'
+        return f'<h2>Overload: the per-tenant limit</h2><p class="panel">{escape(document.get("reason"))}</p>{gates}'
     figures = document.get("figures") or {}
     recovery = figures.get("recovery_s")
     caption = (
@@ -65,4 +66,4 @@ def overload_section(document: Mapping[str, Any] | None, escape: Callable[[objec
         f"recovery {'not seen' if recovery is None else f'{recovery:g} s'}."
     )
     chart = f'<figure data-chart="overload">{svg(overload_chart(document))}<figcaption>{escape(caption)}</figcaption></figure>'
-    return f"<h2>Overload: the per-tenant limit</h2>{chart}{table}"
+    return f"<h2>Overload: the per-tenant limit</h2>{chart}{gates}"

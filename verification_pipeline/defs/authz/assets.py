@@ -12,16 +12,14 @@ from verification_pipeline.authz.document import GATE, authz_document
 from verification_pipeline.authz.probe import ROWS_SCHEMA, Kind
 from verification_pipeline.code_version import code_version
 from verification_pipeline.defs.authz.during_load import rows_prefix
-from verification_pipeline.defs.checks import verdict_check
-from verification_pipeline.defs.evidence.files import bundle_files_metadata
+from verification_pipeline.defs.checks import gate_document_outputs
+from verification_pipeline.defs.evidence.files import document_and_rows
 from verification_pipeline.defs.materializations import latest_record
 from verification_pipeline.defs.partitions import release_candidates
 from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.evidence.layout import AUTHZ_DOCUMENT, AUTHZ_ROWS
 from verification_pipeline.records import SloSpecRecord
 from verification_pipeline.slo.spec import load_slo_spec
-from verification_pipeline.storage.serialize import encode
-from verification_pipeline.verdict import Verdict
 
 CODE_VERSION = code_version(__name__)
 CHECK = GATE.split(":", 1)[1]
@@ -80,20 +78,11 @@ def authz_under_load(
     document = authz_document(
         rows, tried=plan.get("tried", []), not_tried=plan.get("not_tried", {}), confidence=spec.confidence
     )
-    files = {
-        AUTHZ_DOCUMENT: json.dumps(document, indent=2, sort_keys=True).encode(),
-        AUTHZ_ROWS: encode(rows).data,
+    files = document_and_rows(AUTHZ_DOCUMENT, document, AUTHZ_ROWS, rows)
+    metadata = {
+        "attempts": document["attempts"],
+        "admitted": document["admitted"],
+        "leak_rate_upper_bound": document["leak_rate_upper_bound"] or 0.0,
+        "tokens": plan.get("tokens", "none"),
     }
-    verdict = Verdict(document["verdict"])
-    yield dg.Output(
-        document,
-        metadata={
-            "verdict": verdict.value,
-            "attempts": document["attempts"],
-            "admitted": document["admitted"],
-            "leak_rate_upper_bound": document["leak_rate_upper_bound"] or 0.0,
-            "tokens": plan.get("tokens", "none"),
-            **bundle_files_metadata(context, s3, files),
-        },
-    )
-    yield verdict_check(CHECK, verdict, document["reason"])
+    yield from gate_document_outputs(context, s3, CHECK, document, files, metadata)

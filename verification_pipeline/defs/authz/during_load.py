@@ -17,6 +17,7 @@ import polars as pl
 
 from verification_pipeline.authz.probe import Kind, ProbeSettings, plan_attempts, run_probe
 from verification_pipeline.authz.subscribers import cross_tenant_subscribers, plan_intrusion
+from verification_pipeline.background import in_background
 from verification_pipeline.defs.authz.resources import AuthzResource
 from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.defs.target import TargetResource
@@ -40,24 +41,18 @@ def forbidden_requests_during(
         return
     tokens = authz.tokens(target)
     plan = plan_attempts(tokens, target.tenant, authz.residency_rule(target))
-    stop = threading.Event()
     result: dict[str, pl.DataFrame] = {}
     errors: list[Exception] = []
 
-    def probe() -> None:
+    def probe(stop: threading.Event) -> None:
         try:
             settings = ProbeSettings(concurrency=authz.concurrency, rate=authz.rate)
             result["rows"] = run_probe(target.graphql_url, plan, settings, stop=stop)
         except Exception as exc:  # noqa: BLE001 - re-raised in the step's thread below
             errors.append(exc)
 
-    thread = threading.Thread(target=probe, name="authz-probe", daemon=True)
-    thread.start()
-    try:
+    with in_background(probe, "authz-probe"):
         yield
-    finally:
-        stop.set()
-        thread.join()
     if errors:
         raise errors[0]
     rows = result["rows"]

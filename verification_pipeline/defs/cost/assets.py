@@ -18,9 +18,9 @@ from verification_pipeline.cost.document import (
     policy_of,
 )
 from verification_pipeline.cost.schema import ROWS_SCHEMA
-from verification_pipeline.defs.checks import verdict_check
+from verification_pipeline.defs.checks import gate_document_outputs
 from verification_pipeline.defs.cost.during import samples_prefix
-from verification_pipeline.defs.evidence.files import bundle_files_metadata
+from verification_pipeline.defs.evidence.files import document_and_rows
 from verification_pipeline.defs.evidence.resources import SigningKeyResource
 from verification_pipeline.defs.materializations import latest_record
 from verification_pipeline.defs.partitions import release_candidates
@@ -32,8 +32,6 @@ from verification_pipeline.gates import COST_GATE
 from verification_pipeline.records import BaselineComparisonRecord, SloSpecRecord
 from verification_pipeline.slo.spec import load_slo_spec
 from verification_pipeline.storage.bundles import read_bundle_uri
-from verification_pipeline.storage.serialize import encode
-from verification_pipeline.verdict import Verdict
 
 CODE_VERSION = code_version(__name__)
 CHECK = COST_GATE.split(":", 1)[1]
@@ -137,19 +135,10 @@ def cost_per_request(
         notes=notes,
         baseline=_baseline(context, s3, signing_key, baseline_comparison),
     )
-    files = {
-        COST_DOCUMENT: json.dumps(document, indent=2, sort_keys=True).encode(),
-        COST_ROWS: encode(rows).data,
+    files = document_and_rows(COST_DOCUMENT, document, COST_ROWS, rows)
+    metadata = {
+        "cpu_seconds_per_1000_requests": document["cpu_seconds_per_1000_requests"] or 0.0,
+        "baseline": (document["baseline"] or {}).get("rc") or "none",
+        "reason": document["reason"],
     }
-    verdict = Verdict(document["verdict"])
-    yield dg.Output(
-        document,
-        metadata={
-            "verdict": verdict.value,
-            "cpu_seconds_per_1000_requests": document["cpu_seconds_per_1000_requests"] or 0.0,
-            "baseline": (document["baseline"] or {}).get("rc") or "none",
-            "reason": document["reason"],
-            **bundle_files_metadata(context, s3, files),
-        },
-    )
-    yield verdict_check(CHECK, verdict, document["reason"])
+    yield from gate_document_outputs(context, s3, CHECK, document, files, metadata)

@@ -8,15 +8,19 @@ so a new bundle file is a table entry plus one `bundle_files_metadata` call in i
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import dagster as dg
+import polars as pl
 
 from verification_pipeline.defs.materializations import latest_record
 from verification_pipeline.defs.storage.resources import S3Resource
 from verification_pipeline.errors import StorageError
 from verification_pipeline.evidence.layout import BUNDLE_FILES, producing_assets
 from verification_pipeline.storage.s3 import ObjectRef, ObjectStore, parse_s3_uri
+from verification_pipeline.storage.serialize import encode
 
 BUNDLE_FILES_KEY = "bundle_files"
 STORED_VALUE = "stored value"
@@ -39,6 +43,16 @@ def bundle_files_metadata(
         )
         entries[path] = {"uri": ref.uri, "sha256": ref.sha256}
     return {BUNDLE_FILES_KEY: dg.MetadataValue.json(entries)}
+
+
+def document_and_rows(
+    document_path: str, document: Mapping[str, Any], rows_path: str, rows: pl.DataFrame
+) -> dict[str, bytes]:
+    """A gate's two bundle files: its document (JSON, indented, keys sorted) and its rows (Parquet)."""
+    return {
+        document_path: json.dumps(document, indent=2, sort_keys=True).encode(),
+        rows_path: encode(rows).data,
+    }
 
 
 def stored_value_metadata(

@@ -1,6 +1,5 @@
 """`overload_phase`: after the SLO load and the fan-out probe, one tenant driven past its declared limit."""
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,7 +10,7 @@ from verification_pipeline.code_version import code_version
 from verification_pipeline.defs.checks import verdict_check
 from verification_pipeline.defs.cost.during import resources_during
 from verification_pipeline.defs.cost.resources import CostResource
-from verification_pipeline.defs.evidence.files import bundle_files_metadata
+from verification_pipeline.defs.evidence.files import bundle_files_metadata, document_and_rows
 from verification_pipeline.defs.health import phase_sampler
 from verification_pipeline.defs.overload.resources import OverloadResource
 from verification_pipeline.defs.partitions import release_candidates
@@ -28,7 +27,6 @@ from verification_pipeline.reachability import check_reachable
 from verification_pipeline.records import ServiceBuildRecord, SloSpecRecord
 from verification_pipeline.slo.overload import GATES, not_measured_document, overload_document, phase_inputs
 from verification_pipeline.slo.spec import SloSpec, load_slo_spec
-from verification_pipeline.storage.serialize import encode
 
 CODE_VERSION = code_version(__name__)
 
@@ -94,10 +92,7 @@ def overload_phase(
             )
     else:
         document = not_measured_document(why_not or "")
-    files = {
-        OVERLOAD_DOCUMENT: json.dumps(document, indent=2, sort_keys=True).encode(),
-        OVERLOAD_ROWS: encode(rows).data,
-    }
+    files = document_and_rows(OVERLOAD_DOCUMENT, document, OVERLOAD_ROWS, rows)
     yield dg.Output(
         document, metadata={**_metadata(document, rows, source), **bundle_files_metadata(context, s3, files)}
     )
