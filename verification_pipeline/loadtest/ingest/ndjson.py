@@ -131,7 +131,9 @@ class _InFileOrder:
         self.first_line += lines
 
 
-def _ndjson_chunk(handed: list[bytes], complete: bool, clock: StageTimes) -> tuple[pl.DataFrame | None, int]:
+def _ndjson_chunk(
+    handed: list[bytes | memoryview], complete: bool, clock: StageTimes
+) -> tuple[pl.DataFrame | None, int]:
     """The wanted points of a chunk of whole lines, and how many lines it holds.
 
     The compiled scanner takes the chunk in one pass when it can; otherwise (a line it leaves to
@@ -139,11 +141,11 @@ def _ndjson_chunk(handed: list[bytes], complete: bool, clock: StageTimes) -> tup
     """
     data = handed.pop()
     if not complete:
-        _check_last_line(data)
+        _check_last_line(bytes(data))
     scanned = scanned_points(data, clock)
     if scanned is not None:
         return scanned
-    return polars_chunk(data, clock)
+    return polars_chunk(bytes(data), clock)
 
 
 def polars_chunk(data: bytes, clock: StageTimes) -> tuple[pl.DataFrame | None, int]:

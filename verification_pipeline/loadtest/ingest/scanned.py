@@ -27,7 +27,7 @@ class _ArrowColumns:
         return self.capsules
 
 
-def scanned_points(data: bytes, clock: StageTimes) -> tuple[pl.DataFrame | None, int] | None:
+def scanned_points(data: bytes | memoryview, clock: StageTimes) -> tuple[pl.DataFrame | None, int] | None:
     """The wanted points of a chunk of whole lines (None when there are none) and how many lines
     it holds, as `ndjson_fields(picked_lines(...))` gives them; None: leave the chunk to polars.
 
