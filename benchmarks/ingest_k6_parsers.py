@@ -12,12 +12,17 @@ own interpreter and taking turns with the floor, so each ratio compares the same
 - `str.split_exact('"', 16)` for time and value (k6 writes the envelope's fields in order), the
   five tag and metadata fields still by `str.extract` (tags are a map: their positions vary).
 
+Since the compiled scanner (`_k6scan.c`), "ours: str.extract" is the polars path with the scanner
+turned off (the reference), and the scanner is a contender beside it (`--scanner-only`: just the
+two and the floor).
+
 Every contender must give exactly our rows (checked by a hash of the whole frame, printed as
 `rows` and `hash`), or the run stops. The JSON readers unescape strings and read keys by path,
 where the extracts keep the escaped text of the first occurrence: equal on this file (no escapes,
 no repeated keys), not on hostile lines; so a winner would still need the extracts as the oracle.
 
     uv run python benchmarks/ingest_k6_parsers.py --repeat 5
+    uv run python benchmarks/ingest_k6_parsers.py --repeat 7 --scanner-only
 """
 
 from __future__ import annotations
@@ -118,8 +123,10 @@ def by_split_exact(lines):
 """
 
 
-def _contender(parse: str | None) -> tuple[str, str]:
-    swap = f"ndjson.ndjson_fields = {parse}\n" if parse else ""
+def _contender(parse: str | None, *, scanner: bool = False) -> tuple[str, str]:
+    # The polars path (the reference) unless `scanner`: the compiled scanner gives every chunk back.
+    swap = "" if scanner else "ndjson.scanned_points = lambda data, clock: None\n"
+    swap += f"ndjson.ndjson_fields = {parse}\n" if parse else ""
     return (
         _IMPORTS,
         swap
@@ -143,6 +150,7 @@ stages = {"cpu": used.ru_utime + used.ru_stime}
 )
 CONTENDERS = {
     "ours: str.extract per field": _contender(None),
+    "ours: the compiled scanner (_k6scan.c), one pass per chunk": _contender(None, scanner=True),
     "str.json_decode into a struct": _contender("by_json_decode"),
     "pl.read_ndjson of the wanted lines": _contender("by_read_ndjson"),
     "pyarrow.json.read_json of the wanted lines": _contender("by_pyarrow"),
@@ -157,7 +165,17 @@ def main() -> None:
     )
     parser.add_argument("--size-mb", type=int, default=650, help="size of the generated file (default 650)")
     parser.add_argument("--repeat", type=int, default=3, help="rounds of all contenders (default 3)")
+    parser.add_argument(
+        "--scanner-only",
+        action="store_true",
+        help="only the polars path, the compiled scanner and the floor (the JSON readers take minutes)",
+    )
     args = parser.parse_args()
+    contenders = (
+        dict(list(CONTENDERS.items())[:2] + list(CONTENDERS.items())[-1:])
+        if args.scanner_only
+        else CONTENDERS
+    )
     workdir = Path(tempfile.mkdtemp(prefix="ingest_k6_parsers_"))
     try:
         path = workdir / "read.json"
@@ -165,14 +183,14 @@ def main() -> None:
         size = path.stat().st_size
         print(f"generated {size / 1e6:.0f} MB, {requests} requests: {path}", flush=True)
         _measure(GREP, path)  # warm the page cache
-        runs: dict[str, list[Measured]] = {name: [] for name in CONTENDERS}
+        runs: dict[str, list[Measured]] = {name: [] for name in contenders}
         for round_ in range(1, max(1, args.repeat) + 1):
             started = time.perf_counter()
-            for name, contender in CONTENDERS.items():
+            for name, contender in contenders.items():
                 runs[name].append(_measure(contender, path))
             figures = ", ".join(f"{run[-1].seconds:.2f}" for run in runs.values())
             print(f"round {round_} ({time.perf_counter() - started:.0f} s): {figures}", flush=True)
-        ours, *alternatives, floor = CONTENDERS
+        ours, *alternatives, floor = contenders
         for name in alternatives:
             if runs[name][-1].result != runs[ours][-1].result:
                 raise SystemExit(f"{name} gave other rows than ours: {runs[name][-1].result}")

@@ -53,7 +53,7 @@ def test_parse_stage_benchmark_gives_our_rows_with_every_compiled_reader_beside_
     rows = re.findall(
         r"^\| (.+?) \| [0-9.]+ \| [0-9.]+ \(.*\| (\d+) rows, hash (-?\d+) \|$", out, re.MULTILINE
     )
-    assert len(rows) == 5, out  # ours and the four alternatives
+    assert len(rows) == 6, out  # ours (the polars path), the compiled scanner and the four alternatives
     assert {(count, digest) for _, count, digest in rows} == {rows[0][1:]}  # the same rows, hashed
     assert int(rows[0][1]) >= generated
     floor = re.search(r"^\| LC_ALL=C grep -cF .* \| (\d+) request lines \|$", out, re.MULTILINE)

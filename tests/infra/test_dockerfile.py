@@ -75,6 +75,7 @@ def test_build_context_keeps_local_secrets_out() -> None:
         "pyproject.toml",
         "uv.lock",
         "README.md",
+        "setup.py",
         "verification_pipeline/",
         "infra/dagster.yaml",
     }
@@ -86,6 +87,7 @@ def test_build_context_keeps_local_secrets_out() -> None:
         "pyproject.toml",
         "uv.lock",
         "README.md",
+        "setup.py",
         "verification_pipeline",
         "infra/dagster.yaml",
     }

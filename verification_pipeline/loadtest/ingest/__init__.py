@@ -2,12 +2,13 @@
 
 Speed is the point here: a 3-minute seed run at full load writes hundreds of MB, about 16
 Point lines per request, and we need four metrics out of them. So no line is parsed as JSON.
-The file is read in chunks of whole lines, and one thread per core works on a chunk, all of
-it in polars (the GIL released, so the threads run in parallel): the chunk becomes a column
-of lines, every line is checked for k6's layout, the lines of the metrics we read (about one
-in six) are picked by prefix, and string kernels cut their fields out. The fields are typed
-and checked once, for the whole file. Memory stays at a few chunks plus the points we keep,
-whatever the file size.
+The file is read in chunks of whole lines, and one thread per core works on a chunk with the
+GIL released, so the threads run in parallel: a compiled scanner (`_k6scan.c`, `scanned.py`)
+checks every line for k6's layout, picks the lines of the metrics we read (about one in six)
+by prefix and cuts their fields out, in one pass. A chunk holding a line it is unsure of goes
+the polars way (`ndjson.polars_chunk`, the reference: the chunk becomes a column of lines and
+string kernels do the same), which names a bad line. The fields are typed and checked once,
+for the whole file. Memory stays at a few chunks plus the points we keep, whatever the file size.
 
 How the Point lines of one request are joined: k6 writes each metric of a request as its own
 line with the same tags and time, and lines of concurrent VUs interleave, so order tells

@@ -149,7 +149,7 @@ def line_chunks(
     total: int | None,
     on_progress: Progress | None,
     clock: StageTimes,
-) -> Iterator[tuple[bytes, bool]]:
+) -> Iterator[tuple[bytes | memoryview, bool]]:
     """The stream as chunks of whole lines (each ending with its newline), about a block each.
 
     A last line without its newline comes alone with complete=False: k6 ends every line, so
@@ -161,24 +161,31 @@ def line_chunks(
     while True:
         try:
             with clock.stage("read"):
-                data = stream.read(read_size)
+                # Read behind the carried partial line, into the chunk's own buffer: the file's
+                # bytes are copied once (a `read` then a join of the carry would copy them twice).
+                buffer = bytearray(len(carry) + read_size)
+                buffer[: len(carry)] = carry
+                read = stream.readinto(memoryview(buffer)[len(carry) :])
         except (gzip.BadGzipFile, zlib.error, EOFError) as exc:
             raise ReadError(exc) from exc
         read_size = min(BLOCK_BYTES, 2 * read_size)
         if on_progress:
             on_progress(raw.tell(), total)
-        if not data:
+        if not read:
             if carry:
                 yield carry, False
             return
-        cut = data.rfind(b"\n") + 1
+        end = len(carry) + read
+        cut = buffer.rfind(b"\n", len(carry), end) + 1
         if cut:
             with clock.stage("read"):
-                chunk = b"".join((carry, memoryview(data)[:cut]))  # one copy, not two
-                carry = data[cut:]
+                carry = bytes(memoryview(buffer)[cut:end])
+                chunk = memoryview(buffer)[:cut]
+            del buffer
             yield chunk, True
             del chunk
         else:  # a line longer than a read
-            carry += data
+            carry = bytes(memoryview(buffer)[:end])
+            del buffer
         if len(carry) > MAX_LINE_BYTES:
             raise LineTooLong

@@ -19,6 +19,7 @@ from verification_pipeline.loadtest.ingest.blocks import (
     line_too_long,
 )
 from verification_pipeline.loadtest.ingest.points import checked_points, k6_times, raw_points
+from verification_pipeline.loadtest.ingest.scanned import scanned_points
 from verification_pipeline.loadtest.ingest.schema import GRAPHQL_ERRORS_METRIC, INGEST_METRIC, METRICS
 from verification_pipeline.loadtest.ingest.stages import StageTimes
 
@@ -130,11 +131,25 @@ class _InFileOrder:
         self.first_line += lines
 
 
-def _ndjson_chunk(handed: list[bytes], complete: bool, clock: StageTimes) -> tuple[pl.DataFrame | None, int]:
-    """The wanted points of a chunk of whole lines, and how many lines it holds."""
+def _ndjson_chunk(
+    handed: list[bytes | memoryview], complete: bool, clock: StageTimes
+) -> tuple[pl.DataFrame | None, int]:
+    """The wanted points of a chunk of whole lines, and how many lines it holds.
+
+    The compiled scanner takes the chunk in one pass when it can; otherwise (a line it leaves to
+    polars: a bad one, an escape in a field read) polars does, the reference, which names a bad line.
+    """
     data = handed.pop()
     if not complete:
-        _check_last_line(data)
+        _check_last_line(bytes(data))
+    scanned = scanned_points(data, clock)
+    if scanned is not None:
+        return scanned
+    return polars_chunk(bytes(data), clock)
+
+
+def polars_chunk(data: bytes, clock: StageTimes) -> tuple[pl.DataFrame | None, int]:
+    """`_ndjson_chunk` in polars: the chunk as a column of lines, checked, picked, fields cut out."""
     if (separator := data.find(_SEPARATOR)) >= 0:  # JSON escapes control characters: no k6 line holds it raw
         raise _line_error(
             data,
