@@ -4,6 +4,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The k6 NDJSON scanner (verification_pipeline/loadtest/ingest/_k6scan.c) is compiled by `uv sync`:
+# a C compiler and the C library's headers (Python's own headers come with the interpreter).
+if ! command -v cc >/dev/null 2>&1 || [ ! -e /usr/include/stdio.h ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing Debian packages: gcc libc6-dev (to compile the k6 scanner)" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gcc libc6-dev >/dev/null
+  else
+    echo "missing a C compiler: install one with: sudo apt-get update && sudo apt-get install -y gcc libc6-dev" >&2
+    exit 1
+  fi
+fi
+
 if command -v uv >/dev/null 2>&1; then
   UV=(uv)
 elif python3 -m uv --version >/dev/null 2>&1; then
