@@ -76,6 +76,21 @@ class FormatError(InputError):
     """A file that is not in a format we read (unknown scanner output, corrupt archive, bad JSON)."""
 
 
+def recorded_method(
+    recorded: Mapping[str, Any], key: str, *, default: int, latest: int, source: str, field: str, what: str
+) -> int:
+    """The version of the rules a signed document was made with (`key`; `default` for a document made
+    before it was recorded), refused as a FormatError naming `field` when this code does not know it."""
+    method = recorded.get(key, default)
+    if isinstance(method, bool) or not isinstance(method, int) or not default <= method <= latest:
+        raise FormatError(
+            f"{method!r} is not a {what} method this code knows ({default} to {latest})",
+            source=source,
+            field=field,
+        )
+    return method
+
+
 class NoDataError(InputError):
     """A well-formed input that holds nothing to measure (no request points, no deliveries)."""
 

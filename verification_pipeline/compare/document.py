@@ -49,7 +49,7 @@ from verification_pipeline.compare.stats import (
     rate_difference,
     shift,
 )
-from verification_pipeline.errors import FormatError
+from verification_pipeline.errors import recorded_method
 from verification_pipeline.evidence.layout import (
     CONCURRENT_BASELINE_FANOUT_STEM,
     CONCURRENT_BASELINE_STEM,
@@ -218,14 +218,15 @@ def comparison_document(
 
 def regression_method_of(recorded: Mapping[str, Any], source: str = SLO_BASELINE) -> int:
     """The rules a recorded slo/baseline.json was made with: its `regression_method`, 1 without one."""
-    method = recorded.get("regression_method", 1)
-    if isinstance(method, bool) or not isinstance(method, int) or not 1 <= method <= REGRESSION_METHOD:
-        raise FormatError(
-            f"{method!r} is not a regression method this code knows (1 to {REGRESSION_METHOD})",
-            source=source,
-            field="regression_method",
-        )
-    return method
+    return recorded_method(
+        recorded,
+        "regression_method",
+        default=1,
+        latest=REGRESSION_METHOD,
+        source=source,
+        field="regression_method",
+        what="regression",
+    )
 
 
 def _guard(

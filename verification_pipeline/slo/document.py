@@ -12,7 +12,7 @@ from typing import Any
 
 import polars as pl
 
-from verification_pipeline.errors import FormatError
+from verification_pipeline.errors import FormatError, recorded_method
 from verification_pipeline.evidence.layout import SLO_METRICS
 from verification_pipeline.fanout.accounting import DELIVERY_SCHEMA
 from verification_pipeline.fanout.metrics import fanout_metrics
@@ -177,14 +177,15 @@ def recompute_bundle_metrics(frames: dict[str, pl.DataFrame], recorded: dict[str
 
 def _bounds_method(recorded: dict[str, Any]) -> int:
     """The rules a recorded document's bounds followed: 1 when it does not say (made before)."""
-    method = recorded.get("bounds_method", 1)
-    if isinstance(method, bool) or not isinstance(method, int) or not 1 <= method <= BOUNDS_METHOD:
-        raise FormatError(
-            f"{method!r} is not a bounds method this code knows (1 to {BOUNDS_METHOD})",
-            source=SLO_METRICS,
-            field="bounds_method",
-        )
-    return method
+    return recorded_method(
+        recorded,
+        "bounds_method",
+        default=1,
+        latest=BOUNDS_METHOD,
+        source=SLO_METRICS,
+        field="bounds_method",
+        what="bounds",
+    )
 
 
 def _is_fanout_summary(value: Any) -> bool:

@@ -30,7 +30,7 @@ from typing import Any
 
 import polars as pl
 
-from verification_pipeline.errors import FormatError
+from verification_pipeline.errors import recorded_method
 from verification_pipeline.evidence.layout import OVERLOAD_DOCUMENT
 from verification_pipeline.formatting import significant
 from verification_pipeline.gates import (
@@ -309,14 +309,15 @@ def _refusals(a_over: pl.DataFrame, controls: CostControls) -> tuple[dict[str, A
 
 def _bounds_method(inputs: Mapping[str, Any]) -> int:
     """The recorded bounds method (2 for a document made before it was recorded)."""
-    method = inputs.get("bounds_method", 2)
-    if isinstance(method, bool) or not isinstance(method, int) or not 2 <= method <= BOUNDS_METHOD:
-        raise FormatError(
-            f"{method!r} is not a bounds method this code knows (2 to {BOUNDS_METHOD})",
-            source=OVERLOAD_DOCUMENT,
-            field="inputs.bounds_method",
-        )
-    return method
+    return recorded_method(
+        inputs,
+        "bounds_method",
+        default=2,
+        latest=BOUNDS_METHOD,
+        source=OVERLOAD_DOCUMENT,
+        field="inputs.bounds_method",
+        what="bounds",
+    )
 
 
 def _admitted_p95(a_over: pl.DataFrame, slo: Slo, confidence: float, method: int) -> dict[str, Any]:
