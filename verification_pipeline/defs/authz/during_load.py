@@ -42,19 +42,13 @@ def forbidden_requests_during(
     tokens = authz.tokens(target)
     plan = plan_attempts(tokens, target.tenant, authz.residency_rule(target))
     result: dict[str, pl.DataFrame] = {}
-    errors: list[Exception] = []
 
     def probe(stop: threading.Event) -> None:
-        try:
-            settings = ProbeSettings(concurrency=authz.concurrency, rate=authz.rate)
-            result["rows"] = run_probe(target.graphql_url, plan, settings, stop=stop)
-        except Exception as exc:  # noqa: BLE001 - re-raised in the step's thread below
-            errors.append(exc)
+        settings = ProbeSettings(concurrency=authz.concurrency, rate=authz.rate)
+        result["rows"] = run_probe(target.graphql_url, plan, settings, stop=stop)
 
-    with in_background(probe, "authz-probe"):
+    with in_background(probe, "authz-probe"):  # what the probe raised is raised here
         yield
-    if errors:
-        raise errors[0]
     rows = result["rows"]
     store = s3.store()
     prefix = rows_prefix(s3, context.partition_key, context.run.run_id)

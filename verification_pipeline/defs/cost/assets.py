@@ -52,9 +52,10 @@ def _load_rows(context: dg.AssetExecutionContext, s3: S3Resource) -> tuple[pl.Da
         record = latest_record(context.instance, dg.AssetKey(asset), context.partition_key)
         if record is None:
             continue
-        keys = set(store.list(samples_prefix(s3, context.partition_key, record.run_id)))
+        prefix = samples_prefix(s3, context.partition_key, record.run_id)
+        keys = set(store.list(prefix))
         for phase in phases:
-            key = f"{samples_prefix(s3, context.partition_key, record.run_id)}{phase}"
+            key = f"{prefix}{phase}"
             if f"{key}.parquet" in keys:
                 frames.append(pl.read_parquet(io.BytesIO(store.get_bytes(f"{key}.parquet"))))
             if f"{key}.notes.json" in keys:
