@@ -32,7 +32,7 @@ import polars as pl
 from verification_pipeline.errors import ConfigError, TargetError
 from verification_pipeline.fanout.accounting import Publish, Receipt, account_deliveries
 from verification_pipeline.fanout.clock import as_epoch_ms, as_stamp_ms, stamp_ms
-from verification_pipeline.fanout.looplag import LoopLagMonitor
+from verification_pipeline.fanout.looplag import LoopLagMonitor, collector_at_rest
 from verification_pipeline.fanout.metrics import (
     fanout_metrics,
     loop_lag_p99_by_process,
@@ -405,9 +405,13 @@ async def _preflight(config: ProbeConfig, group: SubscriberGroup) -> None:
 async def _publish(
     config: ProbeConfig, report: Progress
 ) -> tuple[PublishOutcome, list[Publish], list[float]]:
-    """The publishes, the echoes of the t0 messages (when asked for), and the loop's lag."""
+    """The publishes, the echoes of the t0 messages (when asked for), and the loop's lag.
+
+    The lag is sampled over the publishes alone, the window in which publish times are stamped,
+    with the collector at rest as in the subscriber processes (`subscribers._hold`): building the
+    client and its warm-up request stamp nothing.
+    """
     monitor = LoopLagMonitor()
-    monitor.start()
     timeout = httpx.Timeout(config.request_timeout_s, connect=config.connect_timeout_s)
     async with AsyncExitStack() as stack:
         client = await stack.enter_async_context(httpx.AsyncClient(timeout=timeout))
@@ -425,19 +429,22 @@ async def _publish(
             else None
         )
         await warm_up(client, config.url, config.token)
-        outcome = await publish_signals(
-            client,
-            config.url,
-            config.token,
-            config.tenant,
-            config.events,
-            rate=config.rate,
-            on_published=lambda done: report("publish", done, config.events),
-            after_publish=emitter.emit if emitter is not None else None,
-        )
+        with collector_at_rest():
+            monitor.start()
+            outcome = await publish_signals(
+                client,
+                config.url,
+                config.token,
+                config.tenant,
+                config.events,
+                rate=config.rate,
+                on_published=lambda done: report("publish", done, config.events),
+                after_publish=emitter.emit if emitter is not None else None,
+            )
+            lag = await monitor.stop()
     if emitter is not None and emitter.refusals:
         log.warning("%d t0 messages were refused; first: %s", len(emitter.refusals), emitter.refusals[0])
-    return outcome, (emitter.echoes if emitter is not None else []), await monitor.stop()
+    return outcome, (emitter.echoes if emitter is not None else []), lag
 
 
 def _warn_about_probe_health(loop_lag: pl.DataFrame, disconnects: int, max_loop_lag_ms: float) -> None:
