@@ -95,7 +95,8 @@ def test_request_rate_is_k6s_count_over_the_run_duration_from_json_and_csv(
     """k6's http_reqs rate is count / test run duration, which the requests' times only
     approximate (k6's run also holds VU start-up and shutdown): within 1 % from JSON; from CSV,
     whose times are whole seconds, within 3 % (the rate varies from second to second on a shared
-    machine), where first-to-last alone is off by up to 1 s (7 % of a 15 s run)."""
+    machine: `clean_read_run` runs 10 s for that), where first-to-last alone is off by up to 1 s (10 %
+    of a 10 s run)."""
     k6 = k6_summary(clean_read_run / "clean.summary.json")["http_reqs"]
     for name, tolerance in (("clean.json", 0.01), ("clean.csv", 0.03)):
         ours = summarize(ingest(clean_read_run / name))["read"]["http_reqs"]
