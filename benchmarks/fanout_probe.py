@@ -94,7 +94,13 @@ def run_seed_client(target: StartedTarget, runs: int, workdir: Path, round_no: i
 
 
 def run_our_probe(
-    target: StartedTarget, tenant: str, subscribers: int, events: int, *, t0_echoes: bool = False
+    target: StartedTarget,
+    tenant: str,
+    subscribers: int,
+    events: int,
+    *,
+    t0_echoes: bool = False,
+    processes: int | None = None,
 ) -> dict:
     config = ProbeConfig(
         url=target.graphql_url,
@@ -104,6 +110,7 @@ def run_our_probe(
         events=events,
         grace_ms=10_000,
         t0_echoes=t0_echoes,
+        processes=processes,
     )
     started = time.monotonic()
     result = run_probe(config)
@@ -138,6 +145,12 @@ def main() -> None:
     parser.add_argument(
         "--repeat", type=int, default=1, help="fan-out runs per subscriber count, alternating"
     )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=None,
+        help="subscriber processes for the fan-out runs (default: the probe's own choice, at most one a core)",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="fanout-bench-") as tmp:
@@ -159,7 +172,11 @@ def main() -> None:
                 for subscribers in args.subscribers:
                     load = os.getloadavg()[0]
                     figures = run_our_probe(
-                        target, f"tenant-many-{subscribers}-{repeat}", subscribers, args.events
+                        target,
+                        f"tenant-many-{subscribers}-{repeat}",
+                        subscribers,
+                        args.events,
+                        processes=args.processes,
                     )
                     many.append({**figures, "load": load})
         finally:
