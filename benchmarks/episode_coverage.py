@@ -25,6 +25,9 @@ import polars as pl
 
 from verification_pipeline.slo.stats import (
     calmest_block_lower,
+    episode_mixture_quantile,
+    episode_share_upper,
+    find_episodes,
     latent_design_effect,
     quantile_bounds_in_time_order,
     serial_dependence,
@@ -64,6 +67,15 @@ def run(rng: np.random.Generator, n: int) -> tuple[np.ndarray, int]:
 
 def bounds(values: np.ndarray, method: int) -> tuple[float, float, bool]:
     """(lower, upper, blocks disagree) as `evaluate_quantile` takes them under `method`."""
+    low, high, disagree, _ = bounds_and_episodes(values, method)
+    return low, high, disagree
+
+
+def bounds_and_episodes(
+    values: np.ndarray, method: int, unseen_tails: tuple[float, ...] = ()
+) -> tuple[float, float, bool, tuple[int, tuple[float, ...]]]:
+    """`bounds`, and under method 4 the episodes found (where blocks disagree) with the upper
+    bound the episode rule gives at each of `unseen_tails` (the length rule's tail term)."""
     series, ordered = pl.Series(values), np.sort(values)
     value = float(np.quantile(ordered, Q))
     dependence = serial_dependence(series <= value)
@@ -75,14 +87,50 @@ def bounds(values: np.ndarray, method: int) -> tuple[float, float, bool]:
         series, pl.Series(ordered), Q, CONFIDENCE, dependence, floor, blocks
     )
     lower = float(ordered[low - 1]) if low else -math.inf
-    if method >= 3 and blocks is not None and blocks.disagree:
+    upper = float(ordered[high - 1]) if high else math.inf
+    disagree = bool(blocks is not None and blocks.disagree)
+    if method >= 3 and blocks is not None and disagree:
         calm = calmest_block_lower(values, Q, CONFIDENCE, blocks)
         lower = -math.inf if calm is None else min(lower, calm)
-    return (
-        lower,
-        float(ordered[high - 1]) if high else math.inf,
-        bool(blocks is not None and blocks.disagree),
-    )
+    found, variants = 0, tuple(upper for _ in unseen_tails)
+    if method >= 4 and disagree and high:
+        episodes = find_episodes(values, Q, value)
+        found = episodes.count
+        if found:
+            variants = tuple(
+                max(
+                    upper,
+                    episode_mixture_quantile(
+                        values, episodes, episode_share_upper(episodes, values.size, CONFIDENCE, tail), Q
+                    ),
+                )
+                for tail in unseen_tails
+            )
+            upper = max(
+                upper,
+                episode_mixture_quantile(
+                    values, episodes, episode_share_upper(episodes, values.size, CONFIDENCE), Q
+                ),
+            )
+    return lower, upper, disagree, (found, variants)
+
+
+def label_of(first: int, last: int) -> str:
+    if last == 1:
+        return "none"
+    if first == 0:
+        return "**all**"
+    if first == 200 and last == 10**9:
+        return "**>= 200**"
+    return f"{first:,}-{last - 1:,}" if last < 10**9 else f">= {first:,}"
+
+
+# The length rules compared (`episode_share_upper`'s unseen_tail): the mean length alone, and
+# the heavy-tail term of `burst_rate_upper` (the rule method 4 keeps).
+TAILS = (0.0, 0.5, 1.5)
+# Thresholds of the power table, as multiples of the true p95: a PASS at 1 / 1.05 is false (the
+# true p95 is 5 % above), a FAIL at 1 / 1.05 and 1 / 1.25 is right, a PASS at 1.25 is right.
+THRESHOLDS = (1 / 1.25, 1 / 1.05, 1.0, 1.25)
 
 
 def main() -> None:
@@ -94,45 +142,57 @@ def main() -> None:
     p95 = truth()
     started = time.perf_counter()
     print(f"true p95 {p95:.1f} ms; {args.reps} runs a size\n")
+    tails = " | ".join(f"upper covers, m4 tail {tail:g}" for tail in TAILS)
     print(
-        "| n | slow requests in the run | runs | upper covers, method 1 | upper covers, method 2 | "
-        "lower covers, method 1 | lower covers, method 2 | lower covers, method 3 | blocks disagree |"
+        "| n | slow requests in the run | runs | upper covers, method 3 | upper covers, method 4 | "
+        f"{tails} | lower covers, 3 = 4 | blocks disagree | episodes found (mean) | "
+        "median upper, m3 | median upper, m4 |"
     )
-    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| ---: | --- | ---: |" + " ---: |" * (8 + len(TAILS)))
+    power = []
     for n in (int(size) for size in args.sizes.split(",")):
         rng = np.random.default_rng([args.seed, n])
         rows = []
         for _ in range(args.reps):
             values, slow = run(rng, n)
-            before_low, before_high, _ = bounds(values, 1)
-            low, high, disagree = bounds(values, 2)
-            now_low, _, _ = bounds(values, 3)
+            _, before_high, _ = bounds(values, 3)
+            low, high, disagree, (found, variants) = bounds_and_episodes(values, 4, TAILS)
             rows.append(
                 (
                     slow,
                     before_high >= p95,
                     high >= p95,
-                    before_low <= p95,
+                    *(v >= p95 for v in variants),
                     low <= p95,
-                    now_low <= p95,
                     disagree,
+                    found,
+                    before_high,
+                    high,
+                    low,
                 )
             )
         table = np.array(rows, dtype=float)
-        for first, last in ((0, 1), *GROUPS, (0, 10**9)):
+        for first, last in ((0, 1), *GROUPS, (200, 10**9), (0, 10**9)):
             chosen = table[(table[:, 0] >= first) & (table[:, 0] < last)]
             if chosen.size:
-                label = (
-                    "none"
-                    if last == 1
-                    else "**all**"
-                    if first == 0
-                    else f"{first:,}-{last - 1:,}"
-                    if last < 10**9
-                    else f">= {first:,}"
+                cells = " | ".join(f"{value:.3f}" for value in chosen[:, 1:-3].mean(axis=0))
+                widths = " | ".join(f"{np.median(chosen[:, column]):.1f}" for column in (-3, -2))
+                print(f"| {n:,} | {label_of(first, last)} | {len(chosen)} | {cells} | {widths} |", flush=True)
+        for scale in THRESHOLDS:
+            threshold = p95 * scale
+            power.append(
+                (
+                    n,
+                    scale,
+                    (table[:, -3] <= threshold).mean(),
+                    (table[:, -2] <= threshold).mean(),
+                    (table[:, -1] > threshold).mean(),
                 )
-                cells = " | ".join(f"{value:.3f}" for value in chosen[:, 1:].mean(axis=0))
-                print(f"| {n:,} | {label} | {len(chosen)} | {cells} |", flush=True)
+            )
+    print("\n| n | threshold / true p95 | PASS, method 3 | PASS, method 4 | FAIL, 3 = 4 |")
+    print("| ---: | ---: | ---: | ---: | ---: |")
+    for n, scale, before, after, fail in power:
+        print(f"| {n:,} | {scale:.3f} | {before:.3f} | {after:.3f} | {fail:.3f} |")
     print(f"\ntook {time.perf_counter() - started:.0f} s")
 
 
