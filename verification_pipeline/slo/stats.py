@@ -107,6 +107,17 @@ Round three of issue 26 (`slo.metrics.BOUNDS_METHOD` 3; RESULTS.md has the table
   on runs holding one short episode: blocks long enough to contain an episode are not long
   enough to contain the gaps between episodes, and no estimate from within one run sees them.
 
+Round four of issue 26 (`slo.metrics.BOUNDS_METHOD` 4; RESULTS.md has the tables):
+- Slow episodes counted: where time blocks disagree, `find_episodes` finds the slow stretches
+  (windows of 100 requests at p95 whose count beyond the run's quantile is beyond chance at 1 %
+  over the whole run, merged across one calm window), and the upper bound is at least the
+  quantile of the run's calm and slow requests mixed at `episode_share_upper`: Clopper-Pearson
+  on the k stretches seen (how often they start, at the verdict's level) x their mean length
+  plus Student's t on the lengths and 1.5 x the longest over k, the burst rule's terms. Runs of
+  30,000 holding one short episode (200-599 slow requests) covered 0.35 from above with method
+  3; the episode count is what the ten blocks could not see. Runs whose blocks agree, or where
+  no stretch stands out, keep method 3's bounds exactly; the lower bound is method 3's.
+
 Cost: every candidate bound of `quantile_bounds_in_time_order` estimates a design effect, with
 up to 1,000 lags when the run has slow stretches. The lags come from one batched FFT over rows
 of 1,024 requests (`_autocovariance_sums`), and the search over candidates interpolates rather
