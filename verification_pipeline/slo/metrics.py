@@ -476,6 +476,7 @@ def _blocks_text(
     )
     # Issue 26, round three: the blocks see how slowness varied within the run, not how often
     # slow stretches recur beyond it (a run holding one short stretch holds less than its share).
+    # Round four (method 4): where stretches stood out, the upper bound allows them to recur.
     calm += (
         _episodes_seen(episodes, label)
         if episodes is not None
