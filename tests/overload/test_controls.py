@@ -251,7 +251,7 @@ def test_the_document_records_its_bounds_method_and_an_older_one_recomputes_with
     ]
     frame = pl.DataFrame(rows, schema=ROWS_SCHEMA)
     inputs = phase_inputs(default_slo_spec(), overload_s=10, recovery_s=6, tenants={})
-    assert inputs["bounds_method"] == 3
+    assert inputs["bounds_method"] == 4
     reason = {g["name"]: g for g in overload_document(frame, inputs)["gates"]}[OVERLOAD_ADMITTED_P95][
         "reason"
     ]

@@ -16,9 +16,13 @@ import polars as pl
 import pytest
 
 from verification_pipeline.slo.stats import (
+    EPISODE_FALSE_DETECTION,
     Dependence,
     calmest_block_lower,
+    episode_mixture_quantile,
+    episode_share_upper,
     failure_dependence,
+    find_episodes,
     latent_design_effect,
     quantile_bounds,
     quantile_bounds_in_time_order,
@@ -45,10 +49,11 @@ def lognormal_ar1(rng: np.random.Generator, reps: int, n: int, rho: float) -> np
     return 100.0 * np.exp(0.5 * z)
 
 
-def p95_bounds(values: np.ndarray, *, dependent: bool, method: int = 3) -> tuple[np.ndarray, np.ndarray]:
+def p95_bounds(values: np.ndarray, *, dependent: bool, method: int = 4) -> tuple[np.ndarray, np.ndarray]:
     """The pipeline's p95 bounds per row (as `evaluate_quantile` takes them); `method=1` is the
     rule before issue 26's second round (no floor from the ranks, no time blocks), `method=2`
-    before its third (the lower bound not held to the calmest block's where blocks disagree)."""
+    before its third (the lower bound not held to the calmest block's where blocks disagree),
+    `method=3` before its fourth (no episode rule on the upper side)."""
     lows, highs = [], []
     n = values.shape[1]
     for row in values:
@@ -68,12 +73,24 @@ def p95_bounds(values: np.ndarray, *, dependent: bool, method: int = 3) -> tuple
             else quantile_bounds(n, 0.95, CONFIDENCE)
         )
         lower = ordered[low - 1] if low else -math.inf
+        upper = ordered[high - 1] if high else math.inf
         if dependent and method >= 3 and blocks is not None and blocks.disagree:
             calm = calmest_block_lower(row, 0.95, CONFIDENCE, blocks)
             lower = -math.inf if calm is None else min(lower, calm)
+            upper = episode_upper(row, upper) if method >= 4 else upper
         lows.append(lower)
-        highs.append(ordered[high - 1] if high else math.inf)
+        highs.append(upper)
     return np.array(lows), np.array(highs)
+
+
+def episode_upper(row: np.ndarray, upper: float) -> float:
+    """Method 4's upper p95 bound on a run whose time blocks disagree, from method 3's `upper`:
+    at least the p95 of its calm and slow requests mixed at the episode rule's share."""
+    episodes = find_episodes(row, 0.95, float(np.quantile(row, 0.95)))
+    if not episodes.count or math.isinf(upper):
+        return upper
+    share = episode_share_upper(episodes, row.size, CONFIDENCE)
+    return max(upper, episode_mixture_quantile(row, episodes, share, 0.95))
 
 
 def test_independent_latencies_keep_todays_exact_width_and_coverage() -> None:
@@ -340,3 +357,45 @@ def test_heavy_tailed_bursts_missed_at_four_expected_bursts_are_runs_no_rule_wit
         burst_sizes = failure_dependence(row).burst_sizes
         assert burst_sizes is None or burst_sizes.multiple == 0  # all singles (or none)
         assert 1.05 * rate_bounds(int(row.sum()), n, CONFIDENCE)[1] < truth
+
+
+def test_runs_holding_one_short_slow_episode_keep_the_upper_bound_at_thirty_thousand() -> None:
+    """Issue 26, round four: at n = 30,000 a run holding one short episode (200-599 slow
+    requests, a third of its 5 % share) was covered from above in 0.35 of runs by method 3: ten
+    blocks see how slowness varied within the run, not how often episodes recur beyond it (1.4
+    expected a run). Method 4 counts the slow stretches (`find_episodes`) and mixes the run's
+    calm and slow requests at an upper bound on the share of slow time (Clopper-Pearson on the
+    stretches seen x their length). 40 such runs (drawn from the process, the rest discarded
+    unbounded): coverage at least 0.935 (2 s.e. of 40 at 0.95: 0.07), where method 3 covers
+    under half of them."""
+    rng = np.random.default_rng(36)
+    truth = episodes_p95()
+    short: list[np.ndarray] = []
+    while len(short) < 40:
+        values, slow = slow_episodes(rng, 30_000)
+        if 200 <= slow < 600:
+            short.append(values)
+    runs = np.array(short)
+    _, before = p95_bounds(runs, dependent=True, method=3)
+    flagged = [time_blocks(row, 0.95, float(np.quantile(row, 0.95)), CONFIDENCE) for row in runs]
+    assert all(blocks is not None and blocks.disagree for blocks in flagged)
+    # Method 4 differs from method 3 only there, by `episode_upper` (as `p95_bounds` applies it).
+    high = np.array([episode_upper(row, upper) for row, upper in zip(runs, before, strict=True)])
+    assert (high >= truth).mean() >= 0.935
+    assert (before >= truth).mean() < 0.5
+
+
+def test_the_episode_detector_finds_an_injected_stretch_and_nothing_in_steady_runs() -> None:
+    """`find_episodes`: a 400-request stretch three times slower in 30,000 lognormal latencies
+    is found as one episode, its ends within a window (100 requests at p95); steady runs show
+    an episode in at most `EPISODE_FALSE_DETECTION` (1 %) of runs, plus two standard errors."""
+    rng = np.random.default_rng(37)
+    values = 100.0 * np.exp(0.5 * rng.standard_normal(30_000))
+    values[12_030:12_430] *= 3.0
+    episodes = find_episodes(values, 0.95, float(np.quantile(values, 0.95)))
+    assert episodes.count == 1 and episodes.window == 100
+    assert abs(episodes.starts[0] - 12_030) <= 100 and abs(episodes.ends[0] - 12_430) <= 100
+    steady = 100.0 * np.exp(0.5 * rng.standard_normal((400, 30_000)))
+    found = [find_episodes(row, 0.95, float(np.quantile(row, 0.95))).count for row in steady]
+    rate = EPISODE_FALSE_DETECTION
+    assert np.mean([count > 0 for count in found]) <= rate + 2.0 * math.sqrt(rate * (1 - rate) / 400)

@@ -74,7 +74,7 @@ def test_a_document_records_its_bounds_method_and_one_without_it_recomputes_with
     it with method 1 (no episode text, no floors), so its figures and shape come back as signed;
     a method this code does not know is a FormatError naming the field."""
     doc = document(None)
-    assert doc["bounds_method"] == BOUNDS_METHOD == 3
+    assert doc["bounds_method"] == BOUNDS_METHOD == 4
     read = next(row for row in doc["slos"] if row["name"] == "read_latency_p95")
     assert "slow episodes" in read["reason"] and "time blocks of" in read["reason"]
     rng = random.Random(6)
@@ -84,7 +84,9 @@ def test_a_document_records_its_bounds_method_and_one_without_it_recomputes_with
     assert "bounds_method" not in again
     old_read = next(row for row in again["slos"] if row["name"] == "read_latency_p95")
     assert "slow episodes" not in old_read["reason"] and "time blocks" not in old_read["reason"]
-    assert recompute_bundle_metrics(frames, doc)["bounds_method"] == 3
+    assert recompute_bundle_metrics(frames, doc)["bounds_method"] == 4
+    # A bundle of round three (method 3) recomputes with round three's rules.
+    assert recompute_bundle_metrics(frames, doc | {"bounds_method": 3})["bounds_method"] == 3
     # A bundle of round two (method 2) recomputes with round two's rules.
     assert recompute_bundle_metrics(frames, doc | {"bounds_method": 2})["bounds_method"] == 2
     with pytest.raises(FormatError, match="bounds_method"):

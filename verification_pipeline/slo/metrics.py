@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import polars as pl
@@ -43,10 +43,14 @@ from verification_pipeline.slo.stats import (
     EPISODE_SHARE,
     STATED_BURSTS,
     Dependence,
+    Episodes,
     TimeBlocks,
     burst_frequency_upper,
     calmest_block_lower,
+    episode_mixture_quantile,
+    episode_share_upper,
     failure_dependence,
+    find_episodes,
     latent_design_effect,
     longest_caught_episode,
     quantile_bounds_in_time_order,
@@ -78,8 +82,13 @@ RATE_METHOD = "Clopper-Pearson on effective n"
 # size (`rate_bounds`), and the slow episodes each latency verdict could have missed. 3: issue
 # 26, round three: where time blocks disagree the lower bound (what a FAIL rests on) is at most
 # the calmest block's own (`calmest_block_lower`): a run holding a slow episode holds more than
-# its share, and its lower bound covered the long-run p95 in 0.88-0.92 of all runs.
-BOUNDS_METHOD = 3
+# its share, and its lower bound covered the long-run p95 in 0.88-0.92 of all runs. 4: issue 26,
+# round four: where time blocks disagree, slow stretches are found in the data and counted
+# (`find_episodes`), and the upper bound is at least the quantile of calm and slow requests mixed
+# at an upper bound on the share of slow time (`episode_share_upper`: how often they start x how
+# long they last, as the burst rule bounds failures): a run holding one short stretch no longer
+# takes it as all the slowness the long run has.
+BOUNDS_METHOD = 4
 # The episode a latency verdict suggests how to catch: seconds where the samples carry their
 # time, requests where they do not (the longest stretch in issue 26's slow episodes).
 TARGET_EPISODE_SECONDS = 300.0
@@ -183,11 +192,13 @@ def evaluate_quantile(
         measured_latencies, ordered, q, confidence, dependence, floor, blocks, method
     )
     calm_low = method >= 3 and blocks is not None and blocks.disagree
+    episodes = _episode_bound(measured_latencies, q, value, confidence, blocks, high) if method >= 4 else None
+    high = high if episodes is None else max(high or 0.0, episodes.upper)
     measured = (
         f"{label} of {n} {_scope(slo)}{words} is {significant(value)} ms"
         f"{'' if everything is None else f' ({significant(everything)} ms over every response)'}; "
         f"{_bounds_text(confidence, low, high, ' ms')} ({_dependence_text(dependence, lag1)}"
-        f"{_blocks_text(blocks, label, calm_low=calm_low) if method >= 2 else ''})"
+        f"{_blocks_text(blocks, label, calm_low=calm_low, episodes=episodes) if method >= 2 else ''})"
     )
     verdict, why = _decide(slo, n, low, high, f"{significant(slo.threshold)} ms", confidence)
     if verdict == INCONCLUSIVE and high is None:
@@ -253,6 +264,62 @@ def _quantile_bound_values(
         calm = calmest_block_lower(latencies, q, confidence, blocks)
         low = None if calm is None else min(low, calm)
     return low, high
+
+
+@dataclass(frozen=True)
+class _EpisodeBound:
+    """The episode rule's upper bound on a quantile (`BOUNDS_METHOD` 4) and what it rests on."""
+
+    episodes: Episodes
+    n: int
+    share: float
+    """The upper bound on the long-run share of slow time."""
+    upper: float
+    """The quantile of calm and slow requests mixed at `share`."""
+    confidence: float
+
+
+def _episode_bound(
+    latencies: pl.Series,
+    q: float,
+    value: float,
+    confidence: float,
+    blocks: TimeBlocks | None,
+    high: float | None,
+) -> _EpisodeBound | None:
+    """Method 4: where time blocks disagree and the upper side can be bounded at all, the slow
+    stretches found (`find_episodes`) and the quantile of the run's calm and slow requests mixed
+    at the upper bound on how much of the time is slow (`episode_share_upper`); None where no
+    stretch stood out (the bound is then method 3's)."""
+    if blocks is None or not blocks.disagree or high is None:
+        return None
+    values = latencies.to_numpy()
+    episodes = find_episodes(values, q, value)
+    if episodes.count == 0:
+        return None
+    share = episode_share_upper(episodes, values.size, confidence)
+    upper = episode_mixture_quantile(values, episodes, share, q)
+    return _EpisodeBound(episodes, int(values.size), share, upper, confidence)
+
+
+def _episodes_seen(bound: _EpisodeBound, label: str) -> str:
+    """What the episode rule saw and allowed for, in words."""
+    episodes, n = bound.episodes, bound.n
+    lengths = episodes.lengths
+    starts = burst_frequency_upper(episodes.count, n, bound.confidence) * n
+    seen = (
+        f"1 slow stretch of {lengths[0]:,.0f} requests"
+        if episodes.count == 1
+        else f"{episodes.count} slow stretches of {lengths.mean():,.0f} requests on average "
+        f"(the longest {lengths.max():,.0f})"
+    )
+    return (
+        f"; {seen} stood out of windows of {episodes.window:,} requests, and the upper bound allows for "
+        f"such stretches recurring up to {starts:.3g} times in {n:,} requests (the {level(bound.confidence)} "
+        f"upper bound on how often they start) and lasting up to {bound.share * n / starts:,.0f} requests on "
+        f"average: slow for up to {bound.share * 100:.3g}% of the time, a mix of this run's calm and slow "
+        f"requests whose {label} is {significant(bound.upper)} ms"
+    )
 
 
 def evaluate_rate(
@@ -393,9 +460,12 @@ def _singly(failures: int, n: int, threshold: float, confidence: float) -> str:
     )
 
 
-def _blocks_text(blocks: TimeBlocks | None, label: str, *, calm_low: bool = False) -> str:
+def _blocks_text(
+    blocks: TimeBlocks | None, label: str, *, calm_low: bool = False, episodes: _EpisodeBound | None = None
+) -> str:
     """The time-block diagnostic in words, for the dependence part of a reason. `calm_low`: the
-    lower bound is at most the calmest block's (method 3)."""
+    lower bound is at most the calmest block's (method 3); `episodes`: the slow stretches the
+    upper bound allows to recur (method 4)."""
     if blocks is None:
         return "; too few samples for time blocks"
     calm = (
@@ -406,8 +476,11 @@ def _blocks_text(blocks: TimeBlocks | None, label: str, *, calm_low: bool = Fals
     )
     # Issue 26, round three: the blocks see how slowness varied within the run, not how often
     # slow stretches recur beyond it (a run holding one short stretch holds less than its share).
+    # Round four (method 4): where stretches stood out, the upper bound allows them to recur.
     calm += (
-        "; the upper bound allows for how slowness varied within this run, not for how often slow "
+        _episodes_seen(episodes, label)
+        if episodes is not None
+        else "; the upper bound allows for how slowness varied within this run, not for how often slow "
         "stretches recur beyond it"
         if calm_low
         else ""

@@ -107,6 +107,17 @@ Round three of issue 26 (`slo.metrics.BOUNDS_METHOD` 3; RESULTS.md has the table
   on runs holding one short episode: blocks long enough to contain an episode are not long
   enough to contain the gaps between episodes, and no estimate from within one run sees them.
 
+Round four of issue 26 (`slo.metrics.BOUNDS_METHOD` 4; RESULTS.md has the tables):
+- Slow episodes counted: where time blocks disagree, `find_episodes` finds the slow stretches
+  (windows of 100 requests at p95 whose count beyond the run's quantile is beyond chance at 1 %
+  over the whole run, merged across one calm window), and the upper bound is at least the
+  quantile of the run's calm and slow requests mixed at `episode_share_upper`: Clopper-Pearson
+  on the k stretches seen (how often they start, at the verdict's level) x their mean length
+  plus Student's t on the lengths and 1.5 x the longest over k, the burst rule's terms. Runs of
+  30,000 holding one short episode (200-599 slow requests) covered 0.35 from above with method
+  3; the episode count is what the ten blocks could not see. Runs whose blocks agree, or where
+  no stretch stands out, keep method 3's bounds exactly; the lower bound is method 3's.
+
 Cost: every candidate bound of `quantile_bounds_in_time_order` estimates a design effect, with
 up to 1,000 lags when the run has slow stretches. The lags come from one batched FFT over rows
 of 1,024 requests (`_autocovariance_sums`), and the search over candidates interpolates rather
@@ -665,6 +676,114 @@ def calmest_block_lower(
             return None
         lowest = min(lowest, float(ordered[low - 1]))
     return lowest
+
+
+@dataclass(frozen=True)
+class Episodes:
+    """Slow stretches found in a run (`find_episodes`): each a range [start, end) of positions
+    in time order, a whole number of windows long."""
+
+    window: int
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+
+    @property
+    def count(self) -> int:
+        return len(self.starts)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.array(self.ends, dtype=np.float64) - np.array(self.starts, dtype=np.float64)
+
+    def inside(self, n: int) -> np.ndarray:
+        """A mask of the n positions that lie in an episode."""
+        mask = np.zeros(n, bool)
+        for start, end in zip(self.starts, self.ends, strict=True):
+            mask[start:end] = True
+        return mask
+
+
+# Episode detection (`find_episodes`, `BOUNDS_METHOD` 4): windows expecting this many values beyond
+# the run's quantile, at least `_MIN_WINDOW` long; a window is slow when its count beyond would
+# come by chance in homogeneous data with probability `EPISODE_FALSE_DETECTION` over all the
+# run's windows together; slow windows at most `_EPISODE_GAP` calm windows apart are one episode.
+EPISODE_FALSE_DETECTION = 0.01
+_WINDOW_BEYOND = 5.0
+_MIN_WINDOW = 20
+_EPISODE_GAP = 1
+
+
+def find_episodes(values: pl.Series | np.ndarray, q: float, value: float) -> Episodes:
+    """Slow stretches of `values` (in time order): windows whose count beyond the run's q-quantile
+    `value` is beyond chance, merged across gaps of `_EPISODE_GAP` windows.
+
+    Under homogeneity a window of w counts Binomial(w, p) beyond (p the run's share beyond),
+    its variance raised by (1 + r) / (1 - r) for the indicator's lag-1 autocorrelation r as in
+    `time_blocks`; a window is slow at level `EPISODE_FALSE_DETECTION` / windows (Bonferroni),
+    so a homogeneous run shows an episode at most that often. One pass over windows: linear."""
+    x = _as_floats(values)
+    window = max(_MIN_WINDOW, math.ceil(_WINDOW_BEYOND / (1.0 - q)))
+    windows = x.size // window
+    beyond = x > value
+    share = float(beyond.mean()) if x.size else 0.0
+    if windows < 2 or share in (0.0, 1.0):
+        return Episodes(window, (), ())
+    flags = beyond.astype(np.float64) - share
+    lag1 = float(flags[1:] @ flags[:-1]) / float(flags @ flags)
+    short = max(1.0, (1.0 + lag1) / (1.0 - lag1)) if lag1 < 1.0 else math.inf
+    tail = EPISODE_FALSE_DETECTION / windows
+    threshold = _first_k(lambda c: 1.0 - binomial_cdf(c / short - 1.0, window / short, share) <= tail, window)
+    if threshold is None or math.isinf(short):
+        return Episodes(window, (), ())
+    counts = beyond[: windows * window].reshape(windows, window).sum(axis=1)
+    slow = np.flatnonzero(counts >= max(threshold, 1))
+    if slow.size == 0:
+        return Episodes(window, (), ())
+    breaks = np.flatnonzero(np.diff(slow) > _EPISODE_GAP + 1)
+    first = slow[np.r_[0, breaks + 1]]
+    last = slow[np.r_[breaks, slow.size - 1]]
+    return Episodes(window, tuple(int(i) * window for i in first), tuple((int(i) + 1) * window for i in last))
+
+
+# How the episode rule bounds the mean episode length (`episode_share_upper`): the mean seen,
+# Student's t on the lengths at the size level of `burst_rate_upper`, and this many longest
+# lengths over the count (an episode beyond the longest of k comes about once in k + 1).
+EPISODE_UNSEEN_TAIL = 1.5
+
+
+def episode_share_upper(
+    episodes: Episodes, n: int, confidence: float, unseen_tail: float = EPISODE_UNSEEN_TAIL
+) -> float:
+    """Upper bound at `confidence` on the long-run share of slow time: how often episodes start
+    (Clopper-Pearson on the k seen in n, Poisson-like for a rare start) x how long they last (the
+    mean length seen, plus Student's t on the lengths where k >= 2, plus `unseen_tail` x the
+    longest over k), as `burst_rate_upper` bounds failures in bursts. At most 1; 0 for none."""
+    k = episodes.count
+    if k == 0:
+        return 0.0
+    lengths = episodes.lengths
+    frequency = _upper_bound(k, n, 1.0 - confidence)
+    size_level = 1.0 - (1.0 - confidence) * _SIZE_TAIL_SHARE
+    spread = t_quantile(size_level, k - 1) * float(lengths.std(ddof=1)) / math.sqrt(k) if k >= 2 else 0.0
+    return min(1.0, frequency * (float(lengths.mean()) + spread + unseen_tail * float(lengths.max()) / k))
+
+
+def episode_mixture_quantile(
+    values: pl.Series | np.ndarray, episodes: Episodes, share: float, q: float
+) -> float:
+    """The q-quantile of (1 - share) F_calm + share F_slow, F_calm the empirical distribution of
+    the values outside `episodes` and F_slow of those inside: the run's quantile had slow time
+    covered `share` of it."""
+    x = _as_floats(values)
+    inside = episodes.inside(x.size)
+    slow = int(inside.sum())
+    share = min(max(share, 0.0), 1.0)
+    if slow == 0 or slow == x.size:
+        return float(np.quantile(x, q))
+    order = np.argsort(x, kind="stable")
+    weights = np.where(inside, share / slow, (1.0 - share) / (x.size - slow))[order]
+    at = int(np.searchsorted(np.cumsum(weights), q * (1.0 - 1e-12)))
+    return float(x[order[min(at, x.size - 1)]])
 
 
 def _batch_means(within: np.ndarray, blocks: int) -> float:
