@@ -283,6 +283,9 @@ def test_a_latency_verdict_says_which_slow_episodes_its_span_could_have_missed()
     # Two stretches far apart: 1,200 s in all, and each brings in the episodes begun before it.
     apart = evaluate_quantile(READ_P95, values, 0.95, spans=[600.0, 600.0]).reason
     assert "this run's 20 min in 2 stretches apart in time contain one lasting up to 21 s" in apart
+    # A run of seconds misses episodes longer than a fraction of one: 10 x 0.05 / (3 - 0.05) s.
+    short = evaluate_quantile(READ_P95, values, 0.95, spans=[10.0]).reason
+    assert "this run's 10 s contain one lasting up to 0.17 s with probability 95%" in short
     # Without a clock the run's length in requests stands in.
     assert (
         "this run's 3,000 requests contain one lasting up to 51 requests"

@@ -525,6 +525,8 @@ def _episodes_missed(spans: Sequence[float] | None, n: int, confidence: float) -
 
 
 def _duration(seconds: float) -> str:
+    if seconds < 10:  # a run of seconds misses episodes longer than a fraction of one
+        return f"{seconds:.2g} s"
     if seconds < 120:
         return f"{seconds:.0f} s"
     if seconds < 7200:
@@ -533,7 +535,9 @@ def _duration(seconds: float) -> str:
 
 
 def _requests(count: float) -> str:
-    return f"{count:,.0f} requests"
+    # numbers only, no words that differ by size: `audit` reads an older reason's "0 requests" as
+    # this one's "0.51 requests" (the same words, the numbers within the coarser one's last digit)
+    return f"{count:,.0f} requests" if count >= 10 else f"{count:.2g} requests"
 
 
 def _spans(
