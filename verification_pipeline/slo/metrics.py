@@ -194,13 +194,14 @@ def evaluate_quantile(
     calm_low = method >= 3 and blocks is not None and blocks.disagree
     episodes = _episode_bound(measured_latencies, q, value, confidence, blocks, high) if method >= 4 else None
     high = high if episodes is None else max(high or 0.0, episodes.upper)
-    measured = (
+    headline = (
         f"{label} of {n} {_scope(slo)}{words} is {significant(value)} ms"
-        f"{'' if everything is None else f' ({significant(everything)} ms over every response)'}; "
-        f"{_bounds_text(confidence, low, high, ' ms')} ({_dependence_text(dependence, lag1)}"
-        f"{_blocks_text(blocks, label, calm_low=calm_low, episodes=episodes) if method >= 2 else ''})"
+        f"{'' if everything is None else f' ({significant(everything)} ms over every response)'}"
     )
-    verdict, why = _decide(slo, n, low, high, f"{significant(slo.threshold)} ms", confidence)
+    blocks_seen = _blocks_text(blocks, label, calm_low=calm_low, episodes=episodes) if method >= 2 else ""
+    measured, verdict, why = _judged(
+        slo, n, confidence, (low, high), " ms", headline, dependence, lag1, blocks_seen
+    )
     if verdict == INCONCLUSIVE and high is None:
         needed = max(slo.min_samples, quantile_upper_sample_size(q, confidence, dependence.design_effect))
         why = (
@@ -350,13 +351,13 @@ def evaluate_rate(
     kinds = dict(failed.group_by("failure").len().iter_rows())
     breakdown = ", ".join(f"{kinds[kind]} {kind}" for kind in FAILURE_KINDS if kinds.get(kind))
     dispersion = failure_dispersion_index(failed_flags)
-    measured = (
+    headline = (
         f"{failures} of {n} {words} failed ({significant(value)}%{'; ' + breakdown if breakdown else ''})"
-        f"{_bursts_seen(dependence)}; "
-        f"{_bounds_text(confidence, low, high, '%')} ({_dependence_text(dependence, dependence.lag1_autocorrelation)}"
-        f"{'' if dispersion is None else f', dispersion index {dispersion:.3g}'})"
+        f"{_bursts_seen(dependence)}"
     )
-    verdict, why = _decide(slo, n, low, high, f"{significant(slo.threshold)}%", confidence)
+    spread = "" if dispersion is None else f", dispersion index {dispersion:.3g}"
+    lag1 = dependence.lag1_autocorrelation
+    measured, verdict, why = _judged(slo, n, confidence, (low, high), "%", headline, dependence, lag1, spread)
     if verdict == INCONCLUSIVE and failures == 0:
         needed = max(
             slo.min_samples,
@@ -376,7 +377,7 @@ def evaluate_rate(
         verdict=verdict,
         reason=f"{measured}: {why}",
         dependence=dependence,
-        lag1=dependence.lag1_autocorrelation,
+        lag1=lag1,
         dispersion=dispersion,
     )
 
@@ -607,6 +608,27 @@ def failure_dispersion_index(failed: pl.Series) -> float | None:
     )
     mean = float_of(counts.mean())
     return float_of(counts.var()) / mean if mean else None
+
+
+def _judged(
+    slo: Slo,
+    n: int,
+    confidence: float,
+    bounds: tuple[float | None, float | None],
+    unit: str,
+    headline: str,
+    dependence: Dependence,
+    lag1: float | None,
+    diagnostics: str,
+) -> tuple[str, Verdict, str]:
+    """What was measured in words (`headline`; the bounds in `unit`; the dependence they allow
+    for, then `diagnostics`), and the verdict with why."""
+    low, high = bounds
+    measured = (
+        f"{headline}; {_bounds_text(confidence, low, high, unit)} "
+        f"({_dependence_text(dependence, lag1)}{diagnostics})"
+    )
+    return (measured, *_decide(slo, n, low, high, f"{significant(slo.threshold)}{unit}", confidence))
 
 
 def _decide(
