@@ -61,7 +61,7 @@ def check_run_environment(environ: MutableMapping[str, str]) -> RunEnvironment:
     credentials = _credentials(environ)
     bucket = environ.get("VP_S3_BUCKET", "").strip()
     if not bucket:
-        raise ConfigError("not set", field="VP_S3_BUCKET", hint="name the bucket evidence goes to")
+        raise _not_set("VP_S3_BUCKET", "name the bucket evidence goes to")
     if not _BUCKET.fullmatch(bucket):
         raise ConfigError(
             f"{bucket!r} is not an S3 bucket name", field="VP_S3_BUCKET", hint="3-63 of a-z, 0-9, '.', '-'"
@@ -110,9 +110,7 @@ def _url(environ: Mapping[str, str], name: str, *, required: bool) -> str | None
     value = environ.get(name, "")
     if not value:
         if required:
-            raise ConfigError(
-                "not set", field=name, hint="give the service's URL, e.g. https://rc.example.com/graphql"
-            )
+            raise _not_set(name, "give the service's URL, e.g. https://rc.example.com/graphql")
         return None
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname or value != value.strip():
@@ -138,10 +136,9 @@ def _credentials(environ: Mapping[str, str]) -> str:
     if secret_file:
         _read(secret_file, "VP_TARGET_JWT_SECRET_FILE", KEY_MAX_BYTES)
         return "tokens minted with VP_TARGET_JWT_SECRET_FILE"
-    raise ConfigError(
-        "not set",
-        field="VP_TARGET_JWT",
-        hint="a bearer token with the coherence:read and coherence:write scopes for VP_TARGET_TENANT",
+    raise _not_set(
+        "VP_TARGET_JWT",
+        "a bearer token with the coherence:read and coherence:write scopes for VP_TARGET_TENANT",
     )
 
 
@@ -161,10 +158,10 @@ def _signing_key(environ: Mapping[str, str]) -> str:
         return "the key in VP_EVIDENCE_SIGNING_KEY"
     if environ.get("VP_EVIDENCE_DEV_KEY_DIR"):
         return "a DEV key (VP_EVIDENCE_DEV_KEY_DIR): not release evidence"
-    raise ConfigError(
-        "not set, nor VP_EVIDENCE_SIGNING_KEY_FILE",
-        field="VP_EVIDENCE_SIGNING_KEY",
-        hint="an Ed25519 private key (PEM) signs the bundle: `verification-pipeline keygen --out DIR`",
+    raise _not_set(
+        "VP_EVIDENCE_SIGNING_KEY",
+        "an Ed25519 private key (PEM) signs the bundle: `verification-pipeline keygen --out DIR`",
+        nor="VP_EVIDENCE_SIGNING_KEY_FILE",
     )
 
 
@@ -172,6 +169,11 @@ def _slos_file(environ: Mapping[str, str]) -> None:
     from verification_pipeline.slo.spec import load_slo_spec
 
     _file_loads(environ, "VP_SLOS_FILE", CONFIG_MAX_BYTES, load_slo_spec)
+
+
+def _not_set(name: str, hint: str, *, nor: str = "") -> ConfigError:
+    """A required variable `name` (nor its alternative `nor`) is not set: exit 2 with `hint`."""
+    return ConfigError(f"not set, nor {nor}" if nor else "not set", field=name, hint=hint)
 
 
 def _local_file(environ: Mapping[str, str], name: str) -> None:
