@@ -313,14 +313,18 @@ typedef struct {
 
 static void child_schema_release(struct ArrowSchema *schema) { schema->release = NULL; }
 
-static void schema_release(struct ArrowSchema *schema) {
-    SchemaParts *parts = schema->private_data;
-    for (int c = 0; c < NCOLUMNS; c++)
-        if (parts->children[c].release)
-            parts->children[c].release(&parts->children[c]);
-    free(parts);
-    schema->release = NULL;
-}
+/* A parent's release, for ArrowSchema and ArrowArray alike: its children's, then the parts holding them. */
+#define RELEASE_PARENT(Parts, parent)                                                                        \
+    do {                                                                                                     \
+        Parts *parts = (parent)->private_data;                                                               \
+        for (int c = 0; c < NCOLUMNS; c++)                                                                   \
+            if (parts->children[c].release)                                                                  \
+                parts->children[c].release(&parts->children[c]);                                             \
+        free(parts);                                                                                         \
+        (parent)->release = NULL;                                                                            \
+    } while (0)
+
+static void schema_release(struct ArrowSchema *schema) { RELEASE_PARENT(SchemaParts, schema); }
 
 typedef struct {
     struct ArrowArray children[NCOLUMNS];
@@ -335,28 +339,21 @@ static void child_array_release(struct ArrowArray *array) {
     array->release = NULL;
 }
 
-static void array_release(struct ArrowArray *array) {
-    ArrayParts *parts = array->private_data;
-    for (int c = 0; c < NCOLUMNS; c++)
-        if (parts->children[c].release)
-            parts->children[c].release(&parts->children[c]);
-    free(parts);
-    array->release = NULL;
-}
+static void array_release(struct ArrowArray *array) { RELEASE_PARENT(ArrayParts, array); }
 
-static void schema_capsule_free(PyObject *capsule) {
-    struct ArrowSchema *schema = PyCapsule_GetPointer(capsule, "arrow_schema");
-    if (schema && schema->release)
-        schema->release(schema);
-    free(schema);
-}
+/* A capsule's destructor, for ArrowSchema and ArrowArray alike: the struct's release (unless a
+ * consumer moved it out), then the struct. */
+#define FREE_CAPSULED(Struct, capsule, name)                                                                 \
+    do {                                                                                                     \
+        struct Struct *exported = PyCapsule_GetPointer(capsule, name);                                       \
+        if (exported && exported->release)                                                                   \
+            exported->release(exported);                                                                     \
+        free(exported);                                                                                      \
+    } while (0)
 
-static void array_capsule_free(PyObject *capsule) {
-    struct ArrowArray *array = PyCapsule_GetPointer(capsule, "arrow_array");
-    if (array && array->release)
-        array->release(array);
-    free(array);
-}
+static void schema_capsule_free(PyObject *capsule) { FREE_CAPSULED(ArrowSchema, capsule, "arrow_schema"); }
+
+static void array_capsule_free(PyObject *capsule) { FREE_CAPSULED(ArrowArray, capsule, "arrow_array"); }
 
 static struct ArrowSchema *export_schema(void) {
     struct ArrowSchema *schema = calloc(1, sizeof *schema);
