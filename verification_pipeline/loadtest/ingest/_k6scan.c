@@ -341,25 +341,29 @@ static void child_array_release(struct ArrowArray *array) {
 
 static void array_release(struct ArrowArray *array) { RELEASE_PARENT(ArrayParts, array); }
 
-/* A capsule's destructor, for ArrowSchema and ArrowArray alike: the struct's release (unless a
- * consumer moved it out), then the struct. */
-#define FREE_CAPSULED(Struct, capsule, name)                                                                 \
+/* An exported ArrowSchema or ArrowArray (or NULL) let go: its release (unless a consumer moved it
+ * out), then the struct itself. */
+#define DISCARD(exported)                                                                                    \
     do {                                                                                                     \
-        struct Struct *exported = PyCapsule_GetPointer(capsule, name);                                       \
-        if (exported && exported->release)                                                                   \
-            exported->release(exported);                                                                     \
+        if ((exported) && (exported)->release)                                                               \
+            (exported)->release(exported);                                                                   \
         free(exported);                                                                                      \
     } while (0)
 
-static void schema_capsule_free(PyObject *capsule) { FREE_CAPSULED(ArrowSchema, capsule, "arrow_schema"); }
+static void schema_capsule_free(PyObject *capsule) {
+    struct ArrowSchema *schema = PyCapsule_GetPointer(capsule, "arrow_schema");
+    DISCARD(schema);
+}
 
-static void array_capsule_free(PyObject *capsule) { FREE_CAPSULED(ArrowArray, capsule, "arrow_array"); }
+static void array_capsule_free(PyObject *capsule) {
+    struct ArrowArray *array = PyCapsule_GetPointer(capsule, "arrow_array");
+    DISCARD(array);
+}
 
 static struct ArrowSchema *export_schema(void) {
-    struct ArrowSchema *schema = calloc(1, sizeof *schema);
     SchemaParts *parts = calloc(1, sizeof *parts);
-    if (!schema || !parts) {
-        free(schema);
+    struct ArrowSchema *schema = parts ? malloc(sizeof *schema) : NULL; /* set whole below */
+    if (!schema) {
         free(parts);
         return NULL;
     }
@@ -395,10 +399,9 @@ static unsigned char *packed(const Buf *valid, Py_ssize_t count) {
 
 /* The scan's buffers, handed over to the Arrow array (the scan no longer owns them). */
 static struct ArrowArray *export_array(Scan *scan) {
-    struct ArrowArray *array = calloc(1, sizeof *array);
     ArrayParts *parts = calloc(1, sizeof *parts);
-    if (!array || !parts) {
-        free(array);
+    struct ArrowArray *array = parts ? malloc(sizeof *array) : NULL; /* set whole below */
+    if (!array) {
         free(parts);
         return NULL;
     }
@@ -435,8 +438,7 @@ static struct ArrowArray *export_array(Scan *scan) {
         .private_data = parts,
     };
     if (failed) {
-        array->release(array);
-        free(array);
+        DISCARD(array);
         return NULL;
     }
     return array;
@@ -446,19 +448,12 @@ static struct ArrowArray *export_array(Scan *scan) {
 static PyObject *capsules(Scan *scan) {
     struct ArrowSchema *schema = export_schema();
     struct ArrowArray *array = export_array(scan);
-    PyObject *schema_capsule = NULL, *array_capsule = NULL;
-    if (schema)
-        schema_capsule = PyCapsule_New(schema, "arrow_schema", schema_capsule_free);
-    if (!schema_capsule && schema) {
-        schema->release(schema);
-        free(schema);
-    }
-    if (array)
-        array_capsule = PyCapsule_New(array, "arrow_array", array_capsule_free);
-    if (!array_capsule && array) {
-        array->release(array);
-        free(array);
-    }
+    PyObject *schema_capsule = schema ? PyCapsule_New(schema, "arrow_schema", schema_capsule_free) : NULL;
+    if (!schema_capsule)
+        DISCARD(schema);
+    PyObject *array_capsule = array ? PyCapsule_New(array, "arrow_array", array_capsule_free) : NULL;
+    if (!array_capsule)
+        DISCARD(array);
     if (!schema_capsule || !array_capsule) {
         Py_XDECREF(schema_capsule);
         Py_XDECREF(array_capsule);
