@@ -4,32 +4,30 @@ from __future__ import annotations
 
 from verification_pipeline.scans.document import Node, empty_to_none
 from verification_pipeline.scans.parsed import Parsed, known_version
-from verification_pipeline.scans.schemas import FIX_STATES, VULNERABILITY_SCHEMA, frame, normalize_severity
+from verification_pipeline.scans.schemas import FIX_STATES, VULNERABILITY_SCHEMA, frame, vulnerability_row
+
+# Where a grype match holds each text column of the vulnerability table: (its object, the field).
+_FIELDS = {
+    "id": ("vulnerability", "id"),
+    "severity": ("vulnerability", "severity"),
+    "package": ("artifact", "name"),
+    "version": ("artifact", "version"),
+    "package_type": ("artifact", "type"),
+    "purl": ("artifact", "purl"),
+}
 
 
 def parse_grype_json(doc: Node) -> Parsed:
     target = _target(doc["source"])
     rows = []
     for match in doc["matches"].items():
-        vuln = match["vulnerability"]
-        artifact = match["artifact"]
-        fixed_versions = vuln["fix"]["versions"].texts()
-        locations = list(artifact["locations"].items())
-        rows.append(
-            {
-                "id": vuln["id"].required_text(),
-                "severity": normalize_severity(vuln["severity"].text()),
-                "package": artifact["name"].required_text(),
-                "version": empty_to_none(artifact["version"].text()),
-                "package_type": empty_to_none(artifact["type"].text()),
-                "purl": empty_to_none(artifact["purl"].text()),
-                "fix_state": _fix_state(vuln["fix"]["state"].text(), fixed_versions),
-                "fixed_versions": fixed_versions,
-                "source_tool": "grype",
-                "target": target,
-                "location": locations[0]["path"].text() if locations else None,
-            }
-        )
+        fix = match["vulnerability"]["fix"]
+        fixed_versions = fix["versions"].texts()
+        locations = list(match["artifact"]["locations"].items())
+        location = locations[0]["path"].text() if locations else None
+        fields = {column: match[part][field] for column, (part, field) in _FIELDS.items()}
+        fix_state = _fix_state(fix["state"].text(), fixed_versions)
+        rows.append(vulnerability_row(fields, fixed_versions, fix_state, "grype", target, location))
     return Parsed(
         tool="grype",
         tool_version=known_version(doc["descriptor"]["version"].text()),

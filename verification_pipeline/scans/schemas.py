@@ -13,6 +13,8 @@ from typing import Any
 import polars as pl
 from polars.datatypes import DataTypeClass
 
+from verification_pipeline.scans.document import Node, empty_to_none
+
 SEVERITIES: tuple[str, ...] = ("Critical", "High", "Medium", "Low", "Negligible", "Unknown")
 FIX_STATES: tuple[str, ...] = ("fixed", "not-fixed", "wont-fix", "unknown")
 
@@ -103,6 +105,30 @@ def severity_from_cvss(score: float) -> str:
 def frame(rows: Iterable[Mapping[str, Any]], schema: pl.Schema) -> pl.DataFrame:
     """Rows (dicts with exactly the schema's keys) as a frame with that schema, even when empty."""
     return pl.DataFrame(list(rows), schema=schema)
+
+
+def vulnerability_row(
+    fields: Mapping[str, Node],
+    fixed_versions: list[str],
+    fix_state: str,
+    tool: str,
+    target: str | None,
+    location: str | None,
+) -> dict[str, Any]:
+    """A row of `VULNERABILITY_SCHEMA` from the report's fields of its text columns (id, severity,
+    package, version, package_type, purl): id and package required, the severity word normalized,
+    the others None where empty."""
+    return {
+        "id": fields["id"].required_text(),
+        "severity": normalize_severity(fields["severity"].text()),
+        "package": fields["package"].required_text(),
+        **{column: empty_to_none(fields[column].text()) for column in ("version", "package_type", "purl")},
+        "fix_state": fix_state,
+        "fixed_versions": fixed_versions,
+        "source_tool": tool,
+        "target": target,
+        "location": location,
+    }
 
 
 def policy_row(policy: str, target: str | None, tool: str) -> dict[str, Any]:

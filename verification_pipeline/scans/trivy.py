@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from verification_pipeline.scans.document import Node, empty_to_none
 from verification_pipeline.scans.parsed import Parsed, known_version
-from verification_pipeline.scans.schemas import POLICY_SCHEMA, VULNERABILITY_SCHEMA, frame, normalize_severity
+from verification_pipeline.scans.schemas import POLICY_SCHEMA, VULNERABILITY_SCHEMA, frame, vulnerability_row
 
 # trivy's Status values (pkg/types/vulnerability.go) onto our fix states
 _STATUS = {
@@ -21,6 +21,15 @@ _STATUS = {
     "unknown": "unknown",
 }
 
+# Where a trivy vulnerability holds the text columns of the vulnerability table (besides its
+# PkgIdentifier's PURL, and the package type: its result's Type).
+_FIELDS = {
+    "id": "VulnerabilityID",
+    "severity": "Severity",
+    "package": "PkgName",
+    "version": "InstalledVersion",
+}
+
 
 def parse_trivy_json(doc: Node) -> Parsed:
     vulns = []
@@ -29,22 +38,12 @@ def parse_trivy_json(doc: Node) -> Parsed:
         target = empty_to_none(result["Target"].text())
         for vuln in result["Vulnerabilities"].items():
             fixed_versions = [v.strip() for v in (vuln["FixedVersion"].text() or "").split(",") if v.strip()]
-            purl = vuln["PkgIdentifier"]["PURL"].text()
-            vulns.append(
-                {
-                    "id": vuln["VulnerabilityID"].required_text(),
-                    "severity": normalize_severity(vuln["Severity"].text()),
-                    "package": vuln["PkgName"].required_text(),
-                    "version": empty_to_none(vuln["InstalledVersion"].text()),
-                    "package_type": empty_to_none(result["Type"].text()),
-                    "purl": empty_to_none(purl),
-                    "fix_state": _fix_state(vuln["Status"].text(), fixed_versions),
-                    "fixed_versions": fixed_versions,
-                    "source_tool": "trivy",
-                    "target": target,
-                    "location": empty_to_none(vuln["PkgPath"].text()),
-                }
-            )
+            fields = {column: vuln[field] for column, field in _FIELDS.items()}
+            fields["purl"] = vuln["PkgIdentifier"]["PURL"]
+            fields["package_type"] = result["Type"]
+            fix_state = _fix_state(vuln["Status"].text(), fixed_versions)
+            location = empty_to_none(vuln["PkgPath"].text())
+            vulns.append(vulnerability_row(fields, fixed_versions, fix_state, "trivy", target, location))
         if result.has("MisconfSummary") or result.has("Misconfigurations"):
             policies.append(_misconfig_row(result, target))
     return Parsed(
