@@ -77,16 +77,17 @@ class FormatError(InputError):
 
 
 def recorded_method(
-    recorded: Mapping[str, Any], key: str, *, default: int, latest: int, source: str, field: str, what: str
+    recorded: Mapping[str, Any], key: str, *, default: int, latest: int, source: str, field: str = ""
 ) -> int:
-    """The version of the rules a signed document was made with (`key`; `default` for a document made
-    before it was recorded), refused as a FormatError naming `field` when this code does not know it."""
+    """The version of the rules a signed document was made with (`key`, e.g. "bounds_method";
+    `default` for a document made before it was recorded), refused as a FormatError naming `field`
+    (default `key`) when this code does not know it."""
     method = recorded.get(key, default)
     if isinstance(method, bool) or not isinstance(method, int) or not default <= method <= latest:
         raise FormatError(
-            f"{method!r} is not a {what} method this code knows ({default} to {latest})",
+            f"{method!r} is not a {key.removesuffix('_method')} method this code knows ({default} to {latest})",
             source=source,
-            field=field,
+            field=field or key,
         )
     return method
 

@@ -218,15 +218,7 @@ def comparison_document(
 
 def regression_method_of(recorded: Mapping[str, Any], source: str = SLO_BASELINE) -> int:
     """The rules a recorded slo/baseline.json was made with: its `regression_method`, 1 without one."""
-    return recorded_method(
-        recorded,
-        "regression_method",
-        default=1,
-        latest=REGRESSION_METHOD,
-        source=source,
-        field="regression_method",
-        what="regression",
-    )
+    return recorded_method(recorded, "regression_method", default=1, latest=REGRESSION_METHOD, source=source)
 
 
 def _guard(

@@ -12,7 +12,7 @@ from typing import Any
 
 import polars as pl
 
-from verification_pipeline.errors import FormatError, recorded_method
+from verification_pipeline.errors import FormatError
 from verification_pipeline.evidence.layout import SLO_METRICS
 from verification_pipeline.fanout.accounting import DELIVERY_SCHEMA
 from verification_pipeline.fanout.metrics import fanout_metrics
@@ -21,7 +21,12 @@ from verification_pipeline.gates import rc_verdict, slo_gates
 from verification_pipeline.health.assess import apply_health, assess, measured_phases
 from verification_pipeline.loadtest.ingest import SAMPLE_SCHEMA
 from verification_pipeline.loadtest.summary import summarize
-from verification_pipeline.slo.metrics import BOUNDS_METHOD, dependence_summary, slo_rows
+from verification_pipeline.slo.metrics import (
+    BOUNDS_METHOD,
+    dependence_summary,
+    recorded_bounds_method,
+    slo_rows,
+)
 from verification_pipeline.slo.spec import load_slo_spec
 from verification_pipeline.slo_row import SloRow
 from verification_pipeline.verdict import Verdict
@@ -171,20 +176,8 @@ def recompute_bundle_metrics(frames: dict[str, pl.DataFrame], recorded: dict[str
         fanout_summary_only=summary_only,
         min_delivery_ratio=float(ratio),
         health_phases=measured_phases(recorded.get("measurement_health")),
-        bounds_method=_bounds_method(recorded),
-    )
-
-
-def _bounds_method(recorded: dict[str, Any]) -> int:
-    """The rules a recorded document's bounds followed: 1 when it does not say (made before)."""
-    return recorded_method(
-        recorded,
-        "bounds_method",
-        default=1,
-        latest=BOUNDS_METHOD,
-        source=SLO_METRICS,
-        field="bounds_method",
-        what="bounds",
+        # 1 for a document made before it said
+        bounds_method=recorded_bounds_method(recorded, default=1, source=SLO_METRICS),
     )
 
 

@@ -33,6 +33,7 @@ from typing import Any
 
 import polars as pl
 
+from verification_pipeline.errors import recorded_method
 from verification_pipeline.fanout.accounting import DELIVERED, LATE
 from verification_pipeline.formatting import approximate, bounds, level, significant
 from verification_pipeline.loadtest.ingest import FAILURE_KINDS
@@ -143,6 +144,16 @@ def compute_slo_metrics(
     rows = slo_rows(spec, read=read, write=write, fanout=fanout)
     return pl.DataFrame(
         [{**row.model_dump(), "verdict": row.verdict.value} for row in rows], schema=SLO_METRICS_SCHEMA
+    )
+
+
+def recorded_bounds_method(
+    recorded: Mapping[str, Any], *, default: int, source: str, field: str = "bounds_method"
+) -> int:
+    """The bounds method a recorded document says it followed (its `bounds_method`; `default` for
+    one made before it said), refused naming `field` of `source` when this code does not know it."""
+    return recorded_method(
+        recorded, "bounds_method", default=default, latest=BOUNDS_METHOD, source=source, field=field
     )
 
 

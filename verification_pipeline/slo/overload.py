@@ -30,7 +30,6 @@ from typing import Any
 
 import polars as pl
 
-from verification_pipeline.errors import recorded_method
 from verification_pipeline.evidence.layout import OVERLOAD_DOCUMENT
 from verification_pipeline.formatting import significant
 from verification_pipeline.gates import (
@@ -45,7 +44,12 @@ from verification_pipeline.health.assess import HealthLimits, assess
 from verification_pipeline.overload.limits import CostControls
 from verification_pipeline.overload.schema import ROWS_SCHEMA
 from verification_pipeline.quantile import quantile_type7
-from verification_pipeline.slo.metrics import BOUNDS_METHOD, evaluate_quantile, evaluate_rate
+from verification_pipeline.slo.metrics import (
+    BOUNDS_METHOD,
+    evaluate_quantile,
+    evaluate_rate,
+    recorded_bounds_method,
+)
 from verification_pipeline.slo.spec import Slo, SloSpec
 from verification_pipeline.verdict import Verdict, worst
 
@@ -109,7 +113,8 @@ def overload_document(rows: pl.DataFrame, inputs: Mapping[str, Any]) -> dict[str
     slo = Slo.model_validate(inputs["latency_slo"])
     confidence = float(inputs["confidence"])
     overload_s, recovery_s = float(inputs["overload_s"]), float(inputs["recovery_s"])
-    method = _bounds_method(inputs)
+    # 2 for a document made before it recorded it
+    method = recorded_bounds_method(inputs, default=2, source=OVERLOAD_DOCUMENT, field="inputs.bounds_method")
     rows = _with_send_time(rows)
     a_over = rows.filter(pl.col("scenario") == "overload")
     if a_over.is_empty():
@@ -305,19 +310,6 @@ def _refusals(a_over: pl.DataFrame, controls: CostControls) -> tuple[dict[str, A
     else:
         verdict, why = Verdict.PASS, f"{shed:,} of {rows.height:,} refusals were {wanted} ({shown})"
     return _gate(OVERLOAD_REFUSALS, verdict, why, **figures), figures
-
-
-def _bounds_method(inputs: Mapping[str, Any]) -> int:
-    """The recorded bounds method (2 for a document made before it was recorded)."""
-    return recorded_method(
-        inputs,
-        "bounds_method",
-        default=2,
-        latest=BOUNDS_METHOD,
-        source=OVERLOAD_DOCUMENT,
-        field="inputs.bounds_method",
-        what="bounds",
-    )
 
 
 def _admitted_p95(a_over: pl.DataFrame, slo: Slo, confidence: float, method: int) -> dict[str, Any]:
