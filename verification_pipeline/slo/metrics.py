@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import polars as pl
 
@@ -90,6 +90,8 @@ RATE_METHOD = "Clopper-Pearson on effective n"
 # long they last, as the burst rule bounds failures): a run holding one short stretch no longer
 # takes it as all the slowness the long run has.
 BOUNDS_METHOD = 4
+# The fields of an SLO's row that repeat the SLO's own, under the same names.
+_FROM_SLO = {"name", "metric", "source", "quantile", "threshold", "unit"}
 # The episode a latency verdict suggests how to catch: seconds where the samples carry their
 # time, requests where they do not (the longest stretch in issue 26's slow episodes).
 TARGET_EPISODE_SECONDS = 300.0
@@ -187,14 +189,8 @@ def evaluate_quantile(
             if all_responses is not None and everything is not None
             else ""
         )
-        return _row(
-            slo,
-            confidence,
-            n=n,
-            verdict=INCONCLUSIVE,
-            reason=f"no {_scope(slo)}{words} were measured{also}",
-            value_all_responses=everything,
-        )
+        reason = f"no {_scope(slo)}{words} were measured{also}"
+        return _row(slo, confidence, n, INCONCLUSIVE, reason, value_all_responses=everything)
     ordered = measured_latencies.sort()
     value = quantile_type7(ordered, q)
     dependence, floor, blocks = _quantile_dependence(measured_latencies, q, value, confidence, method)
@@ -205,14 +201,13 @@ def evaluate_quantile(
     calm_low = method >= 3 and blocks is not None and blocks.disagree
     episodes = _episode_bound(measured_latencies, q, value, confidence, blocks, high) if method >= 4 else None
     high = high if episodes is None else max(high or 0.0, episodes.upper)
+    estimate = _Estimate(value, low, high, dependence, lag1)
     headline = (
         f"{label} of {n} {_scope(slo)}{words} is {significant(value)} ms"
         f"{'' if everything is None else f' ({significant(everything)} ms over every response)'}"
     )
     blocks_seen = _blocks_text(blocks, label, calm_low=calm_low, episodes=episodes) if method >= 2 else ""
-    measured, verdict, why = _judged(
-        slo, n, confidence, (low, high), " ms", headline, dependence, lag1, blocks_seen
-    )
+    measured, verdict, why = _judged(slo, n, confidence, estimate, " ms", headline, blocks_seen)
     if verdict == INCONCLUSIVE and high is None:
         needed = max(slo.min_samples, quantile_upper_sample_size(q, confidence, dependence.design_effect))
         why = (
@@ -221,19 +216,7 @@ def evaluate_quantile(
         )
     if method >= 2:
         why += f"{CANNOT_EXCLUDE}{_episodes_missed(spans, n, confidence)}"
-    return _row(
-        slo,
-        confidence,
-        n=n,
-        value=value,
-        low=low,
-        high=high,
-        verdict=verdict,
-        reason=f"{measured}: {why}",
-        value_all_responses=everything,
-        dependence=dependence,
-        lag1=lag1,
-    )
+    return _row(slo, confidence, n, verdict, f"{measured}: {why}", estimate, value_all_responses=everything)
 
 
 def _quantile_dependence(
@@ -340,9 +323,7 @@ def evaluate_rate(
     """One SLO's row for the share of failed requests, in percent; rows in time order."""
     words = _REQUEST_WORDS[slo.source]
     if requests is None or requests.is_empty():
-        return _row(
-            slo, confidence, n=0, failures=0, verdict=INCONCLUSIVE, reason=f"no {words} were measured"
-        )
+        return _row(slo, confidence, 0, INCONCLUSIVE, f"no {words} were measured", failures=0)
     n = requests.height
     failed_flags = ~requests["ok"]
     failed = requests.filter(failed_flags)
@@ -367,8 +348,8 @@ def evaluate_rate(
         f"{_bursts_seen(dependence)}"
     )
     spread = "" if dispersion is None else f", dispersion index {dispersion:.3g}"
-    lag1 = dependence.lag1_autocorrelation
-    measured, verdict, why = _judged(slo, n, confidence, (low, high), "%", headline, dependence, lag1, spread)
+    estimate = _Estimate(value, low, high, dependence, dependence.lag1_autocorrelation)
+    measured, verdict, why = _judged(slo, n, confidence, estimate, "%", headline, spread)
     if verdict == INCONCLUSIVE and failures == 0:
         needed = max(
             slo.min_samples,
@@ -377,20 +358,8 @@ def evaluate_rate(
         why += f"; {needed} requests without a failure would be needed to show it"
     if verdict != FAIL:
         why += _bursts_caveat(dependence, n, slo.threshold, confidence, method)
-    return _row(
-        slo,
-        confidence,
-        n=n,
-        failures=failures,
-        value=value,
-        low=low,
-        high=high,
-        verdict=verdict,
-        reason=f"{measured}: {why}",
-        dependence=dependence,
-        lag1=lag1,
-        dispersion=dispersion,
-    )
+    reason = f"{measured}: {why}"
+    return _row(slo, confidence, n, verdict, reason, estimate, failures=failures, dispersion_index=dispersion)
 
 
 def cannot_exclude(reason: str) -> str | None:
@@ -621,23 +590,32 @@ def failure_dispersion_index(failed: pl.Series) -> float | None:
     return float_of(counts.var()) / mean if mean else None
 
 
+class _Estimate(NamedTuple):
+    """A figure, its one-sided bounds (None where the sample cannot bound that side) and the
+    serial dependence they allow for."""
+
+    value: float
+    low: float | None
+    high: float | None
+    dependence: Dependence
+    lag1: float | None
+
+
 def _judged(
     slo: Slo,
     n: int,
     confidence: float,
-    bounds: tuple[float | None, float | None],
+    estimate: _Estimate,
     unit: str,
     headline: str,
-    dependence: Dependence,
-    lag1: float | None,
     diagnostics: str,
 ) -> tuple[str, Verdict, str]:
     """What was measured in words (`headline`; the bounds in `unit`; the dependence they allow
     for, then `diagnostics`), and the verdict with why."""
-    low, high = bounds
+    low, high = estimate.low, estimate.high
     measured = (
         f"{headline}; {_bounds_text(confidence, low, high, unit)} "
-        f"({_dependence_text(dependence, lag1)}{diagnostics})"
+        f"({_dependence_text(estimate.dependence, estimate.lag1)}{diagnostics})"
     )
     return (measured, *_decide(slo, n, low, high, f"{significant(slo.threshold)}{unit}", confidence))
 
@@ -700,42 +678,33 @@ def _in_time_order(frame: pl.DataFrame, column: str) -> pl.DataFrame:
 def _row(
     slo: Slo,
     confidence: float,
-    *,
     n: int,
     verdict: Verdict,
     reason: str,
-    failures: int | None = None,
-    value: float | None = None,
-    low: float | None = None,
-    high: float | None = None,
-    value_all_responses: float | None = None,
-    dependence: Dependence | None = None,
-    lag1: float | None = None,
-    dispersion: float | None = None,
+    estimate: _Estimate | None = None,
+    **figures: Any,
 ) -> SloRow:
+    """`slo`'s row: what it repeats of the SLO (`_FROM_SLO`), what was measured (`estimate`; none:
+    nothing to bound, those figures are None) and the other `figures`, under SloRow's names."""
+    measured: dict[str, Any] = {}
+    if estimate is not None:
+        measured = {
+            "value": estimate.value,
+            "ci_low": estimate.low,
+            "ci_high": estimate.high,
+            "lag1_autocorrelation": estimate.lag1,
+            "effective_n": estimate.dependence.effective_n,
+            "interval_method": QUANTILE_METHOD if slo.metric == "quantile" else RATE_METHOD,
+        }
     return SloRow(
-        name=slo.name,
-        metric=slo.metric,
-        source=slo.source,
-        quantile=slo.quantile,
+        **slo.model_dump(include=_FROM_SLO),
         n=n,
-        failures=failures,
-        value=value,
-        threshold=slo.threshold,
-        unit=slo.unit,
-        ci_low=low,
-        ci_high=high,
         confidence=confidence,
         verdict=verdict,
         reason=reason,
         responses=slo.responses if slo.metric == "quantile" and slo.source != "fanout" else None,
-        value_all_responses=value_all_responses,
-        lag1_autocorrelation=lag1,
-        effective_n=dependence.effective_n if dependence else None,
-        dispersion_index=dispersion,
-        interval_method=(QUANTILE_METHOD if slo.metric == "quantile" else RATE_METHOD)
-        if dependence
-        else None,
+        **figures,
+        **measured,
     )
 
 
