@@ -28,8 +28,8 @@ class TargetResource(dg.ConfigurableResource):
     """Read the commit from this response header instead of a JSON field."""
 
     def token(self) -> str:
-        if os.environ.get(self.jwt_env):
-            return os.environ[self.jwt_env]
+        if token := os.environ.get(self.jwt_env):
+            return token
         if self.jwt_secret_file:
             return mint_token(self.jwt_secret_file, self.tenant)
         raise ConfigError(
@@ -48,9 +48,7 @@ class TargetResource(dg.ConfigurableResource):
 
     def baseline_token(self) -> str:
         """A token for the baseline deployment: its own variable, else the target's credentials."""
-        if os.environ.get(self.baseline_jwt_env):
-            return os.environ[self.baseline_jwt_env]
-        return self.token()
+        return os.environ.get(self.baseline_jwt_env) or self.token()
 
     def version_endpoint(self) -> str:
         if self.version_url:
