@@ -99,16 +99,8 @@ def parse_report(data: bytes, source: str) -> ScanReport:
     doc = decode_json(data, source, expected="a JSON scan report", hint=_hint_for, utf16=True)
     fmt = detect_format(doc, source)
     parsed = _PARSERS[fmt](Node.root(doc, source))
-    return ScanReport(
-        source=source,
-        format=fmt,
-        tool=parsed.tool,
-        tool_version=parsed.tool_version,
-        raw=data,
-        components=parsed.components,
-        vulnerabilities=parsed.vulnerabilities,
-        policies=parsed.policies,
-    )
+    # what the parser read (the tool, its version, the tables) under the same names
+    return ScanReport(source=source, format=fmt, raw=data, **vars(parsed))
 
 
 def _hint_for(text: str) -> str:

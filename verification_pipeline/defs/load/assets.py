@@ -138,20 +138,19 @@ def plan_load_segments(
             field="request_timeout",
             hint="e.g. 500ms, 10s, 1m30s",
         )
-    start_at = time.time() + config.start_delay_s if config.segments > 1 else None
+    every_segment = LoadPlan(
+        mode="run",
+        duration=duration,
+        timeout=config.request_timeout,
+        executor=config.executor,
+        vus={"read": config.read_vus, "write": config.write_vus},
+        rate={"read": config.read_rate, "write": config.write_rate},
+        segments=config.segments,
+        start_at=time.time() + config.start_delay_s if config.segments > 1 else None,
+    )
     for index, segment in enumerate(execution_segments(config.segments)):
-        plan = LoadPlan(
-            mode="run",
-            index=index,
-            segment=segment.segment,
-            sequence=segment.sequence,
-            duration=duration,
-            timeout=config.request_timeout,
-            executor=config.executor,
-            vus={"read": config.read_vus, "write": config.write_vus},
-            rate={"read": config.read_rate, "write": config.write_rate},
-            segments=config.segments,
-            start_at=start_at,
+        plan = every_segment.model_copy(
+            update={"index": index, "segment": segment.segment, "sequence": segment.sequence}
         )
         yield dg.DynamicOutput(plan, mapping_key=f"segment_{index}")
     context.log.info(f"load test: {config.segments} segment(s) of {duration}, executor {config.executor}")
