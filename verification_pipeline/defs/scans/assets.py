@@ -74,14 +74,10 @@ class ReportImportConfig(dg.Config):
 
 
 def _configured(value: str, default: str, env: str, what: str) -> str:
-    resolved = value or default
-    if not resolved:
-        raise ConfigError(
-            f"no {what} configured",
-            field=env,
-            hint=f"set {env} or the asset's `path` run config to a file or s3:// URI",
-        )
-    return resolved
+    if resolved := value or default:
+        return resolved
+    hint = f"set {env} or the asset's `path` run config to a file or s3:// URI"
+    raise ConfigError(f"no {what} configured", field=env, hint=hint)
 
 
 def _markdown_counts(title: str, counts: dict) -> str:
