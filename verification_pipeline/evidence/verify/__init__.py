@@ -39,7 +39,7 @@ from verification_pipeline.evidence.verify.claims import (
     check_url,
     release_candidate,
 )
-from verification_pipeline.evidence.verify.documents import check_lineage, check_manifest
+from verification_pipeline.evidence.verify.documents import SignedRun, check_lineage, check_manifest
 from verification_pipeline.evidence.verify.envelopes import SignedStatements, signed_statements
 from verification_pipeline.evidence.verify.report import VerificationReport
 from verification_pipeline.evidence.verify.subjects import check_files, signed_subjects
@@ -100,16 +100,9 @@ def verify_files(
     check_result(tested)
     _check_summary(signed, rc)
     sha256 = {name: digests["sha256"] for name, digests in subjects.items()}
-    manifest = check_manifest(
-        files, sha256, rc, tested.ours.verdict, tested.ours.missingFiles, run_id, public_key
-    )
-    check_lineage(
-        files,
-        sha256,
-        rc,
-        run_id,
-        [d.model_dump(exclude_unset=True) for d in built.buildDefinition.resolvedDependencies],
-    )
+    run = SignedRun(files, sha256, rc, run_id)
+    manifest = check_manifest(run, tested.ours.verdict, tested.ours.missingFiles, public_key)
+    check_lineage(run, [d.model_dump(exclude_unset=True) for d in built.buildDefinition.resolvedDependencies])
     return VerificationReport(
         source=source,
         release_candidate=rc,

@@ -7,6 +7,7 @@ Both are covered by their digests; these checks catch a producer that contradict
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -18,17 +19,23 @@ from verification_pipeline.evidence.layout import ATTESTATIONS, LINEAGE, MANIFES
 from verification_pipeline.jsonio import decode_json, shown
 
 
+@dataclass(frozen=True)
+class SignedRun:
+    """What the statements sign, which the manifest and the lineage must say again."""
+
+    files: Mapping[str, bytes]
+    signed: Mapping[str, str]
+    """Each signed subject's sha256."""
+    rc: Mapping[str, str]
+    run_id: str
+
+
 def check_manifest(
-    files: Mapping[str, bytes],
-    signed: Mapping[str, str],
-    rc: Mapping[str, str],
-    verdict: str,
-    missing_files: Sequence[str],
-    run_id: str,
-    public_key: Ed25519PublicKey,
+    run: SignedRun, verdict: str, missing_files: Sequence[str], public_key: Ed25519PublicKey
 ) -> dict[str, Any]:
     """The manifest says what the statements sign; returns it (for its key and creation time)."""
-    manifest = _signed_object(files, signed, MANIFEST, "the bundle manifest")
+    files, signed = run.files, run.signed
+    manifest = _signed_object(run, MANIFEST, "the bundle manifest")
     listed = _listed_files(manifest.get("files"))
     if listed is None:
         raise VerificationFailed(
@@ -41,16 +48,11 @@ def check_manifest(
             raise VerificationFailed(
                 f"{MANIFEST} [files.{name}.size]: {shown(size)}, but the signed file is {file_size(files, name)} bytes"
             )
-    if manifest.get("releaseCandidate") != rc:
-        raise VerificationFailed(f"{MANIFEST} [releaseCandidate]: differs from the signed release candidate")
+    _check_same_run(manifest, MANIFEST, run)
     if manifest.get("verdict") != verdict:
         raise VerificationFailed(f"{MANIFEST} [verdict]: differs from the signed verdict")
-    if manifest.get("runId") != run_id:
-        raise VerificationFailed(
-            f"{MANIFEST} [runId]: {shown(manifest.get('runId'))} is not the signed invocationId {run_id!r}"
-        )
     _check_signing_key(manifest.get("signingKey"), public_key)
-    _check_missing(signed, rc["version"], verdict, {
+    _check_missing(signed, run.rc["version"], verdict, {
         f"{MANIFEST} [missingFiles]": manifest.get("missingFiles"),
         f"{ATTESTATIONS} [test-result predicate.missingFiles]": list(missing_files),
     })  # fmt: skip
@@ -80,21 +82,11 @@ def _check_missing(
         raise VerificationFailed(f"{ATTESTATIONS} [verdict]: PASS although evidence is missing: {absent}")
 
 
-def check_lineage(
-    files: Mapping[str, bytes],
-    signed: Mapping[str, str],
-    rc: Mapping[str, str],
-    run_id: str,
-    dependencies: Sequence[Any],
-) -> None:
+def check_lineage(run: SignedRun, dependencies: Sequence[Any]) -> None:
     """lineage.json says what the signed statements say: same RC, run, inputs, and output digests."""
-    lineage = _signed_object(files, signed, LINEAGE, "the bundle lineage")
-    if lineage.get("releaseCandidate") != rc:
-        raise VerificationFailed(f"{LINEAGE} [releaseCandidate]: differs from the signed release candidate")
-    if lineage.get("runId") != run_id:
-        raise VerificationFailed(
-            f"{LINEAGE} [runId]: {shown(lineage.get('runId'))} is not the signed invocationId {run_id!r}"
-        )
+    files, signed = run.files, run.signed
+    lineage = _signed_object(run, LINEAGE, "the bundle lineage")
+    _check_same_run(lineage, LINEAGE, run)
     if lineage.get("inputs") != list(dependencies):
         raise VerificationFailed(f"{LINEAGE} [inputs]: differ from the signed resolvedDependencies")
     outputs = lineage.get("outputs")
@@ -114,12 +106,20 @@ def check_lineage(
             )
 
 
-def _signed_object(
-    files: Mapping[str, bytes], signed: Mapping[str, str], name: str, what: str
-) -> dict[str, Any]:
-    if name not in signed:
+def _check_same_run(document: Mapping[str, Any], name: str, run: SignedRun) -> None:
+    """The signed document `name` names the release candidate and the run the statements sign."""
+    if document.get("releaseCandidate") != run.rc:
+        raise VerificationFailed(f"{name} [releaseCandidate]: differs from the signed release candidate")
+    if document.get("runId") != run.run_id:
+        raise VerificationFailed(
+            f"{name} [runId]: {shown(document.get('runId'))} is not the signed invocationId {run.run_id!r}"
+        )
+
+
+def _signed_object(run: SignedRun, name: str, what: str) -> dict[str, Any]:
+    if name not in run.signed:
         raise VerificationFailed(f"{name}: not a signed subject")
-    document = parsed_json(read_document(files, name), name, what)
+    document = parsed_json(read_document(run.files, name), name, what)
     if not isinstance(document, dict):
         raise VerificationFailed(f"{name}: not a JSON object")
     return document
