@@ -16,6 +16,8 @@ import sys
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from pydantic.alias_generators import to_camel
+
 from verification_pipeline.errors import FormatError, PipelineError
 
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")  # PowerShell's `>` writes UTF-16 with a BOM
@@ -190,3 +192,9 @@ def _check_text(text: str, path: str, fail: Fail) -> None:
             field=path.encode("utf-8", "backslashreplace").decode("utf-8") or "top level",
             hint="fix that string, or regenerate the file with a tool that writes valid text",
         ) from None
+
+
+def camel_case_fields(record: object, *names: str) -> dict[str, Any]:
+    """The `names` of `record` under their camelCase JSON keys, in that order: how signed documents
+    spell a record's fields (`commit_source` -> `commitSource`)."""
+    return {to_camel(name): getattr(record, name) for name in names}

@@ -25,6 +25,7 @@ from verification_pipeline.gates import (
     slo_gates,
     slo_min_samples,
 )
+from verification_pipeline.jsonio import camel_case_fields
 from verification_pipeline.slo_row import SloRow
 from verification_pipeline.verdict import Verdict
 
@@ -184,13 +185,7 @@ class ServiceBuildRecord(Record):
 
     def signed(self) -> dict[str, Any]:
         """The form the bundle's statements sign (`serviceBuild`)."""
-        return {
-            "expectedCommit": self.expected_commit,
-            "reportedCommit": self.reported_commit,
-            "source": self.source,
-            "verified": self.verified,
-            "waiver": self.waiver,
-        }
+        return camel_case_fields(self, "expected_commit", "reported_commit", "source", "verified", "waiver")
 
     def described(self) -> str:
         return f"build {self.reported_commit}" if self.verified else f"WAIVED: {self.waiver}"

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 from verification_pipeline.errors import ConfigError
 from verification_pipeline.evidence.layout import sha256_hex
 from verification_pipeline.gates import GATE_FIGURES_VERSION, GateOutcome, rc_verdict
+from verification_pipeline.jsonio import camel_case_fields
 from verification_pipeline.verdict import Verdict
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -98,12 +99,7 @@ class ReleaseCandidate(BaseModel):
 
     def as_json(self) -> dict[str, str]:
         """The signed form (`releaseCandidate` of the statements, the manifest and `latest.json`)."""
-        return {
-            "tag": self.tag,
-            "commit": self.commit,
-            "commitSource": self.commit_source,
-            "version": self.version,
-        }
+        return camel_case_fields(self, "tag", "commit", "commit_source", "version")
 
 
 @dataclass(frozen=True)
