@@ -71,41 +71,28 @@ class StackPorts:
         return {**http, **grpc}
 
 
+class _InHome:
+    """A path of the stack's: `name` below the layout's home."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, layout: StackLayout, owner: type | None = None) -> Path:
+        return layout.home / self.name
+
+
 @dataclass
 class StackLayout:
     home: Path = field(default_factory=lambda: vp_home() / "stack")
 
-    @property
-    def data_dir(self) -> Path:
-        return self.home / "seaweedfs"
-
-    @property
-    def s3_identities(self) -> Path:
-        return self.home / "s3-identities.json"
-
-    @property
-    def env_file(self) -> Path:
-        return self.home / "env"
-
-    @property
-    def state_file(self) -> Path:
-        return self.home / "state.json"
-
-    @property
-    def jwt_secret(self) -> Path:
-        return self.home / "target-jwt.secret"
-
-    @property
-    def admin_token(self) -> Path:
-        return self.home / "target-admin.token"
-
-    @property
-    def weed_jwt_keys(self) -> Path:
-        return self.home / "seaweedfs-jwt.env"
-
-    @property
-    def logs(self) -> Path:
-        return self.home / "logs"
+    data_dir = _InHome("seaweedfs")
+    s3_identities = _InHome("s3-identities.json")
+    env_file = _InHome("env")
+    state_file = _InHome("state.json")
+    jwt_secret = _InHome("target-jwt.secret")
+    admin_token = _InHome("target-admin.token")
+    weed_jwt_keys = _InHome("seaweedfs-jwt.env")
+    logs = _InHome("logs")
 
 
 @dataclass
