@@ -5,6 +5,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
+from typing import NamedTuple
 
 import dagster as dg
 import polars as pl
@@ -127,28 +128,24 @@ def sbom(
     components = report.components
     if components is None:  # parse_sbom refuses a report without components
         raise FormatError("the SBOM lists no components", source=label)
-    ref = store_original(context, s3, "sbom.json", data)
+    original = _Original(report, store_original(context, s3, "sbom.json", data), label)
     extra = {"syft_version": syft_version()} if config.source == "run" else {}
-    return _report_output(
-        context,
-        s3,
-        report,
-        ref,
-        label,
-        components,
-        "SBOM components",
-        component_counts(components),
-        SBOM,
-        **extra,
-    )
+    counts = component_counts(components)
+    return _report_output(context, s3, original, components, "SBOM components", counts, SBOM, **extra)
+
+
+class _Original(NamedTuple):
+    """A scan report as parsed, where its original file is stored, and where it came from."""
+
+    report: ScanReport
+    ref: ObjectRef
+    source: str
 
 
 def _report_output(
     context: dg.AssetExecutionContext,
     s3: S3Resource,
-    report: ScanReport,
-    ref: ObjectRef,
-    label: str,
+    original: _Original,
     table: pl.DataFrame,
     title: str,
     counts: dict,
@@ -156,6 +153,7 @@ def _report_output(
     **extra: str,
 ) -> dg.Output[pl.DataFrame]:
     """The normalized table, versioned by the original file's digest, with the original's URI beside it."""
+    report, ref, label = original
     return dg.Output(
         table,
         data_version=dg.DataVersion(report.sha256),
@@ -177,11 +175,11 @@ def _imported(
     path: str,
     parse: Callable[[bytes, str], ScanReport],
     filename: str,
-) -> tuple[ScanReport, ObjectRef]:
+) -> _Original:
     context.log.info(f"importing {path}")
     data = read_source(path, s3)
     report = parse(data, path)
-    return report, store_original(context, s3, filename, data)
+    return _Original(report, store_original(context, s3, filename, data), path)
 
 
 @dg.asset(
@@ -200,23 +198,14 @@ def vulnerability_report(
     path = _configured(
         config.path, scan_inputs.vulnerability_report, "VP_VULN_REPORT", "vulnerability report"
     )
-    report, ref = _imported(context, s3, path, parse_vulnerability_report, "vulns.json")
-    vulnerabilities = report.vulnerabilities
+    original = _imported(context, s3, path, parse_vulnerability_report, "vulns.json")
+    vulnerabilities = original.report.vulnerabilities
     if vulnerabilities is None:  # parse_vulnerability_report refuses a report without its table
         raise FormatError("the report lists no vulnerabilities table", source=path)
     counts = vulnerability_counts(vulnerabilities)
     by_severity = {"total": counts["total"], **counts["by_severity"]}
-    return _report_output(
-        context,
-        s3,
-        report,
-        ref,
-        path,
-        vulnerabilities,
-        "Vulnerabilities by severity",
-        by_severity,
-        VULNERABILITIES,
-    )
+    title = "Vulnerabilities by severity"
+    return _report_output(context, s3, original, vulnerabilities, title, by_severity, VULNERABILITIES)
 
 
 class PolicyReportConfig(dg.Config):
@@ -251,22 +240,15 @@ def policy_report(
 ) -> dg.Output[pl.DataFrame]:
     path = config.path or scan_inputs.policy_report
     if not path:
-        return _evaluated_policies(context, config, s3, scan_inputs, git_repo)
-    report, ref = _imported(context, s3, path, parse_policy_report, "opa_report.json")
-    policies = report.policies
+        scope = _policy_scope(context.partition_key, config, scan_inputs)
+        return _evaluated_policies(context, s3, git_repo, scope, config.namespaces)
+    original = _imported(context, s3, path, parse_policy_report, "opa_report.json")
+    policies = original.report.policies
     if policies is None:  # parse_policy_report refuses a report without its table
         raise FormatError("the report lists no policy results", source=path)
+    counts = policy_counts(policies)
     return _report_output(
-        context,
-        s3,
-        report,
-        ref,
-        path,
-        policies,
-        "Policy results",
-        policy_counts(policies),
-        POLICY_REPORT,
-        mode="import",
+        context, s3, original, policies, "Policy results", counts, POLICY_REPORT, mode="import"
     )
 
 
@@ -288,20 +270,21 @@ def _policy_scope(
 
 def _evaluated_policies(
     context: dg.AssetExecutionContext,
-    config: PolicyReportConfig,
     s3: S3Resource,
-    scan_inputs: ScanInputsResource,
     git_repo: GitRepoResource,
+    scope: tuple[LinePolicy, str, list[str]],
+    namespaces: list[str],
 ) -> dg.Output[pl.DataFrame]:
+    """The policies of `scope` (`_policy_scope`) evaluated on the files of the RC's commit."""
     repo = git_repo.local_path()
     commit, _ = git_repo.commit_of(context.partition_key)
-    line_policy, policy_dir, globs = _policy_scope(context.partition_key, config, scan_inputs)
+    line_policy, policy_dir, globs = scope
     run = evaluate_commit(
         repo,
         commit,
         policy_dirs=[Path(policy_dir)] if policy_dir else [line_policy.policy_dir],
         globs=[g.strip() for g in globs],
-        namespaces=config.namespaces or list(line_policy.namespaces),
+        namespaces=namespaces or list(line_policy.namespaces),
     )
     context.log.info(
         f"policies of release line {line_policy.line}: "
