@@ -56,12 +56,19 @@ class ReleaseNarrative:
     """The words a person writes for a release; the pipeline fills in the numbers."""
 
     title: str
+    """The PR body's title, after the version."""
     release_title: str
+    """The release notes' title, after the version."""
     what: tuple[str, ...]
+    """The PR body's "What" items."""
     why: tuple[str, ...]
+    """The PR body's "Why" items."""
     highlights: tuple[str, ...]
+    """The release notes' highlights."""
     rollback: tuple[str, ...]
+    """The PR body's rollback steps."""
     ops_notes: tuple[str, ...]
+    """The release notes' notes for operators."""
 
 
 def release_doc_names(version: str) -> tuple[str, str]:

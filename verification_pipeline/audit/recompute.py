@@ -63,9 +63,14 @@ Recompute = Callable[[dict[str, pl.DataFrame], dict[str, Any]], dict[str, Any]]
 
 @dataclass(frozen=True)
 class MetricDifference:
+    """One figure the signed document and the recomputation disagree on."""
+
     field: str
+    """Where in the document: `slos[0].p95_ms`, `phases[1].reasons[0]`, `(length)` for a list."""
     recorded: Any
+    """As signed."""
     recomputed: Any
+    """As recomputed from the raw rows."""
 
 
 @dataclass(frozen=True)
