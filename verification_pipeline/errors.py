@@ -209,6 +209,7 @@ _WORDS = {
     "dict_type": "expected a mapping (key: value lines), got {input}",
     "model_type": "expected a mapping (key: value lines), got {input}",
     "list_type": "expected a list (- item lines), got {input}",
+    "tuple_type": "expected a list (- item lines), got {input}",
     "greater_than": "must be above {gt}, got {input}",
     "greater_than_equal": "must be at least {ge}, got {input}",
     "less_than": "must be below {lt}, got {input}",
@@ -230,6 +231,8 @@ _PATTERN_WORDS = {
 def in_words(error: Mapping[str, Any]) -> str:
     """One pydantic error as a sentence without pydantic's wording or Python's reprs."""
     context = dict(error.get("ctx") or {})
+    if error["type"] == "string_too_short" and context.get("min_length") == 1:
+        return "must not be empty"
     template = _WORDS.get(error["type"])
     if template is None:
         return str(error["msg"]).removeprefix("Value error, ")

@@ -180,6 +180,20 @@ def test_contradictory_or_malformed_input_is_refused(passing, failing, labels):
         load_narrative(
             b"title: t\nrelease_title: r\nwhat: []\nwhy: []\nrollback: []\nops_notes: []\n", source="n.yaml"
         )
+    # Each field checked where it stands: the file, the line and the field, in words.
+    whole = b"title: t\nrelease_title: r\nwhat: []\nwhy: []\nhighlights: []\nrollback: []\nops_notes: []\n"
+    for changed, message in (
+        (whole.replace(b"title: t", b"title: '  '"), "n.yaml:1 [title]: must not be empty"),
+        (whole.replace(b"what: []", b"what: [1, x]"), "n.yaml:3 [what[0]]: expected text, got 1"),
+        (
+            whole.replace(b"why: []", b"why: text"),
+            "n.yaml:4 [why]: expected a list (- item lines), got 'text'",
+        ),
+    ):
+        with pytest.raises(ConfigError) as raised:
+            load_narrative(changed, source="n.yaml")
+        assert str(raised.value).startswith(message), raised.value
+    assert load_narrative(whole.replace(b"title: t", b"title: ' t '"), source="n.yaml").title == "t"
 
 
 def test_table_cells_cannot_be_broken_by_a_label(passing):

@@ -13,14 +13,15 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import jinja2
 import polars as pl
+import pydantic
 from markupsafe import Markup
 
 from verification_pipeline.artifacts.cost_lines import cost_summary
-from verification_pipeline.config_files import load_yaml
+from verification_pipeline.config_files import load_yaml_with_lines, validate
 from verification_pipeline.errors import ConfigError, InputError
 from verification_pipeline.formatting import measured, unit_symbol
 from verification_pipeline.slo.document import health_summary
@@ -42,6 +43,10 @@ SLO_METRICS_COLUMNS = (
     "verdict",
     "reason",
 )
+# A narrative's title: text with something in it, its edges trimmed; no number or list taken for one.
+_Title = Annotated[
+    str, pydantic.Field(strict=True), pydantic.StringConstraints(strip_whitespace=True, min_length=1)
+]
 ROW_VERDICTS = (Verdict.PASS, Verdict.FAIL, Verdict.INCONCLUSIVE)
 VERDICT_WORDS = {
     Verdict.PASS: "PASSED",
@@ -51,13 +56,17 @@ VERDICT_WORDS = {
 }
 
 
-@dataclass(frozen=True)
-class ReleaseNarrative:
-    """The words a person writes for a release; the pipeline fills in the numbers."""
+class ReleaseNarrative(pydantic.BaseModel):
+    """The words a person writes for a release; the pipeline fills in the numbers.
 
-    title: str
+    Read from a YAML file (`load_narrative`): the titles non-empty text, the rest lists of text;
+    keys it does not know are left alone."""
+
+    model_config = pydantic.ConfigDict(frozen=True)
+
+    title: _Title
     """The PR body's title, after the version."""
-    release_title: str
+    release_title: _Title
     """The release notes' title, after the version."""
     what: tuple[str, ...]
     """The PR body's "What" items."""
@@ -77,25 +86,13 @@ def release_doc_names(version: str) -> tuple[str, str]:
 
 
 def load_narrative(data: bytes | None = None, *, source: str = str(NARRATIVE_FILE)) -> ReleaseNarrative:
-    """Read a narrative YAML (the seed's v24.1 text when `data` is None)."""
+    """Read a narrative YAML (the seed's v24.1 text when `data` is None); a ConfigError names the
+    file, the field and its line."""
     raw = NARRATIVE_FILE.read_bytes() if data is None else data
-    loaded = load_yaml(raw, source=source)
-    if not isinstance(loaded, dict):
+    loaded = load_yaml_with_lines(raw, source=source)
+    if not isinstance(loaded.document, dict):
         raise ConfigError("expected a mapping of narrative fields", source=source)
-    fields: dict[str, Any] = {}
-    for name in ReleaseNarrative.__dataclass_fields__:
-        if name not in loaded:
-            raise ConfigError("missing narrative field", source=source, field=name)
-        value = loaded[name]
-        if name in ("title", "release_title"):
-            if not isinstance(value, str) or not value.strip():
-                raise ConfigError("expected a non-empty string", source=source, field=name)
-            fields[name] = value.strip()
-        else:
-            if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-                raise ConfigError("expected a list of strings", source=source, field=name)
-            fields[name] = tuple(value)
-    return ReleaseNarrative(**fields)
+    return validate(ReleaseNarrative, loaded.document, source=source, lines=loaded.lines)
 
 
 def render_release_docs(
@@ -173,9 +170,9 @@ def _trusted(narrative: ReleaseNarrative) -> ReleaseNarrative:
     """The narrative is prose the release's author wrote, Markdown meant as Markdown."""
     fields: dict[str, Any] = {
         name: Markup(value) if isinstance(value, str) else tuple(Markup(item) for item in value)
-        for name, value in vars(narrative).items()
+        for name, value in narrative
     }
-    return ReleaseNarrative(**fields)
+    return ReleaseNarrative.model_construct(**fields)  # validated when read; Markup kept as it is
 
 
 @dataclass(frozen=True)
