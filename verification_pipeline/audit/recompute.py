@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import polars as pl
 
@@ -61,8 +61,7 @@ Recompute = Callable[[dict[str, pl.DataFrame], dict[str, Any]], dict[str, Any]]
 """(raw frames keyed by stem ("read", "write", "fanout"), the recorded document) -> the document again."""
 
 
-@dataclass(frozen=True)
-class MetricDifference:
+class MetricDifference(NamedTuple):
     """One figure the signed document and the recomputation disagree on."""
 
     field: str
