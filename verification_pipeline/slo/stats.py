@@ -636,9 +636,7 @@ def time_blocks(
     share = float(within.mean())
     if share in (0.0, 1.0):
         return None
-    flags = within.ravel().astype(np.float64) - share
-    lag1 = float(flags[1:] @ flags[:-1]) / float(flags @ flags)
-    short = max(1.0, (1.0 + lag1) / (1.0 - lag1)) if lag1 < 1.0 else math.inf
+    short = _lag1_inflation(within.ravel(), share)
     counts = within.sum(axis=1)
     spread = float(((counts - size * share) ** 2).sum()) / (size * share * (1.0 - share))
     degrees = TIME_BLOCKS - 1
@@ -651,6 +649,15 @@ def time_blocks(
     return TimeBlocks(
         TIME_BLOCKS, size, float(quantiles.min()), float(quantiles.max()), p_value, design_effect, raise_to_t
     )
+
+
+def _lag1_inflation(indicator: np.ndarray, share: float) -> float:
+    """(1 + r) / (1 - r), at least 1, for the lag-1 autocorrelation r of a 0/1 series whose mean
+    is `share` (0 < share < 1): how much dependence no longer than lag 1 raises the variance of
+    its counts; infinite when r is 1."""
+    flags = indicator.astype(np.float64) - share
+    lag1 = float(flags[1:] @ flags[:-1]) / float(flags @ flags)
+    return max(1.0, (1.0 + lag1) / (1.0 - lag1)) if lag1 < 1.0 else math.inf
 
 
 def calmest_block_lower(
@@ -728,9 +735,7 @@ def find_episodes(values: pl.Series | np.ndarray, q: float, value: float) -> Epi
     share = float(beyond.mean()) if x.size else 0.0
     if windows < 2 or share in (0.0, 1.0):
         return Episodes(window, (), ())
-    flags = beyond.astype(np.float64) - share
-    lag1 = float(flags[1:] @ flags[:-1]) / float(flags @ flags)
-    short = max(1.0, (1.0 + lag1) / (1.0 - lag1)) if lag1 < 1.0 else math.inf
+    short = _lag1_inflation(beyond, share)
     tail = EPISODE_FALSE_DETECTION / windows
     threshold = _first_k(lambda c: 1.0 - binomial_cdf(c / short - 1.0, window / short, share) <= tail, window)
     if threshold is None or math.isinf(short):
