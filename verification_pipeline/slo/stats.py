@@ -767,7 +767,7 @@ def episode_share_upper(
     if k == 0:
         return 0.0
     lengths = episodes.lengths
-    frequency = _upper_bound(k, n, 1.0 - confidence)
+    frequency = burst_frequency_upper(k, n, confidence)  # how often they start, as failure bursts
     size_level = 1.0 - (1.0 - confidence) * _SIZE_TAIL_SHARE
     spread = t_quantile(size_level, k - 1) * float(lengths.std(ddof=1)) / math.sqrt(k) if k >= 2 else 0.0
     return min(1.0, frequency * (float(lengths.mean()) + spread + unseen_tail * float(lengths.max()) / k))
