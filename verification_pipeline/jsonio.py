@@ -16,8 +16,6 @@ import sys
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from pydantic.alias_generators import to_camel
-
 from verification_pipeline.errors import FormatError, PipelineError
 
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")  # PowerShell's `>` writes UTF-16 with a BOM
@@ -197,4 +195,9 @@ def _check_text(text: str, path: str, fail: Fail) -> None:
 def camel_case_fields(record: object, *names: str) -> dict[str, Any]:
     """The `names` of `record` under their camelCase JSON keys, in that order: how signed documents
     spell a record's fields (`commit_source` -> `commitSource`)."""
-    return {to_camel(name): getattr(record, name) for name in names}
+    return {_camel(name): getattr(record, name) for name in names}
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
